@@ -1,0 +1,170 @@
+//! A moto server on a free loopback port, for integration tests and the local stack.
+//!
+//! moto emulates DynamoDB, SQS and Secrets Manager well enough for the real AWS SDK clients to
+//! talk to it, so tests exercise the same code path as production with only the endpoint changed.
+//! [`Moto::start`] runs `moto_server` as a child process and waits until it answers; dropping the
+//! [`Moto`] kills the child. A missing `moto_server` is an error, never a silent skip: the Makefile
+//! installs it into the project's virtualenv (`make venv`, which `make test` runs).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use thiserror::Error;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+
+/// How long moto may take to answer after it was spawned; a cold Python start on a loaded 2-core
+/// machine takes a few seconds.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Region every local client uses; moto keeps separate state per region.
+pub const REGION: &str = "us-east-1";
+/// Account id moto assigns to every resource (queue URLs, ARNs).
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// Why the emulator could not be started.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LocalAwsError {
+    #[error("moto_server not found at {path}: run `make venv` (make test does it)")]
+    NotFound { path: PathBuf },
+    #[error("could not pick a free loopback port: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("could not start {path}: {source}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("moto_server exited before it answered on {endpoint} (status {status})")]
+    Exited { endpoint: String, status: String },
+    #[error("moto_server did not answer on {endpoint} within {timeout:?}")]
+    Timeout { endpoint: String, timeout: Duration },
+}
+
+/// A running moto server; killed (and reaped) when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free loopback port and waits until it accepts connections.
+    ///
+    /// The executable is `$MOTO_SERVER` when set, else `<workspace root>/.venv/bin/moto_server`.
+    pub async fn start() -> Result<Moto, LocalAwsError> {
+        let path = moto_server_path();
+        if !path.is_file() {
+            return Err(LocalAwsError::NotFound { path });
+        }
+        let port = free_port().await?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let child = Command::new(&path)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| LocalAwsError::Spawn { path, source })?;
+        let mut moto = Moto { child, endpoint };
+        moto.wait_until_ready(port).await?;
+        Ok(moto)
+    }
+
+    /// Base URL of the emulator, `http://127.0.0.1:PORT`; what `AWS_ENDPOINT_URL` should hold.
+    pub fn endpoint_url(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// SDK configuration pointing every client at this emulator: region `us-east-1`, static test
+    /// credentials (moto accepts any), endpoint URL = the emulator.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-aws",
+            ))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+
+    async fn wait_until_ready(&mut self, port: u16) -> Result<(), LocalAwsError> {
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(LocalAwsError::Exited {
+                    endpoint: self.endpoint.clone(),
+                    status: status.to_string(),
+                });
+            }
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LocalAwsError::Timeout {
+                    endpoint: self.endpoint.clone(),
+                    timeout: STARTUP_TIMEOUT,
+                });
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // SIGKILL, then reap: a killed moto exits within milliseconds, and reaping here (rather
+        // than leaving it to kill_on_drop's background reaper) leaves no zombie behind a test
+        // binary. Bounded at 5 s so a drop never hangs.
+        if self.child.start_kill().is_err() {
+            return;
+        }
+        for _ in 0..500 {
+            match self.child.try_wait() {
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Ok(Some(_)) | Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Where the `moto_server` executable is expected.
+pub fn moto_server_path() -> PathBuf {
+    match std::env::var_os("MOTO_SERVER") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => workspace_root()
+            .join(".venv")
+            .join("bin")
+            .join("moto_server"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest.to_path_buf())
+}
+
+/// Binds port 0 to let the kernel pick a free port, then releases it for moto.
+async fn free_port() -> Result<u16, LocalAwsError> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(LocalAwsError::Port)?;
+    let port = listener.local_addr().map_err(LocalAwsError::Port)?.port();
+    drop(listener);
+    Ok(port)
+}
