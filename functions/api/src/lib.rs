@@ -1,1 +1,107 @@
-//! placeholder
+//! The HTTP API function: every route of the bundle's HTTP API lands here (API Gateway HTTP API,
+//! payload format 2.0) and is dispatched on its route key.
+//!
+//! Routes today: `GET /health`. A new route is one line in [`App::route`] plus its event in
+//! infra/template.yaml.
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use futures::future::BoxFuture;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use lifecycle::{Config, Function, HandlerError};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+/// Why the function could not be built.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error("the table name is empty")]
+    NoTable,
+}
+
+/// The HTTP API function, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct App {
+    config: Config,
+    dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl App {
+    /// Builds the function from the shared configuration and the AWS SDK configuration.
+    pub fn new(config: Config, aws: &SdkConfig) -> Result<App, ApiError> {
+        if config.table_name.is_empty() {
+            return Err(ApiError::NoTable);
+        }
+        Ok(App {
+            config,
+            dynamodb: aws_sdk_dynamodb::Client::new(aws),
+        })
+    }
+
+    /// Handles one HTTP request; every failure becomes an HTTP answer, never a failed invocation.
+    pub async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        self.route(&request).await
+    }
+
+    /// The route table: API Gateway has already matched the template's routes, so the route key
+    /// (`GET /health`, `GET /tenants/{tenant_id}`) names the handler.
+    async fn route(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match request.route_key.as_deref().unwrap_or_default() {
+            "GET /health" => self.health().await,
+            _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
+        }
+    }
+
+    /// `GET /health`: ok and the version when the table answers, 503 otherwise.
+    #[tracing::instrument(skip(self))]
+    async fn health(&self) -> ApiGatewayV2httpResponse {
+        let version = env!("CARGO_PKG_VERSION");
+        match self
+            .dynamodb
+            .describe_table()
+            .table_name(&self.config.table_name)
+            .send()
+            .await
+        {
+            Ok(_) => json_response(
+                StatusCode::OK,
+                &json!({"status": "ok", "version": version, "table": "reachable"}),
+            ),
+            Err(error) => {
+                tracing::warn!(
+                    error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error),
+                    "health: the table is not reachable"
+                );
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"status": "unavailable", "version": version, "table": "unreachable"}),
+                )
+            }
+        }
+    }
+}
+
+impl Function for App {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+        Box::pin(async move {
+            let request: ApiGatewayV2httpRequest = serde_json::from_value(event)?;
+            let response = self.handle(request).await;
+            Ok(serde_json::to_value(response)?)
+        })
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(status.as_u16());
+    response.headers = headers;
+    response.body = Some(Body::Text(body.to_string()));
+    response
+}

@@ -1,0 +1,609 @@
+//! The HTTP front: an API Gateway HTTP API stand-in on a loopback port.
+//!
+//! Each request is matched against the template's HttpApi routes the way API Gateway matches them
+//! (literal segments beat `{param}`, `{proxy+}` takes the rest, `ANY` and `$default` last), turned
+//! into the payload-format-2.0 event, handed to the function, and the function's
+//! `ApiGatewayV2httpResponse` turned back into HTTP. Unknown routes answer 404
+//! `{"message":"Not Found"}` and failed invocations 500 `{"message":"Internal Server Error"}`,
+//! as API Gateway does.
+//!
+//! Admin routes live under `/_devstack`: `GET /_devstack` (what is wired) and
+//! `POST /_devstack/schedules/{function}/fire`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+
+use crate::functions::Functions;
+use crate::provision::ACCOUNT_ID;
+use crate::schedule::{ScheduleError, Schedules};
+use crate::template::{EventSource, Template};
+
+/// API Gateway caps payloads at 10 MB.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+    Greedy(String),
+}
+
+/// One HttpApi route of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `GET /tenants/{tenant_id}`, `ANY /{proxy+}` or `$default`.
+    pub route_key: String,
+    /// Upper-case method, `ANY`, or `$default`.
+    pub method: String,
+    pub path: String,
+    /// Logical id of the function the route invokes.
+    pub function: String,
+    segments: Vec<Segment>,
+}
+
+impl Route {
+    fn new(method: &str, path: &str, function: &str) -> Route {
+        let segments = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => match name.strip_suffix('+') {
+                        Some(greedy) => Segment::Greedy(greedy.to_owned()),
+                        None => Segment::Param(name.to_owned()),
+                    },
+                    None => Segment::Literal(s.to_owned()),
+                },
+            )
+            .collect();
+        let route_key = if method == "$default" {
+            "$default".to_owned()
+        } else {
+            format!("{method} {path}")
+        };
+        Route {
+            route_key,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            function: function.to_owned(),
+            segments,
+        }
+    }
+
+    /// The path parameters when `path` matches this route.
+    fn matches(&self, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
+        if self.method == "$default" {
+            return Some(BTreeMap::new());
+        }
+        if self.method != "ANY" && self.method != method {
+            return None;
+        }
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut params = BTreeMap::new();
+        for (i, segment) in self.segments.iter().enumerate() {
+            match segment {
+                Segment::Literal(literal) => {
+                    if parts.get(i) != Some(&literal.as_str()) {
+                        return None;
+                    }
+                }
+                Segment::Param(name) => {
+                    params.insert(name.clone(), percent_decode(parts.get(i)?));
+                }
+                Segment::Greedy(name) => {
+                    if i >= parts.len() {
+                        return None;
+                    }
+                    params.insert(name.clone(), percent_decode(&parts[i..].join("/")));
+                    return Some(params);
+                }
+            }
+        }
+        (parts.len() == self.segments.len()).then_some(params)
+    }
+
+    /// Higher is more specific: literals first, then parameters, greedy and `ANY` last.
+    fn specificity(&self) -> (u8, usize, usize, u8) {
+        let literals = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count();
+        let greedy = self
+            .segments
+            .iter()
+            .any(|s| matches!(s, Segment::Greedy(_)));
+        (
+            u8::from(self.method != "$default"),
+            usize::from(!greedy),
+            literals,
+            u8::from(self.method != "ANY"),
+        )
+    }
+}
+
+/// Every HttpApi route of the template.
+pub fn routes(template: &Template) -> Vec<Route> {
+    let mut routes: Vec<Route> = template
+        .functions
+        .iter()
+        .flat_map(|f| {
+            f.events.iter().filter_map(|e| match &e.source {
+                EventSource::HttpApi { method, path } => {
+                    Some(Route::new(method, path, &f.logical_id))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    routes.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
+    routes
+}
+
+pub(crate) struct FrontState {
+    pub routes: Vec<Route>,
+    pub functions: Functions,
+    pub schedules: Schedules,
+    /// What `GET /_devstack` answers: URLs and wiring.
+    pub info: Value,
+}
+
+/// The axum app of the front.
+pub(crate) fn router(state: Arc<FrontState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(
+    State(state): State<Arc<FrontState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"message": "Request Entity Too Large"}),
+            );
+        }
+    };
+    let path = parts.uri.path().to_owned();
+    if let Some(admin) = path.strip_prefix("/_devstack") {
+        return admin_route(&state, &parts.method, admin).await;
+    }
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let Some((route, params)) = state
+        .routes
+        .iter()
+        .find_map(|r| r.matches(&method, &path).map(|p| (r, p)))
+    else {
+        return json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+    };
+    let event = http_event(
+        route,
+        &params,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &body,
+        peer,
+    );
+    match state.functions.invoke(&route.function, event).await {
+        Ok(response) => http_response(response),
+        Err(error) => {
+            tracing::warn!(route = %route.route_key, %error, "invocation failed");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "Internal Server Error"}),
+            )
+        }
+    }
+}
+
+async fn admin_route(state: &FrontState, method: &Method, path: &str) -> Response<Body> {
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match (method, parts.as_slice()) {
+        (&Method::GET, []) => json_response(StatusCode::OK, state.info.clone()),
+        (&Method::POST, ["schedules", function, "fire"]) => {
+            match state.schedules.fire(function).await {
+                Ok(fired) => {
+                    let fired: Vec<Value> = fired
+                        .into_iter()
+                        .map(|f| match f.outcome {
+                            Ok(response) => {
+                                json!({"event": f.event, "ok": true, "response": response})
+                            }
+                            Err(error) => {
+                                json!({"event": f.event, "ok": false, "error": error.to_string()})
+                            }
+                        })
+                        .collect();
+                    json_response(
+                        StatusCode::OK,
+                        json!({"function": function, "fired": fired}),
+                    )
+                }
+                Err(error @ ScheduleError::UnknownFunction { .. }) => {
+                    json_response(StatusCode::NOT_FOUND, json!({"message": error.to_string()}))
+                }
+                Err(error) => json_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"message": error.to_string()}),
+                ),
+            }
+        }
+        _ => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+/// The API Gateway HTTP API payload-format-2.0 event for one request.
+#[allow(clippy::too_many_arguments)]
+fn http_event(
+    route: &Route,
+    params: &BTreeMap<String, String>,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    peer: SocketAddr,
+) -> Value {
+    let mut header_map: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies: Vec<String> = Vec::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == axum::http::header::COOKIE {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned),
+            );
+            continue;
+        }
+        // API Gateway joins repeated headers with commas, names lower case.
+        header_map
+            .entry(name.as_str().to_ascii_lowercase())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let raw_query = uri.query().unwrap_or_default().to_owned();
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in url::form_urlencoded::parse(raw_query.as_bytes()) {
+        query
+            .entry(key.into_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    let now = chrono::Utc::now();
+    let host = header_map.get("host").cloned().unwrap_or_default();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": uri.path(),
+        "rawQueryString": raw_query,
+        "headers": header_map,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": host.split('.').next().unwrap_or_default(),
+            "http": {
+                "method": method.as_str(),
+                "path": uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": headers
+                    .get(axum::http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default(),
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = json!(query);
+    }
+    if !params.is_empty() {
+        event["pathParameters"] = json!(params);
+    }
+    if !body.is_empty() {
+        let textual = header_map.get("content-type").is_some_and(|t| is_text(t));
+        match std::str::from_utf8(body) {
+            Ok(text) if textual => event["body"] = json!(text),
+            _ => {
+                event["body"] = json!(BASE64.encode(body));
+                event["isBase64Encoded"] = json!(true);
+            }
+        }
+    }
+    event
+}
+
+fn is_text(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media.starts_with("text/")
+        || media.ends_with("json")
+        || media.ends_with("xml")
+        || media == "application/x-www-form-urlencoded"
+        || media == "application/javascript"
+}
+
+/// Turns the function's answer into HTTP. A JSON answer without `statusCode` is, as in API
+/// Gateway's format 2.0, a 200 with that JSON as the body.
+fn http_response(response: Value) -> Response<Body> {
+    let Some(status) = response.get("statusCode").and_then(Value::as_u64) else {
+        return json_response(StatusCode::OK, response);
+    };
+    let Some(status) = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    else {
+        return json_response(
+            StatusCode::BAD_GATEWAY,
+            json!({"message": "Internal Server Error"}),
+        );
+    };
+    let mut builder = Response::builder().status(status);
+    let mut add = |name: &str, value: &str| {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            builder = std::mem::take(&mut builder).header(name, value);
+        }
+    };
+    if let Some(headers) = response.get("headers").and_then(Value::as_object) {
+        for (name, value) in headers {
+            if let Some(value) = value.as_str() {
+                add(name, value);
+            }
+        }
+    }
+    if let Some(headers) = response.get("multiValueHeaders").and_then(Value::as_object) {
+        for (name, values) in headers {
+            for value in values.as_array().into_iter().flatten() {
+                if let Some(value) = value.as_str() {
+                    add(name, value);
+                }
+            }
+        }
+    }
+    for cookie in response
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(cookie) = cookie.as_str() {
+            add("set-cookie", cookie);
+        }
+    }
+    let text = response
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = if response.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        match BASE64.decode(text) {
+            Ok(bytes) => Body::from(bytes),
+            Err(_) => {
+                return json_response(
+                    StatusCode::BAD_GATEWAY,
+                    json!({"message": "Internal Server Error"}),
+                );
+            }
+        }
+    } else {
+        Body::from(text.to_owned())
+    };
+    builder.body(body).unwrap_or_else(|_| {
+        json_response(
+            StatusCode::BAD_GATEWAY,
+            json!({"message": "Internal Server Error"}),
+        )
+    })
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+
+    fn route_table() -> Vec<Route> {
+        let mut routes = vec![
+            Route::new("$default", "$default", "Fallback"),
+            Route::new("ANY", "/files/{proxy+}", "Files"),
+            Route::new("GET", "/tenants/{tenant_id}", "Tenant"),
+            Route::new("GET", "/tenants/export", "Export"),
+            Route::new("ANY", "/tenants/{tenant_id}", "AnyTenant"),
+        ];
+        routes.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
+        routes
+    }
+
+    fn route_for(method: &str, path: &str) -> (String, BTreeMap<String, String>) {
+        route_table()
+            .iter()
+            .find_map(|r| r.matches(method, path).map(|p| (r.function.clone(), p)))
+            .expect("the $default route catches everything")
+    }
+
+    #[test]
+    fn given_literal_and_parameter_routes_when_matching_then_the_most_specific_wins() {
+        assert_eq!(route_for("GET", "/tenants/export").0, "Export");
+        let (function, params) = route_for("GET", "/tenants/a%20b");
+        assert_eq!(function, "Tenant");
+        assert_eq!(params["tenant_id"], "a b");
+        assert_eq!(route_for("DELETE", "/tenants/x").0, "AnyTenant");
+        let (function, params) = route_for("PUT", "/files/a/b/c");
+        assert_eq!(
+            (function.as_str(), params["proxy"].as_str()),
+            ("Files", "a/b/c")
+        );
+        assert_eq!(route_for("GET", "/tenants/x/extra").0, "Fallback");
+    }
+
+    #[test]
+    fn given_a_request_when_turned_into_an_event_then_aws_lambda_events_reads_every_part() {
+        let route = Route::new("POST", "/tenants/{tenant_id}/jobs", "Api");
+        let params = BTreeMap::from([("tenant_id".to_owned(), "t1".to_owned())]);
+        let uri: axum::http::Uri = "/tenants/t1/jobs?a=1&b=x%20y&a=2".parse().expect("uri");
+        let mut headers = HeaderMap::new();
+        headers.insert("Content-Type", HeaderValue::from_static("application/json"));
+        headers.insert("Cookie", HeaderValue::from_static("s=1; t=2"));
+        headers.insert("User-Agent", HeaderValue::from_static("test/1"));
+        let peer: SocketAddr = "127.0.0.1:5555".parse().expect("addr");
+
+        let event = http_event(
+            &route,
+            &params,
+            &Method::POST,
+            &uri,
+            &headers,
+            &Bytes::from_static(br#"{"k":1}"#),
+            peer,
+        );
+        let request: ApiGatewayV2httpRequest =
+            serde_json::from_value(event.clone()).expect("a valid payload v2 event");
+
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(
+            request.route_key.as_deref(),
+            Some("POST /tenants/{tenant_id}/jobs")
+        );
+        assert_eq!(request.raw_path.as_deref(), Some("/tenants/t1/jobs"));
+        assert_eq!(request.raw_query_string.as_deref(), Some("a=1&b=x%20y&a=2"));
+        assert_eq!(request.path_parameters["tenant_id"], "t1");
+        assert_eq!(event["queryStringParameters"]["a"], "1,2");
+        assert_eq!(request.query_string_parameters.first("b"), Some("x y"));
+        assert_eq!(
+            request.cookies,
+            Some(vec!["s=1".to_owned(), "t=2".to_owned()])
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+        assert!(request.headers.get("cookie").is_none());
+        assert_eq!(request.request_context.http.method, Method::POST);
+        assert_eq!(
+            request.request_context.http.source_ip.as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            request.request_context.http.user_agent.as_deref(),
+            Some("test/1")
+        );
+        assert_eq!(request.body.as_deref(), Some(r#"{"k":1}"#));
+        assert!(!request.is_base64_encoded);
+    }
+
+    #[test]
+    fn given_a_binary_body_when_turned_into_an_event_then_it_is_base64_encoded() {
+        let route = Route::new("PUT", "/blob", "Api");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/octet-stream"),
+        );
+
+        let event = http_event(
+            &route,
+            &BTreeMap::new(),
+            &Method::PUT,
+            &"/blob".parse().expect("uri"),
+            &headers,
+            &Bytes::from_static(&[0, 159, 146, 150]),
+            "127.0.0.1:1".parse().expect("addr"),
+        );
+
+        assert_eq!(event["isBase64Encoded"], true);
+        assert_eq!(event["body"], BASE64.encode([0u8, 159, 146, 150]));
+    }
+
+    #[tokio::test]
+    async fn given_a_function_response_when_turned_into_http_then_status_headers_cookies_and_body_survive()
+     {
+        let response = http_response(json!({
+            "statusCode": 302,
+            "headers": {"location": "https://example.com/x"},
+            "multiValueHeaders": {"x-multi": ["a", "b"]},
+            "cookies": ["s=1; HttpOnly", "t=2"],
+            "body": "bW92ZWQ=",
+            "isBase64Encoded": true
+        }));
+
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(response.headers()["location"], "https://example.com/x");
+        assert_eq!(response.headers().get_all("x-multi").iter().count(), 2);
+        assert_eq!(response.headers().get_all("set-cookie").iter().count(), 2);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(&body[..], b"moved");
+    }
+
+    #[test]
+    fn given_a_plain_json_answer_without_status_code_when_turned_into_http_then_it_is_a_200() {
+        let response = http_response(json!({"ok": true}));
+
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+}

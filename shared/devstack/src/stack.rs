@@ -1,0 +1,432 @@
+//! [`Stack`]: moto, the Graph simulator (or an external Graph), the provisioned resources, the
+//! functions, the HTTP front, the SQS pollers and the schedules, started together and stopped
+//! together.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use lifecycle::{Config, ConfigError, HandlerError};
+use serde_json::{Value, json};
+use thiserror::Error;
+use tokio::task::JoinSet;
+
+use crate::front::{self, FrontState, Route};
+use crate::functions::{Deployed, Functions, InvokeError};
+use crate::poller::{self, PollSettings, SqsSource};
+use crate::provision::{self, ProvisionError, Provisioned, StackIdentity};
+use crate::registry::Registry;
+use crate::schedule::{Fired, ScheduleError, Schedules};
+use crate::template::{EventSource, Expr, Lookup, Template, TemplateError};
+
+/// Why the stack could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StackError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("could not start the AWS emulator: {0}")]
+    LocalAws(#[from] local_aws::LocalAwsError),
+    #[error("could not start the Graph simulator: {0}")]
+    Simulator(#[source] std::io::Error),
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Listen {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    #[error("function {function}: its environment does not make a valid configuration: {source}")]
+    Config {
+        function: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("function {function} could not be built: {source}")]
+    Build {
+        function: String,
+        #[source]
+        source: HandlerError,
+    },
+    #[error("seeding the platform app secret failed: {detail}")]
+    Seed { detail: String },
+}
+
+/// Which Microsoft Graph and login service the functions talk to.
+#[derive(Debug, Clone)]
+pub enum GraphSource {
+    /// An already running Graph and login service (the real cloud, or a simulator started
+    /// elsewhere). `platform_app` is the platform app's client id and secret when known.
+    External {
+        graph_base_url: String,
+        login_base_url: String,
+        platform_app_client_id: Option<String>,
+        platform_app_client_secret: Option<secrecy::SecretString>,
+    },
+}
+
+/// What to start and how.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The SAM template (parsed), usually [`Template::load`] of infra/template.yaml.
+    pub template: Template,
+    /// Constructors of the functions, by `CodeUri`.
+    pub registry: Registry,
+    pub graph: GraphSource,
+    /// Port of the HTTP front on 127.0.0.1; 0 picks a free one.
+    pub api_port: u16,
+    /// Schedules fire this many times faster than their rate (1 = real time).
+    pub time_scale: f64,
+    /// Long-poll wait of the SQS pollers.
+    pub sqs_wait: Duration,
+    /// How long a failed SQS message stays invisible before it is delivered again (the real
+    /// queue's VisibilityTimeout is minutes; locally a retry should take a second).
+    pub retry_delay: Duration,
+    /// `AWS::StackName`.
+    pub stack_name: String,
+    /// Template parameters set on top of what the devstack derives (Graph URLs, public URL).
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl StackOptions {
+    /// The real template, the standard registry, fast local timings, an external Graph.
+    pub fn new(template: Template, graph: GraphSource) -> StackOptions {
+        StackOptions {
+            template,
+            registry: Registry::standard(),
+            graph,
+            api_port: 0,
+            time_scale: 1.0,
+            sqs_wait: Duration::from_secs(1),
+            retry_delay: Duration::from_secs(1),
+            stack_name: "m365-lifecycle".into(),
+            parameters: BTreeMap::new(),
+        }
+    }
+}
+
+/// The workspace root (where infra/template.yaml lives).
+pub fn workspace_root() -> PathBuf {
+    crate::template::normalize(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Path of the real template.
+pub fn template_path() -> PathBuf {
+    workspace_root().join("infra").join("template.yaml")
+}
+
+/// The whole system, running. Dropping it stops the tasks and kills moto; [`Stack::shutdown`]
+/// does the same and waits for it.
+pub struct Stack {
+    tasks: JoinSet<()>,
+    moto: local_aws::Moto,
+    sdk_config: SdkConfig,
+    api_url: String,
+    graph_base_url: String,
+    login_base_url: String,
+    template: Template,
+    provisioned: Provisioned,
+    functions: Functions,
+    schedules: Schedules,
+    routes: Vec<Route>,
+    config: Config,
+}
+
+impl Stack {
+    /// Starts everything and returns once the front answers and the pollers run.
+    pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
+        let StackOptions {
+            template,
+            registry,
+            graph,
+            api_port,
+            time_scale,
+            sqs_wait,
+            retry_delay,
+            stack_name,
+            parameters: extra_parameters,
+        } = options;
+
+        let moto = local_aws::Moto::start().await?;
+        let sdk_config = moto.sdk_config().await;
+        let region = local_aws::REGION.to_owned();
+
+        let (graph_base_url, login_base_url, platform_app_client_id, platform_app_secret) =
+            match graph {
+                GraphSource::External {
+                    graph_base_url,
+                    login_base_url,
+                    platform_app_client_id,
+                    platform_app_client_secret,
+                } => (
+                    graph_base_url,
+                    login_base_url,
+                    platform_app_client_id,
+                    platform_app_client_secret,
+                ),
+            };
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+            .await
+            .map_err(|source| StackError::Listen {
+                port: api_port,
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StackError::Listen {
+                port: api_port,
+                source,
+            })?
+            .port();
+        let api_url = format!("http://127.0.0.1:{port}");
+
+        let mut parameters = BTreeMap::from([
+            ("GraphBaseUrl".to_owned(), graph_base_url.clone()),
+            ("LoginBaseUrl".to_owned(), login_base_url.clone()),
+            ("PublicBaseUrl".to_owned(), api_url.clone()),
+        ]);
+        if let Some(client_id) = platform_app_client_id {
+            parameters.insert("PlatformAppClientId".to_owned(), client_id);
+        } else if template
+            .parameters
+            .get("PlatformAppClientId")
+            .is_none_or(|p| p.default.is_none())
+        {
+            // Locally nothing checks it unless a real login service is used.
+            parameters.insert(
+                "PlatformAppClientId".to_owned(),
+                "00000000-0000-0000-0000-000000000000".to_owned(),
+            );
+        }
+        parameters.extend(extra_parameters);
+        let identity = StackIdentity {
+            stack_name: stack_name.clone(),
+            region: region.clone(),
+            parameters,
+        };
+        let provisioned = provision::provision(&template, &sdk_config, &identity).await?;
+
+        let config = resolve_config("Globals", &template.globals_environment, &provisioned)?;
+        if let Some(secret) = platform_app_secret {
+            seed_secret(&sdk_config, &config.platform_app_secret_id, secret).await?;
+        }
+
+        let root = workspace_root();
+        let mut functions = Functions::default();
+        for spec in &template.functions {
+            let code_key = spec.code_key(&root);
+            let handler = match registry.constructor(&code_key) {
+                Some(constructor) => {
+                    let config = resolve_config(&spec.logical_id, &spec.environment, &provisioned)?;
+                    Some(
+                        constructor(config, &sdk_config).map_err(|source| StackError::Build {
+                            function: spec.logical_id.clone(),
+                            source,
+                        })?,
+                    )
+                }
+                None => {
+                    tracing::warn!(
+                        function = %spec.logical_id,
+                        code_uri = %code_key,
+                        "no constructor registered: the function has not landed in the devstack"
+                    );
+                    None
+                }
+            };
+            functions.insert(Deployed {
+                spec: spec.clone(),
+                code_key,
+                handler,
+            });
+        }
+
+        let schedules = Schedules::new(functions.clone(), region.clone(), stack_name);
+        let routes = front::routes(&template);
+        let mut tasks = JoinSet::new();
+
+        let info = json!({
+            "api_url": api_url,
+            "moto_endpoint": moto.endpoint_url(),
+            "graph_base_url": graph_base_url,
+            "login_base_url": login_base_url,
+            "routes": routes.iter().map(|r| json!({"route": r.route_key, "function": r.function})).collect::<Vec<_>>(),
+            "queues": provisioned.queue_urls(),
+        });
+        let state = Arc::new(FrontState {
+            routes: routes.clone(),
+            functions: functions.clone(),
+            schedules: schedules.clone(),
+            info,
+        });
+        let app = front::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        tasks.spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "the HTTP front stopped");
+            }
+        });
+
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config);
+        let settings = PollSettings {
+            wait: sqs_wait,
+            retry_delay,
+        };
+        for deployed in functions.iter().filter(|d| d.handler.is_some()) {
+            for event in &deployed.spec.events {
+                let EventSource::Sqs {
+                    queue,
+                    batch_size,
+                    report_batch_item_failures,
+                } = &event.source
+                else {
+                    continue;
+                };
+                let (Some(queue_url), Some(queue_arn)) =
+                    (provisioned.queue_url(queue), provisioned.queue_arn(queue))
+                else {
+                    continue;
+                };
+                let source = SqsSource {
+                    function: deployed.spec.logical_id.clone(),
+                    queue_url: queue_url.to_owned(),
+                    queue_arn,
+                    batch_size: *batch_size,
+                    report_batch_item_failures: *report_batch_item_failures,
+                };
+                tasks.spawn(poller::run(
+                    sqs.clone(),
+                    functions.clone(),
+                    source,
+                    settings,
+                    region.clone(),
+                ));
+            }
+        }
+        schedules.spawn_timers(time_scale, &mut tasks);
+
+        Ok(Stack {
+            tasks,
+            moto,
+            sdk_config,
+            api_url,
+            graph_base_url,
+            login_base_url,
+            template,
+            provisioned,
+            functions,
+            schedules,
+            routes,
+            config,
+        })
+    }
+
+    /// Base URL of the HTTP front, `http://127.0.0.1:PORT`.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// Endpoint of the AWS emulator (what `AWS_ENDPOINT_URL` would hold).
+    pub fn moto_endpoint(&self) -> &str {
+        self.moto.endpoint_url()
+    }
+
+    /// SDK configuration pointing at the emulator.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    /// Graph base URL the functions use.
+    pub fn graph_base_url(&self) -> &str {
+        &self.graph_base_url
+    }
+
+    /// Login base URL the functions use.
+    pub fn login_base_url(&self) -> &str {
+        &self.login_base_url
+    }
+
+    /// The configuration the template's `Globals` resolve to locally.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The parsed template.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// Names, URLs and ARNs of what was provisioned.
+    pub fn provisioned(&self) -> &Provisioned {
+        &self.provisioned
+    }
+
+    /// URL of the queue with this logical id (`SyncQueue`, `OnboardingDeadLetterQueue`).
+    pub fn queue_url(&self, logical_id: &str) -> Option<&str> {
+        self.provisioned.queue_url(logical_id)
+    }
+
+    /// The HTTP routes, most specific first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The functions and whether each has landed.
+    pub fn functions(&self) -> &Functions {
+        &self.functions
+    }
+
+    /// Invokes a function directly with an event (what the front, pollers and schedules do).
+    pub async fn invoke(&self, function: &str, event: Value) -> Result<Value, InvokeError> {
+        self.functions.invoke(function, event).await
+    }
+
+    /// Fires every schedule of a function once, now.
+    pub async fn fire_schedule(&self, function: &str) -> Result<Vec<Fired>, ScheduleError> {
+        self.schedules.fire(function).await
+    }
+
+    /// Stops the front, pollers and schedules, then the emulator.
+    pub async fn shutdown(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// The function's environment resolved against what was provisioned, as a [`Config`].
+fn resolve_config(
+    function: &str,
+    environment: &BTreeMap<String, Expr>,
+    provisioned: &dyn Lookup,
+) -> Result<Config, StackError> {
+    let mut vars = HashMap::new();
+    for (name, expr) in environment {
+        let location = format!("{function}.Environment.Variables.{name}");
+        vars.insert(name.clone(), expr.resolve(provisioned, &location)?);
+    }
+    Config::from_map(&vars).map_err(|source| StackError::Config {
+        function: function.to_owned(),
+        source,
+    })
+}
+
+async fn seed_secret(
+    aws: &SdkConfig,
+    secret_id: &str,
+    value: secrecy::SecretString,
+) -> Result<(), StackError> {
+    use secrecy::ExposeSecret;
+    aws_sdk_secretsmanager::Client::new(aws)
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(value.expose_secret())
+        .send()
+        .await
+        .map_err(|error| StackError::Seed {
+            detail: aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
+        })?;
+    Ok(())
+}
