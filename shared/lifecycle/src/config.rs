@@ -12,7 +12,10 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("environment variable {name} is not set ({hint})")]
-    Missing { name: &'static str, hint: &'static str },
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
     #[error("environment variable {name} is malformed: {reason}")]
     Malformed { name: &'static str, reason: String },
 }
@@ -79,7 +82,10 @@ impl Config {
             table_name: get("TABLE_NAME", "the DynamoDB table name")?,
             sync_queue_url: url("SYNC_QUEUE_URL", "URL of the sync SQS queue")?,
             onboarding_queue_url: url("ONBOARDING_QUEUE_URL", "URL of the onboarding FIFO queue")?,
-            offboarding_queue_url: url("OFFBOARDING_QUEUE_URL", "URL of the offboarding FIFO queue")?,
+            offboarding_queue_url: url(
+                "OFFBOARDING_QUEUE_URL",
+                "URL of the offboarding FIFO queue",
+            )?,
             license_refresh_queue_url: url(
                 "LICENSE_REFRESH_QUEUE_URL",
                 "URL of the license-refresh SQS queue",
@@ -112,15 +118,30 @@ mod tests {
         [
             ("TABLE_NAME", "lifecycle"),
             ("SYNC_QUEUE_URL", "http://127.0.0.1:5000/123/sync"),
-            ("ONBOARDING_QUEUE_URL", "http://127.0.0.1:5000/123/onboarding.fifo"),
-            ("OFFBOARDING_QUEUE_URL", "http://127.0.0.1:5000/123/offboarding.fifo"),
-            ("LICENSE_REFRESH_QUEUE_URL", "http://127.0.0.1:5000/123/license-refresh"),
+            (
+                "ONBOARDING_QUEUE_URL",
+                "http://127.0.0.1:5000/123/onboarding.fifo",
+            ),
+            (
+                "OFFBOARDING_QUEUE_URL",
+                "http://127.0.0.1:5000/123/offboarding.fifo",
+            ),
+            (
+                "LICENSE_REFRESH_QUEUE_URL",
+                "http://127.0.0.1:5000/123/license-refresh",
+            ),
             ("GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0/"),
             ("LOGIN_BASE_URL", "https://login.microsoftonline.com"),
             ("SECRET_PREFIX", "m365-lifecycle/"),
             ("PLATFORM_APP_CLIENT_ID", "app"),
-            ("PLATFORM_APP_SECRET_ID", "m365-lifecycle/platform/app-secret"),
-            ("STATE_SIGNING_KEY_SECRET_ID", "m365-lifecycle/platform/state-key"),
+            (
+                "PLATFORM_APP_SECRET_ID",
+                "m365-lifecycle/platform/app-secret",
+            ),
+            (
+                "STATE_SIGNING_KEY_SECRET_ID",
+                "m365-lifecycle/platform/state-key",
+            ),
             ("PUBLIC_BASE_URL", "http://127.0.0.1:3000"),
         ]
         .into_iter()

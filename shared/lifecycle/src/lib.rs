@@ -1,8 +1,25 @@
 //! The m365-lifecycle domain: typed identifiers and records, configuration, tracing set-up, and the
 //! adapters over DynamoDB (store), SQS (queue) and Secrets Manager (vault).
 
+pub mod aws;
 pub mod config;
+mod countries;
 pub mod function;
+pub mod ids;
+pub mod model;
+pub mod queue;
+mod sdk_error;
+pub mod store;
+pub mod telemetry;
+pub mod vault;
 
+pub use aws::{AwsClients, load_sdk_config};
 pub use config::{Config, ConfigError};
 pub use function::{Function, HandlerError};
+pub use ids::{
+    AccountId, DomainName, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId,
+    TenantId, Upn, UsageLocation,
+};
+pub use queue::{Queue, QueueError, ReceivedMessage};
+pub use store::{Key, Lease, LeaseOutcome, PartitionKey, PutOutcome, Record, Store, StoreError};
+pub use vault::{AppCredential, Vault, VaultError};

@@ -1,0 +1,24 @@
+//! The records the platform keeps about each tenant, as stored in DynamoDB and returned by the
+//! API. They hold only what the platform needs: no passwords, no tokens, no client secrets.
+//!
+//! Every record is plain serde; the store adds its keys (and a TTL where the record is
+//! short-lived, see [`crate::store::Record`]).
+
+mod directory;
+mod job;
+mod sync_run;
+mod tenant;
+
+pub use directory::{
+    Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
+};
+pub use job::{
+    AccountRef, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep, LicenseRef,
+    LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PasswordSource, StepOutcome,
+    SyncCursor, SyncJob, UpdateMembershipsJob,
+};
+pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
+pub use tenant::{
+    ConnectionMode, ConnectionStatus, LastSync, OAuthState, SyncOptions, TenantAuth,
+    TenantConnection, TenantIndexEntry,
+};

@@ -1,0 +1,233 @@
+//! The SQS adapter: send a job, and the receive / delete / change-visibility calls a local poller
+//! (the devstack) needs to feed jobs to handlers as the Lambda event source would.
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use thiserror::Error;
+
+use crate::model::Job;
+use crate::sdk_error::{AwsFailure, BoxError, classify};
+
+/// Message attribute carrying the job's `type`, so a consumer can route without parsing the body.
+pub const JOB_TYPE_ATTRIBUTE: &str = "job_type";
+
+/// What went wrong with SQS.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// SQS refused or could not be reached.
+    #[error("SQS {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
+    Aws {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+        #[source]
+        source: BoxError,
+    },
+    /// The job could not be turned into JSON.
+    #[error("job does not serialise: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A request could not be built (a required field is missing).
+    #[error("SQS request could not be built: {0}")]
+    Build(#[source] aws_sdk_sqs::error::BuildError),
+}
+
+impl QueueError {
+    fn aws(operation: &'static str, failure: AwsFailure) -> Self {
+        Self::Aws {
+            operation,
+            code: failure.code,
+            message: failure.message,
+            retryable: failure.retryable,
+            source: failure.source,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Aws {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// A message as received, with its system attributes (`ApproximateReceiveCount`,
+/// `MessageGroupId`, `MessageDeduplicationId`, `SentTimestamp`, ...) and string message
+/// attributes (`job_type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub attributes: HashMap<String, String>,
+    pub message_attributes: HashMap<String, String>,
+}
+
+impl ReceivedMessage {
+    /// How many times the message has been received (1 on first delivery).
+    pub fn receive_count(&self) -> u32 {
+        self.attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// The FIFO message group, if any.
+    pub fn message_group_id(&self) -> Option<&str> {
+        self.attributes.get("MessageGroupId").map(String::as_str)
+    }
+
+    /// The FIFO deduplication id, if any.
+    pub fn deduplication_id(&self) -> Option<&str> {
+        self.attributes
+            .get("MessageDeduplicationId")
+            .map(String::as_str)
+    }
+
+    /// The `job_type` message attribute, if any.
+    pub fn job_type(&self) -> Option<&str> {
+        self.message_attributes
+            .get(JOB_TYPE_ATTRIBUTE)
+            .map(String::as_str)
+    }
+}
+
+/// The SQS adapter; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    client: Client,
+}
+
+/// Whether `queue_url` names a FIFO queue (its name ends in `.fifo`).
+pub fn is_fifo(queue_url: &str) -> bool {
+    queue_url.trim_end_matches('/').ends_with(".fifo")
+}
+
+/// The FIFO message group of a job: `{tenant}:{account}`, or `{tenant}:tenant` for a job about
+/// the whole tenant, so jobs for one account run in order and different accounts in parallel.
+pub fn message_group_id(job: &Job) -> String {
+    let account = job.account().unwrap_or_else(|| "tenant".to_owned());
+    format!("{}:{account}", job.tenant_id)
+}
+
+impl Queue {
+    /// An adapter over `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends `job` as JSON with its `job_type` attribute. On a FIFO queue the message group is
+    /// [`message_group_id`] and the deduplication id is the job id, so a job sent twice within
+    /// SQS's 5-minute window is delivered once. Returns the SQS message id.
+    pub async fn send_job(&self, queue_url: &str, job: &Job) -> Result<String, QueueError> {
+        let body = serde_json::to_string(job).map_err(QueueError::Encode)?;
+        let job_type = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(job.job_type())
+            .build()
+            .map_err(QueueError::Build)?;
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .message_attributes(JOB_TYPE_ATTRIBUTE, job_type);
+        if is_fifo(queue_url) {
+            request = request
+                .message_group_id(message_group_id(job))
+                .message_deduplication_id(job.job_id.as_str());
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|err| QueueError::aws("SendMessage", classify(err)))?;
+        Ok(output.message_id.unwrap_or_default())
+    }
+
+    /// Receives up to `max` messages (SQS caps it at 10), long-polling up to `wait_seconds`
+    /// (at most 20) and hiding them for `visibility_timeout` seconds.
+    pub async fn receive(
+        &self,
+        queue_url: &str,
+        max: i32,
+        wait_seconds: i32,
+        visibility_timeout: i32,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait_seconds.clamp(0, 20))
+            .visibility_timeout(visibility_timeout.max(0))
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|err| QueueError::aws("ReceiveMessage", classify(err)))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|message| ReceivedMessage {
+                message_id: message.message_id.unwrap_or_default(),
+                receipt_handle: message.receipt_handle.unwrap_or_default(),
+                body: message.body.unwrap_or_default(),
+                attributes: message
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), value))
+                    .collect(),
+                message_attributes: message
+                    .message_attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(name, value)| value.string_value.map(|text| (name, text)))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Deletes a processed message.
+    pub async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(|err| QueueError::aws("DeleteMessage", classify(err)))?;
+        Ok(())
+    }
+
+    /// Makes a message visible again after `seconds` (0: at once, for a retry).
+    pub async fn change_visibility(
+        &self,
+        queue_url: &str,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds.max(0))
+            .send()
+            .await
+            .map_err(|err| QueueError::aws("ChangeMessageVisibility", classify(err)))?;
+        Ok(())
+    }
+}

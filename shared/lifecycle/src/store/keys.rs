@@ -1,0 +1,339 @@
+//! Every DynamoDB key of the table, and nowhere else.
+//!
+//! One table, string keys `pk` and `sk`:
+//!
+//! | item                | pk                              | sk                               |
+//! |---------------------|---------------------------------|----------------------------------|
+//! | tenant connection   | `T#{tenant}`                    | `META`                           |
+//! | sync lease          | `T#{tenant}`                    | `LEASE#sync`                     |
+//! | delta link / cursor | `T#{tenant}`                    | `DELTA#{resource}`               |
+//! | tenant index entry  | `TENANTS`                       | `{tenant}`                       |
+//! | account             | `T#{tenant}#ACCT#{shard:02}`    | `{account id}`                   |
+//! | group               | `T#{tenant}#GRP#{shard:02}`     | `{group id}`                     |
+//! | membership          | `T#{tenant}#MEMB#{shard:02}`    | `{group id}#{account id}`        |
+//! | subscribed SKU      | `T#{tenant}#SKUS`               | `{sku id}`                       |
+//! | sync run            | `T#{tenant}#RUNS`               | `{started_at rfc3339 ms}#{run}`  |
+//! | job record          | `T#{tenant}#JOBS`               | `{job id}`                       |
+//! | OAuth state         | `STATE#{nonce}`                 | `STATE`                          |
+//!
+//! Accounts, groups and memberships spread over [`SHARDS`] partitions per tenant, chosen by a
+//! stable hash of the object id (a membership by its group, so one group's members share a
+//! partition), so a 100k-account sync is not capped by one partition's write rate (1,000 WCU/s).
+//! [`all_tenant_partitions`] lists every partition a tenant owns, so removal deletes everything.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::ids::{AccountId, GroupId, JobId, SkuId, SyncRunId, TenantId};
+
+/// Partitions per tenant for accounts, groups and memberships.
+pub const SHARDS: u8 = 16;
+
+/// A partition key (`pk`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionKey(String);
+
+impl PartitionKey {
+    /// The `pk` value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The full key of one item (`pk` and `sk`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pk: PartitionKey,
+    sk: String,
+}
+
+impl Key {
+    fn new(pk: PartitionKey, sk: impl Into<String>) -> Self {
+        Self { pk, sk: sk.into() }
+    }
+
+    /// Rebuilds a key read back from the table (the adapter's query of keys).
+    pub(crate) fn from_stored(pk: String, sk: String) -> Self {
+        Self {
+            pk: PartitionKey(pk),
+            sk,
+        }
+    }
+
+    /// The partition key.
+    pub fn partition(&self) -> &PartitionKey {
+        &self.pk
+    }
+
+    /// The `pk` value.
+    pub fn pk(&self) -> &str {
+        self.pk.as_str()
+    }
+
+    /// The `sk` value.
+    pub fn sk(&self) -> &str {
+        &self.sk
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.pk, self.sk)
+    }
+}
+
+/// The shard (0..16) of an object id: the first byte of its SHA-256, so it is the same in every
+/// process and every release (unlike std's randomly seeded hasher).
+pub fn shard_of(object_id: &str) -> u8 {
+    let digest = Sha256::digest(object_id.as_bytes());
+    digest[0] % SHARDS
+}
+
+fn tenant_root(tenant: &TenantId) -> String {
+    format!("T#{tenant}")
+}
+
+fn sharded(tenant: &TenantId, kind: &str, shard: u8) -> PartitionKey {
+    PartitionKey(format!("T#{tenant}#{kind}#{shard:02}"))
+}
+
+fn all_shards(tenant: &TenantId, kind: &str) -> Vec<PartitionKey> {
+    (0..SHARDS)
+        .map(|shard| sharded(tenant, kind, shard))
+        .collect()
+}
+
+/// The tenant's own partition: connection, lease, delta links.
+pub fn tenant_partition(tenant: &TenantId) -> PartitionKey {
+    PartitionKey(tenant_root(tenant))
+}
+
+/// The tenant connection.
+pub fn tenant_meta(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "META")
+}
+
+/// The tenant's sync lease (one sync at a time).
+pub fn sync_lease(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "LEASE#sync")
+}
+
+/// A saved delta link or cursor of one resource (`users`, `groups`, ...).
+pub fn delta_link(tenant: &TenantId, resource: &str) -> Key {
+    Key::new(tenant_partition(tenant), format!("DELTA#{resource}"))
+}
+
+/// The sort-key prefix of every delta link of a tenant (in [`tenant_partition`]).
+pub const DELTA_LINK_PREFIX: &str = "DELTA#";
+
+/// The partition of the tenant index (small: one item per tenant, read by the scheduler).
+pub fn tenant_index() -> PartitionKey {
+    PartitionKey("TENANTS".to_owned())
+}
+
+/// A tenant's entry in the tenant index.
+pub fn tenant_index_entry(tenant: &TenantId) -> Key {
+    Key::new(tenant_index(), tenant.as_str())
+}
+
+/// An account.
+pub fn account(tenant: &TenantId, account: &AccountId) -> Key {
+    Key::new(
+        sharded(tenant, "ACCT", shard_of(account.as_str())),
+        account.as_str(),
+    )
+}
+
+/// Every partition holding the tenant's accounts.
+pub fn account_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
+    all_shards(tenant, "ACCT")
+}
+
+/// A group.
+pub fn group(tenant: &TenantId, group: &GroupId) -> Key {
+    Key::new(
+        sharded(tenant, "GRP", shard_of(group.as_str())),
+        group.as_str(),
+    )
+}
+
+/// Every partition holding the tenant's groups.
+pub fn group_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
+    all_shards(tenant, "GRP")
+}
+
+/// A membership of `account` in `group` (in the group's shard).
+pub fn membership(tenant: &TenantId, group: &GroupId, account: &AccountId) -> Key {
+    Key::new(
+        group_members_partition(tenant, group),
+        format!("{group}#{account}"),
+    )
+}
+
+/// The partition holding `group`'s memberships; query it with [`group_members_prefix`].
+pub fn group_members_partition(tenant: &TenantId, group: &GroupId) -> PartitionKey {
+    sharded(tenant, "MEMB", shard_of(group.as_str()))
+}
+
+/// The sort-key prefix of `group`'s memberships.
+pub fn group_members_prefix(group: &GroupId) -> String {
+    format!("{group}#")
+}
+
+/// Every partition holding the tenant's memberships.
+pub fn membership_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
+    all_shards(tenant, "MEMB")
+}
+
+/// The partition of the tenant's subscribed SKUs (a few dozen at most).
+pub fn sku_partition(tenant: &TenantId) -> PartitionKey {
+    PartitionKey(format!("T#{tenant}#SKUS"))
+}
+
+/// A subscribed SKU.
+pub fn sku(tenant: &TenantId, sku: &SkuId) -> Key {
+    Key::new(sku_partition(tenant), sku.as_str())
+}
+
+/// The partition of the tenant's sync log; sort keys order runs by start time.
+pub fn sync_run_partition(tenant: &TenantId) -> PartitionKey {
+    PartitionKey(format!("T#{tenant}#RUNS"))
+}
+
+/// A sync run, sorted by its start (RFC 3339 UTC with milliseconds, so text order is time order).
+pub fn sync_run(tenant: &TenantId, started_at: DateTime<Utc>, run: &SyncRunId) -> Key {
+    Key::new(
+        sync_run_partition(tenant),
+        format!(
+            "{}#{run}",
+            started_at.to_rfc3339_opts(SecondsFormat::Millis, true)
+        ),
+    )
+}
+
+/// The partition of the tenant's job records.
+pub fn job_partition(tenant: &TenantId) -> PartitionKey {
+    PartitionKey(format!("T#{tenant}#JOBS"))
+}
+
+/// A job record.
+pub fn job(tenant: &TenantId, job: &JobId) -> Key {
+    Key::new(job_partition(tenant), job.as_str())
+}
+
+/// A pending OAuth consent, by the nonce carried in the signed `state` parameter.
+pub fn oauth_state(nonce: &str) -> Key {
+    Key::new(PartitionKey(format!("STATE#{nonce}")), "STATE")
+}
+
+/// Every partition that holds the tenant's items; deleting them all (plus
+/// [`tenant_index_entry`], which lives in the shared index partition) removes the tenant.
+pub fn all_tenant_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
+    let mut partitions = vec![
+        tenant_partition(tenant),
+        sku_partition(tenant),
+        sync_run_partition(tenant),
+        job_partition(tenant),
+    ];
+    partitions.extend(account_partitions(tenant));
+    partitions.extend(group_partitions(tenant));
+    partitions.extend(membership_partitions(tenant));
+    partitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn tenant() -> TenantId {
+        TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap()
+    }
+
+    #[test]
+    fn given_an_object_id_when_sharded_then_the_shard_is_stable_and_in_range() {
+        // Pinned: a change here would strand every stored item in the wrong partition.
+        // SHA-256("abc") starts with 0xba = 186, and 186 % 16 = 10.
+        assert_eq!(shard_of("abc"), 10);
+        let id = "0b9f1c2e-0000-4000-8000-000000000001";
+        assert_eq!(shard_of(id), shard_of(id));
+        assert!(shard_of(id) < SHARDS);
+    }
+
+    #[test]
+    fn given_many_accounts_when_sharded_then_every_shard_gets_some() {
+        let tenant = tenant();
+        let used: HashSet<String> = (0..1_000)
+            .map(|n| {
+                let id = AccountId::parse(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
+                account(&tenant, &id).pk().to_owned()
+            })
+            .collect();
+        assert_eq!(used.len(), usize::from(SHARDS));
+    }
+
+    #[test]
+    fn given_every_tenant_key_kind_when_listed_then_all_tenant_partitions_covers_it() {
+        let tenant = tenant();
+        let partitions: HashSet<PartitionKey> =
+            all_tenant_partitions(&tenant).into_iter().collect();
+        let account_id = AccountId::parse("0b9f1c2e-0000-4000-8000-000000000001").unwrap();
+        let group_id = GroupId::parse("0b9f1c2e-0000-4000-8000-000000000002").unwrap();
+        let sku_id = SkuId::parse("c7df2760-2c81-4ef7-b578-5b5392b571df").unwrap();
+        let keys = [
+            tenant_meta(&tenant),
+            sync_lease(&tenant),
+            delta_link(&tenant, "users"),
+            account(&tenant, &account_id),
+            group(&tenant, &group_id),
+            membership(&tenant, &group_id, &account_id),
+            sku(&tenant, &sku_id),
+            sync_run(&tenant, Utc::now(), &SyncRunId::new()),
+            job(&tenant, &JobId::new()),
+        ];
+        for key in &keys {
+            assert!(partitions.contains(key.partition()), "{key} not covered");
+        }
+        assert_eq!(partitions.len(), 4 + 3 * usize::from(SHARDS));
+        assert!(!partitions.contains(tenant_index_entry(&tenant).partition()));
+    }
+
+    #[test]
+    fn given_two_sync_runs_when_keyed_then_text_order_is_start_order() {
+        let tenant = tenant();
+        let early = DateTime::parse_from_rfc3339("2025-01-01T09:59:59.5Z")
+            .unwrap()
+            .to_utc();
+        let late = DateTime::parse_from_rfc3339("2025-01-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let run = SyncRunId::parse("r").unwrap();
+        let (a, b) = (
+            sync_run(&tenant, early, &run),
+            sync_run(&tenant, late, &run),
+        );
+        assert_eq!(a.sk(), "2025-01-01T09:59:59.500Z#r");
+        assert!(a.sk() < b.sk());
+    }
+
+    #[test]
+    fn given_a_group_when_its_members_are_keyed_then_they_share_the_groups_partition_and_prefix() {
+        let tenant = tenant();
+        let group_id = GroupId::parse("0b9f1c2e-0000-4000-8000-000000000002").unwrap();
+        let account_id = AccountId::parse("0b9f1c2e-0000-4000-8000-000000000001").unwrap();
+        let key = membership(&tenant, &group_id, &account_id);
+        assert_eq!(
+            key.partition(),
+            &group_members_partition(&tenant, &group_id)
+        );
+        assert!(key.sk().starts_with(&group_members_prefix(&group_id)));
+    }
+}

@@ -1,0 +1,650 @@
+//! The DynamoDB store: one table (`pk`, `sk` strings; TTL on `expires_at`), typed records.
+//!
+//! Keys come only from [`keys`]. Records are any serde type implementing [`Record`]; the store
+//! maps them to items and back (see `item.rs`), so handlers never see an `AttributeValue`.
+//! Queries are `Stream`s that fetch one page at a time; batch writes retry unprocessed items with
+//! bounded exponential backoff; the sync lease uses conditional writes.
+
+mod item;
+pub mod keys;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+use crate::ids::TenantId;
+use crate::model::{
+    Account, Group, JobRecord, Membership, OAuthState, Sku, SyncRun, TenantConnection,
+    TenantIndexEntry,
+};
+use crate::sdk_error::{AwsFailure, BoxError, classify};
+use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
+pub use keys::{Key, PartitionKey};
+
+/// Items per BatchWriteItem request (the DynamoDB limit).
+const BATCH_SIZE: usize = 25;
+/// BatchWriteItem attempts for one chunk before its unprocessed items are reported as an error.
+const BATCH_ATTEMPTS: u32 = 8;
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// A lease item outlives its expiry by this much before DynamoDB's TTL removes it.
+const LEASE_CLEANUP_GRACE: chrono::Duration = chrono::Duration::hours(1);
+
+/// What went wrong in the store.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// DynamoDB refused or could not be reached.
+    #[error("DynamoDB {operation} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
+    Aws {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+        #[source]
+        source: BoxError,
+    },
+    /// A record could not be turned into JSON.
+    #[error("record does not serialise: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A record serialises to something other than a JSON object.
+    #[error("{record} does not serialise to an object, so it cannot be an item")]
+    NotAnObject { record: &'static str },
+    /// A record has a field named like a key or TTL attribute.
+    #[error("{record} has a field {name:?}, which is reserved for the table's keys and TTL")]
+    ReservedAttribute { record: &'static str, name: String },
+    /// A stored item does not read as the expected record.
+    #[error("item {pk}/{sk} does not read as {record}: {source}")]
+    Decode {
+        pk: String,
+        sk: String,
+        record: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stored item lacks its string `pk` or `sk` (not written by this store).
+    #[error("an item of the table has no string pk and sk")]
+    MissingKey,
+    /// Items DynamoDB left unprocessed after every retry.
+    #[error("{count} items still unprocessed after {attempts} BatchWriteItem attempts")]
+    Unprocessed { count: usize, attempts: u32 },
+    /// The lease is no longer ours: another holder took it after it expired.
+    #[error("the sync lease of tenant {tenant_id} is held by {holder:?}, not by {expected:?}")]
+    LeaseLost {
+        tenant_id: TenantId,
+        expected: String,
+        holder: Option<String>,
+    },
+}
+
+impl StoreError {
+    fn aws(operation: &'static str, failure: AwsFailure) -> Self {
+        Self::Aws {
+            operation,
+            code: failure.code,
+            message: failure.message,
+            retryable: failure.retryable,
+            source: failure.source,
+        }
+    }
+
+    /// Whether trying again later may succeed (throttling, a server error, a timeout, items left
+    /// unprocessed); a retry cannot fix a malformed record or a lost lease.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Aws { retryable, .. } => *retryable,
+            Self::Unprocessed { .. } => true,
+            _ => false,
+        }
+    }
+
+    fn is_condition_failure(&self) -> bool {
+        matches!(self, Self::Aws { code: Some(code), .. } if code == "ConditionalCheckFailedException")
+    }
+}
+
+/// A record the store keeps. Short-lived records say when they expire; the store writes that as
+/// the TTL attribute `expires_at` (epoch seconds) and DynamoDB deletes the item some time after
+/// (typically within a few days; readers of such records check expiry themselves).
+pub trait Record: Serialize + DeserializeOwned {
+    /// When the item may be deleted; `None` keeps it.
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+}
+
+impl Record for TenantConnection {}
+impl Record for TenantIndexEntry {}
+impl Record for Account {}
+impl Record for Group {}
+impl Record for Membership {}
+impl Record for Sku {}
+impl Record for SyncRun {}
+
+impl Record for JobRecord {
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        JobRecord::expires_at(self)
+    }
+}
+
+impl Record for OAuthState {
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.valid_until)
+    }
+}
+
+/// Outcome of a write that must not overwrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The item was written.
+    Created,
+    /// An item with this key exists already; nothing was written (the idempotent "seen it").
+    AlreadyExists,
+}
+
+/// A tenant's sync lease, held by one worker until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub tenant_id: TenantId,
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+/// Outcome of trying to take a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired(Lease),
+    /// Someone else holds it until `until`.
+    Held {
+        holder: String,
+        until: DateTime<Utc>,
+    },
+}
+
+/// The lease as stored (`T#{tenant}` / `LEASE#sync`).
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct LeaseItem {
+    tenant_id: TenantId,
+    holder: String,
+    /// Epoch milliseconds; compared in the write condition.
+    until_ms: i64,
+}
+
+impl Record for LeaseItem {
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_millis(self.until_ms).map(|until| until + LEASE_CLEANUP_GRACE)
+    }
+}
+
+/// The DynamoDB adapter; cheap to clone (the client is a handle).
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    /// A store over `table` (the `TABLE_NAME` of the configuration).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// The underlying client, for the rare operation this adapter does not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Writes `record` under `key` only if no item has that key yet: how a job id is made an
+    /// idempotency key.
+    pub async fn put_new<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+    ) -> Result<PutOutcome, StoreError> {
+        let item = to_item(key, record, record.expires_at())?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)));
+        match result {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Writes `record` under `key`, replacing any item there.
+    pub async fn put<T: Record>(&self, key: &Key, record: &T) -> Result<(), StoreError> {
+        let item = to_item(key, record, record.expires_at())?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)))?;
+        Ok(())
+    }
+
+    /// Reads the record under `key` (strongly consistent), `None` when there is none.
+    pub async fn get<T: Record>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key.pk().to_owned()))
+            .key(SK, AttributeValue::S(key.sk().to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("GetItem", classify(err)))?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// Deletes the item under `key` (nothing happens if there is none).
+    pub async fn delete(&self, key: &Key) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key.pk().to_owned()))
+            .key(SK, AttributeValue::S(key.sk().to_owned()))
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("DeleteItem", classify(err)))?;
+        Ok(())
+    }
+
+    /// The records of one partition whose sort key starts with `sk_prefix` (all of them for
+    /// `None`), in sort-key order, fetched one page (up to 1 MB) at a time as the stream is read.
+    pub fn query<T>(
+        &self,
+        partition: &PartitionKey,
+        sk_prefix: Option<&str>,
+    ) -> impl Stream<Item = Result<T, StoreError>> + Send + 'static
+    where
+        T: Record + Send + 'static,
+    {
+        futures::StreamExt::map(self.query_items(partition, sk_prefix, false), |item| {
+            item.and_then(from_item)
+        })
+    }
+
+    /// The keys of one partition (only `pk` and `sk` are read), for deleting it.
+    pub fn query_keys(
+        &self,
+        partition: &PartitionKey,
+        sk_prefix: Option<&str>,
+    ) -> impl Stream<Item = Result<Key, StoreError>> + Send + 'static {
+        futures::StreamExt::map(self.query_items(partition, sk_prefix, true), |item| {
+            item.and_then(|item| key_of(&item).ok_or(StoreError::MissingKey))
+        })
+    }
+
+    fn query_items(
+        &self,
+        partition: &PartitionKey,
+        sk_prefix: Option<&str>,
+        keys_only: bool,
+    ) -> impl Stream<Item = Result<Item, StoreError>> + Send + 'static {
+        struct Pages {
+            client: Client,
+            table: String,
+            pk: String,
+            sk_prefix: Option<String>,
+            keys_only: bool,
+            buffer: VecDeque<Item>,
+            next: Option<HashMap<String, AttributeValue>>,
+            done: bool,
+        }
+        let pages = Pages {
+            client: self.client.clone(),
+            table: self.table.clone(),
+            pk: partition.as_str().to_owned(),
+            sk_prefix: sk_prefix.map(str::to_owned),
+            keys_only,
+            buffer: VecDeque::new(),
+            next: None,
+            done: false,
+        };
+        futures::stream::unfold(pages, |mut pages| async move {
+            loop {
+                if let Some(item) = pages.buffer.pop_front() {
+                    return Some((Ok(item), pages));
+                }
+                if pages.done {
+                    return None;
+                }
+                let mut request = pages
+                    .client
+                    .query()
+                    .table_name(&pages.table)
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":pk", AttributeValue::S(pages.pk.clone()))
+                    .set_exclusive_start_key(pages.next.take());
+                request = match &pages.sk_prefix {
+                    Some(prefix) => request
+                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                        .expression_attribute_names("#sk", SK)
+                        .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone())),
+                    None => request.key_condition_expression("#pk = :pk"),
+                };
+                if pages.keys_only {
+                    request = request
+                        .projection_expression("#pk, #sk")
+                        .expression_attribute_names("#sk", SK);
+                }
+                match request.send().await {
+                    Ok(output) => {
+                        pages.buffer.extend(output.items.unwrap_or_default());
+                        pages.next = output.last_evaluated_key.filter(|key| !key.is_empty());
+                        pages.done = pages.next.is_none();
+                    }
+                    Err(err) => {
+                        pages.done = true;
+                        return Some((Err(StoreError::aws("Query", classify(err))), pages));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Writes many records, 25 per BatchWriteItem, without collecting the input first. Unprocessed
+    /// items are retried with exponential backoff and full jitter, up to 8 attempts per chunk.
+    /// Within one chunk a repeated key keeps its last record (DynamoDB refuses duplicates).
+    pub async fn batch_put<T, I>(&self, records: I) -> Result<usize, StoreError>
+    where
+        T: Record,
+        I: IntoIterator<Item = (Key, T)>,
+    {
+        let mut written = 0;
+        let mut chunk: Vec<(Key, WriteRequest)> = Vec::with_capacity(BATCH_SIZE);
+        for (key, record) in records {
+            let item = to_item(&key, &record, record.expires_at())?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|err| StoreError::aws("BatchWriteItem", build_failure(err)))?;
+            chunk.push((key, WriteRequest::builder().put_request(put).build()));
+            if chunk.len() == BATCH_SIZE {
+                written += self.write_chunk(std::mem::take(&mut chunk)).await?;
+            }
+        }
+        if !chunk.is_empty() {
+            written += self.write_chunk(chunk).await?;
+        }
+        Ok(written)
+    }
+
+    /// Deletes many items, 25 per BatchWriteItem, with the same retry as [`Self::batch_put`].
+    pub async fn batch_delete<I>(&self, keys: I) -> Result<usize, StoreError>
+    where
+        I: IntoIterator<Item = Key>,
+    {
+        let mut deleted = 0;
+        let mut chunk: Vec<(Key, WriteRequest)> = Vec::with_capacity(BATCH_SIZE);
+        for key in keys {
+            let delete = DeleteRequest::builder()
+                .key(PK, AttributeValue::S(key.pk().to_owned()))
+                .key(SK, AttributeValue::S(key.sk().to_owned()))
+                .build()
+                .map_err(|err| StoreError::aws("BatchWriteItem", build_failure(err)))?;
+            chunk.push((key, WriteRequest::builder().delete_request(delete).build()));
+            if chunk.len() == BATCH_SIZE {
+                deleted += self.write_chunk(std::mem::take(&mut chunk)).await?;
+            }
+        }
+        if !chunk.is_empty() {
+            deleted += self.write_chunk(chunk).await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn write_chunk(&self, chunk: Vec<(Key, WriteRequest)>) -> Result<usize, StoreError> {
+        let mut by_key: HashMap<Key, WriteRequest> = HashMap::with_capacity(chunk.len());
+        for (key, request) in chunk {
+            by_key.insert(key, request);
+        }
+        let count = by_key.len();
+        let mut pending: Vec<WriteRequest> = by_key.into_values().collect();
+        for attempt in 0..BATCH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|err| StoreError::aws("BatchWriteItem", classify(err)))?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut tables| tables.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(count);
+            }
+            tracing::debug!(
+                unprocessed = pending.len(),
+                attempt,
+                "BatchWriteItem left items unprocessed"
+            );
+        }
+        Err(StoreError::Unprocessed {
+            count: pending.len(),
+            attempts: BATCH_ATTEMPTS,
+        })
+    }
+
+    /// Deletes everything the tenant owns here: every item of [`keys::all_tenant_partitions`] and
+    /// its tenant index entry. Returns the number of items deleted. Safe to repeat.
+    pub async fn delete_tenant(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        use futures::TryStreamExt;
+        let mut deleted = 0;
+        for partition in keys::all_tenant_partitions(tenant) {
+            let mut keys = std::pin::pin!(self.query_keys(&partition, None));
+            let mut chunk = Vec::with_capacity(BATCH_SIZE);
+            while let Some(key) = keys.try_next().await? {
+                chunk.push(key);
+                if chunk.len() == BATCH_SIZE {
+                    deleted += self.batch_delete(std::mem::take(&mut chunk)).await?;
+                }
+            }
+            deleted += self.batch_delete(chunk).await?;
+        }
+        self.delete(&keys::tenant_index_entry(tenant)).await?;
+        Ok(deleted)
+    }
+
+    /// Takes the tenant's sync lease for `ttl`: succeeds when nobody holds it, when it has
+    /// expired, or when `holder` holds it already (then it is extended).
+    pub async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.acquire_lease_at(tenant, holder, ttl, Utc::now()).await
+    }
+
+    /// [`Self::acquire_lease`] at a given time (for callers and tests that hold their own clock).
+    pub async fn acquire_lease_at(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let key = keys::sync_lease(tenant);
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let lease = LeaseItem {
+            tenant_id: tenant.clone(),
+            holder: holder.to_owned(),
+            until_ms: until.timestamp_millis(),
+        };
+        let item = to_item(&key, &lease, lease.expires_at())?;
+        // A lease released between our failed write and our read shows as absent: try again,
+        // a few times at most.
+        for _ in 0..3 {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression(
+                    "attribute_not_exists(#pk) OR #until < :now OR #holder = :holder",
+                )
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#until", "until_ms")
+                .expression_attribute_names("#holder", "holder")
+                .expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(now.timestamp_millis().to_string()),
+                )
+                .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+                .send()
+                .await
+                .map_err(|err| StoreError::aws("PutItem", classify(err)));
+            match result {
+                Ok(_) => {
+                    return Ok(LeaseOutcome::Acquired(Lease {
+                        tenant_id: tenant.clone(),
+                        holder: holder.to_owned(),
+                        until: DateTime::from_timestamp_millis(lease.until_ms).unwrap_or(until),
+                    }));
+                }
+                Err(err) if err.is_condition_failure() => {
+                    if let Some(current) = self.get::<LeaseItem>(&key).await? {
+                        return Ok(LeaseOutcome::Held {
+                            holder: current.holder,
+                            until: DateTime::from_timestamp_millis(current.until_ms)
+                                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                        });
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::LeaseLost {
+            tenant_id: tenant.clone(),
+            expected: holder.to_owned(),
+            holder: None,
+        })
+    }
+
+    /// Extends a lease we hold to `ttl` from now; [`StoreError::LeaseLost`] when another holder
+    /// has taken it meanwhile (the caller must stop writing).
+    pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let key = keys::sync_lease(&lease.tenant_id);
+        let stored = LeaseItem {
+            tenant_id: lease.tenant_id.clone(),
+            holder: lease.holder.clone(),
+            until_ms: until.timestamp_millis(),
+        };
+        let item = to_item(&key, &stored, stored.expires_at())?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#holder = :holder")
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_values(":holder", AttributeValue::S(lease.holder.clone()))
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)));
+        match result {
+            Ok(_) => Ok(Lease {
+                until: DateTime::from_timestamp_millis(stored.until_ms).unwrap_or(until),
+                ..lease.clone()
+            }),
+            Err(err) if err.is_condition_failure() => {
+                let current = self.get::<LeaseItem>(&key).await?;
+                Err(StoreError::LeaseLost {
+                    tenant_id: lease.tenant_id.clone(),
+                    expected: lease.holder.clone(),
+                    holder: current.map(|current| current.holder),
+                })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Gives a lease back so the next sync need not wait for it to expire. Releasing a lease that
+    /// another holder has taken meanwhile leaves theirs alone and is not an error.
+    pub async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let key = keys::sync_lease(&lease.tenant_id);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key.pk().to_owned()))
+            .key(SK, AttributeValue::S(key.sk().to_owned()))
+            .condition_expression("#holder = :holder")
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_values(":holder", AttributeValue::S(lease.holder.clone()))
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("DeleteItem", classify(err)));
+        match result {
+            Err(err) if !err.is_condition_failure() => Err(err),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)].
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(attempt))
+        .min(BACKOFF_CAP);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(fastrand::u64(0..=millis))
+}
+
+fn build_failure(err: aws_sdk_dynamodb::error::BuildError) -> AwsFailure {
+    AwsFailure {
+        code: None,
+        message: err.to_string(),
+        retryable: false,
+        source: Box::new(err),
+    }
+}
+
+/// The TTL attribute's name, for tests and the template (`expires_at`, epoch seconds).
+pub const TTL_ATTRIBUTE: &str = EXPIRES_AT;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_attempts_when_backing_off_then_the_wait_never_exceeds_the_cap() {
+        for attempt in 0..40 {
+            assert!(backoff(attempt) <= BACKOFF_CAP);
+        }
+    }
+}

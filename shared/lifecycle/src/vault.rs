@@ -1,0 +1,245 @@
+//! The Secrets Manager adapter: customers' app credentials, short-lived onboarding passwords, and
+//! the platform's own secrets.
+//!
+//! Names (under the configured `SECRET_PREFIX`):
+//! - `{prefix}tenants/{tenant}/app-credential`: JSON `{"client_id": .., "client_secret": ..}`;
+//! - `{prefix}onboarding/{job}/password`: the initial password of one onboarding, deleted once
+//!   the account exists or the job fails for good.
+//!
+//! Values come back as [`SecretString`], whose `Debug` prints `[REDACTED]`; error messages name
+//! the secret, never its value. Deletes skip the recovery window (`ForceDeleteWithoutRecovery`):
+//! a password must not linger, and a removed tenant may reconnect at once under the same name.
+
+use aws_sdk_secretsmanager::Client;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::ids::{JobId, TenantId};
+use crate::sdk_error::{AwsFailure, BoxError, classify};
+
+/// What went wrong with Secrets Manager.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No such secret, or it was deleted.
+    #[error("secret {secret_id} not found (missing or deleted)")]
+    NotFound { secret_id: String },
+    /// The secret's value is not what this bundle writes (e.g. not the credential JSON).
+    #[error("secret {secret_id} does not hold {expected}")]
+    Malformed {
+        secret_id: String,
+        expected: &'static str,
+    },
+    /// Secrets Manager refused or could not be reached.
+    #[error("Secrets Manager {operation} on {secret_id} failed ({}): {message}", code.as_deref().unwrap_or("no error code"))]
+    Aws {
+        operation: &'static str,
+        secret_id: String,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl VaultError {
+    fn aws(operation: &'static str, secret_id: &str, failure: AwsFailure) -> Self {
+        let not_found = failure.code.as_deref() == Some("ResourceNotFoundException")
+            // A secret scheduled for deletion answers InvalidRequestException.
+            || (failure.code.as_deref() == Some("InvalidRequestException")
+                && failure.message.contains("deletion"));
+        if not_found {
+            return Self::NotFound {
+                secret_id: secret_id.to_owned(),
+            };
+        }
+        Self::Aws {
+            operation,
+            secret_id: secret_id.to_owned(),
+            code: failure.code,
+            message: failure.message,
+            retryable: failure.retryable,
+            source: failure.source,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Aws {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// A customer's own app registration: client id and secret.
+#[derive(Debug, Deserialize)]
+pub struct AppCredential {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// The Secrets Manager adapter; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    client: Client,
+    prefix: String,
+}
+
+impl Vault {
+    /// An adapter writing under `prefix` (e.g. `m365-lifecycle/`).
+    pub fn new(client: Client, prefix: impl Into<String>) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// An adapter writing under the configured `SECRET_PREFIX`.
+    pub fn from_config(client: Client, config: &Config) -> Self {
+        Self::new(client, config.secret_prefix.clone())
+    }
+
+    /// The name of a tenant's app-credential secret.
+    pub fn app_credential_name(&self, tenant: &TenantId) -> String {
+        format!("{}tenants/{tenant}/app-credential", self.prefix)
+    }
+
+    /// The name of an onboarding's password secret: the reference a job carries.
+    pub fn onboarding_password_name(&self, job: &JobId) -> String {
+        format!("{}onboarding/{job}/password", self.prefix)
+    }
+
+    /// Stores (or replaces) a tenant's app credential.
+    pub async fn put_app_credential(
+        &self,
+        tenant: &TenantId,
+        credential: &AppCredential,
+    ) -> Result<(), VaultError> {
+        let value = SecretString::from(
+            serde_json::json!({
+                "client_id": credential.client_id,
+                "client_secret": credential.client_secret.expose_secret(),
+            })
+            .to_string(),
+        );
+        self.put(&self.app_credential_name(tenant), &value).await
+    }
+
+    /// Reads a tenant's app credential.
+    pub async fn get_app_credential(&self, tenant: &TenantId) -> Result<AppCredential, VaultError> {
+        let name = self.app_credential_name(tenant);
+        let value = self.get_secret(&name).await?;
+        serde_json::from_str(value.expose_secret()).map_err(|_| VaultError::Malformed {
+            secret_id: name,
+            expected: "a JSON object with client_id and client_secret",
+        })
+    }
+
+    /// Deletes a tenant's app credential at once; a missing one is not an error.
+    pub async fn delete_app_credential(&self, tenant: &TenantId) -> Result<(), VaultError> {
+        self.delete(&self.app_credential_name(tenant)).await
+    }
+
+    /// Stores an onboarding's password; returns the secret's name, the reference to put in the job.
+    pub async fn put_onboarding_password(
+        &self,
+        job: &JobId,
+        password: &SecretString,
+    ) -> Result<String, VaultError> {
+        let name = self.onboarding_password_name(job);
+        self.put(&name, password).await?;
+        Ok(name)
+    }
+
+    /// Reads an onboarding's password.
+    pub async fn get_onboarding_password(&self, job: &JobId) -> Result<SecretString, VaultError> {
+        self.get_secret(&self.onboarding_password_name(job)).await
+    }
+
+    /// Deletes an onboarding's password at once; a missing one is not an error.
+    pub async fn delete_onboarding_password(&self, job: &JobId) -> Result<(), VaultError> {
+        self.delete(&self.onboarding_password_name(job)).await
+    }
+
+    /// The platform app's client secret, by its secret id (`PLATFORM_APP_SECRET_ID`).
+    pub async fn get_platform_app_secret(
+        &self,
+        secret_id: &str,
+    ) -> Result<SecretString, VaultError> {
+        self.get_secret(secret_id).await
+    }
+
+    /// The key that signs OAuth `state`, by its secret id (`STATE_SIGNING_KEY_SECRET_ID`).
+    pub async fn get_state_signing_key(&self, secret_id: &str) -> Result<SecretString, VaultError> {
+        self.get_secret(secret_id).await
+    }
+
+    /// Any secret's string value, by name or ARN (e.g. the `secret_id` a job references).
+    pub async fn get_secret(&self, secret_id: &str) -> Result<SecretString, VaultError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|err| VaultError::aws("GetSecretValue", secret_id, classify(err)))?;
+        output
+            .secret_string
+            .map(SecretString::from)
+            .ok_or_else(|| VaultError::Malformed {
+                secret_id: secret_id.to_owned(),
+                expected: "a string value",
+            })
+    }
+
+    /// Creates the secret, or puts a new value if it exists.
+    async fn put(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
+        let created = self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value.expose_secret())
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception()) =>
+            {
+                self.client
+                    .put_secret_value()
+                    .secret_id(name)
+                    .secret_string(value.expose_secret())
+                    .send()
+                    .await
+                    .map_err(|err| VaultError::aws("PutSecretValue", name, classify(err)))?;
+                Ok(())
+            }
+            Err(err) => Err(VaultError::aws("CreateSecret", name, classify(err))),
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), VaultError> {
+        let result = self
+            .client
+            .delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .map_err(|err| VaultError::aws("DeleteSecret", name, classify(err)));
+        match result {
+            Ok(_) | Err(VaultError::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
