@@ -1,0 +1,120 @@
+//! Lists as streams that follow `@odata.nextLink`, one page in memory at a time.
+
+use futures::{Stream, TryStreamExt as _, stream};
+use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::client::TenantGraph;
+use crate::error::GraphError;
+use crate::models::null_as_empty;
+use crate::transport::Call;
+
+/// Graph's largest page for /users, /groups and /groups/{id}/members [learn: graph/paging].
+pub(crate) const MAX_PAGE: u32 = 999;
+/// The largest /users page when `signInActivity` is selected.
+pub(crate) const MAX_PAGE_SIGN_IN: u32 = 500;
+
+/// One page of a list and the link to the next page (`None` on the last page). A caller that
+/// must stop early stores `next_link` and later resumes the list from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque absolute link to the next page, exactly as Graph sent it.
+    pub next_link: Option<String>,
+}
+
+/// The shape of every collection response: `value` plus paging/delta links.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub(crate) struct PageWire<T> {
+    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
+    pub(crate) value: Vec<T>,
+    #[serde(rename = "@odata.nextLink")]
+    pub(crate) next_link: Option<String>,
+    #[serde(rename = "@odata.deltaLink", default)]
+    pub(crate) delta_link: Option<String>,
+}
+
+/// How an error of one list is presented (e.g. any 403 of the sign-in activity list).
+pub(crate) type ErrorMap = fn(GraphError) -> GraphError;
+
+pub(crate) fn unchanged(error: GraphError) -> GraphError {
+    error
+}
+
+impl TenantGraph {
+    /// The URL a list starts at: the resume link if one is given (checked to be under the Graph
+    /// base), else `{graph_base_url}{first}`.
+    pub(crate) fn start_url(
+        &self,
+        first: &str,
+        resume_from: Option<&str>,
+    ) -> Result<Url, GraphError> {
+        match resume_from {
+            Some(link) => self.trusted_link(link),
+            None => self.url(first),
+        }
+    }
+
+    /// GETs pages from `start`, then follows `@odata.nextLink` until there is none. Ends after
+    /// the first error.
+    pub(crate) fn page_stream<W, T>(
+        &self,
+        start: Result<Url, GraphError>,
+        on_error: ErrorMap,
+        convert: fn(PageWire<W>) -> Result<(Vec<T>, Option<String>, Option<String>), GraphError>,
+    ) -> impl Stream<Item = Result<(Vec<T>, Option<String>, Option<String>), GraphError>>
+    + Send
+    + 'static
+    + use<W, T>
+    where
+        W: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let graph = self.clone();
+        stream::try_unfold(Some(start), move |state| {
+            let graph = graph.clone();
+            async move {
+                let Some(url) = state else {
+                    return Ok(None);
+                };
+                let reply = graph
+                    .send(&Call::new(Method::GET, url?))
+                    .await
+                    .map_err(on_error)?;
+                let wire: PageWire<W> = reply.json()?;
+                let (items, next_link, delta_link) = convert(wire)?;
+                let next = next_link.as_deref().map(|link| graph.trusted_link(link));
+                Ok(Some(((items, next_link, delta_link), next)))
+            }
+        })
+    }
+
+    /// Pages of a plain list.
+    pub(crate) fn list_pages<T>(
+        &self,
+        first: &str,
+        resume_from: Option<&str>,
+        on_error: ErrorMap,
+    ) -> impl Stream<Item = Result<Page<T>, GraphError>> + Send + 'static + use<T>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let start = self.start_url(first, resume_from);
+        self.page_stream::<T, T>(start, on_error, |wire| {
+            Ok((wire.value, wire.next_link, None))
+        })
+        .map_ok(|(items, next_link, _)| Page { items, next_link })
+    }
+}
+
+/// The items of a page stream, one by one.
+pub(crate) fn items<T: Send + 'static>(
+    pages: impl Stream<Item = Result<Page<T>, GraphError>> + Send + 'static,
+) -> impl Stream<Item = Result<T, GraphError>> + Send + 'static {
+    pages
+        .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
+        .try_flatten()
+}

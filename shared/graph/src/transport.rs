@@ -1,0 +1,205 @@
+//! The single place a Graph request is sent: token, headers, retry, 401 refresh, metrics.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::client::TenantGraph;
+use crate::error::GraphError;
+use crate::retry::parse_retry_after;
+use crate::url_path::new_client_request_id;
+
+/// One logical request; sent again unchanged on retry.
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// JSON request body.
+    pub(crate) body: Option<Vec<u8>>,
+    /// Sends `ConsistencyLevel: eventual`, needed by `$count`, `$search` and advanced `$filter`.
+    pub(crate) eventual: bool,
+}
+
+impl Call {
+    pub(crate) fn new(method: Method, url: Url) -> Self {
+        Call {
+            method,
+            url,
+            body: None,
+            eventual: false,
+        }
+    }
+
+    pub(crate) fn json<B: serde::Serialize + ?Sized>(
+        mut self,
+        body: &B,
+    ) -> Result<Self, GraphError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| GraphError::InvalidRequest {
+            reason: format!("request body could not be serialised: {e}"),
+        })?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    /// Whether sending twice has the same effect as once (so a timeout may be retried).
+    fn idempotent(&self) -> bool {
+        self.method != Method::POST
+    }
+}
+
+/// A successful answer with the ids an audit trail keeps.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) request_id: Option<String>,
+    pub(crate) client_request_id: String,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            GraphError::unexpected(
+                self.status,
+                self.request_id.clone(),
+                format!("body does not match the documented shape: {e}"),
+            )
+        })
+    }
+}
+
+impl TenantGraph {
+    /// Parses an absolute link (a `@odata.nextLink`/`@odata.deltaLink` or a resume link a caller
+    /// stored) and checks it lies under the configured Graph base, so the bearer token is never
+    /// sent to another origin.
+    pub(crate) fn trusted_link(&self, link: &str) -> Result<Url, GraphError> {
+        let untrusted = || GraphError::UntrustedLink {
+            link: link.to_owned(),
+        };
+        let url = Url::parse(link).map_err(|_| untrusted())?;
+        let base = &self.config().graph_base_url;
+        if url.origin() != base.origin() {
+            return Err(untrusted());
+        }
+        Ok(url)
+    }
+
+    /// A URL under the Graph base from a path (and query) this crate built.
+    pub(crate) fn url(&self, path_and_query: &str) -> Result<Url, GraphError> {
+        Url::parse(&self.graph_url(path_and_query)).map_err(|e| GraphError::InvalidRequest {
+            reason: format!("cannot build a Graph URL from {path_and_query:?}: {e}"),
+        })
+    }
+
+    /// Sends a request with the retry policy: waits `Retry-After` on 429/503, backs off with
+    /// jitter on 502/503/504 and connection errors, refreshes the token once on 401.
+    pub(crate) async fn send(&self, call: &Call) -> Result<Reply, GraphError> {
+        let policy = &self.config().retry;
+        let started = Instant::now();
+        let client_request_id = new_client_request_id();
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let token = self.token().await?;
+            let error = match self
+                .attempt(call, token.secret.expose_secret(), &client_request_id)
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err(GraphError::Unauthorized(detail)) if !refreshed => {
+                    // The token may have been revoked or expired early: one fresh token, one retry.
+                    tracing::debug!(request_id = ?detail.request_id, "401 from Graph; refreshing the token once");
+                    refreshed = true;
+                    self.invalidate_token(token.generation).await;
+                    self.metrics_cell().retry();
+                    attempt -= 1;
+                    continue;
+                }
+                Err(error) => error,
+            };
+            if !error.is_retryable() {
+                return Err(error);
+            }
+            match policy.next_delay(attempt, error.retry_after(), started.elapsed()) {
+                Some(delay) => {
+                    tracing::debug!(attempt, ?delay, error = %error, "retrying Graph request");
+                    self.metrics_cell().retry();
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &Call,
+        token: &str,
+        client_request_id: &str,
+    ) -> Result<Reply, GraphError> {
+        let mut request = self
+            .client()
+            .http()
+            .request(call.method.clone(), call.url.clone())
+            .bearer_auth(token)
+            .header("client-request-id", client_request_id);
+        if call.eventual {
+            request = request.header("ConsistencyLevel", "eventual");
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        } else if call.method == Method::POST {
+            request = request.header(reqwest::header::CONTENT_LENGTH, "0");
+        }
+        let metrics = self.metrics_cell();
+        metrics.request();
+        let transport = |source: reqwest::Error| {
+            let retryable = source.is_connect()
+                || (call.idempotent() && !source.is_builder() && !source.is_redirect());
+            GraphError::Transport { source, retryable }
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        if let Some(units) =
+            header_str(headers, "x-ms-resource-unit").and_then(|v| v.trim().parse::<f64>().ok())
+        {
+            metrics.resource_units(units.round().max(0.0) as u64);
+        }
+        let request_id = header_str(headers, "request-id").map(str::to_owned);
+        let retry_after = header_str(headers, RETRY_AFTER.as_str()).and_then(parse_retry_after);
+        if status == 429 {
+            metrics.throttled(1);
+        }
+        let body = response.bytes().await.map_err(transport)?;
+        if (200..300).contains(&status) {
+            return Ok(Reply {
+                status,
+                request_id,
+                client_request_id: client_request_id.to_owned(),
+                body: Vec::from(body),
+            });
+        }
+        Err(GraphError::from_response(
+            status,
+            retry_after,
+            request_id,
+            &body,
+        ))
+    }
+}
+
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The longest `Retry-After` of a set of answers, or `None` if none said.
+pub(crate) fn longest(waits: impl Iterator<Item = Option<Duration>>) -> Option<Duration> {
+    waits.flatten().max()
+}
