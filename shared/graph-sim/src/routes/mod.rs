@@ -1,0 +1,479 @@
+//! Graph v1.0: one entry point that authenticates, injects faults, charges the throttle budget
+//! and dispatches to the handler. `$batch` runs each inner request through `serve_one` too.
+
+pub(crate) mod batch;
+pub(crate) mod delta;
+pub(crate) mod directory;
+pub(crate) mod groups;
+pub(crate) mod users;
+pub(crate) mod writes;
+
+use std::sync::{Arc, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+
+use crate::auth::{self, Caller};
+use crate::http::{self, RequestIds, Resp};
+use crate::odata::{Query, percent_decode};
+use crate::state::{Sim, Tenant};
+use crate::throttle::{self, Charge};
+
+/// Everything a handler needs about the request it answers.
+pub(crate) struct Cx<'a> {
+    pub sim: &'a Sim,
+    pub caller: &'a Caller,
+    pub ids: &'a RequestIds,
+    pub q: &'a Query,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// The path as requested below /v1.0, for `@odata.nextLink`.
+    pub path: &'a str,
+}
+
+impl Cx<'_> {
+    pub fn read(&self) -> RwLockReadGuard<'_, Tenant> {
+        let slot = &self.sim.tenants[self.caller.tenant];
+        slot.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Tenant> {
+        let slot = &self.sim.tenants[self.caller.tenant];
+        slot.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn eventual(&self) -> bool {
+        self.headers
+            .get("consistencylevel")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("eventual"))
+    }
+
+    /// Absolute link to this path with the given query string.
+    pub fn link(&self, query: &str) -> String {
+        format!("{}/v1.0{}?{}", self.sim.origin, self.path, query)
+    }
+
+    pub fn context(&self, what: &str) -> String {
+        format!("{}/v1.0/$metadata#{what}", self.sim.origin)
+    }
+
+    pub fn require(&self, roles: &[&str]) -> Result<(), Resp> {
+        if self.caller.has_any(roles) {
+            Ok(())
+        } else {
+            Err(http::denied(self.ids))
+        }
+    }
+}
+
+/// The endpoints, with the parameters taken from the path.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Route {
+    Organization,
+    Domains,
+    SubscribedSkus,
+    Users,
+    UsersCount,
+    UsersDelta,
+    User(String),
+    UserLicenseDetails(String),
+    UserMemberOf(String),
+    CreateUser,
+    PatchUser(String),
+    DeleteUser(String),
+    RevokeSessions(String),
+    AssignLicense(String),
+    Groups,
+    GroupsCount,
+    GroupsDelta,
+    Group(String),
+    GroupMembers(String),
+    AddMember(String),
+    RemoveMember(String, String),
+    DeletedUsers,
+    DeletedItem(String),
+    Restore(String),
+    MailboxUsage(String),
+    DelegatedAdminCustomers,
+    Batch,
+}
+
+impl Route {
+    /// Matches a method and decoded path segments; also returns the route's name for stats.
+    pub fn parse(method: &Method, segs: &[String]) -> Option<(Route, &'static str)> {
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let get = method == Method::GET;
+        let post = method == Method::POST;
+        let r = match (method.as_str(), s.as_slice()) {
+            ("GET", ["organization"]) => (Route::Organization, "GET /organization"),
+            ("GET", ["domains"]) => (Route::Domains, "GET /domains"),
+            ("GET", ["subscribedSkus"]) => (Route::SubscribedSkus, "GET /subscribedSkus"),
+            ("GET", ["users"]) => (Route::Users, "GET /users"),
+            ("GET", ["users", "$count"]) => (Route::UsersCount, "GET /users/$count"),
+            ("GET", ["users", d]) if is_delta(d) => (Route::UsersDelta, "GET /users/delta"),
+            ("POST", ["users"]) => (Route::CreateUser, "POST /users"),
+            ("GET", ["users", id]) => (Route::User(id.to_string()), "GET /users/{id}"),
+            ("PATCH", ["users", id]) => (Route::PatchUser(id.to_string()), "PATCH /users/{id}"),
+            ("DELETE", ["users", id]) => (Route::DeleteUser(id.to_string()), "DELETE /users/{id}"),
+            ("GET", ["users", id, "licenseDetails"]) => (
+                Route::UserLicenseDetails(id.to_string()),
+                "GET /users/{id}/licenseDetails",
+            ),
+            ("GET", ["users", id, "memberOf"]) => (
+                Route::UserMemberOf(id.to_string()),
+                "GET /users/{id}/memberOf",
+            ),
+            ("POST", ["users", id, a])
+                if a.trim_start_matches("microsoft.graph.") == "revokeSignInSessions" =>
+            {
+                (
+                    Route::RevokeSessions(id.to_string()),
+                    "POST /users/{id}/revokeSignInSessions",
+                )
+            }
+            ("POST", ["users", id, a])
+                if a.trim_start_matches("microsoft.graph.") == "assignLicense" =>
+            {
+                (
+                    Route::AssignLicense(id.to_string()),
+                    "POST /users/{id}/assignLicense",
+                )
+            }
+            ("GET", ["groups"]) => (Route::Groups, "GET /groups"),
+            ("GET", ["groups", "$count"]) => (Route::GroupsCount, "GET /groups/$count"),
+            ("GET", ["groups", d]) if is_delta(d) => (Route::GroupsDelta, "GET /groups/delta"),
+            ("GET", ["groups", id]) => (Route::Group(id.to_string()), "GET /groups/{id}"),
+            ("GET", ["groups", id, "members"])
+            | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => (
+                Route::GroupMembers(id.to_string()),
+                "GET /groups/{id}/members",
+            ),
+            ("POST", ["groups", id, "members", "$ref"]) => (
+                Route::AddMember(id.to_string()),
+                "POST /groups/{id}/members/$ref",
+            ),
+            ("DELETE", ["groups", id, "members", m, "$ref"]) => (
+                Route::RemoveMember(id.to_string(), m.to_string()),
+                "DELETE /groups/{id}/members/{id}/$ref",
+            ),
+            ("GET", ["directory", "deletedItems", "microsoft.graph.user"]) => (
+                Route::DeletedUsers,
+                "GET /directory/deletedItems/microsoft.graph.user",
+            ),
+            ("GET", ["directory", "deletedItems", id]) => (
+                Route::DeletedItem(id.to_string()),
+                "GET /directory/deletedItems/{id}",
+            ),
+            ("POST", ["directory", "deletedItems", id, a])
+                if a.trim_start_matches("microsoft.graph.") == "restore" =>
+            {
+                (
+                    Route::Restore(id.to_string()),
+                    "POST /directory/deletedItems/{id}/restore",
+                )
+            }
+            ("GET", ["reports", f]) if f.starts_with("getMailboxUsageDetail(") => (
+                Route::MailboxUsage(period(f)?),
+                "GET /reports/getMailboxUsageDetail",
+            ),
+            ("GET", ["tenantRelationships", "delegatedAdminCustomers"]) => (
+                Route::DelegatedAdminCustomers,
+                "GET /tenantRelationships/delegatedAdminCustomers",
+            ),
+            ("POST", ["$batch"]) => (Route::Batch, "POST /$batch"),
+            _ => {
+                let _ = (get, post);
+                return None;
+            }
+        };
+        Some(r)
+    }
+
+    /// Base resource-unit cost (graph-facts.md) and whether it is a write.
+    pub fn cost(&self) -> (u64, bool) {
+        match self {
+            Route::Users | Route::UserMemberOf(_) => (2, false),
+            Route::GroupMembers(_) | Route::SubscribedSkus => (3, false),
+            Route::CreateUser
+            | Route::PatchUser(_)
+            | Route::DeleteUser(_)
+            | Route::RevokeSessions(_)
+            | Route::AssignLicense(_)
+            | Route::AddMember(_)
+            | Route::RemoveMember(..)
+            | Route::Restore(_) => (1, true),
+            _ => (1, false),
+        }
+    }
+}
+
+fn is_delta(seg: &str) -> bool {
+    matches!(
+        seg,
+        "delta" | "delta()" | "microsoft.graph.delta" | "microsoft.graph.delta()"
+    )
+}
+
+fn period(f: &str) -> Option<String> {
+    let inner = f
+        .strip_prefix("getMailboxUsageDetail(")?
+        .strip_suffix(')')?;
+    let v = inner.strip_prefix("period=")?;
+    Some(v.trim_matches('\'').to_string())
+}
+
+/// Splits a path below /v1.0 into decoded segments.
+pub(crate) fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect()
+}
+
+/// RU cost after the documented adjustments: `$select` -1, `$expand` +1, `$top` < 20 -1, min 1.
+fn adjusted_cost(base: u64, q: &Query) -> u64 {
+    let mut c = base as i64;
+    if q.select.is_some() {
+        c -= 1;
+    }
+    if q.expand.is_some() {
+        c += 1;
+    }
+    if q.top.is_some_and(|t| t < 20) {
+        c -= 1;
+    }
+    c.max(1) as u64
+}
+
+/// Answers one Graph request (plain or inside a batch) for an authenticated caller.
+pub(crate) fn serve_one(
+    sim: &Sim,
+    caller: &Caller,
+    ids: &RequestIds,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Resp {
+    let segs = segments(path);
+    let Some((route, name)) = Route::parse(method, &segs) else {
+        let seg = segs.last().cloned().unwrap_or_default();
+        return http::error(
+            ids,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Resource not found for the segment '{seg}'."),
+        );
+    };
+    sim.count(&format!(
+        "{} /v1.0{}",
+        method.as_str(),
+        name.split_once(' ').map(|x| x.1).unwrap_or(name)
+    ));
+    let q = match Query::parse(query) {
+        Ok(q) => q,
+        Err(msg) => return http::bad_request(ids, &msg),
+    };
+    let (base, write) = route.cost();
+    let cost = if write { 1 } else { adjusted_cost(base, &q) };
+    let slot = &sim.tenants[caller.tenant];
+    let users = slot.data.read().map(|t| t.users.len()).unwrap_or(0);
+    let mut pct = 0;
+    if let Ok(mut rt) = slot.rt.lock() {
+        let knobs = rt.knobs.clone();
+        if knobs.fail_rate_429 > 0.0 && rt.faults.f64() < knobs.fail_rate_429 {
+            drop(rt);
+            return throttled(sim, ids, knobs.retry_after_s);
+        }
+        if knobs.fail_rate_5xx > 0.0 && rt.faults.f64() < knobs.fail_rate_5xx {
+            let pick = rt.faults.u8(0..4);
+            drop(rt);
+            if let Ok(mut s) = sim.stats.lock() {
+                s.injected_5xx += 1;
+            }
+            return match pick {
+                0 | 1 => {
+                    let r = http::error(
+                        ids,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "serviceNotAvailable",
+                        "Service is temporarily unavailable. Please try again later.",
+                    );
+                    if pick == 0 {
+                        r.header("retry-after", http::retry_after(knobs.retry_after_s))
+                    } else {
+                        r
+                    }
+                }
+                2 => http::error(ids, StatusCode::BAD_GATEWAY, "BadGateway", "Bad Gateway."),
+                _ => http::error(
+                    ids,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "GatewayTimeout",
+                    "The gateway did not receive a response in time.",
+                ),
+            };
+        }
+        match rt
+            .windows
+            .charge(&knobs, users, &caller.client_id, cost, write)
+        {
+            Charge::Ok(p) => pct = p,
+            Charge::Throttled(wait) => {
+                drop(rt);
+                return throttled(sim, ids, throttle::retry_after_secs(wait)).header(
+                    "x-ms-throttle-scope",
+                    format!(
+                        "Tenant_Application/ReadWrite/{}/{}",
+                        slot.id_str, caller.client_id
+                    ),
+                );
+            }
+        }
+    }
+    let cx = Cx {
+        sim,
+        caller,
+        ids,
+        q: &q,
+        headers,
+        body,
+        path,
+    };
+    let resp = match dispatch(&cx, &route) {
+        Ok(r) | Err(r) => r,
+    };
+    let resp = resp.header("x-ms-resource-unit", cost.to_string());
+    if pct >= 80 {
+        resp.header(
+            "x-ms-throttle-limit-percentage",
+            format!("{:.1}", pct as f64 / 100.0),
+        )
+    } else {
+        resp
+    }
+}
+
+fn throttled(sim: &Sim, ids: &RequestIds, secs: f64) -> Resp {
+    if let Ok(mut s) = sim.stats.lock() {
+        s.throttled += 1;
+    }
+    http::error(
+        ids,
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Please retry again later.",
+    )
+    .header("retry-after", http::retry_after(secs))
+    .header("x-ms-throttle-information", "ResourceUnitLimitExceeded")
+}
+
+fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
+    match route {
+        Route::Organization => directory::organization(cx),
+        Route::Domains => directory::domains(cx),
+        Route::SubscribedSkus => directory::subscribed_skus(cx),
+        Route::DelegatedAdminCustomers => directory::delegated_admin_customers(cx),
+        Route::MailboxUsage(p) => directory::mailbox_usage(cx, p),
+        Route::Users => users::list(cx),
+        Route::UsersCount => users::count(cx),
+        Route::User(id) => users::get(cx, id),
+        Route::UserLicenseDetails(id) => users::license_details(cx, id),
+        Route::UserMemberOf(id) => users::member_of(cx, id),
+        Route::DeletedUsers => users::deleted(cx),
+        Route::DeletedItem(id) => users::deleted_item(cx, id),
+        Route::Groups => groups::list(cx),
+        Route::GroupsCount => groups::count(cx),
+        Route::Group(id) => groups::get(cx, id),
+        Route::GroupMembers(id) => groups::members(cx, id),
+        Route::UsersDelta => delta::users(cx),
+        Route::GroupsDelta => delta::groups(cx),
+        Route::CreateUser => writes::create_user(cx),
+        Route::PatchUser(id) => writes::patch_user(cx, id),
+        Route::DeleteUser(id) => writes::delete_user(cx, id),
+        Route::RevokeSessions(id) => writes::revoke_sessions(cx, id),
+        Route::AssignLicense(id) => writes::assign_license(cx, id),
+        Route::AddMember(id) => writes::add_member(cx, id),
+        Route::RemoveMember(g, m) => writes::remove_member(cx, g, m),
+        Route::Restore(id) => writes::restore(cx, id),
+        Route::Batch => Err(http::bad_request(
+            cx.ids,
+            "Nested $batch requests are not supported.",
+        )),
+    }
+}
+
+/// The axum handler for everything under /v1.0.
+pub(crate) async fn graph(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ids = RequestIds::new(
+        headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok()),
+    );
+    let path = uri
+        .path()
+        .strip_prefix("/v1.0")
+        .unwrap_or(uri.path())
+        .to_string();
+    let query = uri.query().unwrap_or("").to_string();
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let caller = match auth::verify(&sim, auth) {
+        Ok(c) => c,
+        Err(e) => {
+            sim.count("401 /v1.0");
+            return http::error(
+                &ids,
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                e.message(),
+            )
+            .header(
+                "www-authenticate",
+                "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+            )
+            .into_http(&ids.request_id, &ids.client_request_id);
+        }
+    };
+    let latency = sim.tenants[caller.tenant]
+        .rt
+        .lock()
+        .map(|rt| rt.knobs.latency_ms)
+        .unwrap_or(0);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let resp = if method == Method::POST && segments(&path) == ["$batch"] {
+        sim.count("POST /v1.0/$batch");
+        batch::batch(&sim, &caller, &ids, &body)
+    } else {
+        let sim2 = sim.clone();
+        let ids2 = ids.clone();
+        // Pages of 999 objects are built off the async workers.
+        tokio::task::spawn_blocking(move || {
+            serve_one(
+                &sim2, &caller, &ids2, &method, &path, &query, &headers, &body,
+            )
+        })
+        .await
+        .unwrap_or_else(|_| {
+            http::error(
+                &ids,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                "An internal error occurred.",
+            )
+        })
+    };
+    resp.into_http(&ids.request_id, &ids.client_request_id)
+}
