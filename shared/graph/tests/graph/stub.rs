@@ -118,7 +118,8 @@ async fn given_resume_link_when_listing_pages_then_the_list_continues_from_it() 
     let pages = pages.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pages.len(), 1);
     assert_eq!(pages[0].next_link, None);
-    assert_eq!(script.seen()[0].uri, "/v1.0/users?$skiptoken=page2");
+    // (the stub nests Graph under /v1.0, which axum strips from the seen URI)
+    assert_eq!(script.seen()[0].uri, "/users?$skiptoken=page2");
 }
 
 #[tokio::test]
