@@ -47,6 +47,22 @@ pub struct Config {
     pub state_signing_key_secret_id: String,
     /// Public base URL of the HTTP API, used to build the OAuth redirect URI (`PUBLIC_BASE_URL`).
     pub public_base_url: String,
+    /// The platform's second multi-tenant app, holding only the read permissions, that read-only
+    /// connections consent to (`PLATFORM_READ_APP_CLIENT_ID` and `PLATFORM_READ_APP_SECRET_ID`).
+    /// Admin consent grants an app's static permissions, so least privilege for read-only needs
+    /// its own app; when unset, read-only tenants consent to the read/write app and read-only is
+    /// enforced by the platform alone.
+    pub platform_read_app: Option<PlatformReadApp>,
+    /// Origins (`https://host[:port]`) the consent result page may link back to, besides the
+    /// origin of `PUBLIC_BASE_URL` (`ALLOWED_RETURN_ORIGINS`, comma-separated, optional).
+    pub allowed_return_origins: Vec<String>,
+}
+
+/// The read-only platform app: its client id and the Secrets Manager id of its client secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformReadApp {
+    pub client_id: String,
+    pub secret_id: String,
 }
 
 impl Config {
@@ -67,6 +83,11 @@ impl Config {
                 Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
                 _ => Err(ConfigError::Missing { name, hint }),
             }
+        };
+        let optional = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
         };
         let url = |name: &'static str, hint: &'static str| -> Result<String, ConfigError> {
             let value = get(name, hint)?;
@@ -106,8 +127,49 @@ impl Config {
                 "Secrets Manager id of the OAuth state signing key",
             )?,
             public_base_url: url("PUBLIC_BASE_URL", "public URL of the HTTP API")?,
+            platform_read_app: match optional("PLATFORM_READ_APP_CLIENT_ID") {
+                Some(client_id) => Some(PlatformReadApp {
+                    client_id,
+                    secret_id: get(
+                        "PLATFORM_READ_APP_SECRET_ID",
+                        "Secrets Manager id of the read-only platform app's client secret; \
+                         required when PLATFORM_READ_APP_CLIENT_ID is set",
+                    )?,
+                }),
+                None => None,
+            },
+            allowed_return_origins: match optional("ALLOWED_RETURN_ORIGINS") {
+                Some(list) => parse_origins(&list)?,
+                None => Vec::new(),
+            },
         })
     }
+}
+
+/// `https://a.example, http://127.0.0.1:8080` -> the origins, each scheme://host[:port] with no
+/// path, lower case.
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    let mut origins = Vec::new();
+    for raw in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let origin = raw.trim_end_matches('/').to_ascii_lowercase();
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@']) => {
+                origins.push(origin)
+            }
+            _ => {
+                return Err(ConfigError::Malformed {
+                    name: "ALLOWED_RETURN_ORIGINS",
+                    reason: format!(
+                        "expected comma-separated origins such as https://app.example.com, got {raw:?}"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(origins)
 }
 
 #[cfg(test)]
@@ -162,6 +224,50 @@ mod tests {
         vars.remove("TABLE_NAME");
         let err = Config::from_map(&vars).unwrap_err();
         assert!(err.to_string().contains("TABLE_NAME"), "{err}");
+    }
+
+    #[test]
+    fn given_no_read_app_and_no_return_origins_when_read_then_both_are_absent() {
+        let config = Config::from_map(&full()).expect("complete environment");
+        assert_eq!(config.platform_read_app, None);
+        assert!(config.allowed_return_origins.is_empty());
+    }
+
+    #[test]
+    fn given_a_read_app_without_its_secret_when_read_then_the_error_names_the_secret_variable() {
+        let mut vars = full();
+        vars.insert("PLATFORM_READ_APP_CLIENT_ID".into(), "read-app".into());
+        let err = Config::from_map(&vars).unwrap_err();
+        assert!(err.to_string().contains("PLATFORM_READ_APP_SECRET_ID"), "{err}");
+        vars.insert("PLATFORM_READ_APP_SECRET_ID".into(), "s/read".into());
+        let config = Config::from_map(&vars).expect("read app complete");
+        assert_eq!(
+            config.platform_read_app,
+            Some(PlatformReadApp {
+                client_id: "read-app".into(),
+                secret_id: "s/read".into()
+            })
+        );
+    }
+
+    #[test]
+    fn given_return_origins_when_read_then_they_are_normalised_or_refused_with_the_bad_one() {
+        let mut vars = full();
+        vars.insert(
+            "ALLOWED_RETURN_ORIGINS".into(),
+            " https://App.example.com/ ,http://127.0.0.1:8080".into(),
+        );
+        let config = Config::from_map(&vars).expect("origins");
+        assert_eq!(
+            config.allowed_return_origins,
+            ["https://app.example.com", "http://127.0.0.1:8080"]
+        );
+        vars.insert(
+            "ALLOWED_RETURN_ORIGINS".into(),
+            "https://ok.example, https://evil.example/path".into(),
+        );
+        let err = Config::from_map(&vars).unwrap_err();
+        assert!(err.to_string().contains("https://evil.example/path"), "{err}");
     }
 
     #[test]

@@ -5,8 +5,11 @@ pub mod aws;
 pub mod config;
 mod countries;
 pub mod function;
+pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod model;
+pub mod platform;
 pub mod queue;
 mod sdk_error;
 pub mod store;
@@ -14,12 +17,14 @@ pub mod telemetry;
 pub mod vault;
 
 pub use aws::{AwsClients, load_sdk_config};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, PlatformReadApp};
 pub use function::{Function, HandlerError};
 pub use ids::{
     AccountId, DomainName, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId,
     TenantId, Upn, UsageLocation,
 };
+pub use jobs::{JobError, JobHandler, JobProgress, run_sqs_jobs};
+pub use platform::{AccessError, Platform, PlatformError};
 pub use queue::{Queue, QueueError, ReceivedMessage};
 pub use store::{Key, Lease, LeaseOutcome, PartitionKey, PutOutcome, Record, Store, StoreError};
 pub use vault::{AppCredential, Vault, VaultError};

@@ -96,6 +96,14 @@ impl JobKind {
             Self::LicenseRefresh(_) => "license_refresh",
         }
     }
+
+    /// Whether the job changes the tenant (refused for tenants connected read-only).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Self::Onboard(_) | Self::UpdateMemberships(_) | Self::Offboard(_)
+        )
+    }
 }
 
 /// Where an interrupted sync resumes: the phase and the Graph link (next or delta link) to follow.

@@ -85,6 +85,11 @@ impl TenantConnection {
     /// Default minutes between scheduled syncs.
     pub const DEFAULT_SYNC_INTERVAL_MINUTES: u32 = 60;
 
+    /// Whether lifecycle jobs (which write in the tenant) are allowed: read/write mode only.
+    pub fn allows_writes(&self) -> bool {
+        self.mode == ConnectionMode::ReadWrite
+    }
+
     /// Whether `domain` is one of the tenant's verified domains.
     pub fn has_verified_domain(&self, domain: &DomainName) -> bool {
         self.verified_domains.contains(domain)

@@ -1,0 +1,278 @@
+//! The SQS job runner every lifecycle worker uses: idempotent, resumable, with partial batch
+//! failures.
+//!
+//! For each message: the job is parsed (a malformed body is reported as a batch item failure, so
+//! SQS redelivers it and, after `maxReceiveCount`, moves it to the dead-letter queue: nothing is
+//! dropped); the tenant is checked (missing, needing reconnection, or read-only for a write job:
+//! the job is marked failed with the reason and no Graph call is made); the job record is written
+//! once (the job id is the idempotency key) and a finished record means a duplicate delivery,
+//! which is skipped; then the worker's [`JobHandler`] runs with a [`JobProgress`] that persists
+//! every step, so a redelivery resumes at the first unfinished step.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use futures::future::BoxFuture;
+use graph::GraphError;
+use thiserror::Error;
+use tracing::Instrument as _;
+
+use crate::model::{ConnectionStatus, Job, JobRecord, JobStatus, JobStep, TenantConnection};
+use crate::platform::{AccessError, Platform};
+use crate::store::{PutOutcome, Store, StoreError, keys};
+use crate::{QueueError, VaultError};
+
+/// Why a job (or one of its steps) could not go on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// Retrying will not help (bad input, Graph 400/403/404): the job is marked failed with this
+    /// reason and the message is deleted.
+    #[error("{0}")]
+    Permanent(String),
+    /// Consent was revoked or the secret expired: the tenant is marked "needs reconnection" and the
+    /// job failed with this reason.
+    #[error("{0}")]
+    Reconnect(String),
+    /// Throttling, timeouts, 5xx: the message is left for SQS to redeliver; the next delivery
+    /// resumes at the first unfinished step.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl JobError {
+    /// A permanent failure with a reason a person can act on.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self::Permanent(reason.into())
+    }
+}
+
+impl From<GraphError> for JobError {
+    fn from(error: GraphError) -> Self {
+        match &error {
+            GraphError::Token(token) if !token.is_retryable() => Self::Reconnect(error.to_string()),
+            _ if error.is_retryable() => Self::Transient(error.to_string()),
+            _ => Self::Permanent(error.to_string()),
+        }
+    }
+}
+
+macro_rules! classify_by_retryable {
+    ($($error:ty),*) => {$(
+        impl From<$error> for JobError {
+            fn from(error: $error) -> Self {
+                if error.is_retryable() {
+                    Self::Transient(error.to_string())
+                } else {
+                    Self::Permanent(error.to_string())
+                }
+            }
+        }
+    )*};
+}
+classify_by_retryable!(StoreError, VaultError, QueueError, AccessError);
+
+/// A job's record as it runs; every step is written through to DynamoDB.
+pub struct JobProgress {
+    store: Store,
+    record: JobRecord,
+}
+
+impl JobProgress {
+    /// The record as it stands.
+    pub fn record(&self) -> &JobRecord {
+        &self.record
+    }
+
+    /// The step named `name` if an earlier delivery finished it (done or skipped): do not redo it.
+    pub fn finished_step(&self, name: &str) -> Option<&JobStep> {
+        self.record.steps.iter().find(|step| {
+            step.name == name
+                && matches!(
+                    step.outcome,
+                    crate::model::StepOutcome::Done | crate::model::StepOutcome::Skipped
+                )
+        })
+    }
+
+    /// Records `step` (replacing an earlier attempt of the same name) and writes the record.
+    pub async fn step(&mut self, mut step: JobStep) -> Result<(), JobError> {
+        step.at.get_or_insert_with(Utc::now);
+        match self.record.steps.iter_mut().find(|s| s.name == step.name) {
+            Some(existing) => *existing = step,
+            None => self.record.steps.push(step),
+        }
+        self.save().await
+    }
+
+    async fn save(&mut self) -> Result<(), JobError> {
+        self.record.updated_at = Utc::now();
+        let key = keys::job(&self.record.tenant_id, &self.record.job_id);
+        self.store.put(&key, &self.record).await?;
+        Ok(())
+    }
+
+    async fn finish(&mut self, status: JobStatus, error: Option<String>) -> Result<(), JobError> {
+        self.record.status = status;
+        self.record.error = error;
+        self.record.completed_at = Some(Utc::now());
+        self.save().await
+    }
+}
+
+/// A worker's logic for one job.
+pub trait JobHandler: Send + Sync {
+    /// Runs `job` for `tenant`, recording steps in `progress`. `Ok` ends the job with that status
+    /// (`Succeeded` or `CompletedWithErrors`); an error fails or retries it (see [`JobError`]).
+    fn run<'a>(
+        &'a self,
+        job: &'a Job,
+        tenant: &'a TenantConnection,
+        progress: &'a mut JobProgress,
+    ) -> BoxFuture<'a, Result<JobStatus, JobError>>;
+}
+
+/// Runs every job of an SQS batch and reports the messages to redeliver.
+///
+/// On a FIFO queue the first failure also fails every later message of the batch, so jobs for
+/// one account never overtake each other (as AWS requires for FIFO partial batch responses).
+pub async fn run_sqs_jobs(
+    platform: &Platform,
+    event: SqsEvent,
+    handler: &dyn JobHandler,
+) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    let mut blocked = false;
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let fifo = message
+            .event_source_arn
+            .as_deref()
+            .is_some_and(|arn| arn.ends_with(".fifo"));
+        if blocked || run_message(platform, message, handler).await.is_err() {
+            blocked |= fifo;
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+/// Marker: the message must be redelivered.
+struct Redeliver;
+
+async fn run_message(
+    platform: &Platform,
+    message: &SqsMessage,
+    handler: &dyn JobHandler,
+) -> Result<(), Redeliver> {
+    let message_id = message.message_id.as_deref().unwrap_or("?");
+    let job: Job = match serde_json::from_str(message.body.as_deref().unwrap_or_default()) {
+        Ok(job) => job,
+        Err(error) => {
+            // Only the category and position: serde's message may quote a value of the body.
+            tracing::error!(
+                message_id,
+                category = ?error.classify(),
+                line = error.line(),
+                column = error.column(),
+                "malformed job message; left for redelivery and then the dead-letter queue"
+            );
+            return Err(Redeliver);
+        }
+    };
+    let span = tracing::info_span!("job", job_id = %job.job_id, tenant_id = %job.tenant_id, job_type = job.job_type());
+    run_job(platform, &job, handler)
+        .instrument(span)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "job will be retried");
+            Redeliver
+        })
+}
+
+async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Result<(), JobError> {
+    let mut progress = match accept(platform, job).await? {
+        Some(progress) => progress,
+        None => return Ok(()),
+    };
+    let tenant = match platform.tenant(&job.tenant_id).await? {
+        Some(tenant) => tenant,
+        None => {
+            let reason = format!(
+                "tenant {} is not connected: connect it before sending jobs",
+                job.tenant_id
+            );
+            return progress.finish(JobStatus::Failed, Some(reason)).await;
+        }
+    };
+    if let Some(reason) = refusal(job, &tenant) {
+        tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job refused");
+        return progress.finish(JobStatus::Failed, Some(reason)).await;
+    }
+    progress.record.status = JobStatus::Running;
+    progress.save().await?;
+    match handler.run(job, &tenant, &mut progress).await {
+        Ok(status) => {
+            tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, ?status, "job finished");
+            progress.finish(status, None).await
+        }
+        Err(JobError::Permanent(reason)) => {
+            tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
+            progress.finish(JobStatus::Failed, Some(reason)).await
+        }
+        Err(JobError::Reconnect(reason)) => {
+            platform
+                .mark_needs_reconnection(&tenant, reason.clone())
+                .await?;
+            progress.finish(JobStatus::Failed, Some(reason)).await
+        }
+        Err(error @ JobError::Transient(_)) => {
+            progress.record.error = Some(format!("will retry: {error}"));
+            progress.save().await?;
+            Err(error)
+        }
+    }
+}
+
+/// Writes the job's record once; `None` when an earlier delivery already finished the job.
+async fn accept(platform: &Platform, job: &Job) -> Result<Option<JobProgress>, JobError> {
+    let key = keys::job(&job.tenant_id, &job.job_id);
+    let fresh = JobRecord::queued(job, Utc::now());
+    let record = match platform.store.put_new(&key, &fresh).await? {
+        PutOutcome::Created => fresh,
+        PutOutcome::AlreadyExists => match platform.store.get::<JobRecord>(&key).await? {
+            Some(existing) if existing.status.is_finished() => {
+                tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "duplicate delivery of a finished job; skipped");
+                return Ok(None);
+            }
+            Some(existing) => existing,
+            None => fresh,
+        },
+    };
+    Ok(Some(JobProgress {
+        store: platform.store.clone(),
+        record,
+    }))
+}
+
+/// Why the tenant cannot take this job now, if it cannot.
+fn refusal(job: &Job, tenant: &TenantConnection) -> Option<String> {
+    match &tenant.status {
+        ConnectionStatus::NeedsReconnection { reason } => Some(format!(
+            "tenant {} needs reconnection ({reason}); reconnect it, then send the job again",
+            tenant.tenant_id
+        )),
+        ConnectionStatus::Removed => Some(format!("tenant {} was removed", tenant.tenant_id)),
+        ConnectionStatus::Connected if job.kind.is_write() && !tenant.allows_writes() => {
+            Some(format!(
+                "tenant {} is connected read-only, so a {} job cannot run; reconnect it in read/write mode",
+                tenant.tenant_id,
+                job.job_type()
+            ))
+        }
+        ConnectionStatus::Connected => None,
+    }
+}

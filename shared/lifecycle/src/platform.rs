@@ -1,0 +1,177 @@
+//! Everything a function needs, built once per cold start and shared by reference: configuration,
+//! the store, the queue, the vault and the Graph client, plus the one way to get a Graph handle
+//! for a connected tenant.
+
+use aws_config::SdkConfig;
+use graph::{AppCredential, GraphClient, GraphConfig, GraphError, TenantGraph, TokenError};
+use secrecy::SecretString;
+use thiserror::Error;
+use tokio::sync::OnceCell;
+
+use crate::ids::TenantId;
+use crate::model::{ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry};
+use crate::store::{StoreError, keys};
+use crate::vault::VaultError;
+use crate::{AwsClients, Config, Queue, Store, Vault};
+
+/// Why the shared dependencies could not be built.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    #[error("GRAPH_BASE_URL or LOGIN_BASE_URL is unusable: {0}")]
+    GraphConfig(#[from] graph::ConfigError),
+}
+
+/// Why no Graph handle could be made for a tenant.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// The platform app's secret or the tenant's own app credential could not be read.
+    #[error("the app credential for tenant {tenant_id} could not be read: {source}")]
+    Credential {
+        tenant_id: String,
+        #[source]
+        source: VaultError,
+    },
+}
+
+impl AccessError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Credential { source, .. } => source.is_retryable(),
+        }
+    }
+}
+
+/// The shared dependencies of every function.
+#[derive(Clone)]
+pub struct Platform {
+    pub config: Config,
+    pub store: Store,
+    pub queue: Queue,
+    pub vault: Vault,
+    pub graph: GraphClient,
+    pub sdk: SdkConfig,
+    platform_secret: std::sync::Arc<OnceCell<SecretString>>,
+}
+
+impl Platform {
+    /// Builds the clients (no I/O: the first call of each client connects).
+    pub fn new(config: Config, sdk: &SdkConfig) -> Result<Self, PlatformError> {
+        let clients = AwsClients::new(sdk);
+        let graph = GraphClient::new(GraphConfig::new(
+            &config.graph_base_url,
+            &config.login_base_url,
+        )?)?;
+        Ok(Self {
+            store: Store::new(clients.dynamodb, config.table_name.clone()),
+            queue: Queue::new(clients.sqs),
+            vault: Vault::from_config(clients.secrets, &config),
+            graph,
+            sdk: sdk.clone(),
+            config,
+            platform_secret: Default::default(),
+        })
+    }
+
+    /// The stored connection of `tenant`, if any.
+    pub async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantConnection>, StoreError> {
+        self.store.get(&keys::tenant_meta(tenant)).await
+    }
+
+    /// Saves a connection: its META item and its entry in the tenant index (the scheduler reads
+    /// the index only).
+    pub async fn save_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {
+        self.store
+            .put(&keys::tenant_meta(&tenant.tenant_id), tenant)
+            .await?;
+        self.store
+            .put(
+                &keys::tenant_index_entry(&tenant.tenant_id),
+                &TenantIndexEntry::from(tenant),
+            )
+            .await
+    }
+
+    /// The platform multi-tenant app's credential; its secret is read once per cold start.
+    pub async fn platform_credential(&self) -> Result<AppCredential, AccessError> {
+        let secret = self
+            .platform_secret
+            .get_or_try_init(|| {
+                self.vault
+                    .get_platform_app_secret(&self.config.platform_app_secret_id)
+            })
+            .await
+            .map_err(|source| AccessError::Credential {
+                tenant_id: "platform".into(),
+                source,
+            })?;
+        Ok(AppCredential::new(
+            self.config.platform_app_client_id.clone(),
+            secret.clone(),
+        ))
+    }
+
+    /// A Graph handle for a connected tenant: the platform app after admin consent, or the
+    /// tenant's own app registration (its secret from the vault).
+    pub async fn tenant_graph(
+        &self,
+        tenant: &TenantConnection,
+    ) -> Result<TenantGraph, AccessError> {
+        let credential = match &tenant.auth {
+            TenantAuth::Consent => self.platform_credential().await?,
+            TenantAuth::OwnApp { .. } => self
+                .vault
+                .get_app_credential(&tenant.tenant_id)
+                .await
+                .map(|stored| AppCredential::new(stored.client_id, stored.client_secret))
+                .map_err(|source| AccessError::Credential {
+                    tenant_id: tenant.tenant_id.to_string(),
+                    source,
+                })?,
+        };
+        Ok(self.graph.tenant(tenant.tenant_id.to_string(), credential))
+    }
+
+    /// When `error` means a person must reconnect the tenant (consent revoked, secret wrong or
+    /// expired, tenant gone), marks it `NeedsReconnection` so scheduled work stops hammering it.
+    /// Returns whether it did.
+    pub async fn note_graph_error(
+        &self,
+        tenant: &TenantConnection,
+        error: &GraphError,
+    ) -> Result<bool, StoreError> {
+        let GraphError::Token(token_error) = error else {
+            return Ok(false);
+        };
+        if token_error.is_retryable() || !needs_reconnection(token_error) {
+            return Ok(false);
+        }
+        self.mark_needs_reconnection(tenant, token_error.to_string())
+            .await?;
+        Ok(true)
+    }
+
+    /// Marks `tenant` as needing a person to reconnect it; scheduled work skips it until then.
+    pub async fn mark_needs_reconnection(
+        &self,
+        tenant: &TenantConnection,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(tenant_id = %tenant.tenant_id, %reason, "tenant needs reconnection");
+        let mut marked = tenant.clone();
+        marked.status = ConnectionStatus::NeedsReconnection { reason };
+        self.save_tenant(&marked).await
+    }
+}
+
+fn needs_reconnection(error: &TokenError) -> bool {
+    matches!(
+        error,
+        TokenError::InvalidClientSecret { .. }
+            | TokenError::AppNotInTenant { .. }
+            | TokenError::TenantNotFound { .. }
+            | TokenError::Rejected(_)
+    )
+}
