@@ -84,9 +84,3 @@ pub(crate) fn iso(secs: i64) -> String {
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
-
-/// Writes a serde value (small, rarely used parts such as SKU lists).
-pub(crate) fn value(out: &mut Vec<u8>, v: &serde_json::Value) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, v);
-}

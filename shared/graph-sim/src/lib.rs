@@ -106,7 +106,6 @@ fn build(config: &SimConfig, origin: String) -> Sim {
                 consents.insert(a.client_id.to_ascii_lowercase(), a.roles.clone());
             }
             TenantSlot {
-                id: t.id,
                 id_str: t.id.to_string(),
                 display_name: t.display_name.to_string(),
                 rt: Mutex::new(Runtime {
@@ -126,7 +125,6 @@ fn build(config: &SimConfig, origin: String) -> Sim {
         })
         .collect();
     Sim {
-        seed: config.seed,
         origin,
         started,
         tenants: slots,

@@ -1,9 +1,193 @@
-//! POST /$batch.
+//! POST /$batch: up to 20 requests, run in order with `dependsOn`; each inner request goes
+//! through the same authentication context, fault injection and throttling as a plain one.
+
+use std::collections::HashMap;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::http::{self, RequestIds, Resp};
+use crate::routes::serve_one;
 use crate::state::Sim;
 
-pub(crate) fn batch(_sim: &Sim, _caller: &Caller, ids: &RequestIds, _body: &[u8]) -> Resp {
-    http::bad_request(ids, "not yet")
+/// Graph's limit on requests in one batch.
+const MAX_REQUESTS: usize = 20;
+
+struct Inner {
+    id: String,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    depends_on: Vec<String>,
+}
+
+fn bad(ids: &RequestIds, msg: &str) -> Resp {
+    http::error(ids, StatusCode::BAD_REQUEST, "BadRequest", msg)
+}
+
+fn parse(ids: &RequestIds, body: &[u8]) -> Result<Vec<Inner>, Resp> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad(ids, "Invalid batch payload format."))?;
+    let reqs = v["requests"]
+        .as_array()
+        .ok_or_else(|| bad(ids, "Invalid batch payload format."))?;
+    if reqs.len() > MAX_REQUESTS {
+        return Err(bad(
+            ids,
+            "The number of requests in the batch exceeds the limit of 20.",
+        ));
+    }
+    let mut out: Vec<Inner> = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        let id = match &r["id"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(bad(
+                    ids,
+                    "Invalid batch payload format: every request needs an id.",
+                ));
+            }
+        };
+        if out.iter().any(|o| o.id == id) {
+            return Err(bad(
+                ids,
+                &format!("Request IDs must be unique. Duplicate id: {id}."),
+            ));
+        }
+        let method = r["method"]
+            .as_str()
+            .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+            .ok_or_else(|| bad(ids, &format!("Request id {id} has no valid method.")))?;
+        let url = r["url"]
+            .as_str()
+            .filter(|u| !u.starts_with("http"))
+            .ok_or_else(|| {
+                bad(
+                    ids,
+                    &format!("Request id {id}: the url must be relative, e.g. /users."),
+                )
+            })?
+            .to_string();
+        let mut headers = HeaderMap::new();
+        if let Some(h) = r["headers"].as_object() {
+            for (k, v) in h {
+                if let (Ok(k), Some(Ok(v))) = (
+                    HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                    v.as_str().map(HeaderValue::from_str),
+                ) {
+                    headers.insert(k, v);
+                }
+            }
+        }
+        let body = match r.get("body") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(b) => {
+                if !headers.contains_key("content-type") {
+                    return Err(bad(
+                        ids,
+                        &format!(
+                            "Write request id : {id} does not contain Content-Type header or body."
+                        ),
+                    ));
+                }
+                serde_json::to_vec(b).unwrap_or_default()
+            }
+        };
+        let depends_on = match &r["dependsOn"] {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.push(Inner {
+            id,
+            method,
+            url,
+            headers,
+            body,
+            depends_on,
+        });
+    }
+    for r in &out {
+        for d in &r.depends_on {
+            if !out.iter().any(|o| &o.id == d) || d == &r.id {
+                return Err(bad(
+                    ids,
+                    &format!("Request id {} depends on unknown request {d}.", r.id),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sub_response(id: &str, r: &Resp) -> Value {
+    let mut headers = Map::new();
+    for (k, v) in &r.headers {
+        headers.insert(k.as_str().to_string(), Value::String(v.clone()));
+    }
+    if let Some(ct) = r.content_type {
+        headers.insert("content-type".into(), Value::String(ct.into()));
+    }
+    let mut v = json!({"id": id, "status": r.status.as_u16(), "headers": headers});
+    if let Some(b) = r.body_value() {
+        v["body"] = b;
+    }
+    v
+}
+
+/// Runs a batch and answers 200 with one sub-response per request (400 if malformed).
+pub(crate) fn batch(sim: &Sim, caller: &Caller, ids: &RequestIds, body: &[u8]) -> Resp {
+    let reqs = match parse(ids, body) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let mut status: HashMap<String, u16> = HashMap::new();
+    let mut results: Vec<Option<Value>> = vec![None; reqs.len()];
+    // Run whatever is ready until nothing changes: dependsOn may point forward.
+    loop {
+        let mut progressed = false;
+        for (i, r) in reqs.iter().enumerate() {
+            if results[i].is_some() || !r.depends_on.iter().all(|d| status.contains_key(d)) {
+                continue;
+            }
+            progressed = true;
+            let failed_dep = r
+                .depends_on
+                .iter()
+                .any(|d| !(200..300).contains(status.get(d).unwrap_or(&0)));
+            let inner_ids = RequestIds::new(Some(&ids.client_request_id));
+            let resp = if failed_dep {
+                http::error(
+                    &inner_ids,
+                    StatusCode::FAILED_DEPENDENCY,
+                    "FailedDependency",
+                    "The request could not be processed because a request it depends on failed.",
+                )
+            } else {
+                let (path, query) = r.url.split_once('?').unwrap_or((&r.url, ""));
+                let path = format!(
+                    "/{}",
+                    path.trim_start_matches('/').trim_start_matches("v1.0/")
+                );
+                serve_one(
+                    sim, caller, &inner_ids, &r.method, &path, query, &r.headers, &r.body,
+                )
+            };
+            status.insert(r.id.clone(), resp.status.as_u16());
+            results[i] = Some(sub_response(&r.id, &resp));
+        }
+        if !progressed {
+            break;
+        }
+    }
+    if results.iter().any(Option::is_none) {
+        return bad(ids, "The dependsOn references in the batch form a cycle.");
+    }
+    let body = json!({"responses": results.into_iter().flatten().collect::<Vec<_>>()});
+    Resp::value(StatusCode::OK, &body)
 }

@@ -453,27 +453,27 @@ pub(crate) async fn graph(
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let resp = if method == Method::POST && segments(&path) == ["$batch"] {
-        sim.count("POST /v1.0/$batch");
-        batch::batch(&sim, &caller, &ids, &body)
-    } else {
-        let sim2 = sim.clone();
-        let ids2 = ids.clone();
-        // Pages of 999 objects are built off the async workers.
-        tokio::task::spawn_blocking(move || {
+    let sim2 = sim.clone();
+    let ids2 = ids.clone();
+    // Pages of 999 objects and batches are built off the async workers.
+    let resp = tokio::task::spawn_blocking(move || {
+        if method == Method::POST && segments(&path) == ["$batch"] {
+            sim2.count("POST /v1.0/$batch");
+            batch::batch(&sim2, &caller, &ids2, &body)
+        } else {
             serve_one(
                 &sim2, &caller, &ids2, &method, &path, &query, &headers, &body,
             )
-        })
-        .await
-        .unwrap_or_else(|_| {
-            http::error(
-                &ids,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "generalException",
-                "An internal error occurred.",
-            )
-        })
-    };
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        http::error(
+            &ids,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "An internal error occurred.",
+        )
+    });
     resp.into_http(&ids.request_id, &ids.client_request_id)
 }

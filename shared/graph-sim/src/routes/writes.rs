@@ -1,29 +1,565 @@
-//! Writes: users, licenses, memberships, restore.
+//! Writes: create/patch/delete/restore users, revoke sessions, assign licenses, add/remove
+//! group members. Validation and error texts follow Graph (graph-facts.md).
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
 
 use crate::http::{self, Resp};
+use crate::props::{self, Selection, USER_DEFAULT, USER_PROPS};
 use crate::routes::Cx;
+use crate::routes::users::with_context;
+use crate::state::mutate::assignable;
+use crate::state::{GroupKind, LicenseAssignment, Tenant, User, new_id};
 
+const WRITE_USERS: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+const WRITE_MEMBERS: &[&str] = &[
+    "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn body(cx: &Cx<'_>) -> Result<Map<String, Value>, Resp> {
+    match serde_json::from_slice::<Value>(cx.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(http::error(
+            cx.ids,
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )),
+    }
+}
+
+fn invalid(cx: &Cx<'_>, prop: &str) -> Resp {
+    http::bad_request(
+        cx.ids,
+        &format!("Invalid value specified for property '{prop}' of resource 'User'."),
+    )
+}
+
+/// A 400 with one `details` entry naming the property, as Graph answers property errors.
+fn property_error(cx: &Cx<'_>, code: &str, prop: &str, message: &str) -> Resp {
+    let mut r = http::bad_request(cx.ids, message);
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&r.body) {
+        v["error"]["details"] = json!([{ "code": code, "message": message, "target": prop }]);
+        r.body = serde_json::to_vec(&v).unwrap_or_default();
+    }
+    r
+}
+
+/// Entra's rule: 8-256 characters and three of upper case, lower case, digits, symbols.
+fn strong_password(p: &str) -> bool {
+    let classes = [
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    (8..=256).contains(&p.chars().count()) && classes.iter().filter(|&&b| b).count() >= 3
+}
+
+fn weak_password(cx: &Cx<'_>) -> Resp {
+    property_error(
+        cx,
+        "InvalidValue",
+        "passwordProfile.password",
+        "The specified password does not comply with password complexity requirements. Please provide a different password.",
+    )
+}
+
+/// Checks a UPN against the tenant: format, verified domain, uniqueness (except `own`).
+fn check_upn(cx: &Cx<'_>, t: &Tenant, upn: &str, own: Option<u32>) -> Result<(), Resp> {
+    let Some((local, domain)) = upn.rsplit_once('@') else {
+        return Err(invalid(cx, "userPrincipalName"));
+    };
+    if local.is_empty() || local.contains(' ') {
+        return Err(invalid(cx, "userPrincipalName"));
+    }
+    if !t.is_verified_domain(domain) {
+        return Err(property_error(
+            cx,
+            "InvalidValue",
+            "userPrincipalName",
+            "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+        ));
+    }
+    if let Some(&other) = t.user_by_upn.get(&upn.to_lowercase())
+        && Some(other) != own
+    {
+        return Err(property_error(
+            cx,
+            "ObjectConflict",
+            "userPrincipalName",
+            "Another object with the same value for property userPrincipalName already exists.",
+        ));
+    }
+    Ok(())
+}
+
+fn opt_str(v: &Value) -> Option<Arc<str>> {
+    v.as_str().filter(|s| !s.is_empty()).map(Arc::from)
+}
+
+fn usage_location(cx: &Cx<'_>, v: &Value) -> Result<Option<Arc<str>>, Resp> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Ok(Some(Arc::from(s.to_ascii_uppercase().as_str())))
+        }
+        _ => Err(invalid(cx, "usageLocation")),
+    }
+}
+
+/// Applies the simple string properties shared by POST and PATCH.
+fn apply_props(cx: &Cx<'_>, u: &mut User, b: &Map<String, Value>) -> Result<(), Resp> {
+    for (k, v) in b {
+        match k.as_str() {
+            "displayName" => {
+                u.display_name = opt_str(v).ok_or_else(|| invalid(cx, "displayName"))?
+            }
+            "givenName" => u.given_name = opt_str(v),
+            "surname" => u.surname = opt_str(v),
+            "jobTitle" => u.job_title = opt_str(v),
+            "department" => u.department = opt_str(v),
+            "officeLocation" => u.office_location = opt_str(v),
+            "mobilePhone" => u.mobile_phone = opt_str(v),
+            "country" => u.country = opt_str(v),
+            "businessPhones" => {
+                u.business_phone = v.as_array().and_then(|a| a.first()).and_then(opt_str)
+            }
+            "mailNickname" => {
+                u.mail_nickname = opt_str(v).ok_or_else(|| invalid(cx, "mailNickname"))?
+            }
+            "usageLocation" => u.usage_location = usage_location(cx, v)?,
+            "accountEnabled" => {
+                u.account_enabled = v.as_bool().ok_or_else(|| invalid(cx, "accountEnabled"))?
+            }
+            "passwordProfile" => {
+                let p = v["password"].as_str().unwrap_or_default();
+                if !strong_password(p) {
+                    return Err(weak_password(cx));
+                }
+            }
+            "userPrincipalName" | "@odata.type" => {}
+            other if USER_PROPS.iter().any(|(n, _)| *n == other) => {}
+            other => {
+                return Err(http::bad_request(
+                    cx.ids,
+                    &format!("Property '{other}' does not exist on type 'microsoft.graph.user'."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn user_body(cx: &Cx<'_>, t: &Tenant, u: &User, context: &str) -> Vec<u8> {
+    let sel = Selection::resolve(
+        USER_PROPS,
+        USER_DEFAULT
+            .iter()
+            .copied()
+            .chain(["accountEnabled", "usageLocation"]),
+    )
+    .unwrap_or(Selection(vec![0]));
+    let mut out = Vec::with_capacity(1024);
+    props::write_user(&mut out, t, u, &sel, false);
+    with_context(cx, context, out)
+}
+
+/// POST /users
 pub(crate) fn create_user(cx: &Cx<'_>) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+    cx.require(WRITE_USERS)?;
+    let b = body(cx)?;
+    for p in [
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "userPrincipalName",
+        "passwordProfile",
+    ] {
+        if b.get(p).is_none_or(Value::is_null) {
+            return Err(invalid(cx, p));
+        }
+    }
+    let upn = b["userPrincipalName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut t = cx.write();
+    check_upn(cx, &t, &upn, None)?;
+    let created = now();
+    let id = new_id(&mut t.rng);
+    let mut u = User {
+        id,
+        display_name: Arc::from(""),
+        given_name: None,
+        surname: None,
+        upn: Arc::from(upn.as_str()),
+        mail: None,
+        mail_nickname: Arc::from(""),
+        job_title: None,
+        department: None,
+        office_location: None,
+        mobile_phone: None,
+        business_phone: None,
+        usage_location: None,
+        country: None,
+        account_enabled: true,
+        guest: false,
+        on_prem: false,
+        created,
+        sessions_valid_from: created,
+        licenses: Vec::new(),
+        sign_in: None,
+        deleted_at: None,
+        changed_seq: 0,
+        groups: Vec::new(),
+        groups_before_delete: Vec::new(),
+    };
+    apply_props(cx, &mut u, &b)?;
+    u.changed_seq = t.next_seq();
+    let idx = crate::state::generate::insert_user(&mut t, u);
+    let u = &t.users[idx as usize];
+    let location = format!(
+        "{}/v1.0/directoryObjects/{}/microsoft.graph.user",
+        cx.sim.origin, u.id
+    );
+    Ok(
+        Resp::json(StatusCode::CREATED, user_body(cx, &t, u, "users/$entity"))
+            .header("location", location),
+    )
 }
-pub(crate) fn patch_user(cx: &Cx<'_>, _id: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+/// Properties an on-premises synced user keeps mastered in Active Directory.
+const ON_PREM_MASTERED: &[&str] = &[
+    "displayName",
+    "givenName",
+    "surname",
+    "userPrincipalName",
+    "mailNickname",
+    "jobTitle",
+    "department",
+    "officeLocation",
+    "mobilePhone",
+    "businessPhones",
+    "passwordProfile",
+];
+
+/// PATCH /users/{id}
+pub(crate) fn patch_user(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    let b = body(cx)?;
+    let only_enable = b.keys().all(|k| k == "accountEnabled");
+    if !(cx.caller.has_any(WRITE_USERS)
+        || only_enable && cx.caller.has_any(&["User.EnableDisableAccount.All"]))
+    {
+        return Err(http::denied(cx.ids));
+    }
+    let mut t = cx.write();
+    let idx = t
+        .find_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    if t.users[idx as usize].on_prem && b.keys().any(|k| ON_PREM_MASTERED.contains(&k.as_str())) {
+        return Err(http::bad_request(
+            cx.ids,
+            "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
+        ));
+    }
+    if let Some(upn) = b.get("userPrincipalName") {
+        let upn = upn
+            .as_str()
+            .ok_or_else(|| invalid(cx, "userPrincipalName"))?;
+        check_upn(cx, &t, upn, Some(idx))?;
+    }
+    // Validate on a copy so a bad property leaves the user unchanged.
+    let mut copy = clone_user(&t.users[idx as usize]);
+    apply_props(cx, &mut copy, &b)?;
+    let seq = t.next_seq();
+    if let Some(upn) = b.get("userPrincipalName").and_then(Value::as_str) {
+        let old = t.users[idx as usize].upn.to_lowercase();
+        t.user_by_upn.remove(&old);
+        t.user_by_upn.insert(upn.to_lowercase(), idx);
+        copy.upn = Arc::from(upn);
+    }
+    copy.changed_seq = seq;
+    t.users[idx as usize] = copy;
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
 }
-pub(crate) fn delete_user(cx: &Cx<'_>, _id: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+fn clone_user(u: &User) -> User {
+    User {
+        id: u.id,
+        display_name: u.display_name.clone(),
+        given_name: u.given_name.clone(),
+        surname: u.surname.clone(),
+        upn: u.upn.clone(),
+        mail: u.mail.clone(),
+        mail_nickname: u.mail_nickname.clone(),
+        job_title: u.job_title.clone(),
+        department: u.department.clone(),
+        office_location: u.office_location.clone(),
+        mobile_phone: u.mobile_phone.clone(),
+        business_phone: u.business_phone.clone(),
+        usage_location: u.usage_location.clone(),
+        country: u.country.clone(),
+        account_enabled: u.account_enabled,
+        guest: u.guest,
+        on_prem: u.on_prem,
+        created: u.created,
+        sessions_valid_from: u.sessions_valid_from,
+        licenses: u.licenses.clone(),
+        sign_in: u.sign_in,
+        deleted_at: u.deleted_at,
+        changed_seq: u.changed_seq,
+        groups: u.groups.clone(),
+        groups_before_delete: u.groups_before_delete.clone(),
+    }
 }
-pub(crate) fn revoke_sessions(cx: &Cx<'_>, _id: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+/// DELETE /users/{id}: soft delete into deletedItems.
+pub(crate) fn delete_user(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(&[
+        "User.DeleteRestore.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ])?;
+    let mut t = cx.write();
+    let idx = t
+        .find_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    t.soft_delete(idx, now());
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
 }
-pub(crate) fn assign_license(cx: &Cx<'_>, _id: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+/// POST /directory/deletedItems/{id}/restore
+pub(crate) fn restore(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(&[
+        "User.DeleteRestore.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ])?;
+    let mut t = cx.write();
+    let idx = t
+        .find_deleted_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    t.restore(idx);
+    let sel =
+        Selection::resolve(USER_PROPS, USER_DEFAULT.iter().copied()).unwrap_or(Selection(vec![0]));
+    let mut out = Vec::with_capacity(1024);
+    props::write_user(&mut out, &t, &t.users[idx as usize], &sel, true);
+    Ok(Resp::json(
+        StatusCode::OK,
+        with_context(cx, "directoryObjects/$entity", out),
+    ))
 }
-pub(crate) fn add_member(cx: &Cx<'_>, _id: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+/// POST /users/{id}/revokeSignInSessions
+pub(crate) fn revoke_sessions(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(&[
+        "User.RevokeSessions.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ])?;
+    let mut t = cx.write();
+    let idx = t
+        .find_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    let seq = t.next_seq();
+    let u = &mut t.users[idx as usize];
+    u.sessions_valid_from = now();
+    u.changed_seq = seq;
+    let v = json!({"@odata.context": cx.context("Edm.Boolean"), "value": true});
+    Ok(Resp::value(StatusCode::OK, &v))
 }
-pub(crate) fn remove_member(cx: &Cx<'_>, _g: &str, _m: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+/// POST /users/{id}/assignLicense
+pub(crate) fn assign_license(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(&[
+        "LicenseAssignment.ReadWrite.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ])?;
+    let b = body(cx)?;
+    let missing: Vec<&str> = ["addLicenses", "removeLicenses"]
+        .into_iter()
+        .filter(|p| !b.get(*p).is_some_and(Value::is_array))
+        .collect();
+    if !missing.is_empty() {
+        return Err(http::bad_request(
+            cx.ids,
+            &format!(
+                "One or more parameters of the function import 'assignLicense' are missing from the request payload. The missing parameters are: {}.",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let mut t = cx.write();
+    let idx = t
+        .find_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    let mut add = Vec::new();
+    for a in b["addLicenses"].as_array().into_iter().flatten() {
+        let sku_id = a["skuId"].as_str().unwrap_or_default();
+        let sku = t.sku_by_id(sku_id).ok_or_else(|| {
+            http::bad_request(
+                cx.ids,
+                &format!("License {sku_id} does not correspond to a valid company License."),
+            )
+        })?;
+        add.push(sku);
+    }
+    let mut remove = Vec::new();
+    for r in b["removeLicenses"].as_array().into_iter().flatten() {
+        let sku_id = r.as_str().unwrap_or_default();
+        let sku = t.sku_by_id(sku_id).ok_or_else(|| {
+            http::bad_request(
+                cx.ids,
+                &format!("License {sku_id} does not correspond to a valid company License."),
+            )
+        })?;
+        remove.push(sku);
+    }
+    let u = &t.users[idx as usize];
+    if !add.is_empty() && u.usage_location.is_none() {
+        return Err(http::bad_request(
+            cx.ids,
+            "License assignment cannot be done for user with invalid usage location.",
+        ));
+    }
+    for &s in &remove {
+        let direct = u
+            .licenses
+            .iter()
+            .any(|a| a.sku == s && a.by_group.is_none());
+        if !direct && u.has_sku(s) {
+            return Err(http::bad_request(
+                cx.ids,
+                "User license is inherited from a group membership and it cannot be removed directly from the user.",
+            ));
+        }
+        if !direct {
+            return Err(http::bad_request(
+                cx.ids,
+                "User does not have a corresponding license.",
+            ));
+        }
+    }
+    for &s in &add {
+        let sku = &t.skus[s as usize];
+        if !u.has_sku(s) && (sku.consumed >= sku.enabled || sku.capability_status != "Enabled") {
+            return Err(http::bad_request(
+                cx.ids,
+                &format!(
+                    "Subscription with SKU {} does not have any available licenses.",
+                    sku.def.sku_id
+                ),
+            ));
+        }
+    }
+    let before = u.licenses.clone();
+    let seq = t.next_seq();
+    let u = &mut t.users[idx as usize];
+    u.licenses
+        .retain(|a| !(a.by_group.is_none() && remove.contains(&a.sku)));
+    for s in add {
+        if !u
+            .licenses
+            .iter()
+            .any(|a| a.sku == s && a.by_group.is_none())
+        {
+            u.licenses.push(LicenseAssignment {
+                sku: s,
+                by_group: None,
+            });
+        }
+    }
+    t.recount_after_license_change(idx, &before, seq);
+    let mailbox = t.users[idx as usize]
+        .assigned_skus()
+        .any(|s| t.skus[s as usize].def.plans.iter().any(|p| p.exchange));
+    let u = &mut t.users[idx as usize];
+    if mailbox && u.mail.is_none() {
+        u.mail = Some(u.upn.clone());
+    }
+    u.changed_seq = seq;
+    let u = &t.users[idx as usize];
+    Ok(Resp::json(
+        StatusCode::OK,
+        user_body(cx, &t, u, "users/$entity"),
+    ))
 }
-pub(crate) fn restore(cx: &Cx<'_>, _id: &str) -> Result<Resp, Resp> {
-    Err(http::bad_request(cx.ids, "not yet"))
+
+/// Checks that a group's membership can be edited directly.
+fn editable_group(cx: &Cx<'_>, t: &Tenant, g: u32) -> Result<(), Resp> {
+    if assignable(t, g) {
+        return Ok(());
+    }
+    let grp = &t.groups[g as usize];
+    let msg = match grp.kind {
+        GroupKind::DynamicSecurity | GroupKind::DynamicUnified => {
+            "Insufficient privileges to complete the operation. The group has a dynamic membership rule; members cannot be added or removed directly."
+        }
+        GroupKind::MailEnabledSecurity | GroupKind::Distribution => {
+            "Cannot Update a mail-enabled security groups and or distribution list."
+        }
+        _ => {
+            "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration."
+        }
+    };
+    Err(http::bad_request(cx.ids, msg))
+}
+
+/// POST /groups/{id}/members/$ref
+pub(crate) fn add_member(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(WRITE_MEMBERS)?;
+    let b = body(cx)?;
+    let Some(odata_id) = b.get("@odata.id").and_then(Value::as_str) else {
+        return Err(http::bad_request(
+            cx.ids,
+            "Invalid request body: '@odata.id' is required.",
+        ));
+    };
+    let member = odata_id
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let mut t = cx.write();
+    let g = t
+        .find_group(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    let u = t
+        .find_user(member)
+        .ok_or_else(|| http::not_found(cx.ids, member))?;
+    editable_group(cx, &t, g)?;
+    if !t.add_member(g, u) {
+        return Err(http::bad_request(
+            cx.ids,
+            "One or more added object references already exist for the following modified properties: 'members'.",
+        ));
+    }
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
+}
+
+/// DELETE /groups/{id}/members/{id}/$ref
+pub(crate) fn remove_member(cx: &Cx<'_>, key: &str, member: &str) -> Result<Resp, Resp> {
+    cx.require(WRITE_MEMBERS)?;
+    let mut t = cx.write();
+    let g = t
+        .find_group(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    let u = t
+        .find_user(member)
+        .ok_or_else(|| http::not_found(cx.ids, member))?;
+    editable_group(cx, &t, g)?;
+    if !t.remove_member(g, u) {
+        return Err(http::not_found(cx.ids, member));
+    }
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
 }

@@ -151,7 +151,6 @@ pub(crate) fn tenant(seed: u64, index: usize, spec: &TenantSpec, started: i64) -
         countries: strs(catalog::OTHER_COUNTRIES),
     };
     let mut t = Tenant {
-        index,
         id,
         display_name: Arc::from(display_name.as_str()),
         country,

@@ -156,7 +156,6 @@ pub(crate) struct MemberChange {
 
 /// One tenant's directory.
 pub(crate) struct Tenant {
-    pub index: usize,
     pub id: Uuid,
     pub display_name: Str,
     pub country: &'static str,
@@ -281,6 +280,42 @@ impl Tenant {
         true
     }
 
+    /// Soft-deletes a user: it moves to deletedItems, leaves its groups (remembered for a
+    /// restore) and frees its licenses; its UPN stays taken, as in Entra.
+    pub fn soft_delete(&mut self, user: u32, now: i64) {
+        let groups = self.users[user as usize].groups.clone();
+        for &g in &groups {
+            self.remove_member(g, user);
+        }
+        let seq = self.next_seq();
+        let skus: Vec<u16> = self.users[user as usize].assigned_skus().collect();
+        for s in skus {
+            self.skus[s as usize].consumed -= 1;
+        }
+        // Leaving the groups above already released group-inherited licenses; they come
+        // back with the memberships on restore.
+        let u = &mut self.users[user as usize];
+        u.groups_before_delete = groups;
+        u.deleted_at = Some(now);
+        u.changed_seq = seq;
+    }
+
+    /// Restores a soft-deleted user with its licenses and memberships.
+    pub fn restore(&mut self, user: u32) {
+        let seq = self.next_seq();
+        let skus: Vec<u16> = self.users[user as usize].assigned_skus().collect();
+        for s in skus {
+            self.skus[s as usize].consumed += 1;
+        }
+        let u = &mut self.users[user as usize];
+        u.deleted_at = None;
+        u.changed_seq = seq;
+        let groups = std::mem::take(&mut u.groups_before_delete);
+        for g in groups {
+            self.add_member(g, user);
+        }
+    }
+
     /// Gives a new member the group's licenses (group-based licensing), units permitting.
     fn inherit_group_licenses(&mut self, group: u32, user: u32, seq: u64) {
         let skus = self.groups[group as usize].licenses.clone();
@@ -354,7 +389,6 @@ pub(crate) struct Runtime {
 }
 
 pub(crate) struct TenantSlot {
-    pub id: Uuid,
     pub id_str: String,
     pub display_name: String,
     pub data: RwLock<Tenant>,
@@ -373,7 +407,6 @@ pub(crate) struct StatsInner {
 
 /// The whole simulator state.
 pub(crate) struct Sim {
-    pub seed: u64,
     pub origin: String,
     pub started: i64,
     pub tenants: Vec<TenantSlot>,
