@@ -238,7 +238,10 @@ mod tests {
         let mut vars = full();
         vars.insert("PLATFORM_READ_APP_CLIENT_ID".into(), "read-app".into());
         let err = Config::from_map(&vars).unwrap_err();
-        assert!(err.to_string().contains("PLATFORM_READ_APP_SECRET_ID"), "{err}");
+        assert!(
+            err.to_string().contains("PLATFORM_READ_APP_SECRET_ID"),
+            "{err}"
+        );
         vars.insert("PLATFORM_READ_APP_SECRET_ID".into(), "s/read".into());
         let config = Config::from_map(&vars).expect("read app complete");
         assert_eq!(
@@ -267,7 +270,10 @@ mod tests {
             "https://ok.example, https://evil.example/path".into(),
         );
         let err = Config::from_map(&vars).unwrap_err();
-        assert!(err.to_string().contains("https://evil.example/path"), "{err}");
+        assert!(
+            err.to_string().contains("https://evil.example/path"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use thiserror::Error;
 use tokio::sync::OnceCell;
 
 use crate::ids::TenantId;
-use crate::model::{ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry};
+use crate::model::{
+    ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry,
+};
 use crate::store::{StoreError, keys};
 use crate::vault::VaultError;
 use crate::{AwsClients, Config, Queue, Store, Vault};
@@ -54,6 +56,7 @@ pub struct Platform {
     pub graph: GraphClient,
     pub sdk: SdkConfig,
     platform_secret: std::sync::Arc<OnceCell<SecretString>>,
+    read_app_secret: std::sync::Arc<OnceCell<SecretString>>,
 }
 
 impl Platform {
@@ -72,6 +75,7 @@ impl Platform {
             sdk: sdk.clone(),
             config,
             platform_secret: Default::default(),
+            read_app_secret: Default::default(),
         })
     }
 
@@ -113,6 +117,35 @@ impl Platform {
         ))
     }
 
+    /// The platform app a tenant in `mode` consents to: the read-only app for read-only
+    /// connections when one is configured (least privilege), else the read/write app. Its secret
+    /// is read once per cold start.
+    pub async fn consent_credential(
+        &self,
+        mode: ConnectionMode,
+    ) -> Result<AppCredential, AccessError> {
+        let Some(read_app) = self
+            .config
+            .platform_read_app
+            .as_ref()
+            .filter(|_| mode == ConnectionMode::Read)
+        else {
+            return self.platform_credential().await;
+        };
+        let secret = self
+            .read_app_secret
+            .get_or_try_init(|| self.vault.get_secret(&read_app.secret_id))
+            .await
+            .map_err(|source| AccessError::Credential {
+                tenant_id: "platform".into(),
+                source,
+            })?;
+        Ok(AppCredential::new(
+            read_app.client_id.clone(),
+            secret.clone(),
+        ))
+    }
+
     /// A Graph handle for a connected tenant: the platform app after admin consent, or the
     /// tenant's own app registration (its secret from the vault).
     pub async fn tenant_graph(
@@ -120,7 +153,7 @@ impl Platform {
         tenant: &TenantConnection,
     ) -> Result<TenantGraph, AccessError> {
         let credential = match &tenant.auth {
-            TenantAuth::Consent => self.platform_credential().await?,
+            TenantAuth::Consent => self.consent_credential(tenant.mode).await?,
             TenantAuth::OwnApp { .. } => self
                 .vault
                 .get_app_credential(&tenant.tenant_id)

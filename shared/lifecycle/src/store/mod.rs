@@ -275,6 +275,29 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the item under `key` and returns its record, or `None` when there was none: one
+    /// conditional DeleteItem, so of two concurrent callers exactly one gets the record. How a
+    /// single-use item (an OAuth state) is consumed.
+    pub async fn take<T: Record>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key.pk().to_owned()))
+            .key(SK, AttributeValue::S(key.sk().to_owned()))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("DeleteItem", classify(err)));
+        match result {
+            Ok(output) => output.attributes.map(from_item).transpose(),
+            Err(err) if err.is_condition_failure() => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// The records of one partition whose sort key starts with `sk_prefix` (all of them for
     /// `None`), in sort-key order, fetched one page (up to 1 MB) at a time as the stream is read.
     pub fn query<T>(
