@@ -786,3 +786,6 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
         Err(VaultError::NotFound { .. })
     ));
 }
+
+#[path = "aws/jobs.rs"]
+mod jobs;

@@ -1,0 +1,270 @@
+//! The SQS jobs runner against a real table in moto: what happens to malformed messages, jobs for
+//! unknown or read-only tenants, duplicate deliveries, transient failures and FIFO order.
+
+use std::sync::Mutex;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use futures::future::BoxFuture;
+use lifecycle::model::{
+    AccountRef, ConnectionMode, Job, JobKind, JobRecord, JobStatus, JobStep, OffboardJob,
+    OffboardPolicy, StepOutcome, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{
+    Config, JobError, JobHandler, JobId, JobProgress, Platform, TenantId, run_sqs_jobs,
+};
+use serde_json::json;
+
+use super::{connection, spawn, store, sync_job, tenant};
+
+/// A worker that records which jobs it ran and fails transiently once when told to.
+#[derive(Default)]
+struct Worker {
+    ran: Mutex<Vec<JobId>>,
+    fail_once_after_first_step: bool,
+}
+
+impl JobHandler for Worker {
+    fn run<'a>(
+        &'a self,
+        job: &'a Job,
+        _tenant: &'a TenantConnection,
+        progress: &'a mut JobProgress,
+    ) -> BoxFuture<'a, Result<JobStatus, JobError>> {
+        Box::pin(async move {
+            self.ran.lock().expect("lock").push(job.job_id.clone());
+            if progress.finished_step("first").is_none() {
+                progress.step(step("first")).await?;
+                if self.fail_once_after_first_step {
+                    return Err(JobError::Transient("Graph answered 503".into()));
+                }
+            }
+            progress.step(step("second")).await?;
+            Ok(JobStatus::Succeeded)
+        })
+    }
+}
+
+fn step(name: &str) -> JobStep {
+    JobStep {
+        name: name.into(),
+        outcome: StepOutcome::Done,
+        graph_request_id: None,
+        detail: None,
+        at: None,
+    }
+}
+
+fn config() -> Config {
+    Config::from_vars(|name| {
+        Some(match name {
+            "TABLE_NAME" => super::TABLE.to_owned(),
+            "GRAPH_BASE_URL" => "http://127.0.0.1:9/v1.0".to_owned(),
+            name if name.ends_with("_URL") || name.ends_with("ORIGINS") => {
+                "http://127.0.0.1:9".to_owned()
+            }
+            _ => "unused".to_owned(),
+        })
+    })
+    .expect("config")
+}
+
+fn event(queue: &str, bodies: &[String]) -> SqsEvent {
+    let records: Vec<_> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, body)| {
+            json!({"messageId": format!("m{n}"), "receiptHandle": "r", "body": body,
+                   "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}")})
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("sqs event")
+}
+
+fn offboard(tenant_id: &TenantId) -> Job {
+    Job {
+        job_id: JobId::new(),
+        tenant_id: tenant_id.clone(),
+        dry_run: false,
+        kind: JobKind::Offboard(OffboardJob {
+            account: AccountRef::parse("adele@contoso.com").expect("account"),
+            policy: OffboardPolicy::KeepDisabled,
+            revoke_sessions: true,
+            remove_groups: true,
+            remove_licenses: true,
+        }),
+    }
+}
+
+fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.clone())
+        .collect()
+}
+
+async fn record(platform: &Platform, job: &Job) -> JobRecord {
+    platform
+        .store
+        .get(&keys::job(&job.tenant_id, &job.job_id))
+        .await
+        .expect("read record")
+        .expect("a job record")
+}
+
+#[tokio::test]
+async fn given_a_malformed_message_when_run_then_it_is_left_for_redelivery_and_the_dlq() {
+    // GIVEN a runner and a message that is not a job
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let worker = Worker::default();
+    // WHEN the batch runs
+    let response = run_sqs_jobs(&platform, event("jobs", &["{\"type\":".into()]), &worker).await;
+    // THEN the message is reported failed (SQS redelivers it, then moves it to the DLQ)
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    assert!(worker.ran.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn given_a_job_for_an_unknown_tenant_when_run_then_it_fails_with_the_reason_once() {
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let worker = Worker::default();
+    // GIVEN a job for a tenant that was never connected
+    let job = sync_job(&tenant(404));
+    // WHEN it runs
+    let body = serde_json::to_string(&job).expect("json");
+    let response = run_sqs_jobs(&platform, event("jobs", &[body]), &worker).await;
+    // THEN it is not redelivered, and its record says why it failed
+    assert!(failed_ids(&response).is_empty());
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Failed);
+    assert!(
+        record
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("is not connected"),
+        "{record:?}"
+    );
+    assert!(worker.ran.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_without_running() {
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    // GIVEN a tenant connected read-only
+    let mut tenant = connection(&tenant(7));
+    tenant.mode = ConnectionMode::Read;
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker::default();
+    let job = offboard(&tenant.tenant_id);
+    // WHEN an offboard job arrives on the queue
+    let body = serde_json::to_string(&job).expect("json");
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &worker).await;
+    // THEN it is failed with a reason that says how to fix it, and the worker never ran
+    assert!(failed_ids(&response).is_empty());
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Failed);
+    assert!(
+        record
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("read-only"),
+        "{record:?}"
+    );
+    assert!(worker.ran.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn given_a_job_delivered_twice_when_run_then_the_worker_runs_it_once() {
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let tenant = connection(&tenant(8));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker::default();
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    // GIVEN the job ran once
+    run_sqs_jobs(
+        &platform,
+        event("offboarding.fifo", &[body.clone()]),
+        &worker,
+    )
+    .await;
+    // WHEN SQS delivers it again
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &worker).await;
+    // THEN the second delivery is skipped and the record stays succeeded
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(worker.ran.lock().expect("lock").len(), 1);
+    assert_eq!(record(&platform, &job).await.status, JobStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn given_a_transient_failure_when_redelivered_then_the_job_resumes_after_its_done_steps() {
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let tenant = connection(&tenant(9));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let failing = Worker {
+        fail_once_after_first_step: true,
+        ..Worker::default()
+    };
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    // GIVEN a delivery that did its first step and then hit a 503
+    let response = run_sqs_jobs(
+        &platform,
+        event("offboarding.fifo", &[body.clone()]),
+        &failing,
+    )
+    .await;
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    let interrupted = record(&platform, &job).await;
+    assert_eq!(interrupted.status, JobStatus::Running);
+    assert!(
+        interrupted
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("will retry")
+    );
+    // WHEN SQS redelivers it
+    let healthy = Worker::default();
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &healthy).await;
+    // THEN it finishes, with the first step done once and the second step added
+    assert!(failed_ids(&response).is_empty());
+    let finished = record(&platform, &job).await;
+    assert_eq!(finished.status, JobStatus::Succeeded);
+    let names: Vec<_> = finished.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["first", "second"]);
+}
+
+#[tokio::test]
+async fn given_a_fifo_batch_when_the_first_job_fails_then_the_later_ones_wait_too() {
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let tenant = connection(&tenant(10));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let failing = Worker {
+        fail_once_after_first_step: true,
+        ..Worker::default()
+    };
+    let bodies: Vec<String> = (0..3)
+        .map(|_| serde_json::to_string(&offboard(&tenant.tenant_id)).expect("json"))
+        .collect();
+    // WHEN the first of three FIFO messages fails transiently
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &bodies), &failing).await;
+    // THEN all three are reported, so none overtakes the first
+    assert_eq!(failed_ids(&response), vec!["m0", "m1", "m2"]);
+    assert_eq!(failing.ran.lock().expect("lock").len(), 1);
+}
