@@ -10,6 +10,7 @@ use e2e::{
     Recorder, RecordingFunction, RecordingWorker, SCHEDULED_CODE_URI, WORKER_CODE_URI, eventually,
     template_with_fixtures,
 };
+use graph_sim::SimConfig;
 use serde_json::{Value, json};
 
 struct Running {
@@ -27,13 +28,7 @@ async fn start(time_scale: f64) -> Running {
         (worker.recorder.clone(), scheduled.recorder.clone());
     let mut options = StackOptions::new(
         template_with_fixtures(),
-        GraphSource::External {
-            // These tests call no Graph; an unreachable address is enough.
-            graph_base_url: "http://127.0.0.1:9/v1.0".into(),
-            login_base_url: "http://127.0.0.1:9".into(),
-            platform_app_client_id: None,
-            platform_app_client_secret: None,
-        },
+        GraphSource::Simulator(SimConfig::single(5, 2)),
     );
     options.registry = Registry::standard()
         .register(WORKER_CODE_URI, move |_, _| {
@@ -98,7 +93,8 @@ async fn given_the_stack_when_the_templates_routes_are_called_then_the_functions
     let running = start(1.0).await;
     let api = running.stack.api_url();
 
-    // WHEN the real health route, a test route with a path parameter, and an unknown route are called
+    // WHEN the real health route, a test route with a path parameter, an unknown route and the
+    // route of a function that has not landed are called
     let health = running
         .http
         .get(format!("{api}/health"))
@@ -123,6 +119,14 @@ async fn given_the_stack_when_the_templates_routes_are_called_then_the_functions
         .send()
         .await
         .expect("unknown");
+    let unbuilt = running
+        .http
+        .get(format!("{api}/test/unbuilt"))
+        .send()
+        .await
+        .expect("unbuilt");
+    let unbuilt_status = unbuilt.status();
+    let unbuilt: Value = unbuilt.json().await.expect("json");
 
     // THEN each answers as API Gateway + the function would
     assert_eq!(health_status, 200, "{health}");
@@ -132,6 +136,13 @@ async fn given_the_stack_when_the_templates_routes_are_called_then_the_functions
     assert_eq!(echo["pathParameters"]["name"], "alice b");
     assert_eq!(echo["body"], r#"{"hello":"world"}"#);
     assert_eq!(unknown.status(), 404);
+    assert_eq!(unbuilt_status, 501, "{unbuilt}");
+    assert!(
+        unbuilt["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("TestUnbuiltFunction") && m.contains("not landed")),
+        "{unbuilt}"
+    );
     running.stack.shutdown().await;
 }
 
@@ -346,6 +357,33 @@ async fn given_a_sped_up_clock_when_time_passes_then_the_hourly_schedule_fires_b
             .events()
             .iter()
             .all(|e| e["detail-type"] == "Scheduled Event")
+    );
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_the_simulator_when_the_stack_starts_then_functions_point_at_it_and_the_platform_secret_is_seeded()
+ {
+    // GIVEN / WHEN the stack starts with the Graph simulator
+    let running = start(1.0).await;
+    let sim = running.stack.sim().expect("the simulator runs");
+    let config = running.stack.config();
+
+    // THEN the functions' configuration names the simulator, the local API and the platform app
+    assert_eq!(config.graph_base_url, sim.graph_base_url());
+    assert_eq!(config.login_base_url, sim.login_base_url());
+    assert_eq!(config.public_base_url, running.stack.api_url());
+    assert_eq!(config.platform_app_client_id, sim.platform_app().client_id);
+    // ... and Secrets Manager holds the platform app's secret under PLATFORM_APP_SECRET_ID
+    let secret = aws_sdk_secretsmanager::Client::new(running.stack.sdk_config())
+        .get_secret_value()
+        .secret_id(&config.platform_app_secret_id)
+        .send()
+        .await
+        .expect("the platform app secret");
+    assert_eq!(
+        secret.secret_string.as_deref(),
+        Some(sim.platform_app().client_secret.as_str())
     );
     running.stack.shutdown().await;
 }

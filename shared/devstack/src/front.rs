@@ -5,7 +5,8 @@
 //! into the payload-format-2.0 event, handed to the function, and the function's
 //! `ApiGatewayV2httpResponse` turned back into HTTP. Unknown routes answer 404
 //! `{"message":"Not Found"}` and failed invocations 500 `{"message":"Internal Server Error"}`,
-//! as API Gateway does.
+//! as API Gateway does; a route whose function has no registered constructor answers 501 naming
+//! it.
 //!
 //! Admin routes live under `/_devstack`: `GET /_devstack` (what is wired) and
 //! `POST /_devstack/schedules/{function}/fire`.
@@ -22,7 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use crate::functions::Functions;
+use crate::functions::{Functions, InvokeError};
 use crate::provision::ACCOUNT_ID;
 use crate::schedule::{ScheduleError, Schedules};
 use crate::template::{EventSource, Template};
@@ -200,6 +201,10 @@ async fn handle(
     );
     match state.functions.invoke(&route.function, event).await {
         Ok(response) => http_response(response),
+        Err(error @ InvokeError::NotRegistered { .. }) => json_response(
+            StatusCode::NOT_IMPLEMENTED,
+            json!({"message": error.to_string()}),
+        ),
         Err(error) => {
             tracing::warn!(route = %route.route_key, %error, "invocation failed");
             json_response(

@@ -59,6 +59,9 @@ pub enum StackError {
 /// Which Microsoft Graph and login service the functions talk to.
 #[derive(Debug, Clone)]
 pub enum GraphSource {
+    /// The Graph simulator, started in-process with this configuration; its platform app becomes
+    /// the template's `PlatformAppClientId` and the platform app secret.
+    Simulator(graph_sim::SimConfig),
     /// An already running Graph and login service (the real cloud, or a simulator started
     /// elsewhere). `platform_app` is the platform app's client id and secret when known.
     External {
@@ -92,8 +95,27 @@ pub struct StackOptions {
     pub parameters: BTreeMap<String, String>,
 }
 
+impl GraphSource {
+    /// The Graph and login service named by `GRAPH_BASE_URL` and `LOGIN_BASE_URL` when both are
+    /// set (with `PLATFORM_APP_CLIENT_ID` / `PLATFORM_APP_CLIENT_SECRET` when set), else the
+    /// simulator with its demo tenants.
+    pub fn from_env() -> GraphSource {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match (var("GRAPH_BASE_URL"), var("LOGIN_BASE_URL")) {
+            (Some(graph_base_url), Some(login_base_url)) => GraphSource::External {
+                graph_base_url,
+                login_base_url,
+                platform_app_client_id: var("PLATFORM_APP_CLIENT_ID"),
+                platform_app_client_secret: var("PLATFORM_APP_CLIENT_SECRET")
+                    .map(secrecy::SecretString::from),
+            },
+            _ => GraphSource::Simulator(graph_sim::SimConfig::demo()),
+        }
+    }
+}
+
 impl StackOptions {
-    /// The real template, the standard registry, fast local timings, an external Graph.
+    /// The given template and Graph, the standard registry, fast local timings.
     pub fn new(template: Template, graph: GraphSource) -> StackOptions {
         StackOptions {
             template,
@@ -123,6 +145,7 @@ pub fn template_path() -> PathBuf {
 /// does the same and waits for it.
 pub struct Stack {
     tasks: JoinSet<()>,
+    sim: Option<graph_sim::SimHandle>,
     moto: local_aws::Moto,
     sdk_config: SdkConfig,
     api_url: String,
@@ -155,8 +178,23 @@ impl Stack {
         let sdk_config = moto.sdk_config().await;
         let region = local_aws::REGION.to_owned();
 
+        let mut sim = None;
         let (graph_base_url, login_base_url, platform_app_client_id, platform_app_secret) =
             match graph {
+                GraphSource::Simulator(config) => {
+                    let handle = graph_sim::spawn(config)
+                        .await
+                        .map_err(StackError::Simulator)?;
+                    let app = handle.platform_app();
+                    let urls = (handle.graph_base_url(), handle.login_base_url());
+                    sim = Some(handle);
+                    (
+                        urls.0,
+                        urls.1,
+                        Some(app.client_id),
+                        Some(secrecy::SecretString::from(app.client_secret)),
+                    )
+                }
                 GraphSource::External {
                     graph_base_url,
                     login_base_url,
@@ -255,6 +293,7 @@ impl Stack {
             "moto_endpoint": moto.endpoint_url(),
             "graph_base_url": graph_base_url,
             "login_base_url": login_base_url,
+            "sim_admin_url": sim.as_ref().map(graph_sim::SimHandle::admin_url),
             "routes": routes.iter().map(|r| json!({"route": r.route_key, "function": r.function})).collect::<Vec<_>>(),
             "queues": provisioned.queue_urls(),
         });
@@ -311,6 +350,7 @@ impl Stack {
 
         Ok(Stack {
             tasks,
+            sim,
             moto,
             sdk_config,
             api_url,
@@ -338,6 +378,11 @@ impl Stack {
     /// SDK configuration pointing at the emulator.
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.sdk_config
+    }
+
+    /// The Graph simulator, unless an external Graph was given.
+    pub fn sim(&self) -> Option<&graph_sim::SimHandle> {
+        self.sim.as_ref()
     }
 
     /// Graph base URL the functions use.
@@ -393,6 +438,9 @@ impl Stack {
     /// Stops the front, pollers and schedules, then the emulator.
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;
+        if let Some(sim) = self.sim.take() {
+            sim.shutdown().await;
+        }
     }
 }
 
