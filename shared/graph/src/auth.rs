@@ -97,7 +97,10 @@ pub enum TokenError {
     #[error(
         "the client secret of app {client_id} is wrong or expired; enter a current client secret ({detail})"
     )]
-    InvalidClientSecret { client_id: String, detail: AadError },
+    InvalidClientSecret {
+        client_id: String,
+        detail: Box<AadError>,
+    },
     /// AADSTS700016 (app not found in the directory) or AADSTS65001 (consent not granted): the app
     /// has no service principal in the tenant, i.e. admin consent is missing or was revoked.
     #[error(
@@ -106,14 +109,17 @@ pub enum TokenError {
     AppNotInTenant {
         tenant_id: String,
         client_id: String,
-        detail: AadError,
+        detail: Box<AadError>,
     },
     /// AADSTS90002 / AADSTS900023: no such tenant.
     #[error("tenant {tenant_id} was not found; check the tenant id or domain ({detail})")]
-    TenantNotFound { tenant_id: String, detail: AadError },
+    TenantNotFound {
+        tenant_id: String,
+        detail: Box<AadError>,
+    },
     /// Any other refusal by the identity platform.
     #[error("the Microsoft identity platform refused a token: {0}")]
-    Rejected(AadError),
+    Rejected(Box<AadError>),
     /// 429 or 5xx from the token endpoint.
     #[error("the Microsoft identity platform is unavailable (HTTP {status})")]
     Unavailable {
@@ -351,14 +357,14 @@ async fn request_token_once(
 
 fn classify(status: u16, request: &TokenRequest<'_>, body: &[u8]) -> TokenError {
     let parsed: TokenErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let detail = AadError {
+    let detail = Box::new(AadError {
         status,
         error: parsed.error,
         error_codes: parsed.error_codes,
         description: parsed.error_description,
         trace_id: parsed.trace_id,
         correlation_id: parsed.correlation_id,
-    };
+    });
     let tenant_id = request.tenant_id.to_owned();
     let client_id = request.credential.client_id.clone();
     match detail.aadsts() {

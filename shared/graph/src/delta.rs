@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer as _, MapA
 use crate::client::TenantGraph;
 use crate::error::GraphError;
 use crate::models::{DirectoryObjectRef, Group, User};
-use crate::paging::{PageWire, unchanged};
+use crate::paging::{PageWire, RawPage, unchanged};
 
 /// Why an object is reported as removed (`@removed.reason`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ impl From<String> for RemovedReason {
 }
 
 /// One change to an account.
+// Nearly every change is an upsert, so boxing the user would add an allocation per item for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserChange {
     /// New or changed: the selected properties (on a change, at least the changed ones).
@@ -57,6 +59,8 @@ pub enum MemberChange {
 
 /// One change to a group. A group with many member changes can appear on several pages, each
 /// time with a part of its member changes.
+// Nearly every change is an upsert, so boxing the group would add an allocation per item for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupChange {
     /// New or changed group, with the member changes reported with it (`members@delta`).
@@ -149,12 +153,10 @@ impl TenantGraph {
     }
 }
 
-type Converted<C> = (Vec<C>, Option<String>, Option<String>);
-
 fn convert<T, C>(
     wire: PageWire<DeltaItem<T>>,
     change: fn(DeltaItem<T>) -> C,
-) -> Result<Converted<C>, GraphError> {
+) -> Result<RawPage<C>, GraphError> {
     if wire.next_link.is_none() && wire.delta_link.is_none() {
         return Err(GraphError::unexpected(
             200,
@@ -162,14 +164,19 @@ fn convert<T, C>(
             "a delta page has neither @odata.nextLink nor @odata.deltaLink",
         ));
     }
-    Ok((
-        wire.value.into_iter().map(change).collect(),
-        wire.next_link,
-        wire.delta_link,
-    ))
+    Ok(RawPage {
+        items: wire.value.into_iter().map(change).collect(),
+        next_link: wire.next_link,
+        delta_link: wire.delta_link,
+    })
 }
 
-fn into_delta_page<C>((changes, next_link, delta_link): Converted<C>) -> DeltaPage<C> {
+fn into_delta_page<C>(page: RawPage<C>) -> DeltaPage<C> {
+    let RawPage {
+        items: changes,
+        next_link,
+        delta_link,
+    } = page;
     DeltaPage {
         changes,
         // A page with both links is treated as mid-round: the next link is followed.

@@ -54,45 +54,45 @@ pub enum GraphError {
     #[error("throttled by Microsoft Graph (retry after {retry_after:?}): {detail}")]
     Throttled {
         retry_after: Option<Duration>,
-        detail: ErrorDetail,
+        detail: Box<ErrorDetail>,
     },
     /// 500, 502, 503, 504 or 408: a transient failure on Graph's side.
     #[error("Microsoft Graph is temporarily unavailable: {detail}")]
     Unavailable {
         retry_after: Option<Duration>,
-        detail: ErrorDetail,
+        detail: Box<ErrorDetail>,
     },
     /// 400: the request is wrong; retrying it unchanged fails again.
     #[error("Microsoft Graph rejected the request: {0}")]
-    BadRequest(ErrorDetail),
+    BadRequest(Box<ErrorDetail>),
     /// 401 after one token refresh.
     #[error("Microsoft Graph did not accept the access token: {0}")]
-    Unauthorized(ErrorDetail),
+    Unauthorized(Box<ErrorDetail>),
     /// 403: the app lacks a permission (or admin consent for it) in this tenant.
     #[error(
         "the app is not allowed to do this in the tenant (permission missing or not consented): {0}"
     )]
-    Forbidden(ErrorDetail),
+    Forbidden(Box<ErrorDetail>),
     /// 403 on a request that selects `signInActivity`: the tenant has no Microsoft Entra ID P1/P2
     /// (code `Authentication_RequestFromNonPremiumTenantOrB2CTenant`) or the app lacks
     /// AuditLog.Read.All. Last sign-in dates cannot be read for this tenant.
     #[error(
         "last sign-in activity is unavailable: the tenant needs Microsoft Entra ID P1 or P2 and the app AuditLog.Read.All: {0}"
     )]
-    SignInActivityUnavailable(ErrorDetail),
+    SignInActivityUnavailable(Box<ErrorDetail>),
     /// 404: the object does not exist (or is not visible to the app).
     #[error("not found in Microsoft Graph: {0}")]
-    NotFound(ErrorDetail),
+    NotFound(Box<ErrorDetail>),
     /// 410 on a delta link (`syncStateNotFound` / `resyncRequired`): the delta link expired or was
     /// reset; discard it and run a full sync.
     #[error("the delta link is no longer valid; a full resync is required: {0}")]
-    ResyncRequired(ErrorDetail),
+    ResyncRequired(Box<ErrorDetail>),
     /// 424 in a `$batch`: the step was not run because a step it depends on failed.
     #[error("not run because a batch step it depends on failed: {0}")]
-    FailedDependency(ErrorDetail),
+    FailedDependency(Box<ErrorDetail>),
     /// Any other HTTP status (409, 412, ...).
     #[error("Microsoft Graph answered {0}")]
-    Status(ErrorDetail),
+    Status(Box<ErrorDetail>),
     /// Getting an access token from the Microsoft identity platform failed.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -235,7 +235,7 @@ impl GraphError {
         header_request_id: Option<String>,
         body: &[u8],
     ) -> GraphError {
-        let detail = ErrorDetail::parse(status, header_request_id, body);
+        let detail = Box::new(ErrorDetail::parse(status, header_request_id, body));
         match status {
             400 => GraphError::BadRequest(detail),
             401 => GraphError::Unauthorized(detail),

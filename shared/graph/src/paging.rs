@@ -37,6 +37,16 @@ pub(crate) struct PageWire<T> {
     pub(crate) delta_link: Option<String>,
 }
 
+/// A page after its items were converted, with both links as Graph sent them.
+pub(crate) struct RawPage<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) next_link: Option<String>,
+    pub(crate) delta_link: Option<String>,
+}
+
+/// Turns the wire form of a page into its items (e.g. delta annotations into changes).
+pub(crate) type Convert<W, T> = fn(PageWire<W>) -> Result<RawPage<T>, GraphError>;
+
 /// How an error of one list is presented (e.g. any 403 of the sign-in activity list).
 pub(crate) type ErrorMap = fn(GraphError) -> GraphError;
 
@@ -64,11 +74,8 @@ impl TenantGraph {
         &self,
         start: Result<Url, GraphError>,
         on_error: ErrorMap,
-        convert: fn(PageWire<W>) -> Result<(Vec<T>, Option<String>, Option<String>), GraphError>,
-    ) -> impl Stream<Item = Result<(Vec<T>, Option<String>, Option<String>), GraphError>>
-    + Send
-    + 'static
-    + use<W, T>
+        convert: Convert<W, T>,
+    ) -> impl Stream<Item = Result<RawPage<T>, GraphError>> + Send + 'static + use<W, T>
     where
         W: DeserializeOwned + Send + 'static,
         T: Send + 'static,
@@ -85,9 +92,12 @@ impl TenantGraph {
                     .await
                     .map_err(on_error)?;
                 let wire: PageWire<W> = reply.json()?;
-                let (items, next_link, delta_link) = convert(wire)?;
-                let next = next_link.as_deref().map(|link| graph.trusted_link(link));
-                Ok(Some(((items, next_link, delta_link), next)))
+                let page = convert(wire)?;
+                let next = page
+                    .next_link
+                    .as_deref()
+                    .map(|link| graph.trusted_link(link));
+                Ok(Some((page, next)))
             }
         })
     }
@@ -104,9 +114,16 @@ impl TenantGraph {
     {
         let start = self.start_url(first, resume_from);
         self.page_stream::<T, T>(start, on_error, |wire| {
-            Ok((wire.value, wire.next_link, None))
+            Ok(RawPage {
+                items: wire.value,
+                next_link: wire.next_link,
+                delta_link: None,
+            })
         })
-        .map_ok(|(items, next_link, _)| Page { items, next_link })
+        .map_ok(|page| Page {
+            items: page.items,
+            next_link: page.next_link,
+        })
     }
 }
 

@@ -9,20 +9,22 @@ use futures::TryStreamExt as _;
 use graph::{BatchRequest, GraphError, Method, RetryPolicy, UserPatch};
 use serde_json::json;
 
-use crate::support::{Script, Stub, fast_retry, jwt};
+use crate::support::{Answer, Script, Stub, fast_retry, jwt};
 
-fn ok(body: serde_json::Value) -> (u16, Vec<(&'static str, String)>, String) {
+fn ok(body: serde_json::Value) -> Answer {
     (200, vec![("request-id", "rid-ok".into())], body.to_string())
 }
 
 #[tokio::test]
-async fn given_429_with_fractional_retry_after_when_listing_then_the_list_completes_after_one_retry() {
+async fn given_429_with_fractional_retry_after_when_listing_then_the_list_completes_after_one_retry()
+ {
     // GIVEN Graph throttles the first request with `Retry-After: 0.2`, then answers
     let script = Script::new(vec![
         (
             429,
             vec![("retry-after", "0.2".into())],
-            json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}}).to_string(),
+            json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}})
+                .to_string(),
         ),
         ok(json!({"value":[{"id":"g1","displayName":"Sales"}]})),
     ]);
@@ -40,11 +42,17 @@ async fn given_429_with_fractional_retry_after_when_listing_then_the_list_comple
     let groups = groups.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(groups.len(), 1);
     let metrics = graph.metrics();
-    assert_eq!((metrics.requests, metrics.retries, metrics.throttled), (2, 1, 1));
+    assert_eq!(
+        (metrics.requests, metrics.retries, metrics.throttled),
+        (2, 1, 1)
+    );
     // and both attempts carried the same uuid-like client-request-id
     let seen = script.seen();
     assert_eq!(seen.len(), 2);
-    let ids: Vec<_> = seen.iter().map(|s| s.client_request_id.clone().unwrap_or_default()).collect();
+    let ids: Vec<_> = seen
+        .iter()
+        .map(|s| s.client_request_id.clone().unwrap_or_default())
+        .collect();
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0].len(), 36);
 }
@@ -52,14 +60,26 @@ async fn given_429_with_fractional_retry_after_when_listing_then_the_list_comple
 #[tokio::test]
 async fn given_malformed_bodies_when_read_then_unexpected_body_errors_and_no_panic() {
     // GIVEN three success answers that are not the documented collection shape
-    for body in ["this is not json", r#"{"value": 5}"#, r#"{"value":[{"displayName":"no id"}]}"#] {
-        let script = Script::new(vec![(200, vec![("request-id", "rid-bad".into())], body.to_owned())]);
+    for body in [
+        "this is not json",
+        r#"{"value": 5}"#,
+        r#"{"value":[{"displayName":"no id"}]}"#,
+    ] {
+        let script = Script::new(vec![(
+            200,
+            vec![("request-id", "rid-bad".into())],
+            body.to_owned(),
+        )]);
         let stub = Stub::start(script.router(), jwt(&[])).await;
         // WHEN users are listed
         let result: Result<Vec<_>, _> = stub.graph().users().try_collect().await;
         // THEN the list fails with UnexpectedBody naming the request, not a panic
         match result {
-            Err(GraphError::UnexpectedBody { status: 200, request_id, .. }) => {
+            Err(GraphError::UnexpectedBody {
+                status: 200,
+                request_id,
+                ..
+            }) => {
                 assert_eq!(request_id.as_deref(), Some("rid-bad"));
             }
             other => panic!("{body}: {other:?}"),
@@ -82,12 +102,19 @@ async fn given_unknown_nulls_and_missing_fields_when_listing_then_items_still_pa
     assert_eq!(users[0].id, "u1");
     assert!(users[0].assigned_licenses.is_empty());
     assert_eq!(users[0].account_enabled, None);
-    let last = users[0].sign_in_activity.as_ref().and_then(|s| s.last_activity());
-    assert_eq!(last.map(|t| t.to_rfc3339()), Some("2026-01-02T03:04:05+00:00".to_owned()));
+    let last = users[0]
+        .sign_in_activity
+        .as_ref()
+        .and_then(|s| s.last_activity());
+    assert_eq!(
+        last.map(|t| t.to_rfc3339()),
+        Some("2026-01-02T03:04:05+00:00".to_owned())
+    );
 }
 
 #[tokio::test]
-async fn given_next_link_to_another_host_when_listing_then_it_is_refused_and_the_token_stays_home() {
+async fn given_next_link_to_another_host_when_listing_then_it_is_refused_and_the_token_stays_home()
+{
     // GIVEN a first page whose nextLink points at another origin
     let script = Script::new(vec![ok(json!({
         "value":[{"id":"u1"}],
@@ -101,7 +128,10 @@ async fn given_next_link_to_another_host_when_listing_then_it_is_refused_and_the
     let second = users.try_next().await;
     // THEN the first page's user arrives and the foreign link is refused, not followed
     assert_eq!(first.ok().flatten().map(|u| u.id), Some("u1".to_owned()));
-    assert!(matches!(second, Err(GraphError::UntrustedLink { .. })), "{second:?}");
+    assert!(
+        matches!(second, Err(GraphError::UntrustedLink { .. })),
+        "{second:?}"
+    );
     assert_eq!(script.seen().len(), 1);
     assert_eq!(graph.metrics().requests, 1);
 }
@@ -155,8 +185,15 @@ async fn given_401_once_when_requesting_then_the_token_is_refreshed_once_and_the
     assert_eq!(receipt.request_id.as_deref(), Some("rid-patch"));
     assert_eq!(issued.load(Ordering::SeqCst), 2);
     assert_eq!(graph.metrics().token_requests, 2);
-    let auth: Vec<_> = script.seen().into_iter().map(|s| s.authorization.unwrap_or_default()).collect();
-    assert_eq!(auth, vec!["Bearer token-1".to_owned(), "Bearer token-2".to_owned()]);
+    let auth: Vec<_> = script
+        .seen()
+        .into_iter()
+        .map(|s| s.authorization.unwrap_or_default())
+        .collect();
+    assert_eq!(
+        auth,
+        vec!["Bearer token-1".to_owned(), "Bearer token-2".to_owned()]
+    );
     assert_eq!(script.seen()[1].body, r#"{"accountEnabled":false}"#);
 }
 
@@ -173,7 +210,10 @@ async fn given_401_twice_when_requesting_then_unauthorized_after_a_single_refres
     // WHEN a user is read
     let result = graph.user("u1").await;
     // THEN it fails as Unauthorized after exactly two attempts and two token requests
-    assert!(matches!(result, Err(GraphError::Unauthorized(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(GraphError::Unauthorized(_))),
+        "{result:?}"
+    );
     assert_eq!(graph.metrics().requests, 2);
     assert_eq!(graph.metrics().token_requests, 2);
 }
@@ -188,9 +228,16 @@ async fn given_any_403_on_sign_in_activity_when_listing_then_sign_in_activity_un
     )]);
     let stub = Stub::start(script.router(), jwt(&[])).await;
     // WHEN users with sign-in activity are listed
-    let result: Result<Vec<_>, _> = stub.graph().users_with_sign_in_activity().try_collect().await;
+    let result: Result<Vec<_>, _> = stub
+        .graph()
+        .users_with_sign_in_activity()
+        .try_collect()
+        .await;
     // THEN the typed error says sign-in activity is unavailable, and $top was 500
-    assert!(matches!(result, Err(GraphError::SignInActivityUnavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(GraphError::SignInActivityUnavailable(_))),
+        "{result:?}"
+    );
     assert!(script.seen()[0].uri.contains("$top=500"));
     assert!(script.seen()[0].uri.contains("signInActivity"));
 }
@@ -199,15 +246,27 @@ async fn given_any_403_on_sign_in_activity_when_listing_then_sign_in_activity_un
 async fn given_connection_refused_when_requesting_then_transport_error_after_all_attempts() {
     // GIVEN a token endpoint that works and a Graph base where nothing listens
     let stub = Stub::start(Router::new(), jwt(&[])).await;
-    let dead = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap_or_else(|e| panic!("{e}"));
-    let dead_port = dead.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let dead = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dead_port = dead
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(dead);
     let policy = RetryPolicy {
         max_attempts: 3,
         ..fast_retry()
     };
-    let graph = crate::support::client(&format!("http://127.0.0.1:{dead_port}/v1.0"), &stub.base, policy)
-        .tenant("t", graph::AppCredential::new("app", graph::SecretString::from("s")));
+    let graph = crate::support::client(
+        &format!("http://127.0.0.1:{dead_port}/v1.0"),
+        &stub.base,
+        policy,
+    )
+    .tenant(
+        "t",
+        graph::AppCredential::new("app", graph::SecretString::from("s")),
+    );
     // WHEN a user is read
     let result = graph.user("u1").await;
     // THEN a retryable transport error comes back after 3 attempts
@@ -226,7 +285,10 @@ async fn given_resource_unit_headers_when_requesting_then_units_are_summed() {
     let calls = Arc::new(AtomicUsize::new(0));
     let graph_router = Router::new().fallback(move || {
         let n = calls.fetch_add(1, Ordering::SeqCst);
-        let next = format!("{}/v1.0/groups?$skiptoken=2", base.get().cloned().unwrap_or_default());
+        let next = format!(
+            "{}/v1.0/groups?$skiptoken=2",
+            base.get().cloned().unwrap_or_default()
+        );
         async move {
             let body = if n == 0 {
                 json!({"value":[{"id":"g1"}],"@odata.nextLink":next})
@@ -248,7 +310,8 @@ async fn given_resource_unit_headers_when_requesting_then_units_are_summed() {
 }
 
 #[tokio::test]
-async fn given_batch_with_a_throttled_step_and_its_dependent_when_sent_then_only_those_two_are_resent() {
+async fn given_batch_with_a_throttled_step_and_its_dependent_when_sent_then_only_those_two_are_resent()
+ {
     // GIVEN a $batch answer where step 1 succeeds, step 2 is throttled (Retry-After 0.05) and
     // step 3, which depends on 2, fails with 424; then an answer for 2 and 3
     let first = json!({"responses":[
@@ -271,22 +334,37 @@ async fn given_batch_with_a_throttled_step_and_its_dependent_when_sent_then_only
     // WHEN the batch is sent
     let outcomes = graph.batch(steps).await.unwrap_or_else(|e| panic!("{e}"));
     // THEN every step succeeded, in order, and the second $batch carried only steps 2 and 3
-    let statuses: Vec<_> = outcomes.iter().map(|o| (o.id.as_str(), o.result.as_ref().map(|r| r.status).ok())).collect();
-    assert_eq!(statuses, vec![("1", Some(204)), ("2", Some(204)), ("3", Some(204))]);
+    let statuses: Vec<_> = outcomes
+        .iter()
+        .map(|o| (o.id.as_str(), o.result.as_ref().map(|r| r.status).ok()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![("1", Some(204)), ("2", Some(204)), ("3", Some(204))]
+    );
     let seen = script.seen();
     assert_eq!(seen.len(), 2);
     let resent: serde_json::Value = serde_json::from_str(&seen[1].body).unwrap_or_default();
-    let ids: Vec<_> = resent["requests"].as_array().into_iter().flatten().map(|r| r["id"].clone()).collect();
+    let ids: Vec<_> = resent["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["id"].clone())
+        .collect();
     assert_eq!(ids, vec![json!("2"), json!("3")]);
     assert_eq!(resent["requests"][1]["dependsOn"], json!(["2"]));
     let first_sent: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap_or_default();
-    assert_eq!(first_sent["requests"][0]["headers"]["Content-Type"], json!("application/json"));
+    assert_eq!(
+        first_sent["requests"][0]["headers"]["Content-Type"],
+        json!("application/json")
+    );
     assert_eq!(first_sent["requests"][0]["url"], json!("/users/u1"));
     assert_eq!(graph.metrics().throttled, 1);
 }
 
 #[tokio::test]
-async fn given_batch_step_failing_for_good_when_sent_then_its_dependent_reports_failed_dependency() {
+async fn given_batch_step_failing_for_good_when_sent_then_its_dependent_reports_failed_dependency()
+{
     // GIVEN step a is a 404 and step b depends on it
     let answer = json!({"responses":[
         {"id":"a","status":404,"body":{"error":{"code":"Request_ResourceNotFound","message":"Resource 'u9' does not exist."}}},
@@ -299,9 +377,16 @@ async fn given_batch_step_failing_for_good_when_sent_then_its_dependent_reports_
         BatchRequest::revoke_sign_in_sessions("b", "u9").after("a"),
     ];
     // WHEN sent
-    let outcomes = stub.graph().batch(steps).await.unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = stub
+        .graph()
+        .batch(steps)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // THEN a is NotFound, b FailedDependency, and nothing was re-sent
     assert!(matches!(outcomes[0].result, Err(GraphError::NotFound(_))));
-    assert!(matches!(outcomes[1].result, Err(GraphError::FailedDependency(_))));
+    assert!(matches!(
+        outcomes[1].result,
+        Err(GraphError::FailedDependency(_))
+    ));
     assert_eq!(script.seen().len(), 1);
 }

@@ -26,7 +26,10 @@ pub fn client(graph_base_url: &str, login_base_url: &str, retry: RetryPolicy) ->
 }
 
 pub fn credential(app: &graph_sim::AppInfo) -> AppCredential {
-    AppCredential::new(app.client_id.clone(), SecretString::from(app.client_secret.clone()))
+    AppCredential::new(
+        app.client_id.clone(),
+        SecretString::from(app.client_secret.clone()),
+    )
 }
 
 /// A running simulator, its first tenant and a client pointed at it.
@@ -50,15 +53,32 @@ impl Sim {
     }
 
     pub async fn start_with(config: SimConfig) -> Sim {
-        let handle = graph_sim::spawn(config).await.unwrap_or_else(|e| panic!("sim: {e}"));
-        let tenant = handle.tenants().into_iter().next().unwrap_or_else(|| panic!("no tenant"));
-        let client = client(&handle.graph_base_url(), &handle.login_base_url(), fast_retry());
-        Sim { handle, tenant, client }
+        let handle = graph_sim::spawn(config)
+            .await
+            .unwrap_or_else(|e| panic!("sim: {e}"));
+        let tenant = handle
+            .tenants()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no tenant"));
+        let client = client(
+            &handle.graph_base_url(),
+            &handle.login_base_url(),
+            fast_retry(),
+        );
+        Sim {
+            handle,
+            tenant,
+            client,
+        }
     }
 
     /// The tenant through the customer's own app registration (read/write roles).
     pub fn graph(&self) -> TenantGraph {
-        self.client.tenant(self.tenant.tenant_id.clone(), credential(&self.tenant.own_app))
+        self.client.tenant(
+            self.tenant.tenant_id.clone(),
+            credential(&self.tenant.own_app),
+        )
     }
 
     pub fn tenant_id(&self) -> &str {
@@ -73,7 +93,12 @@ impl Sim {
 
     /// How many requests the simulator served on a route ("GET /v1.0/users", ...).
     pub fn served(&self, route: &str) -> u64 {
-        self.handle.stats().by_route.get(route).copied().unwrap_or(0)
+        self.handle
+            .stats()
+            .by_route
+            .get(route)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -112,7 +137,10 @@ impl Stub {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("addr: {e}"));
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("addr: {e}"));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -132,15 +160,20 @@ impl Stub {
     }
 
     pub fn graph_with(&self, retry: RetryPolicy) -> TenantGraph {
-        client(&self.graph_base(), &self.base, retry)
-            .tenant("contoso.onmicrosoft.com", AppCredential::new("app", SecretString::from("secret")))
+        client(&self.graph_base(), &self.base, retry).tenant(
+            "contoso.onmicrosoft.com",
+            AppCredential::new("app", SecretString::from("secret")),
+        )
     }
 }
+
+/// A scripted answer: status, headers, body.
+pub type Answer = (u16, Vec<(&'static str, String)>, String);
 
 /// Answers in order from a script; the last answer repeats.
 #[derive(Clone)]
 pub struct Script {
-    answers: Arc<Mutex<Vec<(u16, Vec<(&'static str, String)>, String)>>>,
+    answers: Arc<Mutex<Vec<Answer>>>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -154,7 +187,7 @@ pub struct Seen {
 }
 
 impl Script {
-    pub fn new(answers: Vec<(u16, Vec<(&'static str, String)>, String)>) -> Script {
+    pub fn new(answers: Vec<Answer>) -> Script {
         Script {
             answers: Arc::new(Mutex::new(answers)),
             seen: Arc::default(),
@@ -182,16 +215,25 @@ impl Script {
             (header("authorization"), header("client-request-id"))
         };
         let uri = request.uri().to_string();
-        let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
-            uri,
-            authorization,
-            client_request_id,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        });
+        let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Seen {
+                uri,
+                authorization,
+                client_request_id,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
         let (status, headers, body) = {
             let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-            if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() }
+            if answers.len() > 1 {
+                answers.remove(0)
+            } else {
+                answers[0].clone()
+            }
         };
         let mut response = axum::response::Response::builder().status(status);
         for (name, value) in headers {
@@ -211,7 +253,8 @@ impl Script {
 /// A token shaped like a JWT with the given roles.
 pub fn jwt(roles: &[&str]) -> String {
     use base64::Engine as _;
-    let payload = serde_json::json!({"aud": "https://graph.microsoft.com", "tid": "t", "roles": roles});
+    let payload =
+        serde_json::json!({"aud": "https://graph.microsoft.com", "tid": "t", "roles": roles});
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
     format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.c2ln")
 }
