@@ -385,5 +385,21 @@ async fn given_the_simulator_when_the_stack_starts_then_functions_point_at_it_an
         secret.secret_string.as_deref(),
         Some(sim.platform_app().client_secret.as_str())
     );
+    // ... and the read-only platform app likewise
+    let read_app = config
+        .platform_read_app
+        .as_ref()
+        .expect("the read-only platform app is configured");
+    assert_eq!(read_app.client_id, sim.platform_read_app().client_id);
+    let read_secret = aws_sdk_secretsmanager::Client::new(running.stack.sdk_config())
+        .get_secret_value()
+        .secret_id(&read_app.secret_id)
+        .send()
+        .await
+        .expect("the read-only platform app secret");
+    assert_eq!(
+        read_secret.secret_string.as_deref(),
+        Some(sim.platform_read_app().client_secret.as_str())
+    );
     running.stack.shutdown().await;
 }

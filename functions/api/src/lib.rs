@@ -105,3 +105,42 @@ fn json_response(status: StatusCode, body: &Value) -> ApiGatewayV2httpResponse {
     response.body = Some(Body::Text(body.to_string()));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_vars(|name| match name {
+            "ALLOWED_RETURN_ORIGINS" | "PLATFORM_READ_APP_CLIENT_ID" => None,
+            n if n.ends_with("_URL") => Some("http://127.0.0.1:1".to_owned()),
+            _ => Some("x".to_owned()),
+        })
+        .expect("config")
+    }
+
+    #[tokio::test]
+    async fn given_a_route_key_the_api_does_not_serve_when_invoked_then_404_json() {
+        // GIVEN the API (no AWS call is made for an unknown route)
+        let aws = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let app = App::new(config(), &aws).expect("app");
+
+        // WHEN an event for a route it does not know arrives
+        let response = app
+            .invoke(json!({
+                "version": "2.0",
+                "routeKey": "GET /nope",
+                "rawPath": "/nope",
+                "requestContext": {"http": {"method": "GET", "path": "/nope"}},
+                "isBase64Encoded": false
+            }))
+            .await
+            .expect("an HTTP answer, not a failed invocation");
+
+        // THEN it answers 404 in JSON
+        assert_eq!(response["statusCode"], 404);
+        assert_eq!(response["body"], r#"{"message":"Not Found"}"#);
+    }
+}

@@ -20,5 +20,7 @@ pub use functions::{Functions, InvokeError};
 pub use provision::{ProvisionError, Provisioned};
 pub use registry::Registry;
 pub use schedule::{Fired, ScheduleError};
-pub use stack::{GraphSource, Stack, StackError, StackOptions, template_path, workspace_root};
+pub use stack::{
+    AppCredentials, GraphSource, Stack, StackError, StackOptions, template_path, workspace_root,
+};
 pub use template::{Template, TemplateError};

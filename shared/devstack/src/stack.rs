@@ -59,17 +59,34 @@ pub enum StackError {
 /// Which Microsoft Graph and login service the functions talk to.
 #[derive(Debug, Clone)]
 pub enum GraphSource {
-    /// The Graph simulator, started in-process with this configuration; its platform app becomes
-    /// the template's `PlatformAppClientId` and the platform app secret.
+    /// The Graph simulator, started in-process with this configuration; its platform apps
+    /// (read/write and read-only) become the template's `PlatformAppClientId` /
+    /// `PlatformReadAppClientId` and their secrets are put into the platform secrets.
     Simulator(graph_sim::SimConfig),
     /// An already running Graph and login service (the real cloud, or a simulator started
-    /// elsewhere). `platform_app` is the platform app's client id and secret when known.
+    /// elsewhere), with the platform apps' credentials when known.
     External {
         graph_base_url: String,
         login_base_url: String,
-        platform_app_client_id: Option<String>,
-        platform_app_client_secret: Option<secrecy::SecretString>,
+        platform_app: Option<AppCredentials>,
+        platform_read_app: Option<AppCredentials>,
     },
+}
+
+/// Client id and, when known, client secret of an app registration.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: Option<secrecy::SecretString>,
+}
+
+impl AppCredentials {
+    fn from_sim(app: graph_sim::AppInfo) -> AppCredentials {
+        AppCredentials {
+            client_id: app.client_id,
+            client_secret: Some(secrecy::SecretString::from(app.client_secret)),
+        }
+    }
 }
 
 /// What to start and how.
@@ -97,17 +114,26 @@ pub struct StackOptions {
 
 impl GraphSource {
     /// The Graph and login service named by `GRAPH_BASE_URL` and `LOGIN_BASE_URL` when both are
-    /// set (with `PLATFORM_APP_CLIENT_ID` / `PLATFORM_APP_CLIENT_SECRET` when set), else the
+    /// set (with `PLATFORM_APP_CLIENT_ID` / `PLATFORM_APP_CLIENT_SECRET` and
+    /// `PLATFORM_READ_APP_CLIENT_ID` / `PLATFORM_READ_APP_CLIENT_SECRET` when set), else the
     /// simulator with its demo tenants.
     pub fn from_env() -> GraphSource {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let app = |id: &str, secret: &str| {
+            var(id).map(|client_id| AppCredentials {
+                client_id,
+                client_secret: var(secret).map(secrecy::SecretString::from),
+            })
+        };
         match (var("GRAPH_BASE_URL"), var("LOGIN_BASE_URL")) {
             (Some(graph_base_url), Some(login_base_url)) => GraphSource::External {
                 graph_base_url,
                 login_base_url,
-                platform_app_client_id: var("PLATFORM_APP_CLIENT_ID"),
-                platform_app_client_secret: var("PLATFORM_APP_CLIENT_SECRET")
-                    .map(secrecy::SecretString::from),
+                platform_app: app("PLATFORM_APP_CLIENT_ID", "PLATFORM_APP_CLIENT_SECRET"),
+                platform_read_app: app(
+                    "PLATFORM_READ_APP_CLIENT_ID",
+                    "PLATFORM_READ_APP_CLIENT_SECRET",
+                ),
             },
             _ => GraphSource::Simulator(graph_sim::SimConfig::demo()),
         }
@@ -179,34 +205,32 @@ impl Stack {
         let region = local_aws::REGION.to_owned();
 
         let mut sim = None;
-        let (graph_base_url, login_base_url, platform_app_client_id, platform_app_secret) =
-            match graph {
-                GraphSource::Simulator(config) => {
-                    let handle = graph_sim::spawn(config)
-                        .await
-                        .map_err(StackError::Simulator)?;
-                    let app = handle.platform_app();
-                    let urls = (handle.graph_base_url(), handle.login_base_url());
-                    sim = Some(handle);
-                    (
-                        urls.0,
-                        urls.1,
-                        Some(app.client_id),
-                        Some(secrecy::SecretString::from(app.client_secret)),
-                    )
-                }
-                GraphSource::External {
-                    graph_base_url,
-                    login_base_url,
-                    platform_app_client_id,
-                    platform_app_client_secret,
-                } => (
-                    graph_base_url,
-                    login_base_url,
-                    platform_app_client_id,
-                    platform_app_client_secret,
-                ),
-            };
+        let (graph_base_url, login_base_url, platform_app, platform_read_app) = match graph {
+            GraphSource::Simulator(config) => {
+                let handle = graph_sim::spawn(config)
+                    .await
+                    .map_err(StackError::Simulator)?;
+                let started = (
+                    handle.graph_base_url(),
+                    handle.login_base_url(),
+                    Some(AppCredentials::from_sim(handle.platform_app())),
+                    Some(AppCredentials::from_sim(handle.platform_read_app())),
+                );
+                sim = Some(handle);
+                started
+            }
+            GraphSource::External {
+                graph_base_url,
+                login_base_url,
+                platform_app,
+                platform_read_app,
+            } => (
+                graph_base_url,
+                login_base_url,
+                platform_app,
+                platform_read_app,
+            ),
+        };
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
             .await
@@ -228,8 +252,8 @@ impl Stack {
             ("LoginBaseUrl".to_owned(), login_base_url.clone()),
             ("PublicBaseUrl".to_owned(), api_url.clone()),
         ]);
-        if let Some(client_id) = platform_app_client_id {
-            parameters.insert("PlatformAppClientId".to_owned(), client_id);
+        if let Some(app) = &platform_app {
+            parameters.insert("PlatformAppClientId".to_owned(), app.client_id.clone());
         } else if template
             .parameters
             .get("PlatformAppClientId")
@@ -241,6 +265,11 @@ impl Stack {
                 "00000000-0000-0000-0000-000000000000".to_owned(),
             );
         }
+        if let Some(app) = &platform_read_app
+            && template.parameters.contains_key("PlatformReadAppClientId")
+        {
+            parameters.insert("PlatformReadAppClientId".to_owned(), app.client_id.clone());
+        }
         parameters.extend(extra_parameters);
         let identity = StackIdentity {
             stack_name: stack_name.clone(),
@@ -250,8 +279,14 @@ impl Stack {
         let provisioned = provision::provision(&template, &sdk_config, &identity).await?;
 
         let config = resolve_config("Globals", &template.globals_environment, &provisioned)?;
-        if let Some(secret) = platform_app_secret {
+        if let Some(secret) = platform_app.and_then(|app| app.client_secret) {
             seed_secret(&sdk_config, &config.platform_app_secret_id, secret).await?;
+        }
+        if let (Some(read_app), Some(secret)) = (
+            &config.platform_read_app,
+            platform_read_app.and_then(|app| app.client_secret),
+        ) {
+            seed_secret(&sdk_config, &read_app.secret_id, secret).await?;
         }
 
         let root = workspace_root();

@@ -10,8 +10,8 @@ fn options() -> StackOptions {
             // Nothing here calls Graph; an unreachable address is enough.
             graph_base_url: "http://127.0.0.1:9/v1.0".into(),
             login_base_url: "http://127.0.0.1:9".into(),
-            platform_app_client_id: None,
-            platform_app_client_secret: None,
+            platform_app: None,
+            platform_read_app: None,
         },
     )
 }
