@@ -265,3 +265,33 @@ fn csv_field(s: &str) -> String {
         s.to_string()
     }
 }
+
+/// GET /admin/reportSettings (whether usage reports conceal user names)
+pub(crate) fn report_settings(cx: &Cx<'_>) -> Result<Resp, Resp> {
+    cx.require(&[
+        "ReportSettings.Read.All",
+        "ReportSettings.ReadWrite.All",
+        "Reports.Read.All",
+    ])?;
+    let t = cx.read();
+    let v = json!({
+        "@odata.context": cx.context("admin/reportSettings/$entity"),
+        "id": "reportSettings",
+        "displayConcealedNames": t.conceal_names,
+    });
+    Ok(Resp::value(StatusCode::OK, &v))
+}
+
+/// PATCH /admin/reportSettings `{"displayConcealedNames": bool}`
+pub(crate) fn patch_report_settings(cx: &Cx<'_>) -> Result<Resp, Resp> {
+    cx.require(&["ReportSettings.ReadWrite.All"])?;
+    let v: Value = serde_json::from_slice(cx.body).unwrap_or(Value::Null);
+    let Some(conceal) = v["displayConcealedNames"].as_bool() else {
+        return Err(http::bad_request(
+            cx.ids,
+            "Invalid value specified for property 'displayConcealedNames' of resource 'adminReportSettings'.",
+        ));
+    };
+    cx.write().conceal_names = conceal;
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
+}

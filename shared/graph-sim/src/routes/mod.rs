@@ -99,6 +99,8 @@ pub(crate) enum Route {
     Restore(String),
     MailboxUsage(String),
     DelegatedAdminCustomers,
+    ReportSettings,
+    PatchReportSettings,
     Batch,
 }
 
@@ -184,6 +186,12 @@ impl Route {
                 Route::DelegatedAdminCustomers,
                 "GET /tenantRelationships/delegatedAdminCustomers",
             ),
+            ("GET", ["admin", "reportSettings"]) => {
+                (Route::ReportSettings, "GET /admin/reportSettings")
+            }
+            ("PATCH", ["admin", "reportSettings"]) => {
+                (Route::PatchReportSettings, "PATCH /admin/reportSettings")
+            }
             ("POST", ["$batch"]) => (Route::Batch, "POST /$batch"),
             _ => {
                 let _ = (get, post);
@@ -205,7 +213,8 @@ impl Route {
             | Route::AssignLicense(_)
             | Route::AddMember(_)
             | Route::RemoveMember(..)
-            | Route::Restore(_) => (1, true),
+            | Route::Restore(_)
+            | Route::PatchReportSettings => (1, true),
             _ => (1, false),
         }
     }
@@ -380,6 +389,8 @@ fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
         Route::SubscribedSkus => directory::subscribed_skus(cx),
         Route::DelegatedAdminCustomers => directory::delegated_admin_customers(cx),
         Route::MailboxUsage(p) => directory::mailbox_usage(cx, p),
+        Route::ReportSettings => directory::report_settings(cx),
+        Route::PatchReportSettings => directory::patch_report_settings(cx),
         Route::Users => users::list(cx),
         Route::UsersCount => users::count(cx),
         Route::User(id) => users::get(cx, id),
