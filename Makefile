@@ -18,7 +18,10 @@ export PATH := $(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv test lint fmt demo up build bench clean
+.PHONY: help venv browser test lint fmt demo up build bench clean
+
+# Debian's packages are installed as root (CI and these machines), else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -32,6 +35,13 @@ $(VENV_STAMP): tools/requirements.txt
 
 venv: $(VENV_STAMP)
 
+# Headless Chromium (Debian's package) for the browser test of the consent flow.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "==> installing Debian's chromium for the browser test"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
 lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -40,7 +50,7 @@ lint: venv
 fmt:
 	cargo fmt --all
 
-test: lint
+test: lint browser
 	cargo test --workspace --locked
 
 demo: venv
