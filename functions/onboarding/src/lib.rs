@@ -1,1 +1,90 @@
-//! placeholder
+//! The onboarding function: SQS `onboard` and `update_memberships` jobs from the onboarding FIFO
+//! queue (sent by the API's job intake or by other services directly, see
+//! [`lifecycle::model::Job`]).
+//!
+//! Every job is validated before any write, with one `$batch` of reads ([`reads`], [`rules`]);
+//! a dry run records every validation result and the plan (the Graph calls a real run makes, in
+//! order) in the job record and writes nothing. A real run records each step with its Graph
+//! request-id ([`onboard`], [`memberships`]); the shared job runner ([`lifecycle::jobs`]) makes
+//! the job id the idempotency key, resumes a redelivered job and reports partial batch failures.
+
+pub mod memberships;
+pub mod onboard;
+pub mod password;
+pub mod reads;
+pub mod rules;
+pub mod steps;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::SqsEvent;
+use futures::future::BoxFuture;
+use lifecycle::jobs::{JobError, JobHandler};
+use lifecycle::model::{Job, JobKind, JobStatus, TenantConnection};
+use lifecycle::{
+    Config, Function, HandlerError, JobProgress, Platform, PlatformError,
+};
+use serde_json::Value;
+
+/// The onboarding function, built once per cold start.
+pub struct App {
+    platform: Platform,
+}
+
+impl App {
+    /// Builds the function from the shared configuration and the AWS SDK configuration.
+    pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
+        Ok(App::from_platform(Platform::new(config, aws)?))
+    }
+
+    /// The function over already built dependencies.
+    pub fn from_platform(platform: Platform) -> App {
+        App { platform }
+    }
+
+    /// The shared dependencies.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Runs the jobs of one SQS batch; the answer lists the messages to redeliver.
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        lifecycle::run_sqs_jobs(&self.platform, event, self).await
+    }
+}
+
+impl JobHandler for App {
+    fn run<'a>(
+        &'a self,
+        job: &'a Job,
+        tenant: &'a TenantConnection,
+        progress: &'a mut JobProgress,
+    ) -> BoxFuture<'a, Result<JobStatus, JobError>> {
+        Box::pin(async move {
+            match &job.kind {
+                JobKind::Onboard(onboard) => {
+                    onboard::run(&self.platform, job, onboard, tenant, progress).await
+                }
+                JobKind::UpdateMemberships(update) => {
+                    memberships::run(&self.platform, job, update, tenant, progress).await
+                }
+                other => Err(JobError::permanent(format!(
+                    "a {} job does not belong on the onboarding queue (onboard and update_memberships only)",
+                    other.job_type()
+                ))),
+            }
+        })
+    }
+}
+
+impl Function for App {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+        Box::pin(async move {
+            let event: SqsEvent = serde_json::from_value(event)?;
+            let response = self.handle(event).await;
+            Ok(serde_json::to_value(response)?)
+        })
+    }
+}

@@ -79,6 +79,10 @@ pub struct NewUser {
     pub job_title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// The on-premises anchor (`onPremisesImmutableId`), needed when the UPN's domain is
+    /// federated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_premises_immutable_id: Option<String>,
 }
 
 /// The body of PATCH /users/{id}: only the properties that are `Some` are changed.
@@ -262,6 +266,7 @@ mod tests {
             usage_location: Some("GB".into()),
             job_title: None,
             department: None,
+            on_premises_immutable_id: None,
         };
         // WHEN
         let body = serde_json::to_value(&user).map_err(|e| e.to_string());

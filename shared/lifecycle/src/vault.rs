@@ -168,6 +168,45 @@ impl Vault {
         self.delete(&self.onboarding_password_name(job)).await
     }
 
+    /// Whether `secret_id` is an onboarding secret of this bundle (under `{prefix}onboarding/`):
+    /// the only password secrets a job may reference, since they are the only ones the
+    /// onboarding function may read and delete.
+    pub fn is_onboarding_secret(&self, secret_id: &str) -> bool {
+        secret_id
+            .strip_prefix(&self.prefix)
+            .is_some_and(|rest| rest.starts_with("onboarding/") && !rest.contains(".."))
+    }
+
+    /// The name of the secret that hands a generated password back to the caller, once.
+    pub fn generated_password_name(&self, job: &JobId) -> String {
+        format!("{}onboarding/{job}/generated-password", self.prefix)
+    }
+
+    /// Stores a generated password for the caller to pick up once; returns the secret's name.
+    pub async fn put_generated_password(
+        &self,
+        job: &JobId,
+        password: &SecretString,
+    ) -> Result<String, VaultError> {
+        let name = self.generated_password_name(job);
+        self.put(&name, password).await?;
+        Ok(name)
+    }
+
+    /// Reads a generated password and deletes its secret: it is handed back once.
+    pub async fn take_generated_password(&self, job: &JobId) -> Result<SecretString, VaultError> {
+        let name = self.generated_password_name(job);
+        let password = self.get_secret(&name).await?;
+        self.delete(&name).await?;
+        Ok(password)
+    }
+
+    /// Deletes a secret by name or ARN at once (an onboarding password a job referenced); a
+    /// missing one is not an error.
+    pub async fn delete_secret(&self, secret_id: &str) -> Result<(), VaultError> {
+        self.delete(secret_id).await
+    }
+
     /// The platform app's client secret, by its secret id (`PLATFORM_APP_SECRET_ID`).
     pub async fn get_platform_app_secret(
         &self,

@@ -20,6 +20,7 @@ fn new_user(nickname: &str, domain: &str) -> NewUser {
         usage_location: None,
         job_title: None,
         department: None,
+        on_premises_immutable_id: None,
     }
 }
 

@@ -1,0 +1,425 @@
+//! The onboard job: validate everything with one `$batch` of reads, then create the account
+//! (temporary password, change at next sign-in), assign its licenses with one assignLicense, and
+//! add it to its groups with one `$batch` per 20 groups. Every step is recorded with its Graph
+//! request-id; a redelivery resumes at the first unfinished step and never creates a second
+//! account: it finds the one an earlier delivery created by its UPN.
+
+use chrono::Utc;
+use graph::{AssignedLicense, NewUser, PasswordProfile, TenantGraph, User};
+use lifecycle::jobs::JobError;
+use lifecycle::model::{Job, JobStatus, OnboardJob, PasswordSource, StepOutcome};
+use lifecycle::model::TenantConnection;
+use lifecycle::{JobProgress, Platform};
+use secrecy::SecretString;
+
+use crate::password;
+use crate::reads;
+use crate::rules::{self, Check, OnboardDecision};
+use crate::steps::{self, GroupChange, VALIDATE, step};
+
+/// Step names.
+pub const CREATE_ACCOUNT: &str = "create_account";
+pub const DELETE_PASSWORD: &str = "delete_password";
+pub const ASSIGN_LICENSES: &str = "assign_licenses";
+
+/// Where the job's password is, once resolved.
+enum Password {
+    /// Read from its secret (and checked).
+    Value {
+        secret_id: String,
+        value: SecretString,
+    },
+    /// Could not be used; the check says why.
+    Unusable { secret_id: Option<String> },
+}
+
+impl Password {
+    fn secret_id(&self) -> Option<&str> {
+        match self {
+            Self::Value { secret_id, .. } => Some(secret_id),
+            Self::Unusable { secret_id } => secret_id.as_deref(),
+        }
+    }
+}
+
+/// Reads the password from its secret (or generates one, when another service asked for that
+/// directly on the queue) and checks it; the check never shows the value.
+async fn resolve_password(
+    platform: &Platform,
+    job: &Job,
+    onboard: &OnboardJob,
+) -> Result<(Password, Check), JobError> {
+    const RULE: &str = "password";
+    let secret_id = match &onboard.password {
+        PasswordSource::Secret { secret_id } => secret_id.clone(),
+        PasswordSource::Generate if job.dry_run => {
+            let check = Check::pass(RULE, "a password meeting Entra ID's rules will be generated");
+            return Ok((Password::Unusable { secret_id: None }, check));
+        }
+        PasswordSource::Generate => {
+            let generated = password::generate();
+            let name = platform
+                .vault
+                .put_generated_password(&job.job_id, &generated)
+                .await?;
+            let secret_id = platform
+                .vault
+                .put_onboarding_password(&job.job_id, &generated)
+                .await?;
+            tracing::info!(handover_secret = %name, "generated the initial password");
+            secret_id
+        }
+    };
+    if !platform.vault.is_onboarding_secret(&secret_id) {
+        let check = Check::fail(
+            RULE,
+            format!(
+                "password secret {secret_id} is not an onboarding secret of this bundle; put the password in a secret named {}",
+                platform.vault.onboarding_password_name(&job.job_id)
+            ),
+        );
+        return Ok((Password::Unusable { secret_id: None }, check));
+    }
+    let value = match platform.vault.get_secret(&secret_id).await {
+        Ok(value) => value,
+        Err(lifecycle::VaultError::NotFound { .. }) => {
+            let check = Check::fail(
+                RULE,
+                format!("password secret {secret_id} does not exist (deleted, or never written)"),
+            );
+            return Ok((
+                Password::Unusable {
+                    secret_id: Some(secret_id),
+                },
+                check,
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    match password::check(&value) {
+        Ok(()) => Ok((
+            Password::Value { secret_id, value },
+            Check::pass(RULE, "the password meets Entra ID's complexity rules"),
+        )),
+        Err(error) => Ok((
+            Password::Unusable {
+                secret_id: Some(secret_id),
+            },
+            Check::fail(RULE, error.to_string()),
+        )),
+    }
+}
+
+/// Deletes the password secret: the account exists, or the job failed for good.
+async fn forget_password(platform: &Platform, secret_id: Option<&str>) -> Result<(), JobError> {
+    if let Some(secret_id) = secret_id {
+        platform.vault.delete_secret(secret_id).await?;
+    }
+    Ok(())
+}
+
+fn new_user(onboard: &OnboardJob, password: SecretString) -> NewUser {
+    NewUser {
+        account_enabled: true,
+        display_name: onboard.display_name.clone(),
+        mail_nickname: onboard.mail_nickname.clone(),
+        user_principal_name: onboard.user_principal_name.to_string(),
+        password_profile: PasswordProfile::temporary(password),
+        given_name: Some(onboard.given_name.clone()),
+        surname: Some(onboard.surname.clone()),
+        usage_location: Some(onboard.usage_location.to_string()),
+        job_title: onboard.job_title.clone(),
+        department: onboard.department.clone(),
+        on_premises_immutable_id: onboard.immutable_id.clone(),
+    }
+}
+
+/// Whether an account found under the job's UPN is the one this job created (an earlier delivery
+/// whose answer was lost), not someone else's.
+fn is_ours(account: &User, onboard: &OnboardJob) -> bool {
+    account.mail_nickname.as_deref() == Some(onboard.mail_nickname.as_str())
+        && account.display_name.as_deref() == Some(onboard.display_name.as_str())
+}
+
+/// Runs an onboard job.
+pub async fn run(
+    platform: &Platform,
+    job: &Job,
+    onboard: &OnboardJob,
+    tenant: &TenantConnection,
+    progress: &mut JobProgress,
+) -> Result<JobStatus, JobError> {
+    if let Some(start_at) = onboard.start_at
+        && start_at > Utc::now()
+        && !job.dry_run
+    {
+        return Err(JobError::Transient(format!(
+            "the account is to be created at {start_at}, not before"
+        )));
+    }
+    let graph = platform.tenant_graph(tenant).await?;
+    let upn = onboard.user_principal_name.as_str();
+    let created = progress.finished_step(CREATE_ACCOUNT).is_some();
+
+    // Validation (the reads also give the groups and licenses a resumed job still has to apply).
+    let facts = reads::onboard_facts(
+        &graph,
+        upn,
+        &onboard.groups,
+        onboard.copy_from.as_ref(),
+    )
+    .await?;
+    if created {
+        let decision = rules::decide_onboard(
+            onboard,
+            tenant,
+            &facts,
+            Check::pass("password", "already used"),
+        );
+        let account = match facts.existing_account {
+            Some(account) => account,
+            None => {
+                return Err(JobError::permanent(format!(
+                    "the account {upn} this job created no longer exists"
+                )));
+            }
+        };
+        let secret_id = password_secret(platform, job, onboard);
+        finish_password(platform, progress, secret_id.as_deref()).await?;
+        return apply(&graph, progress, &account.id, &decision).await;
+    }
+
+    let (password, password_check) = resolve_password(platform, job, onboard).await?;
+    let resumed = progress.finished_step(VALIDATE).is_some();
+    let adopted = match (&facts.existing_account, resumed) {
+        // Validated by an earlier delivery, which then created the account but lost the answer.
+        (Some(account), true) if is_ours(account, onboard) => Some(account.clone()),
+        _ => None,
+    };
+    let mut facts_for_rules = facts;
+    if adopted.is_some() {
+        facts_for_rules.existing_account = None;
+    }
+    let decision = rules::decide_onboard(onboard, tenant, &facts_for_rules, password_check);
+    if job.dry_run {
+        return dry_run(platform, onboard, progress, &decision, password.secret_id()).await;
+    }
+    if !resumed {
+        steps::record_checks(progress, &decision.checks).await?;
+    }
+    if let Some(reason) = rules::failures(&decision.checks) {
+        forget_password(platform, password.secret_id()).await?;
+        return Err(JobError::Permanent(reason));
+    }
+    if !resumed {
+        progress
+            .step(step(
+                VALIDATE,
+                StepOutcome::Done,
+                None,
+                format!("{} checks passed", decision.checks.len()),
+            ))
+            .await?;
+    }
+    let Password::Value { secret_id, value } = password else {
+        return Err(JobError::permanent("the password could not be read"));
+    };
+
+    let account_id = match adopted {
+        Some(account) => {
+            progress
+                .step(step(
+                    CREATE_ACCOUNT,
+                    StepOutcome::Done,
+                    None,
+                    format!(
+                        "account {upn} ({}) found: created by an earlier delivery of this job",
+                        account.id
+                    ),
+                ))
+                .await?;
+            account.id
+        }
+        None => match create(&graph, onboard, value, progress).await {
+            Ok(id) => id,
+            Err(JobError::Permanent(reason)) => {
+                forget_password(platform, Some(&secret_id)).await?;
+                return Err(JobError::Permanent(reason));
+            }
+            Err(error) => return Err(error),
+        },
+    };
+    finish_password(platform, progress, Some(&secret_id)).await?;
+    apply(&graph, progress, &account_id, &decision).await
+}
+
+/// POST /users; a duplicate-UPN answer after a lost response adopts the account if it is ours.
+async fn create(
+    graph: &TenantGraph,
+    onboard: &OnboardJob,
+    password: SecretString,
+    progress: &mut JobProgress,
+) -> Result<String, JobError> {
+    let upn = onboard.user_principal_name.as_str();
+    match graph.create_user(&new_user(onboard, password)).await {
+        Ok(receipt) => {
+            progress
+                .step(step(
+                    CREATE_ACCOUNT,
+                    StepOutcome::Done,
+                    receipt.request_id,
+                    format!("created account {upn} ({})", receipt.value.id),
+                ))
+                .await?;
+            Ok(receipt.value.id)
+        }
+        Err(error) if error.is_duplicate_upn() => {
+            match reads::account_by_upn(graph, upn).await? {
+                Some(account) if is_ours(&account, onboard) => {
+                    progress
+                        .step(step(
+                            CREATE_ACCOUNT,
+                            StepOutcome::Done,
+                            error.request_id().map(str::to_owned),
+                            format!("account {upn} ({}) already created by this job", account.id),
+                        ))
+                        .await?;
+                    Ok(account.id)
+                }
+                _ => {
+                    record_create_failure(progress, &error).await?;
+                    Err(JobError::Permanent(format!(
+                        "user principal name {upn} was taken by another account before this job could create it"
+                    )))
+                }
+            }
+        }
+        Err(error) if error.is_retryable() => Err(error.into()),
+        Err(error) => {
+            record_create_failure(progress, &error).await?;
+            Err(JobError::Permanent(format!(
+                "account {upn} was not created, so no license or group was changed: {error}"
+            )))
+        }
+    }
+}
+
+async fn record_create_failure(
+    progress: &mut JobProgress,
+    error: &graph::GraphError,
+) -> Result<(), JobError> {
+    progress
+        .step(step(
+            CREATE_ACCOUNT,
+            StepOutcome::Failed,
+            error.request_id().map(str::to_owned),
+            format!("not created: {error}"),
+        ))
+        .await
+}
+
+/// The password secret a job references (or the one its generated password went to), when it is
+/// one this bundle may delete.
+fn password_secret(platform: &Platform, job: &Job, onboard: &OnboardJob) -> Option<String> {
+    let secret_id = match &onboard.password {
+        PasswordSource::Secret { secret_id } => secret_id.clone(),
+        PasswordSource::Generate => platform.vault.onboarding_password_name(&job.job_id),
+    };
+    platform
+        .vault
+        .is_onboarding_secret(&secret_id)
+        .then_some(secret_id)
+}
+
+/// Deletes the password secret once the account exists (recorded, so it is done once).
+async fn finish_password(
+    platform: &Platform,
+    progress: &mut JobProgress,
+    secret_id: Option<&str>,
+) -> Result<(), JobError> {
+    let Some(secret_id) = secret_id else {
+        return Ok(());
+    };
+    if progress.finished_step(DELETE_PASSWORD).is_some() {
+        return Ok(());
+    }
+    forget_password(platform, Some(secret_id)).await?;
+    progress
+        .step(step(
+            DELETE_PASSWORD,
+            StepOutcome::Done,
+            None,
+            format!("deleted the password secret {secret_id}"),
+        ))
+        .await
+}
+
+/// Licenses (one assignLicense) then groups (`$batch`), skipping what an earlier delivery did.
+async fn apply(
+    graph: &TenantGraph,
+    progress: &mut JobProgress,
+    account_id: &str,
+    decision: &OnboardDecision,
+) -> Result<JobStatus, JobError> {
+    if !decision.licenses.is_empty() && progress.finished_step(ASSIGN_LICENSES).is_none() {
+        let add: Vec<AssignedLicense> = decision
+            .licenses
+            .iter()
+            .map(|sku| AssignedLicense::sku(sku.sku_id.clone()))
+            .collect();
+        let names = decision
+            .licenses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        match graph.assign_license(account_id, &add, &[]).await {
+            Ok(receipt) => {
+                progress
+                    .step(step(
+                        ASSIGN_LICENSES,
+                        StepOutcome::Done,
+                        receipt.request_id,
+                        format!("assigned {names}"),
+                    ))
+                    .await?
+            }
+            Err(error) if error.is_retryable() => return Err(error.into()),
+            Err(error) => {
+                progress
+                    .step(step(
+                        ASSIGN_LICENSES,
+                        StepOutcome::Failed,
+                        error.request_id().map(str::to_owned),
+                        format!("not assigned ({names}): {error}"),
+                    ))
+                    .await?
+            }
+        }
+    }
+    let changes: Vec<(GroupChange, rules::GroupChoice)> = decision
+        .groups
+        .iter()
+        .map(|group| (GroupChange::Add, group.clone()))
+        .collect();
+    steps::change_groups(graph, progress, account_id, &changes).await?;
+    Ok(steps::final_status(progress))
+}
+
+/// Records every check and the plan, deletes the password secret (a dry run ends the job), and
+/// writes nothing in the tenant.
+async fn dry_run(
+    platform: &Platform,
+    onboard: &OnboardJob,
+    progress: &mut JobProgress,
+    decision: &OnboardDecision,
+    secret_id: Option<&str>,
+) -> Result<JobStatus, JobError> {
+    steps::record_checks(progress, &decision.checks).await?;
+    steps::record_plan(progress, &decision.plan(onboard)).await?;
+    forget_password(platform, secret_id).await?;
+    match rules::failures(&decision.checks) {
+        Some(reason) => Err(JobError::Permanent(reason)),
+        None => Ok(JobStatus::Succeeded),
+    }
+}
