@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::http::{self, RequestIds, Resp};
-use crate::routes::serve_one;
+use crate::routes::{Request, serve_one};
 use crate::state::Sim;
 
 /// Graph's limit on requests in one batch.
@@ -174,9 +174,16 @@ pub(crate) fn batch(sim: &Sim, caller: &Caller, ids: &RequestIds, body: &[u8]) -
                     "/{}",
                     path.trim_start_matches('/').trim_start_matches("v1.0/")
                 );
-                serve_one(
-                    sim, caller, &inner_ids, &r.method, &path, query, &r.headers, &r.body,
-                )
+                {
+                    let req = Request {
+                        method: &r.method,
+                        path: &path,
+                        query,
+                        headers: &r.headers,
+                        body: &r.body,
+                    };
+                    serve_one(sim, caller, &inner_ids, &req)
+                }
             };
             status.insert(r.id.clone(), resp.status.as_u16());
             results[i] = Some(sub_response(&r.id, &resp));

@@ -258,17 +258,25 @@ fn adjusted_cost(base: u64, q: &Query) -> u64 {
     c.max(1) as u64
 }
 
+/// One Graph request as received (plain, or one step of a batch).
+pub(crate) struct Request<'a> {
+    pub method: &'a Method,
+    /// Below /v1.0, still percent-encoded.
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
 /// Answers one Graph request (plain or inside a batch) for an authenticated caller.
-pub(crate) fn serve_one(
-    sim: &Sim,
-    caller: &Caller,
-    ids: &RequestIds,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Resp {
+pub(crate) fn serve_one(sim: &Sim, caller: &Caller, ids: &RequestIds, req: &Request<'_>) -> Resp {
+    let Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    } = *req;
     let segs = segments(path);
     let Some((route, name)) = Route::parse(method, &segs) else {
         let seg = segs.last().cloned().unwrap_or_default();
@@ -472,9 +480,16 @@ pub(crate) async fn graph(
             sim2.count("POST /v1.0/$batch");
             batch::batch(&sim2, &caller, &ids2, &body)
         } else {
-            serve_one(
-                &sim2, &caller, &ids2, &method, &path, &query, &headers, &body,
-            )
+            {
+                let req = Request {
+                    method: &method,
+                    path: &path,
+                    query: &query,
+                    headers: &headers,
+                    body: &body,
+                };
+                serve_one(&sim2, &caller, &ids2, &req)
+            }
         }
     })
     .await

@@ -341,7 +341,7 @@ fn group_size(rng: &mut fastrand::Rng, users: usize) -> usize {
     }
     let r = rng.f64();
     let n = if r < 0.92 {
-        rng.usize(10..=250)
+        rng.usize(10..=220)
     } else if r < 0.98 {
         rng.usize(250..=999)
     } else {
@@ -466,9 +466,8 @@ fn groups(t: &mut Tenant, n: usize, pools: &Pools, rng: &mut fastrand::Rng) {
 }
 
 fn licenses(t: &mut Tenant, rng: &mut fastrand::Rng) {
-    let p1 = t.has_p1;
-    // Index of each SKU in `skus()` order.
-    let (main, second, extra, full, free) = if p1 { (0, 1, 2, 3, 4) } else { (0, 1, 2, 3, 4) };
+    // Index of each SKU in `skus()` order: main, second, extra, the full one, the free one.
+    let (main, second, extra, full, free) = (0, 1, 2, 3, 4);
     let n = t.users.len();
     for i in 0..n {
         let u = &mut t.users[i];
