@@ -1,1 +1,167 @@
-//! placeholder
+//! Connecting tenants: the function behind the HTTP API's connection routes (API Gateway HTTP
+//! API, payload format 2.0).
+//!
+//! | route                                                   | what it does                            |
+//! |---------------------------------------------------------|-----------------------------------------|
+//! | `GET /connect?org=&mode=read\|write&return_to=`         | 302 to Entra admin consent, signed state |
+//! | `GET /oauth/callback`                                   | verifies state, tests, records, syncs    |
+//! | `POST /tenants`                                         | the customer's own app registration      |
+//! | `POST /tenants/{tenant_id}/test`                        | per-permission report, P1 probe          |
+//! | `GET /tenants/{tenant_id}/customers`                    | a partner's GDAP customer tenants        |
+//! | `POST /tenants/{tenant_id}/customers/{customer_id}/connect` | connects one customer tenant         |
+//!
+//! The browser routes answer HTML pages ([`page`]); the others JSON.
+
+pub mod connection;
+mod consent;
+mod own_app;
+pub mod page;
+mod partner;
+pub mod permissions;
+pub mod state;
+mod test_route;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use futures::future::BoxFuture;
+use lifecycle::http::error_response;
+use lifecycle::model::ConnectionMode;
+use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, VaultError};
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+use tokio::sync::OnceCell;
+
+use state::{KeyError, StateSigner};
+
+/// Why the function could not be built.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AppError {
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+}
+
+/// Why the state signing key is unusable.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SignerError {
+    #[error("the state signing key could not be read: {0}")]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// The connection function, built once per cold start.
+pub struct App {
+    platform: Platform,
+    signer: OnceCell<StateSigner>,
+}
+
+impl App {
+    /// Builds the function from the shared configuration and the AWS SDK configuration.
+    pub fn new(config: Config, aws: &SdkConfig) -> Result<App, AppError> {
+        Ok(App::from_platform(Platform::new(config, aws)?))
+    }
+
+    /// The function over already built dependencies.
+    pub fn from_platform(platform: Platform) -> App {
+        App {
+            platform,
+            signer: OnceCell::new(),
+        }
+    }
+
+    /// The shared dependencies.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Handles one HTTP request; every failure becomes an HTTP answer, never a failed invocation.
+    pub async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match request.route_key.as_deref().unwrap_or_default() {
+            "GET /connect" => consent::start(self, &request).await,
+            "GET /oauth/callback" => consent::callback(self, &request).await,
+            "POST /tenants" => own_app::connect(self, &request).await,
+            "POST /tenants/{tenant_id}/test" => test_route::test(self, &request).await,
+            "GET /tenants/{tenant_id}/customers" => partner::customers(self, &request).await,
+            "POST /tenants/{tenant_id}/customers/{customer_id}/connect" => {
+                partner::connect_customer(self, &request).await
+            }
+            other => error_response(
+                404,
+                "not_found",
+                format!("no route {other:?} in the connection function"),
+            ),
+        }
+    }
+
+    /// The state signer, its key read from Secrets Manager once per cold start.
+    async fn signer(&self) -> Result<&StateSigner, SignerError> {
+        self.signer
+            .get_or_try_init(|| async {
+                let key = self
+                    .platform
+                    .vault
+                    .get_state_signing_key(&self.platform.config.state_signing_key_secret_id)
+                    .await?;
+                Ok(StateSigner::new(key)?)
+            })
+            .await
+    }
+}
+
+impl Function for App {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+        Box::pin(async move {
+            let request: ApiGatewayV2httpRequest = serde_json::from_value(event)?;
+            let response = self.handle(request).await;
+            Ok(serde_json::to_value(response)?)
+        })
+    }
+}
+
+/// A connection mode as the API spells it: `read`, or `write` / `read_write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeParam {
+    Read,
+    #[serde(alias = "read_write")]
+    Write,
+}
+
+impl ModeParam {
+    /// Parses the query-string form.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "read" | "read_only" => Some(Self::Read),
+            "write" | "read_write" => Some(Self::Write),
+            _ => None,
+        }
+    }
+}
+
+impl From<ModeParam> for ConnectionMode {
+    fn from(mode: ModeParam) -> Self {
+        match mode {
+            ModeParam::Read => ConnectionMode::Read,
+            ModeParam::Write => ConnectionMode::ReadWrite,
+        }
+    }
+}
+
+/// How a mode reads on a page.
+pub(crate) fn mode_label(mode: ConnectionMode) -> &'static str {
+    match mode {
+        ConnectionMode::Read => "read-only",
+        ConnectionMode::ReadWrite => "read/write",
+    }
+}
+
+/// The query-string form of a mode (the inverse of [`ModeParam::parse`]).
+pub(crate) fn mode_param(mode: ConnectionMode) -> &'static str {
+    match mode {
+        ConnectionMode::Read => "read",
+        ConnectionMode::ReadWrite => "write",
+    }
+}
