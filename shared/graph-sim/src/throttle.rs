@@ -16,6 +16,7 @@ struct Window {
 pub(crate) struct Windows {
     ru: HashMap<String, Window>,
     writes: HashMap<String, Window>,
+    reports: HashMap<String, Window>,
 }
 
 /// The outcome of charging one request.
@@ -60,7 +61,19 @@ fn take(
     Ok(w.used * 100 / budget.max(1))
 }
 
+/// Microsoft 365 usage reports: 14 requests per 10 minutes per app per tenant.
+const REPORTS_PER_WINDOW: u64 = 14;
+
 impl Windows {
+    /// Charges one usage-report request; its window is 60 RU windows (10 min at Graph's pace).
+    pub fn charge_report(&mut self, knobs: &Knobs, app: &str) -> Charge {
+        let len = Duration::from_millis(knobs.throttle_window_ms.max(1)) * 60;
+        match take(&mut self.reports, app, len, 1, REPORTS_PER_WINDOW) {
+            Ok(pct) => Charge::Ok(pct),
+            Err(wait) => Charge::Throttled(wait),
+        }
+    }
+
     /// Charges `cost` RU (and one write when `write`) to `app`.
     pub fn charge(
         &mut self,

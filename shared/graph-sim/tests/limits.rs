@@ -209,3 +209,80 @@ async fn given_a_non_p1_tenant_when_sign_in_activity_is_selected_then_403_non_pr
         .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test]
+async fn given_a_token_lifetime_knob_when_a_token_is_issued_then_expires_in_follows_it() {
+    // GIVEN a token lifetime of 120 s
+    let env = Env::start(SimConfig::single(5, 1)).await;
+    let t = env.tenant(0);
+    env.sim
+        .update_knobs(&t.tenant_id, |k| k.token_lifetime_s = 120)
+        .expect("knobs");
+    // WHEN a token is requested
+    let resp = env
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            env.sim.login_base_url(),
+            t.tenant_id
+        ))
+        .form(&[
+            ("client_id", t.own_app.client_id.as_str()),
+            ("client_secret", t.own_app.client_secret.as_str()),
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    // THEN expires_in is 120 and the JWT's exp is 120 s after iat
+    assert_eq!(body["expires_in"], 120);
+    assert_eq!(body["token_type"], "Bearer");
+    use base64::Engine;
+    let payload = body["access_token"]
+        .as_str()
+        .expect("token")
+        .split('.')
+        .nth(1)
+        .expect("payload")
+        .to_string();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("claims");
+    assert_eq!(
+        claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
+        120
+    );
+    assert_eq!(claims["tid"], t.tenant_id.as_str());
+    assert!(
+        claims["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .any(|r| r == "User.ReadWrite.All")
+    );
+}
+
+#[tokio::test]
+async fn given_usage_reports_when_more_than_14_are_requested_in_the_window_then_429() {
+    // GIVEN a tenant
+    let env = Env::start(SimConfig::single(5, 1)).await;
+    let token = env.token(0).await;
+    // WHEN the mailbox usage report is requested 15 times
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(
+            env.get(&token, "/reports/getMailboxUsageDetail(period='D7')")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    // THEN 14 redirects and then 429
+    assert_eq!(statuses.iter().filter(|&&s| s == 302).count(), 14);
+    assert_eq!(statuses[14], 429);
+}

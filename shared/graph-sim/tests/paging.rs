@@ -92,3 +92,24 @@ async fn given_top_above_999_when_users_are_listed_then_400() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "Request_BadRequest");
 }
+
+#[tokio::test]
+async fn given_the_benchmark_tenant_when_users_are_paged_then_100k_users_come_in_101_requests_and_groups_average_about_200_members()
+ {
+    // GIVEN the 100,000-user, 2,000-group tenant
+    let env = Env::start(SimConfig::single(100_000, 2_000)).await;
+    let token = env.token(0).await;
+    let tid = env.tenant(0).tenant_id;
+    // WHEN every user is paged with $top=999
+    let (users, requests) = env.get_all(&token, "/users?$top=999&$select=id").await;
+    // THEN all 100,000 come in ceil(100000/999) = 101 requests
+    assert_eq!((users.len(), requests), (100_000, 101));
+    // AND the tenant holds ~400k memberships (about 200 per group)
+    let counts = env.sim.truth_counts(&tid).expect("truth").counts;
+    assert_eq!((counts.users, counts.groups), (100_000, 2_000));
+    assert!(
+        (300_000..=500_000).contains(&counts.memberships),
+        "{}",
+        counts.memberships
+    );
+}

@@ -336,10 +336,13 @@ pub(crate) fn serve_one(sim: &Sim, caller: &Caller, ids: &RequestIds, req: &Requ
                 ),
             };
         }
-        match rt
-            .windows
-            .charge(&knobs, users, &caller.client_id, cost, write)
-        {
+        let charge = if matches!(route, Route::MailboxUsage(_)) {
+            rt.windows.charge_report(&knobs, &caller.client_id)
+        } else {
+            rt.windows
+                .charge(&knobs, users, &caller.client_id, cost, write)
+        };
+        match charge {
             Charge::Ok(p) => pct = p,
             Charge::Throttled(wait) => {
                 drop(rt);
