@@ -84,3 +84,11 @@ pub(crate) fn iso(secs: i64) -> String {
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
+
+/// The date part (YYYY-MM-DD) of a timestamp, as usage reports write it.
+pub(crate) fn day(secs: i64) -> String {
+    DateTime::<Utc>::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}

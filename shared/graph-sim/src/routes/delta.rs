@@ -30,7 +30,11 @@ struct Cursor {
 }
 
 fn tenant_tag(cx: &Cx<'_>) -> String {
-    cx.sim.tenants[cx.caller.tenant].id_str[..8].to_string()
+    cx.sim.tenants[cx.caller.tenant]
+        .id_str
+        .chars()
+        .take(8)
+        .collect()
 }
 
 fn epoch(cx: &Cx<'_>) -> u32 {

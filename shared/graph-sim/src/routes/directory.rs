@@ -217,8 +217,7 @@ pub(crate) fn mailbox_usage(cx: &Cx<'_>, period: &str) -> Result<Resp, Resp> {
 /// real download).
 pub(crate) fn mailbox_usage_csv(t: &crate::state::Tenant, period: &str, started: i64) -> String {
     let days: i64 = period.trim_start_matches('D').parse().unwrap_or(30);
-    let refresh = json::iso(started - 2 * 86_400);
-    let refresh = &refresh[..10];
+    let refresh = json::day(started - 2 * 86_400);
     let mut out = String::from(
         "\u{feff}Report Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,Created Date,Last Activity Date,Item Count,Storage Used (Byte),Issue Warning Quota (Byte),Prohibit Send Quota (Byte),Prohibit Send/Receive Quota (Byte),Deleted Item Count,Deleted Item Size (Byte),Deleted Item Quota (Byte),Has Archive,Report Period\n",
     );
@@ -241,15 +240,15 @@ pub(crate) fn mailbox_usage_csv(t: &crate::state::Tenant, period: &str, started:
         let last_activity = u
             .sign_in
             .filter(|s| s.last > started - days * 86_400)
-            .map(|s| json::iso(s.last)[..10].to_string())
+            .map(|s| json::day(s.last))
             .unwrap_or_default();
-        let deleted = u.deleted_at.map(|d| json::iso(d)[..10].to_string());
+        let deleted = u.deleted_at.map(json::day);
         out.push_str(&format!(
             "{refresh},{upn},{},{},{},{},{last_activity},{items},{storage},105226698752,106300440576,107374182400,{},{},32212254720,{},{days}\n",
             csv_field(&name),
             if deleted.is_some() { "True" } else { "False" },
             deleted.unwrap_or_default(),
-            &json::iso(u.created)[..10],
+            json::day(u.created),
             items / 20,
             storage / 25,
             if h % 5 == 0 { "True" } else { "False" },

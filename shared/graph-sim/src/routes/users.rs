@@ -272,7 +272,7 @@ pub(crate) fn with_context(cx: &Cx<'_>, context: &str, obj: Vec<u8>) -> Vec<u8> 
     if obj.len() > 2 {
         out.push(b',');
     }
-    out.extend_from_slice(&obj[1..]);
+    out.extend_from_slice(obj.get(1..).unwrap_or_default());
     out
 }
 
@@ -298,7 +298,7 @@ pub(crate) fn license_details(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
         |out, i| {
             let sku = &t.skus[skus[i] as usize];
             out.extend_from_slice(b"{\"id\":");
-            json::str(out, &format!("{id_b64}{}", &sku.def.sku_id[..8]));
+            json::str(out, &format!("{id_b64}{}", sku.def.sku_id.replace('-', "")));
             out.extend_from_slice(b",\"skuId\":");
             json::str(out, sku.def.sku_id);
             out.extend_from_slice(b",\"skuPartNumber\":");
