@@ -69,6 +69,14 @@ fn config() -> Config {
     .expect("config")
 }
 
+/// A moto server with the table, and the platform over it (no Graph call is made here).
+async fn platform() -> (super::Local, Platform) {
+    let local = spawn().await;
+    store(&local).await;
+    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    (local, platform)
+}
+
 fn event(queue: &str, bodies: &[String]) -> SqsEvent {
     let records: Vec<_> = bodies
         .iter()
@@ -116,9 +124,7 @@ async fn record(platform: &Platform, job: &Job) -> JobRecord {
 #[tokio::test]
 async fn given_a_malformed_message_when_run_then_it_is_left_for_redelivery_and_the_dlq() {
     // GIVEN a runner and a message that is not a job
-    let local = spawn().await;
-    store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let (_local, platform) = platform().await;
     let worker = Worker::default();
     // WHEN the batch runs
     let response = run_sqs_jobs(&platform, event("jobs", &["{\"type\":".into()]), &worker).await;
@@ -129,9 +135,7 @@ async fn given_a_malformed_message_when_run_then_it_is_left_for_redelivery_and_t
 
 #[tokio::test]
 async fn given_a_job_for_an_unknown_tenant_when_run_then_it_fails_with_the_reason_once() {
-    let local = spawn().await;
-    store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let (_local, platform) = platform().await;
     let worker = Worker::default();
     // GIVEN a job for a tenant that was never connected
     let job = sync_job(&tenant(404));
@@ -155,9 +159,7 @@ async fn given_a_job_for_an_unknown_tenant_when_run_then_it_fails_with_the_reaso
 
 #[tokio::test]
 async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_without_running() {
-    let local = spawn().await;
-    store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let (_local, platform) = platform().await;
     // GIVEN a tenant connected read-only
     let mut tenant = connection(&tenant(7));
     tenant.mode = ConnectionMode::Read;
@@ -184,9 +186,7 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
 
 #[tokio::test]
 async fn given_a_job_delivered_twice_when_run_then_the_worker_runs_it_once() {
-    let local = spawn().await;
-    store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let (_local, platform) = platform().await;
     let tenant = connection(&tenant(8));
     platform.save_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
@@ -209,9 +209,7 @@ async fn given_a_job_delivered_twice_when_run_then_the_worker_runs_it_once() {
 
 #[tokio::test]
 async fn given_a_transient_failure_when_redelivered_then_the_job_resumes_after_its_done_steps() {
-    let local = spawn().await;
-    store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let (_local, platform) = platform().await;
     let tenant = connection(&tenant(9));
     platform.save_tenant(&tenant).await.expect("save tenant");
     let failing = Worker {
@@ -250,9 +248,7 @@ async fn given_a_transient_failure_when_redelivered_then_the_job_resumes_after_i
 
 #[tokio::test]
 async fn given_a_fifo_batch_when_the_first_job_fails_then_the_later_ones_wait_too() {
-    let local = spawn().await;
-    store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let (_local, platform) = platform().await;
     let tenant = connection(&tenant(10));
     platform.save_tenant(&tenant).await.expect("save tenant");
     let failing = Worker {
