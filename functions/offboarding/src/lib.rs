@@ -1,1 +1,56 @@
-//! placeholder
+//! The offboarding function: SQS FIFO offboard jobs (message group = tenant + account, so one
+//! account's jobs run in order), run through the shared jobs runner with partial batch failures.
+//!
+//! An offboarding blocks sign-in and revokes sessions first (one `$batch`, so access ends at
+//! once), then removes the account's direct group memberships (20 per `$batch`; dynamic groups and
+//! mail-enabled groups are reported, not touched), then its direct licenses (one assignLicense;
+//! group-inherited licenses go with the group), then deletes it (soft delete, restorable for 30
+//! days) or keeps it disabled, per the job's policy. Each step is recorded in the job record with
+//! Graph's request id; a redelivery resumes at the first unfinished step. `dry_run` records the
+//! plan with no write.
+
+mod account;
+mod offboard;
+mod plan;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::SqsEvent;
+use futures::future::BoxFuture;
+use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, run_sqs_jobs};
+use serde_json::Value;
+
+pub use account::encode_segment;
+pub use offboard::Offboarding;
+
+/// The offboarding function, built once per cold start.
+#[derive(Clone)]
+pub struct App {
+    platform: Platform,
+    handler: Offboarding,
+}
+
+impl App {
+    /// Builds the function from the shared configuration and the AWS SDK configuration (no I/O).
+    pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
+        let platform = Platform::new(config, aws)?;
+        Ok(App {
+            handler: Offboarding::new(platform.clone()),
+            platform,
+        })
+    }
+
+    /// Runs one SQS batch of offboard jobs; the answer names the messages SQS must redeliver.
+    pub async fn handle(&self, event: SqsEvent) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        run_sqs_jobs(&self.platform, event, &self.handler).await
+    }
+}
+
+impl Function for App {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+        Box::pin(async move {
+            let event: SqsEvent = serde_json::from_value(event)?;
+            let response = self.handle(event).await;
+            Ok(serde_json::to_value(response)?)
+        })
+    }
+}

@@ -36,7 +36,9 @@ impl Registry {
     /// Every function crate of the bundle that exists today. A function crate that lands adds its
     /// line here.
     pub fn standard() -> Registry {
-        Registry::empty().register("functions/api", api::App::new)
+        Registry::empty()
+            .register("functions/api", api::App::new)
+            .register("functions/offboarding", offboarding::App::new)
     }
 
     /// Adds (or replaces) the constructor for a `CodeUri`, e.g. `"functions/sync"`.

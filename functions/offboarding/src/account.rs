@@ -1,0 +1,325 @@
+//! What offboarding needs to know about one account, read from Graph in one `$batch` round trip:
+//! the account itself (enabled, licenses and where each comes from) and its direct group
+//! memberships (`memberOf`), each group classified by whether Graph lets us remove the member.
+
+use graph::{BatchRequest, GraphError, Method, TenantGraph};
+use lifecycle::model::AccountRef;
+use serde::Deserialize;
+
+/// The account properties offboarding reads.
+const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates";
+/// The group properties that decide whether a membership can be removed through Graph.
+const GROUP_SELECT: &str =
+    "id,displayName,groupTypes,mailEnabled,securityEnabled,onPremisesSyncEnabled";
+/// Graph's largest page for `memberOf`.
+const MEMBER_OF_PAGE: u32 = 999;
+
+/// The account as it stands in the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    pub id: String,
+    pub upn: String,
+    pub enabled: bool,
+    /// Mastered in an on-premises directory: blocking and deleting must happen there.
+    pub on_premises_synced: bool,
+    /// SKU ids assigned directly (removable with one assignLicense).
+    pub direct_licenses: Vec<String>,
+    /// SKU ids inherited from a group (group-based licensing), with the group's id: they go when
+    /// the account leaves the group, and cannot be removed directly.
+    pub inherited_licenses: Vec<(String, String)>,
+    /// Direct group memberships.
+    pub groups: Vec<MemberGroup>,
+}
+
+/// One group the account is a direct member of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberGroup {
+    pub id: String,
+    pub display_name: String,
+    pub removal: Removal,
+}
+
+/// Whether Graph can remove a member from a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Security or Microsoft 365 group with assigned membership.
+    Removable,
+    /// Dynamic membership: the rule decides; change the rule or the account's attributes.
+    Dynamic,
+    /// Distribution list or mail-enabled security group: managed in Exchange Online only.
+    MailEnabled,
+    /// Synced from on-premises Active Directory: managed there.
+    OnPremises,
+}
+
+impl Removal {
+    /// Why a member cannot be removed here, for the step detail.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Removal::Removable => None,
+            Removal::Dynamic => Some(
+                "dynamic membership: the rule decides, so change the rule or the account's attributes",
+            ),
+            Removal::MailEnabled => Some(
+                "distribution list or mail-enabled security group: Graph cannot change it; remove the member in Exchange Online",
+            ),
+            Removal::OnPremises => {
+                Some("synced from on-premises Active Directory: remove the member there")
+            }
+        }
+    }
+}
+
+/// Where the account is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Active(AccountState),
+    /// Soft-deleted (in deleted items, restorable for 30 days).
+    Deleted {
+        id: String,
+        upn: String,
+    },
+    Missing,
+}
+
+#[derive(Deserialize)]
+struct PageWire<T> {
+    #[serde(default = "Vec::new")]
+    value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MemberOfEntry {
+    #[serde(rename = "@odata.type", default)]
+    odata_type: Option<String>,
+    #[serde(rename = "onPremisesSyncEnabled", default)]
+    on_premises_synced: Option<bool>,
+    #[serde(flatten)]
+    group: graph::Group,
+}
+
+/// Reads the account and its direct memberships. `graph_base_url` turns `@odata.nextLink`s into
+/// the relative URLs `$batch` steps take (an account in more than 999 groups).
+pub async fn read(
+    graph: &TenantGraph,
+    graph_base_url: &str,
+    account: &AccountRef,
+) -> Result<(Found, Vec<String>), GraphError> {
+    let key = encode_segment(&account.to_string());
+    let steps = vec![
+        BatchRequest::new(
+            "account",
+            Method::GET,
+            format!("/users/{key}?$select={ACCOUNT_SELECT}"),
+        ),
+        BatchRequest::new(
+            "groups",
+            Method::GET,
+            format!("/users/{key}/memberOf?$select={GROUP_SELECT}&$top={MEMBER_OF_PAGE}"),
+        ),
+    ];
+    let mut outcomes = graph.batch(steps).await?.into_iter();
+    let (Some(account_outcome), Some(groups_outcome)) = (outcomes.next(), outcomes.next()) else {
+        return Err(malformed("the $batch answer lacks a step"));
+    };
+    let mut request_ids = Vec::new();
+    let user: graph::User = match account_outcome.result {
+        Ok(response) => {
+            request_ids.extend(response.request_id.clone());
+            response.json()?
+        }
+        Err(error) if error.is_not_found() => {
+            return Ok((find_deleted(graph, account).await?, request_ids));
+        }
+        Err(error) => return Err(error),
+    };
+    let mut page: PageWire<MemberOfEntry> = groups_outcome.result?.json()?;
+    let mut groups = Vec::new();
+    loop {
+        groups.extend(
+            page.value
+                .into_iter()
+                .filter(|entry| entry.odata_type.as_deref() == Some("#microsoft.graph.group"))
+                .map(|entry| member_group(entry.group, entry.on_premises_synced.unwrap_or(false))),
+        );
+        let Some(link) = page.next_link else { break };
+        let relative = link
+            .strip_prefix(graph_base_url)
+            .filter(|rest| rest.starts_with('/'))
+            .ok_or_else(|| GraphError::UntrustedLink { link: link.clone() })?;
+        let mut next = graph
+            .batch(vec![BatchRequest::new("groups", Method::GET, relative)])
+            .await?;
+        page = match next.pop() {
+            Some(outcome) => outcome.result?.json()?,
+            None => return Err(malformed("the $batch answer is empty")),
+        };
+    }
+    Ok((Found::Active(account_state(user, groups)), request_ids))
+}
+
+fn malformed(reason: &str) -> GraphError {
+    GraphError::UnexpectedBody {
+        status: 200,
+        request_id: None,
+        reason: reason.to_owned(),
+    }
+}
+
+fn account_state(user: graph::User, groups: Vec<MemberGroup>) -> AccountState {
+    let mut direct_licenses = Vec::new();
+    let mut inherited_licenses = Vec::new();
+    if user.license_assignment_states.is_empty() {
+        direct_licenses.extend(user.assigned_licenses.iter().map(|l| l.sku_id.clone()));
+    }
+    for state in &user.license_assignment_states {
+        let Some(sku_id) = state.sku_id.clone() else {
+            continue;
+        };
+        match state.assigned_by_group.as_deref().filter(|g| !g.is_empty()) {
+            None => {
+                if !direct_licenses.contains(&sku_id) {
+                    direct_licenses.push(sku_id);
+                }
+            }
+            Some(group) => inherited_licenses.push((sku_id, group.to_owned())),
+        }
+    }
+    AccountState {
+        upn: user.user_principal_name.clone().unwrap_or_default(),
+        enabled: user.account_enabled.unwrap_or(true),
+        on_premises_synced: user.on_premises_sync_enabled.unwrap_or(false),
+        id: user.id,
+        direct_licenses,
+        inherited_licenses,
+        groups,
+    }
+}
+
+fn member_group(group: graph::Group, on_premises_synced: bool) -> MemberGroup {
+    let removal = if group.is_dynamic() {
+        Removal::Dynamic
+    } else if group.mail_enabled.unwrap_or(false) && group.kind() != graph::GroupKind::Microsoft365
+    {
+        Removal::MailEnabled
+    } else if on_premises_synced {
+        Removal::OnPremises
+    } else {
+        Removal::Removable
+    };
+    MemberGroup {
+        display_name: group
+            .display_name
+            .clone()
+            .unwrap_or_else(|| group.id.clone()),
+        id: group.id,
+        removal,
+    }
+}
+
+/// The account among the soft-deleted ones: by id, or by UPN (Entra prefixes a deleted account's
+/// UPN with its object id without dashes, so a suffix match finds it).
+async fn find_deleted(graph: &TenantGraph, account: &AccountRef) -> Result<Found, GraphError> {
+    use futures::TryStreamExt as _;
+    let mut deleted = std::pin::pin!(graph.deleted_users());
+    while let Some(user) = deleted.try_next().await? {
+        let upn = user.user_principal_name.clone().unwrap_or_default();
+        let matches = match account {
+            AccountRef::Id(id) => user.id.eq_ignore_ascii_case(id.as_str()),
+            AccountRef::Upn(wanted) => upn
+                .to_ascii_lowercase()
+                .ends_with(&wanted.normalized().to_ascii_lowercase()),
+        };
+        if matches {
+            return Ok(Found::Deleted { id: user.id, upn });
+        }
+    }
+    Ok(Found::Missing)
+}
+
+/// Percent-encodes one URL path segment (an id or a UPN, which may hold `#`, `+` or `'`).
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_upn_with_reserved_characters_when_encoded_then_only_they_are_escaped() {
+        assert_eq!(
+            encode_segment("o'neil+test#1@contoso.com"),
+            "o%27neil%2Btest%231@contoso.com"
+        );
+    }
+
+    #[test]
+    fn given_group_flags_when_classified_then_dynamic_and_mail_enabled_are_not_removable() {
+        let group = |types: &[&str], mail: bool, security: bool| graph::Group {
+            id: "g".into(),
+            group_types: types.iter().map(|t| (*t).to_owned()).collect(),
+            mail_enabled: Some(mail),
+            security_enabled: Some(security),
+            ..graph::Group::default()
+        };
+        assert_eq!(
+            member_group(group(&[], false, true), false).removal,
+            Removal::Removable
+        );
+        assert_eq!(
+            member_group(group(&["Unified"], true, false), false).removal,
+            Removal::Removable
+        );
+        assert_eq!(
+            member_group(group(&["DynamicMembership"], false, true), false).removal,
+            Removal::Dynamic
+        );
+        assert_eq!(
+            member_group(group(&["Unified", "DynamicMembership"], true, false), false).removal,
+            Removal::Dynamic
+        );
+        assert_eq!(
+            member_group(group(&[], true, false), false).removal,
+            Removal::MailEnabled
+        );
+        assert_eq!(
+            member_group(group(&[], true, true), false).removal,
+            Removal::MailEnabled
+        );
+        assert_eq!(
+            member_group(group(&[], false, true), true).removal,
+            Removal::OnPremises
+        );
+    }
+
+    #[test]
+    fn given_license_states_when_read_then_direct_and_inherited_are_told_apart() {
+        let user: graph::User = serde_json::from_value(serde_json::json!({
+            "id": "u", "userPrincipalName": "a@contoso.com", "accountEnabled": true,
+            "assignedLicenses": [{"skuId": "s1"}, {"skuId": "s2"}],
+            "licenseAssignmentStates": [
+                {"skuId": "s1", "assignedByGroup": null, "state": "Active"},
+                {"skuId": "s2", "assignedByGroup": "g1", "state": "Active"},
+                {"skuId": "s1", "assignedByGroup": "g2", "state": "Active"}
+            ]
+        }))
+        .unwrap_or_default();
+        let state = account_state(user, Vec::new());
+        assert_eq!(state.direct_licenses, vec!["s1".to_owned()]);
+        assert_eq!(
+            state.inherited_licenses,
+            vec![("s2".into(), "g1".into()), ("s1".into(), "g2".into())]
+        );
+    }
+}
