@@ -4,6 +4,8 @@
 //! Routes today: `GET /health`. A new route is one line in [`App::route`] plus its event in
 //! infra/template.yaml.
 
+pub mod tenants;
+
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -50,8 +52,14 @@ impl App {
     async fn route(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         match request.route_key.as_deref().unwrap_or_default() {
             "GET /health" => self.health().await,
+            "GET /tenants/{tenant_id}" => tenants::get(&self.store(), request).await,
             _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
         }
+    }
+
+    /// The store over the function's client (a cheap handle).
+    fn store(&self) -> lifecycle::Store {
+        lifecycle::Store::new(self.dynamodb.clone(), self.config.table_name.clone())
     }
 
     /// `GET /health`: ok and the version when the table answers, 503 otherwise.

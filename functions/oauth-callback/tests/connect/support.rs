@@ -1,0 +1,393 @@
+//! One moto server and one Graph simulator per test, the table, queue and secrets the template
+//! declares, and the connection function built on them with the real clients.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use graph_sim::{SimConfig, SimHandle, TenantInfo};
+use lifecycle::model::{Job, TenantConnection};
+use lifecycle::store::keys;
+use lifecycle::{Config, Platform, TenantId};
+use local_aws::Moto;
+use oauth_callback::App;
+use serde_json::Value;
+
+pub const TABLE: &str = "lifecycle";
+pub const PUBLIC_BASE_URL: &str = "https://connect.example.com";
+pub const PLATFORM_SECRET_ID: &str = "test/platform/app-secret";
+pub const READ_APP_SECRET_ID: &str = "test/platform/read-app-secret";
+pub const STATE_KEY_SECRET_ID: &str = "test/platform/state-signing-key";
+pub const STATE_KEY: &str = "test-state-signing-key-of-at-least-32-bytes";
+
+/// Everything one test needs; dropping it stops moto and the simulator.
+pub struct Harness {
+    pub app: App,
+    pub sim: SimHandle,
+    pub sdk: SdkConfig,
+
+    pub sync_queue_url: String,
+    _moto: Moto,
+}
+
+impl Harness {
+    /// Moto, the simulator's demo tenants (a partner of two customers; the last without P1), the
+    /// resources, and the function.
+    pub async fn start() -> Harness {
+        let moto = Moto::start()
+            .await
+            .expect("moto_server starts (run `make venv`)");
+        let sdk = moto.sdk_config().await;
+        let sim = graph_sim::spawn(SimConfig::demo())
+            .await
+            .expect("the simulator starts");
+
+        create_table(&sdk).await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let sync_queue_url = sqs
+            .create_queue()
+            .queue_name("sync")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        for (name, value) in [
+            (PLATFORM_SECRET_ID, sim.platform_app().client_secret),
+            (READ_APP_SECRET_ID, sim.platform_read_app().client_secret),
+            (STATE_KEY_SECRET_ID, STATE_KEY.to_owned()),
+        ] {
+            secrets
+                .create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .expect("create secret");
+        }
+
+        let vars: HashMap<String, String> = [
+            ("TABLE_NAME", TABLE.to_owned()),
+            ("SYNC_QUEUE_URL", sync_queue_url.clone()),
+            (
+                "ONBOARDING_QUEUE_URL",
+                format!("{sync_queue_url}-onboarding.fifo"),
+            ),
+            (
+                "OFFBOARDING_QUEUE_URL",
+                format!("{sync_queue_url}-offboarding.fifo"),
+            ),
+            (
+                "LICENSE_REFRESH_QUEUE_URL",
+                format!("{sync_queue_url}-license"),
+            ),
+            ("GRAPH_BASE_URL", sim.graph_base_url()),
+            ("LOGIN_BASE_URL", sim.login_base_url()),
+            ("SECRET_PREFIX", "test/".to_owned()),
+            ("PLATFORM_APP_CLIENT_ID", sim.platform_app().client_id),
+            ("PLATFORM_APP_SECRET_ID", PLATFORM_SECRET_ID.to_owned()),
+            (
+                "PLATFORM_READ_APP_CLIENT_ID",
+                sim.platform_read_app().client_id,
+            ),
+            ("PLATFORM_READ_APP_SECRET_ID", READ_APP_SECRET_ID.to_owned()),
+            (
+                "STATE_SIGNING_KEY_SECRET_ID",
+                STATE_KEY_SECRET_ID.to_owned(),
+            ),
+            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.to_owned()),
+            (
+                "ALLOWED_RETURN_ORIGINS",
+                "https://app.example.com".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let config = Config::from_map(&vars).expect("test configuration");
+        let app = App::new(config, &sdk).expect("the function builds");
+        Harness {
+            app,
+            sim,
+            sdk,
+
+            sync_queue_url,
+            _moto: moto,
+        }
+    }
+
+    pub fn platform(&self) -> &Platform {
+        self.app.platform()
+    }
+
+    /// The simulator's tenants: [0] the partner, [1] a customer with P1, [2] one without.
+    pub fn tenant(&self, index: usize) -> TenantInfo {
+        self.sim.tenants()[index].clone()
+    }
+
+    /// Calls the function with an HTTP API event for `route_key`.
+    pub async fn call(&self, route_key: &str, request: Request) -> Answer {
+        let (method, path_template) = route_key.split_once(' ').expect("METHOD /path");
+        let mut path = path_template.to_owned();
+        for (name, value) in &request.path {
+            path = path.replace(&format!("{{{name}}}"), value);
+        }
+        let raw_query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(request.query.iter())
+            .finish();
+        let mut query: serde_json::Map<String, Value> = serde_json::Map::new();
+        for (name, value) in &request.query {
+            query.insert(name.clone(), Value::String(value.clone()));
+        }
+        let mut event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": raw_query,
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "local", "domainName": "connect.example.com",
+                "domainPrefix": "connect", "requestId": "r", "routeKey": route_key, "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "test"}
+            },
+            "isBase64Encoded": false
+        });
+        if !query.is_empty() {
+            event["queryStringParameters"] = Value::Object(query);
+        }
+        if !request.path.is_empty() {
+            event["pathParameters"] = serde_json::to_value(&request.path).expect("path params");
+        }
+        if let Some(body) = request.body {
+            event["body"] = Value::String(body.to_string());
+        }
+        let request: ApiGatewayV2httpRequest =
+            serde_json::from_value(event).expect("a valid HTTP API event");
+        Answer(self.app.handle(request).await)
+    }
+
+    /// The stored connection.
+    pub async fn stored(&self, tenant_id: &str) -> Option<TenantConnection> {
+        self.platform()
+            .tenant(&TenantId::parse(tenant_id).expect("tenant id"))
+            .await
+            .expect("store readable")
+    }
+
+    /// Every job on the sync queue right now (received and left in flight).
+    pub async fn sync_jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        loop {
+            let batch = self
+                .platform()
+                .queue
+                .receive(&self.sync_queue_url, 10, 0, 60)
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                return jobs;
+            }
+            for message in batch {
+                jobs.push(serde_json::from_str(&message.body).expect("a job"));
+            }
+        }
+    }
+
+    /// Whether the single-use state item of `nonce` exists.
+    pub async fn state_item_exists(&self, nonce: &str) -> bool {
+        self.platform()
+            .store
+            .get::<lifecycle::model::OAuthState>(&keys::oauth_state(nonce))
+            .await
+            .expect("store readable")
+            .is_some()
+    }
+
+    /// Every item in the table, as text (to look for a secret that must not be there).
+    pub async fn table_dump(&self) -> String {
+        let items = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(TABLE)
+            .send()
+            .await
+            .expect("scan")
+            .items
+            .unwrap_or_default();
+        format!("{items:?}")
+    }
+
+    /// Walks the browser's path: `GET /connect`, the simulator's consent page (GET, then the form
+    /// POST with the admin's decision and organization), and returns the callback query Entra
+    /// redirects to.
+    pub async fn consent_round_trip(
+        &self,
+        query: &[(&str, &str)],
+        tenant_id: &str,
+        decision: &str,
+    ) -> Vec<(String, String)> {
+        let start = self
+            .call("GET /connect", Request::default().query(query))
+            .await;
+        assert_eq!(start.status(), 302, "{}", start.text());
+        let consent_url = start.location();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let page = http.get(&consent_url).send().await.expect("consent page");
+        assert_eq!(page.status().as_u16(), 200, "the consent page shows");
+        let parsed = url::Url::parse(&consent_url).expect("consent url");
+        let mut form: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        form.push(("tenant".into(), tenant_id.into()));
+        form.push(("decision".into(), decision.into()));
+        let decided = http
+            .post(format!(
+                "{}{}",
+                parsed.origin().ascii_serialization(),
+                parsed.path()
+            ))
+            .form(&form)
+            .send()
+            .await
+            .expect("consent decision");
+        assert_eq!(decided.status().as_u16(), 302, "Entra redirects back");
+        let back = decided
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .expect("a redirect location")
+            .to_owned();
+        let back = url::Url::parse(&back).expect("callback url");
+        assert_eq!(
+            format!("{}{}", back.origin().ascii_serialization(), back.path()),
+            format!("{PUBLIC_BASE_URL}/oauth/callback"),
+            "back to the registered redirect URI"
+        );
+        back.query_pairs().into_owned().collect()
+    }
+
+    /// `GET /oauth/callback` with `query`.
+    pub async fn callback(&self, query: &[(String, String)]) -> Answer {
+        let pairs: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.call("GET /oauth/callback", Request::default().query(&pairs))
+            .await
+    }
+
+    /// Connects tenant `index` by admin consent in `mode` ("read" or "write") for `org`.
+    pub async fn connect_by_consent(&self, index: usize, mode: &str, org: &str) -> Answer {
+        let tenant = self.tenant(index);
+        let back = self
+            .consent_round_trip(&[("org", org), ("mode", mode)], &tenant.tenant_id, "accept")
+            .await;
+        self.callback(&back).await
+    }
+}
+
+async fn create_table(sdk: &SdkConfig) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema")
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// The parts of an HTTP request a test sets.
+#[derive(Debug, Default, Clone)]
+pub struct Request {
+    pub path: HashMap<String, String>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+impl Request {
+    pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
+        self.query.extend(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        self
+    }
+
+    pub fn path(mut self, name: &str, value: &str) -> Self {
+        self.path.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// The function's answer.
+#[derive(Debug)]
+pub struct Answer(pub ApiGatewayV2httpResponse);
+
+impl Answer {
+    pub fn status(&self) -> i64 {
+        self.0.status_code
+    }
+
+    pub fn text(&self) -> String {
+        match &self.0.body {
+            Some(Body::Text(text)) => text.clone(),
+            Some(Body::Binary(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text())
+            .unwrap_or_else(|e| panic!("JSON body: {e}: {}", self.text()))
+    }
+
+    pub fn location(&self) -> String {
+        self.0
+            .headers
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn content_type(&self) -> String {
+        self.0
+            .headers
+            .get("content-type")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
