@@ -20,9 +20,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::BoxFuture;
 use lifecycle::jobs::{JobError, JobHandler};
 use lifecycle::model::{Job, JobKind, JobStatus, TenantConnection};
-use lifecycle::{
-    Config, Function, HandlerError, JobProgress, Platform, PlatformError,
-};
+use lifecycle::{Config, Function, HandlerError, JobProgress, Platform, PlatformError};
 use serde_json::Value;
 
 /// The onboarding function, built once per cold start.
@@ -47,10 +45,7 @@ impl App {
     }
 
     /// Runs the jobs of one SQS batch; the answer lists the messages to redeliver.
-    pub async fn handle(
-        &self,
-        event: SqsEvent,
-    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    pub async fn handle(&self, event: SqsEvent) -> aws_lambda_events::event::sqs::SqsBatchResponse {
         lifecycle::run_sqs_jobs(&self.platform, event, self).await
     }
 }

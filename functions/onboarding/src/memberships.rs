@@ -5,8 +5,8 @@
 
 use graph::AssignedLicense;
 use lifecycle::jobs::JobError;
-use lifecycle::model::{Job, JobStatus, StepOutcome, UpdateMembershipsJob};
 use lifecycle::model::TenantConnection;
+use lifecycle::model::{Job, JobStatus, StepOutcome, UpdateMembershipsJob};
 use lifecycle::{JobProgress, Platform};
 
 use crate::reads;
@@ -57,12 +57,7 @@ pub async fn run(
     if !resumed {
         steps::record_warnings(progress, &decision.warnings).await?;
         progress
-            .step(step(
-                VALIDATE,
-                StepOutcome::Done,
-                None,
-                summary(&decision),
-            ))
+            .step(step(VALIDATE, StepOutcome::Done, None, summary(&decision)))
             .await?;
     }
     apply(&graph, progress, &decision).await
@@ -85,7 +80,8 @@ async fn apply(
     decision: &MembershipDecision,
 ) -> Result<JobStatus, JobError> {
     let account = decision.account_id.as_str();
-    let licenses_changed = !decision.add_licenses.is_empty() || !decision.remove_licenses.is_empty();
+    let licenses_changed =
+        !decision.add_licenses.is_empty() || !decision.remove_licenses.is_empty();
     if licenses_changed && progress.finished_step(CHANGE_LICENSES).is_none() {
         let add: Vec<AssignedLicense> = decision
             .add_licenses

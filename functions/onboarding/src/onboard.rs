@@ -7,8 +7,8 @@
 use chrono::Utc;
 use graph::{AssignedLicense, NewUser, PasswordProfile, TenantGraph, User};
 use lifecycle::jobs::JobError;
-use lifecycle::model::{Job, JobStatus, OnboardJob, PasswordSource, StepOutcome};
 use lifecycle::model::TenantConnection;
+use lifecycle::model::{Job, JobStatus, OnboardJob, PasswordSource, StepOutcome};
 use lifecycle::{JobProgress, Platform};
 use secrecy::SecretString;
 
@@ -53,7 +53,10 @@ async fn resolve_password(
     let secret_id = match &onboard.password {
         PasswordSource::Secret { secret_id } => secret_id.clone(),
         PasswordSource::Generate if job.dry_run => {
-            let check = Check::pass(RULE, "a password meeting Entra ID's rules will be generated");
+            let check = Check::pass(
+                RULE,
+                "a password meeting Entra ID's rules will be generated",
+            );
             return Ok((Password::Unusable { secret_id: None }, check));
         }
         PasswordSource::Generate => {
@@ -162,13 +165,8 @@ pub async fn run(
     let created = progress.finished_step(CREATE_ACCOUNT).is_some();
 
     // Validation (the reads also give the groups and licenses a resumed job still has to apply).
-    let facts = reads::onboard_facts(
-        &graph,
-        upn,
-        &onboard.groups,
-        onboard.copy_from.as_ref(),
-    )
-    .await?;
+    let facts =
+        reads::onboard_facts(&graph, upn, &onboard.groups, onboard.copy_from.as_ref()).await?;
     if created {
         let decision = rules::decide_onboard(
             onboard,
@@ -273,27 +271,25 @@ async fn create(
                 .await?;
             Ok(receipt.value.id)
         }
-        Err(error) if error.is_duplicate_upn() => {
-            match reads::account_by_upn(graph, upn).await? {
-                Some(account) if is_ours(&account, onboard) => {
-                    progress
-                        .step(step(
-                            CREATE_ACCOUNT,
-                            StepOutcome::Done,
-                            error.request_id().map(str::to_owned),
-                            format!("account {upn} ({}) already created by this job", account.id),
-                        ))
-                        .await?;
-                    Ok(account.id)
-                }
-                _ => {
-                    record_create_failure(progress, &error).await?;
-                    Err(JobError::Permanent(format!(
-                        "user principal name {upn} was taken by another account before this job could create it"
-                    )))
-                }
+        Err(error) if error.is_duplicate_upn() => match reads::account_by_upn(graph, upn).await? {
+            Some(account) if is_ours(&account, onboard) => {
+                progress
+                    .step(step(
+                        CREATE_ACCOUNT,
+                        StepOutcome::Done,
+                        error.request_id().map(str::to_owned),
+                        format!("account {upn} ({}) already created by this job", account.id),
+                    ))
+                    .await?;
+                Ok(account.id)
             }
-        }
+            _ => {
+                record_create_failure(progress, &error).await?;
+                Err(JobError::Permanent(format!(
+                    "user principal name {upn} was taken by another account before this job could create it"
+                )))
+            }
+        },
         Err(error) if error.is_retryable() => Err(error.into()),
         Err(error) => {
             record_create_failure(progress, &error).await?;

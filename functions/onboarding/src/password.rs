@@ -25,9 +25,7 @@ const GENERATED_SYMBOLS: &str = "@#$%^&*-_!+=?";
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum PasswordError {
-    #[error(
-        "the password has {length} characters; Entra ID needs {MIN_LENGTH} to {MAX_LENGTH}"
-    )]
+    #[error("the password has {length} characters; Entra ID needs {MIN_LENGTH} to {MAX_LENGTH}")]
     Length { length: usize },
     #[error(
         "the password contains a character Entra ID does not accept (position {position}); use \

@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 /// Properties read about the account a job creates (to tell whether its UPN is taken).
 const EXISTING_SELECT: &str = "id,userPrincipalName,displayName,mailNickname,createdDateTime";
 /// Properties read about a template account or the account a membership job changes.
-const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,mail,usageLocation,assignedLicenses,licenseAssignmentStates";
+const ACCOUNT_SELECT: &str =
+    "id,userPrincipalName,displayName,mail,usageLocation,assignedLicenses,licenseAssignmentStates";
 /// `memberOf` is paged by Graph at up to 999 objects.
 const MEMBER_OF_PAGE: usize = 999;
 
@@ -25,19 +26,32 @@ struct Collection<T> {
     next_link: Option<String>,
 }
 
+/// Group properties validation reads: the model's, plus whether the group is synced from
+/// on-premises Active Directory (its members are then mastered there, not in Entra ID).
+const GROUP_SELECT: &str = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,membershipRuleProcessingState,onPremisesSyncEnabled";
+
+/// A group as validation sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DirectoryGroup {
+    #[serde(flatten)]
+    pub group: Group,
+    #[serde(rename = "onPremisesSyncEnabled", default)]
+    pub on_premises_sync_enabled: Option<bool>,
+}
+
 /// A directory object of a `memberOf` answer: any type, kept only when it is a group.
 #[derive(Deserialize)]
 struct MemberOfEntry {
     #[serde(rename = "@odata.type", default)]
     odata_type: Option<String>,
     #[serde(flatten)]
-    group: Group,
+    group: DirectoryGroup,
 }
 
 /// The account's direct groups, as `memberOf` lists them.
 #[derive(Debug, Clone, Default)]
 pub struct MemberOf {
-    pub groups: Vec<Group>,
+    pub groups: Vec<DirectoryGroup>,
     /// More than [`MEMBER_OF_PAGE`] groups: the list is incomplete.
     pub truncated: bool,
 }
@@ -51,7 +65,7 @@ pub struct OnboardFacts {
     /// The account that already has the job's UPN, if any.
     pub existing_account: Option<User>,
     /// Each requested group, `None` when it does not exist.
-    pub groups: Vec<(GroupId, Option<Group>)>,
+    pub groups: Vec<(GroupId, Option<DirectoryGroup>)>,
     /// The template account and its groups, when the job copies one.
     pub template: Option<TemplateFacts>,
 }
@@ -74,7 +88,7 @@ pub struct MembershipFacts {
     /// Read only when the job touches licenses.
     pub skus: Vec<SubscribedSku>,
     /// Each group to add or remove, `None` when it does not exist.
-    pub groups: Vec<(GroupId, Option<Group>)>,
+    pub groups: Vec<(GroupId, Option<DirectoryGroup>)>,
 }
 
 /// Percent-encodes one path segment (a UPN may hold `#`, `'` or `%`).
@@ -109,7 +123,7 @@ fn skus_request() -> BatchRequest {
 fn group_request(index: usize, group: &GroupId) -> BatchRequest {
     get(
         format!("group-{index}"),
-        format!("/groups/{}?$select={}", segment(group.as_str()), Group::SELECT),
+        format!("/groups/{}?$select={GROUP_SELECT}", segment(group.as_str())),
     )
 }
 
@@ -121,9 +135,8 @@ fn member_of_request(id: &str, account: &str) -> BatchRequest {
     get(
         id,
         format!(
-            "/users/{}/memberOf?$select={}&$top={MEMBER_OF_PAGE}",
+            "/users/{}/memberOf?$select={GROUP_SELECT}&$top={MEMBER_OF_PAGE}",
             segment(account),
-            Group::SELECT
         ),
     )
 }
@@ -181,7 +194,10 @@ impl Answers {
         })
     }
 
-    fn groups(&mut self, ids: &[GroupId]) -> Result<Vec<(GroupId, Option<Group>)>, GraphError> {
+    fn groups(
+        &mut self,
+        ids: &[GroupId],
+    ) -> Result<Vec<(GroupId, Option<DirectoryGroup>)>, GraphError> {
         ids.iter()
             .enumerate()
             .map(|(index, id)| Ok((id.clone(), self.optional(&format!("group-{index}"))?)))
@@ -320,6 +336,9 @@ mod tests {
     #[test]
     fn given_a_upn_with_reserved_characters_when_encoded_then_only_they_are_escaped() {
         assert_eq!(segment("o'neil#1@contoso.com"), "o%27neil%231@contoso.com");
-        assert_eq!(segment("adele.vance@contoso.com"), "adele.vance@contoso.com");
+        assert_eq!(
+            segment("adele.vance@contoso.com"),
+            "adele.vance@contoso.com"
+        );
     }
 }

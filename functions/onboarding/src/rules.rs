@@ -7,12 +7,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use graph::{Group, GroupKind, SubscribedSku, User};
-use lifecycle::model::{LicenseRef, OnboardJob, UpdateMembershipsJob};
 use lifecycle::GroupId;
 use lifecycle::model::TenantConnection;
+use lifecycle::model::{LicenseRef, OnboardJob, UpdateMembershipsJob};
 use serde::Serialize;
 
-use crate::reads::{MembershipFacts, OnboardFacts};
+use crate::reads::{DirectoryGroup, MembershipFacts, OnboardFacts};
 
 /// The outcome of one validation rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,9 +194,21 @@ fn unit_check(sku: &SubscribedSku, needs_unit: bool, origin: &str) -> Check {
     )
 }
 
+impl From<&DirectoryGroup> for GroupChoice {
+    fn from(group: &DirectoryGroup) -> Self {
+        Self::from(&group.group)
+    }
+}
+
 /// Whether Graph can change the group's members; the reason when it cannot.
-fn group_refusal(group: &Group) -> Option<String> {
+fn group_refusal(directory_group: &DirectoryGroup) -> Option<String> {
+    let group = &directory_group.group;
     let name = GroupChoice::from(group);
+    if directory_group.on_premises_sync_enabled == Some(true) {
+        return Some(format!(
+            "group {name} is synced from on-premises Active Directory; change its members there"
+        ));
+    }
     if group.is_dynamic() {
         return Some(format!(
             "group {name} has dynamic membership (rule: {}); its members follow the rule and cannot be added or removed",
@@ -218,7 +230,7 @@ fn group_refusal(group: &Group) -> Option<String> {
 }
 
 /// Checks that each group exists and takes member changes.
-fn group_checks(groups: &[(GroupId, Option<Group>)]) -> (Vec<Check>, Vec<GroupChoice>) {
+fn group_checks(groups: &[(GroupId, Option<DirectoryGroup>)]) -> (Vec<Check>, Vec<GroupChoice>) {
     let mut checks = Vec::new();
     let mut chosen = Vec::new();
     for (id, group) in groups {
@@ -369,7 +381,10 @@ pub fn decide_onboard(
             format!(
                 "user principal name {upn} is already taken by account {} ({})",
                 existing.id,
-                existing.display_name.as_deref().unwrap_or("no display name")
+                existing
+                    .display_name
+                    .as_deref()
+                    .unwrap_or("no display name")
             ),
         )),
         None => checks.push(Check::pass(
@@ -646,7 +661,9 @@ pub fn decide_memberships(
         let Some(sku) = find_sku(&facts.skus, license) else {
             decision.checks.push(Check::fail(
                 "license",
-                format!("license {license} is not subscribed in this tenant, so {name} cannot hold it"),
+                format!(
+                    "license {license} is not subscribed in this tenant, so {name} cannot hold it"
+                ),
             ));
             continue;
         };
@@ -658,7 +675,11 @@ pub fn decide_memberships(
             if let Some(groups) = groups {
                 message.push_str(&format!(
                     "; it stays assigned through group {}",
-                    groups.iter().map(|g| group_label(g)).collect::<Vec<_>>().join(", ")
+                    groups
+                        .iter()
+                        .map(|g| group_label(g))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             decision.checks.push(Check::pass("license", message));
@@ -671,9 +692,10 @@ pub fn decide_memberships(
                 ),
             ));
         } else {
-            decision
-                .checks
-                .push(Check::pass("license", format!("license {sku} is not assigned to {name}")));
+            decision.checks.push(Check::pass(
+                "license",
+                format!("license {sku} is not assigned to {name}"),
+            ));
             decision
                 .unchanged
                 .push(format!("license {sku} not assigned"));
@@ -696,7 +718,7 @@ pub fn decide_memberships(
         .member_of
         .groups
         .iter()
-        .map(|group| group.id.to_ascii_lowercase())
+        .map(|group| group.group.id.to_ascii_lowercase())
         .collect();
     let (group_checks, _) = group_checks(&facts.groups);
     decision.checks.extend(group_checks);
@@ -744,12 +766,14 @@ pub fn decide_memberships(
         .filter(|group| !removed_groups.contains(&group.to_ascii_lowercase()))
         .count();
     let had_licenses = !direct.is_empty() || !inherited.is_empty();
-    if had_licenses && remaining_direct == 0 && remaining_inherited == 0 {
-        if let Some(mail) = account.mail.as_deref().filter(|mail| !mail.is_empty()) {
-            decision.warnings.push(format!(
-                "{name} loses its last license; its mailbox {mail} will be deprovisioned (Exchange Online keeps it for 30 days)"
-            ));
-        }
+    if had_licenses
+        && remaining_direct == 0
+        && remaining_inherited == 0
+        && let Some(mail) = account.mail.as_deref().filter(|mail| !mail.is_empty())
+    {
+        decision.warnings.push(format!(
+            "{name} loses its last license; its mailbox {mail} will be deprovisioned (Exchange Online keeps it for 30 days)"
+        ));
     }
     decision
 }
