@@ -39,6 +39,7 @@ impl Registry {
         Registry::empty()
             .register("functions/api", api::App::new)
             .register("functions/offboarding", offboarding::App::new)
+            .register("functions/oauth-callback", oauth_callback::App::new)
     }
 
     /// Adds (or replaces) the constructor for a `CodeUri`, e.g. `"functions/sync"`.

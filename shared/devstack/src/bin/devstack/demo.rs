@@ -185,12 +185,107 @@ fn tenants(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     })
 }
 
-fn connect(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
+fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
-        Ok(Outcome::NotLanded(
-            "connecting a tenant (admin consent or the customer's own app) is not built",
-        ))
+        let tenant_id = demo
+            .state
+            .lock()
+            .ok()
+            .and_then(|state| state.tenant_id.clone())
+            .context("no simulated tenant to connect (an external Graph is in use)")?;
+        // The browser's path, one hop at a time: /connect, the consent page, Accept, the callback.
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let api = demo.stack.api_url();
+        let start = browser
+            .get(format!("{api}/connect?org=demo&mode=write"))
+            .send()
+            .await
+            .context("GET /connect")?;
+        let consent = location(&start).context("GET /connect did not redirect")?;
+        let consent_url = url::Url::parse(&consent)?;
+        let page = browser.get(consent_url.clone()).send().await?;
+        if !page.status().is_success() {
+            anyhow::bail!("the consent page answered {}", page.status());
+        }
+        let mut form: Vec<(String, String)> = consent_url.query_pairs().into_owned().collect();
+        form.push(("tenant".into(), tenant_id.clone()));
+        form.push(("decision".into(), "accept".into()));
+        let accepted = browser
+            .post(format!(
+                "{}{}",
+                consent_url.origin().ascii_serialization(),
+                consent_url.path()
+            ))
+            .form(&form)
+            .send()
+            .await?;
+        let callback = location(&accepted).context("Accept did not redirect back")?;
+        let result = browser.get(&callback).send().await?;
+        let status = result.status().as_u16();
+        let html = result.text().await?;
+        let title = html
+            .split("<h1>")
+            .nth(1)
+            .and_then(|rest| rest.split("</h1>").next())
+            .unwrap_or_default()
+            .to_owned();
+        if status != 200 {
+            anyhow::bail!("the callback answered {status}: {title}");
+        }
+        let (_, tenant) = get_json(demo, &format!("/tenants/{tenant_id}")).await?;
+        let tested = demo
+            .http
+            .post(format!("{api}/tenants/{tenant_id}/test"))
+            .send()
+            .await?
+            .json::<Value>()
+            .await?;
+        let granted = tested["report"]["permissions"]
+            .as_array()
+            .map_or(0, |lines| {
+                lines.iter().filter(|l| l["status"] == "granted").count()
+            });
+        let asked = tested["report"]["permissions"]
+            .as_array()
+            .map_or(0, Vec::len);
+        Ok(Outcome::Done(vec![
+            format!(
+                "GET /connect?org=demo&mode=write -> {} to {}",
+                start.status().as_u16(),
+                consent_url.path()
+            ),
+            format!(
+                "admin consent page -> Accept -> {} back to /oauth/callback",
+                accepted.status().as_u16()
+            ),
+            format!("callback -> {status}: \"{title}\""),
+            format!(
+                "GET /tenants/{tenant_id} -> {} ({}), domains {}",
+                tenant["status"]["state"].as_str().unwrap_or("?"),
+                tenant["mode"].as_str().unwrap_or("?"),
+                tenant["verified_domains"]
+            ),
+            format!(
+                "POST /tenants/{tenant_id}/test -> ok {}, {granted}/{asked} permissions granted, Entra ID P1: {}",
+                tested["ok"], tested["report"]["entra_id_p1"]["available"]
+            ),
+            format!(
+                "first sync queued: run {}",
+                tenant["last_sync"]["sync_run_id"].as_str().unwrap_or("?")
+            ),
+        ]))
     })
+}
+
+/// The `Location` of a redirect.
+fn location(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn sync(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
