@@ -1,1 +1,74 @@
-//! placeholder
+//! The license-refresh function. Two triggers:
+//! - an EventBridge schedule (daily): fan out one `license_refresh` job per connected tenant onto
+//!   the license-refresh queue;
+//! - that SQS queue: one tenant's refresh, through the shared jobs runner (partial batch
+//!   failures): per-SKU seats (enabled, suspended, warning, consumed, unused, capability status),
+//!   last sign-in per account where the tenant has Entra ID P1 (otherwise "not available: needs
+//!   Entra ID P1", not an error), and the licensed accounts inactive for more than
+//!   `inactive_after_days` (90 by default) flagged in the job record.
+//!
+//! [`report`] builds the license report from the stored SKUs and accounts; the HTTP API serves it
+//! (`GET /tenants/{tenant_id}/licenses/report`).
+
+pub mod refresh;
+pub mod report;
+pub mod schedule;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures::future::BoxFuture;
+use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, run_sqs_jobs};
+use serde_json::Value;
+
+pub use refresh::LicenseRefresh;
+pub use report::{LicenseReport, ReportOptions};
+pub use schedule::FanOut;
+
+/// The license-refresh function, built once per cold start.
+#[derive(Clone)]
+pub struct App {
+    platform: Platform,
+    handler: LicenseRefresh,
+}
+
+impl App {
+    /// Builds the function from the shared configuration and the AWS SDK configuration (no I/O).
+    pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
+        let platform = Platform::new(config, aws)?;
+        Ok(App {
+            handler: LicenseRefresh::new(platform.clone()),
+            platform,
+        })
+    }
+
+    /// Runs one SQS batch of license-refresh jobs.
+    pub async fn handle_jobs(&self, event: SqsEvent) -> SqsBatchResponse {
+        run_sqs_jobs(&self.platform, event, &self.handler).await
+    }
+
+    /// The scheduled fan-out.
+    pub async fn handle_schedule(&self) -> Result<FanOut, lifecycle::StoreError> {
+        let fan_out = schedule::fan_out(&self.platform, chrono::Utc::now()).await?;
+        tracing::info!(
+            queued = fan_out.queued,
+            not_connected = fan_out.not_connected,
+            failed = fan_out.failed,
+            "license refresh fan-out"
+        );
+        Ok(fan_out)
+    }
+}
+
+impl Function for App {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+        Box::pin(async move {
+            // SQS delivers `Records`; an EventBridge schedule delivers a "Scheduled Event".
+            if event.get("Records").is_some() {
+                let event: SqsEvent = serde_json::from_value(event)?;
+                Ok(serde_json::to_value(self.handle_jobs(event).await)?)
+            } else {
+                Ok(serde_json::to_value(self.handle_schedule().await?)?)
+            }
+        })
+    }
+}

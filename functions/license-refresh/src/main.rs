@@ -1,1 +1,18 @@
-fn main() {}
+//! Lambda entry point: tracing, configuration and clients once per cold start, then the handler.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use license_refresh::App;
+use lifecycle::{Config, Function};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lifecycle::telemetry::init();
+    let config = Config::from_env()?;
+    let aws = lifecycle::load_sdk_config().await;
+    let app = &App::new(config, &aws)?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        app.invoke(event.payload)
+    }))
+    .await
+}

@@ -40,6 +40,7 @@ impl Registry {
             .register("functions/api", api::App::new)
             .register("functions/offboarding", offboarding::App::new)
             .register("functions/oauth-callback", oauth_callback::App::new)
+            .register("functions/license-refresh", license_refresh::App::new)
     }
 
     /// Adds (or replaces) the constructor for a `CodeUri`, e.g. `"functions/sync"`.

@@ -1,0 +1,281 @@
+//! The license report: per-SKU totals and unused seats, and the licensed accounts nobody has
+//! signed in to for a while (seats to reclaim), built from what the platform stores (SKUs and
+//! accounts, kept fresh by the sync and the license refresh).
+//!
+//! Accounts are streamed shard by shard; only the inactive ones are kept, and at most `limit` of
+//! those (the oldest first), so a 100k-account tenant is never held in memory.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt as _;
+use lifecycle::model::{Account, LastSignIn, Sku, TenantConnection};
+use lifecycle::store::keys;
+use lifecycle::{Store, StoreError, TenantId};
+use serde::Serialize;
+
+/// Days without a sign-in after which a licensed account counts as inactive, by default.
+pub const DEFAULT_INACTIVE_AFTER_DAYS: u32 = 90;
+/// Inactive accounts listed in one report, by default (the total is always given).
+pub const DEFAULT_INACTIVE_LIMIT: usize = 1000;
+/// Why last sign-in is missing on tenants without Entra ID P1.
+pub const NEEDS_P1: &str = "needs Entra ID P1";
+
+/// The report as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LicenseReport {
+    pub tenant_id: TenantId,
+    pub generated_at: DateTime<Utc>,
+    pub totals: Totals,
+    pub skus: Vec<SkuLine>,
+    pub sign_in_activity: SignInActivity,
+    pub inactive_after_days: u32,
+    /// Licensed accounts without a sign-in for more than `inactive_after_days` (or never), the
+    /// longest inactive first; at most the requested limit.
+    pub inactive_accounts: Vec<InactiveAccount>,
+    /// How many there are in all.
+    pub inactive_total: usize,
+}
+
+/// Seats over every SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Totals {
+    pub skus: usize,
+    pub enabled: u64,
+    pub suspended: u64,
+    pub warning: u64,
+    pub consumed: u64,
+    /// Enabled seats not assigned: licenses paid for and unused.
+    pub unused: u64,
+}
+
+/// One SKU's seats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkuLine {
+    pub sku_id: String,
+    pub part_number: String,
+    pub enabled: u32,
+    pub suspended: u32,
+    pub warning: u32,
+    pub consumed: u32,
+    pub unused: u32,
+    pub capability_status: String,
+}
+
+impl From<&Sku> for SkuLine {
+    fn from(sku: &Sku) -> Self {
+        Self {
+            sku_id: sku.sku_id.to_string(),
+            part_number: sku.part_number.to_string(),
+            enabled: sku.enabled,
+            suspended: sku.suspended,
+            warning: sku.warning,
+            consumed: sku.consumed,
+            unused: sku.unused(),
+            capability_status: sku.capability_status.clone(),
+        }
+    }
+}
+
+/// Whether last sign-in dates are known for the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignInActivity {
+    pub available: bool,
+    /// Why not, e.g. "not available: needs Entra ID P1".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A licensed account that looks unused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InactiveAccount {
+    pub account_id: String,
+    pub upn: String,
+    pub display_name: String,
+    /// Whether the account can still sign in (a disabled, licensed account is a seat to free).
+    pub enabled: bool,
+    /// Part numbers (or SKU ids when the SKU is unknown) of its licenses.
+    pub licenses: Vec<String>,
+    /// `None`: never signed in.
+    pub last_sign_in: Option<DateTime<Utc>>,
+    /// Whole days since the last sign-in; `None` when never signed in.
+    pub days_inactive: Option<i64>,
+}
+
+/// What to put in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportOptions {
+    pub inactive_after_days: u32,
+    pub limit: usize,
+    pub now: DateTime<Utc>,
+}
+
+impl ReportOptions {
+    /// The defaults at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            inactive_after_days: DEFAULT_INACTIVE_AFTER_DAYS,
+            limit: DEFAULT_INACTIVE_LIMIT,
+            now,
+        }
+    }
+}
+
+/// Builds the report of `tenant` from the store.
+pub async fn build(
+    store: &Store,
+    tenant: &TenantConnection,
+    options: ReportOptions,
+) -> Result<LicenseReport, StoreError> {
+    let tenant_id = &tenant.tenant_id;
+    let skus: Vec<Sku> = store
+        .query::<Sku>(&keys::sku_partition(tenant_id), None)
+        .try_collect()
+        .await?;
+    let part_numbers: HashMap<String, String> = skus
+        .iter()
+        .map(|sku| (sku.sku_id.to_string(), sku.part_number.to_string()))
+        .collect();
+    let mut totals = Totals {
+        skus: skus.len(),
+        ..Totals::default()
+    };
+    for sku in &skus {
+        totals.enabled += u64::from(sku.enabled);
+        totals.suspended += u64::from(sku.suspended);
+        totals.warning += u64::from(sku.warning);
+        totals.consumed += u64::from(sku.consumed);
+        totals.unused += u64::from(sku.unused());
+    }
+    let mut lines: Vec<SkuLine> = skus.iter().map(SkuLine::from).collect();
+    lines.sort_by(|a, b| a.part_number.cmp(&b.part_number));
+
+    let mut unavailable = (tenant.has_p1 == Some(false)).then(|| not_available(NEEDS_P1));
+    let cutoff = options.now - chrono::Duration::days(i64::from(options.inactive_after_days));
+    let mut inactive = Vec::new();
+    let mut inactive_total = 0;
+    for partition in keys::account_partitions(tenant_id) {
+        let mut accounts = std::pin::pin!(store.query::<Account>(&partition, None));
+        while let Some(account) = accounts.try_next().await? {
+            if account.deleted || account.licenses.is_empty() {
+                continue;
+            }
+            let last = match &account.last_sign_in {
+                LastSignIn::At { at } if *at < cutoff => Some(*at),
+                LastSignIn::Never => None,
+                LastSignIn::At { .. } => continue,
+                LastSignIn::NotAvailable { reason } => {
+                    unavailable.get_or_insert_with(|| not_available(reason));
+                    continue;
+                }
+            };
+            inactive_total += 1;
+            inactive.push(InactiveAccount {
+                account_id: account.id.to_string(),
+                upn: account.upn.to_string(),
+                display_name: account.display_name.clone(),
+                enabled: account.enabled,
+                licenses: account
+                    .licenses
+                    .iter()
+                    .map(|license| {
+                        let id = license.sku_id.to_string();
+                        part_numbers.get(&id).cloned().unwrap_or(id)
+                    })
+                    .collect(),
+                last_sign_in: last,
+                days_inactive: last.map(|at| (options.now - at).num_days()),
+            });
+            // Keep the longest inactive only; trimming in chunks keeps this linear.
+            if inactive.len() >= options.limit.saturating_mul(2).max(64) {
+                trim(&mut inactive, options.limit);
+            }
+        }
+    }
+    trim(&mut inactive, options.limit);
+    let sign_in_activity = unavailable.unwrap_or(SignInActivity {
+        available: true,
+        reason: None,
+    });
+    if !sign_in_activity.available {
+        // Without sign-in dates nothing can be called inactive.
+        inactive.clear();
+        inactive_total = 0;
+    }
+    Ok(LicenseReport {
+        tenant_id: tenant_id.clone(),
+        generated_at: options.now,
+        totals,
+        skus: lines,
+        sign_in_activity,
+        inactive_after_days: options.inactive_after_days,
+        inactive_accounts: inactive,
+        inactive_total,
+    })
+}
+
+fn not_available(reason: &str) -> SignInActivity {
+    let reason = if reason.starts_with("not available") {
+        reason.to_owned()
+    } else {
+        format!("not available: {reason}")
+    };
+    SignInActivity {
+        available: false,
+        reason: Some(reason),
+    }
+}
+
+/// Sorts never-signed-in first, then the oldest sign-in, and keeps `limit`.
+fn trim(accounts: &mut Vec<InactiveAccount>, limit: usize) {
+    accounts.sort_by(|a, b| {
+        a.last_sign_in
+            .cmp(&b.last_sign_in)
+            .then_with(|| a.upn.cmp(&b.upn))
+    });
+    accounts.truncate(limit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(upn: &str, last: Option<i64>) -> InactiveAccount {
+        InactiveAccount {
+            account_id: upn.into(),
+            upn: upn.into(),
+            display_name: upn.into(),
+            enabled: true,
+            licenses: Vec::new(),
+            last_sign_in: last.and_then(|s| DateTime::from_timestamp(s, 0)),
+            days_inactive: None,
+        }
+    }
+
+    #[test]
+    fn given_inactive_accounts_when_trimmed_then_never_signed_in_come_first_then_the_oldest() {
+        let mut accounts = vec![
+            account("c", Some(300)),
+            account("b", None),
+            account("a", Some(100)),
+            account("d", Some(200)),
+        ];
+        trim(&mut accounts, 3);
+        let order: Vec<_> = accounts.iter().map(|a| a.upn.as_str()).collect();
+        assert_eq!(order, ["b", "a", "d"]);
+    }
+
+    #[test]
+    fn given_a_reason_when_reported_then_it_reads_not_available_once() {
+        assert_eq!(
+            not_available(NEEDS_P1).reason.as_deref(),
+            Some("not available: needs Entra ID P1")
+        );
+        assert_eq!(
+            not_available("not available: needs Entra ID P1")
+                .reason
+                .as_deref(),
+            Some("not available: needs Entra ID P1")
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! The license refresh against the real parts: the table and queues of infra/template.yaml in moto
+//! (through the devstack) and the Graph simulator over HTTP, its admin truth as the reference.
+
+use std::collections::BTreeSet;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::{DateTime, Utc};
+use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
+use graph_sim::{ConsentChange, SimConfig, TenantSpec, Truth};
+use license_refresh::report::{self, ReportOptions};
+use license_refresh::{App, schedule};
+use lifecycle::model::{
+    Account, AssignedLicense, ConnectionMode, ConnectionStatus, Job, JobKind, JobRecord, JobStatus,
+    LastSignIn, LicenseRefreshJob, TenantAuth, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{AccountId, JobId, OrgId, Platform, SkuId, TenantId, Upn};
+use serde_json::json;
+
+struct Env {
+    stack: Stack,
+    platform: Platform,
+    app: App,
+    /// One connected tenant per simulated tenant, in the simulator's order.
+    tenants: Vec<TenantConnection>,
+}
+
+impl Env {
+    /// A P1 tenant and a tenant without P1, both connected read-only with consent (a license
+    /// refresh only reads).
+    async fn start() -> Env {
+        let mut without_p1 = TenantSpec::new(30, 6);
+        without_p1.has_p1 = false;
+        let sim = SimConfig {
+            seed: 7,
+            port: 0,
+            tenants: vec![TenantSpec::new(50, 8), without_p1],
+        };
+        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+        let mut options = StackOptions::new(template, GraphSource::Simulator(sim));
+        options.registry = Registry::empty();
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
+        let mut tenants = Vec::new();
+        for info in stack.sim().expect("sim").tenants() {
+            // Read-only connections consent to the platform's read-only app.
+            let read_app = stack.sim().expect("sim").platform_read_app();
+            stack
+                .sim()
+                .expect("sim")
+                .consent(
+                    &info.tenant_id,
+                    &ConsentChange {
+                        granted: true,
+                        roles: Vec::new(),
+                        client_id: Some(read_app.client_id),
+                    },
+                )
+                .expect("consent");
+            let tenant = TenantConnection {
+                tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
+                org_id: OrgId::parse("org-licenses").expect("org"),
+                display_name: info.display_name.clone(),
+                verified_domains: Vec::new(),
+                mode: ConnectionMode::Read,
+                auth: TenantAuth::Consent,
+                status: ConnectionStatus::Connected,
+                consented_at: Utc::now(),
+                last_sync: None,
+                next_sync_due: None,
+                sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
+                options: Default::default(),
+                has_p1: None,
+            };
+            platform.save_tenant(&tenant).await.expect("tenant saved");
+            tenants.push(tenant);
+        }
+        let app = App::new(stack.config().clone(), stack.sdk_config()).expect("app");
+        Env {
+            stack,
+            platform,
+            app,
+            tenants,
+        }
+    }
+
+    fn truth(&self, tenant: &TenantConnection) -> Truth {
+        self.stack
+            .sim()
+            .expect("sim")
+            .truth(tenant.tenant_id.as_str())
+            .expect("truth")
+    }
+
+    /// Stores every account of the tenant as a sync would, before any sign-in is known.
+    async fn store_accounts(&self, tenant: &TenantConnection) {
+        let truth = self.truth(tenant);
+        let accounts = truth.users.iter().map(|user| {
+            let account = Account {
+                id: AccountId::parse(&user.id).expect("id"),
+                upn: Upn::parse(&user.user_principal_name).expect("upn"),
+                display_name: user.display_name.clone(),
+                enabled: user.account_enabled,
+                usage_location: None,
+                user_type: user.user_type.clone(),
+                on_premises_synced: user.on_premises_sync_enabled,
+                licenses: user
+                    .sku_ids
+                    .iter()
+                    .map(|sku| AssignedLicense {
+                        sku_id: SkuId::parse(sku).expect("sku"),
+                        assigned_by_group: None,
+                    })
+                    .collect(),
+                last_sign_in: LastSignIn::Never,
+                mailbox: None,
+                deleted: false,
+            };
+            (keys::account(&tenant.tenant_id, &account.id), account)
+        });
+        self.platform
+            .store
+            .batch_put(accounts)
+            .await
+            .expect("accounts stored");
+    }
+
+    async fn refresh(
+        &self,
+        tenant: &TenantConnection,
+        inactive_after_days: Option<u32>,
+    ) -> JobRecord {
+        let job = Job {
+            job_id: JobId::new(),
+            tenant_id: tenant.tenant_id.clone(),
+            dry_run: false,
+            kind: JobKind::LicenseRefresh(LicenseRefreshJob {
+                inactive_after_days,
+            }),
+        };
+        let body = serde_json::to_string(&job).expect("json");
+        let event: SqsEvent = serde_json::from_value(json!({"Records": [{
+            "messageId": "m-1", "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:license-refresh"
+        }]}))
+        .expect("event");
+        let response = self.app.handle_jobs(event).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        self.platform
+            .store
+            .get(&keys::job(&job.tenant_id, &job.job_id))
+            .await
+            .expect("read record")
+            .expect("a job record")
+    }
+
+    async fn report(&self, tenant: &TenantConnection, days: u32) -> report::LicenseReport {
+        let stored = self
+            .platform
+            .tenant(&tenant.tenant_id)
+            .await
+            .expect("read tenant")
+            .expect("tenant");
+        let mut options = ReportOptions::at(Utc::now());
+        options.inactive_after_days = days;
+        options.limit = 10_000;
+        report::build(&self.platform.store, &stored, options)
+            .await
+            .expect("report")
+    }
+}
+
+fn detail<'r>(record: &'r JobRecord, name: &str) -> &'r str {
+    record
+        .steps
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.detail.as_deref())
+        .unwrap_or_else(|| panic!("step {name} in {record:#?}"))
+}
+
+#[tokio::test]
+async fn given_a_p1_tenant_when_refreshed_then_sku_totals_equal_the_simulator_and_inactive_accounts_are_flagged()
+ {
+    // GIVEN a P1 tenant whose accounts the platform stores (no sign-in known yet)
+    let env = Env::start().await;
+    let tenant = &env.tenants[0];
+    env.store_accounts(tenant).await;
+
+    // WHEN its license refresh runs with a 60-day threshold
+    let record = env.refresh(tenant, Some(60)).await;
+
+    // THEN the job succeeded in three recorded steps
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    assert!(detail(&record, "last_sign_in").starts_with("last sign-in read for"));
+
+    // ... the report's SKU numbers are the simulator's
+    let truth = env.truth(tenant);
+    let report = env.report(tenant, 60).await;
+    let ours: BTreeSet<_> = report
+        .skus
+        .iter()
+        .map(|s| {
+            (
+                s.sku_id.clone(),
+                s.part_number.clone(),
+                i64::from(s.enabled),
+                i64::from(s.suspended),
+                i64::from(s.warning),
+                i64::from(s.consumed),
+            )
+        })
+        .collect();
+    let theirs: BTreeSet<_> = truth
+        .skus
+        .iter()
+        .map(|s| {
+            (
+                s.sku_id.to_lowercase(),
+                s.sku_part_number.clone(),
+                s.enabled,
+                s.suspended,
+                s.warning,
+                s.consumed,
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    let unused: i64 = truth
+        .skus
+        .iter()
+        .map(|s| (s.enabled - s.consumed).max(0))
+        .sum();
+    assert_eq!(i64::try_from(report.totals.unused).expect("fits"), unused);
+    assert!(report.sign_in_activity.available);
+
+    // ... and the licensed accounts without a sign-in for 60 days are flagged, with last sign-in
+    let now = Utc::now().timestamp();
+    let cutoff = now - 60 * 86_400;
+    let flagged: BTreeSet<_> = report
+        .inactive_accounts
+        .iter()
+        .map(|a| a.account_id.clone())
+        .collect();
+    assert_eq!(report.inactive_total, flagged.len());
+    let mut checked = 0;
+    for user in truth.users.iter().filter(|u| !u.sku_ids.is_empty()) {
+        match user.last_sign_in {
+            // The report takes the latest of interactive and non-interactive sign-ins, up to a day
+            // after the interactive one the truth gives: accounts within a day of the cutoff are
+            // left out of the comparison.
+            Some(at) if at > cutoff - 86_400 && at <= cutoff => continue,
+            Some(at) if at > cutoff => assert!(!flagged.contains(&user.id), "{user:?}"),
+            _ => assert!(flagged.contains(&user.id), "{user:?}"),
+        }
+        checked += 1;
+    }
+    assert!(
+        checked > 10,
+        "too few licensed accounts compared: {checked}"
+    );
+    assert!(
+        !flagged.is_empty(),
+        "the simulated tenant has inactive licensed accounts"
+    );
+    let oldest = &report.inactive_accounts[0];
+    assert!(
+        oldest
+            .last_sign_in
+            .is_none_or(|at| at < DateTime::from_timestamp(cutoff, 0).expect("time"))
+    );
+    assert!(
+        detail(&record, "inactive_accounts").contains("without a sign-in for more than 60 days")
+    );
+    let stored_tenant = env
+        .platform
+        .tenant(&tenant.tenant_id)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert_eq!(stored_tenant.has_p1, Some(true));
+    env.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_a_tenant_without_p1_when_refreshed_then_last_sign_in_is_not_available_and_the_job_succeeds()
+ {
+    // GIVEN a tenant without Entra ID P1, its accounts stored
+    let env = Env::start().await;
+    let tenant = &env.tenants[1];
+    env.store_accounts(tenant).await;
+
+    // WHEN its license refresh runs
+    let record = env.refresh(tenant, None).await;
+
+    // THEN it succeeded, saying last sign-in is not available (not an error)
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    assert!(
+        detail(&record, "last_sign_in").starts_with("not available: needs Entra ID P1"),
+        "{record:#?}"
+    );
+    // ... the accounts say so, the tenant is known to lack P1, and the report says so too
+    let truth = env.truth(tenant);
+    let any = AccountId::parse(&truth.users[0].id).expect("id");
+    let account: Account = env
+        .platform
+        .store
+        .get(&keys::account(&tenant.tenant_id, &any))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        account.last_sign_in,
+        LastSignIn::NotAvailable {
+            reason: "needs Entra ID P1".into()
+        }
+    );
+    let report = env.report(tenant, 90).await;
+    assert!(!report.sign_in_activity.available);
+    assert_eq!(
+        report.sign_in_activity.reason.as_deref(),
+        Some("not available: needs Entra ID P1")
+    );
+    assert!(report.inactive_accounts.is_empty());
+    assert_eq!(report.skus.len(), truth.skus.len());
+    env.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_connected_and_disconnected_tenants_when_the_schedule_fires_then_one_refresh_is_queued_per_connected_tenant()
+ {
+    // GIVEN two connected tenants, one of which then needs reconnection
+    let env = Env::start().await;
+    env.platform
+        .mark_needs_reconnection(&env.tenants[1], "consent revoked".into())
+        .await
+        .expect("marked");
+
+    // WHEN the daily schedule fires (twice the same day)
+    let first = env.app.handle_schedule().await.expect("fan-out");
+    let second = env.app.handle_schedule().await.expect("fan-out");
+
+    // THEN the connected tenant's refresh was queued, the other skipped
+    assert_eq!((first.queued, first.not_connected, first.failed), (1, 1, 0));
+    assert_eq!(second.queued, 1);
+    let queue = env.stack.queue_url("LicenseRefreshQueue").expect("queue");
+    let messages = env
+        .platform
+        .queue
+        .receive(queue, 10, 1, 30)
+        .await
+        .expect("receive");
+    let jobs: Vec<Job> = messages
+        .iter()
+        .map(|m| serde_json::from_str(&m.body).expect("a job"))
+        .collect();
+    assert!(!jobs.is_empty());
+    // ... both firings carry the same job id, so the jobs runner runs the day's refresh once
+    let ids: BTreeSet<_> = jobs.iter().map(|j| j.job_id.clone()).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([
+            schedule::scheduled_job_id(&env.tenants[0].tenant_id, Utc::now()).expect("id")
+        ])
+    );
+    assert!(jobs.iter().all(|j| j.tenant_id == env.tenants[0].tenant_id));
+    env.stack.shutdown().await;
+}
