@@ -1,1 +1,81 @@
-//! placeholder
+//! The sync function: the platform's picture of each tenant (accounts, groups, memberships,
+//! licenses, mailboxes, domains, organization), kept current from Microsoft Graph.
+//!
+//! Two kinds of events reach it:
+//! - the hourly EventBridge schedule: [`schedule::fan_out`] queues one sync job per due tenant;
+//! - SQS sync jobs (from the fan-out, `POST /tenants/{id}/sync`, the first sync after connecting,
+//!   or a run's own continuation): each syncs one tenant ([`engine`]), with partial batch failures.
+//!
+//! The sync log is the tenant's [`SyncRun`](lifecycle::model::SyncRun) records; [`runs`] makes
+//! and finds them and is how other functions request a sync.
+
+pub mod convert;
+pub mod engine;
+pub mod runs;
+pub mod schedule;
+pub mod state;
+mod worker;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use futures::future::BoxFuture;
+use lifecycle::{Config, Function, HandlerError, Platform, PlatformError};
+use serde_json::Value;
+
+pub use engine::{Outcome, Phase, Report, Settings, SyncError};
+pub use runs::{RequestError, request_sync};
+pub use schedule::{FanOut, fan_out};
+
+/// The sync function, built once per cold start.
+#[derive(Clone)]
+pub struct App {
+    platform: Platform,
+    settings: Settings,
+}
+
+impl App {
+    /// Builds the function from the shared configuration and the AWS SDK configuration, with the
+    /// default [`Settings`] (a 13-minute budget per invocation under a 15-minute timeout).
+    pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
+        Ok(App {
+            platform: Platform::new(config, aws)?,
+            settings: Settings::default(),
+        })
+    }
+
+    /// The same function with other settings (tests force a short budget this way).
+    pub fn with_settings(mut self, settings: Settings) -> App {
+        self.settings = settings;
+        self
+    }
+
+    /// The shared dependencies.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Handles one invocation: an SQS batch of sync jobs, or the schedule's event.
+    pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        if event.get("Records").is_some() {
+            let event: SqsEvent = serde_json::from_value(event)?;
+            let response = worker::handle_batch(&self.platform, &self.settings, event).await;
+            return Ok(serde_json::to_value(response)?);
+        }
+        let event: EventBridgeEvent = serde_json::from_value(event)?;
+        tracing::info!(source = %event.source, detail_type = %event.detail_type, "sync schedule fired");
+        let now = event
+            .time
+            .unwrap_or_else(chrono::Utc::now)
+            .max(chrono::Utc::now());
+        let fanned = schedule::fan_out(&self.platform, now).await?;
+        tracing::info!(?fanned, "sync fan-out done");
+        Ok(serde_json::to_value(fanned)?)
+    }
+}
+
+impl Function for App {
+    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+        Box::pin(self.handle(event))
+    }
+}

@@ -1,0 +1,156 @@
+//! Sync runs: their ids, where their records live, and how a sync is requested.
+//!
+//! A run id starts with the time it was queued (`20250106T100000123Z-1a2b3c4d`), so the run's
+//! record (`T#{tenant}#RUNS` / `{started_at}#{run}`) is found from the id alone, without reading the
+//! tenant's whole sync log. Ids made elsewhere (a job put on the queue by another service) are
+//! accepted too; their record is then looked up in the log.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::{StreamExt as _, TryStreamExt as _};
+use lifecycle::model::{
+    Job, JobKind, LastSync, SyncCounts, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{JobId, Key, Platform, QueueError, Store, StoreError, SyncRunId, TenantId};
+use thiserror::Error;
+
+const ID_TIME_FORMAT: &str = "%Y%m%dT%H%M%S%3fZ";
+const ID_TIME_LEN: usize = 19;
+
+/// A fresh run id that carries `queued_at`.
+pub fn new_run_id(queued_at: DateTime<Utc>) -> SyncRunId {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let id = format!("{}-{}", queued_at.format(ID_TIME_FORMAT), &suffix[..12]);
+    // The alphabet is digits, letters and '-': always a valid run id.
+    SyncRunId::parse(&id).unwrap_or_default()
+}
+
+/// The queue time carried by a run id made by [`new_run_id`].
+pub fn queued_at(run: &SyncRunId) -> Option<DateTime<Utc>> {
+    let text = run.as_str().get(..ID_TIME_LEN)?;
+    NaiveDateTime::parse_from_str(text, ID_TIME_FORMAT)
+        .ok()
+        .map(|time| time.and_utc())
+}
+
+/// The key of a run's record, when its id carries the time.
+pub fn run_key(tenant: &TenantId, run: &SyncRunId) -> Option<Key> {
+    queued_at(run).map(|at| keys::sync_run(tenant, at, run))
+}
+
+/// A run's record and its key: from the id's time, else by reading the tenant's sync log.
+pub async fn find_run(
+    store: &Store,
+    tenant: &TenantId,
+    run: &SyncRunId,
+) -> Result<Option<(Key, SyncRun)>, StoreError> {
+    if let Some(key) = run_key(tenant, run) {
+        return Ok(store
+            .get::<SyncRun>(&key)
+            .await?
+            .map(|record| (key, record)));
+    }
+    let log = store.query::<SyncRun>(&keys::sync_run_partition(tenant), None);
+    let found = std::pin::pin!(log.try_filter(|record| futures::future::ready(&record.id == run)))
+        .next()
+        .await
+        .transpose()?;
+    Ok(found.map(|record| (keys::sync_run(tenant, record.started_at, run), record)))
+}
+
+/// A new run's record, queued now.
+pub fn queued_run(tenant: &TenantId, run: SyncRunId, full: bool, now: DateTime<Utc>) -> SyncRun {
+    SyncRun {
+        id: run,
+        tenant_id: tenant.clone(),
+        status: SyncRunStatus::Queued,
+        started_at: now,
+        ended_at: None,
+        full,
+        counts: SyncCounts::default(),
+        graph: Default::default(),
+        error: None,
+    }
+}
+
+/// Why a sync could not be requested.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    #[error("the sync run could not be recorded: {0}")]
+    Store(#[from] StoreError),
+    #[error("the sync job could not be queued: {0}")]
+    Queue(#[from] QueueError),
+}
+
+impl RequestError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(error) => error.is_retryable(),
+            Self::Queue(error) => error.is_retryable(),
+        }
+    }
+}
+
+/// Queues a sync of `tenant` now: records the run as Queued, puts its job on the sync queue, and
+/// shows it on the tenant (last sync Queued; next scheduled sync one interval from now). Used by
+/// the schedule's fan-out, `POST /tenants/{id}/sync` and the first sync after connecting.
+pub async fn request_sync(
+    platform: &Platform,
+    tenant: &TenantConnection,
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<SyncRun, RequestError> {
+    let run = queued_run(&tenant.tenant_id, new_run_id(now), full, now);
+    let key = keys::sync_run(&tenant.tenant_id, now, &run.id);
+    platform.store.put(&key, &run).await?;
+    let job = Job {
+        job_id: JobId::new(),
+        tenant_id: tenant.tenant_id.clone(),
+        dry_run: false,
+        kind: JobKind::Sync(SyncJob {
+            sync_run_id: run.id.clone(),
+            full,
+            resume: None,
+        }),
+    };
+    platform
+        .queue
+        .send_job(&platform.config.sync_queue_url, &job)
+        .await?;
+    let mut shown = tenant.clone();
+    shown.last_sync = Some(LastSync {
+        sync_run_id: run.id.clone(),
+        status: SyncRunStatus::Queued,
+        at: now,
+    });
+    shown.next_sync_due = Some(now + interval(tenant));
+    platform.save_tenant(&shown).await?;
+    Ok(run)
+}
+
+/// The tenant's time between scheduled syncs (at least one minute).
+pub fn interval(tenant: &TenantConnection) -> chrono::Duration {
+    chrono::Duration::minutes(i64::from(tenant.sync_interval_minutes.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_queue_time_when_a_run_id_is_made_then_the_time_reads_back_to_the_millisecond() {
+        let at = DateTime::parse_from_rfc3339("2025-01-06T10:00:00.123Z")
+            .map(|t| t.to_utc())
+            .unwrap();
+        let id = new_run_id(at);
+        assert!(id.as_str().starts_with("20250106T100000123Z-"), "{id}");
+        assert_eq!(queued_at(&id), Some(at));
+    }
+
+    #[test]
+    fn given_a_foreign_run_id_when_read_then_it_carries_no_time() {
+        assert_eq!(queued_at(&SyncRunId::parse("r-1").unwrap()), None);
+    }
+}

@@ -1,0 +1,419 @@
+//! The SQS side of a sync: one message is one sync job (a run, or a continuation of one).
+//!
+//! A sync has its own record, the [`SyncRun`] in the tenant's sync log, so this is not the
+//! generic job runner: the run id is the idempotency key (a finished run's message is a duplicate
+//! and is dropped), and the tenant's lease, held in the run's name, keeps two runs from syncing
+//! one tenant at once. A run that finds another run holding the lease waits: its job goes back on
+//! the queue with a delay. A continuation (or a redelivery after a crash) of the same run takes
+//! the lease back at once and resumes where the saved links say.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::Utc;
+use graph::GraphError;
+use lifecycle::model::{
+    ConnectionStatus, Job, JobKind, LastSync, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{JobId, Key, Lease, LeaseOutcome, Platform, StoreError};
+use tracing::Instrument as _;
+
+use crate::engine::{Engine, Outcome, Settings, SyncError};
+use crate::runs;
+
+/// Deliveries after which a run that keeps failing for a transient reason is recorded as failed
+/// (the queue's `maxReceiveCount` in infra/template.yaml moves the message to the dead-letter
+/// queue then).
+const MAX_DELIVERIES: u32 = 5;
+
+/// Why a message is reported as a batch item failure (SQS delivers it again).
+#[derive(Debug)]
+pub(crate) struct Redeliver(String);
+
+/// Runs every message of the batch in turn and lists the ones to deliver again.
+pub(crate) async fn handle_batch(
+    platform: &Platform,
+    settings: &Settings,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("sync_job", message_id = %message_id);
+        if let Err(Redeliver(reason)) = handle_message(platform, settings, &message)
+            .instrument(span)
+            .await
+        {
+            tracing::warn!(message_id = %message_id, %reason, "sync job will be delivered again");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+fn deliveries(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1)
+}
+
+/// One sync job.
+async fn handle_message(
+    platform: &Platform,
+    settings: &Settings,
+    message: &SqsMessage,
+) -> Result<(), Redeliver> {
+    let body = message.body.as_deref().unwrap_or_default();
+    // A malformed job is delivered again until it lands in the dead-letter queue: never dropped.
+    let job: Job =
+        serde_json::from_str(body).map_err(|error| Redeliver(format!("not a job: {error}")))?;
+    let JobKind::Sync(sync) = &job.kind else {
+        return Err(Redeliver(format!(
+            "a {} job on the sync queue",
+            job.job_type()
+        )));
+    };
+    let transient = |error: StoreError| Redeliver(error.to_string());
+    let tenant_id = &job.tenant_id;
+    let (run_key, mut run) = match runs::find_run(&platform.store, tenant_id, &sync.sync_run_id)
+        .await
+        .map_err(transient)?
+    {
+        Some(found) => found,
+        None => {
+            // A job queued by another service without a run record: the run starts its log now.
+            let now = Utc::now();
+            let run = runs::queued_run(tenant_id, sync.sync_run_id.clone(), sync.full, now);
+            let key = runs::run_key(tenant_id, &run.id)
+                .unwrap_or_else(|| keys::sync_run(tenant_id, now, &run.id));
+            (key, run)
+        }
+    };
+    if run.status.is_finished() {
+        tracing::info!(run = %run.id, status = ?run.status, "sync run already finished: duplicate delivery dropped");
+        return Ok(());
+    }
+    let Some(tenant) = platform.tenant(tenant_id).await.map_err(transient)? else {
+        fail_run(
+            platform,
+            None,
+            &run_key,
+            &mut run,
+            "the tenant is not connected".into(),
+        )
+        .await
+        .map_err(transient)?;
+        return Ok(());
+    };
+    match &tenant.status {
+        ConnectionStatus::Connected => {}
+        ConnectionStatus::NeedsReconnection { reason } => {
+            let reason = format!("the tenant needs to be reconnected: {reason}");
+            fail_run(platform, Some(&tenant), &run_key, &mut run, reason)
+                .await
+                .map_err(transient)?;
+            return Ok(());
+        }
+        ConnectionStatus::Removed => {
+            fail_run(
+                platform,
+                None,
+                &run_key,
+                &mut run,
+                "the tenant is being removed".into(),
+            )
+            .await
+            .map_err(transient)?;
+            return Ok(());
+        }
+    }
+    let lease = match platform
+        .store
+        .acquire_lease(tenant_id, run.id.as_str(), settings.lease_ttl)
+        .await
+        .map_err(transient)?
+    {
+        LeaseOutcome::Acquired(lease) => lease,
+        LeaseOutcome::Held { holder, until } => {
+            let wait = (until - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(settings.wait_delay)
+                .max(std::time::Duration::from_secs(1));
+            tracing::info!(run = %run.id, %holder, ?wait, "another sync of the tenant is running: this one waits");
+            requeue(platform, &job, wait).await.map_err(Redeliver)?;
+            return Ok(());
+        }
+    };
+    let result = run_sync(
+        platform,
+        settings,
+        &job,
+        sync,
+        tenant,
+        (run_key, run),
+        &lease,
+    )
+    .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(Failure::Transient(reason)) if deliveries(message) < MAX_DELIVERIES => {
+            // The lease stays with the run: its next delivery takes it back and resumes.
+            Err(Redeliver(reason))
+        }
+        Err(Failure::Transient(reason) | Failure::Permanent(reason)) => {
+            tracing::warn!(%reason, "sync run failed");
+            Ok(())
+        }
+    }
+}
+
+enum Failure {
+    Transient(String),
+    Permanent(String),
+}
+
+/// Runs (or continues) the sync of one tenant while holding its lease.
+async fn run_sync(
+    platform: &Platform,
+    settings: &Settings,
+    job: &Job,
+    sync: &SyncJob,
+    tenant: TenantConnection,
+    (run_key, mut run): (Key, SyncRun),
+    lease: &Lease,
+) -> Result<(), Failure> {
+    let store_failure = |error: StoreError| Failure::Transient(error.to_string());
+    if run.status == SyncRunStatus::Queued {
+        run.started_at = Utc::now();
+    }
+    run.status = SyncRunStatus::Syncing;
+    run.full |= sync.full;
+    platform
+        .store
+        .put(&run_key, &run)
+        .await
+        .map_err(store_failure)?;
+    show_on_tenant(platform, &tenant, &run)
+        .await
+        .map_err(store_failure)?;
+    let graph = match platform.tenant_graph(&tenant).await {
+        Ok(graph) => graph,
+        Err(error) if error.is_retryable() => return Err(Failure::Transient(error.to_string())),
+        Err(error) => {
+            let reason = format!("the tenant's app credential could not be read: {error}");
+            release(platform, lease).await;
+            fail_run(platform, Some(&tenant), &run_key, &mut run, reason.clone())
+                .await
+                .map_err(store_failure)?;
+            return Err(Failure::Permanent(reason));
+        }
+    };
+    let mut engine = Engine::new(
+        platform,
+        graph,
+        tenant.clone(),
+        (run, run_key.clone()),
+        lease.clone(),
+        settings,
+    );
+    let outcome = engine.execute(sync.resume.as_ref(), sync.full).await;
+    let report = engine.report().clone();
+    tracing::info!(
+        phases = ?report.phases,
+        written = report.items_written,
+        deleted = report.items_deleted,
+        read = report.objects_read,
+        "sync invocation done"
+    );
+    let mut run = engine.run().clone();
+    let synced_tenant = engine.tenant().clone();
+    let lease = engine.lease().clone();
+    let notes = engine.notes().to_vec();
+    drop(engine);
+    match outcome {
+        Ok(Outcome::Finished) => {
+            let now = Utc::now();
+            run.status = if notes.is_empty() {
+                SyncRunStatus::Ok
+            } else {
+                SyncRunStatus::Partial
+            };
+            run.error = (!notes.is_empty()).then(|| notes.join("; "));
+            run.ended_at = Some(now);
+            platform
+                .store
+                .put(&run_key, &run)
+                .await
+                .map_err(store_failure)?;
+            finish_tenant(platform, &synced_tenant, &run)
+                .await
+                .map_err(store_failure)?;
+            release(platform, &lease).await;
+            tracing::info!(run = %run.id, status = ?run.status, counts = ?run.counts, graph = ?run.graph, "sync run finished");
+            Ok(())
+        }
+        Ok(Outcome::Paused(cursor)) => {
+            let continuation = Job {
+                job_id: JobId::new(),
+                tenant_id: job.tenant_id.clone(),
+                dry_run: false,
+                kind: JobKind::Sync(SyncJob {
+                    sync_run_id: run.id.clone(),
+                    full: sync.full,
+                    resume: Some(cursor.clone()),
+                }),
+            };
+            tracing::info!(run = %run.id, phase = %cursor.phase, "sync run paused: continuation queued");
+            // The lease stays with the run, so the continuation takes it back at once.
+            platform
+                .queue
+                .send_job(&platform.config.sync_queue_url, &continuation)
+                .await
+                .map(|_| ())
+                .map_err(|error| Failure::Transient(error.to_string()))
+        }
+        Err(SyncError::Store(StoreError::LeaseLost { holder, .. })) => {
+            // Another delivery took the tenant over after our lease expired: it carries on.
+            tracing::warn!(run = %run.id, ?holder, "sync lease lost: this delivery stops");
+            Ok(())
+        }
+        Err(error) if error.is_retryable() => Err(Failure::Transient(error.to_string())),
+        Err(error) => {
+            let reason = actionable(&error);
+            if let SyncError::Graph(graph_error) = &error
+                && let Err(store_error) =
+                    platform.note_graph_error(&synced_tenant, graph_error).await
+            {
+                tracing::warn!(error = %store_error, "the tenant could not be marked for reconnection");
+            }
+            release(platform, &lease).await;
+            fail_run(
+                platform,
+                Some(&synced_tenant),
+                &run_key,
+                &mut run,
+                reason.clone(),
+            )
+            .await
+            .map_err(store_failure)?;
+            Err(Failure::Permanent(reason))
+        }
+    }
+}
+
+/// The error as a person can act on it.
+fn actionable(error: &SyncError) -> String {
+    match error {
+        SyncError::Graph(GraphError::Token(token)) => format!(
+            "the platform could not sign in to the tenant: {token}. Reconnect the tenant (admin consent, or a new client secret for the tenant's own app)"
+        ),
+        SyncError::Graph(GraphError::Forbidden(detail)) => format!(
+            "the app lacks a permission in the tenant ({detail}); grant admin consent again so it has User.Read.All, Group.Read.All, GroupMember.Read.All and Organization.Read.All"
+        ),
+        other => other.to_string(),
+    }
+}
+
+async fn release(platform: &Platform, lease: &Lease) {
+    if let Err(error) = platform.store.release_lease(lease).await {
+        tracing::warn!(%error, "the sync lease could not be released; it expires on its own");
+    }
+}
+
+/// Puts `job` back on the sync queue, delivered after `delay` (SQS allows up to 15 minutes).
+/// The error is SQS's, for the log.
+async fn requeue(platform: &Platform, job: &Job, delay: std::time::Duration) -> Result<(), String> {
+    let body = serde_json::to_string(job).map_err(|error| error.to_string())?;
+    let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
+    platform
+        .queue
+        .client()
+        .send_message()
+        .queue_url(&platform.config.sync_queue_url)
+        .message_body(body)
+        .message_attributes(
+            lifecycle::queue::JOB_TYPE_ATTRIBUTE,
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(job.job_type())
+                .build()
+                .map_err(|error| error.to_string())?,
+        )
+        .delay_seconds(seconds)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(&error).to_string())
+}
+
+/// Records the run as failed with `reason`, and on the tenant when given.
+async fn fail_run(
+    platform: &Platform,
+    tenant: Option<&TenantConnection>,
+    run_key: &Key,
+    run: &mut SyncRun,
+    reason: String,
+) -> Result<(), StoreError> {
+    run.status = SyncRunStatus::Failed;
+    run.error = Some(reason);
+    run.ended_at = Some(Utc::now());
+    platform.store.put(run_key, run).await?;
+    if let Some(tenant) = tenant {
+        let fresh = platform.tenant(&tenant.tenant_id).await?;
+        if let Some(fresh) = fresh {
+            show_on_tenant(platform, &fresh, run).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Shows the run as the tenant's last sync (re-reading the tenant so a concurrent change, such as
+/// being marked for reconnection, is kept).
+async fn show_on_tenant(
+    platform: &Platform,
+    tenant: &TenantConnection,
+    run: &SyncRun,
+) -> Result<(), StoreError> {
+    let mut shown = platform
+        .tenant(&tenant.tenant_id)
+        .await?
+        .unwrap_or_else(|| tenant.clone());
+    shown.last_sync = Some(LastSync {
+        sync_run_id: run.id.clone(),
+        status: run.status,
+        at: run.ended_at.unwrap_or(run.started_at),
+    });
+    platform.save_tenant(&shown).await
+}
+
+/// After a finished run: the tenant's name, domains and P1 as read, its last sync, and the next
+/// scheduled sync one interval after this one (unless one is due sooner).
+async fn finish_tenant(
+    platform: &Platform,
+    synced: &TenantConnection,
+    run: &SyncRun,
+) -> Result<(), StoreError> {
+    let mut tenant = platform
+        .tenant(&synced.tenant_id)
+        .await?
+        .unwrap_or_else(|| synced.clone());
+    tenant.display_name = synced.display_name.clone();
+    tenant.verified_domains = synced.verified_domains.clone();
+    if synced.has_p1.is_some() {
+        tenant.has_p1 = synced.has_p1;
+    }
+    let now = run.ended_at.unwrap_or_else(Utc::now);
+    tenant.last_sync = Some(LastSync {
+        sync_run_id: run.id.clone(),
+        status: run.status,
+        at: now,
+    });
+    if tenant.next_sync_due.is_none_or(|due| due < now) {
+        tenant.next_sync_due = Some(now + runs::interval(&tenant));
+    }
+    platform.save_tenant(&tenant).await
+}

@@ -1,0 +1,351 @@
+//! The sync function against the local stack: moto (DynamoDB, SQS, Secrets Manager) through the
+//! real AWS SDK clients, and the Graph simulator through the real Graph client.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use graph_sim::{Knobs, Mutation, SimConfig, TenantSpec};
+use lifecycle::TenantId;
+use lifecycle::model::{LastSignIn, SyncRunStatus};
+use support::{Local, fast_settings, truth_memberships};
+
+fn tenant_id(local: &Local, index: usize) -> TenantId {
+    TenantId::parse(&local.sim.tenants()[index].tenant_id).expect("tenant id")
+}
+
+/// Asserts the store holds exactly the simulator's live accounts, groups, memberships and SKUs,
+/// and that a sample of accounts carries the right name, state and licenses.
+async fn assert_store_matches_truth(local: &Local, index: usize) {
+    let tenant = tenant_id(local, index);
+    let truth = local.sim.truth(tenant.as_str()).expect("truth");
+    let stored = local.stored(&tenant).await;
+    let truth_users: BTreeSet<String> = truth.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(stored.live_accounts(), truth_users, "live accounts");
+    let truth_groups: BTreeSet<String> = truth.groups.iter().map(|g| g.id.clone()).collect();
+    assert_eq!(stored.live_groups(), truth_groups, "live groups");
+    assert_eq!(stored.memberships, truth_memberships(&truth), "memberships");
+    let truth_skus: BTreeSet<String> = truth.skus.iter().map(|s| s.sku_id.clone()).collect();
+    assert_eq!(
+        stored.skus.keys().cloned().collect::<BTreeSet<_>>(),
+        truth_skus,
+        "SKUs"
+    );
+    for sku in &truth.skus {
+        let stored_sku = &stored.skus[&sku.sku_id];
+        assert_eq!(
+            i64::from(stored_sku.consumed),
+            sku.consumed,
+            "consumed seats of {}",
+            sku.sku_part_number
+        );
+        assert_eq!(i64::from(stored_sku.enabled), sku.enabled);
+    }
+    for user in truth.users.iter().step_by(37) {
+        let account = &stored.accounts[&user.id];
+        assert_eq!(account.upn.as_str(), user.user_principal_name);
+        assert_eq!(account.display_name, user.display_name);
+        assert_eq!(account.enabled, user.account_enabled);
+        assert_eq!(account.user_type, user.user_type);
+        assert_eq!(account.on_premises_synced, user.on_premises_sync_enabled);
+        assert_eq!(
+            account
+                .usage_location
+                .as_ref()
+                .map(|c| c.as_str().to_owned()),
+            user.usage_location
+        );
+        let skus: BTreeSet<String> = account
+            .licenses
+            .iter()
+            .map(|l| l.sku_id.to_string())
+            .collect();
+        assert_eq!(
+            skus,
+            user.sku_ids.iter().cloned().collect::<BTreeSet<_>>(),
+            "licenses of {}",
+            user.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_ground_truth() {
+    // GIVEN a connected tenant of 1,200 accounts and 30 groups, never synced
+    let mut local = Local::start(SimConfig::single(1_200, 30), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+
+    // WHEN a sync runs
+    let run = local.sync(&tenant, false).await;
+
+    // THEN it is recorded OK as a full run that added every object
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    assert!(run.full);
+    assert!(run.ended_at.is_some());
+    let truth = local.sim.truth(tenant.as_str()).expect("truth");
+    assert_eq!(run.counts.accounts.added, truth.users.len() as u64);
+    assert_eq!(run.counts.groups.added, truth.groups.len() as u64);
+    assert_eq!(
+        run.counts.memberships.added,
+        truth_memberships(&truth).len() as u64
+    );
+    assert!(run.graph.requests > 0);
+    // AND the store holds exactly the tenant's objects
+    assert_store_matches_truth(&local, 0).await;
+    // AND the accounts carry their last sign-in (the tenant has P1)
+    let stored = local.stored(&tenant).await;
+    for user in truth.users.iter().step_by(11) {
+        match (&stored.accounts[&user.id].last_sign_in, user.last_sign_in) {
+            (LastSignIn::At { at }, Some(last)) => assert!(at.timestamp() >= last),
+            (LastSignIn::Never, None) => {}
+            (other, expected) => panic!("sign-in of {}: {other:?}, expected {expected:?}", user.id),
+        }
+    }
+    // AND the tenant shows its name, domains, P1, last sync and next sync due
+    let connection = local
+        .platform()
+        .tenant(&tenant)
+        .await
+        .expect("read")
+        .expect("tenant");
+    let info = &local.sim.tenants()[0];
+    assert_eq!(connection.display_name, info.display_name);
+    let domains: BTreeSet<String> = connection
+        .verified_domains
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        domains,
+        info.verified_domains
+            .iter()
+            .map(|d| d.to_lowercase())
+            .collect()
+    );
+    assert_eq!(connection.has_p1, Some(true));
+    let last = connection.last_sync.expect("last sync");
+    assert_eq!((last.sync_run_id, last.status), (run.id, SyncRunStatus::Ok));
+    assert!(connection.next_sync_due.expect("next sync due") > chrono::Utc::now());
+}
+
+#[tokio::test]
+async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly_the_changes() {
+    // GIVEN a tenant synced once
+    let mut local = Local::start(SimConfig::single(1_500, 30), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    let first = local.sync(&tenant, false).await;
+    assert_eq!(first.status, SyncRunStatus::Ok, "{:?}", first.error);
+    let before = local.sim.truth(tenant.as_str()).expect("truth");
+
+    // WHEN accounts are added and deleted and memberships change, and the tenant syncs again
+    let report = local
+        .sim
+        .mutate(
+            tenant.as_str(),
+            &Mutation {
+                add_users: 15,
+                update_users: 0,
+                delete_users: 10,
+                add_memberships: 40,
+                remove_memberships: 25,
+            },
+        )
+        .expect("mutate");
+    let after = local.sim.truth(tenant.as_str()).expect("truth");
+    let second = local.sync(&tenant, false).await;
+
+    // THEN the second run is a delta run that counted exactly the changes
+    assert_eq!(second.status, SyncRunStatus::Ok, "{:?}", second.error);
+    assert!(!second.full);
+    assert_eq!(
+        second.counts.accounts.added,
+        report.added_users.len() as u64
+    );
+    assert_eq!(
+        second.counts.accounts.removed,
+        report.deleted_users.len() as u64
+    );
+    assert_eq!(second.counts.accounts.changed, 0);
+    let (was, is) = (truth_memberships(&before), truth_memberships(&after));
+    assert_eq!(
+        second.counts.memberships.added,
+        is.difference(&was).count() as u64
+    );
+    assert_eq!(
+        second.counts.memberships.removed,
+        was.difference(&is).count() as u64
+    );
+    // AND cost a small share of the first run's Graph requests
+    assert!(
+        second.graph.requests * 5 < first.graph.requests,
+        "{} vs {}",
+        second.graph.requests,
+        first.graph.requests
+    );
+    // AND the store equals the ground truth, deleted accounts kept as marked deleted
+    assert_store_matches_truth(&local, 0).await;
+    let stored = local.stored(&tenant).await;
+    for deleted in &report.deleted_users {
+        assert!(stored.accounts[deleted].deleted, "{deleted} marked deleted");
+    }
+}
+
+#[tokio::test]
+async fn given_an_expired_delta_link_when_syncing_then_a_full_resync_also_removes_what_vanished() {
+    // GIVEN a synced tenant whose delta links then expire, while accounts are deleted
+    let mut local = Local::start(SimConfig::single(800, 20), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    local.sync(&tenant, false).await;
+    let report = local
+        .sim
+        .mutate(
+            tenant.as_str(),
+            &Mutation {
+                delete_users: 7,
+                add_users: 3,
+                ..Mutation::default()
+            },
+        )
+        .expect("mutate");
+    local
+        .sim
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| {
+            k.expire_delta_tokens = true
+        })
+        .expect("knobs");
+
+    // WHEN the tenant syncs
+    let run = local.sync(&tenant, false).await;
+
+    // THEN Graph's 410 turned the run into a full resync that found every change
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    assert!(run.full);
+    assert_eq!(
+        run.counts.accounts.removed,
+        report.deleted_users.len() as u64
+    );
+    assert_eq!(run.counts.accounts.added, report.added_users.len() as u64);
+    assert_store_matches_truth(&local, 0).await;
+}
+
+#[tokio::test]
+async fn given_a_tenant_without_p1_when_synced_then_sign_in_is_marked_not_available_and_the_run_is_ok()
+ {
+    // GIVEN a tenant without Entra ID P1
+    let sim = SimConfig {
+        seed: 7,
+        port: 0,
+        tenants: vec![TenantSpec {
+            has_p1: false,
+            ..TenantSpec::new(120, 6)
+        }],
+    };
+    let mut local = Local::start(sim, fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+
+    // WHEN it syncs
+    let run = local.sync(&tenant, false).await;
+
+    // THEN the run is OK, not failed or partial
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    // AND every account says why its last sign-in is missing
+    let stored = local.stored(&tenant).await;
+    assert!(!stored.accounts.is_empty());
+    for account in stored.accounts.values() {
+        assert_eq!(
+            account.last_sign_in,
+            LastSignIn::NotAvailable {
+                reason: "needs Entra ID P1".into()
+            }
+        );
+    }
+    let connection = local
+        .platform()
+        .tenant(&tenant)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert_eq!(connection.has_p1, Some(false));
+    assert_store_matches_truth(&local, 0).await;
+}
+
+#[tokio::test]
+async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_no_duplicate_or_missing_item()
+ {
+    // GIVEN a function whose budget is spent after every page
+    let settings = sync::Settings {
+        budget: Duration::ZERO,
+        ..fast_settings()
+    };
+    let mut local = Local::start(SimConfig::single(1_000, 25), settings).await;
+    let tenant = local.connect(0).await.tenant_id;
+
+    // WHEN a sync runs
+    let run = local.sync(&tenant, false).await;
+
+    // THEN it took many invocations (each queued the next) and ended OK
+    assert!(local.invocations > 10, "{} invocations", local.invocations);
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    // AND every object was counted once and stored once
+    let truth = local.sim.truth(tenant.as_str()).expect("truth");
+    assert_eq!(run.counts.accounts.added, truth.users.len() as u64);
+    assert_eq!(
+        run.counts.memberships.added,
+        truth_memberships(&truth).len() as u64
+    );
+    assert_store_matches_truth(&local, 0).await;
+    let stored = local.stored(&tenant).await;
+    for account in stored.accounts.values().step_by(13) {
+        assert!(
+            !matches!(account.last_sign_in, LastSignIn::NotAvailable { .. }),
+            "{:?}",
+            account.last_sign_in
+        );
+    }
+}
+
+#[tokio::test]
+async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_removes_exactly_what_vanished()
+ {
+    // GIVEN a synced tenant, accounts deleted and delta links expired, and a tiny budget
+    let mut local = Local::start(SimConfig::single(600, 15), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    local.sync(&tenant, false).await;
+    let report = local
+        .sim
+        .mutate(
+            tenant.as_str(),
+            &Mutation {
+                delete_users: 9,
+                remove_memberships: 5,
+                ..Mutation::default()
+            },
+        )
+        .expect("mutate");
+    local
+        .sim
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| {
+            k.expire_delta_tokens = true
+        })
+        .expect("knobs");
+    let mut local = local.with_settings(sync::Settings {
+        budget: Duration::ZERO,
+        ..fast_settings()
+    });
+
+    // WHEN the tenant syncs
+    let invocations = local.invocations;
+    let run = local.sync(&tenant, false).await;
+
+    // THEN the full resync spanned invocations and removed exactly the deleted accounts
+    assert!(local.invocations - invocations > 5);
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    assert!(run.full);
+    assert_eq!(
+        run.counts.accounts.removed,
+        report.deleted_users.len() as u64
+    );
+    assert_eq!(run.counts.accounts.added, 0);
+    assert_store_matches_truth(&local, 0).await;
+}

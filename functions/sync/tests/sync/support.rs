@@ -1,0 +1,380 @@
+//! The local stack of one test: a moto server with the table, the sync queue and the secrets; the
+//! Graph simulator; the sync function built with real clients pointed at both; and a driver that
+//! feeds the queue's messages to the function as Lambda's SQS event source would.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use chrono::Utc;
+use futures::TryStreamExt as _;
+use graph_sim::{SimConfig, SimHandle};
+use lifecycle::model::{
+    Account, ConnectionMode, ConnectionStatus, Group, Membership, Sku, SyncOptions, SyncRun,
+    TenantAuth, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{AppCredential, Config, OrgId, Platform, SyncRunId, TenantId};
+use local_aws::Moto;
+use serde_json::{Value, json};
+use sync::{App, Settings};
+
+const TABLE: &str = "sync-test";
+
+pub struct Local {
+    _moto: Moto,
+    pub sim: SimHandle,
+    pub app: App,
+    pub queue_url: String,
+    /// Invocations of the function with a non-empty batch so far.
+    pub invocations: usize,
+}
+
+/// Settings for tests: the default budget, short waits.
+pub fn fast_settings() -> Settings {
+    Settings {
+        wait_delay: Duration::from_secs(1),
+        ..Settings::default()
+    }
+}
+
+impl Local {
+    /// Starts moto and the simulator (`sim`), provisions the table and queue, builds the function.
+    pub async fn start(sim: SimConfig, settings: Settings) -> Local {
+        let moto = Moto::start()
+            .await
+            .expect("moto_server starts (run `make venv`)");
+        let sdk = moto.sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        create_table(&dynamodb).await;
+        let sqs = aws_sdk_sqs_client(&sdk);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("sync")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        let sim = graph_sim::spawn(sim).await.expect("simulator starts");
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        secrets
+            .create_secret()
+            .name("test/platform/app-secret")
+            .secret_string(sim.platform_app().client_secret)
+            .send()
+            .await
+            .expect("platform secret");
+        let vars: HashMap<String, String> = [
+            ("TABLE_NAME", TABLE.to_owned()),
+            ("SYNC_QUEUE_URL", queue_url.clone()),
+            (
+                "ONBOARDING_QUEUE_URL",
+                "http://127.0.0.1:1/q/onboarding.fifo".into(),
+            ),
+            (
+                "OFFBOARDING_QUEUE_URL",
+                "http://127.0.0.1:1/q/offboarding.fifo".into(),
+            ),
+            (
+                "LICENSE_REFRESH_QUEUE_URL",
+                "http://127.0.0.1:1/q/license-refresh".into(),
+            ),
+            ("GRAPH_BASE_URL", sim.graph_base_url()),
+            ("LOGIN_BASE_URL", sim.login_base_url()),
+            ("SECRET_PREFIX", "test/".into()),
+            ("PLATFORM_APP_CLIENT_ID", sim.platform_app().client_id),
+            ("PLATFORM_APP_SECRET_ID", "test/platform/app-secret".into()),
+            (
+                "STATE_SIGNING_KEY_SECRET_ID",
+                "test/platform/state-key".into(),
+            ),
+            ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let config = Config::from_map(&vars).expect("config");
+        let app = App::new(config, &sdk).expect("app").with_settings(settings);
+        Local {
+            _moto: moto,
+            sim,
+            app,
+            queue_url,
+            invocations: 0,
+        }
+    }
+
+    /// The same stack with the function rebuilt with other settings.
+    pub fn with_settings(mut self, settings: Settings) -> Local {
+        self.app = self.app.clone().with_settings(settings);
+        self
+    }
+
+    pub fn platform(&self) -> &Platform {
+        self.app.platform()
+    }
+
+    /// The simulator's tenant `index` as a connected tenant (its own app registration, whose
+    /// secret goes to the vault).
+    pub async fn connect(&self, index: usize) -> TenantConnection {
+        let info = &self.sim.tenants()[index];
+        let tenant_id = TenantId::parse(&info.tenant_id).expect("tenant id");
+        self.platform()
+            .vault
+            .put_app_credential(
+                &tenant_id,
+                &AppCredential {
+                    client_id: info.own_app.client_id.clone(),
+                    client_secret: info.own_app.client_secret.clone().into(),
+                },
+            )
+            .await
+            .expect("app credential stored");
+        let tenant = TenantConnection {
+            tenant_id,
+            org_id: OrgId::parse("org-1").expect("org"),
+            display_name: "pending first sync".into(),
+            verified_domains: Vec::new(),
+            mode: ConnectionMode::Read,
+            auth: TenantAuth::OwnApp {
+                client_id: info.own_app.client_id.clone(),
+            },
+            status: ConnectionStatus::Connected,
+            consented_at: Utc::now(),
+            last_sync: None,
+            next_sync_due: None,
+            sync_interval_minutes: 60,
+            options: SyncOptions::default(),
+            has_p1: None,
+        };
+        self.platform()
+            .save_tenant(&tenant)
+            .await
+            .expect("tenant saved");
+        tenant
+    }
+
+    /// Requests a sync of `tenant` (as the API does) and returns its run id.
+    pub async fn request(&self, tenant: &TenantId, full: bool) -> SyncRunId {
+        let connection = self
+            .platform()
+            .tenant(tenant)
+            .await
+            .expect("tenant read")
+            .expect("tenant connected");
+        sync::request_sync(self.platform(), &connection, full, Utc::now())
+            .await
+            .expect("sync requested")
+            .id
+    }
+
+    /// Receives up to `max` messages now (waiting up to `wait_s` for the first).
+    pub async fn receive(&self, max: i32, wait_s: i32) -> Vec<lifecycle::ReceivedMessage> {
+        self.platform()
+            .queue
+            .receive(&self.queue_url, max, wait_s, 60)
+            .await
+            .expect("receive")
+    }
+
+    /// Invokes the function with `messages` as one SQS event, deletes the ones it did not report
+    /// as failed (and makes those visible again), as Lambda's event source does.
+    pub async fn deliver(&mut self, messages: Vec<lifecycle::ReceivedMessage>) -> Value {
+        self.invocations += 1;
+        let response = self
+            .app
+            .handle(sqs_event(&messages))
+            .await
+            .expect("the function answers");
+        let failed: BTreeSet<String> = response["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+            .collect();
+        for message in &messages {
+            if failed.contains(&message.message_id) {
+                self.platform()
+                    .queue
+                    .change_visibility(&self.queue_url, &message.receipt_handle, 0)
+                    .await
+                    .expect("visible again");
+            } else {
+                self.platform()
+                    .queue
+                    .delete(&self.queue_url, &message.receipt_handle)
+                    .await
+                    .expect("delete");
+            }
+        }
+        response
+    }
+
+    /// Delivers messages one at a time until the queue stays empty for `idle`.
+    pub async fn drain(&mut self) {
+        let mut idle_rounds = 0;
+        while idle_rounds < 3 {
+            let messages = self.receive(1, 1).await;
+            if messages.is_empty() {
+                idle_rounds += 1;
+                continue;
+            }
+            idle_rounds = 0;
+            self.deliver(messages).await;
+        }
+    }
+
+    /// Requests a sync and runs it to the end; returns the finished run.
+    pub async fn sync(&mut self, tenant: &TenantId, full: bool) -> SyncRun {
+        let run = self.request(tenant, full).await;
+        self.drain().await;
+        self.run(tenant, &run).await
+    }
+
+    /// A run's record.
+    pub async fn run(&self, tenant: &TenantId, run: &SyncRunId) -> SyncRun {
+        let key = sync::runs::run_key(tenant, run).expect("run id carries its time");
+        self.platform()
+            .store
+            .get::<SyncRun>(&key)
+            .await
+            .expect("run read")
+            .expect("run recorded")
+    }
+
+    /// Everything the store holds for `tenant`.
+    pub async fn stored(&self, tenant: &TenantId) -> Stored {
+        let store = &self.platform().store;
+        let mut stored = Stored::default();
+        for partition in keys::account_partitions(tenant) {
+            let accounts: Vec<Account> = store
+                .query(&partition, None)
+                .try_collect()
+                .await
+                .expect("accounts");
+            for account in accounts {
+                stored.accounts.insert(account.id.to_string(), account);
+            }
+        }
+        for partition in keys::group_partitions(tenant) {
+            let groups: Vec<Group> = store
+                .query(&partition, None)
+                .try_collect()
+                .await
+                .expect("groups");
+            for group in groups {
+                stored.groups.insert(group.id.to_string(), group);
+            }
+        }
+        for partition in keys::membership_partitions(tenant) {
+            let memberships: Vec<Membership> = store
+                .query(&partition, None)
+                .try_collect()
+                .await
+                .expect("memberships");
+            for m in memberships {
+                stored
+                    .memberships
+                    .insert((m.group_id.to_string(), m.account_id.to_string()));
+            }
+        }
+        let skus: Vec<Sku> = store
+            .query(&keys::sku_partition(tenant), None)
+            .try_collect()
+            .await
+            .expect("skus");
+        stored.skus = skus
+            .into_iter()
+            .map(|s| (s.sku_id.to_string(), s))
+            .collect();
+        stored
+    }
+}
+
+/// The store's picture of one tenant.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub accounts: BTreeMap<String, Account>,
+    pub groups: BTreeMap<String, Group>,
+    pub memberships: BTreeSet<(String, String)>,
+    pub skus: BTreeMap<String, Sku>,
+}
+
+impl Stored {
+    /// Accounts not marked deleted.
+    pub fn live_accounts(&self) -> BTreeSet<String> {
+        self.accounts
+            .values()
+            .filter(|a| !a.deleted)
+            .map(|a| a.id.to_string())
+            .collect()
+    }
+
+    pub fn live_groups(&self) -> BTreeSet<String> {
+        self.groups
+            .values()
+            .filter(|g| !g.deleted)
+            .map(|g| g.id.to_string())
+            .collect()
+    }
+}
+
+/// The simulator's memberships as (group, account) pairs.
+pub fn truth_memberships(truth: &graph_sim::Truth) -> BTreeSet<(String, String)> {
+    truth
+        .groups
+        .iter()
+        .flat_map(|g| g.member_ids.iter().map(|m| (g.id.clone(), m.clone())))
+        .collect()
+}
+
+fn aws_sdk_sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(sdk)
+}
+
+async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// The SQS event Lambda would deliver for `messages`.
+pub fn sqs_event(messages: &[lifecycle::ReceivedMessage]) -> Value {
+    json!({
+        "Records": messages.iter().map(|m| json!({
+            "messageId": m.message_id,
+            "receiptHandle": m.receipt_handle,
+            "body": m.body,
+            "attributes": m.attributes,
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync",
+            "awsRegion": "us-east-1",
+        })).collect::<Vec<_>>()
+    })
+}
