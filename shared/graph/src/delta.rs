@@ -17,6 +17,7 @@ use crate::client::TenantGraph;
 use crate::error::GraphError;
 use crate::models::{DirectoryObjectRef, Group, User};
 use crate::paging::{PageWire, RawPage, unchanged};
+use crate::wire::Key;
 
 /// Why an object is reported as removed (`@removed.reason`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,31 +358,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AnnotationSplitter<'_, A> {
         seed: V,
     ) -> Result<V::Value, Self::Error> {
         self.map.next_value_seed(seed)
-    }
-}
-
-/// A map key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a property name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 

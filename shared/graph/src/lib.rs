@@ -40,6 +40,7 @@ mod reads;
 mod retry;
 mod transport;
 mod url_path;
+mod wire;
 mod writes;
 
 pub use auth::{AadError, AppCredential, TokenError};

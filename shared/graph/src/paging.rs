@@ -2,14 +2,13 @@
 
 use futures::{Stream, TryStreamExt as _, stream};
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::client::TenantGraph;
 use crate::error::GraphError;
-use crate::models::null_as_empty;
 use crate::transport::Call;
+pub(crate) use crate::wire::PageWire;
 
 /// Graph's largest page for /users, /groups and /groups/{id}/members [learn: graph/paging].
 pub(crate) const MAX_PAGE: u32 = 999;
@@ -23,18 +22,6 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Opaque absolute link to the next page, exactly as Graph sent it.
     pub next_link: Option<String>,
-}
-
-/// The shape of every collection response: `value` plus paging/delta links.
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
-pub(crate) struct PageWire<T> {
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
-    pub(crate) value: Vec<T>,
-    #[serde(rename = "@odata.nextLink")]
-    pub(crate) next_link: Option<String>,
-    #[serde(rename = "@odata.deltaLink", default)]
-    pub(crate) delta_link: Option<String>,
 }
 
 /// A page after its items were converted, with both links as Graph sent them.
@@ -81,23 +68,24 @@ impl TenantGraph {
         T: Send + 'static,
     {
         let graph = self.clone();
-        stream::try_unfold(Some(start), move |state| {
+        // The state carries the body buffer of the previous page, reused for the next one.
+        stream::try_unfold((Some(start), Vec::new()), move |(next, buffer)| {
             let graph = graph.clone();
             async move {
-                let Some(url) = state else {
+                let Some(url) = next else {
                     return Ok(None);
                 };
                 let reply = graph
-                    .send(&Call::new(Method::GET, url?))
+                    .send_into(&Call::new(Method::GET, url?), buffer)
                     .await
                     .map_err(on_error)?;
-                let wire: PageWire<W> = reply.json()?;
+                let wire: PageWire<W> = reply.page()?;
                 let page = convert(wire)?;
                 let next = page
                     .next_link
                     .as_deref()
                     .map(|link| graph.trusted_link(link));
-                Ok(Some((page, next)))
+                Ok(Some((page, (next, reply.body))))
             }
         })
     }

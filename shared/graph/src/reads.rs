@@ -151,7 +151,7 @@ impl TenantGraph {
     pub async fn organization(&self) -> Result<Organization, GraphError> {
         let url = self.url(&format!("/organization?$select={}", Organization::SELECT))?;
         let reply = self.send(&Call::new(Method::GET, url)).await?;
-        let page: crate::paging::PageWire<Organization> = reply.json()?;
+        let page: crate::paging::PageWire<Organization> = reply.page()?;
         page.value.into_iter().next().ok_or_else(|| {
             GraphError::unexpected(
                 reply.status,

@@ -61,15 +61,41 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
+        self.parse()
+    }
+
+    /// Parses the body, borrowing strings from it where `T` allows.
+    pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, GraphError> {
+        serde_json::from_str(self.text()?).map_err(|e| self.bad(e))
+    }
+
+    /// Parses a collection page.
+    pub(crate) fn page<T: DeserializeOwned>(&self) -> Result<crate::wire::PageWire<T>, GraphError> {
+        crate::wire::PageWire::parse(self.text()?).map_err(|e| self.bad(e))
+    }
+
+    /// One UTF-8 check of the whole body (fast on ASCII) instead of one per string value.
+    fn text(&self) -> Result<&str, GraphError> {
+        std::str::from_utf8(&self.body).map_err(|e| {
             GraphError::unexpected(
                 self.status,
                 self.request_id.clone(),
-                format!("body does not match the documented shape: {e}"),
+                format!("body is not UTF-8: {e}"),
             )
         })
     }
+
+    fn bad(&self, error: serde_json::Error) -> GraphError {
+        GraphError::unexpected(
+            self.status,
+            self.request_id.clone(),
+            format!("body does not match the documented shape: {error}"),
+        )
+    }
 }
+
+/// Largest body size taken from `Content-Length` to reserve memory up front.
+const MAX_RESERVE: usize = 16 << 20;
 
 impl TenantGraph {
     /// Parses an absolute link (a `@odata.nextLink`/`@odata.deltaLink` or a resume link a caller
@@ -97,6 +123,16 @@ impl TenantGraph {
     /// Sends a request with the retry policy: waits `Retry-After` on 429/503, backs off with
     /// jitter on 502/503/504 and connection errors, refreshes the token once on 401.
     pub(crate) async fn send(&self, call: &Call) -> Result<Reply, GraphError> {
+        self.send_into(call, Vec::new()).await
+    }
+
+    /// [`TenantGraph::send`], reading the body into `buffer` (cleared first) so that a page
+    /// stream reuses one allocation for every page.
+    pub(crate) async fn send_into(
+        &self,
+        call: &Call,
+        mut buffer: Vec<u8>,
+    ) -> Result<Reply, GraphError> {
         let policy = &self.config().retry;
         let started = Instant::now();
         let client_request_id = new_client_request_id();
@@ -106,7 +142,12 @@ impl TenantGraph {
             attempt += 1;
             let token = self.token().await?;
             let error = match self
-                .attempt(call, token.secret.expose_secret(), &client_request_id)
+                .attempt(
+                    call,
+                    token.secret.expose_secret(),
+                    &client_request_id,
+                    &mut buffer,
+                )
                 .await
             {
                 Ok(reply) => return Ok(reply),
@@ -140,6 +181,7 @@ impl TenantGraph {
         call: &Call,
         token: &str,
         client_request_id: &str,
+        buffer: &mut Vec<u8>,
     ) -> Result<Reply, GraphError> {
         let mut request = self
             .client()
@@ -177,20 +219,31 @@ impl TenantGraph {
         if status == 429 {
             metrics.throttled(1);
         }
-        let body = response.bytes().await.map_err(transport)?;
+        buffer.clear();
+        if let Some(length) = response.content_length() {
+            buffer.reserve(
+                usize::try_from(length)
+                    .unwrap_or(MAX_RESERVE)
+                    .min(MAX_RESERVE),
+            );
+        }
+        let mut response = response;
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            buffer.extend_from_slice(&chunk);
+        }
         if (200..300).contains(&status) {
             return Ok(Reply {
                 status,
                 request_id,
                 client_request_id: client_request_id.to_owned(),
-                body: Vec::from(body),
+                body: std::mem::take(buffer),
             });
         }
         Err(GraphError::from_response(
             status,
             retry_after,
             request_id,
-            &body,
+            buffer,
         ))
     }
 }
