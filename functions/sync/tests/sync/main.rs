@@ -349,3 +349,171 @@ async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_rem
     assert_eq!(run.counts.accounts.added, 0);
     assert_store_matches_truth(&local, 0).await;
 }
+
+#[tokio::test]
+async fn given_two_sync_jobs_for_one_tenant_when_delivered_together_then_one_runs_and_the_other_waits()
+ {
+    // GIVEN two sync runs requested for one tenant
+    let mut local = Local::start(SimConfig::single(400, 10), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    let first = local.request(&tenant, false).await;
+    let second = local.request(&tenant, false).await;
+    let mut messages = local.receive(10, 1).await;
+    while messages.len() < 2 {
+        messages.extend(local.receive(10, 1).await);
+    }
+
+    // WHEN both jobs are delivered at the same time to two invocations
+    let (one, two) = (
+        support::sqs_event(&messages[..1]),
+        support::sqs_event(&messages[1..2]),
+    );
+    let (a, b) = tokio::join!(local.app.handle(one), local.app.handle(two));
+    for response in [a, b] {
+        let response = response.expect("the function answers");
+        assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+    }
+    for message in &messages {
+        local
+            .platform()
+            .queue
+            .delete(&local.queue_url, &message.receipt_handle)
+            .await
+            .expect("delete");
+    }
+
+    // THEN exactly one run synced; the other is still queued, its job back on the queue
+    let (first_run, second_run) = (
+        local.run(&tenant, &first).await,
+        local.run(&tenant, &second).await,
+    );
+    let mut statuses = [first_run.status, second_run.status];
+    statuses.sort_by_key(|s| format!("{s:?}"));
+    assert_eq!(statuses, [SyncRunStatus::Ok, SyncRunStatus::Queued]);
+    // AND once the queue is drained the waiting run syncs too, after the first ended
+    local.drain().await;
+    let (first_run, second_run) = (
+        local.run(&tenant, &first).await,
+        local.run(&tenant, &second).await,
+    );
+    assert_eq!(
+        (first_run.status, second_run.status),
+        (SyncRunStatus::Ok, SyncRunStatus::Ok)
+    );
+    let (earlier, later) = if first_run.ended_at <= second_run.ended_at {
+        (first_run, second_run)
+    } else {
+        (second_run, first_run)
+    };
+    assert!(
+        earlier.ended_at.expect("ended") <= later.started_at,
+        "the runs overlapped"
+    );
+    assert_store_matches_truth(&local, 0).await;
+}
+
+#[tokio::test]
+async fn given_tenants_due_not_due_and_disconnected_when_the_schedule_fires_then_only_the_due_one_is_queued()
+ {
+    // GIVEN three connected tenants: one due, one needing reconnection, one not due yet
+    let mut local = Local::start(SimConfig::demo(), fast_settings()).await;
+    let now = chrono::Utc::now();
+    let mut due = local.connect(0).await;
+    due.next_sync_due = Some(now - chrono::Duration::minutes(5));
+    local.platform().save_tenant(&due).await.expect("save");
+    let mut disconnected = local.connect(1).await;
+    disconnected.status = lifecycle::model::ConnectionStatus::NeedsReconnection {
+        reason: "consent revoked".into(),
+    };
+    local
+        .platform()
+        .save_tenant(&disconnected)
+        .await
+        .expect("save");
+    let mut later = local.connect(2).await;
+    later.next_sync_due = Some(now + chrono::Duration::minutes(30));
+    local.platform().save_tenant(&later).await.expect("save");
+
+    // WHEN the hourly schedule fires, twice in a row
+    let event = serde_json::json!({"version":"0","id":"e-1","detail-type":"Scheduled Event",
+        "source":"aws.events","account":"123456789012","time":now,"region":"us-east-1",
+        "resources":[],"detail":{}});
+    let first = local.app.handle(event.clone()).await.expect("fan-out");
+    let second = local.app.handle(event).await.expect("fan-out");
+
+    // THEN the first queued the due tenant only, and the second nothing
+    assert_eq!(first["queued"], 1, "{first}");
+    assert_eq!(first["not_connected"], 1);
+    assert_eq!(first["not_due"], 1);
+    assert_eq!(second["queued"], 0, "{second}");
+    let shown = local
+        .platform()
+        .tenant(&due.tenant_id)
+        .await
+        .expect("read")
+        .expect("tenant");
+    let last = shown.last_sync.expect("queued run shown");
+    assert_eq!(last.status, SyncRunStatus::Queued);
+    assert!(shown.next_sync_due.expect("due") > now);
+    // AND the queued job syncs the tenant
+    local.drain().await;
+    assert_eq!(
+        local.run(&due.tenant_id, &last.sync_run_id).await.status,
+        SyncRunStatus::Ok
+    );
+    let untouched = local
+        .platform()
+        .tenant(&disconnected.tenant_id)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert!(untouched.last_sync.is_none());
+}
+
+#[tokio::test]
+async fn given_a_wrong_client_secret_when_syncing_then_the_run_fails_with_the_reason_and_the_tenant_needs_reconnection()
+ {
+    // GIVEN a tenant whose stored client secret is wrong
+    let mut local = Local::start(SimConfig::single(50, 3), fast_settings()).await;
+    let tenant = local.connect(0).await;
+    let info = &local.sim.tenants()[0];
+    local
+        .platform()
+        .vault
+        .put_app_credential(
+            &tenant.tenant_id,
+            &lifecycle::AppCredential {
+                client_id: info.own_app.client_id.clone(),
+                client_secret: "not-the-secret".to_owned().into(),
+            },
+        )
+        .await
+        .expect("credential replaced");
+
+    // WHEN it syncs
+    let run = local.sync(&tenant.tenant_id, false).await;
+
+    // THEN the run failed saying what to do, and the tenant is marked for reconnection
+    assert_eq!(run.status, SyncRunStatus::Failed);
+    let error = run.error.expect("error recorded");
+    assert!(error.contains("Reconnect the tenant"), "{error}");
+    assert!(!error.contains("not-the-secret"));
+    let shown = local
+        .platform()
+        .tenant(&tenant.tenant_id)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert!(
+        matches!(
+            shown.status,
+            lifecycle::model::ConnectionStatus::NeedsReconnection { .. }
+        ),
+        "{:?}",
+        shown.status
+    );
+    assert_eq!(
+        shown.last_sync.expect("shown").status,
+        SyncRunStatus::Failed
+    );
+}
