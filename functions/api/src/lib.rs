@@ -4,6 +4,7 @@
 //! Routes today: `GET /health`. A new route is one line in [`App::route`] plus its event in
 //! infra/template.yaml.
 
+pub mod jobs;
 pub mod tenants;
 
 use aws_config::SdkConfig;
@@ -28,6 +29,7 @@ pub enum ApiError {
 pub struct App {
     config: Config,
     dynamodb: aws_sdk_dynamodb::Client,
+    jobs: jobs::Intake,
 }
 
 impl App {
@@ -37,6 +39,7 @@ impl App {
             return Err(ApiError::NoTable);
         }
         Ok(App {
+            jobs: jobs::Intake::new(&config, aws),
             config,
             dynamodb: aws_sdk_dynamodb::Client::new(aws),
         })
@@ -53,6 +56,11 @@ impl App {
         match request.route_key.as_deref().unwrap_or_default() {
             "GET /health" => self.health().await,
             "GET /tenants/{tenant_id}" => tenants::get(&self.store(), request).await,
+            "POST /tenants/{tenant_id}/jobs" => self.jobs.submit(request).await,
+            "GET /tenants/{tenant_id}/jobs/{job_id}" => self.jobs.get(request).await,
+            "GET /tenants/{tenant_id}/jobs/{job_id}/password" => {
+                self.jobs.take_password(request).await
+            }
             _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
         }
     }

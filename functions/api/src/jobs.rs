@@ -1,0 +1,460 @@
+//! Job intake: `POST /tenants/{tenant_id}/jobs` validates a lifecycle job and puts it on its queue;
+//! `GET /tenants/{tenant_id}/jobs/{job_id}` shows its record (status, steps with their Graph
+//! request-ids, and for a dry run every validation result and the plan);
+//! `GET /tenants/{tenant_id}/jobs/{job_id}/password` hands a generated password back, once.
+//!
+//! The body is the job JSON of [`lifecycle::model::Job`] without `tenant_id` (taken from the path)
+//! and with an optional `job_id` (generated when absent; sending the same id again is answered
+//! with the job already accepted, nothing is queued twice). An onboard job's `password` may be
+//! given as `{"source":"value","value":"..."}`: the value is checked against Entra ID's rules and
+//! moved into a short-lived Secrets Manager secret at once, and only that secret's name travels on
+//! the queue. `{"source":"generate"}` makes a password here and answers where to pick it up.
+//!
+//! A dry run is queued like any job: the worker validates, records every check and the plan in
+//! the job record, and writes nothing; the caller reads the result at the status URL. One path
+//! for all jobs (from this API or straight from other services onto SQS) keeps validation in one
+//! place, next to the Graph calls it predicts.
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use chrono::Utc;
+use http::{HeaderValue, header};
+use lifecycle::http::{body_text, error_response, json_response, path_param};
+use lifecycle::model::{
+    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, PasswordSource, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{AwsClients, Config, JobId, PutOutcome, Queue, Store, TenantId, Vault, VaultError};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+
+/// What the job routes need: the store, the queues and the vault.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    store: Store,
+    queue: Queue,
+    vault: Vault,
+    config: Config,
+}
+
+/// A refusal as an HTTP answer.
+type Refusal = Box<ApiGatewayV2httpResponse>;
+
+fn refuse(status: u16, code: &str, message: impl std::fmt::Display) -> Refusal {
+    Box::new(error_response(status, code, message))
+}
+
+fn unavailable(what: &str, error: impl std::fmt::Display) -> Refusal {
+    tracing::error!(%error, what, "job intake failed");
+    refuse(503, "unavailable", format!("{what}; try again later"))
+}
+
+/// A password the caller sent or asked for, before it is stored.
+enum NewPassword {
+    Given(SecretString),
+    Generate,
+}
+
+impl Intake {
+    /// The routes' dependencies, from the shared configuration (clients only, no I/O).
+    pub fn new(config: &Config, aws: &SdkConfig) -> Self {
+        let clients = AwsClients::new(aws);
+        Self {
+            store: Store::new(clients.dynamodb, config.table_name.clone()),
+            queue: Queue::new(clients.sqs),
+            vault: Vault::from_config(clients.secrets, config),
+            config: config.clone(),
+        }
+    }
+
+    /// `POST /tenants/{tenant_id}/jobs`: 202 with the job id and its status URL; 200 when the
+    /// job id was accepted before; 400 for a malformed job or a password Entra ID would refuse;
+    /// 404 for a tenant that is not connected; 409 for a write job on a read-only tenant.
+    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
+    pub async fn submit(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match self.try_submit(request).await {
+            Ok(answer) | Err(answer) => *answer,
+        }
+    }
+
+    async fn try_submit(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
+        let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
+            .map_err(|error| refuse(400, "bad_request", error))?;
+        let (job, password) = self.parse(request, &tenant_id)?;
+        if let Some(NewPassword::Given(value)) = &password {
+            onboarding::password::check(value)
+                .map_err(|error| refuse(400, "weak_password", error))?;
+        }
+        let tenant = self.connected_tenant(&tenant_id).await?;
+        if job.kind.is_write() && !tenant.allows_writes() {
+            return Err(refuse(
+                409,
+                "read_only_tenant",
+                format!(
+                    "tenant {tenant_id} is connected read-only, so a {} job cannot run; reconnect it in read/write mode",
+                    job.job_type()
+                ),
+            ));
+        }
+        let key = keys::job(&tenant_id, &job.job_id);
+        if let Some(existing) = self
+            .store
+            .get::<JobRecord>(&key)
+            .await
+            .map_err(|error| unavailable("the job could not be read", error))?
+        {
+            return Ok(Box::new(accepted(200, &existing, None)));
+        }
+        let handover = match password {
+            Some(password) => self.store_password(&job.job_id, password).await?,
+            None => None,
+        };
+        let record = JobRecord::queued(&job, Utc::now());
+        match self
+            .store
+            .put_new(&key, &record)
+            .await
+            .map_err(|error| unavailable("the job could not be recorded", error))?
+        {
+            PutOutcome::Created => {}
+            PutOutcome::AlreadyExists => {
+                return Ok(Box::new(accepted(200, &record, None)));
+            }
+        }
+        if let Err(error) = self.queue.send_job(self.queue_url(&job), &job).await {
+            self.abandon(&job, record).await;
+            return Err(unavailable("the job could not be queued", error));
+        }
+        tracing::info!(job_id = %job.job_id, job_type = job.job_type(), dry_run = job.dry_run, "job accepted");
+        Ok(Box::new(accepted(202, &record, handover.as_deref())))
+    }
+
+    /// The body as a job of this tenant, with any password value taken out of it.
+    fn parse(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        tenant_id: &TenantId,
+    ) -> Result<(Job, Option<NewPassword>), Refusal> {
+        let text = body_text(request).map_err(|message| refuse(400, "bad_request", message))?;
+        let mut body: Map<String, Value> = match serde_json::from_str(&text) {
+            Ok(Value::Object(body)) => body,
+            Ok(_) => return Err(refuse(400, "bad_request", "the body must be a JSON object")),
+            // Only the position: the text may hold a password.
+            Err(error) => {
+                return Err(refuse(
+                    400,
+                    "bad_request",
+                    format!(
+                        "the body is not valid JSON (line {}, column {})",
+                        error.line(),
+                        error.column()
+                    ),
+                ));
+            }
+        };
+        match body.get("tenant_id").and_then(Value::as_str) {
+            Some(given) if TenantId::parse(given).ok().as_ref() != Some(tenant_id) => {
+                return Err(refuse(
+                    400,
+                    "bad_request",
+                    format!(
+                        "the body's tenant_id {given} is not the tenant of the path, {tenant_id}"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        body.insert("tenant_id".into(), json!(tenant_id));
+        let job_id = match body.get("job_id") {
+            None | Some(Value::Null) => JobId::new(),
+            Some(Value::String(id)) => {
+                JobId::parse(id).map_err(|error| refuse(400, "bad_request", error))?
+            }
+            Some(_) => return Err(refuse(400, "bad_request", "job_id must be a string")),
+        };
+        body.insert("job_id".into(), json!(job_id));
+        let password = take_password(&mut body, &self.vault.onboarding_password_name(&job_id))?;
+        if body.get("type").and_then(Value::as_str) == Some("sync") {
+            return Err(refuse(
+                400,
+                "bad_request",
+                "sync jobs are not taken here; sync runs are started by the sync schedule and the sync routes",
+            ));
+        }
+        let job: Job = serde_json::from_value(Value::Object(body)).map_err(|error| {
+            refuse(400, "bad_request", format!("the job is not valid: {error}"))
+        })?;
+        if let JobKind::Onboard(onboard) = &job.kind
+            && let PasswordSource::Secret { secret_id } = &onboard.password
+            && password.is_none()
+            && !self.vault.is_onboarding_secret(secret_id)
+        {
+            return Err(refuse(
+                400,
+                "bad_request",
+                format!(
+                    "password secret {secret_id} is not an onboarding secret of this bundle; send the password as {{\"source\":\"value\",\"value\":...}} instead"
+                ),
+            ));
+        }
+        Ok((job, password))
+    }
+
+    /// The connected tenant, or 404 / 409.
+    async fn connected_tenant(&self, tenant_id: &TenantId) -> Result<TenantConnection, Refusal> {
+        let tenant = self
+            .store
+            .get::<TenantConnection>(&keys::tenant_meta(tenant_id))
+            .await
+            .map_err(|error| unavailable("the tenant could not be read", error))?
+            .ok_or_else(|| {
+                refuse(
+                    404,
+                    "tenant_not_found",
+                    format!("tenant {tenant_id} is not connected"),
+                )
+            })?;
+        match &tenant.status {
+            ConnectionStatus::Connected => Ok(tenant),
+            ConnectionStatus::NeedsReconnection { reason } => Err(refuse(
+                409,
+                "needs_reconnection",
+                format!("tenant {tenant_id} needs reconnection ({reason}); reconnect it first"),
+            )),
+            ConnectionStatus::Removed => Err(refuse(
+                404,
+                "tenant_not_found",
+                format!("tenant {tenant_id} was removed"),
+            )),
+        }
+    }
+
+    /// Moves the password into the job's short-lived secret; for a generated one also into the
+    /// hand-over secret, whose name is returned.
+    async fn store_password(
+        &self,
+        job_id: &JobId,
+        password: NewPassword,
+    ) -> Result<Option<String>, Refusal> {
+        let (value, generated) = match password {
+            NewPassword::Given(value) => (value, false),
+            NewPassword::Generate => (onboarding::password::generate(), true),
+        };
+        self.vault
+            .put_onboarding_password(job_id, &value)
+            .await
+            .map_err(|error| unavailable("the password could not be stored", error))?;
+        if !generated {
+            return Ok(None);
+        }
+        self.vault
+            .put_generated_password(job_id, &value)
+            .await
+            .map(Some)
+            .map_err(|error| unavailable("the password could not be stored", error))
+    }
+
+    /// A job that could not be queued: its record is failed and its password deleted.
+    async fn abandon(&self, job: &Job, mut record: JobRecord) {
+        record.status = JobStatus::Failed;
+        record.error = Some("the job could not be queued; send it again".into());
+        record.completed_at = Some(Utc::now());
+        if let Err(error) = self
+            .store
+            .put(&keys::job(&job.tenant_id, &job.job_id), &record)
+            .await
+        {
+            tracing::error!(%error, "could not mark the unqueued job failed");
+        }
+        if matches!(job.kind, JobKind::Onboard(_)) {
+            for result in [
+                self.vault.delete_onboarding_password(&job.job_id).await,
+                self.vault
+                    .delete_secret(&self.vault.generated_password_name(&job.job_id))
+                    .await,
+            ] {
+                if let Err(error) = result {
+                    tracing::error!(%error, "could not delete the password of an unqueued job");
+                }
+            }
+        }
+    }
+
+    /// The queue of a job type: onboarding FIFO for onboard and membership jobs, offboarding FIFO
+    /// for offboard, the license-refresh queue for license refresh.
+    fn queue_url(&self, job: &Job) -> &str {
+        match job.kind {
+            JobKind::Onboard(_) | JobKind::UpdateMemberships(_) => {
+                &self.config.onboarding_queue_url
+            }
+            JobKind::Offboard(_) => &self.config.offboarding_queue_url,
+            JobKind::LicenseRefresh(_) => &self.config.license_refresh_queue_url,
+            JobKind::Sync(_) => &self.config.sync_queue_url,
+        }
+    }
+
+    /// `GET /tenants/{tenant_id}/jobs/{job_id}`: the job record.
+    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
+    pub async fn get(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        let (tenant_id, job_id) = match ids(request) {
+            Ok(ids) => ids,
+            Err(answer) => return *answer,
+        };
+        match self
+            .store
+            .get::<JobRecord>(&keys::job(&tenant_id, &job_id))
+            .await
+        {
+            Ok(Some(record)) => json_response(200, &view(&record)),
+            Ok(None) => error_response(
+                404,
+                "job_not_found",
+                format!(
+                    "tenant {tenant_id} has no job {job_id} (records are kept 30 days after the job ends)"
+                ),
+            ),
+            Err(error) => *unavailable("the job could not be read", error),
+        }
+    }
+
+    /// `GET /tenants/{tenant_id}/jobs/{job_id}/password`: a generated password, once; 404 after.
+    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
+    pub async fn take_password(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        let (tenant_id, job_id) = match ids(request) {
+            Ok(ids) => ids,
+            Err(answer) => return *answer,
+        };
+        match self
+            .store
+            .get::<JobRecord>(&keys::job(&tenant_id, &job_id))
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return error_response(
+                    404,
+                    "job_not_found",
+                    format!("tenant {tenant_id} has no job {job_id}"),
+                );
+            }
+            Err(error) => return *unavailable("the job could not be read", error),
+        }
+        match self.vault.take_generated_password(&job_id).await {
+            Ok(password) => {
+                let mut answer = json_response(
+                    200,
+                    &json!({"job_id": job_id, "password": password.expose_secret()}),
+                );
+                answer
+                    .headers
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                answer
+            }
+            Err(VaultError::NotFound { .. }) => error_response(
+                404,
+                "password_not_found",
+                format!(
+                    "job {job_id} has no generated password to hand back (it is handed back once)"
+                ),
+            ),
+            Err(error) => *unavailable("the password could not be read", error),
+        }
+    }
+}
+
+fn ids(request: &ApiGatewayV2httpRequest) -> Result<(TenantId, JobId), Refusal> {
+    let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
+        .map_err(|error| refuse(400, "bad_request", error))?;
+    let job_id = JobId::parse(path_param(request, "job_id"))
+        .map_err(|error| refuse(400, "bad_request", error))?;
+    Ok((tenant_id, job_id))
+}
+
+/// Takes an onboard job's password out of the body, leaving the reference to its secret.
+fn take_password(
+    body: &mut Map<String, Value>,
+    secret_name: &str,
+) -> Result<Option<NewPassword>, Refusal> {
+    if body.get("type").and_then(Value::as_str) != Some("onboard") {
+        return Ok(None);
+    }
+    let Some(password) = body.get_mut("password") else {
+        return Err(refuse(
+            400,
+            "bad_request",
+            "an onboard job needs a password: {\"source\":\"value\",\"value\":...} or {\"source\":\"generate\"}",
+        ));
+    };
+    let source = password
+        .get("source")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let taken = match source.as_deref() {
+        Some("value") => match password.get_mut("value").map(Value::take) {
+            Some(Value::String(value)) => NewPassword::Given(SecretString::from(value)),
+            _ => {
+                *password = Value::Null;
+                return Err(refuse(
+                    400,
+                    "bad_request",
+                    "password.value must be a string",
+                ));
+            }
+        },
+        Some("generate") => NewPassword::Generate,
+        Some("secret") => return Ok(None),
+        _ => {
+            *password = Value::Null;
+            return Err(refuse(
+                400,
+                "bad_request",
+                "password.source must be \"value\", \"generate\" or \"secret\"",
+            ));
+        }
+    };
+    *password = json!({"source": "secret", "secret_id": secret_name});
+    Ok(Some(taken))
+}
+
+/// The answer to an accepted job.
+fn accepted(
+    status: u16,
+    record: &JobRecord,
+    generated_password: Option<&str>,
+) -> ApiGatewayV2httpResponse {
+    let status_url = format!("/tenants/{}/jobs/{}", record.tenant_id, record.job_id);
+    let mut body = json!({
+        "job_id": record.job_id,
+        "status": record.status,
+        "dry_run": record.dry_run,
+        "status_url": status_url,
+    });
+    if let Some(secret_id) = generated_password {
+        body["generated_password"] = json!({
+            "secret_id": secret_id,
+            "pickup_url": format!("{status_url}/password"),
+            "note": "handed back once: read it from the pickup URL (or the secret), which deletes it",
+        });
+    }
+    json_response(status, &body)
+}
+
+/// The record, with the checks, plan and warnings of its steps listed apart for readers.
+fn view(record: &JobRecord) -> Value {
+    let details = |prefix: &str| -> Vec<Value> {
+        record
+            .steps
+            .iter()
+            .filter(|step| step.name.starts_with(prefix))
+            .map(|step| json!({"name": step.name, "outcome": step.outcome, "detail": step.detail}))
+            .collect()
+    };
+    let mut body = serde_json::to_value(record).unwrap_or(Value::Null);
+    body["checks"] = json!(details("check:"));
+    body["plan"] = json!(details("plan:"));
+    body["warnings"] = json!(details("warning:"));
+    body
+}

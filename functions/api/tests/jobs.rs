@@ -1,0 +1,483 @@
+//! Job intake on real parts: moto (DynamoDB, SQS, Secrets Manager) through the real AWS SDK
+//! clients; for the end-to-end case the onboarding function against the Graph simulator.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
+use lifecycle::model::{ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection};
+use lifecycle::{Config, DomainName, Function, OrgId, Platform, Queue, TenantId};
+use local_aws::Moto;
+use serde_json::{Value, json};
+
+const TABLE: &str = "lifecycle-api-jobs-test";
+const PREFIX: &str = "m365-lifecycle-test/";
+const PLATFORM_SECRET: &str = "m365-lifecycle-test/platform/app-secret";
+const PASSWORD: &str = "Welcome-2025!intake";
+
+struct Local {
+    _moto: Moto,
+    sdk: SdkConfig,
+    config: Config,
+    api: api::App,
+    platform: Platform,
+    sim: Option<graph_sim::SimHandle>,
+    tenant: String,
+    domain: String,
+}
+
+async fn queue(sdk: &SdkConfig, name: &str) -> String {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut request = sqs.create_queue().queue_name(name);
+    if name.ends_with(".fifo") {
+        request = request.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    request
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url")
+}
+
+async fn start(mode: ConnectionMode, with_sim: bool) -> Local {
+    let moto = Moto::start()
+        .await
+        .expect("moto_server starts (run `make venv`)");
+    let sdk = moto.sdk_config().await;
+    let sim = if with_sim {
+        Some(
+            graph_sim::spawn(graph_sim::SimConfig::single(30, 20))
+                .await
+                .expect("simulator"),
+        )
+    } else {
+        None
+    };
+    let (graph_base, login_base, client_id, secret, tenant, domain) = match &sim {
+        Some(sim) => {
+            let info = sim.tenants().remove(0);
+            sim.grant_consent(&info.tenant_id).expect("consent");
+            let app = sim.platform_app();
+            (
+                sim.graph_base_url(),
+                sim.login_base_url(),
+                app.client_id,
+                app.client_secret,
+                info.tenant_id.clone(),
+                info.default_domain.clone(),
+            )
+        }
+        None => (
+            "http://127.0.0.1:9/v1.0".to_owned(),
+            "http://127.0.0.1:9".to_owned(),
+            "00000000-0000-0000-0000-000000000001".to_owned(),
+            "unused".to_owned(),
+            "72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned(),
+            "contoso.com".to_owned(),
+        ),
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("table");
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(PLATFORM_SECRET)
+        .secret_string(&secret)
+        .send()
+        .await
+        .expect("platform secret");
+    let vars: HashMap<String, String> = [
+        ("TABLE_NAME", TABLE.to_owned()),
+        ("SYNC_QUEUE_URL", queue(&sdk, "sync").await),
+        ("ONBOARDING_QUEUE_URL", queue(&sdk, "onboarding.fifo").await),
+        (
+            "OFFBOARDING_QUEUE_URL",
+            queue(&sdk, "offboarding.fifo").await,
+        ),
+        (
+            "LICENSE_REFRESH_QUEUE_URL",
+            queue(&sdk, "license-refresh").await,
+        ),
+        ("GRAPH_BASE_URL", graph_base),
+        ("LOGIN_BASE_URL", login_base),
+        ("SECRET_PREFIX", PREFIX.to_owned()),
+        ("PLATFORM_APP_CLIENT_ID", client_id),
+        ("PLATFORM_APP_SECRET_ID", PLATFORM_SECRET.to_owned()),
+        (
+            "STATE_SIGNING_KEY_SECRET_ID",
+            format!("{PREFIX}platform/state-key"),
+        ),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = Config::from_map(&vars).expect("config");
+    let platform = Platform::new(config.clone(), &sdk).expect("platform");
+    let connection = TenantConnection {
+        tenant_id: TenantId::parse(&tenant).expect("tenant"),
+        org_id: OrgId::parse("acme").expect("org"),
+        display_name: "Contoso".into(),
+        verified_domains: vec![DomainName::parse(&domain).expect("domain")],
+        mode,
+        auth: TenantAuth::Consent,
+        status: ConnectionStatus::Connected,
+        consented_at: Utc::now(),
+        last_sync: None,
+        next_sync_due: None,
+        sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
+        options: Default::default(),
+        has_p1: None,
+    };
+    platform
+        .save_tenant(&connection)
+        .await
+        .expect("tenant saved");
+    let api = api::App::new(config.clone(), &sdk).expect("api");
+    Local {
+        _moto: moto,
+        sdk,
+        config,
+        api,
+        platform,
+        sim,
+        tenant,
+        domain,
+    }
+}
+
+fn request(route: &str, params: &[(&str, &str)], body: Option<Value>) -> ApiGatewayV2httpRequest {
+    let mut request = ApiGatewayV2httpRequest::default();
+    request.route_key = Some(route.to_owned());
+    request.path_parameters = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    request.body = body.map(|b| b.to_string());
+    request
+}
+
+fn body(response: &ApiGatewayV2httpResponse) -> Value {
+    match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("text body expected, got {other:?}"),
+    }
+}
+
+impl Local {
+    async fn submit(&self, job: Value) -> (i64, Value) {
+        let response = self
+            .api
+            .handle(request(
+                "POST /tenants/{tenant_id}/jobs",
+                &[("tenant_id", &self.tenant)],
+                Some(job),
+            ))
+            .await;
+        (response.status_code, body(&response))
+    }
+
+    async fn get(&self, route: &str, job_id: &str) -> (i64, Value) {
+        let response = self
+            .api
+            .handle(request(
+                route,
+                &[("tenant_id", &self.tenant), ("job_id", job_id)],
+                None,
+            ))
+            .await;
+        (response.status_code, body(&response))
+    }
+
+    fn onboard(&self, job_id: &str, password: Value) -> Value {
+        json!({
+            "job_id": job_id, "type": "onboard",
+            "given_name": "Adele", "surname": "Vance", "display_name": "Adele Vance",
+            "mail_nickname": job_id, "user_principal_name": format!("{job_id}@{}", self.domain),
+            "usage_location": "US", "password": password
+        })
+    }
+
+    async fn messages(&self, queue_url: &str) -> Vec<lifecycle::ReceivedMessage> {
+        Queue::new(aws_sdk_sqs::Client::new(&self.sdk))
+            .receive(queue_url, 10, 0, 30)
+            .await
+            .expect("receive")
+    }
+
+    async fn secrets(&self) -> Vec<(String, String)> {
+        let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
+        let mut out = Vec::new();
+        for secret in client
+            .list_secrets()
+            .send()
+            .await
+            .expect("list")
+            .secret_list()
+        {
+            let name = secret.name().unwrap_or_default().to_owned();
+            if let Ok(value) = client.get_secret_value().secret_id(&name).send().await {
+                out.push((name, value.secret_string().unwrap_or_default().to_owned()));
+            }
+        }
+        out
+    }
+}
+
+#[tokio::test]
+async fn given_an_onboard_job_with_a_password_when_submitted_then_only_a_secret_reference_is_queued()
+ {
+    // GIVEN
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    // WHEN
+    let (status, answer) = local
+        .submit(local.onboard("j-1", json!({"source": "value", "value": PASSWORD})))
+        .await;
+    // THEN
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["job_id"], "j-1");
+    assert_eq!(answer["status"], "queued");
+    let messages = local.messages(&local.config.onboarding_queue_url).await;
+    assert_eq!(messages.len(), 1);
+    assert!(
+        !messages[0].body.contains(PASSWORD),
+        "the password travelled on the queue"
+    );
+    let queued: Value = serde_json::from_str(&messages[0].body).expect("job JSON");
+    let secret_id = queued["password"]["secret_id"]
+        .as_str()
+        .expect("secret reference")
+        .to_owned();
+    assert_eq!(secret_id, format!("{PREFIX}onboarding/j-1/password"));
+    assert_eq!(
+        messages[0].message_group_id(),
+        Some(format!("{}:j-1@{}", local.tenant, local.domain).as_str())
+    );
+    let secrets = local.secrets().await;
+    assert!(
+        secrets
+            .iter()
+            .any(|(name, value)| name == &secret_id && value == PASSWORD)
+    );
+    let (status, record) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}", "j-1")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(record["status"], "queued");
+    assert!(!record.to_string().contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn given_a_read_only_tenant_when_a_write_job_is_submitted_then_409_says_to_reconnect_and_nothing_is_stored()
+ {
+    let local = start(ConnectionMode::Read, false).await;
+    let (status, answer) = local
+        .submit(local.onboard("j-ro", json!({"source": "value", "value": PASSWORD})))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("read-only") && message.contains("reconnect it in read/write mode"),
+        "{message}"
+    );
+    assert!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .is_empty()
+    );
+    assert!(
+        local
+            .secrets()
+            .await
+            .iter()
+            .all(|(name, _)| !name.contains("j-ro"))
+    );
+}
+
+#[tokio::test]
+async fn given_bad_jobs_when_submitted_then_400_says_what_is_wrong_without_echoing_the_password() {
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let (status, answer) = local
+        .submit(local.onboard(
+            "j-weak",
+            json!({"source": "value", "value": "weakpassword"}),
+        ))
+        .await;
+    assert_eq!(status, 400);
+    assert!(answer.to_string().contains("character classes"), "{answer}");
+    assert!(!answer.to_string().contains("weakpassword"));
+
+    let mut bad_country = local.onboard("j-country", json!({"source": "value", "value": PASSWORD}));
+    bad_country["usage_location"] = json!("XX");
+    let (status, answer) = local.submit(bad_country).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer.to_string().contains("ISO 3166-1 alpha-2"),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains(PASSWORD));
+
+    let (status, answer) = local.submit(json!({"type": "reboot"})).await;
+    assert_eq!(status, 400);
+    assert!(answer.to_string().contains("unknown variant"), "{answer}");
+    assert!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .is_empty()
+    );
+    assert!(
+        local
+            .secrets()
+            .await
+            .iter()
+            .all(|(name, _)| name == PLATFORM_SECRET)
+    );
+}
+
+#[tokio::test]
+async fn given_the_same_job_id_twice_when_submitted_then_it_is_queued_once() {
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let job = local.onboard("j-twice", json!({"source": "value", "value": PASSWORD}));
+    let (first, _) = local.submit(job.clone()).await;
+    let (second, answer) = local.submit(job).await;
+    assert_eq!((first, second), (202, 200), "{answer}");
+    assert_eq!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn given_each_job_type_when_submitted_then_it_lands_on_its_own_queue() {
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let account = format!("someone@{}", local.domain);
+    for job in [
+        json!({"job_id": "j-upd", "type": "update_memberships", "account": account, "add_groups": []}),
+        json!({"job_id": "j-off", "type": "offboard", "account": account}),
+        json!({"job_id": "j-lic", "type": "license_refresh"}),
+    ] {
+        let (status, answer) = local.submit(job).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let ids = |messages: Vec<lifecycle::ReceivedMessage>| -> Vec<String> {
+        messages
+            .into_iter()
+            .map(|m| {
+                serde_json::from_str::<Value>(&m.body).expect("json")["job_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(local.messages(&local.config.onboarding_queue_url).await),
+        ["j-upd"]
+    );
+    assert_eq!(
+        ids(local.messages(&local.config.offboarding_queue_url).await),
+        ["j-off"]
+    );
+    assert_eq!(
+        ids(local
+            .messages(&local.config.license_refresh_queue_url)
+            .await),
+        ["j-lic"]
+    );
+}
+
+#[tokio::test]
+async fn given_a_generated_password_when_the_job_ran_then_it_is_handed_back_once_and_the_job_record_shows_the_steps()
+ {
+    // GIVEN: the onboarding function behind the queue
+    let local = start(ConnectionMode::ReadWrite, true).await;
+    let worker = onboarding::App::from_platform(local.platform.clone());
+    // WHEN: submitted, then delivered from SQS to the worker as Lambda would
+    let (status, answer) = local
+        .submit(local.onboard("j-gen", json!({"source": "generate"})))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["generated_password"]["pickup_url"],
+        format!("/tenants/{}/jobs/j-gen/password", local.tenant)
+    );
+    let messages = local.messages(&local.config.onboarding_queue_url).await;
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"messageId": m.message_id, "body": m.body, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo"}))
+        .collect();
+    let answer = worker
+        .invoke(json!({"Records": records}))
+        .await
+        .expect("worker answers");
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    // THEN
+    let (status, record) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}", "j-gen")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(record["status"], "succeeded", "{record:#}");
+    let create = record["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == "create_account"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(create["graph_request_id"].is_string(), "{record:#}");
+    assert!(record["checks"].as_array().is_some_and(|c| !c.is_empty()));
+    let (status, handed) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}/password", "j-gen")
+        .await;
+    assert_eq!(status, 200);
+    let password = handed["password"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        onboarding::password::check(&password.clone().into()),
+        Ok(())
+    );
+    let (again, _) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}/password", "j-gen")
+        .await;
+    assert_eq!(again, 404, "handed back twice");
+    assert!(
+        local
+            .secrets()
+            .await
+            .iter()
+            .all(|(_, value)| value != &password)
+    );
+    assert!(local.sim.is_some());
+}
