@@ -142,6 +142,10 @@ pub struct Knobs {
     pub token_lifetime_s: u64,
     /// The consent page's Accept ends in `error=access_denied` for this tenant.
     pub deny_consent: bool,
+    /// The consent page for this tenant presses Accept by itself (one inline script), so a
+    /// headless browser that cannot click (`chromium --headless --screenshot`/`--dump-dom`) walks
+    /// the whole consent flow through the real page and form. For the browser test and demos.
+    pub auto_accept_consent: bool,
     /// Action, not a setting: true invalidates every delta token issued so far (410 on use).
     pub expire_delta_tokens: bool,
     /// Action: true expires every access token issued so far for this tenant.
@@ -160,6 +164,7 @@ impl Default for Knobs {
             throttle_window_ms: 10_000,
             token_lifetime_s: 3599,
             deny_consent: false,
+            auto_accept_consent: false,
             expire_delta_tokens: false,
             expire_tokens: false,
         }

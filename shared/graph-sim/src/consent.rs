@@ -258,6 +258,17 @@ pub(crate) async fn page(
     .iter()
     .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v)))
     .collect();
+    let auto_accept = if slot
+        .rt
+        .lock()
+        .map(|rt| rt.knobs.auto_accept_consent)
+        .unwrap_or(false)
+    {
+        // The knob `auto_accept_consent`: the page presses its own Accept button.
+        "<script>document.querySelector('button.accept').click()</script>"
+    } else {
+        ""
+    };
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
 <title>Permissions requested</title>{STYLE}</head><body><main class=\"card\">\
@@ -270,7 +281,7 @@ pub(crate) async fn page(
 <p class=\"note\">If you accept, this app gets access to the specified resources for all users in your organization. No one else will be prompted to review these permissions.</p>\
 <div class=\"buttons\"><button class=\"cancel\" type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button>\
 <button class=\"accept\" type=\"submit\" name=\"decision\" value=\"accept\">Accept</button></div>\
-</form></main></body></html>",
+</form></main>{auto_accept}</body></html>",
         admin = esc(&admin),
         app_name = esc(&app.display_name),
         tenant_name = esc(&slot.display_name),
