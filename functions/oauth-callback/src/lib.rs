@@ -125,6 +125,7 @@ impl Function for App {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModeParam {
+    #[serde(alias = "read_only")]
     Read,
     #[serde(alias = "read_write")]
     Write,

@@ -124,12 +124,12 @@ impl Page {
 const STYLE: &str = "*{box-sizing:border-box}\
 body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;justify-content:center;\
 background:linear-gradient(160deg,#f5f7fb,#e9eef6);font:16px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2933}\
-main{width:min(560px,92vw);background:#fff;border-radius:16px;padding:40px 44px;box-shadow:0 10px 30px rgba(31,41,51,.12)}\
+main{width:min(620px,92vw);background:#fff;border-radius:16px;padding:40px 44px;box-shadow:0 10px 30px rgba(31,41,51,.12)}\
 .mark{width:56px;height:56px;border-radius:50%;display:flex;align-items:center;justify-content:center;font-size:30px;font-weight:700;margin-bottom:18px}\
 h1{font-size:24px;margin:0 0 12px;line-height:1.25}\
 p{margin:0 0 12px;color:#3e4c59}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:18px 0;padding:16px;background:#f7f9fc;border-radius:10px}\
-dt{color:#7b8794;font-size:14px}dd{margin:0;font-weight:500;word-break:break-word}\
+dt{color:#7b8794;font-size:14px}dd{margin:0;font-weight:500;overflow-wrap:anywhere}\
 ul{margin:12px 0;padding-left:20px;color:#3e4c59}li{margin:4px 0}\
 nav{display:flex;gap:12px;flex-wrap:wrap;margin-top:24px}\
 a{display:inline-block;padding:10px 18px;border-radius:8px;text-decoration:none;font-weight:600}\
