@@ -38,6 +38,7 @@ impl Registry {
     pub fn standard() -> Registry {
         Registry::empty()
             .register("functions/api", api::App::new)
+            .register("functions/onboarding", onboarding::App::new)
             .register("functions/offboarding", offboarding::App::new)
             .register("functions/oauth-callback", oauth_callback::App::new)
             .register("functions/license-refresh", license_refresh::App::new)

@@ -304,8 +304,122 @@ fn accounts_and_licenses(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>>
     })
 }
 
-fn onboard(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
-    Box::pin(async move { Ok(Outcome::NotLanded("onboarding an account is not built")) })
+/// Sends a job to the API and waits (up to 60 s) until its record says it ended.
+async fn run_job(demo: &Demo, tenant_id: &str, job: Value) -> anyhow::Result<Value> {
+    let api = demo.stack.api_url();
+    let response = demo
+        .http
+        .post(format!("{api}/tenants/{tenant_id}/jobs"))
+        .json(&job)
+        .send()
+        .await
+        .context("POST /tenants/{tenant_id}/jobs")?;
+    let status = response.status().as_u16();
+    let accepted: Value = response.json().await?;
+    if status != 202 {
+        anyhow::bail!("POST /tenants/{tenant_id}/jobs answered {status}: {accepted}");
+    }
+    let status_url = accepted["status_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, record) = get_json(demo, &status_url).await?;
+        let state = record["status"].as_str().unwrap_or_default();
+        if matches!(state, "succeeded" | "completed_with_errors" | "failed") {
+            return Ok(record);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("job {status_url} still {state} after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn onboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
+    Box::pin(async move {
+        let tenant_id = demo
+            .state
+            .lock()
+            .ok()
+            .and_then(|state| state.tenant_id.clone())
+            .context("no connected tenant")?;
+        let sim = demo
+            .stack
+            .sim()
+            .context("onboarding is shown on the simulator")?;
+        let info = sim
+            .tenants()
+            .into_iter()
+            .find(|t| t.tenant_id == tenant_id)
+            .context("the connected tenant is not simulated")?;
+        let truth = sim.truth(&tenant_id)?;
+        let groups: Vec<String> = truth
+            .groups
+            .iter()
+            .filter(|g| g.kind == "unified")
+            .take(3)
+            .map(|g| g.id.clone())
+            .collect();
+        let license = truth
+            .skus
+            .iter()
+            .find(|s| s.enabled > s.consumed && s.sku_part_number != "FLOW_FREE")
+            .map(|s| s.sku_part_number.clone())
+            .context("no SKU with a free unit")?;
+        let upn = format!("demo.onboarded@{}", info.default_domain);
+        let mut job = serde_json::json!({
+            "type": "onboard", "dry_run": true,
+            "given_name": "Demo", "surname": "Onboarded", "display_name": "Demo Onboarded",
+            "mail_nickname": "demo.onboarded", "user_principal_name": upn,
+            "usage_location": "US", "job_title": "Engineer", "department": "R&D",
+            "groups": groups, "licenses": [license],
+            "password": {"source": "generate"}
+        });
+        let mut lines = Vec::new();
+        let dry = run_job(demo, &tenant_id, job.clone()).await?;
+        lines.push(format!(
+            "dry run -> {}: {} checks passed, nothing written; plan:",
+            dry["status"].as_str().unwrap_or("?"),
+            dry["checks"]
+                .as_array()
+                .map_or(0, |c| c.iter().filter(|c| c["outcome"] == "done").count())
+        ));
+        for call in dry["plan"].as_array().into_iter().flatten() {
+            lines.push(format!("  {}", call["detail"].as_str().unwrap_or("?")));
+        }
+        job["dry_run"] = Value::Bool(false);
+        let record = run_job(demo, &tenant_id, job).await?;
+        let status = record["status"].as_str().unwrap_or("?").to_owned();
+        lines.push(format!("onboard {upn} -> {status}"));
+        for step in record["steps"].as_array().into_iter().flatten() {
+            let name = step["name"].as_str().unwrap_or_default();
+            if name.starts_with("check:") {
+                continue;
+            }
+            lines.push(format!(
+                "  {name:<48} {:<8} request-id {}",
+                step["outcome"].as_str().unwrap_or("?"),
+                step["graph_request_id"].as_str().unwrap_or("-")
+            ));
+        }
+        let (handed, _) = get_json(
+            demo,
+            &format!(
+                "/tenants/{tenant_id}/jobs/{}/password",
+                record["job_id"].as_str().unwrap_or_default()
+            ),
+        )
+        .await?;
+        lines.push(format!(
+            "generated temporary password handed back once: GET .../password -> {handed} (change at next sign-in)"
+        ));
+        if status != "succeeded" {
+            anyhow::bail!("the onboarding ended {status}: {}", record["error"]);
+        }
+        Ok(Outcome::Done(lines))
+    })
 }
 
 fn offboard(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
