@@ -173,7 +173,12 @@ impl Intake {
             Some(_) => return Err(refuse(400, "bad_request", "job_id must be a string")),
         };
         body.insert("job_id".into(), json!(job_id));
-        let password = take_password(&mut body, &self.vault.onboarding_password_name(&job_id))?;
+        let dry_run = body.get("dry_run") == Some(&Value::Bool(true));
+        let password = take_password(
+            &mut body,
+            &self.vault.onboarding_password_name(&job_id),
+            dry_run,
+        )?;
         if body.get("type").and_then(Value::as_str) == Some("sync") {
             return Err(refuse(
                 400,
@@ -374,9 +379,13 @@ fn ids(request: &ApiGatewayV2httpRequest) -> Result<(TenantId, JobId), Refusal> 
 }
 
 /// Takes an onboard job's password out of the body, leaving the reference to its secret.
+///
+/// A dry run that asks for a generated password keeps asking: nothing is generated or stored for
+/// a job that creates no account.
 fn take_password(
     body: &mut Map<String, Value>,
     secret_name: &str,
+    dry_run: bool,
 ) -> Result<Option<NewPassword>, Refusal> {
     if body.get("type").and_then(Value::as_str) != Some("onboard") {
         return Ok(None);
@@ -404,6 +413,7 @@ fn take_password(
                 ));
             }
         },
+        Some("generate") if dry_run => return Ok(None),
         Some("generate") => NewPassword::Generate,
         Some("secret") => return Ok(None),
         _ => {

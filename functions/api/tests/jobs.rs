@@ -481,3 +481,54 @@ async fn given_a_generated_password_when_the_job_ran_then_it_is_handed_back_once
     );
     assert!(local.sim.is_some());
 }
+
+#[tokio::test]
+async fn given_a_dry_run_when_submitted_and_run_then_the_plan_is_in_the_record_and_nothing_is_stored_or_written()
+ {
+    // GIVEN
+    let local = start(ConnectionMode::ReadWrite, true).await;
+    let worker = onboarding::App::from_platform(local.platform.clone());
+    let mut job = local.onboard("j-dry", json!({"source": "generate"}));
+    job["dry_run"] = json!(true);
+    job["licenses"] = json!(["SPE_E3"]);
+    // WHEN
+    let (status, answer) = local.submit(job).await;
+    assert_eq!(status, 202, "{answer}");
+    assert!(answer.get("generated_password").is_none());
+    let messages = local.messages(&local.config.onboarding_queue_url).await;
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"messageId": m.message_id, "body": m.body, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo"}))
+        .collect();
+    worker
+        .invoke(json!({"Records": records}))
+        .await
+        .expect("worker answers");
+    // THEN
+    let (_, record) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}", "j-dry")
+        .await;
+    assert_eq!(record["status"], "succeeded", "{record:#}");
+    let plan: Vec<&str> = record["plan"]
+        .as_array()
+        .map(|plan| plan.iter().filter_map(|p| p["detail"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(plan.len(), 2, "{record:#}");
+    assert!(plan[1].contains("assign SPE_E3"));
+    assert!(
+        local
+            .secrets()
+            .await
+            .iter()
+            .all(|(name, _)| !name.contains("j-dry"))
+    );
+    let sim = local.sim.as_ref().expect("simulator");
+    let writes: u64 = sim
+        .stats()
+        .by_route
+        .iter()
+        .filter(|(route, _)| route.starts_with("POST /v1.0/users") || route.contains("members"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(writes, 0);
+}
