@@ -4,7 +4,11 @@
 //! Routes today: `GET /health`. A new route is one line in [`App::route`] plus its event in
 //! infra/template.yaml.
 
+pub mod admin;
 pub mod jobs;
+pub mod licenses;
+pub mod removal;
+pub mod restore;
 pub mod tenants;
 
 use aws_config::SdkConfig;
@@ -22,6 +26,8 @@ use thiserror::Error;
 pub enum ApiError {
     #[error("the table name is empty")]
     NoTable,
+    #[error("the shared dependencies could not be built: {0}")]
+    Platform(#[from] lifecycle::PlatformError),
 }
 
 /// The HTTP API function, built once per cold start.
@@ -29,6 +35,7 @@ pub enum ApiError {
 pub struct App {
     config: Config,
     dynamodb: aws_sdk_dynamodb::Client,
+    admin: admin::TenantAdmin,
     jobs: jobs::Intake,
 }
 
@@ -39,6 +46,7 @@ impl App {
             return Err(ApiError::NoTable);
         }
         Ok(App {
+            admin: admin::TenantAdmin::new(&config, aws)?,
             jobs: jobs::Intake::new(&config, aws),
             config,
             dynamodb: aws_sdk_dynamodb::Client::new(aws),
@@ -60,6 +68,14 @@ impl App {
             "GET /tenants/{tenant_id}/jobs/{job_id}" => self.jobs.get(request).await,
             "GET /tenants/{tenant_id}/jobs/{job_id}/password" => {
                 self.jobs.take_password(request).await
+            }
+            "DELETE /tenants/{tenant_id}" => self.admin.remove_tenant(request).await,
+            "GET /tenants/{tenant_id}/licenses/report" => self.admin.license_report(request).await,
+            "POST /tenants/{tenant_id}/licenses/refresh" => {
+                self.admin.license_refresh(request).await
+            }
+            "POST /tenants/{tenant_id}/accounts/{account_id}/restore" => {
+                self.admin.restore_account(request).await
             }
             _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
         }

@@ -1,0 +1,62 @@
+//! The routes that act on a tenant as a whole or on its accounts in Entra ID, over the shared
+//! [`Platform`] (store, queues, vault, Graph): tenant removal ([`crate::removal`]), the license
+//! report and refresh ([`crate::licenses`]) and restoring a deleted account ([`crate::restore`]).
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lifecycle::{Config, Platform, PlatformError};
+
+/// The dependencies of these routes, built once per cold start.
+#[derive(Clone)]
+pub struct TenantAdmin {
+    platform: Platform,
+}
+
+impl std::fmt::Debug for TenantAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantAdmin")
+            .field("table", &self.platform.config.table_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantAdmin {
+    /// Builds the clients (no I/O).
+    pub fn new(config: &Config, aws: &SdkConfig) -> Result<Self, PlatformError> {
+        Ok(Self {
+            platform: Platform::new(config.clone(), aws)?,
+        })
+    }
+
+    /// `DELETE /tenants/{tenant_id}`.
+    pub async fn remove_tenant(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        crate::removal::remove(&self.platform, request).await
+    }
+
+    /// `GET /tenants/{tenant_id}/licenses/report`.
+    pub async fn license_report(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        crate::licenses::report(&self.platform, request).await
+    }
+
+    /// `POST /tenants/{tenant_id}/licenses/refresh`.
+    pub async fn license_refresh(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        crate::licenses::refresh(&self.platform, request).await
+    }
+
+    /// `POST /tenants/{tenant_id}/accounts/{account_id}/restore`.
+    pub async fn restore_account(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        crate::restore::restore(&self.platform, request).await
+    }
+}

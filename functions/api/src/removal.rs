@@ -1,0 +1,257 @@
+//! `DELETE /tenants/{tenant_id}`: removes a tenant from the platform.
+//!
+//! In order, so that an interrupted removal can simply be sent again:
+//! 1. the connection is marked `removed` (scheduled syncs and refreshes skip it, queued jobs are
+//!    refused);
+//! 2. our access there is revoked as far as we can: an own-app tenant's stored client secret is
+//!    deleted from Secrets Manager (we can no longer sign in). A consent tenant keeps the
+//!    platform app's service principal: no application permission the platform holds (least
+//!    privilege) lets an app delete its own service principal, so the answer tells the admin the
+//!    manual step;
+//! 3. every item of the tenant is deleted (accounts, groups, memberships, SKUs, sync runs, job
+//!    records, delta links, lease), the tenant index entry, and the connection itself last.
+//!
+//! Idempotent: while anything of the tenant is left, a DELETE removes it and answers 200 with the
+//! counts; when nothing is left (already removed, or never connected) it answers 404.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use futures::TryStreamExt as _;
+use lifecycle::http::{error_response, json_response, path_param};
+use lifecycle::model::{
+    ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry,
+};
+use lifecycle::store::keys;
+use lifecycle::{PartitionKey, Platform, StoreError, TenantId};
+use serde::Serialize;
+
+/// Items per BatchWriteItem (DynamoDB's limit).
+const CHUNK: usize = 25;
+
+/// What was deleted here, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Deleted {
+    pub accounts: usize,
+    pub groups: usize,
+    pub memberships: usize,
+    pub skus: usize,
+    pub sync_runs: usize,
+    pub jobs: usize,
+    /// The connection, sync lease and delta links.
+    pub connection: usize,
+    pub index_entry: usize,
+    /// Items found by the final sweep (written while the removal ran).
+    pub other: usize,
+    pub total: usize,
+}
+
+/// How our access to the tenant ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Access {
+    /// Whether the platform can no longer get a token for the tenant.
+    pub revoked: bool,
+    pub detail: String,
+    /// What an administrator of the tenant does to finish it, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manual_step: Option<String>,
+}
+
+/// The answer of a removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub tenant_id: TenantId,
+    pub removed: bool,
+    pub deleted: Deleted,
+    /// Names of the Secrets Manager secrets deleted.
+    pub secrets_deleted: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
+    tracing::error!(%error, "tenant removal failed; nothing is lost, send the DELETE again");
+    error_response(
+        503,
+        "unavailable",
+        "the removal could not finish; what was done stays done: send the DELETE again",
+    )
+}
+
+/// `DELETE /tenants/{tenant_id}`.
+#[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
+pub async fn remove(
+    platform: &Platform,
+    request: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let tenant_id = match TenantId::parse(path_param(request, "tenant_id")) {
+        Ok(id) => id,
+        Err(error) => return error_response(400, "bad_request", error),
+    };
+    let tenant = match platform.tenant(&tenant_id).await {
+        Ok(tenant) => tenant,
+        Err(error) => return unavailable(error),
+    };
+    let mut secrets_deleted = Vec::new();
+    let access = match &tenant {
+        Some(tenant) => {
+            let mut marked = tenant.clone();
+            marked.status = ConnectionStatus::Removed;
+            if let Err(error) = platform.save_tenant(&marked).await {
+                return unavailable(error);
+            }
+            match revoke_access(platform, tenant).await {
+                Ok((access, deleted)) => {
+                    secrets_deleted.extend(deleted);
+                    Some(access)
+                }
+                Err(error) => return unavailable(error),
+            }
+        }
+        // An earlier removal may have stopped half-way: its secret goes too.
+        None => match platform.vault.delete_app_credential(&tenant_id).await {
+            Ok(()) => None,
+            Err(error) => return unavailable(error),
+        },
+    };
+    let deleted = match delete_items(platform, &tenant_id).await {
+        Ok(deleted) => deleted,
+        Err(error) => return unavailable(error),
+    };
+    if tenant.is_none() && deleted.total == 0 {
+        return error_response(
+            404,
+            "not_found",
+            format!(
+                "tenant {tenant_id} is not connected here (never connected, or already removed)"
+            ),
+        );
+    }
+    tracing::info!(tenant_id = %tenant_id, items = deleted.total, "tenant removed");
+    json_response(
+        200,
+        &Removed {
+            tenant_id,
+            removed: true,
+            deleted,
+            secrets_deleted,
+            access,
+        },
+    )
+}
+
+/// Ends our access: deletes the stored credential (own app), or says what the admin does
+/// (consent).
+async fn revoke_access(
+    platform: &Platform,
+    tenant: &TenantConnection,
+) -> Result<(Access, Vec<String>), lifecycle::VaultError> {
+    let tenant_id = &tenant.tenant_id;
+    // Also for consent tenants: one that connected with its own app before may have left it.
+    platform.vault.delete_app_credential(tenant_id).await?;
+    Ok(match &tenant.auth {
+        TenantAuth::OwnApp { client_id } => (
+            Access {
+                revoked: true,
+                detail: format!(
+                    "the client secret of the tenant's own app registration (client id {client_id}) was deleted here: the platform can no longer sign in to the tenant"
+                ),
+                manual_step: Some(format!(
+                    "optional: in the Microsoft Entra admin center (https://entra.microsoft.com) of tenant {tenant_id}, Applications > App registrations > {client_id} > Certificates & secrets: delete the client secret given to the platform, or delete the app registration"
+                )),
+            },
+            vec![platform.vault.app_credential_name(tenant_id)],
+        ),
+        TenantAuth::Consent => {
+            let client_id = match (&tenant.mode, &platform.config.platform_read_app) {
+                (ConnectionMode::Read, Some(read_app)) => read_app.client_id.clone(),
+                _ => platform.config.platform_app_client_id.clone(),
+            };
+            (
+                Access {
+                    revoked: false,
+                    detail: "the platform holds no credential of its own for this tenant and will request no more tokens for it; the admin consent stays in the tenant until an administrator removes the app there (no application permission the platform holds allows an app to delete its own service principal)".to_owned(),
+                    manual_step: Some(format!(
+                        "a Global Administrator (or Cloud Application Administrator) of tenant {tenant_id} removes the platform's enterprise application, app id {client_id}: Microsoft Entra admin center (https://entra.microsoft.com) > Applications > Enterprise applications > search {client_id} > Properties > Delete; or in PowerShell: Remove-MgServicePrincipal -ServicePrincipalId (Get-MgServicePrincipal -Filter \"appId eq '{client_id}'\").Id"
+                    )),
+                },
+                Vec::new(),
+            )
+        }
+    })
+}
+
+/// The kind of each partition, for the counts.
+fn kinds(tenant: &TenantId) -> HashMap<PartitionKey, &'static str> {
+    let mut kinds = HashMap::new();
+    for (kind, partitions) in [
+        ("accounts", keys::account_partitions(tenant)),
+        ("groups", keys::group_partitions(tenant)),
+        ("memberships", keys::membership_partitions(tenant)),
+        ("skus", vec![keys::sku_partition(tenant)]),
+        ("sync_runs", vec![keys::sync_run_partition(tenant)]),
+        ("jobs", vec![keys::job_partition(tenant)]),
+        ("connection", vec![keys::tenant_partition(tenant)]),
+    ] {
+        for partition in partitions {
+            kinds.insert(partition, kind);
+        }
+    }
+    kinds
+}
+
+/// Deletes every item of the tenant: each partition's items (the connection item last of all,
+/// so a removal that stops half-way is found and finished by the next DELETE), the index entry,
+/// then a sweep for anything written meanwhile.
+async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted, StoreError> {
+    let store = &platform.store;
+    let kinds = kinds(tenant);
+    let meta = keys::tenant_meta(tenant);
+    let mut deleted = Deleted::default();
+    for partition in keys::all_tenant_partitions(tenant) {
+        let mut count = 0;
+        let mut stream = std::pin::pin!(store.query_keys(&partition, None));
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while let Some(key) = stream.try_next().await? {
+            if key == meta {
+                continue;
+            }
+            chunk.push(key);
+            if chunk.len() == CHUNK {
+                count += store.batch_delete(std::mem::take(&mut chunk)).await?;
+            }
+        }
+        count += store.batch_delete(chunk).await?;
+        match kinds.get(&partition).copied().unwrap_or("other") {
+            "accounts" => deleted.accounts += count,
+            "groups" => deleted.groups += count,
+            "memberships" => deleted.memberships += count,
+            "skus" => deleted.skus += count,
+            "sync_runs" => deleted.sync_runs += count,
+            "jobs" => deleted.jobs += count,
+            "connection" => deleted.connection += count,
+            _ => deleted.other += count,
+        }
+    }
+    if store
+        .take::<TenantIndexEntry>(&keys::tenant_index_entry(tenant))
+        .await?
+        .is_some()
+    {
+        deleted.index_entry = 1;
+    }
+    if store.take::<TenantConnection>(&meta).await?.is_some() {
+        deleted.connection += 1;
+    }
+    deleted.other += store.delete_tenant(tenant).await?;
+    deleted.total = deleted.accounts
+        + deleted.groups
+        + deleted.memberships
+        + deleted.skus
+        + deleted.sync_runs
+        + deleted.jobs
+        + deleted.connection
+        + deleted.index_entry
+        + deleted.other;
+    Ok(deleted)
+}

@@ -1,0 +1,360 @@
+//! Offboarding, restore, the license report and tenant removal through the HTTP API and the
+//! queues of the whole local stack (moto, the Graph simulator, every landed function), checked
+//! against the simulator's truth and the table itself.
+
+use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
+use e2e::eventually;
+use graph_sim::{SimConfig, Truth, TruthUser};
+use lifecycle::model::{Job, JobRecord, JobStatus, TenantConnection};
+use lifecycle::store::keys;
+use lifecycle::{AppCredential, Platform, TenantId};
+use serde_json::{Value, json};
+
+struct Running {
+    stack: Stack,
+    platform: Platform,
+    http: reqwest::Client,
+    tenant_id: TenantId,
+}
+
+/// The whole stack over one simulated tenant (with P1), connected read/write with consent, or
+/// with its own app registration.
+async fn start(own_app: bool) -> Running {
+    let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+    let options = StackOptions::new(template, GraphSource::Simulator(SimConfig::single(40, 10)));
+    let stack = Stack::start(options).await.expect("the stack starts");
+    let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
+    let sim = stack.sim().expect("sim");
+    let info = sim.tenants().remove(0);
+    let tenant_id = TenantId::parse(&info.tenant_id).expect("tenant id");
+    let auth = if own_app {
+        platform
+            .vault
+            .put_app_credential(
+                &tenant_id,
+                &AppCredential {
+                    client_id: info.own_app.client_id.clone(),
+                    client_secret: info.own_app.client_secret.clone().into(),
+                },
+            )
+            .await
+            .expect("credential stored");
+        json!({"kind": "own_app", "client_id": info.own_app.client_id})
+    } else {
+        sim.grant_consent(&info.tenant_id).expect("consent");
+        json!({"kind": "consent"})
+    };
+    let tenant: TenantConnection = serde_json::from_value(json!({
+        "tenant_id": info.tenant_id, "org_id": "org-e2e", "display_name": info.display_name,
+        "verified_domains": info.verified_domains, "mode": "read_write", "auth": auth,
+        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
+        "sync_interval_minutes": 60
+    }))
+    .expect("a tenant connection");
+    platform.save_tenant(&tenant).await.expect("tenant saved");
+    Running {
+        stack,
+        platform,
+        http: reqwest::Client::new(),
+        tenant_id,
+    }
+}
+
+impl Running {
+    fn truth(&self) -> Truth {
+        self.stack
+            .sim()
+            .expect("sim")
+            .truth(self.tenant_id.as_str())
+            .expect("truth")
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.stack.api_url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Puts a job on its queue, as another platform service would, and waits until it ends.
+    async fn run_job(&self, queue: &str, job: Value) -> JobRecord {
+        let job: Job = serde_json::from_value(job).expect("a job");
+        let url = self.stack.queue_url(queue).expect("queue");
+        self.platform.queue.send_job(url, &job).await.expect("sent");
+        self.finished(&job).await
+    }
+
+    async fn finished(&self, job: &Job) -> JobRecord {
+        let key = keys::job(&job.tenant_id, &job.job_id);
+        eventually("the job to finish", || async {
+            self.platform
+                .store
+                .get::<JobRecord>(&key)
+                .await
+                .ok()
+                .flatten()
+                .filter(|record| record.status.is_finished())
+        })
+        .await
+    }
+
+    /// Every item of the table that mentions the tenant (a full scan: nothing may hide).
+    async fn items_of_tenant(&self) -> Vec<String> {
+        let output = self
+            .platform
+            .store
+            .client()
+            .scan()
+            .table_name(self.platform.store.table_name())
+            .send()
+            .await
+            .expect("scan");
+        output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| format!("{item:?}"))
+            .filter(|item| item.contains(self.tenant_id.as_str()))
+            .collect()
+    }
+}
+
+fn licensed_member(truth: &Truth) -> TruthUser {
+    truth
+        .users
+        .iter()
+        .find(|u| u.account_enabled && u.user_type == "Member" && u.sku_ids.len() >= 2)
+        .cloned()
+        .expect("a licensed member")
+}
+
+#[tokio::test]
+async fn given_an_offboarded_and_deleted_account_when_restored_through_the_api_then_it_is_back_in_the_tenant()
+ {
+    // GIVEN an account offboarded with the delete policy (a job on the offboarding queue)
+    let running = start(false).await;
+    let target = licensed_member(&running.truth());
+    let tid = running.tenant_id.to_string();
+    let record = running
+        .run_job(
+            "OffboardingQueue",
+            json!({"job_id": "offboard-1", "tenant_id": tid, "type": "offboard",
+                   "account": target.user_principal_name, "policy": "delete"}),
+        )
+        .await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    assert!(running.truth().deleted_user_ids.contains(&target.id));
+
+    // WHEN it is restored through the API
+    let path = format!("/tenants/{tid}/accounts/{}/restore", target.id);
+    let (status, body) = running.call(reqwest::Method::POST, &path, None).await;
+
+    // THEN it is back (sign-in still blocked), with the Graph request id in the answer
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["restored"], true);
+    assert!(body["graph_request_id"].is_string(), "{body}");
+    let truth = running.truth();
+    assert!(!truth.deleted_user_ids.contains(&target.id));
+    let back = truth
+        .users
+        .iter()
+        .find(|u| u.id == target.id)
+        .expect("back");
+    assert!(!back.account_enabled);
+
+    // WHEN it is restored again, or an unknown account is
+    let (again, body) = running.call(reqwest::Method::POST, &path, None).await;
+    let unknown = format!("/tenants/{tid}/accounts/00000000-0000-4000-8000-000000000001/restore");
+    let (missing, missing_body) = running.call(reqwest::Method::POST, &unknown, None).await;
+    // THEN the first is a conflict (not deleted), the second not found (30-day window named)
+    assert_eq!(again, 409, "{body}");
+    assert_eq!(missing, 404, "{missing_body}");
+    assert!(
+        missing_body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("30 days")
+    );
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_a_refresh_requested_through_the_api_when_it_ran_then_the_report_numbers_are_the_simulators()
+ {
+    // GIVEN a connected tenant
+    let running = start(false).await;
+    let tid = running.tenant_id.to_string();
+
+    // WHEN a license refresh is requested and has run
+    let (status, body) = running
+        .call(
+            reqwest::Method::POST,
+            &format!("/tenants/{tid}/licenses/refresh"),
+            Some(json!({"inactive_after_days": 30})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let job: Job = serde_json::from_value(json!({
+        "job_id": body["job_id"], "tenant_id": tid, "type": "license_refresh"}))
+    .expect("job");
+    let record = running.finished(&job).await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+
+    // THEN the report's seats per SKU and in total are the simulator's
+    let (status, report) = running
+        .call(
+            reqwest::Method::GET,
+            &format!("/tenants/{tid}/licenses/report"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let truth = running.truth();
+    let skus = report["skus"].as_array().expect("skus");
+    assert_eq!(skus.len(), truth.skus.len());
+    for sku in &truth.skus {
+        let line = skus
+            .iter()
+            .find(|line| line["sku_id"] == sku.sku_id.to_lowercase())
+            .unwrap_or_else(|| panic!("{} in {report}", sku.sku_part_number));
+        assert_eq!(line["enabled"], sku.enabled);
+        assert_eq!(line["consumed"], sku.consumed);
+        assert_eq!(line["suspended"], sku.suspended);
+        assert_eq!(line["warning"], sku.warning);
+        assert_eq!(line["unused"], (sku.enabled - sku.consumed).max(0));
+    }
+    let unused: i64 = truth
+        .skus
+        .iter()
+        .map(|s| (s.enabled - s.consumed).max(0))
+        .sum();
+    assert_eq!(report["totals"]["unused"], unused);
+    assert_eq!(report["sign_in_activity"]["available"], true);
+    assert_eq!(report["inactive_after_days"], 90);
+
+    // ... and bad parameters are refused with the reason
+    let (status, body) = running
+        .call(
+            reqwest::Method::GET,
+            &format!("/tenants/{tid}/licenses/report?inactive_after_days=0"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_an_own_app_tenant_with_data_when_removed_then_nothing_of_it_is_left_and_a_second_removal_is_404()
+ {
+    // GIVEN a tenant connected with its own app registration, with SKUs, accounts, jobs here
+    let running = start(true).await;
+    let tid = running.tenant_id.to_string();
+    let target = licensed_member(&running.truth());
+    let refresh = running
+        .run_job(
+            "LicenseRefreshQueue",
+            json!({"job_id": "refresh-1", "tenant_id": tid, "type": "license_refresh"}),
+        )
+        .await;
+    assert_eq!(refresh.status, JobStatus::Succeeded, "{refresh:#?}");
+    let offboard = running
+        .run_job(
+            "OffboardingQueue",
+            json!({"job_id": "offboard-2", "tenant_id": tid, "type": "offboard",
+                   "account": target.id, "policy": "keep_disabled"}),
+        )
+        .await;
+    assert_eq!(offboard.status, JobStatus::Succeeded, "{offboard:#?}");
+    let account: lifecycle::model::Account = serde_json::from_value(json!({
+        "id": target.id, "upn": target.user_principal_name, "display_name": target.display_name,
+        "enabled": false, "user_type": "Member", "last_sign_in": {"state": "never"}}))
+    .expect("account");
+    let account_key = keys::account(&running.tenant_id, &account.id);
+    running
+        .platform
+        .store
+        .put(&account_key, &account)
+        .await
+        .expect("stored");
+    assert!(running.items_of_tenant().await.len() >= 5);
+
+    // WHEN the tenant is removed
+    let (status, body) = running
+        .call(reqwest::Method::DELETE, &format!("/tenants/{tid}"), None)
+        .await;
+
+    // THEN the answer counts what went, the table holds nothing of it, the secret is gone
+    assert_eq!(status, 200, "{body}");
+    let deleted = &body["deleted"];
+    assert!(deleted["skus"].as_u64().unwrap_or_default() >= 1, "{body}");
+    assert_eq!(deleted["jobs"], 2, "{body}");
+    assert_eq!(deleted["accounts"], 1, "{body}");
+    assert_eq!(deleted["index_entry"], 1, "{body}");
+    assert!(
+        deleted["connection"].as_u64().unwrap_or_default() >= 1,
+        "{body}"
+    );
+    assert_eq!(body["access"]["revoked"], true, "{body}");
+    assert_eq!(body["secrets_deleted"].as_array().map(Vec::len), Some(1));
+    assert_eq!(running.items_of_tenant().await, Vec::<String>::new());
+    let secret = running
+        .platform
+        .vault
+        .get_app_credential(&running.tenant_id)
+        .await;
+    assert!(
+        matches!(secret, Err(lifecycle::VaultError::NotFound { .. })),
+        "{secret:?}"
+    );
+
+    // WHEN it is removed again
+    let (again, body) = running
+        .call(reqwest::Method::DELETE, &format!("/tenants/{tid}"), None)
+        .await;
+    // THEN there is nothing left to remove
+    assert_eq!(again, 404, "{body}");
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_a_consent_tenant_when_removed_then_the_answer_names_the_admins_manual_step() {
+    // GIVEN a tenant connected by admin consent
+    let running = start(false).await;
+    let tid = running.tenant_id.to_string();
+
+    // WHEN it is removed
+    let (status, body) = running
+        .call(reqwest::Method::DELETE, &format!("/tenants/{tid}"), None)
+        .await;
+
+    // THEN our access cannot be revoked app-only: the answer says what the admin does
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access"]["revoked"], false);
+    let step = body["access"]["manual_step"].as_str().unwrap_or_default();
+    assert!(step.contains("Enterprise applications"), "{step}");
+    assert!(
+        step.contains(&running.stack.config().platform_app_client_id),
+        "{step}"
+    );
+    assert_eq!(running.items_of_tenant().await, Vec::<String>::new());
+    // ... and a restore for a removed tenant is refused
+    let (status, _) = running
+        .call(
+            reqwest::Method::POST,
+            &format!("/tenants/{tid}/accounts/00000000-0000-4000-8000-000000000001/restore"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    running.stack.shutdown().await;
+}
