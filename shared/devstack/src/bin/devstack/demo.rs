@@ -422,22 +422,245 @@ fn onboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     })
 }
 
-fn offboard(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
-    Box::pin(async move { Ok(Outcome::NotLanded("offboarding an account is not built")) })
+/// The connected tenant of the demo.
+fn demo_tenant(demo: &Demo) -> anyhow::Result<String> {
+    demo.state
+        .lock()
+        .ok()
+        .and_then(|state| state.tenant_id.clone())
+        .context("no connected tenant")
 }
 
-fn license_refresh(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
+/// Waits (up to 60 s) until the job record at `status_url` says the job ended.
+async fn finished_job(demo: &Demo, status_url: &str) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, record) = get_json(demo, status_url).await?;
+        let state = record["status"].as_str().unwrap_or_default();
+        if matches!(state, "succeeded" | "completed_with_errors" | "failed") {
+            return Ok(record);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("job {status_url} still {state} after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn send(
+    demo: &Demo,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(u16, Value)> {
+    let url = format!("{}{path}", demo.stack.api_url());
+    let mut request = demo.http.request(method.clone(), &url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("{method} {url}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .json()
+        .await
+        .with_context(|| format!("{method} {url}: the answer is not JSON"))?;
+    Ok((status, body))
+}
+
+fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
-        Ok(Outcome::NotLanded(
-            "the license refresh (per-SKU totals, inactive licensed accounts) is not built",
-        ))
+        let tenant_id = demo_tenant(demo)?;
+        let sim = demo
+            .stack
+            .sim()
+            .context("offboarding is shown on the simulator")?;
+        let truth = sim.truth(&tenant_id)?;
+        // The licensed member in the most groups: the most to undo.
+        let target = truth
+            .users
+            .iter()
+            .filter(|u| u.account_enabled && u.user_type == "Member" && u.sku_ids.len() >= 2)
+            .max_by_key(|u| {
+                truth
+                    .groups
+                    .iter()
+                    .filter(|g| g.member_ids.contains(&u.id))
+                    .count()
+            })
+            .context("no licensed member account")?
+            .clone();
+        let groups_before = truth
+            .groups
+            .iter()
+            .filter(|g| g.member_ids.contains(&target.id))
+            .count();
+        let job = serde_json::json!({
+            "type": "offboard", "account": target.user_principal_name, "policy": "delete"
+        });
+        let record = run_job(demo, &tenant_id, job).await?;
+        let status = record["status"].as_str().unwrap_or("?").to_owned();
+        let mut lines = vec![format!(
+            "offboard {} ({} groups, {} licenses; policy delete) -> {status}",
+            target.user_principal_name,
+            groups_before,
+            target.sku_ids.len()
+        )];
+        for step in record["steps"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "  {:<16} {:<8} request-id {}",
+                step["name"].as_str().unwrap_or_default(),
+                step["outcome"].as_str().unwrap_or("?"),
+                step["graph_request_id"].as_str().unwrap_or("-")
+            ));
+            if let Some(detail) = step["detail"].as_str() {
+                lines.push(format!("      {detail}"));
+            }
+        }
+        if status != "succeeded" {
+            anyhow::bail!("the offboarding ended {status}: {}", record["error"]);
+        }
+        let after = sim.truth(&tenant_id)?;
+        lines.push(format!(
+            "simulator: in deleted items {}, still member of {} group(s)",
+            after.deleted_user_ids.contains(&target.id),
+            after
+                .groups
+                .iter()
+                .filter(|g| g.member_ids.contains(&target.id))
+                .count()
+        ));
+        let (code, restored) = send(
+            demo,
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant_id}/accounts/{}/restore", target.id),
+            None,
+        )
+        .await?;
+        if code != 200 {
+            anyhow::bail!("restore answered {code}: {restored}");
+        }
+        let back = sim
+            .truth(&tenant_id)?
+            .users
+            .iter()
+            .any(|u| u.id == target.id);
+        lines.push(format!(
+            "POST .../accounts/{}/restore -> {code}; back in the tenant: {back} (sign-in still blocked)",
+            target.id
+        ));
+        Ok(Outcome::Done(lines))
     })
 }
 
-fn remove(_demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
+fn license_refresh(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
-        Ok(Outcome::NotLanded(
-            "removing a tenant (its data, secrets and the app's access) is not built",
-        ))
+        let tenant_id = demo_tenant(demo)?;
+        let (code, accepted) = send(
+            demo,
+            reqwest::Method::POST,
+            &format!("/tenants/{tenant_id}/licenses/refresh"),
+            Some(serde_json::json!({"inactive_after_days": 60})),
+        )
+        .await?;
+        if code != 202 {
+            anyhow::bail!("POST .../licenses/refresh answered {code}: {accepted}");
+        }
+        let record =
+            finished_job(demo, accepted["status_url"].as_str().unwrap_or_default()).await?;
+        let status = record["status"].as_str().unwrap_or("?").to_owned();
+        let mut lines = vec![format!("POST .../licenses/refresh -> {code}; job {status}")];
+        for step in record["steps"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "  {:<18} {}",
+                step["name"].as_str().unwrap_or_default(),
+                step["detail"].as_str().unwrap_or_default()
+            ));
+        }
+        if status != "succeeded" {
+            anyhow::bail!("the license refresh ended {status}: {}", record["error"]);
+        }
+        let (code, report) = get_json(
+            demo,
+            &format!("/tenants/{tenant_id}/licenses/report?inactive_after_days=60&limit=5"),
+        )
+        .await?;
+        if code != 200 {
+            anyhow::bail!("GET .../licenses/report answered {code}: {report}");
+        }
+        lines.push(format!("GET .../licenses/report -> {code}"));
+        lines.push(format!(
+            "  {:<24} {:>7} {:>8} {:>6} {:>9}  status",
+            "SKU", "enabled", "consumed", "unused", "suspended"
+        ));
+        for sku in report["skus"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "  {:<24} {:>7} {:>8} {:>6} {:>9}  {}",
+                sku["part_number"].as_str().unwrap_or("?"),
+                sku["enabled"].to_string(),
+                sku["consumed"].to_string(),
+                sku["unused"].to_string(),
+                sku["suspended"].to_string(),
+                sku["capability_status"].as_str().unwrap_or("?")
+            ));
+        }
+        let totals = &report["totals"];
+        lines.push(format!(
+            "  total: {} seats enabled, {} consumed, {} unused",
+            totals["enabled"], totals["consumed"], totals["unused"]
+        ));
+        lines.push(format!(
+            "  {} licensed account(s) without a sign-in for more than 60 days; the longest inactive:",
+            report["inactive_total"]
+        ));
+        for account in report["inactive_accounts"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "    {:<40} last sign-in {}",
+                account["upn"].as_str().unwrap_or("?"),
+                account["last_sign_in"].as_str().unwrap_or("never")
+            ));
+        }
+        Ok(Outcome::Done(lines))
+    })
+}
+
+fn remove(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
+    Box::pin(async move {
+        let tenant_id = demo_tenant(demo)?;
+        let path = format!("/tenants/{tenant_id}");
+        let (code, removed) = send(demo, reqwest::Method::DELETE, &path, None).await?;
+        if code != 200 {
+            anyhow::bail!("DELETE {path} answered {code}: {removed}");
+        }
+        let deleted = &removed["deleted"];
+        let mut lines = vec![
+            format!("DELETE /tenants/{tenant_id} -> {code}"),
+            format!(
+                "  deleted here: {} items ({} accounts, {} groups, {} memberships, {} SKUs, {} sync runs, {} jobs, {} connection items, {} index entry)",
+                deleted["total"],
+                deleted["accounts"],
+                deleted["groups"],
+                deleted["memberships"],
+                deleted["skus"],
+                deleted["sync_runs"],
+                deleted["jobs"],
+                deleted["connection"],
+                deleted["index_entry"]
+            ),
+            format!("  secrets deleted: {}", removed["secrets_deleted"]),
+            format!(
+                "  access revoked: {}; {}",
+                removed["access"]["revoked"],
+                removed["access"]["detail"].as_str().unwrap_or_default()
+            ),
+        ];
+        if let Some(step) = removed["access"]["manual_step"].as_str() {
+            lines.push(format!("  the tenant's admin: {step}"));
+        }
+        let (again, _) = send(demo, reqwest::Method::DELETE, &path, None).await?;
+        lines.push(format!("DELETE again -> {again} (nothing left)"));
+        Ok(Outcome::Done(lines))
     })
 }
