@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod licenses;
 pub mod removal;
 pub mod restore;
+pub mod synced;
 pub mod tenants;
 
 use aws_config::SdkConfig;
@@ -37,6 +38,7 @@ pub struct App {
     dynamodb: aws_sdk_dynamodb::Client,
     admin: admin::TenantAdmin,
     jobs: jobs::Intake,
+    synced: synced::SyncRoutes,
 }
 
 impl App {
@@ -48,6 +50,7 @@ impl App {
         Ok(App {
             admin: admin::TenantAdmin::new(&config, aws)?,
             jobs: jobs::Intake::new(&config, aws),
+            synced: synced::SyncRoutes::new(&config, aws)?,
             config,
             dynamodb: aws_sdk_dynamodb::Client::new(aws),
         })
@@ -77,6 +80,12 @@ impl App {
             "POST /tenants/{tenant_id}/accounts/{account_id}/restore" => {
                 self.admin.restore_account(request).await
             }
+            key @ ("POST /tenants/{tenant_id}/sync"
+            | "GET /tenants/{tenant_id}/sync-runs"
+            | "GET /tenants/{tenant_id}/accounts"
+            | "GET /tenants/{tenant_id}/accounts/{account_id}"
+            | "GET /tenants/{tenant_id}/groups"
+            | "GET /tenants/{tenant_id}/licenses") => self.synced.handle(key, request).await,
             _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
         }
     }

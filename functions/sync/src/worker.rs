@@ -187,7 +187,9 @@ async fn run_sync(
     lease: &Lease,
 ) -> Result<(), Failure> {
     let store_failure = |error: StoreError| Failure::Transient(error.to_string());
-    if run.status == SyncRunStatus::Queued {
+    // A run whose id carries its queue time is keyed by that time, so its start can be recorded;
+    // another id's record is keyed by `started_at`, which therefore stays the queue time.
+    if run.status == SyncRunStatus::Queued && runs::queued_at(&run.id).is_some() {
         run.started_at = Utc::now();
     }
     run.status = SyncRunStatus::Syncing;

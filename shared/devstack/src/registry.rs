@@ -42,6 +42,7 @@ impl Registry {
             .register("functions/offboarding", offboarding::App::new)
             .register("functions/oauth-callback", oauth_callback::App::new)
             .register("functions/license-refresh", license_refresh::App::new)
+            .register("functions/sync", sync::App::new)
     }
 
     /// Adds (or replaces) the constructor for a `CodeUri`, e.g. `"functions/sync"`.

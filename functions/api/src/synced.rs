@@ -1,0 +1,419 @@
+//! The sync routes: request a sync, read the sync log, and read what the sync stored.
+//!
+//! - `POST /tenants/{tenant_id}/sync` (optional body `{"full": true}`): queues a sync now and
+//!   answers 202 with the sync run's id (the run waits if another sync of the tenant is running).
+//! - `GET /tenants/{tenant_id}/sync-runs?limit=20`: the sync log, newest first.
+//! - `GET /tenants/{tenant_id}/accounts?limit=100&cursor=…&include_deleted=false`: accounts, a page
+//!   at a time; `next_cursor` fetches the next page (absent on the last one).
+//! - `GET /tenants/{tenant_id}/accounts/{account_id}`: one account by object id or UPN.
+//! - `GET /tenants/{tenant_id}/groups?limit=100&cursor=…&include_deleted=false`: groups, paged.
+//! - `GET /tenants/{tenant_id}/licenses`: per-SKU seats (enabled, consumed, unused, suspended,
+//!   warning) and their totals.
+//!
+//! Accounts and groups live in [`keys::SHARDS`] partitions per tenant; a page walks them in
+//! order, and the cursor (`{shard}.{last id}`) says where the next page starts. Pages are read
+//! from a stream and never hold more than one page of records.
+
+use std::collections::VecDeque;
+use std::pin::pin;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use chrono::Utc;
+use futures::{StreamExt as _, TryStreamExt as _};
+use lifecycle::http::{body_text, error_response, json_response, path_param, query_param};
+use lifecycle::model::{
+    Account, ConnectionStatus, Group, Sku, SyncRun, SyncRunStatus, TenantConnection,
+};
+use lifecycle::store::keys;
+use lifecycle::{
+    AccountId, Config, PartitionKey, Platform, PlatformError, Record, StoreError, TenantId, Upn,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Largest page of accounts or groups.
+const MAX_LIMIT: usize = 1_000;
+const DEFAULT_LIMIT: usize = 100;
+/// Longest sync log answered at once.
+const MAX_RUNS: usize = 200;
+
+type Answer = Box<ApiGatewayV2httpResponse>;
+
+/// The dependencies of the sync routes, built once per cold start.
+#[derive(Clone)]
+pub struct SyncRoutes {
+    platform: Platform,
+}
+
+impl std::fmt::Debug for SyncRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncRoutes")
+            .field("table", &self.platform.config.table_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyncRoutes {
+    /// Builds the clients (no I/O).
+    pub fn new(config: &Config, aws: &SdkConfig) -> Result<Self, PlatformError> {
+        Ok(Self {
+            platform: Platform::new(config.clone(), aws)?,
+        })
+    }
+
+    /// Answers a sync route (404 for any other route key).
+    pub async fn handle(
+        &self,
+        route_key: &str,
+        request: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        let answer = match route_key {
+            "POST /tenants/{tenant_id}/sync" => self.request_sync(request).await,
+            "GET /tenants/{tenant_id}/sync-runs" => self.sync_runs(request).await,
+            "GET /tenants/{tenant_id}/accounts" => self.accounts(request).await,
+            "GET /tenants/{tenant_id}/accounts/{account_id}" => self.account(request).await,
+            "GET /tenants/{tenant_id}/groups" => self.groups(request).await,
+            "GET /tenants/{tenant_id}/licenses" => self.licenses(request).await,
+            _ => return error_response(404, "not_found", format!("no route {route_key}")),
+        };
+        answer.unwrap_or_else(|answer| *answer)
+    }
+
+    async fn tenant(&self, request: &ApiGatewayV2httpRequest) -> Result<TenantConnection, Answer> {
+        let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
+            .map_err(|error| Box::new(error_response(400, "bad_request", error)))?;
+        match self
+            .platform
+            .tenant(&tenant_id)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(tenant) if tenant.status != ConnectionStatus::Removed => Ok(tenant),
+            _ => Err(Box::new(error_response(
+                404,
+                "tenant_not_found",
+                format!("tenant {tenant_id} is not connected"),
+            ))),
+        }
+    }
+
+    /// `POST /tenants/{tenant_id}/sync`: 202 with the run id; 409 when the tenant must be
+    /// reconnected first.
+    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
+    async fn request_sync(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[serde(default)]
+            full: bool,
+        }
+        let text = body_text(request)
+            .map_err(|message| Box::new(error_response(400, "bad_request", message)))?;
+        let body: Body = if text.trim().is_empty() {
+            Body::default()
+        } else {
+            serde_json::from_str(&text).map_err(|error| {
+                Box::new(error_response(
+                    400,
+                    "bad_request",
+                    format!("the body must be {{\"full\": true|false}} or empty: {error}"),
+                ))
+            })?
+        };
+        let full = body.full || query_param(request, "full") == Some("true");
+        let tenant = self.tenant(request).await?;
+        if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
+            return Err(Box::new(error_response(
+                409,
+                "needs_reconnection",
+                format!("the tenant must be reconnected before it can sync: {reason}"),
+            )));
+        }
+        let run = sync::request_sync(&self.platform, &tenant, full, Utc::now())
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "sync could not be queued");
+                Box::new(error_response(
+                    503,
+                    "unavailable",
+                    "the sync could not be queued; try again later",
+                ))
+            })?;
+        Ok(json_response(
+            202,
+            &json!({
+                "sync_run_id": run.id,
+                "status": run.status,
+                "full": run.full,
+                "sync_runs": format!("/tenants/{}/sync-runs", tenant.tenant_id),
+            }),
+        ))
+    }
+
+    /// `GET /tenants/{tenant_id}/sync-runs`: the newest runs first, and the tenant's last sync and
+    /// next one due.
+    async fn sync_runs(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        let limit = limit(request, 20, MAX_RUNS)?;
+        let tenant = self.tenant(request).await?;
+        // The log is kept oldest first; only the newest `limit` are held while it streams by.
+        let mut newest: VecDeque<SyncRun> = VecDeque::with_capacity(limit + 1);
+        let mut log = pin!(
+            self.platform
+                .store
+                .query::<SyncRun>(&keys::sync_run_partition(&tenant.tenant_id), None)
+        );
+        while let Some(run) = log.try_next().await.map_err(unavailable)? {
+            newest.push_back(run);
+            if newest.len() > limit {
+                newest.pop_front();
+            }
+        }
+        let runs: Vec<SyncRun> = newest.into_iter().rev().collect();
+        Ok(json_response(
+            200,
+            &json!({
+                "tenant_id": tenant.tenant_id,
+                "last_sync": tenant.last_sync,
+                "next_sync_due": tenant.next_sync_due,
+                "syncing": runs.iter().any(|r| matches!(r.status, SyncRunStatus::Queued | SyncRunStatus::Syncing)),
+                "sync_runs": runs,
+            }),
+        ))
+    }
+
+    /// `GET /tenants/{tenant_id}/accounts`.
+    async fn accounts(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        let tenant = self.tenant(request).await?;
+        let page = self
+            .page::<Account>(request, keys::account_partitions(&tenant.tenant_id), |a| {
+                (a.id.as_str().to_owned(), a.deleted)
+            })
+            .await?;
+        Ok(json_response(
+            200,
+            &json!({"accounts": page.items, "next_cursor": page.next_cursor}),
+        ))
+    }
+
+    /// `GET /tenants/{tenant_id}/groups`.
+    async fn groups(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        let tenant = self.tenant(request).await?;
+        let page = self
+            .page::<Group>(request, keys::group_partitions(&tenant.tenant_id), |g| {
+                (g.id.as_str().to_owned(), g.deleted)
+            })
+            .await?;
+        Ok(json_response(
+            200,
+            &json!({"groups": page.items, "next_cursor": page.next_cursor}),
+        ))
+    }
+
+    /// `GET /tenants/{tenant_id}/accounts/{account_id}`: by object id, or by UPN (which reads the
+    /// tenant's accounts until it is found).
+    async fn account(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        let tenant = self.tenant(request).await?;
+        let wanted = path_param(request, "account_id");
+        let not_found = || {
+            Box::new(error_response(
+                404,
+                "account_not_found",
+                format!(
+                    "no account {wanted:?} in tenant {}; sync the tenant if it was created since",
+                    tenant.tenant_id
+                ),
+            ))
+        };
+        if let Ok(id) = AccountId::parse(wanted) {
+            return match self
+                .platform
+                .store
+                .get::<Account>(&keys::account(&tenant.tenant_id, &id))
+                .await
+                .map_err(unavailable)?
+            {
+                Some(account) => Ok(json_response(200, &account)),
+                None => Err(not_found()),
+            };
+        }
+        let upn = Upn::parse(wanted).map_err(|error| {
+            Box::new(error_response(
+                400,
+                "bad_request",
+                format!("the account must be an object id or a user principal name: {error}"),
+            ))
+        })?;
+        for partition in keys::account_partitions(&tenant.tenant_id) {
+            let mut accounts = pin!(self.platform.store.query::<Account>(&partition, None));
+            while let Some(account) = accounts.try_next().await.map_err(unavailable)? {
+                if account.upn == upn {
+                    return Ok(json_response(200, &account));
+                }
+            }
+        }
+        Err(not_found())
+    }
+
+    /// `GET /tenants/{tenant_id}/licenses`: the subscribed SKUs with their seats, and totals.
+    async fn licenses(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        #[derive(Serialize)]
+        struct SkuSeats {
+            #[serde(flatten)]
+            sku: Sku,
+            unused: u32,
+        }
+        let tenant = self.tenant(request).await?;
+        let skus: Vec<Sku> = self
+            .platform
+            .store
+            .query::<Sku>(&keys::sku_partition(&tenant.tenant_id), None)
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        let total = |seats: fn(&Sku) -> u32| skus.iter().map(|s| u64::from(seats(s))).sum::<u64>();
+        let totals = json!({
+            "enabled": total(|s| s.enabled),
+            "consumed": total(|s| s.consumed),
+            "unused": total(Sku::unused),
+            "suspended": total(|s| s.suspended),
+            "warning": total(|s| s.warning),
+        });
+        let skus: Vec<SkuSeats> = skus
+            .into_iter()
+            .map(|sku| SkuSeats {
+                unused: sku.unused(),
+                sku,
+            })
+            .collect();
+        Ok(json_response(
+            200,
+            &json!({"tenant_id": tenant.tenant_id, "last_sync": tenant.last_sync, "skus": skus, "totals": totals}),
+        ))
+    }
+
+    /// One page of a sharded kind: walks the partitions from the cursor's, skipping up to its
+    /// last id, and stops after `limit` records.
+    async fn page<T: Record + Serialize + Send + 'static>(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        partitions: Vec<PartitionKey>,
+        id_of: fn(&T) -> (String, bool),
+    ) -> Result<Page<T>, Answer> {
+        let limit = limit(request, DEFAULT_LIMIT, MAX_LIMIT)?;
+        let include_deleted = query_param(request, "include_deleted") == Some("true");
+        let (first_shard, after) = match query_param(request, "cursor") {
+            Some(cursor) => parse_cursor(cursor, partitions.len())?,
+            None => (0, None),
+        };
+        let mut items = Vec::with_capacity(limit);
+        for (shard, partition) in partitions.iter().enumerate().skip(first_shard) {
+            let after = if shard == first_shard {
+                after.clone()
+            } else {
+                None
+            };
+            let records = self.platform.store.query::<T>(partition, None);
+            let mut records = pin!(records.try_filter(move |record| {
+                let id = id_of(record).0;
+                futures::future::ready(after.as_deref().is_none_or(|after| id.as_str() > after))
+            }));
+            while let Some(record) = records.next().await {
+                let record = record.map_err(unavailable)?;
+                let (id, deleted) = id_of(&record);
+                if deleted && !include_deleted {
+                    continue;
+                }
+                items.push(record);
+                if items.len() == limit {
+                    return Ok(Page {
+                        items,
+                        next_cursor: Some(format!("{shard}.{id}")),
+                    });
+                }
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+}
+
+struct Page<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+fn parse_cursor(cursor: &str, shards: usize) -> Result<(usize, Option<String>), Answer> {
+    let bad = || {
+        Box::new(error_response(
+            400,
+            "bad_request",
+            "the cursor is not one this API gave out; start again without it",
+        ))
+    };
+    let (shard, after) = cursor.split_once('.').ok_or_else(bad)?;
+    let shard: usize = shard.parse().map_err(|_| bad())?;
+    if shard >= shards || after.is_empty() {
+        return Err(bad());
+    }
+    Ok((shard, Some(after.to_owned())))
+}
+
+fn limit(request: &ApiGatewayV2httpRequest, default: usize, max: usize) -> Result<usize, Answer> {
+    match query_param(request, "limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(Box::new(error_response(
+                400,
+                "bad_request",
+                format!("limit must be a whole number from 1 to {max}"),
+            ))),
+        },
+    }
+}
+
+fn unavailable(error: StoreError) -> Answer {
+    tracing::error!(%error, "sync route: the store failed");
+    Box::new(error_response(
+        503,
+        "unavailable",
+        "the store could not be read; try again later",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_cursors_when_parsed_then_only_ones_the_api_makes_are_accepted() {
+        assert_eq!(
+            parse_cursor("3.0b9f1c2e-0000-4000-8000-000000000001", 16).ok(),
+            Some((3, Some("0b9f1c2e-0000-4000-8000-000000000001".to_owned())))
+        );
+        assert!(parse_cursor("16.x", 16).is_err());
+        assert!(parse_cursor("nope", 16).is_err());
+        assert!(parse_cursor("2.", 16).is_err());
+    }
+}

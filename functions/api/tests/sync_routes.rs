@@ -1,0 +1,368 @@
+//! The sync routes on real parts: moto (DynamoDB, SQS, Secrets Manager) through the real AWS SDK
+//! clients, the sync function against the Graph simulator feeding the store the routes read.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use chrono::Utc;
+use lifecycle::model::{ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection};
+use lifecycle::{AppCredential, Config, OrgId, Platform, TenantId};
+use local_aws::Moto;
+use serde_json::{Value, json};
+
+const TABLE: &str = "lifecycle-api-sync-test";
+
+struct Local {
+    _moto: Moto,
+    sim: graph_sim::SimHandle,
+    api: api::App,
+    sync: sync::App,
+    platform: Platform,
+    queue_url: String,
+    tenant: String,
+}
+
+async fn start(users: usize, groups: usize) -> Local {
+    let moto = Moto::start()
+        .await
+        .expect("moto_server starts (run `make venv`)");
+    let sdk = moto.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("table");
+    let queue_url = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name("sync")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let sim = graph_sim::spawn(graph_sim::SimConfig::single(users, groups))
+        .await
+        .expect("simulator");
+    let vars: HashMap<String, String> = [
+        ("TABLE_NAME", TABLE.to_owned()),
+        ("SYNC_QUEUE_URL", queue_url.clone()),
+        (
+            "ONBOARDING_QUEUE_URL",
+            "http://127.0.0.1:9/q/o.fifo".to_owned(),
+        ),
+        (
+            "OFFBOARDING_QUEUE_URL",
+            "http://127.0.0.1:9/q/f.fifo".to_owned(),
+        ),
+        (
+            "LICENSE_REFRESH_QUEUE_URL",
+            "http://127.0.0.1:9/q/l".to_owned(),
+        ),
+        ("GRAPH_BASE_URL", sim.graph_base_url()),
+        ("LOGIN_BASE_URL", sim.login_base_url()),
+        ("SECRET_PREFIX", "test/".to_owned()),
+        ("PLATFORM_APP_CLIENT_ID", sim.platform_app().client_id),
+        ("PLATFORM_APP_SECRET_ID", "test/platform".to_owned()),
+        ("STATE_SIGNING_KEY_SECRET_ID", "test/state".to_owned()),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = Config::from_map(&vars).expect("config");
+    let platform = Platform::new(config.clone(), &sdk).expect("platform");
+    let info = sim.tenants().remove(0);
+    let tenant_id = TenantId::parse(&info.tenant_id).expect("tenant");
+    platform
+        .vault
+        .put_app_credential(
+            &tenant_id,
+            &AppCredential {
+                client_id: info.own_app.client_id.clone(),
+                client_secret: info.own_app.client_secret.clone().into(),
+            },
+        )
+        .await
+        .expect("credential");
+    platform
+        .save_tenant(&TenantConnection {
+            tenant_id,
+            org_id: OrgId::parse("acme").expect("org"),
+            display_name: "pending".into(),
+            verified_domains: Vec::new(),
+            mode: ConnectionMode::Read,
+            auth: TenantAuth::OwnApp {
+                client_id: info.own_app.client_id.clone(),
+            },
+            status: ConnectionStatus::Connected,
+            consented_at: Utc::now(),
+            last_sync: None,
+            next_sync_due: None,
+            sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
+            options: Default::default(),
+            has_p1: None,
+        })
+        .await
+        .expect("tenant");
+    Local {
+        _moto: moto,
+        api: api::App::new(config.clone(), &sdk).expect("api"),
+        sync: sync::App::new(config, &sdk).expect("sync"),
+        platform,
+        sim,
+        queue_url,
+        tenant: info.tenant_id,
+    }
+}
+
+impl Local {
+    async fn call(
+        &self,
+        route: &str,
+        params: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (i64, Value) {
+        let mut request = ApiGatewayV2httpRequest::default();
+        request.route_key = Some(route.to_owned());
+        request.path_parameters = params
+            .iter()
+            .chain(std::iter::once(&("tenant_id", self.tenant.as_str())))
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let query: HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        request.query_string_parameters = query.into();
+        request.body = body.map(|b| b.to_string());
+        let response: ApiGatewayV2httpResponse = self.api.handle(request).await;
+        let body = match &response.body {
+            Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
+            other => panic!("unexpected body {other:?}"),
+        };
+        (response.status_code, body)
+    }
+
+    /// Delivers the sync queue's messages to the sync function until it is empty.
+    async fn run_sync_queue(&self) {
+        let mut idle = 0;
+        while idle < 2 {
+            let messages = self
+                .platform
+                .queue
+                .receive(&self.queue_url, 1, 1, 60)
+                .await
+                .expect("receive");
+            if messages.is_empty() {
+                idle += 1;
+                continue;
+            }
+            idle = 0;
+            let event = json!({"Records": messages.iter().map(|m| json!({
+                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": m.attributes, "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync", "awsRegion": "us-east-1"
+            })).collect::<Vec<_>>()});
+            let response = self.sync.handle(event).await.expect("sync answers");
+            assert_eq!(response["batchItemFailures"], json!([]));
+            for m in &messages {
+                self.platform
+                    .queue
+                    .delete(&self.queue_url, &m.receipt_handle)
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn given_a_connected_tenant_when_a_sync_is_requested_then_its_log_and_stored_objects_are_readable_page_by_page()
+ {
+    // GIVEN a connected tenant of 260 accounts
+    let local = start(260, 12).await;
+
+    // WHEN a sync is requested through the API and the sync function runs it
+    let (status, queued) = local
+        .call(
+            "POST /tenants/{tenant_id}/sync",
+            &[],
+            &[],
+            Some(json!({"full": true})),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    let run_id = queued["sync_run_id"].as_str().expect("run id").to_owned();
+    let (_, log) = local
+        .call("GET /tenants/{tenant_id}/sync-runs", &[], &[], None)
+        .await;
+    assert_eq!(log["sync_runs"][0]["status"], "queued", "{log}");
+    local.run_sync_queue().await;
+
+    // THEN the sync log shows the run OK with its counts, newest first
+    let (status, log) = local
+        .call("GET /tenants/{tenant_id}/sync-runs", &[], &[], None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(log["sync_runs"][0]["id"], run_id.as_str());
+    assert_eq!(log["sync_runs"][0]["status"], "ok", "{log}");
+    assert_eq!(log["sync_runs"][0]["counts"]["accounts"]["added"], 260);
+    assert_eq!(log["last_sync"]["status"], "ok");
+    assert!(log["next_sync_due"].is_string());
+
+    // AND the accounts come page by page, each exactly once
+    let mut seen = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut query = vec![("limit", "50")];
+        if let Some(cursor) = &cursor {
+            query.push(("cursor", cursor.as_str()));
+        }
+        let (status, page) = local
+            .call("GET /tenants/{tenant_id}/accounts", &[], &query, None)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        for account in page["accounts"].as_array().expect("accounts") {
+            assert!(
+                seen.insert(account["id"].as_str().expect("id").to_owned()),
+                "account listed twice"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let truth = local.sim.truth(&local.tenant).expect("truth");
+    let truth_ids: BTreeSet<String> = truth.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(seen, truth_ids);
+    assert!(pages >= 6);
+
+    // AND one account reads by id and by UPN
+    let user = &truth.users[3];
+    let (status, by_id) = local
+        .call(
+            "GET /tenants/{tenant_id}/accounts/{account_id}",
+            &[("account_id", &user.id)],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_id["upn"], user.user_principal_name.as_str());
+    let (status, by_upn) = local
+        .call(
+            "GET /tenants/{tenant_id}/accounts/{account_id}",
+            &[("account_id", &user.user_principal_name)],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((status, &by_upn["id"]), (200, &json!(user.id)));
+
+    // AND the groups and the per-SKU seats match the tenant
+    let (_, groups) = local
+        .call(
+            "GET /tenants/{tenant_id}/groups",
+            &[],
+            &[("limit", "1000")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        groups["groups"].as_array().expect("groups").len(),
+        truth.groups.len()
+    );
+    let (status, licenses) = local
+        .call("GET /tenants/{tenant_id}/licenses", &[], &[], None)
+        .await;
+    assert_eq!(status, 200);
+    let consumed: i64 = truth.skus.iter().map(|s| s.consumed).sum();
+    assert_eq!(licenses["totals"]["consumed"], consumed, "{licenses}");
+    assert_eq!(
+        licenses["skus"].as_array().expect("skus").len(),
+        truth.skus.len()
+    );
+}
+
+#[tokio::test]
+async fn given_bad_input_when_the_sync_routes_are_called_then_they_answer_with_what_is_wrong() {
+    // GIVEN the API over an empty store
+    let local = start(5, 1).await;
+
+    // WHEN bad requests arrive THEN each gets a 4xx saying why, and nothing is queued
+    let (status, body) = local
+        .call(
+            "POST /tenants/{tenant_id}/sync",
+            &[],
+            &[],
+            Some(json!({"fulll": true})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = local
+        .call(
+            "GET /tenants/{tenant_id}/accounts",
+            &[],
+            &[("cursor", "99.x")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = local
+        .call(
+            "GET /tenants/{tenant_id}/accounts",
+            &[],
+            &[("limit", "0")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = local
+        .call(
+            "GET /tenants/{tenant_id}/accounts/{account_id}",
+            &[("account_id", "nobody@contoso.com")],
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("account_not_found"))
+    );
+    let messages = local
+        .platform
+        .queue
+        .receive(&local.queue_url, 10, 0, 1)
+        .await
+        .expect("receive");
+    assert!(messages.is_empty());
+}
