@@ -5,10 +5,12 @@
 //! finds blocked accounts blocked, left groups gone and removed licenses removed, and skips them.
 //! A transient Graph failure hands the message back to SQS; the next delivery resumes.
 
+use std::collections::HashMap;
+
 use futures::future::BoxFuture;
 use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{
-    Account, Job, JobKind, JobStatus, JobStep, OffboardJob, OffboardPolicy, StepOutcome,
+    Account, Job, JobKind, JobStatus, JobStep, OffboardJob, OffboardPolicy, Sku, StepOutcome,
     TenantConnection,
 };
 use lifecycle::store::keys;
@@ -92,7 +94,8 @@ impl Offboarding {
             }
         };
         tracing::info!(account_id = %state.id, groups = state.groups.len(), direct_licenses = state.direct_licenses.len(), "offboarding account");
-        let planned = plan::plan(spec, &state);
+        let part_numbers = self.part_numbers(&job.tenant_id).await?;
+        let planned = plan::plan(spec, &state, &part_numbers);
         if job.dry_run {
             return dry_run(planned, &state, read_ids, progress).await;
         }
@@ -138,6 +141,21 @@ impl Offboarding {
         } else {
             JobStatus::Succeeded
         })
+    }
+
+    /// SKU id -> part number of the tenant's stored SKUs (a few dozen), to name licenses.
+    async fn part_numbers(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<HashMap<String, String>, JobError> {
+        use futures::TryStreamExt as _;
+        Ok(self
+            .platform
+            .store
+            .query::<Sku>(&keys::sku_partition(tenant_id), None)
+            .map_ok(|sku| (sku.sku_id.to_string(), sku.part_number.to_string()))
+            .try_collect()
+            .await?)
     }
 
     /// The account is in deleted items already: with the delete policy that is the goal (e.g. a

@@ -1,6 +1,8 @@
 //! The plan of an offboarding: which steps run, in which order, and what each would do, decided
 //! from the job and the account as it stands. Pure, so a dry run and the real run share it.
 
+use std::collections::HashMap;
+
 use lifecycle::model::{OffboardJob, OffboardPolicy};
 
 use crate::account::{AccountState, MemberGroup, Removal};
@@ -43,8 +45,13 @@ pub struct PlannedStep {
 
 /// The steps for `state` under `job`, in order: block sign-in and revoke sessions first (cutting
 /// access at once), then groups (which also drops group-inherited licenses), then direct
-/// licenses, then delete or keep per policy.
-pub fn plan(job: &OffboardJob, state: &AccountState) -> Vec<PlannedStep> {
+/// licenses, then delete or keep per policy. `part_numbers` (SKU id -> part number, from the
+/// stored SKUs) names licenses in the details; an unknown SKU is named by its id.
+pub fn plan(
+    job: &OffboardJob,
+    state: &AccountState,
+    part_numbers: &HashMap<String, String>,
+) -> Vec<PlannedStep> {
     let id = &state.id;
     let mut steps = Vec::with_capacity(5);
     steps.push(if state.enabled {
@@ -72,7 +79,7 @@ pub fn plan(job: &OffboardJob, state: &AccountState) -> Vec<PlannedStep> {
         )
     });
     steps.push(groups_step(job, state));
-    steps.push(licenses_step(job, state));
+    steps.push(licenses_step(job, state, part_numbers));
     steps.push(match job.policy {
         OffboardPolicy::Delete => planned(
             DELETE_ACCOUNT,
@@ -136,7 +143,17 @@ fn groups_step(job: &OffboardJob, state: &AccountState) -> PlannedStep {
     planned(REMOVE_GROUPS, action, detail)
 }
 
-fn licenses_step(job: &OffboardJob, state: &AccountState) -> PlannedStep {
+fn licenses_step(
+    job: &OffboardJob,
+    state: &AccountState,
+    part_numbers: &HashMap<String, String>,
+) -> PlannedStep {
+    let name_of = |sku: &str| {
+        part_numbers
+            .get(&sku.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_else(|| sku.to_owned())
+    };
     if !job.remove_licenses {
         return planned(
             REMOVE_LICENSES,
@@ -150,10 +167,16 @@ fn licenses_step(job: &OffboardJob, state: &AccountState) -> PlannedStep {
         format!(
             "remove {} direct license(s) with one assignLicense: {}",
             state.direct_licenses.len(),
-            state.direct_licenses.join(", ")
+            state
+                .direct_licenses
+                .iter()
+                .map(|sku| name_of(sku))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
-    for (sku, group_id) in &state.inherited_licenses {
+    for (sku_id, group_id) in &state.inherited_licenses {
+        let sku = name_of(sku_id);
         let group = state.groups.iter().find(|g| &g.id == group_id);
         let leaves = job.remove_groups && group.is_some_and(|g| g.removal == Removal::Removable);
         let name = group.map_or(group_id.as_str(), |g| g.display_name.as_str());
@@ -229,7 +252,7 @@ mod tests {
     fn given_an_active_account_when_planned_then_block_and_revoke_come_first_and_delete_last() {
         // GIVEN an enabled account with groups and licenses, and the delete policy
         // WHEN it is planned
-        let steps = plan(&job(OffboardPolicy::Delete), &state());
+        let steps = plan(&job(OffboardPolicy::Delete), &state(), &HashMap::new());
         // THEN the order is block, revoke, groups, licenses, delete
         let names: Vec<_> = steps.iter().map(|s| s.name).collect();
         assert_eq!(
@@ -249,7 +272,11 @@ mod tests {
     #[test]
     fn given_dynamic_and_mail_enabled_groups_when_planned_then_only_assigned_groups_are_removed_and_the_rest_explained()
      {
-        let steps = plan(&job(OffboardPolicy::KeepDisabled), &state());
+        let steps = plan(
+            &job(OffboardPolicy::KeepDisabled),
+            &state(),
+            &HashMap::from([("sku-e3".to_owned(), "SPE_E3".to_owned())]),
+        );
         let groups = &steps[2];
         assert_eq!(
             groups.action,
@@ -273,7 +300,7 @@ mod tests {
         assert!(
             licenses
                 .detail
-                .contains("license sku-e3 is inherited from group Group g1: it goes")
+                .contains("license SPE_E3 is inherited from group Group g1: it goes")
         );
         assert!(licenses.detail.contains(
             "license sku-visio is inherited from group Group dyn and cannot be removed directly"
@@ -289,7 +316,7 @@ mod tests {
         bare.groups.clear();
         bare.direct_licenses.clear();
         bare.inherited_licenses.clear();
-        let steps = plan(&job(OffboardPolicy::KeepDisabled), &bare);
+        let steps = plan(&job(OffboardPolicy::KeepDisabled), &bare, &HashMap::new());
         assert_eq!(steps[0].action, Action::Skip);
         assert_eq!(steps[0].detail, "sign-in already blocked");
         assert_eq!(steps[1].action, Action::RevokeSessions);
@@ -303,7 +330,7 @@ mod tests {
         spec.revoke_sessions = false;
         spec.remove_groups = false;
         spec.remove_licenses = false;
-        let steps = plan(&spec, &state());
+        let steps = plan(&spec, &state(), &HashMap::new());
         for step in &steps[1..4] {
             assert_eq!(step.action, Action::Skip);
             assert!(step.detail.starts_with("not requested"), "{}", step.detail);
