@@ -7,12 +7,14 @@
 //! order) in the job record and writes nothing. A real run records each step with its Graph
 //! request-id ([`onboard`], [`memberships`]); the shared job runner ([`lifecycle::jobs`]) makes
 //! the job id the idempotency key, resumes a redelivered job and reports partial batch failures.
+//! An onboarding with a start time in the future waits for it ([`schedule`]).
 
 pub mod memberships;
 pub mod onboard;
 pub mod password;
 pub mod reads;
 pub mod rules;
+pub mod schedule;
 pub mod steps;
 
 use aws_config::SdkConfig;
@@ -75,8 +77,14 @@ impl JobHandler for App {
 }
 
 impl Function for App {
+    /// An SQS batch (`Records`) runs jobs; the schedule's EventBridge event sends the parked
+    /// onboardings whose start time has come.
     fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
+            if event.get("Records").is_none() && event.get("detail-type").is_some() {
+                let sent = schedule::send_due(&self.platform, chrono::Utc::now()).await?;
+                return Ok(serde_json::json!({ "sent": sent }));
+            }
             let event: SqsEvent = serde_json::from_value(event)?;
             let response = self.handle(event).await;
             Ok(serde_json::to_value(response)?)

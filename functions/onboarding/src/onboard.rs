@@ -12,15 +12,16 @@ use lifecycle::model::{Job, JobStatus, OnboardJob, PasswordSource, StepOutcome};
 use lifecycle::{JobProgress, Platform};
 use secrecy::SecretString;
 
-use crate::password;
 use crate::reads;
 use crate::rules::{self, Check, OnboardDecision};
 use crate::steps::{self, GroupChange, VALIDATE, step};
+use crate::{password, schedule};
 
 /// Step names.
 pub const CREATE_ACCOUNT: &str = "create_account";
 pub const DELETE_PASSWORD: &str = "delete_password";
 pub const ASSIGN_LICENSES: &str = "assign_licenses";
+pub const WAIT_FOR_START: &str = "wait_for_start";
 
 /// Where the job's password is, once resolved.
 enum Password {
@@ -152,9 +153,11 @@ pub async fn run(
     tenant: &TenantConnection,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
-    if let Some(start_at) = onboard.start_at
-        && start_at > Utc::now()
-        && !job.dry_run
+    let waiting_for = onboard
+        .start_at
+        .filter(|start_at| *start_at > Utc::now() && !job.dry_run);
+    if let Some(start_at) = waiting_for
+        && start_at - Utc::now() <= schedule::PARK_AFTER
     {
         return Err(JobError::Transient(format!(
             "the account is to be created at {start_at}, not before"
@@ -216,6 +219,33 @@ pub async fn run(
                 StepOutcome::Done,
                 None,
                 format!("{} checks passed", decision.checks.len()),
+            ))
+            .await?;
+    }
+    if let Some(start_at) = waiting_for {
+        schedule::park(platform, job, start_at).await?;
+        progress
+            .step(step(
+                WAIT_FOR_START,
+                StepOutcome::Pending,
+                None,
+                format!("validated; the account is created at {start_at}, not before"),
+            ))
+            .await?;
+        return Ok(JobStatus::Queued);
+    }
+    if progress
+        .record()
+        .steps
+        .iter()
+        .any(|s| s.name == WAIT_FOR_START && s.outcome == StepOutcome::Pending)
+    {
+        progress
+            .step(step(
+                WAIT_FOR_START,
+                StepOutcome::Done,
+                None,
+                "start time reached",
             ))
             .await?;
     }

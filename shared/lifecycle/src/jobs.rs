@@ -122,7 +122,8 @@ impl JobProgress {
 /// A worker's logic for one job.
 pub trait JobHandler: Send + Sync {
     /// Runs `job` for `tenant`, recording steps in `progress`. `Ok` ends the job with that status
-    /// (`Succeeded` or `CompletedWithErrors`); an error fails or retries it (see [`JobError`]).
+    /// (`Succeeded` or `CompletedWithErrors`), or parks it unfinished (`Queued`: it will be sent
+    /// again later, e.g. at its start time); an error fails or retries it (see [`JobError`]).
     fn run<'a>(
         &'a self,
         job: &'a Job,
@@ -215,6 +216,12 @@ async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Re
     progress.record.status = JobStatus::Running;
     progress.save().await?;
     match handler.run(job, &tenant, &mut progress).await {
+        Ok(status) if !status.is_finished() => {
+            // Parked, not ended (an onboarding waiting for its start time): no completion.
+            tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, ?status, "job parked");
+            progress.record.status = status;
+            progress.save().await
+        }
         Ok(status) => {
             tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, ?status, "job finished");
             progress.finish(status, None).await

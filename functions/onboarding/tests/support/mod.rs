@@ -122,10 +122,7 @@ impl World {
                 "SYNC_QUEUE_URL",
                 format!("{}/000000000000/sync", moto.endpoint_url()),
             ),
-            (
-                "ONBOARDING_QUEUE_URL",
-                format!("{}/000000000000/onboarding.fifo", moto.endpoint_url()),
-            ),
+            ("ONBOARDING_QUEUE_URL", onboarding_queue(&sdk).await),
             (
                 "OFFBOARDING_QUEUE_URL",
                 format!("{}/000000000000/offboarding.fifo", moto.endpoint_url()),
@@ -233,6 +230,17 @@ impl World {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Receives the jobs waiting on the onboarding queue (as the SQS event source would).
+    pub async fn queued_jobs(&self) -> Vec<Value> {
+        lifecycle::Queue::new(aws_sdk_sqs::Client::new(&self.sdk))
+            .receive(&self.platform().config.onboarding_queue_url, 10, 0, 30)
+            .await
+            .expect("receive")
+            .into_iter()
+            .map(|message| serde_json::from_str(&message.body).expect("job JSON"))
+            .collect()
     }
 
     /// Delivers one job and expects no redelivery.
@@ -378,6 +386,18 @@ impl World {
             "password": {"source": "secret", "secret_id": secret_id}
         })
     }
+}
+
+async fn onboarding_queue(sdk: &SdkConfig) -> String {
+    aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name("onboarding.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("onboarding queue")
+        .queue_url
+        .expect("queue url")
 }
 
 async fn create_table(sdk: &SdkConfig) {

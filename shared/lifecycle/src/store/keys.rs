@@ -15,6 +15,7 @@
 //! | sync run            | `T#{tenant}#RUNS`               | `{started_at rfc3339 ms}#{run}`  |
 //! | job record          | `T#{tenant}#JOBS`               | `{job id}`                       |
 //! | OAuth state         | `STATE#{nonce}`                 | `STATE`                          |
+//! | scheduled job       | `SCHEDULED`                     | `{not before rfc3339 ms}#{tenant}#{job}` |
 //!
 //! Accounts, groups and memberships spread over [`SHARDS`] partitions per tenant, chosen by a
 //! stable hash of the object id (a membership by its group, so one group's members share a
@@ -232,6 +233,23 @@ pub fn job(tenant: &TenantId, job: &JobId) -> Key {
 /// A pending OAuth consent, by the nonce carried in the signed `state` parameter.
 pub fn oauth_state(nonce: &str) -> Key {
     Key::new(PartitionKey(format!("STATE#{nonce}")), "STATE")
+}
+
+/// The partition of jobs waiting for their start time, in start-time order (a schedule sends the
+/// due ones; few items, so one partition).
+pub fn scheduled_jobs() -> PartitionKey {
+    PartitionKey("SCHEDULED".to_owned())
+}
+
+/// A job waiting until `not_before`.
+pub fn scheduled_job(not_before: DateTime<Utc>, tenant: &TenantId, job: &JobId) -> Key {
+    Key::new(
+        scheduled_jobs(),
+        format!(
+            "{}#{tenant}#{job}",
+            not_before.to_rfc3339_opts(SecondsFormat::Millis, true)
+        ),
+    )
 }
 
 /// Every partition that holds the tenant's items; deleting them all (plus
