@@ -195,11 +195,22 @@ async fn run_message(
 }
 
 async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Result<(), JobError> {
+    let tenant = platform.tenant(&job.tenant_id).await?;
+    if let Some(TenantConnection {
+        status: ConnectionStatus::Removed,
+        ..
+    }) = &tenant
+    {
+        // Writing a job record now would put data back under a tenant whose data is being
+        // deleted; the job is dropped with this log line as its only trace.
+        tracing::warn!("job for a removed tenant dropped; reconnect the tenant to run jobs again");
+        return Ok(());
+    }
     let mut progress = match accept(platform, job).await? {
         Some(progress) => progress,
         None => return Ok(()),
     };
-    let tenant = match platform.tenant(&job.tenant_id).await? {
+    let tenant = match tenant {
         Some(tenant) => tenant,
         None => {
             let reason = format!(

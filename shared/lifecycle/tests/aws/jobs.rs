@@ -264,3 +264,26 @@ async fn given_a_fifo_batch_when_the_first_job_fails_then_the_later_ones_wait_to
     assert_eq!(failed_ids(&response), vec!["m0", "m1", "m2"]);
     assert_eq!(failing.ran.lock().expect("lock").len(), 1);
 }
+
+#[tokio::test]
+async fn given_a_removed_tenant_when_a_job_arrives_then_nothing_is_written_under_it() {
+    let (_local, platform) = platform().await;
+    // GIVEN a tenant whose removal is under way
+    let mut tenant = connection(&tenant(11));
+    tenant.status = lifecycle::model::ConnectionStatus::Removed;
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker::default();
+    let job = offboard(&tenant.tenant_id);
+    // WHEN a job that was already queued arrives
+    let body = serde_json::to_string(&job).expect("json");
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &worker).await;
+    // THEN it is consumed without running and leaves no record behind
+    assert!(failed_ids(&response).is_empty());
+    assert!(worker.ran.lock().expect("lock").is_empty());
+    let record: Option<JobRecord> = platform
+        .store
+        .get(&keys::job(&job.tenant_id, &job.job_id))
+        .await
+        .expect("read");
+    assert_eq!(record, None);
+}
