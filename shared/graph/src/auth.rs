@@ -156,6 +156,8 @@ impl TokenError {
 #[derive(Clone)]
 pub(crate) struct AccessToken {
     pub(crate) secret: Arc<SecretString>,
+    /// `Bearer …`, built once per token and marked sensitive (never printed by `Debug`).
+    pub(crate) authorization: reqwest::header::HeaderValue,
     pub(crate) generation: u64,
     refresh_at: Instant,
 }
@@ -348,7 +350,16 @@ async fn request_token_once(
     };
     // Short-lived tokens (a simulator, or a lifetime under 10 min) are kept for half their life.
     let margin = REFRESH_MARGIN.min(lifetime / 2);
+    let mut authorization =
+        reqwest::header::HeaderValue::try_from(format!("Bearer {}", parsed.access_token)).map_err(
+            |_| TokenError::UnexpectedBody {
+                status,
+                reason: "the access token is not a valid header value".to_owned(),
+            },
+        )?;
+    authorization.set_sensitive(true);
     Ok(AccessToken {
+        authorization,
         secret: Arc::new(SecretString::from(parsed.access_token)),
         generation,
         refresh_at: sent_at + lifetime.saturating_sub(margin),

@@ -112,7 +112,16 @@ impl TenantGraph {
         from: Option<&str>,
     ) -> impl Stream<Item = Result<DeltaPage<UserChange>, GraphError>> + Send + 'static + use<>
     {
-        let start = self.start_url(&format!("/users/delta?$select={}", User::SELECT), from);
+        // `licenseAssignmentStates` tells direct from group-inherited licenses. Graph does not
+        // track changes to it alone, but a user whose licenses change (assignedLicenses) comes
+        // with its current states.
+        let start = self.start_url(
+            &format!(
+                "/users/delta?$select={},licenseAssignmentStates",
+                User::SELECT
+            ),
+            from,
+        );
         self.page_stream::<DeltaItem<User>, UserChange>(start, unchanged, |wire| {
             convert(wire, user_change)
         })
@@ -259,8 +268,12 @@ struct RemovedWire {
 
 #[derive(Deserialize)]
 struct MemberDeltaWire {
-    #[serde(rename = "@odata.type", default)]
-    odata_type: Option<String>,
+    #[serde(
+        rename = "@odata.type",
+        default,
+        deserialize_with = "crate::models::odata_type"
+    )]
+    odata_type: Option<Cow<'static, str>>,
     id: String,
     #[serde(rename = "@removed", default)]
     removed: Option<RemovedWire>,

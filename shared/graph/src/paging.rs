@@ -75,10 +75,13 @@ impl TenantGraph {
                 let Some(url) = next else {
                     return Ok(None);
                 };
-                let reply = graph
-                    .send_into(&Call::new(Method::GET, url?), buffer)
-                    .await
-                    .map_err(on_error)?;
+                let mut call = Call::new(Method::GET, url?);
+                // Delta queries refuse `$top`; their page size is asked for with a Prefer header
+                // (the sync reads 999 objects per request instead of Graph's default 100).
+                if call.url.path().ends_with("/delta") {
+                    call.max_page_size = Some(MAX_PAGE);
+                }
+                let reply = graph.send_into(&call, buffer).await.map_err(on_error)?;
                 let wire: PageWire<W> = reply.page()?;
                 let page = convert(wire)?;
                 let next = page

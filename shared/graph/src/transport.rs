@@ -3,8 +3,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use secrecy::ExposeSecret;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use url::Url;
 
@@ -21,6 +20,8 @@ pub(crate) struct Call {
     pub(crate) body: Option<Vec<u8>>,
     /// Sends `ConsistencyLevel: eventual`, needed by `$count`, `$search` and advanced `$filter`.
     pub(crate) eventual: bool,
+    /// Sends `Prefer: odata.maxpagesize={n}`: the page size of a delta query, which takes no `$top`.
+    pub(crate) max_page_size: Option<u32>,
 }
 
 impl Call {
@@ -30,6 +31,7 @@ impl Call {
             url,
             body: None,
             eventual: false,
+            max_page_size: None,
         }
     }
 
@@ -142,12 +144,7 @@ impl TenantGraph {
             attempt += 1;
             let token = self.token().await?;
             let error = match self
-                .attempt(
-                    call,
-                    token.secret.expose_secret(),
-                    &client_request_id,
-                    &mut buffer,
-                )
+                .attempt(call, &token.authorization, &client_request_id, &mut buffer)
                 .await
             {
                 Ok(reply) => return Ok(reply),
@@ -179,7 +176,7 @@ impl TenantGraph {
     async fn attempt(
         &self,
         call: &Call,
-        token: &str,
+        authorization: &HeaderValue,
         client_request_id: &str,
         buffer: &mut Vec<u8>,
     ) -> Result<Reply, GraphError> {
@@ -187,10 +184,13 @@ impl TenantGraph {
             .client()
             .http()
             .request(call.method.clone(), call.url.clone())
-            .bearer_auth(token)
+            .header(AUTHORIZATION, authorization.clone())
             .header("client-request-id", client_request_id);
         if call.eventual {
             request = request.header("ConsistencyLevel", "eventual");
+        }
+        if let Some(size) = call.max_page_size {
+            request = request.header("Prefer", format!("odata.maxpagesize={size}"));
         }
         if let Some(body) = &call.body {
             request = request

@@ -26,18 +26,19 @@ pub(crate) fn encode_segment(segment: &str) -> String {
 
 /// A random `client-request-id` in the 8-4-4-4-12 hex form Graph expects (a version-4 UUID).
 pub(crate) fn new_client_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bits = fastrand::u128(..);
     bits = (bits & !(0xF << 76)) | (0x4 << 76);
     bits = (bits & !(0x3 << 62)) | (0x2 << 62);
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        let nibble = (bits >> (124 - 4 * i)) & 0xF;
+        out.push(HEX[nibble as usize] as char);
+    }
+    out
 }
 
 #[cfg(test)]

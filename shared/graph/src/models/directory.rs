@@ -1,5 +1,7 @@
 //! Tenant-level resources: domains, organization, GDAP customers, deleted items, member references.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -8,13 +10,15 @@ use super::null_as_empty;
 /// A member of a group, or any directory object reference (`{"@odata.type","id"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct DirectoryObjectRef {
-    /// E.g. `#microsoft.graph.user`, `#microsoft.graph.group`.
+    /// E.g. `#microsoft.graph.user`, `#microsoft.graph.group` (the common types are shared
+    /// constants rather than one allocation per member: a tenant has hundreds of thousands).
     #[serde(
         rename = "@odata.type",
         default,
+        deserialize_with = "super::odata_type",
         skip_serializing_if = "Option::is_none"
     )]
-    pub odata_type: Option<String>,
+    pub odata_type: Option<Cow<'static, str>>,
     pub id: String,
 }
 
@@ -104,6 +108,7 @@ pub struct DeletedUser {
     pub user_principal_name: Option<String>,
     pub mail: Option<String>,
     /// When it was deleted; it is purged 30 days later.
+    #[serde(default, deserialize_with = "super::date_time")]
     pub deleted_date_time: Option<DateTime<Utc>>,
 }
 

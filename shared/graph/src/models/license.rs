@@ -40,6 +40,7 @@ pub struct LicenseAssignmentState {
     pub error: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub disabled_plans: Vec<String>,
+    #[serde(default, deserialize_with = "super::date_time")]
     pub last_updated_date_time: Option<DateTime<Utc>>,
 }
 

@@ -31,6 +31,7 @@ pub struct User {
     pub user_type: Option<String>,
     pub job_title: Option<String>,
     pub department: Option<String>,
+    #[serde(default, deserialize_with = "super::date_time")]
     pub created_date_time: Option<DateTime<Utc>>,
     /// Present only when selected, which needs Microsoft Entra ID P1/P2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,10 +66,13 @@ impl User {
 #[serde(rename_all = "camelCase")]
 pub struct SignInActivity {
     /// Last interactive sign-in attempt (successful or not).
+    #[serde(default, deserialize_with = "super::date_time")]
     pub last_sign_in_date_time: Option<DateTime<Utc>>,
     /// Last non-interactive sign-in (a client using a refresh token).
+    #[serde(default, deserialize_with = "super::date_time")]
     pub last_non_interactive_sign_in_date_time: Option<DateTime<Utc>>,
     /// Last successful sign-in of either kind.
+    #[serde(default, deserialize_with = "super::date_time")]
     pub last_successful_sign_in_date_time: Option<DateTime<Utc>>,
 }
 
