@@ -1,7 +1,8 @@
 //! Job intake: `POST /tenants/{tenant_id}/jobs` validates a lifecycle job and puts it on its queue;
 //! `GET /tenants/{tenant_id}/jobs/{job_id}` shows its record (status, steps with their Graph
 //! request-ids, and for a dry run every validation result and the plan);
-//! `GET /tenants/{tenant_id}/jobs/{job_id}/password` hands a generated password back, once.
+//! `GET /tenants/{tenant_id}/jobs/{job_id}/password` hands a generated password back, once;
+//! `POST /tenants/{tenant_id}/jobs/{job_id}/retry` queues a job completed with errors again.
 //!
 //! The body is the job JSON of [`lifecycle::model::Job`] without `tenant_id` (taken from the path)
 //! and with an optional `job_id` (generated when absent; sending the same id again is answered
@@ -320,6 +321,71 @@ impl Intake {
             ),
             Err(error) => *unavailable("the job could not be read", error),
         }
+    }
+
+    /// `POST /tenants/{tenant_id}/jobs/{job_id}/retry`: queues a job that completed with errors
+    /// again; it resumes at its first unfinished or failed step (nothing done is redone).
+    /// 202; 404 for an unknown job; 409 for a job in any other state.
+    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
+    pub async fn retry(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match self.try_retry(request).await {
+            Ok(answer) | Err(answer) => *answer,
+        }
+    }
+
+    async fn try_retry(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
+        let (tenant_id, job_id) = ids(request)?;
+        let key = keys::job(&tenant_id, &job_id);
+        let mut record = self
+            .store
+            .get::<JobRecord>(&key)
+            .await
+            .map_err(|error| unavailable("the job could not be read", error))?
+            .ok_or_else(|| {
+                refuse(
+                    404,
+                    "job_not_found",
+                    format!("tenant {tenant_id} has no job {job_id}"),
+                )
+            })?;
+        if record.status != JobStatus::CompletedWithErrors {
+            return Err(refuse(
+                409,
+                "not_retryable",
+                format!(
+                    "job {job_id} is {}; only a job completed with errors is retried (send a new job otherwise)",
+                    serde_json::to_value(record.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        let Some(job) = record.job.clone() else {
+            return Err(refuse(
+                409,
+                "not_retryable",
+                format!(
+                    "job {job_id} was recorded without its content; send it again as a new job"
+                ),
+            ));
+        };
+        self.connected_tenant(&tenant_id).await?;
+        record.status = JobStatus::Queued;
+        record.completed_at = None;
+        record.error = None;
+        record.updated_at = Utc::now();
+        self.store
+            .put(&key, &record)
+            .await
+            .map_err(|error| unavailable("the job could not be recorded", error))?;
+        let deduplication_id = format!("{job_id}-retry-{}", Utc::now().timestamp_millis());
+        self.queue
+            .send_job_deduplicated(self.queue_url(&job), &job, &deduplication_id)
+            .await
+            .map_err(|error| unavailable("the job could not be queued", error))?;
+        tracing::info!(job_id = %job_id, "job queued again");
+        Ok(Box::new(accepted(202, &record, None)))
     }
 
     /// `GET /tenants/{tenant_id}/jobs/{job_id}/password`: a generated password, once; 404 after.

@@ -72,6 +72,7 @@ impl App {
             "GET /tenants/{tenant_id}/jobs/{job_id}/password" => {
                 self.jobs.take_password(request).await
             }
+            "POST /tenants/{tenant_id}/jobs/{job_id}/retry" => self.jobs.retry(request).await,
             "DELETE /tenants/{tenant_id}" => self.admin.remove_tenant(request).await,
             "GET /tenants/{tenant_id}/licenses/report" => self.admin.license_report(request).await,
             "POST /tenants/{tenant_id}/licenses/refresh" => {

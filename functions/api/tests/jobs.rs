@@ -532,3 +532,139 @@ async fn given_a_dry_run_when_submitted_and_run_then_the_plan_is_in_the_record_a
         .sum();
     assert_eq!(writes, 0);
 }
+
+#[tokio::test]
+async fn given_a_job_completed_with_errors_when_retried_by_id_then_only_the_failed_step_is_redone()
+{
+    // GIVEN: an onboarding whose account exists but whose license step failed for good
+    let local = start(ConnectionMode::ReadWrite, true).await;
+    let sim = local.sim.as_ref().expect("simulator");
+    let worker = onboarding::App::from_platform(local.platform.clone());
+    let mut body = local.onboard(
+        "j-retry",
+        json!({"source": "secret", "secret_id": format!("{PREFIX}onboarding/j-retry/password")}),
+    );
+    body["tenant_id"] = json!(local.tenant);
+    body["licenses"] = json!(["SPE_E3"]);
+    let job: lifecycle::model::Job = serde_json::from_value(body.clone()).expect("job");
+    let graph = local
+        .platform
+        .tenant_graph(
+            &local
+                .platform
+                .tenant(&job.tenant_id)
+                .await
+                .expect("store")
+                .expect("tenant"),
+        )
+        .await
+        .expect("graph");
+    let created = graph
+        .create_user(&graph::NewUser {
+            account_enabled: true,
+            display_name: "Adele Vance".into(),
+            mail_nickname: "j-retry".into(),
+            user_principal_name: format!("j-retry@{}", local.domain),
+            password_profile: graph::PasswordProfile::temporary(PASSWORD.to_owned().into()),
+            given_name: None,
+            surname: None,
+            usage_location: Some("US".into()),
+            job_title: None,
+            department: None,
+            on_premises_immutable_id: None,
+        })
+        .await
+        .expect("account")
+        .value;
+    let mut record = lifecycle::model::JobRecord::queued(&job, Utc::now());
+    record.status = lifecycle::model::JobStatus::CompletedWithErrors;
+    record.completed_at = Some(Utc::now());
+    for (name, outcome) in [
+        ("validate", lifecycle::model::StepOutcome::Done),
+        ("create_account", lifecycle::model::StepOutcome::Done),
+        ("delete_password", lifecycle::model::StepOutcome::Done),
+        ("assign_licenses", lifecycle::model::StepOutcome::Failed),
+    ] {
+        record.steps.push(lifecycle::model::JobStep {
+            name: name.into(),
+            outcome,
+            graph_request_id: None,
+            detail: None,
+            at: Some(Utc::now()),
+        });
+    }
+    local
+        .platform
+        .store
+        .put(
+            &lifecycle::store::keys::job(&job.tenant_id, &job.job_id),
+            &record,
+        )
+        .await
+        .expect("record");
+    let creates = sim
+        .stats()
+        .by_route
+        .get("POST /v1.0/users")
+        .copied()
+        .unwrap_or(0);
+
+    // WHEN: retried by id
+    let response = local
+        .api
+        .handle(request(
+            "POST /tenants/{tenant_id}/jobs/{job_id}/retry",
+            &[("tenant_id", &local.tenant), ("job_id", "j-retry")],
+            None,
+        ))
+        .await;
+    assert_eq!(response.status_code, 202, "{}", body_of(&response));
+    let messages = local.messages(&local.config.onboarding_queue_url).await;
+    assert_eq!(messages.len(), 1);
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"messageId": m.message_id, "body": m.body, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo"}))
+        .collect();
+    worker
+        .invoke(json!({"Records": records}))
+        .await
+        .expect("worker answers");
+
+    // THEN
+    let (_, after) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}", "j-retry")
+        .await;
+    assert_eq!(after["status"], "succeeded", "{after:#}");
+    assert_eq!(
+        sim.stats()
+            .by_route
+            .get("POST /v1.0/users")
+            .copied()
+            .unwrap_or(0),
+        creates
+    );
+    let truth = sim.truth(&local.tenant).expect("truth");
+    let account = truth
+        .users
+        .iter()
+        .find(|u| u.id == created.id)
+        .expect("account");
+    assert_eq!(account.sku_ids.len(), 1);
+    // A finished job is not retried twice.
+    let again = local
+        .api
+        .handle(request(
+            "POST /tenants/{tenant_id}/jobs/{job_id}/retry",
+            &[("tenant_id", &local.tenant), ("job_id", "j-retry")],
+            None,
+        ))
+        .await;
+    assert_eq!(again.status_code, 409, "{}", body_of(&again));
+}
+
+fn body_of(response: &ApiGatewayV2httpResponse) -> String {
+    match &response.body {
+        Some(Body::Text(text)) => text.clone(),
+        _ => String::new(),
+    }
+}

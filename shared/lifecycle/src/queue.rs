@@ -132,6 +132,18 @@ impl Queue {
     /// [`message_group_id`] and the deduplication id is the job id, so a job sent twice within
     /// SQS's 5-minute window is delivered once. Returns the SQS message id.
     pub async fn send_job(&self, queue_url: &str, job: &Job) -> Result<String, QueueError> {
+        self.send_job_deduplicated(queue_url, job, job.job_id.as_str())
+            .await
+    }
+
+    /// Sends `job` with another FIFO deduplication id than its job id: a retry of a job sent
+    /// less than 5 minutes ago would otherwise be dropped as a duplicate.
+    pub async fn send_job_deduplicated(
+        &self,
+        queue_url: &str,
+        job: &Job,
+        deduplication_id: &str,
+    ) -> Result<String, QueueError> {
         let body = serde_json::to_string(job).map_err(QueueError::Encode)?;
         let job_type = MessageAttributeValue::builder()
             .data_type("String")
@@ -147,7 +159,7 @@ impl Queue {
         if is_fifo(queue_url) {
             request = request
                 .message_group_id(message_group_id(job))
-                .message_deduplication_id(job.job_id.as_str());
+                .message_deduplication_id(deduplication_id);
         }
         let output = request
             .send()

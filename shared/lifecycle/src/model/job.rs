@@ -373,6 +373,10 @@ pub struct JobRecord {
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+    /// The job as accepted (a password only as its secret's name), so that a job completed with
+    /// errors can be retried by its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
 }
 
 impl JobRecord {
@@ -389,6 +393,7 @@ impl JobRecord {
             created_at: now,
             updated_at: now,
             completed_at: None,
+            job: Some(job.clone()),
         }
     }
 
