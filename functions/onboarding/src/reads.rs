@@ -59,8 +59,9 @@ pub struct MemberOf {
 /// What an onboarding's validation needs to know about the tenant.
 #[derive(Debug, Clone, Default)]
 pub struct OnboardFacts {
-    /// Names of the verified domains.
-    pub verified_domains: Vec<String>,
+    /// Names of the verified domains; `None` when the app may not list domains (Domain.Read.All
+    /// missing from a customer's own app), and the ones stored at connection time then serve.
+    pub verified_domains: Option<Vec<String>>,
     pub skus: Vec<SubscribedSku>,
     /// The account that already has the job's UPN, if any.
     pub existing_account: Option<User>,
@@ -230,12 +231,17 @@ pub async fn onboard_facts(
             .map(|(index, group)| group_request(index, group)),
     );
     let mut answers = Answers::new(graph.batch(requests).await?);
-    let verified_domains = answers
-        .list::<Domain>("domains")?
-        .into_iter()
-        .filter(|domain| domain.is_verified == Some(true))
-        .map(|domain| domain.id)
-        .collect();
+    let verified_domains = match answers.list::<Domain>("domains") {
+        Ok(domains) => Some(
+            domains
+                .into_iter()
+                .filter(|domain| domain.is_verified == Some(true))
+                .map(|domain| domain.id)
+                .collect(),
+        ),
+        Err(GraphError::Forbidden(_)) => None,
+        Err(error) => return Err(error),
+    };
     let template = match template {
         Some(reference) => Some(TemplateFacts {
             reference: reference.clone(),

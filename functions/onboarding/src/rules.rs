@@ -344,8 +344,15 @@ pub fn decide_onboard(
 
     let upn = &job.user_principal_name;
     let domain = upn.domain();
-    if facts
-        .verified_domains
+    let verified_domains: Vec<String> = match &facts.verified_domains {
+        Some(domains) => domains.clone(),
+        None => tenant
+            .verified_domains
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    };
+    if verified_domains
         .iter()
         .any(|verified| verified.eq_ignore_ascii_case(domain.as_str()))
     {
@@ -358,10 +365,10 @@ pub fn decide_onboard(
             "upn_domain",
             format!(
                 "the domain of {upn}, {domain}, is not a verified domain of the tenant (verified: {})",
-                if facts.verified_domains.is_empty() {
+                if verified_domains.is_empty() {
                     "none".to_owned()
                 } else {
-                    facts.verified_domains.join(", ")
+                    verified_domains.join(", ")
                 }
             ),
         ));
@@ -785,4 +792,159 @@ fn sku_choice_by_id(skus: &[SubscribedSku], sku_id: &str) -> SkuChoice {
             sku_id: sku_id.to_owned(),
             part_number: sku_id.to_owned(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use graph::{LicenseAssignmentState, LicenseUnitsDetail};
+    use lifecycle::model::{ConnectionMode, ConnectionStatus, PasswordSource, TenantAuth};
+    use lifecycle::{DomainName, OrgId, TenantId};
+
+    const E3: &str = "05e9a617-0261-4cee-bb44-138d3ef5d965";
+    const GROUP: &str = "0b9f1c2e-0000-4000-8000-000000000001";
+
+    fn tenant() -> TenantConnection {
+        TenantConnection {
+            tenant_id: TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap(),
+            org_id: OrgId::parse("acme").unwrap(),
+            display_name: "Contoso".into(),
+            verified_domains: vec![DomainName::parse("contoso.com").unwrap()],
+            mode: ConnectionMode::ReadWrite,
+            auth: TenantAuth::Consent,
+            status: ConnectionStatus::Connected,
+            consented_at: Utc::now(),
+            last_sync: None,
+            next_sync_due: None,
+            sync_interval_minutes: 60,
+            options: Default::default(),
+            has_p1: None,
+        }
+    }
+
+    fn onboard(upn: &str) -> OnboardJob {
+        serde_json::from_value(serde_json::json!({
+            "given_name": "A", "surname": "B", "display_name": "A B", "mail_nickname": "ab",
+            "user_principal_name": upn, "usage_location": "US",
+            "password": {"source": "generate"}
+        }))
+        .unwrap()
+    }
+
+    fn e3(enabled: i64, consumed: i64) -> SubscribedSku {
+        SubscribedSku {
+            sku_id: E3.into(),
+            sku_part_number: Some("SPE_E3".into()),
+            consumed_units: Some(consumed),
+            prepaid_units: Some(LicenseUnitsDetail {
+                enabled: Some(enabled),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn group(types: &[&str], mail: bool, security: bool, on_prem: bool) -> DirectoryGroup {
+        DirectoryGroup {
+            group: Group {
+                id: GROUP.into(),
+                display_name: Some("Sales".into()),
+                mail_enabled: Some(mail),
+                security_enabled: Some(security),
+                group_types: types.iter().map(|t| (*t).to_owned()).collect(),
+                ..Group::default()
+            },
+            on_premises_sync_enabled: Some(on_prem),
+        }
+    }
+
+    #[test]
+    fn given_domains_graph_would_not_list_when_validated_then_the_stored_verified_domains_decide() {
+        let facts = OnboardFacts {
+            verified_domains: None,
+            ..OnboardFacts::default()
+        };
+        let pass = Check::pass("password", "ok");
+        let ok = decide_onboard(&onboard("a@contoso.com"), &tenant(), &facts, pass.clone());
+        assert!(ok.passed(), "{:?}", ok.checks);
+        let refused = decide_onboard(&onboard("a@fabrikam.com"), &tenant(), &facts, pass);
+        let message = failures(&refused.checks).unwrap();
+        assert!(message.contains("(verified: contoso.com)"), "{message}");
+        assert!(matches!(
+            onboard("a@contoso.com").password,
+            PasswordSource::Generate
+        ));
+    }
+
+    #[test]
+    fn given_groups_graph_cannot_change_when_validated_then_each_says_why() {
+        let cases = [
+            (group(&[], true, false, false), "is a distribution list"),
+            (
+                group(&[], true, true, false),
+                "is a mail-enabled security group",
+            ),
+            (
+                group(&[], false, true, true),
+                "is synced from on-premises Active Directory",
+            ),
+            (
+                group(&["DynamicMembership"], false, true, false),
+                "has dynamic membership",
+            ),
+        ];
+        for (group, reason) in cases {
+            let facts = OnboardFacts {
+                verified_domains: Some(vec!["contoso.com".into()]),
+                groups: vec![(GroupId::parse(GROUP).unwrap(), Some(group))],
+                ..OnboardFacts::default()
+            };
+            let decision = decide_onboard(
+                &onboard("a@contoso.com"),
+                &tenant(),
+                &facts,
+                Check::pass("password", "ok"),
+            );
+            let message = failures(&decision.checks).unwrap_or_default();
+            assert!(
+                message.contains(&format!("group Sales ({GROUP}) {reason}")),
+                "{message}"
+            );
+            assert!(decision.groups.is_empty());
+        }
+    }
+
+    #[test]
+    fn given_a_group_license_outside_the_desired_set_when_set_then_it_is_a_warning_not_a_removal() {
+        let job: UpdateMembershipsJob = serde_json::from_value(serde_json::json!({
+            "account": "a@contoso.com", "set_licenses": []
+        }))
+        .unwrap();
+        let account = User {
+            id: "u1".into(),
+            user_principal_name: Some("a@contoso.com".into()),
+            license_assignment_states: vec![LicenseAssignmentState {
+                sku_id: Some(E3.into()),
+                assigned_by_group: Some(GROUP.into()),
+                ..Default::default()
+            }],
+            ..User::default()
+        };
+        let facts = MembershipFacts {
+            account: Some(account),
+            skus: vec![e3(10, 10)],
+            ..MembershipFacts::default()
+        };
+        let names = HashMap::from([(GROUP.to_owned(), "Sales".to_owned())]);
+        let decision = decide_memberships(&job, &tenant(), &facts, &names);
+        assert!(decision.passed(), "{:?}", decision.checks);
+        assert!(decision.remove_licenses.is_empty());
+        assert!(
+            decision.warnings[0].contains("comes from group Sales"),
+            "{:?}",
+            decision.warnings
+        );
+        assert!(decision.plan().is_empty());
+    }
 }
