@@ -102,6 +102,25 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
             (other, expected) => panic!("sign-in of {}: {other:?}, expected {expected:?}", user.id),
         }
     }
+    // AND licenses inherited from a group name that group, of which the account is a member
+    let inherited: Vec<(String, String)> = stored
+        .accounts
+        .values()
+        .flat_map(|a| {
+            a.licenses
+                .iter()
+                .filter_map(|l| l.assigned_by_group.as_ref())
+                .map(|g| (g.to_string(), a.id.to_string()))
+        })
+        .collect();
+    assert!(!inherited.is_empty(), "some licenses come from a group");
+    let memberships = truth_memberships(&truth);
+    for pair in &inherited {
+        assert!(
+            memberships.contains(pair),
+            "{pair:?} inherits from a group it is not in"
+        );
+    }
     // AND the tenant shows its name, domains, P1, last sync and next sync due
     let connection = local
         .platform()
@@ -176,9 +195,9 @@ async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly
         second.counts.memberships.removed,
         was.difference(&is).count() as u64
     );
-    // AND cost a small share of the first run's Graph requests
+    // AND cost a delta page per resource besides the organization and SKUs, not a full read
     assert!(
-        second.graph.requests * 5 < first.graph.requests,
+        second.graph.requests <= 5 && second.graph.requests < first.graph.requests,
         "{} vs {}",
         second.graph.requests,
         first.graph.requests
@@ -278,14 +297,14 @@ async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_n
         budget: Duration::ZERO,
         ..fast_settings()
     };
-    let mut local = Local::start(SimConfig::single(1_000, 25), settings).await;
+    let mut local = Local::start(SimConfig::single(3_000, 25), settings).await;
     let tenant = local.connect(0).await.tenant_id;
 
     // WHEN a sync runs
     let run = local.sync(&tenant, false).await;
 
     // THEN it took many invocations (each queued the next) and ended OK
-    assert!(local.invocations > 10, "{} invocations", local.invocations);
+    assert!(local.invocations > 5, "{} invocations", local.invocations);
     assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
     // AND every object was counted once and stored once
     let truth = local.sim.truth(tenant.as_str()).expect("truth");
@@ -309,7 +328,7 @@ async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_n
 async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_removes_exactly_what_vanished()
  {
     // GIVEN a synced tenant, accounts deleted and delta links expired, and a tiny budget
-    let mut local = Local::start(SimConfig::single(600, 15), fast_settings()).await;
+    let mut local = Local::start(SimConfig::single(2_500, 15), fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
     local.sync(&tenant, false).await;
     let report = local
@@ -339,7 +358,11 @@ async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_rem
     let run = local.sync(&tenant, false).await;
 
     // THEN the full resync spanned invocations and removed exactly the deleted accounts
-    assert!(local.invocations - invocations > 5);
+    assert!(
+        local.invocations - invocations > 4,
+        "{} invocations",
+        local.invocations - invocations
+    );
     assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
     assert!(run.full);
     assert_eq!(
