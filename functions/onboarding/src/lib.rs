@@ -74,6 +74,15 @@ impl JobHandler for App {
             }
         })
     }
+
+    /// A failed onboarding must not leave its password behind in Secrets Manager.
+    fn abandon<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let JobKind::Onboard(onboard) = &job.kind {
+                onboard::forget_password_of(&self.platform, job, onboard).await;
+            }
+        })
+    }
 }
 
 impl Function for App {

@@ -357,6 +357,15 @@ fn password_secret(platform: &Platform, job: &Job, onboard: &OnboardJob) -> Opti
         .then_some(secret_id)
 }
 
+/// Deletes the job's password secret, if any, after the job failed for good. Errors are logged: the
+/// job has already ended, and the secret's name holds no secret.
+pub(crate) async fn forget_password_of(platform: &Platform, job: &Job, onboard: &OnboardJob) {
+    let secret_id = password_secret(platform, job, onboard);
+    if let Err(error) = forget_password(platform, secret_id.as_deref()).await {
+        tracing::warn!(job_id = %job.job_id, %error, "could not delete the password secret of a failed onboarding");
+    }
+}
+
 /// Deletes the password secret once the account exists (recorded, so it is done once).
 async fn finish_password(
     platform: &Platform,

@@ -276,6 +276,15 @@ async fn given_a_read_only_tenant_when_onboarded_then_the_job_fails_without_any_
         error_of(&record)
     );
     assert_eq!(world.sim.stats().requests, requests);
+    // AND the refused job's password secret is gone
+    assert!(
+        world
+            .secrets()
+            .await
+            .iter()
+            .all(|(name, _)| name != &secret),
+        "the password secret of a refused job must be deleted"
+    );
 }
 
 #[tokio::test]

@@ -976,7 +976,12 @@ mod tests {
         ] {
             let queue = template.queue(name).unwrap_or_else(|| panic!("{name}"));
             let redrive = queue.redrive_policy.as_ref().expect("redrive policy");
-            assert_eq!(redrive.max_receive_count, 5, "{name}");
+            // The jobs runner fails a job for good on its last delivery, so it must know this.
+            assert_eq!(
+                redrive.max_receive_count,
+                lifecycle::MAX_DELIVERIES,
+                "{name}: maxReceiveCount and lifecycle::MAX_DELIVERIES must agree"
+            );
             let dlq = template
                 .queue(redrive.dead_letter_target_arn.target().expect("a GetAtt"))
                 .expect("the DLQ is in the template");

@@ -130,7 +130,20 @@ pub trait JobHandler: Send + Sync {
         tenant: &'a TenantConnection,
         progress: &'a mut JobProgress,
     ) -> BoxFuture<'a, Result<JobStatus, JobError>>;
+
+    /// Called once when `job` ends failed for good — refused before it ran (tenant unknown,
+    /// read-only, needing reconnection), failed by [`run`](Self::run), or given up after
+    /// [`MAX_DELIVERIES`] — so the worker can delete what only it knows about (an onboarding
+    /// password secret). It must be idempotent; its errors are the worker's to log.
+    fn abandon<'a>(&'a self, _job: &'a Job) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
+
+/// How often SQS delivers a message before moving it to the dead-letter queue: the queues'
+/// `maxReceiveCount` in infra/template.yaml (a devstack test keeps the two equal). On the last
+/// delivery a transient failure fails the job for good, so its record does not stay "running".
+pub const MAX_DELIVERIES: u32 = 5;
 
 /// Runs every job of an SQS batch and reports the messages to redeliver.
 ///
@@ -184,8 +197,13 @@ async fn run_message(
             return Err(Redeliver);
         }
     };
+    let deliveries = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse::<u32>().ok())
+        .unwrap_or(1);
     let span = tracing::info_span!("job", job_id = %job.job_id, tenant_id = %job.tenant_id, job_type = job.job_type());
-    run_job(platform, &job, handler)
+    run_job(platform, &job, handler, deliveries)
         .instrument(span)
         .await
         .map_err(|error| {
@@ -194,7 +212,12 @@ async fn run_message(
         })
 }
 
-async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Result<(), JobError> {
+async fn run_job(
+    platform: &Platform,
+    job: &Job,
+    handler: &dyn JobHandler,
+    deliveries: u32,
+) -> Result<(), JobError> {
     let tenant = platform.tenant(&job.tenant_id).await?;
     if let Some(TenantConnection {
         status: ConnectionStatus::Removed,
@@ -217,12 +240,12 @@ async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Re
                 "tenant {} is not connected: connect it before sending jobs",
                 job.tenant_id
             );
-            return progress.finish(JobStatus::Failed, Some(reason)).await;
+            return fail(&mut progress, handler, job, reason).await;
         }
     };
     if let Some(reason) = refusal(job, &tenant) {
         tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job refused");
-        return progress.finish(JobStatus::Failed, Some(reason)).await;
+        return fail(&mut progress, handler, job, reason).await;
     }
     progress.record.status = JobStatus::Running;
     progress.save().await?;
@@ -239,13 +262,20 @@ async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Re
         }
         Err(JobError::Permanent(reason)) => {
             tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
-            progress.finish(JobStatus::Failed, Some(reason)).await
+            fail(&mut progress, handler, job, reason).await
         }
         Err(JobError::Reconnect(reason)) => {
             platform
                 .mark_needs_reconnection(&tenant, reason.clone())
                 .await?;
-            progress.finish(JobStatus::Failed, Some(reason)).await
+            fail(&mut progress, handler, job, reason).await
+        }
+        Err(error @ JobError::Transient(_)) if deliveries >= MAX_DELIVERIES => {
+            let reason = format!("gave up after {deliveries} deliveries: {error}");
+            tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
+            fail(&mut progress, handler, job, reason).await?;
+            // Still reported, so the message also lands in the dead-letter queue for operators.
+            Err(error)
         }
         Err(error @ JobError::Transient(_)) => {
             progress.record.error = Some(format!("will retry: {error}"));
@@ -253,6 +283,18 @@ async fn run_job(platform: &Platform, job: &Job, handler: &dyn JobHandler) -> Re
             Err(error)
         }
     }
+}
+
+/// Ends the job failed with `reason` and lets the worker clean up after it.
+async fn fail(
+    progress: &mut JobProgress,
+    handler: &dyn JobHandler,
+    job: &Job,
+    reason: String,
+) -> Result<(), JobError> {
+    progress.finish(JobStatus::Failed, Some(reason)).await?;
+    handler.abandon(job).await;
+    Ok(())
 }
 
 /// Writes the job's record once; `None` when an earlier delivery already finished the job.

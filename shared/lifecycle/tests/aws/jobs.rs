@@ -21,6 +21,7 @@ use super::{connection, spawn, store, sync_job, tenant};
 #[derive(Default)]
 struct Worker {
     ran: Mutex<Vec<JobId>>,
+    abandoned: Mutex<Vec<JobId>>,
     fail_once_after_first_step: bool,
 }
 
@@ -41,6 +42,15 @@ impl JobHandler for Worker {
             }
             progress.step(step("second")).await?;
             Ok(JobStatus::Succeeded)
+        })
+    }
+
+    fn abandon<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.abandoned
+                .lock()
+                .expect("lock")
+                .push(job.job_id.clone())
         })
     }
 }
@@ -78,11 +88,16 @@ async fn platform() -> (super::Local, Platform) {
 }
 
 fn event(queue: &str, bodies: &[String]) -> SqsEvent {
+    event_delivered(queue, bodies, 1)
+}
+
+fn event_delivered(queue: &str, bodies: &[String], deliveries: u32) -> SqsEvent {
     let records: Vec<_> = bodies
         .iter()
         .enumerate()
         .map(|(n, body)| {
             json!({"messageId": format!("m{n}"), "receiptHandle": "r", "body": body,
+                   "attributes": {"ApproximateReceiveCount": deliveries.to_string()},
                    "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}")})
         })
         .collect();
@@ -182,6 +197,44 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
         "{record:?}"
     );
     assert!(worker.ran.lock().expect("lock").is_empty());
+    // AND the worker was told, so it can delete what only it knows about
+    assert_eq!(
+        *worker.abandoned.lock().expect("lock"),
+        vec![job.job_id.clone()]
+    );
+}
+
+#[tokio::test]
+async fn given_the_last_delivery_when_it_fails_transiently_then_the_job_is_failed_for_good() {
+    let (_local, platform) = platform().await;
+    let tenant = connection(&tenant(12));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let failing = Worker {
+        fail_once_after_first_step: true,
+        ..Worker::default()
+    };
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    // GIVEN SQS delivers the job for the last time before its dead-letter queue
+    let last = event_delivered("offboarding.fifo", &[body], lifecycle::MAX_DELIVERIES);
+    // WHEN it fails transiently once more
+    let response = run_sqs_jobs(&platform, last, &failing).await;
+    // THEN the record says it gave up, the worker cleans up, and SQS still moves it to the DLQ
+    assert_eq!(failed_ids(&response), vec!["m0"]);
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Failed);
+    assert!(
+        record
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("gave up after 5 deliveries"),
+        "{record:?}"
+    );
+    assert_eq!(
+        *failing.abandoned.lock().expect("lock"),
+        vec![job.job_id.clone()]
+    );
 }
 
 #[tokio::test]
