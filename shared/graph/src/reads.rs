@@ -76,6 +76,35 @@ impl TenantGraph {
         self.list_pages(&first, resume_from, unchanged)
     }
 
+    /// How many accounts the tenant has (`/users/$count`), so a sync can report progress
+    /// against a total.
+    pub async fn user_count(&self) -> Result<u64, GraphError> {
+        self.count("/users/$count").await
+    }
+
+    /// How many groups the tenant has (`/groups/$count`).
+    pub async fn group_count(&self) -> Result<u64, GraphError> {
+        self.count("/groups/$count").await
+    }
+
+    async fn count(&self, path: &str) -> Result<u64, GraphError> {
+        let mut call = Call::new(Method::GET, self.url(path)?);
+        // $count is an advanced query: Graph answers 400 without this header.
+        call.eventual = true;
+        let reply = self.send(&call).await?;
+        let text = String::from_utf8_lossy(&reply.body);
+        text.trim_start_matches('\u{feff}')
+            .trim()
+            .parse()
+            .map_err(|_| {
+                GraphError::unexpected(
+                    reply.status,
+                    reply.request_id.clone(),
+                    format!("not a count: {text:?}"),
+                )
+            })
+    }
+
     /// One account by id or user principal name.
     pub async fn user(&self, user_id: &str) -> Result<User, GraphError> {
         let url = self.url(&format!(

@@ -97,7 +97,7 @@ async fn given_tenant_when_groups_and_members_listed_then_they_match_the_truth()
 }
 
 #[tokio::test]
-async fn given_tenant_when_skus_domains_and_organization_read_then_they_match_the_truth() {
+async fn given_tenant_when_skus_domains_organization_and_counts_read_then_they_match_the_truth() {
     // GIVEN a tenant
     let sim = Sim::start(120, 5, true).await;
     let graph = sim.graph();
@@ -117,6 +117,8 @@ async fn given_tenant_when_skus_domains_and_organization_read_then_they_match_th
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let organization = graph.organization().await.unwrap_or_else(|e| panic!("{e}"));
+    let user_count = graph.user_count().await.unwrap_or_else(|e| panic!("{e}"));
+    let group_count = graph.group_count().await.unwrap_or_else(|e| panic!("{e}"));
     // THEN units, part numbers, domain verification and the tenant id match
     let got: BTreeSet<_> = skus
         .iter()
@@ -166,6 +168,7 @@ async fn given_tenant_when_skus_domains_and_organization_read_then_they_match_th
         sim.tenant.unverified_domains.iter().cloned().collect()
     );
     assert_eq!(organization.id, sim.tenant.tenant_id);
+    assert_eq!((user_count, group_count), (120, 5));
     let org_domains: BTreeSet<_> = organization
         .verified_domains
         .iter()

@@ -390,3 +390,26 @@ async fn given_batch_step_failing_for_good_when_sent_then_its_dependent_reports_
     ));
     assert_eq!(script.seen().len(), 1);
 }
+
+#[tokio::test]
+async fn given_count_and_list_when_requested_then_consistency_level_is_sent_only_for_the_count() {
+    // GIVEN Graph answering a count, then a list
+    let script = Script::new(vec![
+        (200, vec![], "\u{feff}1234".to_owned()),
+        ok(json!({"value":[]})),
+    ]);
+    let stub = Stub::start(script.router(), jwt(&[])).await;
+    let graph = stub.graph();
+    // WHEN the users are counted and listed
+    let count = graph.user_count().await;
+    let listed: Result<Vec<_>, _> = graph.users().try_collect().await;
+    // THEN the count is read, and only its request carried `ConsistencyLevel: eventual`
+    assert_eq!(count.map_err(|e| e.to_string()), Ok(1234));
+    assert!(listed.is_ok());
+    let levels: Vec<_> = script
+        .seen()
+        .into_iter()
+        .map(|s| s.consistency_level)
+        .collect();
+    assert_eq!(levels, vec![Some("eventual".to_owned()), None]);
+}

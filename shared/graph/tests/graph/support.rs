@@ -183,6 +183,7 @@ pub struct Seen {
     pub uri: String,
     pub authorization: Option<String>,
     pub client_request_id: Option<String>,
+    pub consistency_level: Option<String>,
     pub body: String,
 }
 
@@ -204,7 +205,7 @@ impl Script {
     }
 
     async fn answer(&self, request: axum::extract::Request) -> axum::response::Response {
-        let (authorization, client_request_id) = {
+        let (authorization, client_request_id, consistency_level) = {
             let header = |name: &str| {
                 request
                     .headers()
@@ -212,7 +213,11 @@ impl Script {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
             };
-            (header("authorization"), header("client-request-id"))
+            (
+                header("authorization"),
+                header("client-request-id"),
+                header("consistencylevel"),
+            )
         };
         let uri = request.uri().to_string();
         let body = axum::body::to_bytes(request.into_body(), 1 << 20)
@@ -225,6 +230,7 @@ impl Script {
                 uri,
                 authorization,
                 client_request_id,
+                consistency_level,
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
         let (status, headers, body) = {
