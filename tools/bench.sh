@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make bench: the figures README.md quotes. Nothing here is asserted: it measures and prints.
+#   1. Graph client: list 100,000 users and 2,000 groups with their members from the simulator.
+#   2. Sync: a full sync of the same tenant into DynamoDB (moto), then a delta sync after 1 % change.
+# Release builds (the Lambda profile). The simulator runs as its own process, so the client's CPU
+# time and peak RSS are the client's alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+USERS=${BENCH_USERS:-100000}
+GROUP_COUNT=${BENCH_GROUPS:-2000}
+target=${CARGO_TARGET_DIR:-target}
+
+echo "==> building (release)"
+cargo build --release --locked -p graph-sim --bin graph-sim -p graph --example list_tenant
+
+sim_out=$(mktemp)
+"$target/release/graph-sim" --port 0 --users "$USERS" --groups "$GROUP_COUNT" > "$sim_out" &
+sim_pid=$!
+trap 'kill $sim_pid 2>/dev/null || true; rm -f "$sim_out"' EXIT
+for _ in $(seq 1 300); do [ -s "$sim_out" ] && break; sleep 0.1; done
+[ -s "$sim_out" ] || { echo "the simulator did not start" >&2; exit 1; }
+
+read -r GRAPH_BASE_URL LOGIN_BASE_URL TENANT_ID CLIENT_ID CLIENT_SECRET < <(python3 -c '
+import json, sys
+ready = json.loads(open(sys.argv[1]).readline())
+tenant = ready["tenants"][0]
+print(ready["graph_base_url"], ready["login_base_url"], tenant["tenant_id"],
+      tenant["own_app"]["client_id"], tenant["own_app"]["client_secret"])' "$sim_out")
+export GRAPH_BASE_URL LOGIN_BASE_URL TENANT_ID CLIENT_ID CLIENT_SECRET
+
+echo
+echo "==> Graph client: list $USERS users and $GROUP_COUNT groups with members (one tenant)"
+"$target/release/examples/list_tenant"
