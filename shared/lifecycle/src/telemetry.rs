@@ -29,10 +29,17 @@ pub const SYNC_RUN_ID: &str = "sync_run_id";
 /// controls), else `info`. Output is JSON when `AWS_LAMBDA_FUNCTION_NAME` is set (inside Lambda),
 /// human-readable text otherwise.
 pub fn init() {
+    init_with_default("info");
+}
+
+/// [`init`] with another filter for when neither variable is set (the demo prints its own story
+/// and keeps the functions' logs to warnings).
+pub fn init_with_default(default_filter: &str) {
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let filter = filter_from(
         std::env::var("RUST_LOG").ok(),
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok(),
+        default_filter,
     );
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // try_init fails only when a subscriber is already installed, which is the idempotence we want.
@@ -49,7 +56,11 @@ pub fn init() {
     };
 }
 
-fn filter_from(rust_log: Option<String>, lambda_level: Option<String>) -> EnvFilter {
+fn filter_from(
+    rust_log: Option<String>,
+    lambda_level: Option<String>,
+    default_filter: &str,
+) -> EnvFilter {
     [
         rust_log,
         lambda_level.map(|level| level.to_ascii_lowercase()),
@@ -58,7 +69,7 @@ fn filter_from(rust_log: Option<String>, lambda_level: Option<String>) -> EnvFil
     .flatten()
     .filter(|directives| !directives.trim().is_empty())
     .find_map(|directives| EnvFilter::try_new(directives).ok())
-    .unwrap_or_else(|| EnvFilter::new("info"))
+    .unwrap_or_else(|| EnvFilter::new(default_filter))
 }
 
 #[cfg(test)]
@@ -67,23 +78,31 @@ mod tests {
 
     #[test]
     fn given_no_variables_when_filtering_then_info() {
-        assert_eq!(filter_from(None, None).to_string(), "info");
+        assert_eq!(filter_from(None, None, "info").to_string(), "info");
     }
 
     #[test]
     fn given_rust_log_and_lambda_level_when_filtering_then_rust_log_wins() {
-        let filter = filter_from(Some("debug".into()), Some("ERROR".into()));
+        let filter = filter_from(Some("debug".into()), Some("ERROR".into()), "info");
         assert_eq!(filter.to_string(), "debug");
     }
 
     #[test]
     fn given_only_the_lambda_level_when_filtering_then_it_is_used_lowercase() {
-        assert_eq!(filter_from(None, Some("WARN".into())).to_string(), "warn");
+        assert_eq!(
+            filter_from(None, Some("WARN".into()), "info").to_string(),
+            "warn"
+        );
     }
 
     #[test]
     fn given_init_twice_when_called_then_no_panic() {
         init();
         init();
+    }
+
+    #[test]
+    fn given_no_variables_and_a_quiet_default_when_filtering_then_the_default() {
+        assert_eq!(filter_from(None, None, "warn").to_string(), "warn");
     }
 }

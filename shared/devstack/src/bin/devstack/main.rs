@@ -23,8 +23,12 @@ usage: devstack up [--port PORT] [--time-scale N]
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lifecycle::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The demo tells its own story; the functions' logs show only warnings unless RUST_LOG says.
+    match args.first().map(String::as_str) {
+        Some("demo") => lifecycle::telemetry::init_with_default("warn"),
+        _ => lifecycle::telemetry::init(),
+    }
     let result = match args.first().map(String::as_str) {
         Some("up") => up(&args[1..]).await,
         Some("demo") => demo::run().await,
