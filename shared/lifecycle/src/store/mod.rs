@@ -12,7 +12,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Serialize;
@@ -30,6 +32,8 @@ pub use keys::{Key, PartitionKey};
 
 /// Items per BatchWriteItem request (the DynamoDB limit).
 const BATCH_SIZE: usize = 25;
+/// Keys per BatchGetItem request (the DynamoDB limit).
+const BATCH_GET_SIZE: usize = 100;
 /// BatchWriteItem attempts for one chunk before its unprocessed items are reported as an error.
 const BATCH_ATTEMPTS: u32 = 8;
 const BACKOFF_BASE: Duration = Duration::from_millis(50);
@@ -417,6 +421,96 @@ impl Store {
             written += self.write_chunk(chunk).await?;
         }
         Ok(written)
+    }
+
+    /// Reads the records under `keys` (strongly consistent), 100 keys per BatchGetItem, retrying
+    /// unprocessed keys with the backoff of [`Self::batch_put`]. Keys without an item are left
+    /// out; the pairs come in no particular order. One request instead of a GetItem per key: how
+    /// a sync compares a page of changed objects with what it stored.
+    pub async fn batch_get<T: Record>(&self, keys: &[Key]) -> Result<Vec<(Key, T)>, StoreError> {
+        let items = self.batch_get_items(keys, false).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let key = key_of(&item).ok_or(StoreError::MissingKey)?;
+                Ok((key, from_item(item)?))
+            })
+            .collect()
+    }
+
+    /// Which of `keys` have an item (only the keys are read), 100 per BatchGetItem.
+    pub async fn batch_existing(&self, keys: &[Key]) -> Result<Vec<Key>, StoreError> {
+        let items = self.batch_get_items(keys, true).await?;
+        items
+            .iter()
+            .map(|item| key_of(item).ok_or(StoreError::MissingKey))
+            .collect()
+    }
+
+    async fn batch_get_items(
+        &self,
+        keys: &[Key],
+        keys_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut unique: Vec<&Key> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_SIZE) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|key| {
+                    HashMap::from([
+                        (PK.to_owned(), AttributeValue::S(key.pk().to_owned())),
+                        (SK.to_owned(), AttributeValue::S(key.sk().to_owned())),
+                    ])
+                })
+                .collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError::Unprocessed {
+                        count: pending.len(),
+                        attempts: BATCH_ATTEMPTS,
+                    });
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                attempt += 1;
+                let mut request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true);
+                if keys_only {
+                    request = request
+                        .projection_expression("#pk, #sk")
+                        .expression_attribute_names("#pk", PK)
+                        .expression_attribute_names("#sk", SK);
+                }
+                let request = request
+                    .build()
+                    .map_err(|err| StoreError::aws("BatchGetItem", build_failure(err)))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|err| StoreError::aws("BatchGetItem", classify(err)))?;
+                found.extend(
+                    output
+                        .responses
+                        .and_then(|mut tables| tables.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .map(|left| left.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(found)
     }
 
     /// Deletes many items, 25 per BatchWriteItem, with the same retry as [`Self::batch_put`].
