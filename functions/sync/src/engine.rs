@@ -43,8 +43,6 @@ pub struct Settings {
     pub lease_ttl: Duration,
     /// Concurrent BatchWriteItem requests per page.
     pub write_concurrency: usize,
-    /// Concurrent GetItem requests when a delta page is compared with the store.
-    pub read_concurrency: usize,
     /// How long a sync that found another run holding the lease waits before it tries again.
     pub wait_delay: Duration,
 }
@@ -56,7 +54,6 @@ impl Default for Settings {
             budget: Duration::from_secs(780),
             lease_ttl: Duration::from_secs(900),
             write_concurrency: 8,
-            read_concurrency: 16,
             wait_delay: Duration::from_secs(60),
         }
     }
@@ -158,6 +155,15 @@ struct StoredSet<V> {
     unseen: HashSet<u64>,
 }
 
+impl<V> Default for StoredSet<V> {
+    fn default() -> Self {
+        Self {
+            items: HashMap::new(),
+            unseen: HashSet::new(),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct StoredAccount {
     fingerprint: u64,
@@ -182,6 +188,9 @@ struct RoundPlan {
     from: Option<String>,
     full: bool,
     done: bool,
+    /// No round of this resource was ever saved, so the store holds none of its objects (a fresh
+    /// connection starts empty): a full round need not read what is stored.
+    fresh: bool,
 }
 
 /// One invocation of one tenant's sync.
@@ -275,7 +284,8 @@ impl<'a> Engine<'a> {
             let started = Instant::now();
             let paused = match phase {
                 Phase::Tenant => {
-                    self.tenant_phase().await?;
+                    let users = self.plan("users", full).await?;
+                    self.tenant_phase(users.full).await?;
                     None
                 }
                 Phase::Users => self.users_phase(full).await?,
@@ -328,7 +338,7 @@ impl<'a> Engine<'a> {
 
     /// Organization (name, verified domains) and subscribed SKUs (written when changed, removed
     /// when no longer subscribed).
-    async fn tenant_phase(&mut self) -> Result<(), SyncError> {
+    async fn tenant_phase(&mut self, sweep_skus: bool) -> Result<(), SyncError> {
         let organization = self.graph.organization().await?;
         if let Some(name) = organization.display_name.filter(|n| !n.trim().is_empty()) {
             self.tenant.display_name = name;
@@ -343,26 +353,44 @@ impl<'a> Engine<'a> {
             self.tenant.verified_domains = domains;
         }
         let tenant_id = self.tenant.tenant_id.clone();
-        let stored: HashMap<String, Sku> = self
-            .store()
-            .query::<Sku>(&keys::sku_partition(&tenant_id), None)
-            .map_ok(|sku| (sku.sku_id.to_string(), sku))
-            .try_collect()
-            .await?;
-        let mut seen = HashSet::new();
-        let mut changed = Vec::new();
+        let mut subscribed = Vec::new();
         let mut skus = pin!(self.graph.subscribed_skus());
-        while let Some(subscribed) = skus.try_next().await? {
-            match convert::sku(&subscribed) {
-                Ok(sku) => {
-                    seen.insert(sku.sku_id.to_string());
-                    if stored.get(sku.sku_id.as_str()) != Some(&sku) {
-                        changed.push((keys::sku(&tenant_id, &sku.sku_id), sku));
-                    }
-                }
+        while let Some(sku) = skus.try_next().await? {
+            match convert::sku(&sku) {
+                Ok(sku) => subscribed.push(sku),
                 Err(error) => self.note(format!("a subscribed SKU was skipped: {error}")),
             }
         }
+        // A full sync also finds SKUs no longer subscribed (reading the SKU partition); a delta
+        // sync compares each listed SKU with its own item.
+        let stored: HashMap<String, Sku> = if sweep_skus {
+            self.store()
+                .query::<Sku>(&keys::sku_partition(&tenant_id), None)
+                .map_ok(|sku| (sku.sku_id.to_string(), sku))
+                .try_collect()
+                .await?
+        } else {
+            let mut found = HashMap::new();
+            for sku in &subscribed {
+                if let Some(stored) = self
+                    .store()
+                    .get::<Sku>(&keys::sku(&tenant_id, &sku.sku_id))
+                    .await?
+                {
+                    found.insert(sku.sku_id.to_string(), stored);
+                }
+            }
+            found
+        };
+        let seen: HashSet<String> = subscribed
+            .iter()
+            .map(|sku| sku.sku_id.to_string())
+            .collect();
+        let changed: Vec<(Key, Sku)> = subscribed
+            .into_iter()
+            .filter(|sku| stored.get(sku.sku_id.as_str()) != Some(sku))
+            .map(|sku| (keys::sku(&tenant_id, &sku.sku_id), sku))
+            .collect();
         let gone: Vec<Key> = stored
             .values()
             .filter(|sku| !seen.contains(sku.sku_id.as_str()))
@@ -383,12 +411,14 @@ impl<'a> Engine<'a> {
             from: None,
             full: true,
             done: false,
+            fresh: state.is_none(),
         };
         Ok(match state {
             Some(state) if state.run == self.run.id => RoundPlan {
                 done: state.complete,
                 full: state.full_round,
                 from: Some(state.link),
+                fresh: false,
             },
             _ if force_full => full_from_start,
             None => full_from_start,
@@ -396,6 +426,7 @@ impl<'a> Engine<'a> {
                 from: Some(state.link),
                 full: false,
                 done: false,
+                fresh: false,
             },
             // An abandoned full round of another run: its sweep cannot be trusted, so start over.
             Some(state) if state.full_round => full_from_start,
@@ -404,6 +435,7 @@ impl<'a> Engine<'a> {
                 from: Some(state.link),
                 full: false,
                 done: false,
+                fresh: false,
             },
         })
     }
@@ -636,6 +668,7 @@ impl<'a> Engine<'a> {
                 self.ensure_extras(plan.from.as_deref()).await?;
                 sets = Some(match self.resume_account_set(plan.from.as_deref()).await? {
                     Some(sets) => sets,
+                    None if plan.fresh => StoredSet::default(),
                     None => {
                         plan.from = None;
                         self.stored_accounts().await?
@@ -645,11 +678,13 @@ impl<'a> Engine<'a> {
             match self.users_round(&plan, sets).await {
                 Err(SyncError::Graph(GraphError::ResyncRequired(detail))) if !plan.full => {
                     tracing::info!(tenant_id = %self.tenant.tenant_id, %detail, "users delta link refused: full resync");
-                    DeltaState::forget(self.store(), &self.tenant.tenant_id, "users").await?;
+                    // The stored link stays until the first page of the new round replaces it,
+                    // so a crash in between still finds a round that needs its sweep.
                     plan = RoundPlan {
                         from: None,
                         full: true,
                         done: false,
+                        fresh: false,
                     };
                 }
                 other => return other,
@@ -857,33 +892,22 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// The stored accounts among `ids`, read concurrently.
+    /// The stored accounts among `ids` (BatchGetItem, 100 keys a request).
     async fn stored_accounts_by_id(
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Account>, SyncError> {
         let tenant = &self.tenant.tenant_id;
-        let store = self.store();
-        let keys: Vec<(String, Key)> = ids
+        let keys: Vec<Key> = ids
             .iter()
-            .filter_map(|id| {
-                AccountId::parse(id)
-                    .ok()
-                    .map(|account| (id.clone(), keys::account(tenant, &account)))
-            })
+            .filter_map(|id| AccountId::parse(id).ok())
+            .map(|account| keys::account(tenant, &account))
             .collect();
-        futures::stream::iter(keys)
-            .map(|(id, key)| async move {
-                store
-                    .get::<Account>(&key)
-                    .await
-                    .map(|found| found.map(|account| (id, account)))
-            })
-            .buffer_unordered(self.settings.read_concurrency.max(1))
-            .try_filter_map(|found| futures::future::ready(Ok(found)))
-            .try_collect()
-            .await
-            .map_err(SyncError::from)
+        let found = self.store().batch_get::<Account>(&keys).await?;
+        Ok(found
+            .into_iter()
+            .map(|(_, account)| (account.id.to_string(), account))
+            .collect())
     }
 
     /// Marks every stored account the full round did not see as deleted.
@@ -927,6 +951,7 @@ impl<'a> Engine<'a> {
                 self.run.full = true;
                 sets = Some(match self.resume_group_sets(plan.from.as_deref()).await? {
                     Some(sets) => sets,
+                    None if plan.fresh => (StoredSet::default(), StoredSet::default()),
                     None => {
                         plan.from = None;
                         (
@@ -939,11 +964,11 @@ impl<'a> Engine<'a> {
             match self.groups_round(&plan, sets).await {
                 Err(SyncError::Graph(GraphError::ResyncRequired(detail))) if !plan.full => {
                     tracing::info!(tenant_id = %self.tenant.tenant_id, %detail, "groups delta link refused: full resync");
-                    DeltaState::forget(self.store(), &self.tenant.tenant_id, "groups").await?;
                     plan = RoundPlan {
                         from: None,
                         full: true,
                         done: false,
+                        fresh: false,
                     };
                 }
                 other => return other,
@@ -1143,15 +1168,17 @@ impl<'a> Engine<'a> {
         if changes.is_empty() {
             return Ok(());
         }
-        let store = self.store();
-        let checked: Vec<(Key, Membership, bool, bool)> = futures::stream::iter(changes)
-            .map(|(key, membership, added)| async move {
-                let stored = store.get::<Membership>(&key).await?.is_some();
-                Ok::<_, StoreError>((key, membership, added, stored))
-            })
-            .buffered(self.settings.read_concurrency.max(1))
-            .try_collect()
-            .await?;
+        let keys: Vec<Key> = changes.iter().map(|(key, _, _)| key.clone()).collect();
+        let existing: HashSet<Key> = self
+            .store()
+            .batch_existing(&keys)
+            .await?
+            .into_iter()
+            .collect();
+        let checked = changes.into_iter().map(|(key, membership, added)| {
+            let stored = existing.contains(&key);
+            (key, membership, added, stored)
+        });
         // Within a page the last change of a key wins, compared with the key's state before the
         // page (Graph may list a member twice).
         let mut last: HashMap<Key, (Membership, bool, bool)> = HashMap::new();
@@ -1253,33 +1280,22 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// The stored groups among `ids` (BatchGetItem, 100 keys a request).
     async fn stored_groups_by_id(
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Group>, SyncError> {
         let tenant = &self.tenant.tenant_id;
-        let store = self.store();
-        let unique: HashSet<&String> = ids.iter().collect();
-        let keys: Vec<(String, Key)> = unique
-            .into_iter()
-            .filter_map(|id| {
-                GroupId::parse(id)
-                    .ok()
-                    .map(|group| (id.clone(), keys::group(tenant, &group)))
-            })
+        let keys: Vec<Key> = ids
+            .iter()
+            .filter_map(|id| GroupId::parse(id).ok())
+            .map(|group| keys::group(tenant, &group))
             .collect();
-        futures::stream::iter(keys)
-            .map(|(id, key)| async move {
-                store
-                    .get::<Group>(&key)
-                    .await
-                    .map(|found| found.map(|group| (id, group)))
-            })
-            .buffer_unordered(self.settings.read_concurrency.max(1))
-            .try_filter_map(|found| futures::future::ready(Ok(found)))
-            .try_collect()
-            .await
-            .map_err(SyncError::from)
+        let found = self.store().batch_get::<Group>(&keys).await?;
+        Ok(found
+            .into_iter()
+            .map(|(_, group)| (group.id.to_string(), group))
+            .collect())
     }
 
     /// Marks unseen groups deleted and removes unseen memberships.

@@ -57,10 +57,19 @@ impl App {
 
     /// Handles one invocation: an SQS batch of sync jobs, or the schedule's event.
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        self.handle_reporting(event).await.map(|(answer, _)| answer)
+    }
+
+    /// [`Self::handle`], also returning the figures of each sync job it ran (the bench's view).
+    pub async fn handle_reporting(
+        &self,
+        event: Value,
+    ) -> Result<(Value, Vec<Report>), HandlerError> {
         if event.get("Records").is_some() {
             let event: SqsEvent = serde_json::from_value(event)?;
-            let response = worker::handle_batch(&self.platform, &self.settings, event).await;
-            return Ok(serde_json::to_value(response)?);
+            let (response, reports) =
+                worker::handle_batch(&self.platform, &self.settings, event).await;
+            return Ok((serde_json::to_value(response)?, reports));
         }
         let event: EventBridgeEvent = serde_json::from_value(event)?;
         tracing::info!(source = %event.source, detail_type = %event.detail_type, "sync schedule fired");
@@ -70,7 +79,7 @@ impl App {
             .max(chrono::Utc::now());
         let fanned = schedule::fan_out(&self.platform, now).await?;
         tracing::info!(?fanned, "sync fan-out done");
-        Ok(serde_json::to_value(fanned)?)
+        Ok((serde_json::to_value(fanned)?, Vec::new()))
     }
 }
 

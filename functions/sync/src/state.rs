@@ -74,15 +74,6 @@ impl DeltaState {
             .put(&keys::delta_link(tenant, &self.resource), self)
             .await
     }
-
-    /// Forgets the round (an unusable delta link): the next round is a full one.
-    pub async fn forget(
-        store: &Store,
-        tenant: &TenantId,
-        resource: &str,
-    ) -> Result<(), StoreError> {
-        store.delete(&keys::delta_link(tenant, resource)).await
-    }
 }
 
 /// One chunk of a set saved at a checkpoint (`DELTA#blob#{name}#{index}`).

@@ -17,7 +17,7 @@ use lifecycle::store::keys;
 use lifecycle::{JobId, Key, Lease, LeaseOutcome, Platform, StoreError};
 use tracing::Instrument as _;
 
-use crate::engine::{Engine, Outcome, Settings, SyncError};
+use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
 use crate::runs;
 
 /// Deliveries after which a run that keeps failing for a transient reason is recorded as failed
@@ -34,12 +34,13 @@ pub(crate) async fn handle_batch(
     platform: &Platform,
     settings: &Settings,
     event: SqsEvent,
-) -> SqsBatchResponse {
+) -> (SqsBatchResponse, Vec<Report>) {
     let mut response = SqsBatchResponse::default();
+    let mut reports = Vec::new();
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sync_job", message_id = %message_id);
-        if let Err(Redeliver(reason)) = handle_message(platform, settings, &message)
+        if let Err(Redeliver(reason)) = handle_message(platform, settings, &message, &mut reports)
             .instrument(span)
             .await
         {
@@ -49,7 +50,7 @@ pub(crate) async fn handle_batch(
             response.batch_item_failures.push(failure);
         }
     }
-    response
+    (response, reports)
 }
 
 fn deliveries(message: &SqsMessage) -> u32 {
@@ -65,6 +66,7 @@ async fn handle_message(
     platform: &Platform,
     settings: &Settings,
     message: &SqsMessage,
+    reports: &mut Vec<Report>,
 ) -> Result<(), Redeliver> {
     let body = message.body.as_deref().unwrap_or_default();
     // A malformed job is delivered again until it lands in the dead-letter queue: never dropped.
@@ -156,6 +158,7 @@ async fn handle_message(
         tenant,
         (run_key, run),
         &lease,
+        reports,
     )
     .await;
     match result {
@@ -177,6 +180,7 @@ enum Failure {
 }
 
 /// Runs (or continues) the sync of one tenant while holding its lease.
+#[allow(clippy::too_many_arguments)]
 async fn run_sync(
     platform: &Platform,
     settings: &Settings,
@@ -185,6 +189,7 @@ async fn run_sync(
     tenant: TenantConnection,
     (run_key, mut run): (Key, SyncRun),
     lease: &Lease,
+    reports: &mut Vec<Report>,
 ) -> Result<(), Failure> {
     let store_failure = |error: StoreError| Failure::Transient(error.to_string());
     // A run whose id carries its queue time is keyed by that time, so its start can be recorded;
@@ -224,6 +229,7 @@ async fn run_sync(
     );
     let outcome = engine.execute(sync.resume.as_ref(), sync.full).await;
     let report = engine.report().clone();
+    reports.push(report.clone());
     tracing::info!(
         phases = ?report.phases,
         written = report.items_written,

@@ -1,0 +1,619 @@
+//! The sync benchmark (`make bench`): one tenant of 100,000 accounts and 2,000 groups in the Graph
+//! simulator, the sync function on moto, and three runs:
+//!
+//! 1. a full sync: Graph requests against the floor (pages needed at the documented page sizes),
+//!    wall time per phase, items/s, DynamoDB writes, peak RSS of this process;
+//! 2. a delta sync after 1 % of the accounts and memberships changed: its requests and wall time
+//!    as a share of the full sync's, and its writes against the items that changed;
+//! 3. a forced full sync with the simulator's resource-unit budget at 10 % of Graph's tier: lost
+//!    items (store against the simulator's ground truth) and throttled answers.
+//!
+//! ```text
+//! cargo run --release -p sync --example bench_sync -- [--users 100000] [--groups 2000]
+//! ```
+//! The simulator runs in a child process (this program with `--serve-sim`), so the peak RSS is the
+//! sync's alone; moto is its own process too. The last line of stdout is one JSON object.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::BufRead as _;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use chrono::Utc;
+use lifecycle::model::{ConnectionMode, ConnectionStatus, SyncRun, TenantAuth, TenantConnection};
+use lifecycle::{AppCredential, Config, OrgId, Platform, TenantId};
+use serde_json::{Value, json};
+use sync::state::hash_str;
+use sync::{App, Report};
+
+const TABLE: &str = "bench-sync";
+/// Graph's page sizes: /users and delta 999, /users with signInActivity 500 [graph-facts].
+const PAGE: u64 = 999;
+const PAGE_SIGN_IN: u64 = 500;
+/// Member references per groups-delta page in the simulator (Graph splits big groups too).
+const MEMBER_REFS_PER_PAGE: u64 = 2_000;
+/// Graph's resource units per 10 s for a tenant of more than 500 users.
+const RU_TIER_LARGE: u64 = 8_000;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn flag(name: &str, default: usize) -> Result<usize, BoxError> {
+    let argv: Vec<String> = std::env::args().collect();
+    match argv.iter().position(|a| a == name) {
+        Some(i) => Ok(argv
+            .get(i + 1)
+            .ok_or_else(|| format!("{name} needs a value"))?
+            .parse()
+            .map_err(|_| format!("{name} expects a number"))?),
+        None => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let result = if std::env::args().nth(1).as_deref() == Some("--serve-sim") {
+        serve_sim().await
+    } else {
+        bench().await
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench_sync: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The child: the simulator, until stdin closes.
+async fn serve_sim() -> Result<(), BoxError> {
+    let users = flag("--users", 100_000)?;
+    let groups = flag("--groups", 2_000)?;
+    let sim = graph_sim::spawn(graph_sim::SimConfig::single(users, groups)).await?;
+    let tenant = sim.tenants().remove(0);
+    println!(
+        "{}",
+        json!({
+            "graph_base_url": sim.graph_base_url(),
+            "login_base_url": sim.login_base_url(),
+            "admin_url": sim.admin_url(),
+            "tenant_id": tenant.tenant_id,
+            "client_id": tenant.own_app.client_id,
+            "client_secret": tenant.own_app.client_secret,
+        })
+    );
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        while std::io::stdin()
+            .read_line(&mut line)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
+            line.clear();
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+struct Bench {
+    app: App,
+    dynamodb: aws_sdk_dynamodb::Client,
+    platform: Platform,
+    queue_url: String,
+    tenant: TenantId,
+    admin: String,
+    http: reqwest::Client,
+}
+
+async fn bench() -> Result<(), BoxError> {
+    let users = flag("--users", 100_000)?;
+    let groups = flag("--groups", 2_000)?;
+    eprintln!("starting the simulator ({users} accounts, {groups} groups) and moto ...");
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--serve-sim",
+            "--users",
+            &users.to_string(),
+            "--groups",
+            &groups.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no simulator stdout")?;
+    let mut ready = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut ready)?;
+    let sim: Value = serde_json::from_str(&ready)?;
+    let (_moto, bench) = Bench::start(&sim).await?;
+    let result = bench.run(&sim, users as u64, groups as u64).await;
+    drop(child.stdin.take());
+    let _ = child.wait();
+    result
+}
+
+impl Bench {
+    /// A fresh moto (table, sync queue, the tenant's credential and connection) and the sync
+    /// function over it, for the simulator described by `sim`.
+    async fn start(sim: &Value) -> Result<(local_aws::Moto, Bench), BoxError> {
+        let text = |key: &str| {
+            sim[key]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or(format!("simulator: no {key}"))
+        };
+        let moto = local_aws::Moto::start().await?;
+        let sdk = moto.sdk_config().await;
+        create_table(&aws_sdk_dynamodb::Client::new(&sdk)).await?;
+        let queue_url = aws_sdk_sqs::Client::new(&sdk)
+            .create_queue()
+            .queue_name("sync")
+            .send()
+            .await?
+            .queue_url
+            .ok_or("no queue url")?;
+        let vars: HashMap<String, String> = [
+            ("TABLE_NAME", TABLE.to_owned()),
+            ("SYNC_QUEUE_URL", queue_url.clone()),
+            (
+                "ONBOARDING_QUEUE_URL",
+                "http://127.0.0.1:9/q/o.fifo".to_owned(),
+            ),
+            (
+                "OFFBOARDING_QUEUE_URL",
+                "http://127.0.0.1:9/q/f.fifo".to_owned(),
+            ),
+            (
+                "LICENSE_REFRESH_QUEUE_URL",
+                "http://127.0.0.1:9/q/l".to_owned(),
+            ),
+            ("GRAPH_BASE_URL", text("graph_base_url")?),
+            ("LOGIN_BASE_URL", text("login_base_url")?),
+            ("SECRET_PREFIX", "bench/".to_owned()),
+            ("PLATFORM_APP_CLIENT_ID", "unused".to_owned()),
+            ("PLATFORM_APP_SECRET_ID", "bench/platform".to_owned()),
+            ("STATE_SIGNING_KEY_SECRET_ID", "bench/state".to_owned()),
+            ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let config = Config::from_map(&vars)?;
+        let platform = Platform::new(config.clone(), &sdk)?;
+        let tenant = TenantId::parse(&text("tenant_id")?)?;
+        platform
+            .vault
+            .put_app_credential(
+                &tenant,
+                &AppCredential {
+                    client_id: text("client_id")?,
+                    client_secret: text("client_secret")?.into(),
+                },
+            )
+            .await?;
+        platform
+            .save_tenant(&TenantConnection {
+                tenant_id: tenant.clone(),
+                org_id: OrgId::parse("bench")?,
+                display_name: "bench".into(),
+                verified_domains: Vec::new(),
+                mode: ConnectionMode::Read,
+                auth: TenantAuth::OwnApp {
+                    client_id: text("client_id")?,
+                },
+                status: ConnectionStatus::Connected,
+                consented_at: Utc::now(),
+                last_sync: None,
+                next_sync_due: None,
+                sync_interval_minutes: 60,
+                options: Default::default(),
+                has_p1: None,
+            })
+            .await?;
+        let bench = Bench {
+            app: App::new(config, &sdk)?,
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            platform,
+            queue_url,
+            tenant,
+            admin: text("admin_url")?,
+            http: reqwest::Client::new(),
+        };
+        Ok((moto, bench))
+    }
+
+    async fn run(&self, sim: &Value, users: u64, groups: u64) -> Result<(), BoxError> {
+        // 1. Full sync.
+        let counts = self.truth_json(true).await?;
+        let memberships = counts["counts"]["memberships"].as_u64().unwrap_or(0);
+        reset_peak_rss();
+        let (full, full_reports, full_wall) = self.sync(false).await?;
+        let full_rss = peak_rss_mb();
+        let floor = 1 // organization
+            + 1 // subscribedSkus
+            + 1 // mailbox usage report
+            + users.div_ceil(PAGE_SIGN_IN) // users with signInActivity
+            + users.div_ceil(PAGE) // users/delta
+            + groups.div_ceil(PAGE).max(memberships.div_ceil(MEMBER_REFS_PER_PAGE)); // groups/delta
+        let full_items = users + groups + memberships;
+        let full_writes = writes(&full_reports);
+        println!("full sync: {users} accounts, {groups} groups, {memberships} memberships");
+        println!(
+            "  Graph requests {} vs floor {floor} ({:.3} x), retries {}, throttled {}",
+            full.graph.requests,
+            full.graph.requests as f64 / floor as f64,
+            full.graph.retries,
+            full.graph.throttled
+        );
+        println!(
+            "  wall {:.1} s ({}), {:.0} items/s, DynamoDB writes {full_writes}, peak RSS {full_rss:.1} MB",
+            full_wall.as_secs_f64(),
+            phases(&full_reports),
+            full_items as f64 / full_wall.as_secs_f64()
+        );
+
+        // 2. Delta sync after 1 % of accounts and memberships changed.
+        let before = self.truth_digest().await?;
+        let change = users / 100;
+        let membership_change = memberships / 100;
+        let mutation = json!({
+            "add_users": change * 3 / 10, "update_users": change * 4 / 10,
+            "delete_users": change * 3 / 10,
+            "add_memberships": membership_change / 2, "remove_memberships": membership_change / 2,
+        });
+        self.admin_send(
+            reqwest::Method::POST,
+            &format!("tenants/{}/mutate", self.tenant),
+            &mutation,
+        )
+        .await?;
+        reset_peak_rss();
+        let (delta, delta_reports, delta_wall) = self.sync(false).await?;
+        let delta_rss = peak_rss_mb();
+        let after = self.truth_digest().await?;
+        let changed_items = before.changed_items(&after);
+        drop((before, after));
+        let delta_writes = writes(&delta_reports);
+        println!("delta sync after {mutation}");
+        println!(
+            "  Graph requests {} ({:.2} % of full), wall {:.2} s ({:.1} % of full; {}), peak RSS {delta_rss:.1} MB",
+            delta.graph.requests,
+            100.0 * delta.graph.requests as f64 / full.graph.requests as f64,
+            delta_wall.as_secs_f64(),
+            100.0 * delta_wall.as_secs_f64() / full_wall.as_secs_f64(),
+            phases(&delta_reports)
+        );
+        println!(
+            "  DynamoDB writes {delta_writes} for {changed_items} changed items in the tenant (accounts added, deleted or with other licenses; memberships added or removed; SKU seat counts); counts {:?}",
+            delta.counts
+        );
+
+        // 3. A full sync into a fresh store with the RU budget at 10 % of Graph's tier.
+        let budget = RU_TIER_LARGE / 10;
+        self.admin_send(
+            reqwest::Method::PUT,
+            &format!("tenants/{}/knobs", self.tenant),
+            &json!({"ru_per_10s": budget}),
+        )
+        .await?;
+        let (_moto, fresh) = Bench::start(sim).await?;
+        let (throttled, throttled_reports, throttled_wall) = fresh.sync(false).await?;
+        let truth = fresh.truth_sets().await?;
+        let stored = fresh.stored_sets().await?;
+        let lost = truth.accounts.difference(&stored.accounts).count()
+            + truth.memberships.difference(&stored.memberships).count();
+        let extra = stored.accounts.difference(&truth.accounts).count()
+            + stored.memberships.difference(&truth.memberships).count();
+        println!(
+            "full sync into a fresh store at {budget} RU per 10 s (10 % of Graph's {RU_TIER_LARGE})"
+        );
+        println!(
+            "  status {:?}, wall {:.1} s ({}), Graph requests {}, throttled {}, retries {}; lost items {lost}, extra items {extra}",
+            throttled.status,
+            throttled_wall.as_secs_f64(),
+            phases(&throttled_reports),
+            throttled.graph.requests,
+            throttled.graph.throttled,
+            throttled.graph.retries
+        );
+        println!(
+            "{}",
+            json!({
+                "full": {"requests": full.graph.requests, "floor": floor,
+                         "ratio": full.graph.requests as f64 / floor as f64,
+                         "wall_s": full_wall.as_secs_f64(), "items_per_s": full_items as f64 / full_wall.as_secs_f64(),
+                         "dynamodb_writes": full_writes, "peak_rss_mb": full_rss},
+                "delta": {"requests": delta.graph.requests, "requests_share": delta.graph.requests as f64 / full.graph.requests as f64,
+                          "wall_s": delta_wall.as_secs_f64(), "wall_share": delta_wall.as_secs_f64() / full_wall.as_secs_f64(),
+                          "dynamodb_writes": delta_writes, "changed_items": changed_items, "peak_rss_mb": delta_rss},
+                "throttled": {"ru_per_10s": budget, "status": throttled.status, "wall_s": throttled_wall.as_secs_f64(),
+                              "requests": throttled.graph.requests, "throttled": throttled.graph.throttled,
+                              "lost_items": lost, "extra_items": extra},
+            })
+        );
+        Ok(())
+    }
+
+    /// Requests a sync and delivers the queue's messages to the function until it has ended.
+    async fn sync(&self, full: bool) -> Result<(SyncRun, Vec<Report>, Duration), BoxError> {
+        let tenant = self
+            .platform
+            .tenant(&self.tenant)
+            .await?
+            .ok_or("tenant gone")?;
+        let started = Instant::now();
+        let run = sync::request_sync(&self.platform, &tenant, full, Utc::now()).await?;
+        let key = sync::runs::run_key(&self.tenant, &run.id).ok_or("run key")?;
+        let mut reports = Vec::new();
+        loop {
+            let messages = self
+                .platform
+                .queue
+                .receive(&self.queue_url, 1, 1, 900)
+                .await?;
+            for message in messages {
+                let event = json!({"Records": [{
+                    "messageId": message.message_id, "receiptHandle": message.receipt_handle,
+                    "body": message.body, "attributes": message.attributes, "messageAttributes": {},
+                    "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync"}]});
+                let (_, mut done) = self.app.handle_reporting(event).await?;
+                reports.append(&mut done);
+                self.platform
+                    .queue
+                    .delete(&self.queue_url, &message.receipt_handle)
+                    .await?;
+            }
+            let record: SyncRun = self.platform.store.get(&key).await?.ok_or("run record")?;
+            if record.status.is_finished() {
+                return Ok((record, reports, started.elapsed()));
+            }
+        }
+    }
+
+    async fn truth_json(&self, counts_only: bool) -> Result<Value, BoxError> {
+        Ok(self
+            .http
+            .get(format!(
+                "{}/tenants/{}/truth?counts_only={counts_only}",
+                self.admin, self.tenant
+            ))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    async fn admin_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, BoxError> {
+        Ok(self
+            .http
+            .request(method, format!("{}/{path}", self.admin))
+            .json(body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    async fn truth_sets(&self) -> Result<Sets, BoxError> {
+        let truth = self.truth_json(false).await?;
+        let mut sets = Sets::default();
+        for user in truth["users"].as_array().into_iter().flatten() {
+            sets.accounts
+                .insert(user["id"].as_str().unwrap_or_default().to_owned());
+        }
+        for group in truth["groups"].as_array().into_iter().flatten() {
+            let id = group["id"].as_str().unwrap_or_default();
+            for member in group["member_ids"].as_array().into_iter().flatten() {
+                sets.memberships
+                    .insert(format!("{id}#{}", member.as_str().unwrap_or_default()));
+            }
+        }
+        Ok(sets)
+    }
+
+    /// Digests of the simulator's ground truth: per account a hash of its fields and SKUs, per
+    /// membership a hash, per SKU its figures, so changed items are counted without the strings.
+    async fn truth_digest(&self) -> Result<Digest, BoxError> {
+        let truth = self.truth_json(false).await?;
+        let mut digest = Digest::default();
+        for user in truth["users"].as_array().into_iter().flatten() {
+            let id = user["id"].as_str().unwrap_or_default();
+            let mut skus: Vec<&str> = user["sku_ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            skus.sort_unstable();
+            let content = json!([
+                user["user_principal_name"],
+                user["display_name"],
+                user["account_enabled"],
+                user["user_type"],
+                user["usage_location"],
+                user["on_premises_sync_enabled"],
+                skus
+            ]);
+            digest
+                .accounts
+                .insert(hash_str(id), hash_str(&content.to_string()));
+        }
+        for group in truth["groups"].as_array().into_iter().flatten() {
+            let id = group["id"].as_str().unwrap_or_default();
+            for member in group["member_ids"].as_array().into_iter().flatten() {
+                digest.memberships.insert(hash_str(&format!(
+                    "{id}#{}",
+                    member.as_str().unwrap_or_default()
+                )));
+            }
+        }
+        for sku in truth["skus"].as_array().into_iter().flatten() {
+            digest.skus.insert(
+                sku["sku_id"].as_str().unwrap_or_default().to_owned(),
+                sku.to_string(),
+            );
+        }
+        Ok(digest)
+    }
+
+    /// The tenant's live accounts and memberships in the table, read with one Scan (moto answers
+    /// every Query by scanning the whole table, so one Scan is the quickest read of everything).
+    async fn stored_sets(&self) -> Result<Sets, BoxError> {
+        let accounts = format!("T#{}#ACCT#", self.tenant);
+        let memberships = format!("T#{}#MEMB#", self.tenant);
+        let mut sets = Sets::default();
+        let mut items = self
+            .dynamodb
+            .scan()
+            .table_name(TABLE)
+            .projection_expression("pk, sk, deleted")
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item?;
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (pk, sk) = (text("pk"), text("sk"));
+            let deleted = item
+                .get("deleted")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false);
+            if pk.starts_with(&accounts) && !deleted {
+                sets.accounts.insert(sk);
+            } else if pk.starts_with(&memberships) {
+                sets.memberships.insert(sk);
+            }
+        }
+        Ok(sets)
+    }
+}
+
+#[derive(Default)]
+struct Digest {
+    accounts: HashMap<u64, u64>,
+    memberships: std::collections::HashSet<u64>,
+    skus: HashMap<String, String>,
+}
+
+impl Digest {
+    /// Items that differ between two states of the tenant.
+    fn changed_items(&self, after: &Digest) -> usize {
+        let accounts = self
+            .accounts
+            .iter()
+            .filter(|(id, content)| after.accounts.get(id) != Some(content))
+            .count()
+            + after
+                .accounts
+                .keys()
+                .filter(|id| !self.accounts.contains_key(id))
+                .count();
+        let memberships = self
+            .memberships
+            .symmetric_difference(&after.memberships)
+            .count();
+        let skus = after
+            .skus
+            .iter()
+            .filter(|(id, sku)| self.skus.get(*id) != Some(sku))
+            .count();
+        accounts + memberships + skus
+    }
+}
+
+/// Live accounts and memberships (`{group}#{account}`).
+#[derive(Default)]
+struct Sets {
+    accounts: BTreeSet<String>,
+    memberships: BTreeSet<String>,
+}
+
+fn writes(reports: &[Report]) -> u64 {
+    reports
+        .iter()
+        .map(|r| r.items_written + r.items_deleted)
+        .sum()
+}
+
+/// Wall time per phase, summed over the run's invocations.
+fn phases(reports: &[Report]) -> String {
+    let mut totals: Vec<(&str, Duration)> = Vec::new();
+    for (name, took) in reports.iter().flat_map(|r| r.phases.iter()) {
+        match totals.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => *total += *took,
+            None => totals.push((name, *took)),
+        }
+    }
+    let parts: Vec<String> = totals
+        .iter()
+        .map(|(name, took)| format!("{name} {:.1} s", took.as_secs_f64()))
+        .collect();
+    format!("{} invocation(s): {}", reports.len(), parts.join(", "))
+}
+
+/// Peak resident set of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Starts a new peak-RSS measurement (Linux: `5` to /proc/self/clear_refs resets VmHWM).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), BoxError> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await?;
+    Ok(())
+}
