@@ -85,18 +85,39 @@ async fn serve_sim() -> Result<(), BoxError> {
             "client_secret": tenant.own_app.client_secret,
         })
     );
-    tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        while std::io::stdin()
-            .read_line(&mut line)
-            .map(|n| n > 0)
-            .unwrap_or(false)
-        {
-            line.clear();
+    // Commands on stdin: `snapshot` keeps a digest of the tenant, `changed` prints how many items
+    // differ from it; end of input ends the simulator.
+    let tenant_id = tenant.tenant_id.clone();
+    let mut snapshot = Digest::default();
+    let mut lines = std::io::stdin().lock().lines();
+    while let Some(Ok(line)) = lines.next() {
+        let truth = sim.truth(&tenant_id)?;
+        match line.trim() {
+            "snapshot" => {
+                snapshot = Digest::of(&truth);
+                println!("ok");
+            }
+            "changed" => println!("{}", snapshot.changed_items(&Digest::of(&truth))),
+            other => eprintln!("unknown command {other:?}"),
         }
-    })
-    .await?;
+    }
     Ok(())
+}
+
+/// Talks to the simulator child.
+struct SimChild {
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl SimChild {
+    fn ask(&mut self, command: &str) -> Result<String, BoxError> {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{command}")?;
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer)?;
+        Ok(answer.trim().to_owned())
+    }
 }
 
 struct Bench {
@@ -125,12 +146,19 @@ async fn bench() -> Result<(), BoxError> {
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no simulator stdout")?;
+    let stdin = child.stdin.take().ok_or("no simulator stdin")?;
+    let mut child_io = SimChild {
+        stdin,
+        stdout: std::io::BufReader::new(stdout),
+    };
     let mut ready = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut ready)?;
+    child_io.stdout.read_line(&mut ready)?;
     let sim: Value = serde_json::from_str(&ready)?;
     let (_moto, bench) = Bench::start(&sim).await?;
-    let result = bench.run(&sim, users as u64, groups as u64).await;
-    drop(child.stdin.take());
+    let result = bench
+        .run(&sim, &mut child_io, users as u64, groups as u64)
+        .await;
+    drop(child_io);
     let _ = child.wait();
     result
 }
@@ -225,7 +253,13 @@ impl Bench {
         Ok((moto, bench))
     }
 
-    async fn run(&self, sim: &Value, users: u64, groups: u64) -> Result<(), BoxError> {
+    async fn run(
+        &self,
+        sim: &Value,
+        child: &mut SimChild,
+        users: u64,
+        groups: u64,
+    ) -> Result<(), BoxError> {
         // 1. Full sync.
         let counts = self.truth_json(true).await?;
         let memberships = counts["counts"]["memberships"].as_u64().unwrap_or(0);
@@ -256,7 +290,7 @@ impl Bench {
         );
 
         // 2. Delta sync after 1 % of accounts and memberships changed.
-        let before = self.truth_digest().await?;
+        child.ask("snapshot")?;
         let change = users / 100;
         let membership_change = memberships / 100;
         let mutation = json!({
@@ -273,9 +307,7 @@ impl Bench {
         reset_peak_rss();
         let (delta, delta_reports, delta_wall) = self.sync(false).await?;
         let delta_rss = peak_rss_mb();
-        let after = self.truth_digest().await?;
-        let changed_items = before.changed_items(&after);
-        drop((before, after));
+        let changed_items: usize = child.ask("changed")?.parse()?;
         let delta_writes = writes(&delta_reports);
         println!("delta sync after {mutation}");
         println!(
@@ -422,51 +454,6 @@ impl Bench {
         Ok(sets)
     }
 
-    /// Digests of the simulator's ground truth: per account a hash of its fields and SKUs, per
-    /// membership a hash, per SKU its figures, so changed items are counted without the strings.
-    async fn truth_digest(&self) -> Result<Digest, BoxError> {
-        let truth = self.truth_json(false).await?;
-        let mut digest = Digest::default();
-        for user in truth["users"].as_array().into_iter().flatten() {
-            let id = user["id"].as_str().unwrap_or_default();
-            let mut skus: Vec<&str> = user["sku_ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            skus.sort_unstable();
-            let content = json!([
-                user["user_principal_name"],
-                user["display_name"],
-                user["account_enabled"],
-                user["user_type"],
-                user["usage_location"],
-                user["on_premises_sync_enabled"],
-                skus
-            ]);
-            digest
-                .accounts
-                .insert(hash_str(id), hash_str(&content.to_string()));
-        }
-        for group in truth["groups"].as_array().into_iter().flatten() {
-            let id = group["id"].as_str().unwrap_or_default();
-            for member in group["member_ids"].as_array().into_iter().flatten() {
-                digest.memberships.insert(hash_str(&format!(
-                    "{id}#{}",
-                    member.as_str().unwrap_or_default()
-                )));
-            }
-        }
-        for sku in truth["skus"].as_array().into_iter().flatten() {
-            digest.skus.insert(
-                sku["sku_id"].as_str().unwrap_or_default().to_owned(),
-                sku.to_string(),
-            );
-        }
-        Ok(digest)
-    }
-
     /// The tenant's live accounts and memberships in the table, read with one Scan (moto answers
     /// every Query by scanning the whole table, so one Scan is the quickest read of everything).
     async fn stored_sets(&self) -> Result<Sets, BoxError> {
@@ -513,6 +500,44 @@ struct Digest {
 }
 
 impl Digest {
+    /// Per account a hash of its fields and SKUs, per membership a hash, per SKU its figures.
+    fn of(truth: &graph_sim::Truth) -> Digest {
+        let mut digest = Digest::default();
+        for user in &truth.users {
+            let mut skus = user.sku_ids.clone();
+            skus.sort_unstable();
+            let content = json!([
+                user.user_principal_name,
+                user.display_name,
+                user.account_enabled,
+                user.user_type,
+                user.usage_location,
+                user.on_premises_sync_enabled,
+                skus
+            ]);
+            digest
+                .accounts
+                .insert(hash_str(&user.id), hash_str(&content.to_string()));
+        }
+        for group in &truth.groups {
+            for member in &group.member_ids {
+                digest
+                    .memberships
+                    .insert(hash_str(&format!("{}#{member}", group.id)));
+            }
+        }
+        for sku in &truth.skus {
+            digest.skus.insert(
+                sku.sku_id.clone(),
+                format!(
+                    "{}/{}/{}/{}",
+                    sku.enabled, sku.suspended, sku.warning, sku.consumed
+                ),
+            );
+        }
+        digest
+    }
+
     /// Items that differ between two states of the tenant.
     fn changed_items(&self, after: &Digest) -> usize {
         let accounts = self
