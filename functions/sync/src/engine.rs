@@ -45,6 +45,9 @@ pub struct Settings {
     pub write_concurrency: usize,
     /// How long a sync that found another run holding the lease waits before it tries again.
     pub wait_delay: Duration,
+    /// How long a job that failed for a transient reason stays invisible before SQS delivers it
+    /// again (the queue's own visibility timeout, 6 x the function's, would be 90 minutes).
+    pub retry_delay: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             lease_ttl: Duration::from_secs(900),
             write_concurrency: 8,
             wait_delay: Duration::from_secs(60),
+            retry_delay: Duration::from_secs(60),
         }
     }
 }

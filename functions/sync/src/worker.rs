@@ -45,6 +45,16 @@ pub(crate) async fn handle_batch(
             .await
         {
             tracing::warn!(message_id = %message_id, %reason, "sync job will be delivered again");
+            if let Some(receipt) = message.receipt_handle.as_deref() {
+                let seconds = i32::try_from(settings.retry_delay.as_secs()).unwrap_or(i32::MAX);
+                if let Err(error) = platform
+                    .queue
+                    .change_visibility(&platform.config.sync_queue_url, receipt, seconds)
+                    .await
+                {
+                    tracing::warn!(%error, "the retry delay could not be set; the queue's visibility timeout applies");
+                }
+            }
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message_id;
             response.batch_item_failures.push(failure);

@@ -36,6 +36,7 @@ pub struct Local {
 pub fn fast_settings() -> Settings {
     Settings {
         wait_delay: Duration::from_secs(1),
+        retry_delay: Duration::from_secs(1),
         ..Settings::default()
     }
 }
