@@ -105,6 +105,7 @@ impl Function for RecordingWorker {
             if event.get("Records").is_none() {
                 let body = json!({
                     "pathParameters": event["pathParameters"],
+                    "claims": event["requestContext"]["authorizer"]["jwt"]["claims"],
                     "body": event["body"],
                     "routeKey": event["routeKey"],
                 });
@@ -139,4 +140,19 @@ impl Function for RecordingFunction {
             Ok(json!({"ok": true}))
         })
     }
+}
+
+/// An HTTP client that calls the stack's API as a platform service of organization `org`: every
+/// request carries `Authorization: Bearer <token>` signed by the stack's issuer (what the
+/// template's JWT authorizer accepts locally).
+pub fn api_client(stack: &devstack::Stack, org: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", stack.token(org)))
+        .unwrap_or_else(|e| panic!("a token is a valid header value: {e}"));
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("HTTP client: {e}"))
 }

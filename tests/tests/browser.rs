@@ -91,21 +91,33 @@ async fn given_a_browser_when_it_follows_connect_through_the_consent_page_then_t
     sim.update_knobs(&tenant.tenant_id, |knobs| knobs.auto_accept_consent = true)
         .expect("auto-accept");
     let return_to = format!("{}/health", stack.api_url());
-    let connect = reqwest::Url::parse_with_params(
-        &format!("{}/connect", stack.api_url()),
-        [
-            ("org", "demo"),
-            ("mode", "write"),
-            ("return_to", &return_to),
-        ],
-    )
-    .expect("connect URL")
-    .to_string();
+    // The platform (with its bearer token) asks for a consent URL; the browser only follows it.
+    let api = e2e::api_client(&stack, "demo");
+    let connect_url = || async {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/connect", stack.api_url()),
+            [("mode", "write"), ("return_to", &return_to)],
+        )
+        .expect("connect URL");
+        let answer: serde_json::Value = api
+            .get(url)
+            .send()
+            .await
+            .expect("GET /connect")
+            .json()
+            .await
+            .expect("JSON");
+        answer["consent_url"]
+            .as_str()
+            .expect("consent_url")
+            .to_owned()
+    };
+    let connect = connect_url().await;
     let dir = workspace_root().join("target").join("browser");
     std::fs::create_dir_all(&dir).expect("target/browser");
     let profile = std::env::temp_dir().join(format!("m365-browser-test-{}", std::process::id()));
 
-    // WHEN Chromium opens /connect and the DOM it ends on is read
+    // WHEN Chromium opens the consent URL and the DOM it ends on is read
     let dom = run_chromium(&connect, "--dump-dom", &profile).await;
 
     // THEN it ended on our result page, which names the tenant and links back to return_to
@@ -118,20 +130,21 @@ async fn given_a_browser_when_it_follows_connect_through_the_consent_page_then_t
         dom.contains(&format!("href=\"{return_to}\"")),
         "link back: {dom}"
     );
-    let api_view: serde_json::Value =
-        reqwest::get(format!("{}/tenants/{}", stack.api_url(), tenant.tenant_id))
-            .await
-            .expect("GET /tenants/{id}")
-            .json()
-            .await
-            .expect("JSON");
+    let api_view: serde_json::Value = api
+        .get(format!("{}/tenants/{}", stack.api_url(), tenant.tenant_id))
+        .send()
+        .await
+        .expect("GET /tenants/{id}")
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(api_view["status"]["state"], "connected");
 
     // WHEN the flow is walked once more for a screenshot of the result page
     let screenshot = dir.join("connect-result.png");
     let _ = std::fs::remove_file(&screenshot);
     run_chromium(
-        &connect,
+        &connect_url().await,
         &format!("--screenshot={}", screenshot.display()),
         &profile,
     )

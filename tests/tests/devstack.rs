@@ -41,11 +41,11 @@ async fn start(time_scale: f64) -> Running {
     let stack = Stack::start(options).await.expect("the stack starts");
     let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
     Running {
+        http: e2e::api_client(&stack, "org-devstack"),
         stack,
         worker: worker_recorder,
         scheduled: scheduled_recorder,
         sqs,
-        http: reqwest::Client::new(),
     }
 }
 
@@ -135,6 +135,10 @@ async fn given_the_stack_when_the_templates_routes_are_called_then_the_functions
     assert_eq!(echo["routeKey"], "POST /test/echo/{name}");
     assert_eq!(echo["pathParameters"]["name"], "alice b");
     assert_eq!(echo["body"], r#"{"hello":"world"}"#);
+    assert_eq!(
+        echo["claims"]["org_id"], "org-devstack",
+        "the JWT authorizer hands the token's claims to the function: {echo}"
+    );
     assert_eq!(unknown.status(), 404);
     assert_eq!(unbuilt_status, 501, "{unbuilt}");
     assert!(

@@ -53,9 +53,9 @@ async fn start(own_app: bool) -> Running {
     .expect("a tenant connection");
     platform.save_tenant(&tenant).await.expect("tenant saved");
     Running {
+        http: e2e::api_client(&stack, "org-e2e"),
         stack,
         platform,
-        http: reqwest::Client::new(),
         tenant_id,
     }
 }

@@ -1,8 +1,12 @@
 //! The HTTP API function: every route of the bundle's HTTP API lands here (API Gateway HTTP API,
 //! payload format 2.0) and is dispatched on its route key.
 //!
-//! Routes today: `GET /health`. A new route is one line in [`App::route`] plus its event in
-//! infra/template.yaml.
+//! A new route is one line in [`App::route`] plus its event in infra/template.yaml.
+//!
+//! Every route but `GET /health` is behind the HTTP API's JWT authorizer: the caller's platform
+//! organization comes from the verified token ([`lifecycle::http::caller_org`]), and every
+//! `/tenants/{tenant_id}...` route first checks that the tenant belongs to it
+//! ([`lifecycle::http::caller_tenant`]; a tenant of another organization is a 404).
 
 pub mod admin;
 pub mod jobs;
@@ -17,6 +21,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use lifecycle::http::{caller_org, caller_tenant};
 use lifecycle::{Config, Function, HandlerError};
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -64,8 +69,21 @@ impl App {
     /// The route table: API Gateway has already matched the template's routes, so the route key
     /// (`GET /health`, `GET /tenants/{tenant_id}`) names the handler.
     async fn route(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match request.route_key.as_deref().unwrap_or_default() {
-            "GET /health" => self.health().await,
+        let key = request.route_key.as_deref().unwrap_or_default();
+        if key == "GET /health" {
+            return self.health().await;
+        }
+        let org = match caller_org(request, &self.config.org_claim) {
+            Ok(org) => org,
+            Err(answer) => return *answer,
+        };
+        if key.contains(" /tenants/{tenant_id}")
+            && let Err(answer) = caller_tenant(&self.store(), request, &org).await
+        {
+            return *answer;
+        }
+        match key {
+            "GET /tenants" => tenants::list(&self.store(), &org).await,
             "GET /tenants/{tenant_id}" => tenants::get(&self.store(), request).await,
             "POST /tenants/{tenant_id}/jobs" => self.jobs.submit(request).await,
             "GET /tenants/{tenant_id}/jobs/{job_id}" => self.jobs.get(request).await,
@@ -154,7 +172,7 @@ mod tests {
 
     fn config() -> Config {
         Config::from_vars(|name| match name {
-            "ALLOWED_RETURN_ORIGINS" | "PLATFORM_READ_APP_CLIENT_ID" => None,
+            "ALLOWED_RETURN_ORIGINS" | "PLATFORM_READ_APP_CLIENT_ID" | "ORG_CLAIM" => None,
             n if n.ends_with("_URL") => Some("http://127.0.0.1:1".to_owned()),
             _ => Some("x".to_owned()),
         })
@@ -169,13 +187,14 @@ mod tests {
             .build();
         let app = App::new(config(), &aws).expect("app");
 
-        // WHEN an event for a route it does not know arrives
+        // WHEN an event for a route it does not know arrives (from an authorized caller)
         let response = app
             .invoke(json!({
                 "version": "2.0",
                 "routeKey": "GET /nope",
                 "rawPath": "/nope",
-                "requestContext": {"http": {"method": "GET", "path": "/nope"}},
+                "requestContext": {"http": {"method": "GET", "path": "/nope"},
+                                   "authorizer": {"jwt": {"claims": {"org_id": "acme"}}}},
                 "isBase64Encoded": false
             }))
             .await
@@ -184,5 +203,36 @@ mod tests {
         // THEN it answers 404 in JSON
         assert_eq!(response["statusCode"], 404);
         assert_eq!(response["body"], r#"{"message":"Not Found"}"#);
+    }
+
+    #[tokio::test]
+    async fn given_no_verified_claims_when_a_tenant_route_is_invoked_then_401_before_any_read() {
+        // GIVEN the API (the table is unreachable: a read would answer 503, not 401)
+        let aws = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let app = App::new(config(), &aws).expect("app");
+
+        // WHEN a tenant route arrives without the authorizer's claims
+        let response = app
+            .invoke(json!({
+                "version": "2.0",
+                "routeKey": "DELETE /tenants/{tenant_id}",
+                "rawPath": "/tenants/t",
+                "pathParameters": {"tenant_id": "t"},
+                "requestContext": {"http": {"method": "DELETE", "path": "/tenants/t"}},
+                "isBase64Encoded": false
+            }))
+            .await
+            .expect("an HTTP answer");
+
+        // THEN 401 says a bearer token is needed
+        assert_eq!(response["statusCode"], 401);
+        assert!(
+            response["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("bearer token")),
+            "{response}"
+        );
     }
 }

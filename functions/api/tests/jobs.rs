@@ -184,6 +184,10 @@ fn request(route: &str, params: &[(&str, &str)], body: Option<Value>) -> ApiGate
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     request.body = body.map(|b| b.to_string());
+    // The claims API Gateway's JWT authorizer hands over for a caller of organization acme.
+    request.request_context.authorizer =
+        serde_json::from_value(serde_json::json!({"jwt": {"claims": {"org_id": "acme"}}}))
+            .expect("authorizer context");
     request
 }
 
@@ -667,4 +671,107 @@ fn body_of(response: &ApiGatewayV2httpResponse) -> String {
         Some(Body::Text(text)) => text.clone(),
         _ => String::new(),
     }
+}
+
+/// `request` as organization `org` (claims of API Gateway's JWT authorizer), or with no claims.
+fn request_as(
+    org: Option<&str>,
+    route: &str,
+    params: &[(&str, &str)],
+    body: Option<Value>,
+) -> ApiGatewayV2httpRequest {
+    let mut request = request(route, params, body);
+    request.request_context.authorizer = org.map(|org| {
+        serde_json::from_value(json!({"jwt": {"claims": {"org_id": org}}}))
+            .expect("authorizer context")
+    });
+    request
+}
+
+#[tokio::test]
+async fn given_a_tenant_of_acme_when_globex_reads_submits_or_removes_it_then_404_and_nothing_changes()
+ {
+    // GIVEN a read/write tenant connected for organization acme
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let tenant = [("tenant_id", local.tenant.as_str())];
+
+    // WHEN organization globex reads it, submits a job for it, asks its license report and
+    // removes it
+    let mut answers = Vec::new();
+    for (route, body) in [
+        ("GET /tenants/{tenant_id}", None),
+        (
+            "POST /tenants/{tenant_id}/jobs",
+            Some(local.onboard("j-globex", json!({"source": "value", "value": PASSWORD}))),
+        ),
+        ("GET /tenants/{tenant_id}/licenses/report", None),
+        ("DELETE /tenants/{tenant_id}", None),
+    ] {
+        let response = local
+            .api
+            .handle(request_as(Some("globex"), route, &tenant, body))
+            .await;
+        answers.push((route, response.status_code, body_of(&response)));
+    }
+
+    // THEN each is the 404 of a tenant that is not connected (nothing says it exists elsewhere)
+    for (route, status, text) in &answers {
+        assert_eq!(*status, 404, "{route}: {text}");
+        assert!(text.contains("tenant_not_found"), "{route}: {text}");
+    }
+    // AND no job was queued and the tenant is still connected for acme
+    assert!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .is_empty()
+    );
+    let stored = local
+        .platform
+        .tenant(&TenantId::parse(&local.tenant).expect("tenant id"))
+        .await
+        .expect("store")
+        .expect("still connected");
+    assert_eq!(stored.org_id.as_str(), "acme");
+    // AND GET /tenants lists it for acme only
+    let listed = |org: &'static str| {
+        let api = &local.api;
+        async move {
+            body(
+                &api.handle(request_as(Some(org), "GET /tenants", &[], None))
+                    .await,
+            )
+        }
+    };
+    assert_eq!(
+        listed("acme").await["tenants"][0]["tenant_id"],
+        local.tenant
+    );
+    assert_eq!(listed("globex").await["tenants"], json!([]));
+}
+
+#[tokio::test]
+async fn given_no_token_claims_when_a_route_is_called_then_401_and_no_job_is_queued() {
+    // GIVEN a connected tenant
+    let local = start(ConnectionMode::ReadWrite, false).await;
+
+    // WHEN a job arrives without the authorizer's claims
+    let response = local
+        .api
+        .handle(request_as(
+            None,
+            "POST /tenants/{tenant_id}/jobs",
+            &[("tenant_id", &local.tenant)],
+            Some(local.onboard("j-anon", json!({"source": "value", "value": PASSWORD}))),
+        ))
+        .await;
+
+    // THEN 401 and nothing was queued
+    assert_eq!(response.status_code, 401, "{}", body_of(&response));
+    assert!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .is_empty()
+    );
 }

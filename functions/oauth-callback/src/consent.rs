@@ -5,7 +5,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use chrono::Utc;
 use graph::{GraphError, TokenError};
 use lifecycle::config::Config;
-use lifecycle::http::{html_response, query_param, redirect};
+use lifecycle::http::{error_response, html_response, json_response, query_param};
 use lifecycle::model::OAuthState;
 use lifecycle::model::{ConnectionMode, TenantAuth};
 use lifecycle::store::keys;
@@ -14,7 +14,7 @@ use lifecycle::{OrgId, PutOutcome, TenantId};
 use crate::connection::{self, ConnectError, Connected, ConnectionReport};
 use crate::page::{Page, Tone};
 use crate::state::{StateClaims, StateError};
-use crate::{App, ModeParam, mode_label, mode_param};
+use crate::{App, ModeParam, mode_label};
 
 /// The scope of admin consent: every application permission the app declares statically.
 const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -56,101 +56,35 @@ pub(crate) fn allowed_return(config: &Config, return_to: &str) -> Option<String>
     allowed.then(|| url.to_string())
 }
 
-/// `{PUBLIC_BASE_URL}/connect?...`: where a person starts (again).
-pub(crate) fn connect_url(
-    config: &Config,
-    org_id: &OrgId,
-    mode: ConnectionMode,
-    return_to: Option<&str>,
-    tenant_id: Option<&TenantId>,
-) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("org", org_id.as_str());
-    query.append_pair("mode", mode_param(mode));
-    if let Some(return_to) = return_to {
-        query.append_pair("return_to", return_to);
-    }
-    if let Some(tenant_id) = tenant_id {
-        query.append_pair("tenant", tenant_id.as_str());
-    }
-    format!("{}/connect?{}", config.public_base_url, query.finish())
-}
-
 fn problem(status: u16, page: Page) -> ApiGatewayV2httpResponse {
     html_response(status, page.render())
 }
 
-/// `GET /connect?org=...&mode=read|write[&return_to=...][&tenant=...]`: records a single-use
-/// state and redirects to `{LOGIN_BASE_URL}/{organizations|tenant}/v2.0/adminconsent`. `tenant`
-/// fixes the tenant the consent must come from (a partner's customer).
-#[tracing::instrument(skip_all)]
-pub(crate) async fn start(
-    app: &App,
-    request: &ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
-    let config = &app.platform.config;
-    let org_id = match query_param(request, "org").map(OrgId::parse) {
-        Some(Ok(org_id)) => org_id,
-        Some(Err(error)) => {
-            return problem(
-                400,
-                Page::new(Tone::Problem, "This connection link is not valid")
-                    .say(format!(
-                        "The organization in the link is not valid: {error}."
-                    ))
-                    .say("Start again from the platform's settings page."),
-            );
-        }
-        None => {
-            return problem(
-                400,
-                Page::new(Tone::Problem, "This connection link is incomplete")
-                    .say("The link has no organization (the org parameter). Start again from the platform's settings page."),
-            );
-        }
-    };
-    let Some(mode) = query_param(request, "mode").and_then(ModeParam::parse) else {
-        return problem(
-            400,
-            Page::new(Tone::Problem, "This connection link is incomplete")
-                .say("The link must say which access to grant: mode=read (read-only) or mode=write (read/write)."),
-        );
-    };
-    let mode = ConnectionMode::from(mode);
-    let return_to = match query_param(request, "return_to").filter(|r| !r.trim().is_empty()) {
-        Some(raw) => match allowed_return(config, raw) {
-            Some(url) => Some(url),
-            None => {
-                return problem(
-                    400,
-                    Page::new(Tone::Problem, "This connection link is not allowed")
-                        .say("Its return address is not one of the platform's allowed sites, so the link may not come from the platform. Start again from the platform's settings page."),
-                );
-            }
-        },
-        None => None,
-    };
-    let tenant_id = match query_param(request, "tenant").map(TenantId::parse) {
-        Some(Ok(tenant_id)) => Some(tenant_id),
-        Some(Err(error)) => {
-            return problem(
-                400,
-                Page::new(Tone::Problem, "This connection link is not valid")
-                    .say(format!("The tenant in the link is not valid: {error}.")),
-            );
-        }
-        None => None,
-    };
+/// Why a consent URL could not be made (the state could not be signed or recorded).
+#[derive(Debug, thiserror::Error)]
+#[error("the consent state could not be signed or recorded")]
+pub(crate) struct ConsentUnavailable;
 
-    let signer = match app.signer().await {
-        Ok(signer) => signer,
-        Err(error) => {
-            tracing::error!(%error, "no state signing key");
-            return unavailable();
-        }
-    };
+/// Records a single-use state bound to `org_id` and returns the Entra admin consent URL
+/// `{LOGIN_BASE_URL}/{organizations|tenant}/v2.0/adminconsent?...` that carries it. `tenant_id`
+/// fixes the tenant the consent must come from (a partner's customer).
+pub(crate) async fn consent_url(
+    app: &App,
+    org_id: OrgId,
+    mode: ConnectionMode,
+    return_to: Option<String>,
+    tenant_id: Option<TenantId>,
+) -> Result<String, ConsentUnavailable> {
+    let config = &app.platform.config;
+    let signer = app.signer().await.map_err(|error| {
+        tracing::error!(%error, "no state signing key");
+        ConsentUnavailable
+    })?;
     let now = Utc::now();
-    let claims = StateClaims::new(org_id, mode, return_to, tenant_id.clone(), now);
+    let authority = tenant_id
+        .as_ref()
+        .map_or_else(|| "organizations".to_owned(), |tenant| tenant.to_string());
+    let claims = StateClaims::new(org_id, mode, return_to, tenant_id, now);
     match app
         .platform
         .store
@@ -160,7 +94,7 @@ pub(crate) async fn start(
         Ok(PutOutcome::Created) => {}
         Ok(PutOutcome::AlreadyExists) | Err(_) => {
             tracing::error!("could not record the consent state");
-            return unavailable();
+            return Err(ConsentUnavailable);
         }
     }
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -168,15 +102,63 @@ pub(crate) async fn start(
     query.append_pair("scope", GRAPH_DEFAULT_SCOPE);
     query.append_pair("redirect_uri", &redirect_uri(config));
     query.append_pair("state", &signer.sign(&claims));
-    let authority = tenant_id
-        .as_ref()
-        .map_or("organizations", |tenant| tenant.as_str());
     tracing::info!(org_id = %claims.org_id, ?mode, "admin consent started");
-    redirect(&format!(
+    Ok(format!(
         "{}/{authority}/v2.0/adminconsent?{}",
         config.login_base_url,
         query.finish()
     ))
+}
+
+/// `GET /connect?mode=read|write[&return_to=...][&tenant=...]`, called by the platform with its
+/// bearer token: the organization is the token's (an `org` in the query is ignored). Answers 200
+/// `{"consent_url": ...}`, the Entra admin consent URL with a signed single-use state bound to
+/// that organization; the platform sends the admin's browser there. It no longer redirects: a
+/// browser navigation carries no bearer token, so the platform's page fetches the URL and
+/// navigates itself.
+#[tracing::instrument(skip_all, fields(org_id = %org_id))]
+pub(crate) async fn start(
+    app: &App,
+    request: &ApiGatewayV2httpRequest,
+    org_id: OrgId,
+) -> ApiGatewayV2httpResponse {
+    let config = &app.platform.config;
+    let Some(mode) = query_param(request, "mode").and_then(ModeParam::parse) else {
+        return error_response(
+            400,
+            "bad_request",
+            "say which access to grant: mode=read (read-only) or mode=write (read/write)",
+        );
+    };
+    let mode = ConnectionMode::from(mode);
+    let return_to = match query_param(request, "return_to").filter(|r| !r.trim().is_empty()) {
+        Some(raw) => match allowed_return(config, raw) {
+            Some(url) => Some(url),
+            None => {
+                return error_response(
+                    400,
+                    "bad_request",
+                    "return_to is not on an allowed origin (PUBLIC_BASE_URL or ALLOWED_RETURN_ORIGINS)",
+                );
+            }
+        },
+        None => None,
+    };
+    let tenant_id = match query_param(request, "tenant").map(TenantId::parse) {
+        Some(Ok(tenant_id)) => Some(tenant_id),
+        Some(Err(error)) => {
+            return error_response(
+                400,
+                "bad_request",
+                format!("tenant is not a valid tenant id: {error}"),
+            );
+        }
+        None => None,
+    };
+    match consent_url(app, org_id, mode, return_to, tenant_id).await {
+        Ok(url) => json_response(200, &serde_json::json!({"consent_url": url})),
+        Err(error) => error_response(503, "unavailable", format!("{error}; try again later")),
+    }
 }
 
 fn unavailable() -> ApiGatewayV2httpResponse {
@@ -196,18 +178,12 @@ fn bad_state(error: &StateError, app: &App) -> ApiGatewayV2httpResponse {
                 .return_to
                 .as_deref()
                 .and_then(|r| allowed_return(config, r));
-            Page::new(Tone::Problem, "This consent link has expired")
-                .say("Consent must be completed within 10 minutes of starting it. Nothing was changed.")
-                .action(
-                    "Start again",
-                    connect_url(
-                        config,
-                        &claims.org_id,
-                        claims.mode,
-                        back.as_deref(),
-                        claims.tenant_id.as_ref(),
-                    ),
-                )
+            start_again(
+                Page::new(Tone::Problem, "This consent link has expired").say(
+                    "Consent must be completed within 10 minutes of starting it. Nothing was changed.",
+                ),
+                back.as_deref(),
+            )
         }
         StateError::Malformed | StateError::BadSignature => {
             Page::new(Tone::Problem, "This consent response is not valid")
@@ -216,6 +192,16 @@ fn bad_state(error: &StateError, app: &App) -> ApiGatewayV2httpResponse {
         }
     };
     problem(400, page)
+}
+
+/// A failure page's way forward: consent starts again from the platform (its page calls
+/// `GET /connect` with its token), so the link goes back there when the flow named an allowed
+/// return address. A fresh consent link cannot be minted here: the callback has no bearer token.
+fn start_again(page: Page, back: Option<&str>) -> Page {
+    match back {
+        Some(url) => page.action("Start again from the platform", url),
+        None => page.say("Start again from the platform's settings page."),
+    }
 }
 
 fn replayed() -> ApiGatewayV2httpResponse {
@@ -276,13 +262,7 @@ pub(crate) async fn callback(
         .return_to
         .as_deref()
         .and_then(|r| allowed_return(config, r));
-    let retry = connect_url(
-        config,
-        &claims.org_id,
-        claims.mode,
-        back.as_deref(),
-        claims.tenant_id.as_ref(),
-    );
+    let retry = |page: Page| start_again(page, back.as_deref());
     let with_back = |page: Page| match &back {
         Some(url) => page.action("Back to the platform", url.clone()),
         None => page,
@@ -311,7 +291,7 @@ pub(crate) async fn callback(
         } else {
             page.fact("Microsoft's message", description)
         };
-        return problem(403, with_back(page.action("Try again", retry.clone())));
+        return problem(403, retry(page));
     }
 
     let tenant_id = match query_param(request, "tenant").map(TenantId::parse) {
@@ -319,10 +299,9 @@ pub(crate) async fn callback(
         _ => {
             return problem(
                 400,
-                with_back(
+                retry(
                     Page::new(Tone::Problem, "Microsoft's answer names no tenant")
-                        .say("The consent response did not say which tenant was connected. Nothing was changed.")
-                        .action("Try again", retry.clone()),
+                        .say("The consent response did not say which tenant was connected. Nothing was changed."),
                 ),
             );
         }
@@ -332,13 +311,12 @@ pub(crate) async fn callback(
     {
         return problem(
             400,
-            with_back(
+            retry(
                 Page::new(Tone::Problem, "Consent came from another tenant")
                     .say(format!(
                         "This link was for tenant {expected}, but consent was given in tenant {tenant_id}. Nothing was connected."
                     ))
-                    .say("Sign in with an administrator of the right tenant and try again.")
-                    .action("Try again", retry.clone()),
+                    .say("Sign in with an administrator of the right tenant and try again."),
             ),
         );
     }
@@ -356,15 +334,12 @@ pub(crate) async fn callback(
             tracing::warn!(%error, %tenant_id, "connection test after consent failed");
             return problem(
                 if error.is_retryable() { 503 } else { 400 },
-                with_back(test_failure_page(&error).action("Try again", retry.clone())),
+                retry(test_failure_page(&error)),
             );
         }
     };
     if !report.is_usable() {
-        return problem(
-            400,
-            with_back(missing_permissions_page(&report).action("Try again", retry.clone())),
-        );
+        return problem(400, retry(missing_permissions_page(&report)));
     }
     match connection::connect(&app.platform, &claims.org_id, TenantAuth::Consent, &report, now)
         .await
@@ -382,10 +357,9 @@ pub(crate) async fn callback(
             tracing::error!(%error, "could not record the connection");
             problem(
                 503,
-                with_back(
+                retry(
                     Page::new(Tone::Problem, "The connection could not be saved")
-                        .say("Consent was granted, but the platform could not save the connection. Please try again in a few minutes.")
-                        .action("Try again", retry),
+                        .say("Consent was granted, but the platform could not save the connection. Please try again in a few minutes."),
                 ),
             )
         }

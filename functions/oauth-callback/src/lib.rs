@@ -3,14 +3,21 @@
 //!
 //! | route                                                   | what it does                            |
 //! |---------------------------------------------------------|-----------------------------------------|
-//! | `GET /connect?org=&mode=read\|write&return_to=`         | 302 to Entra admin consent, signed state |
-//! | `GET /oauth/callback`                                   | verifies state, tests, records, syncs    |
+//! | `GET /connect?mode=read\|write&return_to=`              | `{"consent_url"}`: Entra admin consent, signed state |
+//! | `GET /oauth/callback` (public)                          | verifies state, tests, records, syncs    |
 //! | `POST /tenants`                                         | the customer's own app registration      |
 //! | `POST /tenants/{tenant_id}/test`                        | per-permission report, P1 probe          |
 //! | `GET /tenants/{tenant_id}/customers`                    | a partner's GDAP customer tenants        |
 //! | `POST /tenants/{tenant_id}/customers/{customer_id}/connect` | connects one customer tenant         |
 //!
-//! The browser routes answer HTML pages ([`page`]); the others JSON.
+//! The callback answers HTML pages ([`page`]); the others JSON.
+//!
+//! Every route but the callback is behind the HTTP API's JWT authorizer. The organization a
+//! connection belongs to is the caller's, from the verified token
+//! ([`lifecycle::http::caller_org`]), never from a query or body; a `/tenants/{tenant_id}...`
+//! route serves only a tenant of that organization ([`lifecycle::http::caller_tenant`]). The
+//! callback is public (Entra redirects the admin's browser there, with no token): the signed,
+//! single-use state, bound to the organization that called `GET /connect`, protects it.
 
 pub mod connection;
 mod consent;
@@ -24,7 +31,7 @@ mod test_route;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use futures::future::BoxFuture;
-use lifecycle::http::error_response;
+use lifecycle::http::{caller_org, caller_tenant, error_response};
 use lifecycle::model::ConnectionMode;
 use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, VaultError};
 use serde::Deserialize;
@@ -79,10 +86,22 @@ impl App {
 
     /// Handles one HTTP request; every failure becomes an HTTP answer, never a failed invocation.
     pub async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match request.route_key.as_deref().unwrap_or_default() {
-            "GET /connect" => consent::start(self, &request).await,
-            "GET /oauth/callback" => consent::callback(self, &request).await,
-            "POST /tenants" => own_app::connect(self, &request).await,
+        let key = request.route_key.as_deref().unwrap_or_default();
+        if key == "GET /oauth/callback" {
+            return consent::callback(self, &request).await;
+        }
+        let org = match caller_org(&request, &self.platform.config.org_claim) {
+            Ok(org) => org,
+            Err(answer) => return *answer,
+        };
+        if key.contains(" /tenants/{tenant_id}")
+            && let Err(answer) = caller_tenant(&self.platform.store, &request, &org).await
+        {
+            return *answer;
+        }
+        match key {
+            "GET /connect" => consent::start(self, &request, org).await,
+            "POST /tenants" => own_app::connect(self, &request, org).await,
             "POST /tenants/{tenant_id}/test" => test_route::test(self, &request).await,
             "GET /tenants/{tenant_id}/customers" => partner::customers(self, &request).await,
             "POST /tenants/{tenant_id}/customers/{customer_id}/connect" => {
@@ -156,13 +175,5 @@ pub(crate) fn mode_label(mode: ConnectionMode) -> &'static str {
     match mode {
         ConnectionMode::Read => "read-only",
         ConnectionMode::ReadWrite => "read/write",
-    }
-}
-
-/// The query-string form of a mode (the inverse of [`ModeParam::parse`]).
-pub(crate) fn mode_param(mode: ConnectionMode) -> &'static str {
-    match mode {
-        ConnectionMode::Read => "read",
-        ConnectionMode::ReadWrite => "write",
     }
 }

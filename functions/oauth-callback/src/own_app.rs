@@ -25,7 +25,10 @@ struct OwnAppRequest {
     client_id: String,
     client_secret: SecretString,
     mode: ModeParam,
-    org_id: OrgId,
+    /// Ignored: the connection belongs to the caller's organization, from the bearer token.
+    /// Accepted so that older clients that sent it are not refused.
+    #[serde(default, rename = "org_id")]
+    _ignored_org_id: Option<serde::de::IgnoredAny>,
 }
 
 /// 422 naming what is wrong (and the field that holds it), with the report when there is one.
@@ -94,11 +97,12 @@ pub(crate) fn connect_failed(error: &ConnectError) -> ApiGatewayV2httpResponse {
     }
 }
 
-/// `POST /tenants`.
-#[tracing::instrument(skip_all)]
+/// `POST /tenants`, for the caller's organization `org_id` (from the token).
+#[tracing::instrument(skip_all, fields(org_id = %org_id))]
 pub(crate) async fn connect(
     app: &App,
     request: &ApiGatewayV2httpRequest,
+    org_id: OrgId,
 ) -> ApiGatewayV2httpResponse {
     let body: OwnAppRequest = match parse_json_body(request) {
         Ok(body) => body,
@@ -112,7 +116,7 @@ pub(crate) async fn connect(
         );
     }
     let platform = &app.platform;
-    if let Err(error) = connection::may_connect(platform, &body.tenant_id, &body.org_id).await {
+    if let Err(error) = connection::may_connect(platform, &body.tenant_id, &org_id).await {
         return connect_failed(&error);
     }
     let mode = body.mode.into();
@@ -147,7 +151,7 @@ pub(crate) async fn connect(
         );
     }
     let auth = TenantAuth::OwnApp { client_id };
-    match connection::connect(platform, &body.org_id, auth, &report, Utc::now()).await {
+    match connection::connect(platform, &org_id, auth, &report, Utc::now()).await {
         Ok(connected) => json_response(
             201,
             &json!({

@@ -4,8 +4,8 @@
 //! How a customer is connected: the platform's app needs its own service principal (admin
 //! consent) in the customer tenant, since app-only tokens do not flow through GDAP. A partner
 //! gives it either ahead of time (Partner Center's application consent for its customers) or
-//! through the consent link this route returns: `GET /connect` bound to the customer tenant,
-//! which a partner administrator holding a GDAP role that may consent (Cloud Application
+//! through the consent link this route returns: an Entra admin consent URL with a signed state
+//! bound to the partner's organization and to the customer tenant, which a partner administrator holding a GDAP role that may consent (Cloud Application
 //! Administrator, Application Administrator or Privileged Role Administrator) in that customer
 //! completes. So `POST .../connect` connects at once when consent is already in place (201), and
 //! otherwise answers 202 with `consent_url`. The customer's connection belongs to the partner's
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::connection::{self};
-use crate::consent::{allowed_return, connect_url};
+use crate::consent::{allowed_return, consent_url};
 use crate::own_app::{connect_failed, missing_permissions, test_failed};
 use crate::test_route::live_tenant;
 use crate::{App, ModeParam};
@@ -187,13 +187,20 @@ pub(crate) async fn connect_customer(
     let report = match connection::test_connection(&graph, &customer_id, mode).await {
         Ok(report) => report,
         Err(GraphError::Token(TokenError::AppNotInTenant { .. })) => {
-            let consent_url = connect_url(
-                &platform.config,
-                &partner.org_id,
+            let consent_url = match consent_url(
+                app,
+                partner.org_id.clone(),
                 mode,
-                return_to.as_deref(),
-                Some(&customer_id),
-            );
+                return_to,
+                Some(customer_id.clone()),
+            )
+            .await
+            {
+                Ok(url) => url,
+                Err(error) => {
+                    return error_response(503, "unavailable", format!("{error}; try again later"));
+                }
+            };
             return json_response(
                 202,
                 &json!({

@@ -8,8 +8,14 @@
 //! as API Gateway does; a route whose function has no registered constructor answers 501 naming
 //! it.
 //!
-//! Admin routes live under `/_devstack`: `GET /_devstack` (what is wired) and
-//! `POST /_devstack/schedules/{function}/fire`.
+//! Routes behind a JWT authorizer (the HttpApi's `Auth.DefaultAuthorizer`, unless a route says
+//! `Auth: {Authorizer: NONE}`) need a bearer token, checked as API Gateway checks it
+//! ([`crate::jwt`]): without a valid one the answer is 401 `{"message":"Unauthorized"}` and the
+//! function is not called; with one, its claims are in `requestContext.authorizer.jwt`.
+//!
+//! Admin routes live under `/_devstack`: `GET /_devstack` (what is wired),
+//! `POST /_devstack/schedules/{function}/fire` and `POST /_devstack/tokens` (body
+//! `{"org_id": "..."}`: a bearer token of the local issuer for that organization).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,9 +30,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use crate::functions::{Functions, InvokeError};
+use crate::jwt::{self, TokenError, TokenIssuer};
 use crate::provision::ACCOUNT_ID;
 use crate::schedule::{ScheduleError, Schedules};
-use crate::template::{EventSource, Template};
+use crate::template::{EventSource, Lookup, Template, TemplateError};
 
 /// API Gateway caps payloads at 10 MB.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -48,7 +55,20 @@ pub struct Route {
     pub path: String,
     /// Logical id of the function the route invokes.
     pub function: String,
+    /// The JWT authorizer that guards the route; `None` for a public route.
+    pub auth: Option<RouteAuth>,
     segments: Vec<Segment>,
+}
+
+/// A route's JWT authorizer with its issuer and audience resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteAuth {
+    /// Name of the authorizer in the template.
+    pub authorizer: String,
+    /// Lower-case request header that carries the token.
+    pub header: String,
+    pub issuer: String,
+    pub audience: Vec<String>,
 }
 
 impl Route {
@@ -76,6 +96,7 @@ impl Route {
             method: method.to_owned(),
             path: path.to_owned(),
             function: function.to_owned(),
+            auth: None,
             segments,
         }
     }
@@ -132,28 +153,50 @@ impl Route {
     }
 }
 
-/// Every HttpApi route of the template.
-pub fn routes(template: &Template) -> Vec<Route> {
-    let mut routes: Vec<Route> = template
-        .functions
-        .iter()
-        .flat_map(|f| {
-            f.events.iter().filter_map(|e| match &e.source {
-                EventSource::HttpApi { method, path } => {
-                    Some(Route::new(method, path, &f.logical_id))
-                }
-                _ => None,
-            })
-        })
-        .collect();
+/// Every HttpApi route of the template, with its authorizer's issuer and audience resolved
+/// against `lookup` (the provisioned parameters).
+pub fn routes(template: &Template, lookup: &dyn Lookup) -> Result<Vec<Route>, TemplateError> {
+    let mut routes = Vec::new();
+    for function in &template.functions {
+        for event in &function.events {
+            let EventSource::HttpApi { method, path } = &event.source else {
+                continue;
+            };
+            let mut route = Route::new(method, path, &function.logical_id);
+            if let Some(authorizer) = template.route_authorizer(event) {
+                let location = format!("Auth.Authorizers.{}.JwtConfiguration", authorizer.name);
+                let header = authorizer.header().ok_or_else(|| TemplateError::Invalid {
+                    location: format!("Auth.Authorizers.{}.IdentitySource", authorizer.name),
+                    reason: "the devstack reads tokens from a header ($request.header.NAME)".into(),
+                })?;
+                route.auth = Some(RouteAuth {
+                    authorizer: authorizer.name.clone(),
+                    header,
+                    issuer: authorizer
+                        .issuer
+                        .resolve(lookup, &format!("{location}.issuer"))?,
+                    audience: authorizer
+                        .audience
+                        .iter()
+                        .map(|a| a.resolve(lookup, &format!("{location}.audience")))
+                        .collect::<Result<_, _>>()?,
+                });
+            }
+            routes.push(route);
+        }
+    }
     routes.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
-    routes
+    Ok(routes)
 }
 
 pub(crate) struct FrontState {
     pub routes: Vec<Route>,
     pub functions: Functions,
     pub schedules: Schedules,
+    /// The local token issuer (signs and verifies bearer tokens).
+    pub issuer: Arc<TokenIssuer>,
+    /// The claim that names the caller's organization (`ORG_CLAIM`).
+    pub org_claim: String,
     /// What `GET /_devstack` answers: URLs and wiring.
     pub info: Value,
 }
@@ -180,7 +223,7 @@ async fn handle(
     };
     let path = parts.uri.path().to_owned();
     if let Some(admin) = path.strip_prefix("/_devstack") {
-        return admin_route(&state, &parts.method, admin).await;
+        return admin_route(&state, &parts.method, admin, &body).await;
     }
     let method = parts.method.as_str().to_ascii_uppercase();
     let Some((route, params)) = state
@@ -190,7 +233,14 @@ async fn handle(
     else {
         return json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
     };
-    let event = http_event(
+    let claims = match &route.auth {
+        Some(auth) => match authorize(&state.issuer, auth, &parts.headers) {
+            Ok(claims) => Some(claims),
+            Err(error) => return unauthorized(&error),
+        },
+        None => None,
+    };
+    let mut event = http_event(
         route,
         &params,
         &parts.method,
@@ -199,6 +249,12 @@ async fn handle(
         &body,
         peer,
     );
+    if let Some(claims) = claims {
+        event["requestContext"]["authorizer"] = json!({"jwt": {
+            "claims": jwt::claims_for_event(&claims),
+            "scopes": jwt::scopes(&claims),
+        }});
+    }
     match state.functions.invoke(&route.function, event).await {
         Ok(response) => http_response(response),
         Err(error @ InvokeError::NotRegistered { .. }) => json_response(
@@ -215,10 +271,65 @@ async fn handle(
     }
 }
 
-async fn admin_route(state: &FrontState, method: &Method, path: &str) -> Response<Body> {
+/// The verified claims of the route's token, as API Gateway's JWT authorizer checks it.
+fn authorize(
+    issuer: &TokenIssuer,
+    auth: &RouteAuth,
+    headers: &HeaderMap,
+) -> Result<serde_json::Map<String, Value>, TokenError> {
+    let token = headers
+        .get(auth.header.as_str())
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| TokenError::Missing(auth.header.clone()))?;
+    issuer.verify(token, &auth.issuer, &auth.audience, chrono::Utc::now())
+}
+
+/// API Gateway's 401: `{"message":"Unauthorized"}`, the reason in `www-authenticate` for a token
+/// that was there but is not valid.
+fn unauthorized(error: &TokenError) -> Response<Body> {
+    let mut response = json_response(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized"}));
+    if !matches!(error, TokenError::Missing(_))
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "Bearer scope=\"\" error=\"invalid_token\" error_description=\"{error}\""
+        ))
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+async fn admin_route(
+    state: &FrontState,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+) -> Response<Body> {
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match (method, parts.as_slice()) {
         (&Method::GET, []) => json_response(StatusCode::OK, state.info.clone()),
+        (&Method::POST, ["tokens"]) => {
+            let org = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|b| b.get("org_id").and_then(Value::as_str).map(str::to_owned))
+                .filter(|org| lifecycle::OrgId::parse(org).is_ok());
+            match org {
+                Some(org) => json_response(
+                    StatusCode::OK,
+                    json!({
+                        "token": state.issuer.token(&state.org_claim, &org),
+                        "org_id": org,
+                        "expires_in": jwt::TOKEN_LIFETIME.num_seconds(),
+                    }),
+                ),
+                None => json_response(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": "the body must be {\"org_id\": \"<platform organization id>\"}"}),
+                ),
+            }
+        }
         (&Method::POST, ["schedules", function, "fire"]) => {
             match state.schedules.fire(function).await {
                 Ok(fired) => {

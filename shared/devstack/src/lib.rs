@@ -9,6 +9,7 @@
 
 pub mod front;
 pub mod functions;
+pub mod jwt;
 mod poller;
 pub mod provision;
 pub mod registry;
@@ -17,10 +18,12 @@ mod stack;
 pub mod template;
 
 pub use functions::{Functions, InvokeError};
+pub use jwt::{TokenError, TokenIssuer};
 pub use provision::{ProvisionError, Provisioned};
 pub use registry::Registry;
 pub use schedule::{Fired, ScheduleError};
 pub use stack::{
-    AppCredentials, GraphSource, Stack, StackError, StackOptions, template_path, workspace_root,
+    AppCredentials, GraphSource, LOCAL_JWT_AUDIENCE, Stack, StackError, StackOptions,
+    template_path, workspace_root,
 };
 pub use template::{Template, TemplateError};

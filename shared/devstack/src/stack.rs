@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::front::{self, FrontState, Route};
 use crate::functions::{Deployed, Functions, InvokeError};
+use crate::jwt::TokenIssuer;
 use crate::poller::{self, PollSettings, SqsSource};
 use crate::provision::{self, ProvisionError, Provisioned, StackIdentity};
 use crate::registry::Registry;
@@ -183,7 +184,11 @@ pub struct Stack {
     schedules: Schedules,
     routes: Vec<Route>,
     config: Config,
+    issuer: Arc<TokenIssuer>,
 }
+
+/// The audience of the local issuer's tokens (the template's `ApiJwtAudience` locally).
+pub const LOCAL_JWT_AUDIENCE: &str = "m365-lifecycle-api";
 
 impl Stack {
     /// Starts everything and returns once the front answers and the pollers run.
@@ -270,7 +275,28 @@ impl Stack {
         {
             parameters.insert("PlatformReadAppClientId".to_owned(), app.client_id.clone());
         }
+        // The devstack is the API's token issuer: the JWT authorizer's parameters point at it
+        // unless the caller set them.
+        let issuer_url = format!("{api_url}/_devstack");
+        for (name, value) in [
+            ("ApiJwtIssuer", issuer_url.as_str()),
+            ("ApiJwtAudience", LOCAL_JWT_AUDIENCE),
+        ] {
+            if template.parameters.contains_key(name) {
+                parameters.insert(name.to_owned(), value.to_owned());
+            }
+        }
         parameters.extend(extra_parameters);
+        let issuer = Arc::new(TokenIssuer::new(
+            parameters
+                .get("ApiJwtIssuer")
+                .cloned()
+                .unwrap_or(issuer_url),
+            parameters
+                .get("ApiJwtAudience")
+                .cloned()
+                .unwrap_or_else(|| LOCAL_JWT_AUDIENCE.to_owned()),
+        ));
         let identity = StackIdentity {
             stack_name: stack_name.clone(),
             region: region.clone(),
@@ -320,7 +346,7 @@ impl Stack {
         }
 
         let schedules = Schedules::new(functions.clone(), region.clone(), stack_name);
-        let routes = front::routes(&template);
+        let routes = front::routes(&template, &provisioned)?;
         let mut tasks = JoinSet::new();
 
         let info = json!({
@@ -329,13 +355,16 @@ impl Stack {
             "graph_base_url": graph_base_url,
             "login_base_url": login_base_url,
             "sim_admin_url": sim.as_ref().map(graph_sim::SimHandle::admin_url),
-            "routes": routes.iter().map(|r| json!({"route": r.route_key, "function": r.function})).collect::<Vec<_>>(),
+            "routes": routes.iter().map(|r| json!({"route": r.route_key, "function": r.function, "authorizer": r.auth.as_ref().map(|a| &a.authorizer)})).collect::<Vec<_>>(),
+            "auth": {"issuer": issuer.issuer(), "audience": issuer.audience(), "org_claim": config.org_claim, "tokens": format!("POST {api_url}/_devstack/tokens {{\"org_id\": \"...\"}}")},
             "queues": provisioned.queue_urls(),
         });
         let state = Arc::new(FrontState {
             routes: routes.clone(),
             functions: functions.clone(),
             schedules: schedules.clone(),
+            issuer: issuer.clone(),
+            org_claim: config.org_claim.clone(),
             info,
         });
         let app = front::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -397,7 +426,20 @@ impl Stack {
             schedules,
             routes,
             config,
+            issuer,
         })
+    }
+
+    /// A bearer token for a platform service of organization `org_id`, signed by the stack's
+    /// issuer and accepted by the HTTP front's JWT authorizer (send it as
+    /// `Authorization: Bearer <token>`).
+    pub fn token(&self, org_id: &str) -> String {
+        self.issuer.token(&self.config.org_claim, org_id)
+    }
+
+    /// The stack's token issuer (tests sign odd tokens with it: expired, other audience).
+    pub fn token_issuer(&self) -> &TokenIssuer {
+        &self.issuer
     }
 
     /// Base URL of the HTTP front, `http://127.0.0.1:PORT`.

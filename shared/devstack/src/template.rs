@@ -390,6 +390,41 @@ pub enum EventSource {
 pub struct EventSpec {
     pub name: String,
     pub source: EventSource,
+    /// For an HttpApi event: the `ApiId` it attaches to (`!Ref HttpApi`), when given.
+    pub api: Option<String>,
+    /// For an HttpApi event: `Auth.Authorizer`, when given (`NONE` makes the route public);
+    /// otherwise the API's `DefaultAuthorizer` applies.
+    pub authorizer: Option<String>,
+}
+
+/// A JWT authorizer of an HttpApi (`Auth.Authorizers.<name>.JwtConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    pub name: String,
+    /// `IdentitySource`, e.g. `$request.header.Authorization`.
+    pub identity_source: String,
+    pub issuer: Expr,
+    pub audience: Vec<Expr>,
+}
+
+impl JwtAuthorizer {
+    /// The request header the token comes from (lower case), when the identity source is a
+    /// header (`$request.header.Authorization` -> `authorization`).
+    pub fn header(&self) -> Option<String> {
+        self.identity_source
+            .strip_prefix("$request.header.")
+            .map(str::to_ascii_lowercase)
+    }
+}
+
+/// An `AWS::Serverless::HttpApi` and its `Auth`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpApiSpec {
+    pub logical_id: String,
+    /// `Auth.DefaultAuthorizer`: applies to every route that does not name its own.
+    pub default_authorizer: Option<String>,
+    /// `Auth.Authorizers` (JWT authorizers; the only kind the devstack emulates).
+    pub authorizers: Vec<JwtAuthorizer>,
 }
 
 /// An `AWS::Serverless::Function`.
@@ -431,6 +466,8 @@ pub struct Template {
     pub secrets: Vec<SecretSpec>,
     /// Logical ids of `AWS::Serverless::HttpApi` resources.
     pub http_apis: Vec<String>,
+    /// The same HttpApis with their `Auth`.
+    pub http_api_specs: Vec<HttpApiSpec>,
     pub functions: Vec<FunctionSpec>,
     /// `Globals.Function.Environment.Variables`.
     pub globals_environment: BTreeMap<String, Expr>,
@@ -461,6 +498,7 @@ impl Template {
             queues: Vec::new(),
             secrets: Vec::new(),
             http_apis: Vec::new(),
+            http_api_specs: Vec::new(),
             functions: Vec::new(),
             globals_environment: BTreeMap::new(),
         };
@@ -512,7 +550,14 @@ impl Template {
                 "AWS::SecretsManager::Secret" => template
                     .secrets
                     .push(secret(logical_id, properties, &location)?),
-                "AWS::Serverless::HttpApi" => template.http_apis.push(logical_id),
+                "AWS::Serverless::HttpApi" => {
+                    template.http_api_specs.push(http_api(
+                        logical_id.clone(),
+                        properties,
+                        &location,
+                    )?);
+                    template.http_apis.push(logical_id);
+                }
                 "AWS::Serverless::Function" => {
                     let mut function = function(logical_id, properties, base_dir, &location)?;
                     function.timeout = function.timeout.or(globals_timeout);
@@ -538,7 +583,61 @@ impl Template {
         self.functions.iter().find(|f| f.logical_id == logical_id)
     }
 
+    /// The JWT authorizer that guards an HttpApi event: its own `Auth.Authorizer`, else its
+    /// API's `DefaultAuthorizer`; `None` for a public route (`Authorizer: NONE`, or no authorizer)
+    /// and for events that are not HttpApi routes.
+    pub fn route_authorizer(&self, event: &EventSpec) -> Option<&JwtAuthorizer> {
+        if !matches!(event.source, EventSource::HttpApi { .. }) {
+            return None;
+        }
+        let api = match &event.api {
+            Some(id) => self.http_api_specs.iter().find(|a| &a.logical_id == id),
+            // An event without ApiId attaches to SAM's implicit API: the only one, if any.
+            None => match self.http_api_specs.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            },
+        };
+        let name = match event.authorizer.as_deref() {
+            Some("NONE") => return None,
+            Some(name) => name,
+            None => api?.default_authorizer.as_deref()?,
+        };
+        api?.authorizers.iter().find(|a| a.name == name)
+    }
+
     fn check_references(&self) -> Result<(), TemplateError> {
+        for api in &self.http_api_specs {
+            if let Some(default) = &api.default_authorizer
+                && !api.authorizers.iter().any(|a| &a.name == default)
+            {
+                return Err(TemplateError::Unresolved {
+                    location: format!(
+                        "Resources.{}.Properties.Auth.DefaultAuthorizer",
+                        api.logical_id
+                    ),
+                    what: format!("authorizer {default}"),
+                });
+            }
+        }
+        for function in &self.functions {
+            for event in &function.events {
+                if let Some(name) = event.authorizer.as_deref().filter(|n| *n != "NONE")
+                    && !self
+                        .http_api_specs
+                        .iter()
+                        .any(|api| api.authorizers.iter().any(|a| a.name == name))
+                {
+                    return Err(TemplateError::Unresolved {
+                        location: format!(
+                            "Resources.{}.Properties.Events.{}.Properties.Auth.Authorizer",
+                            function.logical_id, event.name
+                        ),
+                        what: format!("authorizer {name}"),
+                    });
+                }
+            }
+        }
         for function in &self.functions {
             for event in &function.events {
                 if let EventSource::Sqs { queue, .. } = &event.source
@@ -884,7 +983,25 @@ fn function(
                 });
             }
         };
-        events.push(EventSpec { name, source });
+        let (api, authorizer) = match source {
+            EventSource::HttpApi { .. } => (
+                ep.get("ApiId")
+                    .map(|id| Expr::parse(id, &format!("{event_location}.ApiId")))
+                    .transpose()?
+                    .and_then(|id| id.target().map(str::to_owned)),
+                ep.get("Auth")
+                    .and_then(|auth| auth.get("Authorizer"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            ),
+            _ => (None, None),
+        };
+        events.push(EventSpec {
+            name,
+            source,
+            api,
+            authorizer,
+        });
     }
     let environment = match p.get("Environment") {
         Some(vars) => environment(vars, &format!("{location}.Environment.Variables"))?,
@@ -897,6 +1014,59 @@ fn function(
         environment,
         events,
         logical_id,
+    })
+}
+
+/// An HttpApi's `Auth`: its default authorizer and its JWT authorizers. Other authorizer kinds
+/// (Lambda, IAM) are refused, since the devstack could not enforce them.
+fn http_api(logical_id: String, p: &Value, location: &str) -> Result<HttpApiSpec, TemplateError> {
+    let auth = p.get("Auth");
+    let default_authorizer = auth
+        .and_then(|a| a.get("DefaultAuthorizer"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut authorizers = Vec::new();
+    for (name, spec) in auth
+        .and_then(|a| a.get("Authorizers"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+    {
+        let name = as_str(name, location)?.to_owned();
+        let here = format!("{location}.Properties.Auth.Authorizers.{name}");
+        let jwt = spec.get("JwtConfiguration").ok_or_else(|| {
+            invalid(
+                &here,
+                "only JWT authorizers (JwtConfiguration) are emulated by the devstack",
+            )
+        })?;
+        let issuer = Expr::parse(
+            jwt.get("issuer").unwrap_or(&Value::Null),
+            &format!("{here}.JwtConfiguration.issuer"),
+        )?;
+        let audience = jwt
+            .get("audience")
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| invalid(&here, "JwtConfiguration.audience must be a list"))?
+            .iter()
+            .map(|a| Expr::parse(a, &format!("{here}.JwtConfiguration.audience")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let identity_source = spec
+            .get("IdentitySource")
+            .and_then(Value::as_str)
+            .unwrap_or("$request.header.Authorization")
+            .to_owned();
+        authorizers.push(JwtAuthorizer {
+            name,
+            identity_source,
+            issuer,
+            audience,
+        });
+    }
+    Ok(HttpApiSpec {
+        logical_id,
+        default_authorizer,
+        authorizers,
     })
 }
 
@@ -1007,6 +1177,39 @@ mod tests {
                 path: "/health".into()
             }));
         assert_eq!(api.timeout, Some(30), "Globals.Function.Timeout applies");
+    }
+
+    #[test]
+    fn given_the_real_template_when_parsed_then_routes_need_the_jwt_authorizer_unless_they_opt_out()
+    {
+        let template = real_template();
+        let authorizer_of = |function: &str, event: &str| {
+            let spec = template.function(function).expect(function);
+            let event = spec.events.iter().find(|e| e.name == event).expect(event);
+            template.route_authorizer(event).map(|a| a.name.clone())
+        };
+
+        assert_eq!(authorizer_of("ApiFunction", "Health"), None);
+        assert_eq!(
+            authorizer_of("OAuthCallbackFunction", "OAuthCallback"),
+            None
+        );
+        for (function, event) in [
+            ("ApiFunction", "ListTenants"),
+            ("ApiFunction", "GetTenant"),
+            ("OAuthCallbackFunction", "Connect"),
+            ("OAuthCallbackFunction", "ConnectOwnApp"),
+        ] {
+            assert_eq!(
+                authorizer_of(function, event).as_deref(),
+                Some("PlatformJwt"),
+                "{function}.{event}"
+            );
+        }
+        let jwt = &template.http_api_specs[0].authorizers[0];
+        assert_eq!(jwt.header().as_deref(), Some("authorization"));
+        assert_eq!(jwt.issuer, Expr::Ref("ApiJwtIssuer".into()));
+        assert_eq!(jwt.audience, [Expr::Ref("ApiJwtAudience".into())]);
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct Config {
     /// Origins (`https://host[:port]`) the consent result page may link back to, besides the
     /// origin of `PUBLIC_BASE_URL` (`ALLOWED_RETURN_ORIGINS`, comma-separated, optional).
     pub allowed_return_origins: Vec<String>,
+    /// Name of the claim, in the API's verified bearer token, that holds the caller's platform
+    /// organization (`ORG_CLAIM`, optional, default [`Config::DEFAULT_ORG_CLAIM`]). Every HTTP
+    /// route scopes tenants by it; the organization is never read from a body or query.
+    pub org_claim: String,
 }
 
 /// The read-only platform app: its client id and the Secrets Manager id of its client secret.
@@ -66,6 +70,9 @@ pub struct PlatformReadApp {
 }
 
 impl Config {
+    /// The claim that names the caller's platform organization when `ORG_CLAIM` is unset.
+    pub const DEFAULT_ORG_CLAIM: &'static str = "org_id";
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok())
@@ -142,6 +149,7 @@ impl Config {
                 Some(list) => parse_origins(&list)?,
                 None => Vec::new(),
             },
+            org_claim: optional("ORG_CLAIM").unwrap_or_else(|| Self::DEFAULT_ORG_CLAIM.to_owned()),
         })
     }
 }
@@ -231,6 +239,17 @@ mod tests {
         let config = Config::from_map(&full()).expect("complete environment");
         assert_eq!(config.platform_read_app, None);
         assert!(config.allowed_return_origins.is_empty());
+    }
+
+    #[test]
+    fn given_org_claim_unset_or_set_when_read_then_it_defaults_to_org_id_or_takes_the_name() {
+        let mut vars = full();
+        assert_eq!(Config::from_map(&vars).expect("config").org_claim, "org_id");
+        vars.insert("ORG_CLAIM".into(), " custom:org ".into());
+        assert_eq!(
+            Config::from_map(&vars).expect("config").org_claim,
+            "custom:org"
+        );
     }
 
     #[test]

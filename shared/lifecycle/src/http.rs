@@ -1,11 +1,21 @@
 //! Small helpers for API Gateway HTTP API (payload v2) handlers: JSON, HTML and redirect answers,
 //! one error shape, and body parsing that turns bad input into a 400 that says what is wrong.
+//!
+//! Authentication and tenant isolation: API Gateway's JWT authorizer verifies the bearer token
+//! (signature, issuer, audience, expiry) before a handler runs and puts its claims in
+//! `requestContext.authorizer.jwt.claims`. [`caller_org`] reads the caller's platform organization
+//! from there (never from a body or query), and [`caller_tenant`] loads the `{tenant_id}` of a
+//! route only when it belongs to that organization.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::model::TenantConnection;
+use crate::store::{Store, keys};
+use crate::{OrgId, TenantId};
 
 /// A JSON answer.
 pub fn json_response(status: u16, body: &impl Serialize) -> ApiGatewayV2httpResponse {
@@ -100,6 +110,83 @@ pub fn query_param<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Opti
     request.query_string_parameters.first(name)
 }
 
+/// The caller's platform organization: the claim `org_claim` (`Config::org_claim`) of the token
+/// API Gateway's JWT authorizer verified. 401 when the request carries no verified claims (the
+/// route is not behind the authorizer, or the event did not come through API Gateway); 403 when
+/// the token names no valid organization.
+pub fn caller_org(
+    request: &ApiGatewayV2httpRequest,
+    org_claim: &str,
+) -> Result<OrgId, Box<ApiGatewayV2httpResponse>> {
+    let Some(claims) = request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|authorizer| authorizer.jwt.as_ref())
+        .map(|jwt| &jwt.claims)
+        .filter(|claims| !claims.is_empty())
+    else {
+        return Err(Box::new(error_response(
+            401,
+            "unauthorized",
+            "this route needs a bearer token from the platform (Authorization: Bearer <JWT>)",
+        )));
+    };
+    let Some(raw) = claims.get(org_claim).filter(|v| !v.trim().is_empty()) else {
+        return Err(Box::new(error_response(
+            403,
+            "forbidden",
+            format!("the token has no {org_claim} claim naming the caller's platform organization"),
+        )));
+    };
+    OrgId::parse(raw.trim()).map_err(|error| {
+        Box::new(error_response(
+            403,
+            "forbidden",
+            format!("the token's {org_claim} claim is not a valid organization: {error}"),
+        ))
+    })
+}
+
+/// The tenant named by the route's `{tenant_id}` when it belongs to `org`. A tenant that is not
+/// connected and a tenant of another organization get the same 404, so a caller learns nothing
+/// about other organizations' tenants. A removed tenant of `org` is returned (its routes answer
+/// for it).
+pub async fn caller_tenant(
+    store: &Store,
+    request: &ApiGatewayV2httpRequest,
+    org: &OrgId,
+) -> Result<TenantConnection, Box<ApiGatewayV2httpResponse>> {
+    let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
+        .map_err(|error| Box::new(error_response(400, "bad_request", error)))?;
+    let not_found = || {
+        Box::new(error_response(
+            404,
+            "tenant_not_found",
+            format!("tenant {tenant_id} is not connected"),
+        ))
+    };
+    match store
+        .get::<TenantConnection>(&keys::tenant_meta(&tenant_id))
+        .await
+    {
+        Ok(Some(tenant)) if &tenant.org_id == org => Ok(tenant),
+        Ok(Some(_)) => {
+            tracing::warn!(%tenant_id, caller_org = %org, "a tenant of another organization was asked for");
+            Err(not_found())
+        }
+        Ok(None) => Err(not_found()),
+        Err(error) => {
+            tracing::error!(%error, "could not read the tenant");
+            Err(Box::new(error_response(
+                503,
+                "unavailable",
+                "the tenant could not be read; try again later",
+            )))
+        }
+    }
+}
+
 fn response(status: u16, content_type: &'static str, body: String) -> ApiGatewayV2httpResponse {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -129,6 +216,52 @@ mod tests {
             panic!("text body expected")
         };
         assert!(text.contains("invalid type: integer `3`"), "{text}");
+    }
+
+    fn with_claims(claims: &[(&str, &str)]) -> ApiGatewayV2httpRequest {
+        let mut jwt =
+            aws_lambda_events::apigw::ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut authorizer = aws_lambda_events::apigw::ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut request = ApiGatewayV2httpRequest::default();
+        request.request_context.authorizer = Some(authorizer);
+        request
+    }
+
+    #[test]
+    fn given_verified_claims_when_the_caller_org_is_read_then_it_comes_from_the_named_claim() {
+        // GIVEN a request whose token names org acme in org_id and globex in another claim
+        let request = with_claims(&[("org_id", "acme"), ("tenant_org", "globex")]);
+        // WHEN / THEN the configured claim decides
+        assert_eq!(
+            caller_org(&request, "org_id").expect("org").as_str(),
+            "acme"
+        );
+        assert_eq!(
+            caller_org(&request, "tenant_org").expect("org").as_str(),
+            "globex"
+        );
+    }
+
+    #[test]
+    fn given_no_claims_or_no_org_claim_when_the_caller_org_is_read_then_401_or_403() {
+        // GIVEN no authorizer context -> 401
+        let answer = caller_org(&ApiGatewayV2httpRequest::default(), "org_id").unwrap_err();
+        assert_eq!(answer.status_code, 401);
+        // GIVEN claims without the org claim -> 403 naming it
+        let answer = caller_org(&with_claims(&[("sub", "svc")]), "org_id").unwrap_err();
+        assert_eq!(answer.status_code, 403);
+        let Some(Body::Text(text)) = &answer.body else {
+            panic!("text body expected")
+        };
+        assert!(text.contains("org_id"), "{text}");
+        // GIVEN an org claim that is not a valid organization id -> 403
+        let answer = caller_org(&with_claims(&[("org_id", "a/b")]), "org_id").unwrap_err();
+        assert_eq!(answer.status_code, 403);
     }
 
     #[test]

@@ -37,16 +37,15 @@ async fn given_read_mode_when_the_admin_accepts_then_the_tenant_is_recorded_and_
         .call(
             "GET /connect",
             Request::default().query(&[
-                ("org", "acme"),
                 ("mode", "read"),
                 ("return_to", "https://app.example.com/settings/tenants"),
             ]),
         )
         .await;
 
-    // THEN it redirects to Entra's admin consent for the read-only app, with the registered
-    // redirect URI and a state
-    assert_eq!(start.status(), 302);
+    // THEN it answers Entra's admin consent URL for the read-only app, with the registered
+    // redirect URI and a state bound to the caller's organization (from its token)
+    assert_eq!(start.status(), 200, "{}", start.text());
     let location = url::Url::parse(&start.location()).expect("absolute URL");
     assert_eq!(
         location.as_str().split('?').next(),
@@ -77,7 +76,6 @@ async fn given_read_mode_when_the_admin_accepts_then_the_tenant_is_recorded_and_
     let back = h
         .consent_round_trip(
             &[
-                ("org", "acme"),
                 ("mode", "read"),
                 ("return_to", "https://app.example.com/settings/tenants"),
             ],
@@ -162,11 +160,7 @@ async fn given_a_state_used_once_when_the_callback_is_replayed_then_400_and_noth
     let h = Harness::start().await;
     let tenant = h.tenant(1);
     let back = h
-        .consent_round_trip(
-            &[("org", "acme"), ("mode", "read")],
-            &tenant.tenant_id,
-            "accept",
-        )
+        .consent_round_trip(&[("mode", "read")], &tenant.tenant_id, "accept")
         .await;
     assert_eq!(h.callback(&back).await.status(), 200);
     assert_eq!(h.sync_jobs().await.len(), 1);
@@ -274,14 +268,16 @@ async fn given_a_state_older_than_ten_minutes_when_the_callback_comes_then_400_e
         ])
         .await;
 
-    // THEN 400, expired, with a way to start again, and nothing recorded
+    // THEN 400, expired, starting again from the platform (a /connect link would need the
+    // platform's token), and nothing recorded
     assert_eq!(page.status(), 400);
     assert!(page.text().contains("expired"), "{}", page.text());
     assert!(
-        page.text().contains("/connect?org=acme&amp;mode=write"),
+        page.text().contains("Start again from the platform"),
         "{}",
         page.text()
     );
+    assert!(!page.text().contains("/connect?"), "{}", page.text());
     assert!(h.stored(&tenant.tenant_id).await.is_none());
 }
 
@@ -294,11 +290,7 @@ async fn given_the_admin_cancels_when_the_callback_comes_then_a_page_says_declin
 
     // WHEN the admin presses Cancel on the consent page
     let back = h
-        .consent_round_trip(
-            &[("org", "acme"), ("mode", "write")],
-            &tenant.tenant_id,
-            "cancel",
-        )
+        .consent_round_trip(&[("mode", "write")], &tenant.tenant_id, "cancel")
         .await;
     assert_eq!(query_value(&back, "error"), "access_denied");
     let page = h.callback(&back).await;
@@ -307,10 +299,8 @@ async fn given_the_admin_cancels_when_the_callback_comes_then_a_page_says_declin
     assert_eq!(page.status(), 403);
     let html = page.text();
     assert!(html.contains("Consent was declined"), "{html}");
-    assert!(html.contains("Try again"));
-    assert!(html.contains(&format!(
-        "{PUBLIC_BASE_URL}/connect?org=acme&amp;mode=write"
-    )));
+    assert!(html.contains("Start again from the platform"), "{html}");
+    assert!(!html.contains("/connect?"), "{html}");
     assert!(
         html.contains("AADSTS65004"),
         "Microsoft's message is shown: {html}"
@@ -326,7 +316,7 @@ async fn given_consent_required_when_the_callback_comes_then_the_page_asks_for_a
     let start = h
         .call(
             "GET /connect",
-            Request::default().query(&[("org", "acme"), ("mode", "read")]),
+            Request::default().query(&[("mode", "read")]),
         )
         .await;
     let location = url::Url::parse(&start.location()).expect("url");
@@ -362,7 +352,7 @@ async fn given_a_valid_state_but_no_consent_in_the_named_tenant_when_the_callbac
     let start = h
         .call(
             "GET /connect",
-            Request::default().query(&[("org", "acme"), ("mode", "read")]),
+            Request::default().query(&[("mode", "read")]),
         )
         .await;
     let location = url::Url::parse(&start.location()).expect("url");
@@ -392,31 +382,83 @@ async fn given_a_valid_state_but_no_consent_in_the_named_tenant_when_the_callbac
 }
 
 #[tokio::test]
-async fn given_bad_connect_links_when_opened_then_400_pages_say_what_is_wrong() {
+async fn given_bad_connect_requests_when_called_then_400_says_what_is_wrong() {
     let h = Harness::start().await;
-    let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("mode", "read")], "no organization"),
-        (&[("org", "acme"), ("mode", "admin")], "mode=read"),
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("mode", "admin")], "mode=read"),
         (
-            &[("org", "ac/me"), ("mode", "read")],
-            "organization in the link is not valid",
+            &[("mode", "read"), ("return_to", "https://evil.example/")],
+            "not on an allowed origin",
         ),
-        (
-            &[
-                ("org", "acme"),
-                ("mode", "read"),
-                ("return_to", "https://evil.example/"),
-            ],
-            "is not one of the platform",
-        ),
+        (&[("mode", "read"), ("tenant", "not a tenant")], "tenant"),
     ];
     for (query, expected) in cases {
-        let page = h
+        let answer = h
             .call("GET /connect", Request::default().query(query))
             .await;
-        assert_eq!(page.status(), 400, "{query:?}");
-        assert!(page.text().contains(expected), "{query:?}: {}", page.text());
+        assert_eq!(answer.status(), 400, "{query:?}");
+        assert!(
+            answer.text().contains(expected),
+            "{query:?}: {}",
+            answer.text()
+        );
     }
+}
+
+#[tokio::test]
+async fn given_no_token_or_a_token_without_a_valid_org_when_connect_is_called_then_401_or_403_and_no_state()
+ {
+    // GIVEN the function
+    let h = Harness::start().await;
+
+    // WHEN /connect is called without the authorizer's claims, and with an org claim that is no
+    // organization id
+    let anonymous = h
+        .call(
+            "GET /connect",
+            Request::default()
+                .anonymous()
+                .query(&[("org", "acme"), ("mode", "read")]),
+        )
+        .await;
+    let bad_org = h
+        .call(
+            "GET /connect",
+            Request::default().org("ac/me").query(&[("mode", "read")]),
+        )
+        .await;
+
+    // THEN 401 and 403, and no consent URL
+    assert_eq!(anonymous.status(), 401, "{}", anonymous.text());
+    assert_eq!(bad_org.status(), 403, "{}", bad_org.text());
+    assert!(anonymous.location().is_empty() && bad_org.location().is_empty());
+}
+
+#[tokio::test]
+async fn given_an_org_in_the_query_when_connect_is_called_then_the_state_is_bound_to_the_tokens_org()
+ {
+    // GIVEN a caller of globex that names acme in the query (an attempt to attach a tenant to
+    // another organization)
+    let h = Harness::start().await;
+
+    // WHEN it starts consent
+    let start = h
+        .call(
+            "GET /connect",
+            Request::default()
+                .org("globex")
+                .query(&[("org", "acme"), ("mode", "read")]),
+        )
+        .await;
+
+    // THEN the signed state names globex, the token's organization
+    assert_eq!(start.status(), 200, "{}", start.text());
+    let location = url::Url::parse(&start.location()).expect("consent url");
+    let params: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    let claims = signer()
+        .verify(&query_value(&params, "state"), Utc::now())
+        .expect("a state we signed");
+    assert_eq!(claims.org_id.as_str(), "globex");
 }
 
 #[tokio::test]
@@ -427,7 +469,7 @@ async fn given_write_mode_when_connected_then_the_read_write_app_is_used_and_wri
     let start = h
         .call(
             "GET /connect",
-            Request::default().query(&[("org", "acme"), ("mode", "write")]),
+            Request::default().query(&[("mode", "write")]),
         )
         .await;
     assert!(

@@ -25,7 +25,8 @@ async fn given_a_working_own_app_when_posted_then_it_is_tested_saved_and_the_sec
                 "client_id": tenant.own_app.client_id,
                 "client_secret": tenant.own_app.client_secret,
                 "mode": "write",
-                "org_id": "acme",
+                // Ignored: the connection belongs to the caller's organization (acme, its token).
+                "org_id": "mallory",
             })),
         )
         .await;
@@ -48,6 +49,11 @@ async fn given_a_working_own_app_when_posted_then_it_is_tested_saved_and_the_sec
     );
     assert_eq!(stored.mode, ConnectionMode::ReadWrite);
     assert_eq!(stored.status, ConnectionStatus::Connected);
+    assert_eq!(
+        stored.org_id.as_str(),
+        "acme",
+        "the organization comes from the token, not the body"
+    );
     let credential = h
         .platform()
         .vault

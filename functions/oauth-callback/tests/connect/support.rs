@@ -131,7 +131,9 @@ impl Harness {
         self.sim.tenants()[index].clone()
     }
 
-    /// Calls the function with an HTTP API event for `route_key`.
+    /// Calls the function with an HTTP API event for `route_key`, with the claims API Gateway's
+    /// JWT authorizer hands over for a caller of `request.org` (acme unless set), or none for an
+    /// anonymous request.
     pub async fn call(&self, route_key: &str, request: Request) -> Answer {
         let (method, path_template) = route_key.split_once(' ').expect("METHOD /path");
         let mut path = path_template.to_owned();
@@ -168,6 +170,11 @@ impl Harness {
         }
         if let Some(body) = request.body {
             event["body"] = Value::String(body.to_string());
+        }
+        if !request.anonymous {
+            let org = request.org.as_deref().unwrap_or(DEFAULT_ORG);
+            event["requestContext"]["authorizer"] =
+                serde_json::json!({"jwt": {"claims": {"org_id": org, "sub": "platform"}}});
         }
         let request: ApiGatewayV2httpRequest =
             serde_json::from_value(event).expect("a valid HTTP API event");
@@ -224,20 +231,44 @@ impl Harness {
         format!("{items:?}")
     }
 
-    /// Walks the browser's path: `GET /connect`, the simulator's consent page (GET, then the form
-    /// POST with the admin's decision and organization), and returns the callback query Entra
-    /// redirects to.
+    /// Walks the browser's path: `GET /connect` (as acme), the simulator's consent page (GET,
+    /// then the form POST with the admin's decision and organization), and returns the callback
+    /// query Entra redirects to.
     pub async fn consent_round_trip(
         &self,
         query: &[(&str, &str)],
         tenant_id: &str,
         decision: &str,
     ) -> Vec<(String, String)> {
+        self.consent_round_trip_as(DEFAULT_ORG, query, tenant_id, decision)
+            .await
+    }
+
+    /// [`Harness::consent_round_trip`] for a caller of organization `org`.
+    pub async fn consent_round_trip_as(
+        &self,
+        org: &str,
+        query: &[(&str, &str)],
+        tenant_id: &str,
+        decision: &str,
+    ) -> Vec<(String, String)> {
         let start = self
-            .call("GET /connect", Request::default().query(query))
+            .call("GET /connect", Request::default().org(org).query(query))
             .await;
-        assert_eq!(start.status(), 302, "{}", start.text());
-        let consent_url = start.location();
+        assert_eq!(start.status(), 200, "{}", start.text());
+        self.consent_at(&start.location(), tenant_id, decision)
+            .await
+    }
+
+    /// The admin's part from an Entra admin consent URL on: the simulator's consent page, the
+    /// decision, and the callback query Entra redirects to.
+    pub async fn consent_at(
+        &self,
+        consent_url: &str,
+        tenant_id: &str,
+        decision: &str,
+    ) -> Vec<(String, String)> {
+        let consent_url = consent_url.to_owned();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -288,7 +319,7 @@ impl Harness {
     pub async fn connect_by_consent(&self, index: usize, mode: &str, org: &str) -> Answer {
         let tenant = self.tenant(index);
         let back = self
-            .consent_round_trip(&[("org", org), ("mode", mode)], &tenant.tenant_id, "accept")
+            .consent_round_trip_as(org, &[("mode", mode)], &tenant.tenant_id, "accept")
             .await;
         self.callback(&back).await
     }
@@ -328,9 +359,26 @@ pub struct Request {
     pub path: HashMap<String, String>,
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// The organization in the caller's token; [`DEFAULT_ORG`] when unset.
+    pub org: Option<String>,
+    /// No token claims at all (a request that did not pass the JWT authorizer).
+    pub anonymous: bool,
 }
 
+/// The organization the harness calls as unless a test says otherwise.
+pub const DEFAULT_ORG: &str = "acme";
+
 impl Request {
+    pub fn org(mut self, org: &str) -> Self {
+        self.org = Some(org.to_owned());
+        self
+    }
+
+    pub fn anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
+    }
+
     pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
         self.query.extend(
             pairs
@@ -373,13 +421,16 @@ impl Answer {
             .unwrap_or_else(|e| panic!("JSON body: {e}: {}", self.text()))
     }
 
+    /// Where the caller is sent next: the `Location` header, or the `consent_url` that
+    /// `GET /connect` answers.
     pub fn location(&self) -> String {
-        self.0
-            .headers
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
+        match self.0.headers.get("location").and_then(|l| l.to_str().ok()) {
+            Some(location) => location.to_owned(),
+            None => serde_json::from_str::<Value>(&self.text())
+                .ok()
+                .and_then(|body| body["consent_url"].as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        }
     }
 
     pub fn content_type(&self) -> String {

@@ -134,3 +134,38 @@ async fn given_an_unknown_or_malformed_tenant_when_tested_then_404_or_400() {
         .await;
     assert_eq!(malformed.status(), 400);
 }
+
+#[tokio::test]
+async fn given_a_tenant_of_acme_when_globex_tests_it_or_lists_its_customers_then_404_like_an_unknown_tenant()
+ {
+    // GIVEN the partner tenant connected for acme
+    let h = Harness::start().await;
+    let partner = h.tenant(0);
+    assert_eq!(h.connect_by_consent(0, "write", "acme").await.status(), 200);
+    let graph_calls = h.sim.stats().requests;
+
+    // WHEN globex tests it and lists its customers
+    let answers = [
+        h.call(
+            "POST /tenants/{tenant_id}/test",
+            Request::default()
+                .org("globex")
+                .path("tenant_id", &partner.tenant_id),
+        )
+        .await,
+        h.call(
+            "GET /tenants/{tenant_id}/customers",
+            Request::default()
+                .org("globex")
+                .path("tenant_id", &partner.tenant_id),
+        )
+        .await,
+    ];
+
+    // THEN both are the 404 of a tenant that is not connected, and Graph was not called
+    for answer in &answers {
+        assert_eq!(answer.status(), 404, "{}", answer.text());
+        assert_eq!(answer.json()["error"]["code"], "tenant_not_found");
+    }
+    assert_eq!(h.sim.stats().requests, graph_calls);
+}

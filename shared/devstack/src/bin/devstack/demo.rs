@@ -41,6 +41,9 @@ pub(crate) struct Demo {
 
 type Step = for<'a> fn(&'a Demo) -> BoxFuture<'a, anyhow::Result<Outcome>>;
 
+/// The platform organization the demo acts for (the org claim of its token).
+const DEMO_ORG: &str = "demo";
+
 /// The walk-through, in order.
 const STEPS: &[(&str, Step)] = &[
     ("The HTTP API answers", health),
@@ -65,9 +68,21 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     println!("  HTTP API   {}", stack.api_url());
     println!("  AWS (moto) {}", stack.moto_endpoint());
     println!("  Graph      {}", stack.graph_base_url());
+    // The demo calls the API as a platform service of organization "demo" would: with a bearer
+    // token of the local issuer (the template's JWT authorizer checks it).
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", stack.token(DEMO_ORG)))
+            .context("the token is not a header value")?,
+    );
+    println!("  Token      for org {DEMO_ORG} (Authorization: Bearer ...)");
     let demo = Demo {
+        http: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .context("HTTP client")?,
         stack,
-        http: reqwest::Client::new(),
         state: Mutex::new(DemoState::default()),
     };
 
@@ -195,18 +210,18 @@ fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             .ok()
             .and_then(|state| state.tenant_id.clone())
             .context("no simulated tenant to connect (an external Graph is in use)")?;
-        // The browser's path, one hop at a time: /connect, the consent page, Accept, the callback.
+        // The platform asks for a consent URL with its token (the organization is the token's);
+        // then the admin's browser, which has no token, goes one hop at a time: the consent page,
+        // Accept, the callback.
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let api = demo.stack.api_url();
-        let start = browser
-            .get(format!("{api}/connect?org=demo&mode=write"))
-            .send()
-            .await
-            .context("GET /connect")?;
-        let consent = location(&start).context("GET /connect did not redirect")?;
-        let consent_url = url::Url::parse(&consent)?;
+        let (start_status, start) = get_json(demo, "/connect?mode=write").await?;
+        let consent = start["consent_url"].as_str().with_context(|| {
+            format!("GET /connect answered {start_status} without consent_url: {start}")
+        })?;
+        let consent_url = url::Url::parse(consent)?;
         let page = browser.get(consent_url.clone()).send().await?;
         if !page.status().is_success() {
             anyhow::bail!("the consent page answered {}", page.status());
@@ -254,8 +269,7 @@ fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             .map_or(0, Vec::len);
         Ok(Outcome::Done(vec![
             format!(
-                "GET /connect?org=demo&mode=write -> {} to {}",
-                start.status().as_u16(),
+                "GET /connect?mode=write (bearer token of org {DEMO_ORG}) -> {start_status}, consent_url {}",
                 consent_url.path()
             ),
             format!(

@@ -1,5 +1,6 @@
 //! `devstack up`: the whole system on this machine until Ctrl-C.
 //! `devstack demo`: the same stack, walked through everything the system can do today.
+//! `devstack token --org ORG`: a bearer token for the running stack's API, for organization ORG.
 
 mod demo;
 
@@ -13,10 +14,13 @@ use serde_json::json;
 const USAGE: &str = "\
 usage: devstack up [--port PORT] [--time-scale N]
        devstack demo
+       devstack token --org ORG
 
   up      start moto, the Graph simulator (unless GRAPH_BASE_URL and LOGIN_BASE_URL are set) and
           every function of infra/template.yaml behind a local HTTP API; stay up until Ctrl-C
   demo    start the same stack, walk through each capability, exit
+  token   print a bearer token of the running stack (`devstack up`) for platform organization
+          ORG; every API route but /health and /oauth/callback needs one
 
   --port PORT        port of the local HTTP API on 127.0.0.1 (default 3000; 0 = any free port)
   --time-scale N     schedules run N times faster (default 1; 60 turns an hour into a minute)";
@@ -32,6 +36,7 @@ async fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("up") => up(&args[1..]).await,
         Some("demo") => demo::run().await,
+        Some("token") => token(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -82,6 +87,46 @@ fn parse_up(args: &[String]) -> anyhow::Result<UpArgs> {
         }
     }
     Ok(parsed)
+}
+
+/// The organization `devstack up` prints a token for.
+const UP_ORG: &str = "demo";
+
+/// `devstack token --org ORG`: asks the running stack (its URL from the state file) to sign a
+/// token; the signing key never leaves that process.
+async fn token(args: &[String]) -> anyhow::Result<()> {
+    let org = match args {
+        [flag, org] if flag == "--org" => org,
+        _ => bail!("devstack token needs --org ORG\n\n{USAGE}"),
+    };
+    let state_file = state_file();
+    let state: serde_json::Value = std::fs::read_to_string(&state_file)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .with_context(|| {
+            format!(
+                "no running stack: {} is missing (start one with `devstack up`)",
+                state_file.display()
+            )
+        })?;
+    let api = state["api_url"]
+        .as_str()
+        .context("the state file names no api_url")?;
+    let answer = reqwest::Client::new()
+        .post(format!("{api}/_devstack/tokens"))
+        .json(&json!({"org_id": org}))
+        .send()
+        .await
+        .with_context(|| format!("asking {api} for a token (is `devstack up` still running?)"))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.context("the answer is not JSON")?;
+    match body["token"].as_str() {
+        Some(token) if status.is_success() => {
+            println!("{token}");
+            Ok(())
+        }
+        _ => bail!("the stack refused: {status} {body}"),
+    }
 }
 
 /// Starts the stack from the real template, the Graph from the environment (else the simulator).
@@ -145,6 +190,12 @@ fn print_stack(stack: &Stack, time_scale: f64) {
         println!("  Simulator admin {}", sim.admin_url());
     }
     println!("  Table           {}", stack.config().table_name);
+
+    println!("\nauthentication (the template's JWT authorizer; the devstack is the issuer)");
+    println!("  every route but GET /health and GET /oauth/callback needs a bearer token");
+    println!("  token for org {UP_ORG} (valid 12 h; `devstack token --org ORG` for another):");
+    println!("  export TOKEN={}", stack.token(UP_ORG));
+    println!("  curl -H \"Authorization: Bearer $TOKEN\" {api}/tenants");
 
     println!("\nroutes");
     for route in stack.routes() {
