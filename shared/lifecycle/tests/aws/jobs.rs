@@ -248,7 +248,7 @@ async fn given_a_job_delivered_twice_when_run_then_the_worker_runs_it_once() {
     // GIVEN the job ran once
     run_sqs_jobs(
         &platform,
-        event("offboarding.fifo", &[body.clone()]),
+        event("offboarding.fifo", std::slice::from_ref(&body)),
         &worker,
     )
     .await;
@@ -274,7 +274,7 @@ async fn given_a_transient_failure_when_redelivered_then_the_job_resumes_after_i
     // GIVEN a delivery that did its first step and then hit a 503
     let response = run_sqs_jobs(
         &platform,
-        event("offboarding.fifo", &[body.clone()]),
+        event("offboarding.fifo", std::slice::from_ref(&body)),
         &failing,
     )
     .await;
