@@ -5,11 +5,13 @@
 //!    wall time per phase, items/s, DynamoDB writes, peak RSS of this process;
 //! 2. a delta sync after 1 % of the accounts and memberships changed: its requests and wall time
 //!    as a share of the full sync's, and its writes against the items that changed;
-//! 3. a forced full sync with the simulator's resource-unit budget at 10 % of Graph's tier: lost
-//!    items (store against the simulator's ground truth) and throttled answers.
+//! 3. a full sync into a fresh store with the simulator's resource-unit budget at 10 % of Graph's
+//!    tier (or `--ru-per-10s`): lost items (store against the simulator's ground truth) and
+//!    throttled answers.
 //!
 //! ```text
-//! cargo run --release -p sync --example bench_sync -- [--users 100000] [--groups 2000]
+//! cargo run --release -p sync --example bench_sync -- [--users 100000] [--groups 2000] \
+//!     [--ru-per-10s 800] [--throttled-only]
 //! ```
 //! The simulator runs in a child process (this program with `--serve-sim`), so the peak RSS is the
 //! sync's alone; moto is its own process too. The last line of stdout is one JSON object.
@@ -350,7 +352,7 @@ impl Bench {
 
     /// A full sync into a fresh store with the RU budget at 10 % of Graph's tier; its summary.
     async fn throttled(&self, sim: &Value) -> Result<Value, BoxError> {
-        let budget = RU_TIER_LARGE / 10;
+        let budget = flag("--ru-per-10s", (RU_TIER_LARGE / 10) as usize)? as u64;
         self.admin_send(
             reqwest::Method::PUT,
             &format!("tenants/{}/knobs", self.tenant),
@@ -373,7 +375,7 @@ impl Bench {
                 .saturating_sub(counts.memberships.removed))
         .saturating_sub((truth.accounts.len() + truth.memberships.len()) as u64);
         println!(
-            "full sync into a fresh store at {budget} RU per 10 s (10 % of Graph's {RU_TIER_LARGE})"
+            "full sync into a fresh store at {budget} RU per 10 s (Graph's tier: {RU_TIER_LARGE})"
         );
         println!(
             "  status {:?}, wall {:.1} s ({}), Graph requests {}, throttled {}, retries {}; lost items {lost}, extra items {extra}",
