@@ -133,7 +133,7 @@ impl SyncRoutes {
                 format!("the tenant must be reconnected before it can sync: {reason}"),
             )));
         }
-        let run = sync::request_sync(&self.platform, &tenant, full, Utc::now())
+        let run = lifecycle::sync_runs::request_sync(&self.platform, &tenant, full, Utc::now())
             .await
             .map_err(|error| {
                 tracing::error!(%error, "sync could not be queued");

@@ -10,11 +10,10 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 use graph::{GraphError, TenantGraph, TokenError};
 use lifecycle::model::{
-    ConnectionMode, ConnectionStatus, Job, JobKind, JobRecord, LastSync, SyncJob, SyncRun,
-    SyncRunStatus, TenantAuth, TenantConnection,
+    ConnectionMode, ConnectionStatus, LastSync, SyncRunStatus, TenantAuth, TenantConnection,
 };
-use lifecycle::store::keys;
-use lifecycle::{DomainName, JobId, OrgId, Platform, StoreError, SyncRunId, TenantId, VaultError};
+use lifecycle::sync_runs;
+use lifecycle::{DomainName, OrgId, Platform, StoreError, SyncRunId, TenantId, VaultError};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -197,8 +196,8 @@ impl ConnectError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Connected {
     pub tenant: TenantConnection,
-    /// The first sync's run id.
-    pub sync_run_id: SyncRunId,
+    /// The first sync's run, when it could be queued.
+    pub sync_run_id: Option<SyncRunId>,
     /// False when the sync queue refused the job: the scheduler then picks the tenant up (its
     /// next sync is due at once).
     pub first_sync_queued: bool,
@@ -254,7 +253,6 @@ pub async fn connect(
         platform.vault.delete_app_credential(tenant_id).await?;
     }
 
-    let sync_run_id = SyncRunId::new();
     let interval = existing
         .as_ref()
         .map_or(TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES, |tenant| {
@@ -274,96 +272,37 @@ pub async fn connect(
         auth,
         status: ConnectionStatus::Connected,
         consented_at: now,
-        last_sync: Some(LastSync {
-            sync_run_id: sync_run_id.clone(),
-            status: SyncRunStatus::Queued,
-            at: now,
-        }),
-        next_sync_due: Some(now + chrono::Duration::minutes(i64::from(interval))),
+        last_sync: existing.as_ref().and_then(|t| t.last_sync.clone()),
+        next_sync_due: Some(now),
         sync_interval_minutes: interval,
         options: permissions::sync_options(&report.permissions, has_p1),
         has_p1,
     };
     platform.save_tenant(&tenant).await?;
 
-    let queued = enqueue_sync(platform, tenant_id, &sync_run_id, fresh, now).await;
-    if let Err(reason) = &queued {
-        tracing::error!(%reason, "the first sync could not be queued; the scheduler will run it");
-        tenant.last_sync = None;
-        tenant.next_sync_due = Some(now);
-        platform.save_tenant(&tenant).await?;
-    }
+    // The first sync runs at once (full for a fresh connection); it also moves the next
+    // scheduled sync one interval on. Should queueing fail, the tenant stays due now and the
+    // hourly schedule picks it up.
+    let sync_run_id = match sync_runs::request_sync(platform, &tenant, fresh, now).await {
+        Ok(run) => Some(run.id),
+        Err(reason) => {
+            tracing::error!(%reason, "the first sync could not be queued; the scheduler will run it");
+            None
+        }
+    };
     tracing::info!(fresh, mode = ?tenant.mode, "tenant connected");
+    if let Some(run) = &sync_run_id {
+        tenant.last_sync = Some(LastSync {
+            sync_run_id: run.clone(),
+            status: SyncRunStatus::Queued,
+            at: now,
+        });
+        tenant.next_sync_due = Some(now + chrono::Duration::minutes(i64::from(interval)));
+    }
     Ok(Connected {
         tenant,
+        first_sync_queued: sync_run_id.is_some(),
         sync_run_id,
-        first_sync_queued: queued.is_ok(),
         fresh,
     })
-}
-
-/// Writes the sync run (Queued) and the job record, then sends the sync job. On a send failure
-/// the run is marked Failed with the reason, which is returned.
-async fn enqueue_sync(
-    platform: &Platform,
-    tenant_id: &TenantId,
-    sync_run_id: &SyncRunId,
-    full: bool,
-    now: DateTime<Utc>,
-) -> Result<(), String> {
-    let job = Job {
-        job_id: JobId::new(),
-        tenant_id: tenant_id.clone(),
-        dry_run: false,
-        kind: JobKind::Sync(SyncJob {
-            sync_run_id: sync_run_id.clone(),
-            full,
-            resume: None,
-        }),
-    };
-    let run_key = keys::sync_run(tenant_id, now, sync_run_id);
-    let mut run = SyncRun {
-        id: sync_run_id.clone(),
-        tenant_id: tenant_id.clone(),
-        status: SyncRunStatus::Queued,
-        started_at: now,
-        ended_at: None,
-        full,
-        counts: Default::default(),
-        graph: Default::default(),
-        error: None,
-    };
-    let sent = async {
-        platform
-            .store
-            .put(&run_key, &run)
-            .await
-            .map_err(|e| e.to_string())?;
-        platform
-            .store
-            .put_new(
-                &keys::job(tenant_id, &job.job_id),
-                &JobRecord::queued(&job, now),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        platform
-            .queue
-            .send_job(&platform.config.sync_queue_url, &job)
-            .await
-            .map_err(|e| e.to_string())
-    }
-    .await;
-    match sent {
-        Ok(_) => Ok(()),
-        Err(reason) => {
-            run.status = SyncRunStatus::Failed;
-            run.ended_at = Some(now);
-            run.error = Some(format!("the first sync could not be queued: {reason}"));
-            if let Err(error) = platform.store.put(&run_key, &run).await {
-                tracing::warn!(%error, "could not mark the unqueued sync run failed");
-            }
-            Err(reason)
-        }
-    }
 }

@@ -402,7 +402,7 @@ impl Bench {
             .ok_or("tenant gone")?;
         let started = Instant::now();
         let run = sync::request_sync(&self.platform, &tenant, full, Utc::now()).await?;
-        let key = sync::runs::run_key(&self.tenant, &run.id).ok_or("run key")?;
+        let key = lifecycle::sync_runs::run_key(&self.tenant, &run.id).ok_or("run key")?;
         let mut reports = Vec::new();
         loop {
             let messages = self

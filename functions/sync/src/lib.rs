@@ -6,12 +6,11 @@
 //! - SQS sync jobs (from the fan-out, `POST /tenants/{id}/sync`, the first sync after connecting,
 //!   or a run's own continuation): each syncs one tenant ([`engine`]), with partial batch failures.
 //!
-//! The sync log is the tenant's [`SyncRun`](lifecycle::model::SyncRun) records; [`runs`] makes
+//! The sync log is the tenant's [`SyncRun`](lifecycle::model::SyncRun) records; [`lifecycle::sync_runs`] makes
 //! and finds them and is how other functions request a sync.
 
 pub mod convert;
 pub mod engine;
-pub mod runs;
 pub mod schedule;
 pub mod state;
 mod worker;
@@ -24,7 +23,7 @@ use lifecycle::{Config, Function, HandlerError, Platform, PlatformError};
 use serde_json::Value;
 
 pub use engine::{Outcome, Phase, Report, Settings, SyncError};
-pub use runs::{RequestError, request_sync};
+pub use lifecycle::sync_runs::{RequestError, request_sync};
 pub use schedule::{FanOut, fan_out};
 
 /// The sync function, built once per cold start.

@@ -8,7 +8,7 @@ use lifecycle::{Platform, StoreError};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::runs::{self, RequestError};
+use lifecycle::sync_runs::{self as runs, RequestError};
 
 /// A queued or running sync older than this is taken as lost (its message went to the
 /// dead-letter queue) and no longer keeps the tenant from its scheduled sync.

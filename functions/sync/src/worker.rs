@@ -18,7 +18,7 @@ use lifecycle::{JobId, Key, Lease, LeaseOutcome, Platform, StoreError};
 use tracing::Instrument as _;
 
 use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
-use crate::runs;
+use lifecycle::sync_runs as runs;
 
 /// Deliveries after which a run that keeps failing for a transient reason is recorded as failed
 /// (the queue's `maxReceiveCount` in infra/template.yaml moves the message to the dead-letter

@@ -13,6 +13,7 @@ pub mod platform;
 pub mod queue;
 mod sdk_error;
 pub mod store;
+pub mod sync_runs;
 pub mod telemetry;
 pub mod vault;
 

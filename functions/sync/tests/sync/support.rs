@@ -237,7 +237,7 @@ impl Local {
 
     /// A run's record.
     pub async fn run(&self, tenant: &TenantId, run: &SyncRunId) -> SyncRun {
-        let key = sync::runs::run_key(tenant, run).expect("run id carries its time");
+        let key = lifecycle::sync_runs::run_key(tenant, run).expect("run id carries its time");
         self.platform()
             .store
             .get::<SyncRun>(&key)

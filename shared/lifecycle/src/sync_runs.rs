@@ -5,13 +5,13 @@
 //! tenant's whole sync log. Ids made elsewhere (a job put on the queue by another service) are
 //! accepted too; their record is then looked up in the log.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use futures::{StreamExt as _, TryStreamExt as _};
-use lifecycle::model::{
+use crate::model::{
     Job, JobKind, LastSync, SyncCounts, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
-use lifecycle::store::keys;
-use lifecycle::{JobId, Key, Platform, QueueError, Store, StoreError, SyncRunId, TenantId};
+use crate::store::keys;
+use crate::{JobId, Key, Platform, QueueError, Store, StoreError, SyncRunId, TenantId};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use futures::{StreamExt as _, TryStreamExt as _};
 use thiserror::Error;
 
 const ID_TIME_FORMAT: &str = "%Y%m%dT%H%M%S%3fZ";
@@ -102,7 +102,7 @@ pub async fn request_sync(
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<SyncRun, RequestError> {
-    let run = queued_run(&tenant.tenant_id, new_run_id(now), full, now);
+    let mut run = queued_run(&tenant.tenant_id, new_run_id(now), full, now);
     let key = keys::sync_run(&tenant.tenant_id, now, &run.id);
     platform.store.put(&key, &run).await?;
     let job = Job {
@@ -115,10 +115,20 @@ pub async fn request_sync(
             resume: None,
         }),
     };
-    platform
+    if let Err(error) = platform
         .queue
         .send_job(&platform.config.sync_queue_url, &job)
-        .await?;
+        .await
+    {
+        // The run must not stay "queued" for ever in the sync log.
+        run.status = SyncRunStatus::Failed;
+        run.ended_at = Some(now);
+        run.error = Some(format!("the sync could not be queued: {error}"));
+        if let Err(store_error) = platform.store.put(&key, &run).await {
+            tracing::warn!(tenant_id = %tenant.tenant_id, %store_error, "could not mark an unqueued sync run failed");
+        }
+        return Err(error.into());
+    }
     let mut shown = tenant.clone();
     shown.last_sync = Some(LastSync {
         sync_run_id: run.id.clone(),
