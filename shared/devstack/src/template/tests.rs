@@ -1,0 +1,319 @@
+
+use super::*;
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn workspace_root() -> PathBuf {
+    normalize(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+fn real_template() -> Template {
+    Template::load(&workspace_root().join("infra/template.yaml")).expect("the real template")
+}
+
+struct Fixed(HashMap<String, String>);
+
+impl Lookup for Fixed {
+    fn reference(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+    fn attribute(&self, resource: &str, attribute: &str) -> Option<String> {
+        self.0.get(&format!("{resource}.{attribute}")).cloned()
+    }
+}
+
+#[test]
+fn given_the_real_template_when_parsed_then_the_table_has_pk_sk_and_ttl() {
+    let template = real_template();
+
+    let [table] = template.tables.as_slice() else {
+        panic!("one table expected, got {:?}", template.tables);
+    };
+    assert_eq!(
+        table.key_schema,
+        vec![
+            KeyElement {
+                attribute_name: "pk".into(),
+                key_type: "HASH".into()
+            },
+            KeyElement {
+                attribute_name: "sk".into(),
+                key_type: "RANGE".into()
+            },
+        ]
+    );
+    assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
+}
+
+#[test]
+fn given_the_real_template_when_parsed_then_every_queue_has_a_dead_letter_queue_of_its_kind() {
+    let template = real_template();
+
+    for name in [
+        "SyncQueue",
+        "OnboardingQueue",
+        "OffboardingQueue",
+        "LicenseRefreshQueue",
+    ] {
+        let queue = template.queue(name).unwrap_or_else(|| panic!("{name}"));
+        let redrive = queue.redrive_policy.as_ref().expect("redrive policy");
+        // The jobs runner fails a job for good on its last delivery, so it must know this.
+        assert_eq!(
+            redrive.max_receive_count,
+            lifecycle::MAX_DELIVERIES,
+            "{name}: maxReceiveCount and lifecycle::MAX_DELIVERIES must agree"
+        );
+        let dlq = template
+            .queue(redrive.dead_letter_target_arn.target().expect("a GetAtt"))
+            .expect("the DLQ is in the template");
+        assert_eq!(
+            dlq.fifo, queue.fifo,
+            "{name}: a FIFO queue needs a FIFO DLQ"
+        );
+        assert_eq!(dlq.message_retention_period, Some(1_209_600), "{name}");
+    }
+    let onboarding = template.queue("OnboardingQueue").expect("onboarding");
+    assert!(onboarding.fifo && !onboarding.content_based_deduplication);
+}
+
+#[test]
+fn given_the_real_template_when_parsed_then_the_api_function_serves_get_health() {
+    let template = real_template();
+
+    let api = template.function("ApiFunction").expect("ApiFunction");
+    assert_eq!(api.code_key(&workspace_root()), "functions/api");
+    assert!(api.events.iter().any(|e| e.source
+        == EventSource::HttpApi {
+            method: "GET".into(),
+            path: "/health".into()
+        }));
+    assert_eq!(api.timeout, Some(30), "Globals.Function.Timeout applies");
+}
+
+#[test]
+fn given_the_real_template_when_parsed_then_routes_need_the_jwt_authorizer_unless_they_opt_out() {
+    let template = real_template();
+    let authorizer_of = |function: &str, event: &str| {
+        let spec = template.function(function).expect(function);
+        let event = spec.events.iter().find(|e| e.name == event).expect(event);
+        template.route_authorizer(event).map(|a| a.name.clone())
+    };
+
+    assert_eq!(authorizer_of("ApiFunction", "Health"), None);
+    assert_eq!(
+        authorizer_of("OAuthCallbackFunction", "OAuthCallback"),
+        None
+    );
+    for (function, event) in [
+        ("ApiFunction", "ListTenants"),
+        ("ApiFunction", "GetTenant"),
+        ("OAuthCallbackFunction", "Connect"),
+        ("OAuthCallbackFunction", "ConnectOwnApp"),
+    ] {
+        assert_eq!(
+            authorizer_of(function, event).as_deref(),
+            Some("PlatformJwt"),
+            "{function}.{event}"
+        );
+    }
+    let jwt = &template.http_api_specs[0].authorizers[0];
+    assert_eq!(jwt.header().as_deref(), Some("authorization"));
+    assert_eq!(jwt.issuer, Expr::Ref("ApiJwtIssuer".into()));
+    assert_eq!(jwt.audience, [Expr::Ref("ApiJwtAudience".into())]);
+}
+
+#[test]
+fn given_the_real_template_when_the_environment_is_resolved_then_every_config_variable_is_set() {
+    let template = real_template();
+    let api = template.function("ApiFunction").expect("ApiFunction");
+    let mut known: HashMap<String, String> = HashMap::new();
+    for name in template.parameters.keys() {
+        known.insert(name.clone(), format!("param:{name}"));
+    }
+    for q in &template.queues {
+        known.insert(q.logical_id.clone(), format!("url:{}", q.logical_id));
+    }
+    for s in &template.secrets {
+        known.insert(s.logical_id.clone(), format!("arn:{}", s.logical_id));
+    }
+    known.insert("Table".into(), "table".into());
+    known.insert("AWS::StackName".into(), "stack".into());
+    let lookup = Fixed(known);
+
+    let vars: HashMap<String, String> = api
+        .environment
+        .iter()
+        .map(|(k, e)| (k.clone(), e.resolve(&lookup, k).expect(k)))
+        .collect();
+
+    assert_eq!(vars["SECRET_PREFIX"], "stack/");
+    assert_eq!(vars["ONBOARDING_QUEUE_URL"], "url:OnboardingQueue");
+    assert_eq!(vars["PLATFORM_APP_SECRET_ID"], "arn:PlatformAppSecret");
+    for name in [
+        "TABLE_NAME",
+        "SYNC_QUEUE_URL",
+        "ONBOARDING_QUEUE_URL",
+        "OFFBOARDING_QUEUE_URL",
+        "LICENSE_REFRESH_QUEUE_URL",
+        "GRAPH_BASE_URL",
+        "LOGIN_BASE_URL",
+        "SECRET_PREFIX",
+        "PLATFORM_APP_CLIENT_ID",
+        "PLATFORM_APP_SECRET_ID",
+        "STATE_SIGNING_KEY_SECRET_ID",
+        "PUBLIC_BASE_URL",
+    ] {
+        assert!(vars.contains_key(name), "{name} missing from Globals");
+    }
+}
+
+#[test]
+fn given_sqs_and_schedule_events_when_parsed_then_batch_size_failures_and_rate_are_read() {
+    let yaml = r#"
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: { FifoQueue: true }
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../functions/worker
+      Timeout: 900
+      Environment:
+        Variables: { EXTRA: !Join ["-", [a, !Ref Jobs]] }
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: { "Fn::GetAtt": [Jobs, Arn] }
+            BatchSize: 5
+            FunctionResponseTypes: [ReportBatchItemFailures]
+        Hourly:
+          Type: Schedule
+          Properties: { Schedule: rate(1 hour) }
+        Nightly:
+          Type: Schedule
+          Properties: { Schedule: "cron(0 3 * * ? *)", Enabled: false }
+        Everything:
+          Type: HttpApi
+"#;
+    let template = Template::from_yaml(yaml, Path::new("/repo/infra")).expect("parses");
+
+    let worker = template.function("Worker").expect("Worker");
+    assert_eq!(worker.code_key(Path::new("/repo")), "functions/worker");
+    assert_eq!(worker.timeout, Some(900));
+    assert_eq!(
+        worker.events[0].source,
+        EventSource::Sqs {
+            queue: "Jobs".into(),
+            batch_size: 5,
+            report_batch_item_failures: true
+        }
+    );
+    assert_eq!(
+        worker.events[1].source,
+        EventSource::Schedule {
+            expression: ScheduleExpression::Rate(Duration::from_secs(3600)),
+            enabled: true,
+            input: None
+        }
+    );
+    assert_eq!(
+        worker.events[2].source,
+        EventSource::Schedule {
+            expression: ScheduleExpression::Cron("0 3 * * ? *".into()),
+            enabled: false,
+            input: None
+        }
+    );
+    assert_eq!(
+        worker.events[3].source,
+        EventSource::HttpApi {
+            method: "$default".into(),
+            path: "$default".into()
+        }
+    );
+    let lookup = Fixed(HashMap::from([("Jobs".into(), "url".into())]));
+    assert_eq!(
+        worker.environment["EXTRA"]
+            .resolve(&lookup, "EXTRA")
+            .expect("resolves"),
+        "a-url"
+    );
+}
+
+#[test]
+fn given_an_sqs_event_on_a_queue_not_in_the_template_when_parsed_then_the_error_names_it() {
+    let yaml = r#"
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../functions/worker
+      Events:
+        Jobs:
+          Type: SQS
+          Properties: { Queue: !GetAtt Missing.Arn }
+"#;
+    let err = Template::from_yaml(yaml, Path::new("/repo/infra")).unwrap_err();
+
+    assert!(err.to_string().contains("queue Missing"), "{err}");
+}
+
+#[test]
+fn given_an_unsupported_event_type_when_parsed_then_the_error_names_function_and_type() {
+    let yaml = r#"
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../functions/worker
+      Events:
+        Upload: { Type: S3, Properties: { Bucket: b, Events: s3:ObjectCreated:* } }
+"#;
+    let err = Template::from_yaml(yaml, Path::new("/repo/infra")).unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        "function Worker, event Upload: event type S3 is not supported by the devstack"
+    );
+}
+
+#[test]
+fn given_a_sub_with_attributes_and_escapes_when_resolved_then_each_part_is_replaced() {
+    let expr = Expr::Sub {
+        template: "arn:${AWS::Region}:${Queue.Arn}/${!Literal}/${Name}".into(),
+        variables: BTreeMap::from([("Name".into(), Expr::Literal("n".into()))]),
+    };
+    let lookup = Fixed(HashMap::from([
+        ("AWS::Region".into(), "us-east-1".into()),
+        ("Queue.Arn".into(), "q".into()),
+    ]));
+
+    assert_eq!(
+        expr.resolve(&lookup, "x").expect("resolves"),
+        "arn:us-east-1:q/${Literal}/n"
+    );
+    let missing = Expr::Ref("Nope".into())
+        .resolve(&lookup, "Env.X")
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "Env.X: !Ref Nope is not known locally (no such parameter or resource)"
+    );
+}
+
+#[test]
+fn given_rate_expressions_when_parsed_then_units_and_bad_input_are_handled() {
+    assert_eq!(
+        ScheduleExpression::parse("rate(5 minutes)"),
+        Some(ScheduleExpression::Rate(Duration::from_secs(300)))
+    );
+    assert_eq!(
+        ScheduleExpression::parse("rate(1 day)"),
+        Some(ScheduleExpression::Rate(Duration::from_secs(86_400)))
+    );
+    assert_eq!(ScheduleExpression::parse("rate(0 minutes)"), None);
+    assert_eq!(ScheduleExpression::parse("rate(5 fortnights)"), None);
+    assert_eq!(ScheduleExpression::parse("every hour"), None);
+}
