@@ -15,15 +15,17 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl AwsClients {
-    /// Builds the three clients from one configuration.
+    /// Builds the clients from one configuration.
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
         }
     }
 }

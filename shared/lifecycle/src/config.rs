@@ -60,6 +60,9 @@ pub struct Config {
     /// organization (`ORG_CLAIM`, optional, default [`Config::DEFAULT_ORG_CLAIM`]). Every HTTP
     /// route scopes tenants by it; the organization is never read from a body or query.
     pub org_claim: String,
+    /// EventBridge bus that receives "job finished" events (`EVENT_BUS_NAME`, optional, default
+    /// `default`, the account's default bus).
+    pub event_bus_name: String,
 }
 
 /// The read-only platform app: its client id and the Secrets Manager id of its client secret.
@@ -150,6 +153,7 @@ impl Config {
                 None => Vec::new(),
             },
             org_claim: optional("ORG_CLAIM").unwrap_or_else(|| Self::DEFAULT_ORG_CLAIM.to_owned()),
+            event_bus_name: optional("EVENT_BUS_NAME").unwrap_or_else(|| "default".to_owned()),
         })
     }
 }

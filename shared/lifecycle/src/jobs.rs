@@ -16,6 +16,7 @@ use graph::GraphError;
 use thiserror::Error;
 use tracing::Instrument as _;
 
+use crate::events::{Events, EventsError};
 use crate::model::{ConnectionStatus, Job, JobRecord, JobStatus, JobStep, TenantConnection};
 use crate::platform::{AccessError, Platform};
 use crate::store::{PutOutcome, Store, StoreError, keys};
@@ -69,11 +70,12 @@ macro_rules! classify_by_retryable {
         }
     )*};
 }
-classify_by_retryable!(StoreError, VaultError, QueueError, AccessError);
+classify_by_retryable!(StoreError, VaultError, QueueError, AccessError, EventsError);
 
 /// A job's record as it runs; every step is written through to DynamoDB.
 pub struct JobProgress {
     store: Store,
+    events: Events,
     record: JobRecord,
 }
 
@@ -111,10 +113,14 @@ impl JobProgress {
         Ok(())
     }
 
+    /// Ends the job: the completion event first, then the record. Should the record's write fail,
+    /// the redelivery finishes again and puts the event again (at least once); the other way
+    /// round a lost event could never be put again.
     async fn finish(&mut self, status: JobStatus, error: Option<String>) -> Result<(), JobError> {
         self.record.status = status;
         self.record.error = error;
         self.record.completed_at = Some(Utc::now());
+        self.events.job_finished(&self.record).await?;
         self.save().await
     }
 }
@@ -314,6 +320,7 @@ async fn accept(platform: &Platform, job: &Job) -> Result<Option<JobProgress>, J
     };
     Ok(Some(JobProgress {
         store: platform.store.clone(),
+        events: platform.events.clone(),
         record,
     }))
 }

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod config;
 mod countries;
+pub mod events;
 pub mod function;
 pub mod http;
 pub mod ids;

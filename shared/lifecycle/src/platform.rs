@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use thiserror::Error;
 use tokio::sync::OnceCell;
 
+use crate::events::Events;
 use crate::ids::TenantId;
 use crate::model::{
     ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry,
@@ -53,6 +54,7 @@ pub struct Platform {
     pub store: Store,
     pub queue: Queue,
     pub vault: Vault,
+    pub events: Events,
     pub graph: GraphClient,
     pub sdk: SdkConfig,
     platform_secret: std::sync::Arc<OnceCell<SecretString>>,
@@ -71,6 +73,7 @@ impl Platform {
             store: Store::new(clients.dynamodb, config.table_name.clone()),
             queue: Queue::new(clients.sqs),
             vault: Vault::from_config(clients.secrets, &config),
+            events: Events::new(clients.events, config.event_bus_name.clone()),
             graph,
             sdk: sdk.clone(),
             config,

@@ -69,6 +69,7 @@ fn config() -> Config {
     Config::from_vars(|name| {
         Some(match name {
             "TABLE_NAME" => super::TABLE.to_owned(),
+            "EVENT_BUS_NAME" => "default".to_owned(),
             "GRAPH_BASE_URL" => "http://127.0.0.1:9/v1.0".to_owned(),
             name if name.ends_with("_URL") || name.ends_with("ORIGINS") => {
                 "http://127.0.0.1:9".to_owned()
@@ -339,4 +340,81 @@ async fn given_a_removed_tenant_when_a_job_arrives_then_nothing_is_written_under
         .await
         .expect("read");
     assert_eq!(record, None);
+}
+
+#[tokio::test]
+async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_event() {
+    let (local, platform) = platform().await;
+    // GIVEN a service subscribed to this bundle's events through a rule and a queue
+    let sqs = &local.clients.sqs;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("subscriber")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("queue arn");
+    let events = &local.clients.events;
+    events
+        .put_rule()
+        .name("lifecycle-jobs")
+        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
+        .send()
+        .await
+        .expect("rule");
+    events
+        .put_targets()
+        .rule("lifecycle-jobs")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("subscriber")
+                .arn(queue_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("target");
+    let tenant = connection(&tenant(13));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let job = offboard(&tenant.tenant_id);
+    // WHEN the job runs to the end
+    let body = serde_json::to_string(&job).expect("json");
+    run_sqs_jobs(
+        &platform,
+        event("offboarding.fifo", &[body]),
+        &Worker::default(),
+    )
+    .await;
+    // THEN the subscriber receives one event naming the job, its status and its steps
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("receive");
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let event: serde_json::Value =
+        serde_json::from_str(messages[0].body().unwrap_or_default()).expect("event json");
+    assert_eq!(event["detail-type"], lifecycle::events::JOB_FINISHED);
+    assert_eq!(event["detail"]["job_id"], job.job_id.to_string());
+    assert_eq!(event["detail"]["type"], "offboard");
+    assert_eq!(event["detail"]["status"], "succeeded");
+    assert_eq!(event["detail"]["steps"][1]["name"], "second");
 }
