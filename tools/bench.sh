@@ -11,7 +11,8 @@ GROUP_COUNT=${BENCH_GROUPS:-2000}
 target=${CARGO_TARGET_DIR:-target}
 
 echo "==> building (release)"
-cargo build --release --locked -p graph-sim --bin graph-sim -p graph --example list_tenant
+cargo build --release --locked -p graph-sim --bin graph-sim -p graph --example list_tenant \
+  -p sync --example bench_sync
 
 sim_out=$(mktemp)
 "$target/release/graph-sim" --port 0 --users "$USERS" --groups "$GROUP_COUNT" > "$sim_out" &
@@ -31,3 +32,10 @@ export GRAPH_BASE_URL LOGIN_BASE_URL TENANT_ID CLIENT_ID CLIENT_SECRET
 echo
 echo "==> Graph client: list $USERS users and $GROUP_COUNT groups with members (one tenant)"
 "$target/release/examples/list_tenant"
+
+kill $sim_pid 2>/dev/null || true
+
+echo
+echo "==> Sync: one tenant of $USERS accounts and $GROUP_COUNT groups into DynamoDB (moto), full then delta"
+echo "    (moto is far slower than DynamoDB: wall times here are an upper bound)"
+"$target/release/examples/bench_sync" --users "$USERS" --groups "$GROUP_COUNT"
