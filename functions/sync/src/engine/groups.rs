@@ -1,0 +1,420 @@
+//! The groups round with `members@delta`: groups and memberships, full (compare, write,
+//! sweep) or delta.
+
+use std::collections::{HashMap, HashSet};
+use std::pin::pin;
+
+use futures::TryStreamExt as _;
+use graph::{GraphError, GroupChange, MemberChange, RemovedReason};
+use lifecycle::model::{Group, Membership};
+use lifecycle::store::keys;
+use lifecycle::{AccountId, GroupId, Key};
+
+use crate::convert::{self};
+use crate::state::{fingerprint, hash_str};
+
+use super::writes::marked_group_deleted;
+use super::*;
+
+impl Engine<'_> {
+    /// The groups delta round with memberships.
+    pub(super) async fn groups_phase(
+        &mut self,
+        force_full: bool,
+    ) -> Result<Option<String>, SyncError> {
+        let mut plan = self.plan("groups", force_full).await?;
+        if plan.done {
+            return Ok(None);
+        }
+        loop {
+            let mut sets = None;
+            if plan.full {
+                self.run.full = true;
+                sets = Some(match self.resume_group_sets(plan.from.as_deref()).await? {
+                    Some(sets) => sets,
+                    None if plan.fresh => (StoredSet::default(), StoredSet::default()),
+                    None => {
+                        plan.from = None;
+                        (
+                            self.stored_groups().await?,
+                            self.stored_memberships().await?,
+                        )
+                    }
+                });
+            }
+            match self.groups_round(&plan, sets).await {
+                Err(SyncError::Graph(GraphError::ResyncRequired(detail))) if !plan.full => {
+                    tracing::info!(tenant_id = %self.tenant.tenant_id, %detail, "groups delta link refused: full resync");
+                    plan = RoundPlan {
+                        from: None,
+                        full: true,
+                        done: false,
+                        fresh: false,
+                    };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(super) async fn groups_round(
+        &mut self,
+        plan: &RoundPlan,
+        mut sets: Option<(StoredSet<u64>, StoredSet<()>)>,
+    ) -> Result<Option<String>, SyncError> {
+        let mut pages = pin!(self.graph.groups_delta_pages(plan.from.as_deref()));
+        loop {
+            let Some(page) = pages.try_next().await? else {
+                return Err(SyncError::RoundWithoutLink { resource: "groups" });
+            };
+            let complete = page.next_link.is_none();
+            let Some(link) = page.resume_link().map(str::to_owned) else {
+                return Err(SyncError::RoundWithoutLink { resource: "groups" });
+            };
+            let mut writes = Writes::default();
+            self.group_page(page.changes, sets.as_mut(), &mut writes)
+                .await?;
+            self.apply(writes).await?;
+            if complete && let Some((groups, memberships)) = &sets {
+                self.sweep_groups(&groups.unseen, &memberships.unseen)
+                    .await?;
+            }
+            self.save_round("groups", &link, complete, plan.full)
+                .await?;
+            if complete {
+                return Ok(None);
+            }
+            if self.out_of_time() {
+                if let Some((groups, memberships)) = &sets {
+                    self.save_unseen("groups", &link, &groups.unseen).await?;
+                    self.save_unseen("memberships", &link, &memberships.unseen)
+                        .await?;
+                }
+                return Ok(Some(link));
+            }
+            self.keep_lease().await?;
+        }
+    }
+
+    pub(super) async fn stored_groups(&self) -> Result<StoredSet<u64>, SyncError> {
+        let mut items = HashMap::new();
+        for partition in keys::group_partitions(&self.tenant.tenant_id) {
+            let mut groups = pin!(self.store().query::<Group>(&partition, None));
+            while let Some(group) = groups.try_next().await? {
+                items.insert(hash_str(group.id.as_str()), fingerprint(&group));
+            }
+        }
+        let unseen = items.keys().copied().collect();
+        Ok(StoredSet { items, unseen })
+    }
+
+    pub(super) async fn stored_memberships(&self) -> Result<StoredSet<()>, SyncError> {
+        let mut items = HashMap::new();
+        for partition in keys::membership_partitions(&self.tenant.tenant_id) {
+            let mut stored = pin!(self.store().query_keys(&partition, None));
+            while let Some(key) = stored.try_next().await? {
+                items.insert(hash_str(key.sk()), ());
+            }
+        }
+        let unseen = items.keys().copied().collect();
+        Ok(StoredSet { items, unseen })
+    }
+
+    pub(super) async fn resume_group_sets(
+        &self,
+        link: Option<&str>,
+    ) -> Result<Option<(StoredSet<u64>, StoredSet<()>)>, SyncError> {
+        let Some(link) = link else {
+            return Ok(None);
+        };
+        let (Some(unseen_groups), Some(unseen_memberships)) = (
+            self.load_unseen("groups", link).await?,
+            self.load_unseen("memberships", link).await?,
+        ) else {
+            return Ok(None);
+        };
+        let mut groups = self.stored_groups().await?;
+        groups.unseen = unseen_groups;
+        let mut memberships = self.stored_memberships().await?;
+        memberships.unseen = unseen_memberships;
+        Ok(Some((groups, memberships)))
+    }
+
+    pub(super) async fn group_page(
+        &mut self,
+        changes: Vec<GroupChange>,
+        mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
+        writes: &mut Writes,
+    ) -> Result<(), SyncError> {
+        let tenant = self.tenant.tenant_id.clone();
+        // In a delta round every changed group is compared with its stored record.
+        let stored: HashMap<String, Group> = if sets.is_none() {
+            let ids: Vec<String> = changes
+                .iter()
+                .map(|change| match change {
+                    GroupChange::Upserted { group, .. } => group.id.clone(),
+                    GroupChange::Removed { id, .. } => id.clone(),
+                })
+                .collect();
+            self.stored_groups_by_id(&ids).await?
+        } else {
+            HashMap::new()
+        };
+        for change in changes {
+            match change {
+                GroupChange::Upserted { group, members } => {
+                    self.report.objects_read += 1 + members.len() as u64;
+                    let old = stored.get(&group.id);
+                    let record = match convert::group(&group, old) {
+                        Ok(record) => record,
+                        Err(error) => {
+                            self.note(format!("a group was skipped: {error}"));
+                            continue;
+                        }
+                    };
+                    let group_id = record.id.clone();
+                    let group_hash = hash_str(group_id.as_str());
+                    let write = match sets.as_deref_mut() {
+                        Some((groups, _)) => {
+                            groups.unseen.remove(&group_hash);
+                            let new = fingerprint(&record);
+                            let old = groups.items.insert(group_hash, new);
+                            // A big group comes on several pages: only its first showing counts.
+                            let props_changed = old != Some(new);
+                            match old {
+                                None => self.run.counts.groups.added += 1,
+                                Some(old) if old != new => self.run.counts.groups.changed += 1,
+                                Some(_) => {}
+                            }
+                            props_changed
+                        }
+                        None => match old {
+                            Some(old) if *old == record => false,
+                            Some(old) if old.deleted => {
+                                self.run.counts.groups.added += 1;
+                                true
+                            }
+                            Some(_) => {
+                                self.run.counts.groups.changed += 1;
+                                true
+                            }
+                            None => {
+                                self.run.counts.groups.added += 1;
+                                true
+                            }
+                        },
+                    };
+                    if write {
+                        writes
+                            .groups
+                            .push((keys::group(&tenant, &group_id), record));
+                    }
+                    for member in members {
+                        self.member_change(&group_id, member, sets.as_deref_mut(), writes);
+                    }
+                }
+                GroupChange::Removed { id, reason } => {
+                    let Ok(group_id) = GroupId::parse(&id) else {
+                        continue;
+                    };
+                    let old = match sets.as_deref_mut() {
+                        Some((groups, _)) => {
+                            groups.unseen.remove(&hash_str(&id));
+                            groups.items.remove(&hash_str(&id)).map(|_| None)
+                        }
+                        None => stored.get(&id).map(Some),
+                    };
+                    let Some(old) = old else {
+                        continue;
+                    };
+                    self.run.counts.groups.removed += 1;
+                    let key = keys::group(&tenant, &group_id);
+                    match (reason, old) {
+                        (RemovedReason::Deleted, _) | (_, None) => writes.deletes.push(key),
+                        (_, Some(old)) => writes.groups.push((key, marked_group_deleted(old))),
+                    }
+                    self.remove_group_memberships(&group_id, sets.as_deref_mut(), writes)
+                        .await?;
+                }
+            }
+        }
+        self.resolve_member_changes(writes).await
+    }
+
+    /// Keeps the member changes of a delta page that change the store: an added membership not
+    /// stored yet, a removed one still stored (a replayed page, or a member added and removed
+    /// again since the last round, changes nothing).
+    pub(super) async fn resolve_member_changes(
+        &mut self,
+        writes: &mut Writes,
+    ) -> Result<(), SyncError> {
+        let changes = std::mem::take(&mut writes.member_changes);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<Key> = changes.iter().map(|(key, _, _)| key.clone()).collect();
+        let existing: HashSet<Key> = self
+            .store()
+            .batch_existing(&keys)
+            .await?
+            .into_iter()
+            .collect();
+        let checked = changes.into_iter().map(|(key, membership, added)| {
+            let stored = existing.contains(&key);
+            (key, membership, added, stored)
+        });
+        // Within a page the last change of a key wins, compared with the key's state before the
+        // page (Graph may list a member twice).
+        let mut last: HashMap<Key, (Membership, bool, bool)> = HashMap::new();
+        for (key, membership, added, stored) in checked {
+            let before = last.get(&key).map_or(stored, |(_, _, before)| *before);
+            last.insert(key, (membership, added, before));
+        }
+        for (key, (membership, added, stored)) in last {
+            match (added, stored) {
+                (true, false) => {
+                    self.run.counts.memberships.added += 1;
+                    writes.memberships.push((key, membership));
+                }
+                (false, true) => {
+                    self.run.counts.memberships.removed += 1;
+                    writes.deletes.push(key);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn member_change(
+        &mut self,
+        group_id: &GroupId,
+        member: MemberChange,
+        sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
+        writes: &mut Writes,
+    ) {
+        let (added, reference) = match member {
+            MemberChange::Added(reference) => (true, reference),
+            MemberChange::Removed(reference) => (false, reference),
+        };
+        // Only accounts are memberships here; nested groups, devices and apps are not.
+        if reference.odata_type.is_some() && !reference.is_user() {
+            return;
+        }
+        let Ok(account_id) = AccountId::parse(&reference.id) else {
+            return;
+        };
+        let key = keys::membership(&self.tenant.tenant_id, group_id, &account_id);
+        let hash = hash_str(key.sk());
+        match (added, sets) {
+            (true, Some((_, memberships))) => {
+                memberships.unseen.remove(&hash);
+                if memberships.items.insert(hash, ()).is_some() {
+                    return;
+                }
+                self.run.counts.memberships.added += 1;
+            }
+            (added, None) => {
+                writes.member_changes.push((
+                    key,
+                    Membership {
+                        group_id: group_id.clone(),
+                        account_id,
+                    },
+                    added,
+                ));
+                return;
+            }
+            (false, Some((_, memberships))) => {
+                memberships.unseen.remove(&hash);
+                if memberships.items.remove(&hash).is_some() {
+                    self.run.counts.memberships.removed += 1;
+                }
+                writes.deletes.push(key);
+                return;
+            }
+        }
+        writes.memberships.push((
+            key,
+            Membership {
+                group_id: group_id.clone(),
+                account_id,
+            },
+        ));
+    }
+
+    pub(super) async fn remove_group_memberships(
+        &mut self,
+        group_id: &GroupId,
+        mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
+        writes: &mut Writes,
+    ) -> Result<(), SyncError> {
+        let partition = keys::group_members_partition(&self.tenant.tenant_id, group_id);
+        let prefix = keys::group_members_prefix(group_id);
+        let mut stored = pin!(self.store().query_keys(&partition, Some(&prefix)));
+        while let Some(key) = stored.try_next().await? {
+            if let Some((_, memberships)) = sets.as_deref_mut() {
+                let hash = hash_str(key.sk());
+                memberships.unseen.remove(&hash);
+                memberships.items.remove(&hash);
+            }
+            self.run.counts.memberships.removed += 1;
+            writes.deletes.push(key);
+        }
+        Ok(())
+    }
+
+    /// The stored groups among `ids` (BatchGetItem, 100 keys a request).
+    pub(super) async fn stored_groups_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Group>, SyncError> {
+        let tenant = &self.tenant.tenant_id;
+        let keys: Vec<Key> = ids
+            .iter()
+            .filter_map(|id| GroupId::parse(id).ok())
+            .map(|group| keys::group(tenant, &group))
+            .collect();
+        let found = self.store().batch_get::<Group>(&keys).await?;
+        Ok(found
+            .into_iter()
+            .map(|(_, group)| (group.id.to_string(), group))
+            .collect())
+    }
+
+    /// Marks unseen groups deleted and removes unseen memberships.
+    pub(super) async fn sweep_groups(
+        &mut self,
+        unseen_groups: &HashSet<u64>,
+        unseen_memberships: &HashSet<u64>,
+    ) -> Result<(), SyncError> {
+        let tenant = self.tenant.tenant_id.clone();
+        let mut writes = Writes::default();
+        if !unseen_groups.is_empty() {
+            for partition in keys::group_partitions(&tenant) {
+                let mut groups = pin!(self.store().query::<Group>(&partition, None));
+                while let Some(group) = groups.try_next().await? {
+                    if !group.deleted && unseen_groups.contains(&hash_str(group.id.as_str())) {
+                        self.run.counts.groups.removed += 1;
+                        writes.groups.push((
+                            keys::group(&tenant, &group.id),
+                            marked_group_deleted(&group),
+                        ));
+                    }
+                }
+            }
+        }
+        if !unseen_memberships.is_empty() {
+            for partition in keys::membership_partitions(&tenant) {
+                let mut stored = pin!(self.store().query_keys(&partition, None));
+                while let Some(key) = stored.try_next().await? {
+                    if unseen_memberships.contains(&hash_str(key.sk())) {
+                        self.run.counts.memberships.removed += 1;
+                        writes.deletes.push(key);
+                    }
+                }
+            }
+        }
+        self.apply(writes).await
+    }
+}

@@ -1,0 +1,303 @@
+//! The users round: accounts with their licenses, full (compare, write, sweep) or delta.
+
+use std::collections::{HashMap, HashSet};
+use std::pin::pin;
+
+use futures::TryStreamExt as _;
+use graph::{GraphError, RemovedReason, UserChange};
+use lifecycle::model::Account;
+use lifecycle::store::keys;
+use lifecycle::{AccountId, Key};
+
+use crate::convert::{self, Extras};
+use crate::state::{fingerprint, hash_str};
+
+use super::writes::{count_licenses, license_hashes, marked_deleted};
+use super::*;
+
+impl Engine<'_> {
+    /// The users delta round. Returns the link to resume from when the budget ran out.
+    pub(super) async fn users_phase(
+        &mut self,
+        force_full: bool,
+    ) -> Result<Option<String>, SyncError> {
+        let mut plan = self.plan("users", force_full).await?;
+        if plan.done {
+            return Ok(None);
+        }
+        loop {
+            let mut sets = None;
+            if plan.full {
+                self.run.full = true;
+                self.ensure_extras(plan.from.as_deref()).await?;
+                sets = Some(match self.resume_account_set(plan.from.as_deref()).await? {
+                    Some(sets) => sets,
+                    None if plan.fresh => StoredSet::default(),
+                    None => {
+                        plan.from = None;
+                        self.stored_accounts().await?
+                    }
+                });
+            }
+            match self.users_round(&plan, sets).await {
+                Err(SyncError::Graph(GraphError::ResyncRequired(detail))) if !plan.full => {
+                    tracing::info!(tenant_id = %self.tenant.tenant_id, %detail, "users delta link refused: full resync");
+                    // The stored link stays until the first page of the new round replaces it,
+                    // so a crash in between still finds a round that needs its sweep.
+                    plan = RoundPlan {
+                        from: None,
+                        full: true,
+                        done: false,
+                        fresh: false,
+                    };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(super) async fn users_round(
+        &mut self,
+        plan: &RoundPlan,
+        mut sets: Option<StoredSet<StoredAccount>>,
+    ) -> Result<Option<String>, SyncError> {
+        let mut pages = pin!(self.graph.users_delta_pages(plan.from.as_deref()));
+        loop {
+            let Some(page) = pages.try_next().await? else {
+                return Err(SyncError::RoundWithoutLink { resource: "users" });
+            };
+            self.report.objects_read += page.changes.len() as u64;
+            let complete = page.next_link.is_none();
+            let Some(link) = page.resume_link().map(str::to_owned) else {
+                return Err(SyncError::RoundWithoutLink { resource: "users" });
+            };
+            let mut writes = Writes::default();
+            match sets.as_mut() {
+                Some(sets) => self.full_user_page(page.changes, sets, &mut writes).await?,
+                None => self.delta_user_page(page.changes, &mut writes).await?,
+            }
+            self.apply(writes).await?;
+            if complete && let Some(sets) = &sets {
+                self.sweep_accounts(&sets.unseen).await?;
+            }
+            self.save_round("users", &link, complete, plan.full).await?;
+            if complete {
+                return Ok(None);
+            }
+            if self.out_of_time() {
+                if let Some(sets) = &sets {
+                    self.save_unseen("users", &link, &sets.unseen).await?;
+                    self.save_sign_ins().await?;
+                }
+                return Ok(Some(link));
+            }
+            self.keep_lease().await?;
+        }
+    }
+
+    /// Every stored account (id hash -> fingerprint), for a full round.
+    pub(super) async fn stored_accounts(&self) -> Result<StoredSet<StoredAccount>, SyncError> {
+        let mut items = HashMap::new();
+        for partition in keys::account_partitions(&self.tenant.tenant_id) {
+            let mut accounts = pin!(self.store().query::<Account>(&partition, None));
+            while let Some(account) = accounts.try_next().await? {
+                items.insert(
+                    hash_str(account.id.as_str()),
+                    StoredAccount {
+                        fingerprint: fingerprint(&account),
+                        licenses: license_hashes(&account.licenses),
+                    },
+                );
+            }
+        }
+        let unseen = items.keys().copied().collect();
+        Ok(StoredSet { items, unseen })
+    }
+
+    /// In a continuation of a full round: the stored accounts again, and the unseen set as the
+    /// checkpoint saved it. `None` when there is no usable checkpoint (start the round over).
+    pub(super) async fn resume_account_set(
+        &self,
+        link: Option<&str>,
+    ) -> Result<Option<StoredSet<StoredAccount>>, SyncError> {
+        let Some(link) = link else {
+            return Ok(None);
+        };
+        let Some(unseen) = self.load_unseen("users", link).await? else {
+            return Ok(None);
+        };
+        let mut sets = self.stored_accounts().await?;
+        sets.unseen = unseen;
+        Ok(Some(sets))
+    }
+
+    pub(super) async fn full_user_page(
+        &mut self,
+        changes: Vec<UserChange>,
+        sets: &mut StoredSet<StoredAccount>,
+        writes: &mut Writes,
+    ) -> Result<(), SyncError> {
+        let mut removals = Vec::new();
+        for change in changes {
+            let user = match change {
+                UserChange::Upserted(user) => user,
+                removed @ UserChange::Removed { .. } => {
+                    removals.push(removed);
+                    continue;
+                }
+            };
+            let id_hash = hash_str(&user.id);
+            sets.unseen.remove(&id_hash);
+            let extras = self.extras_for(id_hash, user.user_principal_name.as_deref());
+            let account = match convert::account(&user, None, extras) {
+                Ok(account) => account,
+                Err(error) => {
+                    self.note(format!("an account was skipped: {error}"));
+                    continue;
+                }
+            };
+            let new = StoredAccount {
+                fingerprint: fingerprint(&account),
+                licenses: license_hashes(&account.licenses),
+            };
+            match sets.items.get(&id_hash) {
+                None => {
+                    self.run.counts.accounts.added += 1;
+                    self.run.counts.licenses.added += account.licenses.len() as u64;
+                }
+                Some(old) if old.fingerprint != new.fingerprint => {
+                    self.run.counts.accounts.changed += 1;
+                    count_licenses(&mut self.run.counts.licenses, &old.licenses, &new.licenses);
+                }
+                Some(_) => continue,
+            }
+            sets.items.insert(id_hash, new);
+            writes
+                .accounts
+                .push((keys::account(&self.tenant.tenant_id, &account.id), account));
+        }
+        if !removals.is_empty() {
+            self.delta_user_page(removals, writes).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn delta_user_page(
+        &mut self,
+        changes: Vec<UserChange>,
+        writes: &mut Writes,
+    ) -> Result<(), SyncError> {
+        let ids: Vec<String> = changes
+            .iter()
+            .map(|change| match change {
+                UserChange::Upserted(user) => user.id.clone(),
+                UserChange::Removed { id, .. } => id.clone(),
+            })
+            .collect();
+        let stored = self.stored_accounts_by_id(&ids).await?;
+        for change in changes {
+            match change {
+                UserChange::Upserted(user) => {
+                    let old = stored.get(&user.id);
+                    let extras = match old {
+                        Some(old) => Extras {
+                            last_sign_in: old.last_sign_in.clone(),
+                            mailbox: old.mailbox.clone(),
+                        },
+                        None => self.new_account_extras(),
+                    };
+                    let account = match convert::account(&user, old, extras) {
+                        Ok(account) => account,
+                        Err(error) => {
+                            self.note(format!("an account was skipped: {error}"));
+                            continue;
+                        }
+                    };
+                    match old {
+                        Some(old) if *old == account => continue,
+                        Some(old) => {
+                            if old.deleted {
+                                self.run.counts.accounts.added += 1;
+                            } else {
+                                self.run.counts.accounts.changed += 1;
+                            }
+                            count_licenses(
+                                &mut self.run.counts.licenses,
+                                &license_hashes(&old.licenses),
+                                &license_hashes(&account.licenses),
+                            );
+                        }
+                        None => {
+                            self.run.counts.accounts.added += 1;
+                            self.run.counts.licenses.added += account.licenses.len() as u64;
+                        }
+                    }
+                    writes
+                        .accounts
+                        .push((keys::account(&self.tenant.tenant_id, &account.id), account));
+                }
+                UserChange::Removed { id, reason } => {
+                    let Some(old) = stored.get(&id) else {
+                        continue;
+                    };
+                    let key = keys::account(&self.tenant.tenant_id, &old.id);
+                    if !old.deleted {
+                        self.run.counts.accounts.removed += 1;
+                        self.run.counts.licenses.removed += old.licenses.len() as u64;
+                    }
+                    if reason == RemovedReason::Deleted {
+                        writes.deletes.push(key);
+                    } else if !old.deleted {
+                        writes.accounts.push((key, marked_deleted(old)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored accounts among `ids` (BatchGetItem, 100 keys a request).
+    pub(super) async fn stored_accounts_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Account>, SyncError> {
+        let tenant = &self.tenant.tenant_id;
+        let keys: Vec<Key> = ids
+            .iter()
+            .filter_map(|id| AccountId::parse(id).ok())
+            .map(|account| keys::account(tenant, &account))
+            .collect();
+        let found = self.store().batch_get::<Account>(&keys).await?;
+        Ok(found
+            .into_iter()
+            .map(|(_, account)| (account.id.to_string(), account))
+            .collect())
+    }
+
+    /// Marks every stored account the full round did not see as deleted.
+    pub(super) async fn sweep_accounts(&mut self, unseen: &HashSet<u64>) -> Result<(), SyncError> {
+        if unseen.is_empty() {
+            return Ok(());
+        }
+        let mut marked = Vec::new();
+        for partition in keys::account_partitions(&self.tenant.tenant_id) {
+            let mut accounts = pin!(self.store().query::<Account>(&partition, None));
+            while let Some(account) = accounts.try_next().await? {
+                if account.deleted || !unseen.contains(&hash_str(account.id.as_str())) {
+                    continue;
+                }
+                self.run.counts.accounts.removed += 1;
+                self.run.counts.licenses.removed += account.licenses.len() as u64;
+                marked.push((
+                    keys::account(&self.tenant.tenant_id, &account.id),
+                    marked_deleted(&account),
+                ));
+            }
+        }
+        self.apply(Writes {
+            accounts: marked,
+            ..Writes::default()
+        })
+        .await
+    }
+}

@@ -1,0 +1,116 @@
+//! Writing a page's changes to DynamoDB, and the comparisons that decide what changed.
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use lifecycle::model::{Account, AssignedLicense, Group, ObjectCounts};
+use lifecycle::{Key, Store, StoreError};
+use serde::Serialize;
+
+use crate::state::hash_str;
+
+use super::*;
+
+impl Engine<'_> {
+    /// Writes a page's changes: BatchWriteItem requests of 25, several at a time, each request's
+    /// items spread over the shard partitions by their ids.
+    pub(super) async fn apply(&mut self, writes: Writes) -> Result<(), SyncError> {
+        let concurrency = self.settings.write_concurrency.max(1);
+        let store = self.store().clone();
+        let (accounts, groups, memberships, deletes) = futures::try_join!(
+            put_all(&store, writes.accounts, concurrency),
+            put_all(&store, writes.groups, concurrency),
+            put_all(&store, writes.memberships, concurrency),
+            delete_all(&store, writes.deletes, concurrency),
+        )?;
+        self.report.items_written += (accounts + groups + memberships) as u64;
+        self.report.items_deleted += deletes as u64;
+        Ok(())
+    }
+}
+
+/// One BatchWriteItem request's worth of items.
+const BATCH: usize = 25;
+
+async fn put_all<T: lifecycle::Record + Serialize>(
+    store: &Store,
+    items: Vec<(Key, T)>,
+    concurrency: usize,
+) -> Result<usize, StoreError> {
+    let mut chunks = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(BATCH).collect::<Vec<_>>());
+    }
+    futures::stream::iter(chunks)
+        .map(|chunk| store.batch_put(chunk))
+        .buffer_unordered(concurrency)
+        .try_fold(0, |total, written| {
+            futures::future::ready(Ok(total + written))
+        })
+        .await
+}
+
+async fn delete_all(
+    store: &Store,
+    keys: Vec<Key>,
+    concurrency: usize,
+) -> Result<usize, StoreError> {
+    let chunks: Vec<Vec<Key>> = keys.chunks(BATCH).map(<[Key]>::to_vec).collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| store.batch_delete(chunk))
+        .buffer_unordered(concurrency)
+        .try_fold(0, |total, deleted| {
+            futures::future::ready(Ok(total + deleted))
+        })
+        .await
+}
+
+pub(super) fn marked_deleted(account: &Account) -> Account {
+    Account {
+        deleted: true,
+        ..account.clone()
+    }
+}
+
+pub(super) fn marked_group_deleted(group: &Group) -> Group {
+    Group {
+        deleted: true,
+        ..group.clone()
+    }
+}
+
+pub(super) fn license_hashes(licenses: &[AssignedLicense]) -> Vec<(u64, u64)> {
+    licenses
+        .iter()
+        .map(|license| {
+            (
+                hash_str(license.sku_id.as_str()),
+                license
+                    .assigned_by_group
+                    .as_ref()
+                    .map_or(0, |group| hash_str(group.as_str())),
+            )
+        })
+        .collect()
+}
+
+/// License counts of one account's change: a SKU gained is added, lost is removed, held with
+/// another origin (direct vs a group) is changed.
+pub(super) fn count_licenses(counts: &mut ObjectCounts, old: &[(u64, u64)], new: &[(u64, u64)]) {
+    for (sku, origin) in new {
+        let before: Vec<u64> = old
+            .iter()
+            .filter(|(s, _)| s == sku)
+            .map(|(_, o)| *o)
+            .collect();
+        if before.is_empty() {
+            counts.added += 1;
+        } else if !before.contains(origin) {
+            counts.changed += 1;
+        }
+    }
+    for (sku, _) in old {
+        if !new.iter().any(|(s, _)| s == sku) {
+            counts.removed += 1;
+        }
+    }
+}
