@@ -17,7 +17,7 @@ use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobRecord, LicenseRefreshJob, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{JobId, Platform, TenantId};
+use lifecycle::{Platform, TenantId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -168,14 +168,12 @@ async fn try_refresh(
             format!("inactive_after_days must be from 1 to {MAX_INACTIVE_AFTER_DAYS}, got {days}"),
         ));
     }
-    let job = Job {
-        job_id: JobId::new(),
-        tenant_id: tenant.tenant_id.clone(),
-        dry_run: false,
-        kind: JobKind::LicenseRefresh(LicenseRefreshJob {
+    let job = Job::new(
+        tenant.tenant_id.clone(),
+        JobKind::LicenseRefresh(LicenseRefreshJob {
             inactive_after_days: body.inactive_after_days,
         }),
-    };
+    );
     let key = keys::job(&job.tenant_id, &job.job_id);
     platform
         .store

@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use lifecycle::model::{ConnectionStatus, Job, JobKind, LicenseRefreshJob, TenantIndexEntry};
-use lifecycle::store::keys;
+use lifecycle::model::{ConnectionStatus, Job, JobKind, LicenseRefreshJob};
 use lifecycle::{JobId, Platform, StoreError, TenantId};
 use serde::Serialize;
 
@@ -33,11 +32,7 @@ pub fn scheduled_job_id(tenant: &TenantId, now: DateTime<Utc>) -> Option<JobId> 
 /// connected tenant.
 pub async fn fan_out(platform: &Platform, now: DateTime<Utc>) -> Result<FanOut, StoreError> {
     let mut result = FanOut::default();
-    let mut index = std::pin::pin!(
-        platform
-            .store
-            .query::<TenantIndexEntry>(&keys::tenant_index(), None)
-    );
+    let mut index = std::pin::pin!(platform.tenant_index());
     while let Some(entry) = index.try_next().await? {
         if entry.status != ConnectionStatus::Connected {
             result.not_connected += 1;

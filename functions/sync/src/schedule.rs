@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use lifecycle::model::{ConnectionStatus, SyncRunStatus, TenantIndexEntry};
-use lifecycle::store::keys;
+use lifecycle::model::{ConnectionStatus, SyncRunStatus};
 use lifecycle::{Platform, StoreError};
 use serde::Serialize;
 use thiserror::Error;
@@ -41,11 +40,7 @@ pub enum FanOutError {
 /// tenant whose next sync is due at `now` and that has none queued or running.
 pub async fn fan_out(platform: &Platform, now: DateTime<Utc>) -> Result<FanOut, FanOutError> {
     let mut result = FanOut::default();
-    let mut index = std::pin::pin!(
-        platform
-            .store
-            .query::<TenantIndexEntry>(&keys::tenant_index(), None)
-    );
+    let mut index = std::pin::pin!(platform.tenant_index());
     while let Some(entry) = index.try_next().await? {
         if entry.status != ConnectionStatus::Connected {
             result.not_connected += 1;

@@ -14,7 +14,7 @@ use lifecycle::model::{
     ConnectionStatus, Job, JobKind, LastSync, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{JobId, Key, Lease, LeaseOutcome, Platform, StoreError};
+use lifecycle::{Key, Lease, LeaseOutcome, Platform, StoreError};
 use tracing::Instrument as _;
 
 use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
@@ -275,16 +275,14 @@ async fn run_sync(
             Ok(())
         }
         Ok(Outcome::Paused(cursor)) => {
-            let continuation = Job {
-                job_id: JobId::new(),
-                tenant_id: job.tenant_id.clone(),
-                dry_run: false,
-                kind: JobKind::Sync(SyncJob {
+            let continuation = Job::new(
+                job.tenant_id.clone(),
+                JobKind::Sync(SyncJob {
                     sync_run_id: run.id.clone(),
                     full: sync.full,
                     resume: Some(cursor.clone()),
                 }),
-            };
+            );
             tracing::info!(run = %run.id, phase = %cursor.phase, "sync run paused: continuation queued");
             // The lease stays with the run, so the continuation takes it back at once.
             platform

@@ -87,6 +87,14 @@ impl Platform {
         self.store.get(&keys::tenant_meta(tenant)).await
     }
 
+    /// Every entry of the tenant index (one small partition, streamed): what the scheduled
+    /// fan-outs walk, deciding per entry from its connection status.
+    pub fn tenant_index(
+        &self,
+    ) -> impl futures::Stream<Item = Result<TenantIndexEntry, StoreError>> + Send + 'static {
+        self.store.query(&keys::tenant_index(), None)
+    }
+
     /// Saves a connection: its META item and its entry in the tenant index (the scheduler reads
     /// the index only).
     pub async fn save_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use crate::model::{
     Job, JobKind, LastSync, SyncCounts, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
 use crate::store::keys;
-use crate::{JobId, Key, Platform, QueueError, Store, StoreError, SyncRunId, TenantId};
+use crate::{Key, Platform, QueueError, Store, StoreError, SyncRunId, TenantId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::{StreamExt as _, TryStreamExt as _};
 use thiserror::Error;
@@ -105,16 +105,14 @@ pub async fn request_sync(
     let mut run = queued_run(&tenant.tenant_id, new_run_id(now), full, now);
     let key = keys::sync_run(&tenant.tenant_id, now, &run.id);
     platform.store.put(&key, &run).await?;
-    let job = Job {
-        job_id: JobId::new(),
-        tenant_id: tenant.tenant_id.clone(),
-        dry_run: false,
-        kind: JobKind::Sync(SyncJob {
+    let job = Job::new(
+        tenant.tenant_id.clone(),
+        JobKind::Sync(SyncJob {
             sync_run_id: run.id.clone(),
             full,
             resume: None,
         }),
-    };
+    );
     if let Err(error) = platform
         .queue
         .send_job(&platform.config.sync_queue_url, &job)

@@ -58,6 +58,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job of `kind` for `tenant_id` under a fresh id, to run for real (not a dry run).
+    pub fn new(tenant_id: TenantId, kind: JobKind) -> Job {
+        Job {
+            job_id: JobId::new(),
+            tenant_id,
+            dry_run: false,
+            kind,
+        }
+    }
+
     /// The job's `type` as it appears in the JSON and in the SQS `job_type` attribute.
     pub fn job_type(&self) -> &'static str {
         self.kind.job_type()

@@ -308,7 +308,7 @@ impl Store {
         &self,
         partition: &PartitionKey,
         sk_prefix: Option<&str>,
-    ) -> impl Stream<Item = Result<T, StoreError>> + Send + 'static
+    ) -> impl Stream<Item = Result<T, StoreError>> + Send + 'static + use<T>
     where
         T: Record + Send + 'static,
     {
@@ -333,7 +333,7 @@ impl Store {
         partition: &PartitionKey,
         sk_prefix: Option<&str>,
         keys_only: bool,
-    ) -> impl Stream<Item = Result<Item, StoreError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<Item, StoreError>> + Send + 'static + use<> {
         struct Pages {
             client: Client,
             table: String,
