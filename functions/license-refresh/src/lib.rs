@@ -17,7 +17,7 @@ pub mod schedule;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
-use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, run_sqs_jobs};
+use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, Trigger, run_sqs_jobs};
 use serde_json::Value;
 
 pub use refresh::LicenseRefresh;
@@ -62,12 +62,9 @@ impl App {
 impl Function for App {
     fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
-            // SQS delivers `Records`; an EventBridge schedule delivers a "Scheduled Event".
-            if event.get("Records").is_some() {
-                let event: SqsEvent = serde_json::from_value(event)?;
-                Ok(serde_json::to_value(self.handle_jobs(event).await)?)
-            } else {
-                Ok(serde_json::to_value(self.handle_schedule().await?)?)
+            match Trigger::of(event)? {
+                Trigger::Jobs(event) => Ok(serde_json::to_value(self.handle_jobs(event).await)?),
+                Trigger::Schedule(_) => Ok(serde_json::to_value(self.handle_schedule().await?)?),
             }
         })
     }

@@ -17,9 +17,8 @@ mod worker;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::BoxFuture;
-use lifecycle::{Config, Function, HandlerError, Platform, PlatformError};
+use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, Trigger};
 use serde_json::Value;
 
 pub use engine::{Outcome, Phase, Report, Settings, SyncError};
@@ -64,12 +63,14 @@ impl App {
         &self,
         event: Value,
     ) -> Result<(Value, Vec<Report>), HandlerError> {
-        if event.get("Records").is_some() {
-            let event: SqsEvent = serde_json::from_value(event)?;
-            let (response, reports) =
-                worker::handle_batch(&self.platform, &self.settings, event).await;
-            return Ok((serde_json::to_value(response)?, reports));
-        }
+        let event = match Trigger::of(event)? {
+            Trigger::Jobs(event) => {
+                let (response, reports) =
+                    worker::handle_batch(&self.platform, &self.settings, event).await;
+                return Ok((serde_json::to_value(response)?, reports));
+            }
+            Trigger::Schedule(event) => event,
+        };
         let event: EventBridgeEvent = serde_json::from_value(event)?;
         tracing::info!(source = %event.source, detail_type = %event.detail_type, "sync schedule fired");
         let now = event
