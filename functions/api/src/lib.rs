@@ -26,6 +26,15 @@ use lifecycle::{Config, Function, HandlerError};
 use serde_json::{Value, json};
 use thiserror::Error;
 
+/// An error answer of a route, boxed so that a `Result<_, Answer>` stays small.
+pub(crate) type Answer = Box<ApiGatewayV2httpResponse>;
+
+/// The boxed [`lifecycle::http::error_response`]: `status`, a machine-readable `code`, and a
+/// message that says what is wrong and how to fix it.
+pub(crate) fn answer(status: u16, code: &str, message: impl std::fmt::Display) -> Answer {
+    Box::new(lifecycle::http::error_response(status, code, message))
+}
+
 /// Why the function could not be built.
 #[derive(Debug, Error)]
 #[non_exhaustive]

@@ -12,7 +12,7 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
 use license_refresh::report::{self, ReportOptions};
-use lifecycle::http::{body_text, error_response, json_response, path_param, query_param};
+use lifecycle::http::{body_text, json_response, path_param, query_param};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobRecord, LicenseRefreshJob, TenantConnection,
 };
@@ -26,11 +26,7 @@ const MAX_INACTIVE_AFTER_DAYS: u32 = 3650;
 /// Most inactive accounts listed in one answer.
 const MAX_LIMIT: usize = 10_000;
 
-type Answer = Box<ApiGatewayV2httpResponse>;
-
-fn answer(status: u16, code: &str, message: impl std::fmt::Display) -> Answer {
-    Box::new(error_response(status, code, message))
-}
+use crate::{Answer, answer};
 
 fn unavailable(error: impl std::fmt::Display) -> Answer {
     tracing::error!(%error, "license route failed");

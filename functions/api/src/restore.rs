@@ -8,17 +8,13 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use graph::GraphError;
-use lifecycle::http::{error_response, json_response, path_param};
+use lifecycle::http::{json_response, path_param};
 use lifecycle::model::{Account, ConnectionStatus, TenantConnection};
 use lifecycle::store::keys;
 use lifecycle::{AccountId, Platform, TenantId};
 use serde_json::json;
 
-type Answer = Box<ApiGatewayV2httpResponse>;
-
-fn answer(status: u16, code: &str, message: impl std::fmt::Display) -> Answer {
-    Box::new(error_response(status, code, message))
-}
+use crate::{Answer, answer};
 
 /// `POST /tenants/{tenant_id}/accounts/{account_id}/restore`: 200 with the Graph request id;
 /// 404 when the account is not in deleted items; 409 when it is not deleted, or the tenant is

@@ -38,7 +38,7 @@ const DEFAULT_LIMIT: usize = 100;
 /// Longest sync log answered at once.
 const MAX_RUNS: usize = 200;
 
-type Answer = Box<ApiGatewayV2httpResponse>;
+use crate::{Answer, answer};
 
 /// The dependencies of the sync routes, built once per cold start.
 #[derive(Clone)]
@@ -82,7 +82,7 @@ impl SyncRoutes {
 
     async fn tenant(&self, request: &ApiGatewayV2httpRequest) -> Result<TenantConnection, Answer> {
         let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
-            .map_err(|error| Box::new(error_response(400, "bad_request", error)))?;
+            .map_err(|error| answer(400, "bad_request", error))?;
         match self
             .platform
             .tenant(&tenant_id)
@@ -90,11 +90,11 @@ impl SyncRoutes {
             .map_err(unavailable)?
         {
             Some(tenant) if tenant.status != ConnectionStatus::Removed => Ok(tenant),
-            _ => Err(Box::new(error_response(
+            _ => Err(answer(
                 404,
                 "tenant_not_found",
                 format!("tenant {tenant_id} is not connected"),
-            ))),
+            )),
         }
     }
 
@@ -111,37 +111,36 @@ impl SyncRoutes {
             #[serde(default)]
             full: bool,
         }
-        let text = body_text(request)
-            .map_err(|message| Box::new(error_response(400, "bad_request", message)))?;
+        let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
         let body: Body = if text.trim().is_empty() {
             Body::default()
         } else {
             serde_json::from_str(&text).map_err(|error| {
-                Box::new(error_response(
+                answer(
                     400,
                     "bad_request",
                     format!("the body must be {{\"full\": true|false}} or empty: {error}"),
-                ))
+                )
             })?
         };
         let full = body.full || query_param(request, "full") == Some("true");
         let tenant = self.tenant(request).await?;
         if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
-            return Err(Box::new(error_response(
+            return Err(answer(
                 409,
                 "needs_reconnection",
                 format!("the tenant must be reconnected before it can sync: {reason}"),
-            )));
+            ));
         }
         let run = lifecycle::sync_runs::request_sync(&self.platform, &tenant, full, Utc::now())
             .await
             .map_err(|error| {
                 tracing::error!(%error, "sync could not be queued");
-                Box::new(error_response(
+                answer(
                     503,
                     "unavailable",
                     "the sync could not be queued; try again later",
-                ))
+                )
             })?;
         Ok(json_response(
             202,
@@ -231,14 +230,14 @@ impl SyncRoutes {
         let tenant = self.tenant(request).await?;
         let wanted = path_param(request, "account_id");
         let not_found = || {
-            Box::new(error_response(
+            answer(
                 404,
                 "account_not_found",
                 format!(
                     "no account {wanted:?} in tenant {}; sync the tenant if it was created since",
                     tenant.tenant_id
                 ),
-            ))
+            )
         };
         if let Ok(id) = AccountId::parse(wanted) {
             return match self
@@ -253,11 +252,11 @@ impl SyncRoutes {
             };
         }
         let upn = Upn::parse(wanted).map_err(|error| {
-            Box::new(error_response(
+            answer(
                 400,
                 "bad_request",
                 format!("the account must be an object id or a user principal name: {error}"),
-            ))
+            )
         })?;
         for partition in keys::account_partitions(&tenant.tenant_id) {
             let mut accounts = pin!(self.platform.store.query::<Account>(&partition, None));
@@ -365,11 +364,11 @@ struct Page<T> {
 
 fn parse_cursor(cursor: &str, shards: usize) -> Result<(usize, Option<String>), Answer> {
     let bad = || {
-        Box::new(error_response(
+        answer(
             400,
             "bad_request",
             "the cursor is not one this API gave out; start again without it",
-        ))
+        )
     };
     let (shard, after) = cursor.split_once('.').ok_or_else(bad)?;
     let shard: usize = shard.parse().map_err(|_| bad())?;
@@ -384,22 +383,22 @@ fn limit(request: &ApiGatewayV2httpRequest, default: usize, max: usize) -> Resul
         None => Ok(default),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(Box::new(error_response(
+            _ => Err(answer(
                 400,
                 "bad_request",
                 format!("limit must be a whole number from 1 to {max}"),
-            ))),
+            )),
         },
     }
 }
 
 fn unavailable(error: StoreError) -> Answer {
     tracing::error!(%error, "sync route: the store failed");
-    Box::new(error_response(
+    answer(
         503,
         "unavailable",
         "the store could not be read; try again later",
-    ))
+    )
 }
 
 #[cfg(test)]
