@@ -56,6 +56,25 @@ pub(crate) fn allowed_return(config: &Config, return_to: &str) -> Option<String>
     allowed.then(|| url.to_string())
 }
 
+/// `return_to` as the caller gave it, checked: `None` when absent, the URL when it is on an allowed
+/// origin, otherwise the 400 answer that names where it may point.
+pub(crate) fn checked_return(
+    config: &Config,
+    return_to: Option<&str>,
+) -> Result<Option<String>, Box<ApiGatewayV2httpResponse>> {
+    match return_to {
+        Some(raw) => match allowed_return(config, raw) {
+            Some(url) => Ok(Some(url)),
+            None => Err(Box::new(error_response(
+                400,
+                "bad_request",
+                "return_to is not on an allowed origin (PUBLIC_BASE_URL or ALLOWED_RETURN_ORIGINS)",
+            ))),
+        },
+        None => Ok(None),
+    }
+}
+
 fn problem(status: u16, page: Page) -> ApiGatewayV2httpResponse {
     html_response(status, page.render())
 }
@@ -131,18 +150,10 @@ pub(crate) async fn start(
         );
     };
     let mode = ConnectionMode::from(mode);
-    let return_to = match query_param(request, "return_to").filter(|r| !r.trim().is_empty()) {
-        Some(raw) => match allowed_return(config, raw) {
-            Some(url) => Some(url),
-            None => {
-                return error_response(
-                    400,
-                    "bad_request",
-                    "return_to is not on an allowed origin (PUBLIC_BASE_URL or ALLOWED_RETURN_ORIGINS)",
-                );
-            }
-        },
-        None => None,
+    let given = query_param(request, "return_to").filter(|r| !r.trim().is_empty());
+    let return_to = match checked_return(config, given) {
+        Ok(return_to) => return_to,
+        Err(answer) => return *answer,
     };
     let tenant_id = match query_param(request, "tenant").map(TenantId::parse) {
         Some(Ok(tenant_id)) => Some(tenant_id),

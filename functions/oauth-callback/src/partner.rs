@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::connection::{self};
-use crate::consent::{allowed_return, consent_url};
+use crate::consent::{checked_return, consent_url};
 use crate::own_app::{connect_failed, missing_permissions, test_failed};
 use crate::test_route::live_tenant;
 use crate::{App, ModeParam};
@@ -160,18 +160,9 @@ pub(crate) async fn connect_customer(
         );
     }
     let mode = body.mode.map_or(partner.mode, Into::into);
-    let return_to = match body.return_to.as_deref() {
-        Some(raw) => match allowed_return(&platform.config, raw) {
-            Some(url) => Some(url),
-            None => {
-                return error_response(
-                    400,
-                    "bad_request",
-                    "return_to is not on an allowed origin (PUBLIC_BASE_URL or ALLOWED_RETURN_ORIGINS)",
-                );
-            }
-        },
-        None => None,
+    let return_to = match checked_return(&platform.config, body.return_to.as_deref()) {
+        Ok(return_to) => return_to,
+        Err(answer) => return *answer,
     };
     if let Err(error) = connection::may_connect(platform, &customer_id, &partner.org_id).await {
         return connect_failed(&error);
