@@ -139,19 +139,7 @@ pub(crate) async fn progress<T>(label: &str, work: impl Future<Output = T>) -> T
 }
 
 async fn get_json(demo: &Demo, path: &str) -> anyhow::Result<(u16, Value)> {
-    let url = format!("{}{path}", demo.stack.api_url());
-    let response = demo
-        .http
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let status = response.status().as_u16();
-    let body = response
-        .json()
-        .await
-        .with_context(|| format!("GET {url}: the answer is not JSON"))?;
-    Ok((status, body))
+    send(demo, reqwest::Method::GET, path, None).await
 }
 
 fn health(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
