@@ -270,6 +270,24 @@ impl<'a> Engine<'a> {
         &self.platform.store
     }
 
+    /// The stored records among the object `ids` (BatchGetItem, 100 keys a request), by id:
+    /// `key_of` builds a record's key from its id (`None` for an id that does not parse) and
+    /// `id_of` reads the id back.
+    async fn stored_by_id<T: lifecycle::Record>(
+        &self,
+        ids: &[String],
+        key_of: impl Fn(&lifecycle::TenantId, &str) -> Option<Key>,
+        id_of: impl Fn(&T) -> String,
+    ) -> Result<HashMap<String, T>, SyncError> {
+        let tenant = &self.tenant.tenant_id;
+        let keys: Vec<Key> = ids.iter().filter_map(|id| key_of(tenant, id)).collect();
+        let found = self.store().batch_get::<T>(&keys).await?;
+        Ok(found
+            .into_iter()
+            .map(|(_, record)| (id_of(&record), record))
+            .collect())
+    }
+
     fn out_of_time(&self) -> bool {
         self.started.elapsed() >= self.settings.budget
     }

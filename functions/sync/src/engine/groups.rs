@@ -369,17 +369,16 @@ impl Engine<'_> {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Group>, SyncError> {
-        let tenant = &self.tenant.tenant_id;
-        let keys: Vec<Key> = ids
-            .iter()
-            .filter_map(|id| GroupId::parse(id).ok())
-            .map(|group| keys::group(tenant, &group))
-            .collect();
-        let found = self.store().batch_get::<Group>(&keys).await?;
-        Ok(found
-            .into_iter()
-            .map(|(_, group)| (group.id.to_string(), group))
-            .collect())
+        self.stored_by_id(
+            ids,
+            |tenant, id| {
+                GroupId::parse(id)
+                    .ok()
+                    .map(|group| keys::group(tenant, &group))
+            },
+            |group: &Group| group.id.to_string(),
+        )
+        .await
     }
 
     /// Marks unseen groups deleted and removes unseen memberships.

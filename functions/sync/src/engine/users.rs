@@ -5,9 +5,9 @@ use std::pin::pin;
 
 use futures::TryStreamExt as _;
 use graph::{GraphError, RemovedReason, UserChange};
+use lifecycle::AccountId;
 use lifecycle::model::Account;
 use lifecycle::store::keys;
-use lifecycle::{AccountId, Key};
 
 use crate::convert::{self, Extras};
 use crate::state::{fingerprint, hash_str};
@@ -261,17 +261,16 @@ impl Engine<'_> {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Account>, SyncError> {
-        let tenant = &self.tenant.tenant_id;
-        let keys: Vec<Key> = ids
-            .iter()
-            .filter_map(|id| AccountId::parse(id).ok())
-            .map(|account| keys::account(tenant, &account))
-            .collect();
-        let found = self.store().batch_get::<Account>(&keys).await?;
-        Ok(found
-            .into_iter()
-            .map(|(_, account)| (account.id.to_string(), account))
-            .collect())
+        self.stored_by_id(
+            ids,
+            |tenant, id| {
+                AccountId::parse(id)
+                    .ok()
+                    .map(|account| keys::account(tenant, &account))
+            },
+            |account: &Account| account.id.to_string(),
+        )
+        .await
     }
 
     /// Marks every stored account the full round did not see as deleted.
