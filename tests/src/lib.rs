@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use devstack::{Template, template_path};
 use futures::future::BoxFuture;
-use lifecycle::{Function, HandlerError};
+use lifecycle::{Function, HandlerError, Invocation};
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 
@@ -99,7 +99,11 @@ pub struct RecordingWorker {
 }
 
 impl Function for RecordingWorker {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             self.recorder.push(event.clone());
             if event.get("Records").is_none() {
@@ -134,7 +138,11 @@ pub struct RecordingFunction {
 }
 
 impl Function for RecordingFunction {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             self.recorder.push(event);
             Ok(json!({"ok": true}))

@@ -22,7 +22,7 @@ use aws_lambda_events::encodings::Body;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use lifecycle::http::{caller_org, caller_tenant};
-use lifecycle::{Config, Function, HandlerError};
+use lifecycle::{Config, Function, HandlerError, Invocation};
 use serde_json::{Value, json};
 use thiserror::Error;
 
@@ -153,7 +153,11 @@ impl App {
 }
 
 impl Function for App {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             let request: ApiGatewayV2httpRequest = serde_json::from_value(event)?;
             let response = self.handle(request).await;
@@ -178,6 +182,7 @@ fn json_response(status: StatusCode, body: &Value) -> ApiGatewayV2httpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn config() -> Config {
         Config::from_vars(|name| match name {
@@ -198,14 +203,17 @@ mod tests {
 
         // WHEN an event for a route it does not know arrives (from an authorized caller)
         let response = app
-            .invoke(json!({
-                "version": "2.0",
-                "routeKey": "GET /nope",
-                "rawPath": "/nope",
-                "requestContext": {"http": {"method": "GET", "path": "/nope"},
-                                   "authorizer": {"jwt": {"claims": {"org_id": "acme"}}}},
-                "isBase64Encoded": false
-            }))
+            .invoke(
+                json!({
+                    "version": "2.0",
+                    "routeKey": "GET /nope",
+                    "rawPath": "/nope",
+                    "requestContext": {"http": {"method": "GET", "path": "/nope"},
+                                       "authorizer": {"jwt": {"claims": {"org_id": "acme"}}}},
+                    "isBase64Encoded": false
+                }),
+                Invocation::with_timeout(Duration::from_secs(30)),
+            )
             .await
             .expect("an HTTP answer, not a failed invocation");
 
@@ -224,14 +232,17 @@ mod tests {
 
         // WHEN a tenant route arrives without the authorizer's claims
         let response = app
-            .invoke(json!({
-                "version": "2.0",
-                "routeKey": "DELETE /tenants/{tenant_id}",
-                "rawPath": "/tenants/t",
-                "pathParameters": {"tenant_id": "t"},
-                "requestContext": {"http": {"method": "DELETE", "path": "/tenants/t"}},
-                "isBase64Encoded": false
-            }))
+            .invoke(
+                json!({
+                    "version": "2.0",
+                    "routeKey": "DELETE /tenants/{tenant_id}",
+                    "rawPath": "/tenants/t",
+                    "pathParameters": {"tenant_id": "t"},
+                    "requestContext": {"http": {"method": "DELETE", "path": "/tenants/t"}},
+                    "isBase64Encoded": false
+                }),
+                Invocation::with_timeout(Duration::from_secs(30)),
+            )
             .await
             .expect("an HTTP answer");
 

@@ -2,6 +2,7 @@
 //! clients; for the end-to-end case the onboarding function against the Graph simulator.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -12,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use lifecycle::model::{ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection};
-use lifecycle::{Config, DomainName, Function, OrgId, Platform, Queue, TenantId};
+use lifecycle::{Config, DomainName, Function, Invocation, OrgId, Platform, Queue, TenantId};
 use local_aws::Moto;
 use serde_json::{Value, json};
 
@@ -446,7 +447,10 @@ async fn given_a_generated_password_when_the_job_ran_then_it_is_handed_back_once
         .map(|m| json!({"messageId": m.message_id, "body": m.body, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo"}))
         .collect();
     let answer = worker
-        .invoke(json!({"Records": records}))
+        .invoke(
+            json!({"Records": records}),
+            Invocation::with_timeout(Duration::from_secs(30)),
+        )
         .await
         .expect("worker answers");
     assert_eq!(answer["batchItemFailures"], json!([]));
@@ -505,7 +509,10 @@ async fn given_a_dry_run_when_submitted_and_run_then_the_plan_is_in_the_record_a
         .map(|m| json!({"messageId": m.message_id, "body": m.body, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo"}))
         .collect();
     worker
-        .invoke(json!({"Records": records}))
+        .invoke(
+            json!({"Records": records}),
+            Invocation::with_timeout(Duration::from_secs(30)),
+        )
         .await
         .expect("worker answers");
     // THEN
@@ -630,7 +637,10 @@ async fn given_a_job_completed_with_errors_when_retried_by_id_then_only_the_fail
         .map(|m| json!({"messageId": m.message_id, "body": m.body, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo"}))
         .collect();
     worker
-        .invoke(json!({"Records": records}))
+        .invoke(
+            json!({"Records": records}),
+            Invocation::with_timeout(Duration::from_secs(30)),
+        )
         .await
         .expect("worker answers");
 

@@ -17,7 +17,9 @@ pub mod schedule;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
-use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, Trigger, run_sqs_jobs};
+use lifecycle::{
+    Config, Function, HandlerError, Invocation, Platform, PlatformError, Trigger, run_sqs_jobs,
+};
 use serde_json::Value;
 
 pub use refresh::LicenseRefresh;
@@ -60,7 +62,11 @@ impl App {
 }
 
 impl Function for App {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             match Trigger::of(event)? {
                 Trigger::Jobs(event) => Ok(serde_json::to_value(self.handle_jobs(event).await)?),

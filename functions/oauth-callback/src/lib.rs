@@ -33,7 +33,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use futures::future::BoxFuture;
 use lifecycle::http::{caller_org, caller_tenant, error_response};
 use lifecycle::model::ConnectionMode;
-use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, VaultError};
+use lifecycle::{Config, Function, HandlerError, Invocation, Platform, PlatformError, VaultError};
 use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -131,7 +131,11 @@ impl App {
 }
 
 impl Function for App {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             let request: ApiGatewayV2httpRequest = serde_json::from_value(event)?;
             let response = self.handle(request).await;

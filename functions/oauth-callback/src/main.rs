@@ -1,7 +1,7 @@
 //! Lambda entry point: tracing, configuration and clients once per cold start, then the handler.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use lifecycle::{Config, Function};
+use lifecycle::{Config, Function, Invocation};
 use oauth_callback::App;
 use serde_json::Value;
 
@@ -12,7 +12,8 @@ async fn main() -> Result<(), Error> {
     let aws = lifecycle::load_sdk_config().await;
     let app = &App::new(config, &aws)?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        app.invoke(event.payload)
+        let invocation = Invocation::from_lambda(&event.context);
+        app.invoke(event.payload, invocation)
     }))
     .await
 }

@@ -16,7 +16,9 @@ mod plan;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::BoxFuture;
-use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, run_sqs_jobs};
+use lifecycle::{
+    Config, Function, HandlerError, Invocation, Platform, PlatformError, run_sqs_jobs,
+};
 use serde_json::Value;
 
 pub use account::encode_segment;
@@ -46,7 +48,11 @@ impl App {
 }
 
 impl Function for App {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             let event: SqsEvent = serde_json::from_value(event)?;
             let response = self.handle(event).await;

@@ -22,7 +22,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::BoxFuture;
 use lifecycle::jobs::{JobError, JobHandler};
 use lifecycle::model::{Job, JobKind, JobStatus, TenantConnection};
-use lifecycle::{Config, Function, HandlerError, JobProgress, Platform, PlatformError};
+use lifecycle::{Config, Function, HandlerError, Invocation, JobProgress, Platform, PlatformError};
 use serde_json::Value;
 
 /// The onboarding function, built once per cold start.
@@ -88,7 +88,11 @@ impl JobHandler for App {
 impl Function for App {
     /// An SQS batch (`Records`) runs jobs; the schedule's EventBridge event sends the parked
     /// onboardings whose start time has come.
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             if event.get("Records").is_none() && event.get("detail-type").is_some() {
                 let sent = schedule::send_due(&self.platform, chrono::Utc::now()).await?;

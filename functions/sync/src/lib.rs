@@ -18,7 +18,7 @@ mod worker;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use futures::future::BoxFuture;
-use lifecycle::{Config, Function, HandlerError, Platform, PlatformError, Trigger};
+use lifecycle::{Config, Function, HandlerError, Invocation, Platform, PlatformError, Trigger};
 use serde_json::Value;
 
 pub use engine::{Outcome, Phase, Report, Settings, SyncError};
@@ -84,7 +84,11 @@ impl App {
 }
 
 impl Function for App {
-    fn invoke(&self, event: Value) -> BoxFuture<'_, Result<Value, HandlerError>> {
+    fn invoke(
+        &self,
+        event: Value,
+        _invocation: Invocation,
+    ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(self.handle(event))
     }
 }

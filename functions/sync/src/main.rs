@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use lifecycle::{Config, Function};
+use lifecycle::{Config, Function, Invocation};
 use serde_json::Value;
 use sync::{App, Settings};
 
@@ -25,7 +25,8 @@ async fn main() -> Result<(), Error> {
     }
     let app = &App::new(config, &aws)?.with_settings(settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        app.invoke(event.payload)
+        let invocation = Invocation::from_lambda(&event.context);
+        app.invoke(event.payload, invocation)
     }))
     .await
 }

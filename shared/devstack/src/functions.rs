@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifecycle::{Function, HandlerError};
+use lifecycle::{Function, HandlerError, Invocation};
 use serde_json::Value;
 use thiserror::Error;
 use tracing::Instrument;
@@ -89,8 +89,14 @@ impl Functions {
             .timeout
             .map(|s| Duration::from_secs(u64::from(s)))
             .unwrap_or(DEFAULT_TIMEOUT);
-        let span = tracing::info_span!("invoke", function = logical_id);
-        let task = tokio::spawn(async move { handler.invoke(event).await }.instrument(span));
+        let invocation = Invocation::with_timeout(timeout);
+        let span = tracing::info_span!(
+            "invoke",
+            function = logical_id,
+            request_id = %invocation.request_id
+        );
+        let task =
+            tokio::spawn(async move { handler.invoke(event, invocation).await }.instrument(span));
         let abort = task.abort_handle();
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok(Ok(response))) => Ok(response),

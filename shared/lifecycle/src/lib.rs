@@ -20,7 +20,7 @@ pub mod vault;
 
 pub use aws::{AwsClients, load_sdk_config};
 pub use config::{Config, ConfigError, PlatformReadApp};
-pub use function::{Function, HandlerError, Trigger};
+pub use function::{Function, HandlerError, Invocation, Trigger};
 pub use ids::{
     AccountId, DomainName, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId,
     TenantId, Upn, UsageLocation,

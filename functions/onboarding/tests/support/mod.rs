@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -17,7 +18,7 @@ use graph::{AppCredential, GraphClient, GraphConfig, TenantGraph};
 use graph_sim::{SimConfig, SimHandle, TenantInfo, Truth, TruthGroup, TruthUser};
 use lifecycle::model::{ConnectionMode, ConnectionStatus, JobRecord, TenantAuth, TenantConnection};
 use lifecycle::store::keys;
-use lifecycle::{Config, DomainName, Function, JobId, OrgId, Platform, TenantId};
+use lifecycle::{Config, DomainName, Function, Invocation, JobId, OrgId, Platform, TenantId};
 use local_aws::Moto;
 use onboarding::App;
 use secrecy::SecretString;
@@ -218,7 +219,10 @@ impl World {
             .collect();
         let answer = self
             .app
-            .invoke(json!({ "Records": records }))
+            .invoke(
+                json!({ "Records": records }),
+                Invocation::with_timeout(Duration::from_secs(30)),
+            )
             .await
             .expect("the function answers");
         answer["batchItemFailures"]
