@@ -80,13 +80,17 @@ impl BatchRequest {
         BatchRequest::new(id, Method::DELETE, user_path(user_id))
     }
 
-    /// POST /users/{id}/revokeSignInSessions.
+    /// POST /users/{id}/revokeSignInSessions. The action takes no parameters, but a write in a
+    /// `$batch` must carry a body and a `Content-Type` header or Graph refuses the whole batch
+    /// (400 "Write request id : … does not contain Content-Type header or body.");
+    /// the body is then an empty object [learn: graph/json-batching].
     pub fn revoke_sign_in_sessions(id: impl Into<String>, user_id: &str) -> Self {
         BatchRequest::new(
             id,
             Method::POST,
             format!("{}/revokeSignInSessions", user_path(user_id)),
         )
+        .with_body(Value::Object(serde_json::Map::new()))
     }
 
     /// POST /users/{id}/assignLicense.
@@ -449,11 +453,15 @@ fn step_result(
 fn plan(requests: &[BatchRequest]) -> Result<Vec<Vec<usize>>, GraphError> {
     let invalid = |reason: String| GraphError::InvalidRequest { reason };
     let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut folded: HashSet<String> = HashSet::new();
     for (i, request) in requests.iter().enumerate() {
         if request.id.is_empty() {
             return Err(invalid(format!("batch step {i} has an empty id")));
         }
-        if index.insert(request.id.as_str(), i).is_some() {
+        // Graph compares step ids without regard to case [learn: graph/json-batching].
+        if !folded.insert(request.id.to_lowercase())
+            || index.insert(request.id.as_str(), i).is_some()
+        {
             return Err(invalid(format!(
                 "batch step id {:?} is used twice",
                 request.id
@@ -463,6 +471,14 @@ fn plan(requests: &[BatchRequest]) -> Result<Vec<Vec<usize>>, GraphError> {
             return Err(invalid(format!(
                 "batch step {:?}: the url must start with '/'",
                 request.id
+            )));
+        }
+        // Graph refuses the whole batch when a write step lacks a body [learn: graph/json-batching].
+        let write = [Method::POST, Method::PATCH, Method::PUT].contains(&request.method);
+        if write && request.body.is_none() {
+            return Err(invalid(format!(
+                "batch step {:?}: a {} step needs a body (an empty object if the call takes none)",
+                request.id, request.method
             )));
         }
     }
@@ -557,5 +573,35 @@ mod tests {
             })
             .collect();
         assert!(plan(&chain).is_err());
+    }
+
+    #[test]
+    fn given_ids_differing_only_in_case_when_planned_then_invalid_request() {
+        // GIVEN two steps "a" and "A": Graph's step ids are not case-sensitive
+        // [learn: graph/json-batching, property `id`]
+        // WHEN planned THEN refused before anything is sent
+        assert!(plan(&[step("a"), step("A")]).is_err());
+    }
+
+    #[test]
+    fn given_a_write_step_without_body_when_planned_then_invalid_request() {
+        // GIVEN a POST step without body (Graph refuses the whole batch: "Write request id : 1
+        // does not contain Content-Type header or body.") [learn: graph/json-batching]
+        let bare = BatchRequest::new("1", Method::POST, "/users/u1/revokeSignInSessions");
+        // WHEN planned THEN refused; the revoke builder carries an empty JSON object instead
+        assert!(plan(&[bare]).is_err());
+        let revoke = BatchRequest::revoke_sign_in_sessions("1", "u1");
+        assert_eq!(revoke.body, Some(serde_json::json!({})));
+        assert!(plan(&[revoke]).is_ok());
+    }
+
+    #[test]
+    fn given_a_step_with_a_body_when_put_on_the_wire_then_it_carries_content_type() {
+        // GIVEN the revoke step WHEN serialised THEN body {} and Content-Type: application/json
+        let revoke = BatchRequest::revoke_sign_in_sessions("1", "u1");
+        let wire = serde_json::to_value(wire_request(&revoke, &HashSet::new()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(wire["body"], serde_json::json!({}));
+        assert_eq!(wire["headers"]["Content-Type"], "application/json");
     }
 }

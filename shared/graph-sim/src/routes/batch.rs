@@ -27,12 +27,34 @@ fn bad(ids: &RequestIds, msg: &str) -> Resp {
     http::error(ids, StatusCode::BAD_REQUEST, "BadRequest", msg)
 }
 
+/// Methods Graph accepts in a batch step; POST, PATCH and PUT are writes and need a body.
+fn step_method(m: &str) -> Option<(Method, bool)> {
+    match m.to_ascii_uppercase().as_str() {
+        "GET" => Some((Method::GET, false)),
+        "DELETE" => Some((Method::DELETE, false)),
+        "POST" => Some((Method::POST, true)),
+        "PATCH" => Some((Method::PATCH, true)),
+        "PUT" => Some((Method::PUT, true)),
+        _ => None,
+    }
+}
+
+/// Checks the batch envelope as Graph does before running anything
+/// [learn: graph/json-batching, "Creating a batch request"]: `requests` present, at most 20,
+/// each with a string `id` unique in the batch (ids are not case-sensitive), a supported
+/// `method`, a relative `url`, a `headers` object of strings, a `body` with a `Content-Type`
+/// header whenever a body is given and on every write (POST, PATCH, PUT: "you must still
+/// specify the headers and body parameters where only body can be an empty object"), and
+/// `dependsOn` naming other steps of the batch. Any violation fails the whole batch with 400.
 fn parse(ids: &RequestIds, body: &[u8]) -> Result<Vec<Inner>, Resp> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(ids, "Invalid batch payload format."))?;
     let reqs = v["requests"]
         .as_array()
         .ok_or_else(|| bad(ids, "Invalid batch payload format."))?;
+    if reqs.is_empty() {
+        return Err(bad(ids, "Invalid batch payload format: requests is empty."));
+    }
     if reqs.len() > MAX_REQUESTS {
         return Err(bad(
             ids,
@@ -42,28 +64,27 @@ fn parse(ids: &RequestIds, body: &[u8]) -> Result<Vec<Inner>, Resp> {
     let mut out: Vec<Inner> = Vec::with_capacity(reqs.len());
     for r in reqs {
         let id = match &r["id"] {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
+            Value::String(s) if !s.is_empty() => s.clone(),
             _ => {
                 return Err(bad(
                     ids,
-                    "Invalid batch payload format: every request needs an id.",
+                    "Invalid batch payload format: every request needs a string id.",
                 ));
             }
         };
-        if out.iter().any(|o| o.id == id) {
+        if out.iter().any(|o| o.id.eq_ignore_ascii_case(&id)) {
             return Err(bad(
                 ids,
                 &format!("Request IDs must be unique. Duplicate id: {id}."),
             ));
         }
-        let method = r["method"]
+        let (method, write) = r["method"]
             .as_str()
-            .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+            .and_then(step_method)
             .ok_or_else(|| bad(ids, &format!("Request id {id} has no valid method.")))?;
         let url = r["url"]
             .as_str()
-            .filter(|u| !u.starts_with("http"))
+            .filter(|u| !u.is_empty() && !u.contains("://"))
             .ok_or_else(|| {
                 bad(
                     ids,
@@ -72,36 +93,61 @@ fn parse(ids: &RequestIds, body: &[u8]) -> Result<Vec<Inner>, Resp> {
             })?
             .to_string();
         let mut headers = HeaderMap::new();
-        if let Some(h) = r["headers"].as_object() {
-            for (k, v) in h {
-                if let (Ok(k), Some(Ok(v))) = (
-                    HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
-                    v.as_str().map(HeaderValue::from_str),
-                ) {
+        match &r["headers"] {
+            Value::Null => {}
+            Value::Object(h) => {
+                for (k, v) in h {
+                    let (Ok(k), Some(Ok(v))) = (
+                        HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                        v.as_str().map(HeaderValue::from_str),
+                    ) else {
+                        return Err(bad(
+                            ids,
+                            &format!("Request id {id}: header '{k}' is not a valid header."),
+                        ));
+                    };
                     headers.insert(k, v);
                 }
             }
-        }
-        let body = match r.get("body") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(b) => {
-                if !headers.contains_key("content-type") {
-                    return Err(bad(
-                        ids,
-                        &format!(
-                            "Write request id : {id} does not contain Content-Type header or body."
-                        ),
-                    ));
-                }
-                serde_json::to_vec(b).unwrap_or_default()
+            _ => {
+                return Err(bad(
+                    ids,
+                    &format!("Request id {id}: headers must be an object."),
+                ));
             }
-        };
+        }
+        let given = r.get("body").filter(|b| !b.is_null());
+        if (write || given.is_some()) && (given.is_none() || !headers.contains_key("content-type"))
+        {
+            return Err(bad(
+                ids,
+                &format!("Write request id : {id} does not contain Content-Type header or body."),
+            ));
+        }
+        let body = given
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
         let depends_on = match &r["dependsOn"] {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
+            Value::Null => Vec::new(),
+            Value::Array(a) => {
+                let mut d = Vec::with_capacity(a.len());
+                for x in a {
+                    let Some(x) = x.as_str() else {
+                        return Err(bad(
+                            ids,
+                            &format!("Request id {id}: dependsOn must be an array of ids."),
+                        ));
+                    };
+                    d.push(x.to_string());
+                }
+                d
+            }
+            _ => {
+                return Err(bad(
+                    ids,
+                    &format!("Request id {id}: dependsOn must be an array of ids."),
+                ));
+            }
         };
         out.push(Inner {
             id,
@@ -112,13 +158,18 @@ fn parse(ids: &RequestIds, body: &[u8]) -> Result<Vec<Inner>, Resp> {
             depends_on,
         });
     }
-    for r in &out {
-        for d in &r.depends_on {
-            if !out.iter().any(|o| &o.id == d) || d == &r.id {
-                return Err(bad(
-                    ids,
-                    &format!("Request id {} depends on unknown request {d}.", r.id),
-                ));
+    let step_ids: Vec<String> = out.iter().map(|o| o.id.clone()).collect();
+    for r in &mut out {
+        for d in &mut r.depends_on {
+            // Ids are not case-sensitive: a dependency names the step in any case.
+            match step_ids.iter().find(|s| s.eq_ignore_ascii_case(d)) {
+                Some(s) if !s.eq_ignore_ascii_case(&r.id) => *d = s.clone(),
+                _ => {
+                    return Err(bad(
+                        ids,
+                        &format!("Request id {} depends on unknown request {d}.", r.id),
+                    ));
+                }
             }
         }
     }
@@ -170,10 +221,8 @@ pub(crate) fn batch(sim: &Sim, caller: &Caller, ids: &RequestIds, body: &[u8]) -
                 )
             } else {
                 let (path, query) = r.url.split_once('?').unwrap_or((&r.url, ""));
-                let path = format!(
-                    "/{}",
-                    path.trim_start_matches('/').trim_start_matches("v1.0/")
-                );
+                // The url is relative to the version: `/users`, not `/v1.0/users`.
+                let path = format!("/{}", path.trim_start_matches('/'));
                 {
                     let req = Request {
                         method: &r.method,
