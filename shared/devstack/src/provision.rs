@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use thiserror::Error;
 
-use crate::template::{Expr, GenerateSecret, Lookup, QueueSpec, Template, TemplateError};
+use crate::template::{
+    Expr, FunctionSpec, GenerateSecret, Lookup, QueueSpec, Template, TemplateError,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -411,4 +413,35 @@ fn generate_secret(spec: &GenerateSecret) -> String {
         }
         _ => value,
     }
+}
+
+/// The IAM policy document of a function's execution role: its `Policies` statements with every
+/// `!GetAtt`/`!Ref`/`!Sub` resolved to the local ARNs. The devstack runs the function with
+/// credentials that have exactly this policy (see `local_aws::Moto::sdk_config_for`).
+pub fn function_policy(
+    function: &FunctionSpec,
+    provisioned: &Provisioned,
+) -> Result<serde_json::Value, ProvisionError> {
+    let mut statements = Vec::new();
+    for (index, statement) in function.policy.iter().enumerate() {
+        let location = format!(
+            "Resources.{}.Properties.Policies.Statement[{index}].Resource",
+            function.logical_id
+        );
+        let resources = statement
+            .resources
+            .iter()
+            .map(|expr| expr.resolve(provisioned, &location))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut document = serde_json::json!({
+            "Effect": statement.effect,
+            "Action": statement.actions,
+            "Resource": resources,
+        });
+        if let Some(sid) = &statement.sid {
+            document["Sid"] = serde_json::Value::String(sid.clone());
+        }
+        statements.push(document);
+    }
+    Ok(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
 }

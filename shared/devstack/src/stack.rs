@@ -322,12 +322,17 @@ impl Stack {
             let handler = match registry.constructor(&code_key) {
                 Some(constructor) => {
                     let config = resolve_config(&spec.logical_id, &spec.environment, &provisioned)?;
-                    Some(
-                        constructor(config, &sdk_config).map_err(|source| StackError::Build {
+                    // The function's code runs with its own policy only, as under its execution
+                    // role in AWS: an action missing from the template is refused here too.
+                    let policy = provision::function_policy(spec, &provisioned)?;
+                    let principal = format!("{stack_name}-{}", spec.logical_id);
+                    let function_aws = moto.sdk_config_for(&principal, &policy).await?;
+                    Some(constructor(config, &function_aws).map_err(|source| {
+                        StackError::Build {
                             function: spec.logical_id.clone(),
                             source,
-                        })?,
-                    )
+                        }
+                    })?)
                 }
                 None => {
                     tracing::warn!(

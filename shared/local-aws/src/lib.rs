@@ -5,6 +5,14 @@
 //! [`Moto::start`] runs `moto_server` as a child process and waits until it answers; dropping the
 //! [`Moto`] kills the child. A missing `moto_server` is an error, never a silent skip: the Makefile
 //! installs it into the project's virtualenv (`make venv`, which `make test` runs).
+//!
+//! IAM is enforced as in AWS (see [`iam`]): [`Moto::start`] creates an administrator whose
+//! credentials [`Moto::sdk_config`] uses (provisioning, seeding, assertions), then turns moto's
+//! authorization on. A function's code runs with [`Moto::sdk_config_for`]: credentials of a user
+//! whose only permissions are that function's policy, so an action missing from the template fails
+//! locally the way it fails in AWS.
+
+pub mod iam;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +20,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -44,17 +53,25 @@ pub enum LocalAwsError {
     Exited { endpoint: String, status: String },
     #[error("moto_server did not answer on {endpoint} within {timeout:?}")]
     Timeout { endpoint: String, timeout: Duration },
+    #[error("IAM {action} against the emulator failed: {detail}")]
+    Iam { action: String, detail: String },
 }
+
+/// The user whose credentials [`Moto::sdk_config`] carries: every action on every resource.
+const ADMIN_USER: &str = "local-aws-admin";
 
 /// A running moto server; killed (and reaped) when dropped.
 #[derive(Debug)]
 pub struct Moto {
     child: Child,
     endpoint: String,
+    /// The administrator's access key (moto-local, never a real credential).
+    admin: Credentials,
 }
 
 impl Moto {
-    /// Starts `moto_server` on a free loopback port and waits until it accepts connections.
+    /// Starts `moto_server` on a free loopback port, waits until it accepts connections, creates
+    /// the administrator and turns IAM enforcement on.
     ///
     /// The executable is `$MOTO_SERVER` when set, else `<workspace root>/.venv/bin/moto_server`.
     pub async fn start() -> Result<Moto, LocalAwsError> {
@@ -72,9 +89,79 @@ impl Moto {
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| LocalAwsError::Spawn { path, source })?;
-        let mut moto = Moto { child, endpoint };
+        // Until enforcement is on, moto accepts any signature: the bootstrap key only signs.
+        let bootstrap = Credentials::new("testing", "testing", None, None, "local-aws");
+        let mut moto = Moto {
+            child,
+            endpoint,
+            admin: bootstrap,
+        };
         moto.wait_until_ready(port).await?;
+        let everything = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        ]});
+        moto.admin = moto.iam().principal(ADMIN_USER, &everything).await?;
+        moto.enforce_iam().await?;
         Ok(moto)
+    }
+
+    /// Credentials of a new IAM user `name` whose only permissions are `policy` (an IAM policy
+    /// document, e.g. a function's statements from the template with ARNs resolved). See
+    /// [`iam::moto_policy`] for what moto checks of it.
+    pub async fn principal(
+        &self,
+        name: &str,
+        policy: &Value,
+    ) -> Result<Credentials, LocalAwsError> {
+        self.iam().principal(name, &iam::moto_policy(policy)).await
+    }
+
+    /// SDK configuration for code that runs as user `name` with only `policy` (a function of the
+    /// template: its `Policies` statements).
+    pub async fn sdk_config_for(
+        &self,
+        name: &str,
+        policy: &Value,
+    ) -> Result<SdkConfig, LocalAwsError> {
+        let credentials = self.principal(name, policy).await?;
+        Ok(self.sdk_config_with(credentials).await)
+    }
+
+    /// SDK configuration pointing at this emulator with these credentials.
+    pub async fn sdk_config_with(&self, credentials: Credentials) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(credentials)
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+
+    fn iam(&self) -> iam::IamClient<'_> {
+        iam::IamClient {
+            endpoint: &self.endpoint,
+            credentials: &self.admin,
+        }
+    }
+
+    /// Makes moto authenticate and authorize every request from now on (moto-api `reset-auth`
+    /// with a count of 0 unauthenticated requests).
+    async fn enforce_iam(&self) -> Result<(), LocalAwsError> {
+        let url = format!("{}/moto-api/reset-auth", self.endpoint);
+        let failed = |detail: String| LocalAwsError::Iam {
+            action: "reset-auth".to_owned(),
+            detail,
+        };
+        let response = reqwest::Client::new()
+            .post(&url)
+            .body("0")
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("HTTP {}", response.status())));
+        }
+        Ok(())
     }
 
     /// Base URL of the emulator, `http://127.0.0.1:PORT`; what `AWS_ENDPOINT_URL` should hold.
@@ -82,21 +169,11 @@ impl Moto {
         &self.endpoint
     }
 
-    /// SDK configuration pointing every client at this emulator: region `us-east-1`, static test
-    /// credentials (moto accepts any), endpoint URL = the emulator.
+    /// SDK configuration pointing every client at this emulator as the administrator (every
+    /// action allowed): for provisioning, seeding and assertions, not for a function's own code
+    /// (use [`Moto::sdk_config_for`]).
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "local-aws",
-            ))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await
+        self.sdk_config_with(self.admin.clone()).await
     }
 
     async fn wait_until_ready(&mut self, port: u16) -> Result<(), LocalAwsError> {

@@ -376,8 +376,68 @@ pub(super) fn function(
         timeout: opt_u32(p, "Timeout", location)?,
         environment,
         events,
+        policy: policies(p.get("Policies"), &format!("{location}.Policies"))?,
         logical_id,
     })
+}
+
+/// A function's `Policies`: inline `Statement` documents only. SAM policy templates and managed
+/// policy names are refused, since the devstack could not grant exactly what they grant.
+fn policies(value: Option<&Value>, location: &str) -> Result<Vec<PolicyStatement>, TemplateError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let entries = value
+        .as_sequence()
+        .ok_or_else(|| invalid(location, "expected a list of policies"))?;
+    let mut out = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let entry_location = format!("{location}[{index}]");
+        let statements = entry
+            .get("Statement")
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| {
+                invalid(
+                    &entry_location,
+                    "only inline policies (`- Statement: [...]`) are supported by the devstack",
+                )
+            })?;
+        for (number, statement) in statements.iter().enumerate() {
+            let here = format!("{entry_location}.Statement[{number}]");
+            let effect = statement
+                .get("Effect")
+                .and_then(Value::as_str)
+                .filter(|e| *e == "Allow" || *e == "Deny")
+                .ok_or_else(|| invalid(&here, "Effect must be Allow or Deny"))?
+                .to_owned();
+            let actions = match statement.get("Action") {
+                Some(Value::String(action)) => vec![action.clone()],
+                Some(Value::Sequence(actions)) => actions
+                    .iter()
+                    .map(|a| as_str(a, &format!("{here}.Action")).map(str::to_owned))
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(invalid(&here, "Action must be a name or a list of names")),
+            };
+            let resources = match statement.get("Resource") {
+                Some(Value::Sequence(items)) => items
+                    .iter()
+                    .map(|r| Expr::parse(r, &format!("{here}.Resource")))
+                    .collect::<Result<_, _>>()?,
+                Some(single) => vec![Expr::parse(single, &format!("{here}.Resource"))?],
+                None => return Err(invalid(&here, "a statement needs a Resource")),
+            };
+            out.push(PolicyStatement {
+                sid: statement
+                    .get("Sid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                effect,
+                actions,
+                resources,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// An HttpApi's `Auth`: its default authorizer and its JWT authorizers. Other authorizer kinds

@@ -179,6 +179,18 @@ pub struct HttpApiSpec {
     pub authorizers: Vec<JwtAuthorizer>,
 }
 
+/// One statement of a function's inline policy (`Policies: - Statement: [...]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyStatement {
+    pub sid: Option<String>,
+    /// `Allow` or `Deny`.
+    pub effect: String,
+    /// `service:Action` names as written (wildcards kept).
+    pub actions: Vec<String>,
+    /// Resource ARNs, usually `!GetAtt`/`!Ref`/`!Sub` expressions.
+    pub resources: Vec<Expr>,
+}
+
 /// An `AWS::Serverless::Function`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSpec {
@@ -191,6 +203,9 @@ pub struct FunctionSpec {
     /// Environment: `Globals` merged with the function's own variables (the function wins).
     pub environment: BTreeMap<String, Expr>,
     pub events: Vec<EventSpec>,
+    /// Every statement of the function's `Policies`: what its execution role may do, and so
+    /// what the devstack's credentials for it allow.
+    pub policy: Vec<PolicyStatement>,
 }
 
 impl FunctionSpec {

@@ -316,3 +316,51 @@ fn given_rate_expressions_when_parsed_then_units_and_bad_input_are_handled() {
     assert_eq!(ScheduleExpression::parse("rate(5 fortnights)"), None);
     assert_eq!(ScheduleExpression::parse("every hour"), None);
 }
+
+#[test]
+fn given_the_real_template_when_parsed_then_each_function_has_its_policy_statements() {
+    // GIVEN the real template
+    let template = real_template();
+
+    // WHEN the offboarding function's policy is read
+    let offboarding = template
+        .functions
+        .iter()
+        .find(|f| f.logical_id == "OffboardingFunction")
+        .expect("the offboarding function");
+    let actions: Vec<&str> = offboarding
+        .policy
+        .iter()
+        .flat_map(|s| s.actions.iter().map(String::as_str))
+        .collect();
+
+    // THEN its statements are there with their actions and unresolved resources
+    assert!(actions.contains(&"dynamodb:Query"), "{actions:?}");
+    assert!(actions.contains(&"events:PutEvents"), "{actions:?}");
+    assert!(offboarding.policy.iter().all(|s| !s.resources.is_empty()));
+}
+
+#[test]
+fn given_a_sam_policy_template_when_parsed_then_it_is_refused_with_its_location() {
+    // GIVEN a function whose policy is a SAM policy template (the devstack cannot grant exactly it)
+    let yaml = r#"
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../functions/worker
+      Policies:
+        - DynamoDBCrudPolicy: { TableName: t }
+"#;
+
+    // WHEN it is parsed
+    let err = Template::from_yaml(yaml, Path::new("/repo/infra")).unwrap_err();
+
+    // THEN the error names the policy and says what is supported
+    let message = err.to_string();
+    assert!(
+        message.contains("Worker") && message.contains("Policies[0]"),
+        "{message}"
+    );
+    assert!(message.contains("inline policies"), "{message}");
+}
