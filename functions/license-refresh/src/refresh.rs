@@ -17,7 +17,7 @@ use lifecycle::model::{
     Account, Job, JobKind, JobStatus, JobStep, LastSignIn, Sku, StepOutcome, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{JobError, JobHandler, JobProgress, Platform, SkuId, SkuPartNumber, TenantId};
+use lifecycle::{JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
 
 use crate::report::{self, NEEDS_P1, ReportOptions};
 
@@ -259,57 +259,19 @@ impl LicenseRefresh {
     }
 }
 
-/// A subscribed SKU as stored; one with an unusable id is logged and left out.
+/// A subscribed SKU as stored ([`Sku::from_graph`], the conversion the sync shares); one with an
+/// unusable id is logged and left out.
 fn sku(subscribed: &SubscribedSku) -> Option<Sku> {
-    let Ok(sku_id) = SkuId::parse(&subscribed.sku_id) else {
-        tracing::warn!(sku_id = %subscribed.sku_id, "subscribed SKU with an id that is not a GUID; left out");
-        return None;
-    };
-    let part_number = subscribed
-        .sku_part_number
-        .as_deref()
-        .and_then(|part| SkuPartNumber::parse(part).ok())
-        .or_else(|| SkuPartNumber::parse(sku_id.as_str()).ok())?;
-    let units = subscribed.prepaid_units.clone().unwrap_or_default();
-    let seats = |value: Option<i64>| u32::try_from(value.unwrap_or(0).max(0)).unwrap_or(u32::MAX);
-    Some(Sku {
-        sku_id,
-        part_number,
-        enabled: seats(units.enabled),
-        suspended: seats(units.suspended),
-        warning: seats(units.warning),
-        consumed: seats(subscribed.consumed_units),
-        capability_status: subscribed
-            .capability_status
-            .clone()
-            .unwrap_or_else(|| "Unknown".to_owned()),
-    })
+    Sku::from_graph(subscribed)
+        .map_err(
+            |error| tracing::warn!(sku_id = %subscribed.sku_id, %error, "subscribed SKU left out"),
+        )
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn given_a_subscribed_sku_when_converted_then_seats_are_clamped_and_named() {
-        let subscribed: SubscribedSku = serde_json::from_value(serde_json::json!({
-            "skuId": "06EBC4EE-1BB5-47DD-8120-11324BC54E06", "skuPartNumber": "SPE_E5",
-            "capabilityStatus": "Enabled", "consumedUnits": 12,
-            "prepaidUnits": {"enabled": 10, "suspended": 2, "warning": 1, "lockedOut": 0}
-        }))
-        .unwrap_or_default();
-        let converted = sku(&subscribed).expect("a SKU");
-        assert_eq!(
-            converted.sku_id.as_str(),
-            "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
-        );
-        assert_eq!(converted.part_number.as_str(), "SPE_E5");
-        assert_eq!(
-            (converted.enabled, converted.consumed, converted.unused()),
-            (10, 12, 0)
-        );
-        assert_eq!((converted.suspended, converted.warning), (2, 1));
-    }
 
     #[test]
     fn given_a_sku_without_a_guid_when_converted_then_it_is_left_out() {

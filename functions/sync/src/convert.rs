@@ -2,8 +2,8 @@
 //! change; what it leaves out is kept from the stored record.
 
 use chrono::{NaiveDate, Utc};
-use lifecycle::model::{Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Sku};
-use lifecycle::{AccountId, GroupId, IdError, SkuId, SkuPartNumber, Upn, UsageLocation};
+use lifecycle::model::{Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage};
+use lifecycle::{AccountId, GroupId, IdError, SkuId, Upn, UsageLocation};
 use thiserror::Error;
 
 /// Why a Graph object could not be recorded (it is skipped and the run is Partial).
@@ -209,45 +209,6 @@ fn group_kind(graph_group: &graph::Group) -> GroupKind {
         // enabled): recorded as security groups, the kind that takes members through Graph.
         _ => GroupKind::Security,
     }
-}
-
-/// The SKU record of a subscribed SKU.
-pub fn sku(subscribed: &graph::SubscribedSku) -> Result<Sku, ConvertError> {
-    const KIND: &str = "SKU";
-    let sku_id = field(
-        KIND,
-        &subscribed.sku_id,
-        "skuId",
-        SkuId::parse(&subscribed.sku_id),
-    )?;
-    let part = subscribed
-        .sku_part_number
-        .as_deref()
-        .ok_or_else(|| ConvertError::Missing {
-            kind: KIND,
-            id: subscribed.sku_id.clone(),
-            field: "skuPartNumber",
-        })?;
-    let part_number = field(
-        KIND,
-        &subscribed.sku_id,
-        "skuPartNumber",
-        SkuPartNumber::parse(part),
-    )?;
-    let units = subscribed.prepaid_units.clone().unwrap_or_default();
-    let seats = |n: Option<i64>| u32::try_from(n.unwrap_or(0).max(0)).unwrap_or(u32::MAX);
-    Ok(Sku {
-        sku_id,
-        part_number,
-        enabled: seats(units.enabled),
-        suspended: seats(units.suspended),
-        warning: seats(units.warning),
-        consumed: seats(subscribed.consumed_units),
-        capability_status: subscribed
-            .capability_status
-            .clone()
-            .unwrap_or_else(|| "Enabled".to_owned()),
-    })
 }
 
 /// The last sign-in of an account from its sign-in activity.

@@ -8,8 +8,6 @@ use lifecycle::model::Sku;
 use lifecycle::store::keys;
 use lifecycle::{DomainName, Key};
 
-use crate::convert::{self};
-
 use super::*;
 
 impl Engine<'_> {
@@ -33,7 +31,7 @@ impl Engine<'_> {
         let mut subscribed = Vec::new();
         let mut skus = pin!(self.graph.subscribed_skus());
         while let Some(sku) = skus.try_next().await? {
-            match convert::sku(&sku) {
+            match Sku::from_graph(&sku) {
                 Ok(sku) => subscribed.push(sku),
                 Err(error) => self.note(format!("a subscribed SKU was skipped: {error}")),
             }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, GroupId, SkuId, SkuPartNumber, Upn, UsageLocation};
+use crate::ids::{AccountId, GroupId, IdError, SkuId, SkuPartNumber, Upn, UsageLocation};
 
 /// A license assigned to an account: directly, or inherited from a group (group-based licensing),
 /// in which case it can only be removed by removing the account from that group.
@@ -116,9 +116,109 @@ pub struct Sku {
 }
 
 impl Sku {
+    /// The stored SKU of a subscribed SKU as Graph lists it: the one conversion that the sync and
+    /// the license refresh share, so the stored value never depends on which of them wrote last.
+    ///
+    /// What Graph left out is recorded as unknown, never invented: a missing `capabilityStatus`
+    /// is `Unknown` (not `Enabled`), a missing or unusable `skuPartNumber` is named by the SKU id
+    /// (its seats still count), and negative or missing unit counts are 0. Only an id that is not
+    /// a GUID is refused, because every other record refers to the SKU by it.
+    pub fn from_graph(subscribed: &graph::SubscribedSku) -> Result<Sku, IdError> {
+        let sku_id = SkuId::parse(&subscribed.sku_id)?;
+        let part_number = subscribed
+            .sku_part_number
+            .as_deref()
+            .and_then(|part| SkuPartNumber::parse(part).ok())
+            .map_or_else(|| SkuPartNumber::parse(sku_id.as_str()), Ok)?;
+        let units = subscribed.prepaid_units.clone().unwrap_or_default();
+        let seats = |n: Option<i64>| u32::try_from(n.unwrap_or(0).max(0)).unwrap_or(u32::MAX);
+        Ok(Sku {
+            part_number,
+            enabled: seats(units.enabled),
+            suspended: seats(units.suspended),
+            warning: seats(units.warning),
+            consumed: seats(subscribed.consumed_units),
+            capability_status: subscribed
+                .capability_status
+                .clone()
+                .unwrap_or_else(|| "Unknown".to_owned()),
+            sku_id,
+        })
+    }
+
     /// Seats that can still be assigned: enabled minus consumed (never negative; a tenant can be
     /// over-assigned after a reduction).
     pub fn unused(&self) -> u32 {
         self.enabled.saturating_sub(self.consumed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscribed(json: serde_json::Value) -> graph::SubscribedSku {
+        serde_json::from_value(json).unwrap_or_default()
+    }
+
+    #[test]
+    fn given_a_subscribed_sku_when_stored_then_seats_are_clamped_and_named() {
+        // GIVEN a SKU with more seats consumed than enabled (a reduced subscription)
+        let sku = subscribed(serde_json::json!({
+            "skuId": "06EBC4EE-1BB5-47DD-8120-11324BC54E06", "skuPartNumber": "SPE_E5",
+            "capabilityStatus": "Enabled", "consumedUnits": 12,
+            "prepaidUnits": {"enabled": 10, "suspended": 2, "warning": 1, "lockedOut": 0}
+        }));
+        // WHEN it is converted
+        let stored = Sku::from_graph(&sku).expect("a SKU");
+        // THEN the id is canonical, the name kept and no seat count is negative
+        assert_eq!(
+            stored.sku_id.as_str(),
+            "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+        );
+        assert_eq!(stored.part_number.as_str(), "SPE_E5");
+        assert_eq!(
+            (stored.enabled, stored.consumed, stored.unused()),
+            (10, 12, 0)
+        );
+        assert_eq!((stored.suspended, stored.warning), (2, 1));
+        assert_eq!(stored.capability_status, "Enabled");
+    }
+
+    #[test]
+    fn given_no_capability_status_when_stored_then_it_is_unknown_not_enabled() {
+        // GIVEN a SKU whose capabilityStatus Graph left out
+        let sku = subscribed(serde_json::json!({
+            "skuId": "06ebc4ee-1bb5-47dd-8120-11324bc54e06", "skuPartNumber": "SPE_E5"
+        }));
+        // WHEN it is converted, THEN the status is recorded as unknown, never invented
+        let stored = Sku::from_graph(&sku).expect("a SKU");
+        assert_eq!(stored.capability_status, "Unknown");
+    }
+
+    #[test]
+    fn given_no_part_number_when_stored_then_the_sku_is_named_by_its_id_and_its_seats_count() {
+        // GIVEN a SKU without skuPartNumber but with seats
+        let sku = subscribed(serde_json::json!({
+            "skuId": "06ebc4ee-1bb5-47dd-8120-11324bc54e06", "capabilityStatus": "Enabled",
+            "consumedUnits": 3, "prepaidUnits": {"enabled": 5}
+        }));
+        // WHEN it is converted
+        let stored = Sku::from_graph(&sku).expect("a SKU");
+        // THEN it is kept, named by its id, with its seats
+        assert_eq!(
+            stored.part_number.as_str(),
+            "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+        );
+        assert_eq!((stored.enabled, stored.consumed), (5, 3));
+    }
+
+    #[test]
+    fn given_a_sku_id_that_is_not_a_guid_when_stored_then_it_is_refused_with_the_reason() {
+        // GIVEN a SKU whose id every other record could not refer to
+        let sku = subscribed(serde_json::json!({"skuId": "not-a-guid", "skuPartNumber": "X"}));
+        // WHEN it is converted, THEN it is refused and the reason names the SKU id
+        let error = Sku::from_graph(&sku).expect_err("refused").to_string();
+        assert!(error.to_lowercase().contains("sku"), "{error}");
     }
 }
