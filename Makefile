@@ -2,6 +2,7 @@
 #   make demo   the whole system locally, walked through step by step
 #   make test   lint + every test (what CI runs)
 #   make up     the local stack, until Ctrl-C
+#   make token  a bearer token of the running `make up` stack: make token ORG=acme
 #   make lint   fmt check, clippy (warnings denied), cfn-lint
 #   make build  release Lambda bundles for arm64 (cargo-lambda, zig linker)
 #   make bench  Graph client and sync figures against the simulator
@@ -18,7 +19,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv browser test lint fmt demo up build bench clean
+.PHONY: help venv browser test lint fmt demo up token build bench clean
 
 # Debian's packages are installed as root (CI and these machines), else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -58,6 +59,10 @@ demo: venv
 
 up: venv
 	cargo run --locked -p devstack -- up
+
+ORG ?= demo
+token:
+	@cargo run --quiet --locked -p devstack -- token --org $(ORG)
 
 build: venv
 	rustup target add aarch64-unknown-linux-gnu

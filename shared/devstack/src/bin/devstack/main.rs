@@ -105,7 +105,7 @@ async fn token(args: &[String]) -> anyhow::Result<()> {
         .and_then(|text| serde_json::from_str(&text).ok())
         .with_context(|| {
             format!(
-                "no running stack: {} is missing (start one with `devstack up`)",
+                "no running stack: {} is missing (start one with `make up`)",
                 state_file.display()
             )
         })?;
@@ -117,7 +117,7 @@ async fn token(args: &[String]) -> anyhow::Result<()> {
         .json(&json!({"org_id": org}))
         .send()
         .await
-        .with_context(|| format!("asking {api} for a token (is `devstack up` still running?)"))?;
+        .with_context(|| format!("asking {api} for a token (is `make up` still running?)"))?;
     let status = answer.status();
     let body: serde_json::Value = answer.json().await.context("the answer is not JSON")?;
     match body["token"].as_str() {
@@ -193,7 +193,7 @@ fn print_stack(stack: &Stack, time_scale: f64) {
 
     println!("\nauthentication (the template's JWT authorizer; the devstack is the issuer)");
     println!("  every route but GET /health and GET /oauth/callback needs a bearer token");
-    println!("  token for org {UP_ORG} (valid 12 h; `devstack token --org ORG` for another):");
+    println!("  token for org {UP_ORG} (valid 12 h; `make token ORG=...` for another):");
     println!("  export TOKEN={}", stack.token(UP_ORG));
     println!("  curl -H \"Authorization: Bearer $TOKEN\" {api}/tenants");
 
