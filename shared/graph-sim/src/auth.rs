@@ -187,7 +187,8 @@ pub(crate) fn entra_error(status: StatusCode, error: &str, code: u32, text: &str
     (status, axum::Json(body)).into_response()
 }
 
-/// POST /{tenant}/oauth2/v2.0/token (client credentials).
+/// POST /{tenant}/oauth2/v2.0/token (client credentials; the authorization-code grant is
+/// [`crate::oidc::redeem`]).
 pub(crate) async fn token(
     State(sim): State<Arc<Sim>>,
     Path(tenant_key): Path<String>,
@@ -208,6 +209,9 @@ pub(crate) async fn token(
             "The request body must contain the following parameter: 'grant_type'.",
         );
     };
+    if grant_type == "authorization_code" {
+        return crate::oidc::redeem(&sim, &tenant_key, &form);
+    }
     if grant_type != "client_credentials" {
         return entra_error(
             StatusCode::BAD_REQUEST,

@@ -1,7 +1,8 @@
 //! A Microsoft Graph v1.0 + Microsoft identity platform simulator for tests, demo and benchmarks.
 //!
 //! One listener on 127.0.0.1 serves the login endpoints (`/{tenant}/oauth2/v2.0/token`,
-//! `/{tenant}/v2.0/adminconsent`), Graph under `/v1.0` and the simulator's own admin API under
+//! `/{tenant}/v2.0/adminconsent`, and OpenID Connect sign-in: `/{tenant}/oauth2/v2.0/authorize`,
+//! the discovery document and the signing keys, see [`oidc`]), Graph under `/v1.0` and the simulator's own admin API under
 //! `/_sim`. Tenants are generated deterministically from a seed; JSON follows Microsoft's
 //! documented shapes (property names as in the v1.0 CSDL). It shares no types with the client
 //! crate, so a client bug cannot hide behind the same mistake here.
@@ -14,6 +15,7 @@ mod consent;
 mod http;
 mod json;
 mod odata;
+mod oidc;
 mod props;
 mod routes;
 mod state;
@@ -134,6 +136,7 @@ fn build(config: &SimConfig, origin: String) -> Sim {
         token_serial: AtomicU64::new(0),
         signing_key: derive_seed(config.seed, 0x51C) ^ fastrand::u64(..),
         signed_in_tenant: Mutex::new(0),
+        codes: Mutex::new(HashMap::new()),
     }
 }
 
@@ -143,6 +146,15 @@ fn router(sim: Arc<Sim>) -> Router {
         .route(
             "/{tenant}/v2.0/adminconsent",
             get(consent::page).post(consent::page),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(oidc::discovery),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(oidc::keys))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(oidc::authorize).post(oidc::authorize),
         )
         .route("/v1.0/{*rest}", any(routes::graph))
         .route("/_sim/tenants", get(admin::tenants))

@@ -418,6 +418,8 @@ pub(crate) struct Sim {
     pub signing_key: u64,
     /// The tenant whose admin the consent page signs in as for /organizations and /common.
     pub signed_in_tenant: Mutex<usize>,
+    /// Authorization codes of the sign-in page, waiting to be redeemed once.
+    pub codes: crate::oidc::Codes,
 }
 
 impl Sim {
