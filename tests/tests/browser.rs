@@ -1,8 +1,11 @@
-//! A real browser through the consent flow: headless Chromium opens `/connect` on the local stack,
-//! follows the redirect to the simulator's consent page, whose Accept button is pressed (the
-//! simulator's `auto_accept_consent` knob makes the page click it, since a headless
+//! A real browser through the consent flow: headless Chromium opens the start link `/connect`
+//! answered on the local stack (which sets the `__Host-` flow cookie), follows the redirect to the
+//! simulator's consent page, whose Accept button is pressed (the simulator's
+//! `auto_accept_consent` knob makes the page click it, since a headless
 //! `--dump-dom`/`--screenshot` run cannot), posts the form, follows Entra's redirect to
-//! `/oauth/callback` and renders the result page. The test reads the final DOM and saves a
+//! `/oauth/callback`, which sends it to the sign-in page (submitted by the same knob, as the
+//! tenant's Global Administrator), back to `/oauth/callback` with the cookie, and renders the
+//! result page. The test reads the final DOM and saves a
 //! screenshot under target/browser/ for a person to look at.
 //!
 //! Chromium is the Debian package `chromium` (`make test` installs it when missing); without it
@@ -91,7 +94,7 @@ async fn given_a_browser_when_it_follows_connect_through_the_consent_page_then_t
     sim.update_knobs(&tenant.tenant_id, |knobs| knobs.auto_accept_consent = true)
         .expect("auto-accept");
     let return_to = format!("{}/health", stack.api_url());
-    // The platform (with its bearer token) asks for a consent URL; the browser only follows it.
+    // The platform (with its bearer token) asks for a start link; the browser only follows it.
     let api = e2e::api_client(&stack, "demo");
     let connect_url = || async {
         let url = reqwest::Url::parse_with_params(
@@ -107,17 +110,15 @@ async fn given_a_browser_when_it_follows_connect_through_the_consent_page_then_t
             .json()
             .await
             .expect("JSON");
-        answer["consent_url"]
-            .as_str()
-            .expect("consent_url")
-            .to_owned()
+        answer["start_url"].as_str().expect("start_url").to_owned()
     };
     let connect = connect_url().await;
     let dir = workspace_root().join("target").join("browser");
     std::fs::create_dir_all(&dir).expect("target/browser");
     let profile = std::env::temp_dir().join(format!("m365-browser-test-{}", std::process::id()));
 
-    // WHEN Chromium opens the consent URL and the DOM it ends on is read
+    // WHEN Chromium opens the start link (which sets its flow cookie), is sent through consent
+    // and the tenant administrator's sign-in, and the DOM it ends on is read
     let dom = run_chromium(&connect, "--dump-dom", &profile).await;
 
     // THEN it ended on our result page, which names the tenant and links back to return_to
@@ -126,6 +127,11 @@ async fn given_a_browser_when_it_follows_connect_through_the_consent_page_then_t
         "the browser did not end on the success page:\n{dom}"
     );
     assert!(dom.contains("read/write"), "{dom}");
+    assert!(
+        dom.contains("<dd>demo</dd>"),
+        "the organization is named: {dom}"
+    );
+    assert!(dom.contains("Global Administrator"), "who signed in: {dom}");
     assert!(
         dom.contains(&format!("href=\"{return_to}\"")),
         "link back: {dom}"

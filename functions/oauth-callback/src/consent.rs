@@ -1,19 +1,31 @@
-//! Admin consent: `GET /connect` sends the browser to Entra with a signed state;
-//! `GET /oauth/callback` checks the state, tests the connection and records it.
+//! Admin consent, bound to the browser and proven by the admin's sign-in.
+//!
+//! 1. `GET /connect` (the platform, bearer token) answers a single-use start link bound to the
+//!    token's organization.
+//! 2. `GET /connect/start` (the admin's browser) sets the `__Host-` flow cookie and redirects to
+//!    Entra's admin consent with a state carrying the cookie's hash.
+//! 3. `GET /oauth/callback` after consent: redirects to the tenant's OpenID Connect sign-in
+//!    (PKCE S256, nonce).
+//! 4. `GET /oauth/callback` after sign-in: redeems the code, validates the ID token ([`oidc`]),
+//!    then tests the connection and records it for the organization.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::Utc;
 use graph::{GraphError, TokenError};
 use lifecycle::config::Config;
-use lifecycle::http::{error_response, html_response, json_response, query_param};
+use lifecycle::http::{error_response, html_response, json_response, query_param, redirect};
 use lifecycle::model::OAuthState;
 use lifecycle::model::{ConnectionMode, TenantAuth};
 use lifecycle::store::keys;
 use lifecycle::{OrgId, PutOutcome, TenantId};
+use sha2::{Digest as _, Sha256};
 
 use crate::connection::{self, ConnectError, Connected, ConnectionReport};
+use crate::oidc::{self, SIGN_IN_SCOPE, SignInError};
 use crate::page::{Page, Tone};
-use crate::state::{StateClaims, StateError};
+use crate::state::{Leg, StateClaims, StateError};
 use crate::{App, ModeParam, mode_label};
 
 /// The scope of admin consent: every application permission the app declares statically.
@@ -76,65 +88,151 @@ pub(crate) fn checked_return(
 }
 
 fn problem(status: u16, page: Page) -> ApiGatewayV2httpResponse {
-    html_response(status, page.render())
+    page_response(status, page)
 }
 
-/// Why a consent URL could not be made (the state could not be signed or recorded).
+/// Why a start link could not be made (the state could not be signed or recorded).
 #[derive(Debug, thiserror::Error)]
 #[error("the consent state could not be signed or recorded")]
 pub(crate) struct ConsentUnavailable;
 
-/// Records a single-use state bound to `org_id` and returns the Entra admin consent URL
-/// `{LOGIN_BASE_URL}/{organizations|tenant}/v2.0/adminconsent?...` that carries it. `tenant_id`
-/// fixes the tenant the consent must come from (a partner's customer).
-pub(crate) async fn consent_url(
+/// The name of the cookie that binds a flow to the browser that opened its start link. The
+/// `__Host-` prefix makes browsers accept it only Secure, host-only and with `Path=/`.
+pub const FLOW_COOKIE: &str = "__Host-m365-connect";
+
+/// How long the flow cookie lives (longer than a state, so a flow never outlives it).
+const FLOW_COOKIE_MAX_AGE_S: i64 = 1800;
+
+/// A fresh browser secret: 32 random bytes, base64url (43 characters).
+fn new_browser_secret() -> String {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    B64.encode(bytes)
+}
+
+/// The flow cookie's value in `request`, when it is one we could have set.
+fn browser_secret(request: &ApiGatewayV2httpRequest) -> Option<String> {
+    // Payload 2.0 moves the Cookie header into `cookies`; a header is read too.
+    let mut cookies: Vec<&str> = request
+        .cookies
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    cookies.extend(
+        request
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    cookies
+        .into_iter()
+        .flat_map(|c| c.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == FLOW_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// base64url SHA-256 of a browser secret: what a state carries instead of the secret.
+fn browser_hash(secret: &str) -> String {
+    B64.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Headers every page and redirect of the flow carries: no caching, no referrer (the URLs
+/// carry states and codes), no framing, and (pages) nothing but inline style.
+fn harden(mut answer: ApiGatewayV2httpResponse) -> ApiGatewayV2httpResponse {
+    let headers = &mut answer.headers;
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        http::HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        http::header::X_FRAME_OPTIONS,
+        http::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    answer
+}
+
+/// An HTML page answer with the hardening headers.
+pub(crate) fn page_response(status: u16, page: Page) -> ApiGatewayV2httpResponse {
+    harden(html_response(status, page.render()))
+}
+
+/// A 302 with the hardening headers.
+fn redirect_to(location: &str) -> ApiGatewayV2httpResponse {
+    harden(redirect(location))
+}
+
+/// Records a single-use start state bound to `org_id` and returns the start link
+/// `{PUBLIC_BASE_URL}/connect/start?flow=...` that carries it. `tenant_id` fixes the tenant the
+/// consent must come from (a partner's customer).
+pub(crate) async fn start_link(
     app: &App,
     org_id: OrgId,
     mode: ConnectionMode,
     return_to: Option<String>,
     tenant_id: Option<TenantId>,
 ) -> Result<String, ConsentUnavailable> {
-    let config = &app.platform.config;
     let signer = app.signer().await.map_err(|error| {
         tracing::error!(%error, "no state signing key");
         ConsentUnavailable
     })?;
-    let now = Utc::now();
-    let authority = tenant_id
-        .as_ref()
-        .map_or_else(|| "organizations".to_owned(), |tenant| tenant.to_string());
-    let claims = StateClaims::new(org_id, mode, return_to, tenant_id, now);
-    match app
-        .platform
-        .store
-        .put_new(&keys::oauth_state(&claims.nonce), &claims.pending(now))
-        .await
-    {
-        Ok(PutOutcome::Created) => {}
-        Ok(PutOutcome::AlreadyExists) | Err(_) => {
-            tracing::error!("could not record the consent state");
-            return Err(ConsentUnavailable);
-        }
-    }
+    let claims = StateClaims::new(org_id, mode, return_to, tenant_id, Utc::now());
+    record(app, &claims).await?;
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("client_id", consent_client_id(config, mode));
-    query.append_pair("scope", GRAPH_DEFAULT_SCOPE);
-    query.append_pair("redirect_uri", &redirect_uri(config));
-    query.append_pair("state", &signer.sign(&claims));
-    tracing::info!(org_id = %claims.org_id, ?mode, "admin consent started");
+    query.append_pair("flow", &signer.sign(&claims));
+    tracing::info!(org_id = %claims.org_id, ?mode, "connection flow started");
     Ok(format!(
-        "{}/{authority}/v2.0/adminconsent?{}",
-        config.login_base_url,
+        "{}/connect/start?{}",
+        app.platform.config.public_base_url,
         query.finish()
     ))
 }
 
+/// Writes the single-use item of `claims`.
+async fn record(app: &App, claims: &StateClaims) -> Result<(), ConsentUnavailable> {
+    match app
+        .platform
+        .store
+        .put_new(
+            &keys::oauth_state(&claims.nonce),
+            &claims.pending(Utc::now()),
+        )
+        .await
+    {
+        Ok(PutOutcome::Created) => Ok(()),
+        Ok(PutOutcome::AlreadyExists) | Err(_) => {
+            tracing::error!("could not record the consent state");
+            Err(ConsentUnavailable)
+        }
+    }
+}
+
 /// `GET /connect?mode=read|write[&return_to=...][&tenant=...]`, called by the platform with its
 /// bearer token: the organization is the token's (an `org` in the query is ignored). Answers 200
-/// `{"consent_url": ...}`, the Entra admin consent URL with a signed single-use state bound to
-/// that organization; the platform sends the admin's browser there. It no longer redirects: a
-/// browser navigation carries no bearer token, so the platform's page fetches the URL and
-/// navigates itself.
+/// `{"start_url": ...}`, a single-use link to `GET /connect/start` bound to that organization;
+/// the platform navigates the admin's browser there (a navigation carries no bearer token).
 #[tracing::instrument(skip_all, fields(org_id = %org_id))]
 pub(crate) async fn start(
     app: &App,
@@ -166,9 +264,94 @@ pub(crate) async fn start(
         }
         None => None,
     };
-    match consent_url(app, org_id, mode, return_to, tenant_id).await {
-        Ok(url) => json_response(200, &serde_json::json!({"consent_url": url})),
+    match start_link(app, org_id, mode, return_to, tenant_id).await {
+        Ok(url) => json_response(200, &serde_json::json!({"start_url": url})),
         Err(error) => error_response(503, "unavailable", format!("{error}; try again later")),
+    }
+}
+
+/// `GET /connect/start?flow=...` (public: the admin's browser opens the start link). Takes the
+/// start state (single use), sets the flow cookie (`__Host-`, Secure, HttpOnly, SameSite=Lax,
+/// `Path=/`) and redirects to Entra's admin consent with a state bound to that cookie's hash.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn open(app: &App, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let config = &app.platform.config;
+    let Some(raw) = query_param(request, "flow").filter(|s| !s.is_empty()) else {
+        return bad_state(&StateError::Malformed, app);
+    };
+    let signer = match app.signer().await {
+        Ok(signer) => signer,
+        Err(error) => {
+            tracing::error!(%error, "no state signing key");
+            return unavailable();
+        }
+    };
+    let now = Utc::now();
+    let claims = match signer.verify(raw, now) {
+        Ok(claims) if claims.leg == Leg::Start => claims,
+        Ok(_) => return bad_state(&StateError::BadSignature, app),
+        Err(error) => {
+            tracing::warn!(%error, "start link refused");
+            return bad_state(&error, app);
+        }
+    };
+    match take_pending(app, &claims).await {
+        Ok(true) => {}
+        Ok(false) => return replayed(),
+        Err(answer) => return *answer,
+    }
+    let secret = browser_secret(request).unwrap_or_else(new_browser_secret);
+    let consent = claims.next(Leg::Consent, browser_hash(&secret), None, now);
+    if record(app, &consent).await.is_err() {
+        return unavailable();
+    }
+    let authority = consent
+        .tenant_id
+        .as_ref()
+        .map_or_else(|| "organizations".to_owned(), |tenant| tenant.to_string());
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("client_id", consent_client_id(config, consent.mode));
+    query.append_pair("scope", GRAPH_DEFAULT_SCOPE);
+    query.append_pair("redirect_uri", &redirect_uri(config));
+    query.append_pair("state", &signer.sign(&consent));
+    let mut answer = redirect_to(&format!(
+        "{}/{authority}/v2.0/adminconsent?{}",
+        config.login_base_url,
+        query.finish()
+    ));
+    answer.cookies.push(format!(
+        "{FLOW_COOKIE}={secret}; Max-Age={FLOW_COOKIE_MAX_AGE_S}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    ));
+    tracing::info!(org_id = %consent.org_id, "admin consent requested");
+    answer
+}
+
+/// Takes the single-use item of `claims`: `Ok(false)` when it was already taken (replayed).
+async fn take_pending(
+    app: &App,
+    claims: &StateClaims,
+) -> Result<bool, Box<ApiGatewayV2httpResponse>> {
+    let pending: Option<OAuthState> = match app
+        .platform
+        .store
+        .take(&keys::oauth_state(&claims.nonce))
+        .await
+    {
+        Ok(pending) => pending,
+        Err(error) => {
+            tracing::error!(%error, "could not consume the consent state");
+            return Err(Box::new(unavailable()));
+        }
+    };
+    match pending {
+        None => {
+            tracing::warn!(org_id = %claims.org_id, "consent state replayed");
+            Ok(false)
+        }
+        Some(pending) if pending.org_id != claims.org_id || pending.mode != claims.mode => {
+            Err(Box::new(bad_state(&StateError::BadSignature, app)))
+        }
+        Some(_) => Ok(true),
     }
 }
 
@@ -224,7 +407,43 @@ fn replayed() -> ApiGatewayV2httpResponse {
     )
 }
 
-/// `GET /oauth/callback`: Entra's answer to admin consent.
+/// What the callback knows once a state checked out: the flow, the browser's secret, and where
+/// the result page links back to.
+struct Flow<'a> {
+    app: &'a App,
+    claims: StateClaims,
+    secret: String,
+    back: Option<String>,
+}
+
+impl Flow<'_> {
+    /// A failure page naming the organization, with the way to start again.
+    fn retry(&self, status: u16, page: Page) -> ApiGatewayV2httpResponse {
+        problem(
+            status,
+            start_again(self.for_org(page), self.back.as_deref()),
+        )
+    }
+
+    /// Adds the platform organization the flow connects to.
+    fn for_org(&self, page: Page) -> Page {
+        page.fact("Platform organization", self.claims.org_id.as_str())
+    }
+
+    fn with_back(&self, page: Page) -> Page {
+        match &self.back {
+            Some(url) => page.action("Back to the platform", url.clone()),
+            None => page,
+        }
+    }
+}
+
+/// `GET /oauth/callback`: Entra's answer to admin consent, then to the admin's sign-in.
+///
+/// A state is accepted only with the flow cookie whose hash it carries (the browser that opened
+/// the start link) and only once. After consent the browser is sent to sign in
+/// ([`consent_returned`]); the tenant is connected only after the ID token proves an
+/// administrator of that tenant signed in ([`signed_in`]).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn callback(
     app: &App,
@@ -241,44 +460,58 @@ pub(crate) async fn callback(
             return unavailable();
         }
     };
-    let now = Utc::now();
-    let claims = match signer.verify(raw_state, now) {
-        Ok(claims) => claims,
+    let claims = match signer.verify(raw_state, Utc::now()) {
+        Ok(claims) if claims.leg != Leg::Start => claims,
+        Ok(_) => return bad_state(&StateError::BadSignature, app),
         Err(error) => {
             tracing::warn!(%error, "consent callback refused");
             return bad_state(&error, app);
         }
     };
-    let pending: Option<OAuthState> = match app
-        .platform
-        .store
-        .take(&keys::oauth_state(&claims.nonce))
-        .await
-    {
-        Ok(pending) => pending,
-        Err(error) => {
-            tracing::error!(%error, "could not consume the consent state");
-            return unavailable();
+    let secret = match browser_secret(request) {
+        Some(secret) if claims.browser.as_deref() == Some(browser_hash(&secret).as_str()) => secret,
+        _ => {
+            tracing::warn!(org_id = %claims.org_id, "consent callback in a browser that did not start the flow");
+            return other_browser();
         }
     };
-    let Some(pending) = pending else {
-        tracing::warn!(org_id = %claims.org_id, "consent state replayed");
-        return replayed();
-    };
-    if pending.org_id != claims.org_id || pending.mode != claims.mode {
-        return bad_state(&StateError::BadSignature, app);
+    match take_pending(app, &claims).await {
+        Ok(true) => {}
+        Ok(false) => return replayed(),
+        Err(answer) => return *answer,
     }
-
     let back = claims
         .return_to
         .as_deref()
         .and_then(|r| allowed_return(config, r));
-    let retry = |page: Page| start_again(page, back.as_deref());
-    let with_back = |page: Page| match &back {
-        Some(url) => page.action("Back to the platform", url.clone()),
-        None => page,
+    let flow = Flow {
+        app,
+        claims,
+        secret,
+        back,
     };
+    match flow.claims.leg {
+        Leg::Consent => consent_returned(&flow, request).await,
+        _ => signed_in(&flow, request).await,
+    }
+}
 
+fn other_browser() -> ApiGatewayV2httpResponse {
+    problem(
+        400,
+        Page::new(Tone::Problem, "Finish the connection in the browser that started it")
+            .say("This consent response came back to a browser that did not open the connection link, so it was ignored. Nothing was changed.")
+            .say("A connection link works only in the browser it was opened in. If someone sent you a link, ask them to start the connection from their own platform account, or start it from yours."),
+    )
+}
+
+/// The admin consent leg came back: on consent, send the browser to sign in to the tenant.
+async fn consent_returned(
+    flow: &Flow<'_>,
+    request: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let app = flow.app;
+    let config = &app.platform.config;
     if let Some(error) = query_param(request, "error") {
         let description = query_param(request, "error_description")
             .and_then(|d| d.lines().next())
@@ -302,36 +535,100 @@ pub(crate) async fn callback(
         } else {
             page.fact("Microsoft's message", description)
         };
-        return problem(403, retry(page));
+        return flow.retry(403, page);
     }
-
     let tenant_id = match query_param(request, "tenant").map(TenantId::parse) {
         Some(Ok(tenant_id)) => tenant_id,
         _ => {
-            return problem(
+            return flow.retry(
                 400,
-                retry(
-                    Page::new(Tone::Problem, "Microsoft's answer names no tenant")
-                        .say("The consent response did not say which tenant was connected. Nothing was changed."),
-                ),
+                Page::new(Tone::Problem, "Microsoft's answer names no tenant")
+                    .say("The consent response did not say which tenant was connected. Nothing was changed."),
             );
         }
     };
-    if let Some(expected) = &claims.tenant_id
+    if let Some(expected) = &flow.claims.tenant_id
         && expected != &tenant_id
     {
-        return problem(
+        return flow.retry(
             400,
-            retry(
-                Page::new(Tone::Problem, "Consent came from another tenant")
-                    .say(format!(
-                        "This link was for tenant {expected}, but consent was given in tenant {tenant_id}. Nothing was connected."
-                    ))
-                    .say("Sign in with an administrator of the right tenant and try again."),
-            ),
+            Page::new(Tone::Problem, "Consent came from another tenant")
+                .say(format!(
+                    "This link was for tenant {expected}, but consent was given in tenant {tenant_id}. Nothing was connected."
+                ))
+                .say("Sign in with an administrator of the right tenant and try again."),
         );
     }
+    let discovery = match app.oidc.discover(&tenant_id).await {
+        Ok(discovery) => discovery,
+        Err(error) => {
+            tracing::warn!(%error, %tenant_id, "no discovery document");
+            return flow.retry(503, sign_in_unavailable());
+        }
+    };
+    let Some(browser) = flow.claims.browser.clone() else {
+        return bad_state(&StateError::BadSignature, app);
+    };
+    let next = flow
+        .claims
+        .next(Leg::SignIn, browser, Some(tenant_id.clone()), Utc::now());
+    let Ok(signer) = app.signer().await else {
+        return unavailable();
+    };
+    if record(app, &next).await.is_err() {
+        return unavailable();
+    }
+    let verifier = signer.derive("pkce", &[next.nonce.as_str(), flow.secret.as_str()]);
+    let nonce = signer.derive("nonce", &[next.nonce.as_str(), flow.secret.as_str()]);
+    let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("client_id", consent_client_id(config, next.mode));
+    query.append_pair("response_type", "code");
+    query.append_pair("redirect_uri", &redirect_uri(config));
+    query.append_pair("response_mode", "query");
+    query.append_pair("scope", SIGN_IN_SCOPE);
+    query.append_pair("state", &signer.sign(&next));
+    query.append_pair("nonce", &nonce);
+    query.append_pair("code_challenge", &challenge);
+    query.append_pair("code_challenge_method", "S256");
+    query.append_pair("prompt", "select_account");
+    tracing::info!(%tenant_id, "admin consent granted; signing the admin in");
+    redirect_to(&format!(
+        "{}?{}",
+        discovery.authorization_endpoint,
+        query.finish()
+    ))
+}
 
+fn sign_in_unavailable() -> Page {
+    Page::new(Tone::Problem, "Microsoft's sign-in is not answering")
+        .say("Consent may have been granted, but the administrator could not be signed in to prove the tenant, so nothing was connected. Try again in a few minutes.")
+}
+
+/// The sign-in leg came back: redeem the code, validate the ID token, then test and connect.
+async fn signed_in(flow: &Flow<'_>, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let app = flow.app;
+    let config = &app.platform.config;
+    let claims = &flow.claims;
+    let Some(tenant_id) = claims.tenant_id.clone() else {
+        return bad_state(&StateError::BadSignature, app);
+    };
+    if let Some(error) = query_param(request, "error") {
+        tracing::info!(error, "sign-in after consent did not complete");
+        return flow.retry(
+            403,
+            Page::new(Tone::Problem, "The administrator did not sign in")
+                .say("The tenant is connected only after an administrator of it signs in. Nothing was connected.")
+                .fact("Microsoft's answer", error),
+        );
+    }
+    let Some(code) = query_param(request, "code").filter(|c| !c.is_empty()) else {
+        return flow.retry(
+            400,
+            Page::new(Tone::Problem, "Microsoft's answer has no sign-in")
+                .say("The sign-in response carried no authorization code. Nothing was connected."),
+        );
+    };
     let credential = match app.platform.consent_credential(claims.mode).await {
         Ok(credential) => credential,
         Err(error) => {
@@ -339,39 +636,103 @@ pub(crate) async fn callback(
             return unavailable();
         }
     };
+    let Ok(signer) = app.signer().await else {
+        return unavailable();
+    };
+    let verifier = signer.derive("pkce", &[claims.nonce.as_str(), flow.secret.as_str()]);
+    let nonce = signer.derive("nonce", &[claims.nonce.as_str(), flow.secret.as_str()]);
+    let proven = async {
+        let discovery = app.oidc.discover(&tenant_id).await?;
+        let id_token = app
+            .oidc
+            .redeem(
+                &discovery,
+                &credential,
+                code,
+                &redirect_uri(config),
+                &verifier,
+            )
+            .await?;
+        let keys = app.oidc.keys(&discovery).await?;
+        oidc::validate(
+            &id_token,
+            &keys,
+            &discovery.issuer,
+            &tenant_id,
+            &credential.client_id,
+            &nonce,
+        )
+    };
+    let admin = match proven.await {
+        Ok(admin) => admin,
+        Err(error) => {
+            tracing::warn!(%error, %tenant_id, "the sign-in does not prove the tenant");
+            return match error {
+                SignInError::Unavailable(_) => flow.retry(503, sign_in_unavailable()),
+                SignInError::NotAnAdmin { user } => flow.retry(
+                    403,
+                    Page::new(Tone::Problem, "An administrator must sign in")
+                        .say("The account that signed in holds no role that can grant consent for the tenant, so the tenant was not connected.")
+                        .say("Sign in as a Global Administrator, Privileged Role Administrator, Cloud Application Administrator or Application Administrator of the tenant.")
+                        .fact("Signed in as", user),
+                ),
+                SignInError::WrongTenant { .. } => flow.retry(
+                    403,
+                    Page::new(Tone::Problem, "The account belongs to another tenant")
+                        .say("The administrator who signed in is not a member of the tenant that gave consent, so nothing was connected.")
+                        .fact("Tenant ID", tenant_id.as_str()),
+                ),
+                SignInError::Refused { .. } | SignInError::InvalidToken(_) => flow.retry(
+                    400,
+                    Page::new(Tone::Problem, "The sign-in could not be verified")
+                        .say("Microsoft's answer to the sign-in did not check out, so nothing was connected."),
+                ),
+            };
+        }
+    };
+    tracing::info!(%tenant_id, role = admin.role, "tenant administrator signed in");
     let report = match test_after_consent(app, credential, &tenant_id, claims.mode).await {
         Ok(report) => report,
         Err(error) => {
             tracing::warn!(%error, %tenant_id, "connection test after consent failed");
-            return problem(
-                if error.is_retryable() { 503 } else { 400 },
-                retry(test_failure_page(&error)),
-            );
+            let status = if error.is_retryable() { 503 } else { 400 };
+            return flow.retry(status, test_failure_page(&error));
         }
     };
     if !report.is_usable() {
-        return problem(400, retry(missing_permissions_page(&report)));
+        return flow.retry(400, missing_permissions_page(&report));
     }
-    match connection::connect(&app.platform, &claims.org_id, TenantAuth::Consent, &report, now)
-        .await
+    match connection::connect(
+        &app.platform,
+        &claims.org_id,
+        TenantAuth::Consent,
+        &report,
+        Utc::now(),
+    )
+    .await
     {
-        Ok(connected) => html_response(200, with_back(success_page(&connected, &report)).render()),
+        Ok(connected) => page_response(
+            200,
+            flow.with_back(
+                success_page(&connected, &report)
+                    .fact("Platform organization", claims.org_id.as_str())
+                    .fact("Signed in as", format!("{} ({})", admin.user, admin.role)),
+            ),
+        ),
         Err(ConnectError::OtherOrganization { .. }) => problem(
             409,
-            with_back(
-                Page::new(Tone::Problem, "This tenant is connected elsewhere")
-                    .say("The tenant is already connected to another organization of the platform. Remove it there first, then connect it here.")
+            flow.with_back(flow.for_org(
+                Page::new(Tone::Problem, "This tenant cannot be connected here")
+                    .say("Nothing was changed. A tenant belongs to one platform account at a time; if it was connected before, remove it there first.")
                     .fact("Tenant ID", tenant_id.as_str()),
-            ),
+            )),
         ),
         Err(error) => {
             tracing::error!(%error, "could not record the connection");
-            problem(
+            flow.retry(
                 503,
-                retry(
-                    Page::new(Tone::Problem, "The connection could not be saved")
-                        .say("Consent was granted, but the platform could not save the connection. Please try again in a few minutes."),
-                ),
+                Page::new(Tone::Problem, "The connection could not be saved")
+                    .say("Consent was granted, but the platform could not save the connection. Please try again in a few minutes."),
             )
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! | route                                                   | what it does                            |
 //! |---------------------------------------------------------|-----------------------------------------|
-//! | `GET /connect?mode=read\|write&return_to=`              | `{"consent_url"}`: Entra admin consent, signed state |
-//! | `GET /oauth/callback` (public)                          | verifies state, tests, records, syncs    |
+//! | `GET /connect?mode=read\|write&return_to=`              | `{"start_url"}`: a single-use start link  |
+//! | `GET /connect/start` (public)                           | flow cookie, redirect to admin consent   |
+//! | `GET /oauth/callback` (public)                          | state + cookie; sign-in; ID token; connects |
 //! | `POST /tenants`                                         | the customer's own app registration      |
 //! | `POST /tenants/{tenant_id}/test`                        | per-permission report, P1 probe          |
 //! | `GET /tenants/{tenant_id}/customers`                    | a partner's GDAP customer tenants        |
@@ -16,11 +17,14 @@
 //! connection belongs to is the caller's, from the verified token
 //! ([`lifecycle::http::caller_org`]), never from a query or body; a `/tenants/{tenant_id}...`
 //! route serves only a tenant of that organization ([`lifecycle::http::caller_tenant`]). The
-//! callback is public (Entra redirects the admin's browser there, with no token): the signed,
-//! single-use state, bound to the organization that called `GET /connect`, protects it.
+//! start link and the callback are public (the admin's browser opens them, with no token): the
+//! signed, single-use states, bound to the organization that called `GET /connect` and to the
+//! browser that opened the start link (its `__Host-` cookie), protect them; a tenant is connected
+//! only after one of its administrators signed in ([`oidc`]).
 
 pub mod connection;
 mod consent;
+pub mod oidc;
 mod own_app;
 pub mod page;
 mod partner;
@@ -63,6 +67,8 @@ pub enum SignerError {
 pub struct App {
     platform: Platform,
     signer: OnceCell<StateSigner>,
+    /// The identity platform at `LOGIN_BASE_URL`, for the admin's sign-in after consent.
+    oidc: oidc::OidcClient,
 }
 
 impl App {
@@ -74,6 +80,7 @@ impl App {
     /// The function over already built dependencies.
     pub fn from_platform(platform: Platform) -> App {
         App {
+            oidc: oidc::OidcClient::new(&platform.config.login_base_url),
             platform,
             signer: OnceCell::new(),
         }
@@ -87,8 +94,13 @@ impl App {
     /// Handles one HTTP request; every failure becomes an HTTP answer, never a failed invocation.
     pub async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         let key = request.route_key.as_deref().unwrap_or_default();
+        // The browser's routes are public (a navigation carries no bearer token): the signed,
+        // single-use states and the flow cookie protect them.
         if key == "GET /oauth/callback" {
             return consent::callback(self, &request).await;
+        }
+        if key == "GET /connect/start" {
+            return consent::open(self, &request).await;
         }
         let org = match caller_org(&request, &self.platform.config.org_claim) {
             Ok(org) => org,

@@ -1,7 +1,7 @@
 //! `POST /tenants`: connect a tenant through the customer's own app registration.
 //!
-//! The credential is tested before anything is saved; a failure names the credential that is
-//! wrong. The client secret goes to Secrets Manager only, never to DynamoDB or a log.
+//! The credential is tested before anything is saved, and before the answer says anything about
+//! another organization's connection of the tenant; a failure names the credential that is wrong. The client secret goes to Secrets Manager only, never to DynamoDB or a log.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
@@ -116,9 +116,6 @@ pub(crate) async fn connect(
         );
     }
     let platform = &app.platform;
-    if let Err(error) = connection::may_connect(platform, &body.tenant_id, &org_id).await {
-        return connect_failed(&error);
-    }
     let mode = body.mode.into();
     let credential = AppCredential::new(client_id.clone(), body.client_secret.clone());
     let graph = platform
@@ -133,6 +130,12 @@ pub(crate) async fn connect(
     };
     if !report.is_usable() {
         return missing_permissions(&report);
+    }
+    // Only a caller who has proven working credentials for the tenant learns whether it is
+    // connected to another organization: the check comes after the test, before anything is
+    // stored (the other organization's credential is never overwritten).
+    if let Err(error) = connection::may_connect(platform, &body.tenant_id, &org_id).await {
+        return connect_failed(&error);
     }
     let stored = lifecycle::AppCredential {
         client_id: client_id.clone(),

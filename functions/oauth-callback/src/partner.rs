@@ -8,7 +8,8 @@
 //! bound to the partner's organization and to the customer tenant, which a partner administrator holding a GDAP role that may consent (Cloud Application
 //! Administrator, Application Administrator or Privileged Role Administrator) in that customer
 //! completes. So `POST .../connect` connects at once when consent is already in place (201), and
-//! otherwise answers 202 with `consent_url`. The customer's connection belongs to the partner's
+//! otherwise answers 202 with `start_url` (the same browser-bound flow and administrator sign-in as
+//! `GET /connect`). The customer's connection belongs to the partner's
 //! platform organization.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::connection::{self};
-use crate::consent::{checked_return, consent_url};
+use crate::consent::{checked_return, start_link};
 use crate::own_app::{connect_failed, missing_permissions, test_failed};
 use crate::test_route::live_tenant;
 use crate::{App, ModeParam};
@@ -84,8 +85,12 @@ pub(crate) async fn customers(
             tracing::warn!(customer = %customer.tenant_id, "skipping a customer whose tenant id does not parse");
             continue;
         };
+        // Only the partner's own organization's connections are shown: another organization's
+        // connection of the same customer reads as not connected here.
         let connection = match platform.tenant(&tenant_id).await {
-            Ok(connection) => connection.map(|c| json!({"status": c.status, "mode": c.mode})),
+            Ok(connection) => connection
+                .filter(|c| c.org_id == partner.org_id)
+                .map(|c| json!({"status": c.status, "mode": c.mode})),
             Err(error) => {
                 tracing::error!(%error, "could not read a customer's connection");
                 return error_response(503, "unavailable", "try again later");
@@ -178,7 +183,7 @@ pub(crate) async fn connect_customer(
     let report = match connection::test_connection(&graph, &customer_id, mode).await {
         Ok(report) => report,
         Err(GraphError::Token(TokenError::AppNotInTenant { .. })) => {
-            let consent_url = match consent_url(
+            let start_url = match start_link(
                 app,
                 partner.org_id.clone(),
                 mode,
@@ -197,8 +202,8 @@ pub(crate) async fn connect_customer(
                 &json!({
                     "status": "consent_required",
                     "tenant_id": customer_id,
-                    "consent_url": consent_url,
-                    "message": "the platform's app is not consented in the customer tenant yet: a partner administrator with a GDAP role that may grant consent in that customer opens consent_url and accepts",
+                    "start_url": start_url,
+                    "message": "the platform's app is not consented in the customer tenant yet: a partner administrator with a GDAP role that may grant consent in that customer opens start_url in a browser, accepts, and signs in",
                 }),
             );
         }

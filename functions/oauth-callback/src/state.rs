@@ -1,5 +1,11 @@
 //! The OAuth `state` parameter of the admin consent flow: signed, short-lived, single-use and
-//! bound to what the flow was started for.
+//! bound to what the flow was started for and to the browser that started it.
+//!
+//! One flow uses three states, each single-use, told apart by their [`Leg`]: the start link
+//! `GET /connect` hands the platform ([`Leg::Start`]), the admin consent request's state
+//! ([`Leg::Consent`]) and the sign-in request's state ([`Leg::SignIn`]). The last two carry the
+//! SHA-256 of the `__Host-` cookie set at the start, so the callback accepts them only in that
+//! browser.
 //!
 //! Wire form: `base64url(claims JSON) "." base64url(HMAC-SHA256(key, first part))`. The claims
 //! carry a random nonce, the platform organization, the mode, the `return_to` URL, the expected
@@ -53,9 +59,29 @@ pub enum KeyError {
     TooShort { length: usize },
 }
 
+/// Which step of the flow a state belongs to; a state of one step is refused at any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Leg {
+    /// The start link `GET /connect` answers (opened at `GET /connect/start`).
+    #[serde(rename = "s")]
+    Start,
+    /// The admin consent request (back at the callback with `admin_consent`).
+    #[serde(rename = "c")]
+    Consent,
+    /// The OpenID Connect sign-in request (back at the callback with `code`).
+    #[serde(rename = "i")]
+    SignIn,
+}
+
 /// What a consent flow was started for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateClaims {
+    /// The step this state is for.
+    #[serde(rename = "k")]
+    pub leg: Leg,
+    /// base64url SHA-256 of the browser's flow cookie (consent and sign-in legs).
+    #[serde(rename = "b", default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
     /// 128 random bits, hex: the key of the single-use item.
     #[serde(rename = "n")]
     pub nonce: String,
@@ -84,12 +110,37 @@ impl StateClaims {
         now: DateTime<Utc>,
     ) -> Self {
         Self {
+            leg: Leg::Start,
+            browser: None,
             nonce: uuid::Uuid::new_v4().simple().to_string(),
             org_id,
             mode,
             return_to,
             tenant_id,
             expires_at: (now + STATE_LIFETIME).timestamp(),
+        }
+    }
+
+    /// The claims of the next leg: a fresh nonce and expiry, bound to the browser whose cookie
+    /// hashes to `browser`, for `tenant_id` when given (else the flow's own).
+    pub fn next(
+        &self,
+        leg: Leg,
+        browser: String,
+        tenant_id: Option<TenantId>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            leg,
+            browser: Some(browser),
+            tenant_id: tenant_id.or_else(|| self.tenant_id.clone()),
+            ..Self::new(
+                self.org_id.clone(),
+                self.mode,
+                self.return_to.clone(),
+                None,
+                now,
+            )
         }
     }
 
@@ -137,6 +188,19 @@ impl StateSigner {
         // HMAC takes a key of any length, so this never fails; the fallback keeps it panic-free.
         HmacSha256::new_from_slice(self.key.expose_secret().as_bytes())
             .unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+    }
+
+    /// A value only this key can compute from `parts`: base64url HMAC-SHA256 over a label and
+    /// the parts. The sign-in's PKCE verifier and nonce are derived this way from the state's
+    /// nonce and the browser's cookie, so nothing secret is stored or sent in a URL.
+    pub fn derive(&self, label: &str, parts: &[&str]) -> String {
+        let mut mac = self.mac();
+        mac.update(label.as_bytes());
+        for part in parts {
+            mac.update(b"\x1f");
+            mac.update(part.as_bytes());
+        }
+        B64.encode(mac.finalize().into_bytes())
     }
 
     /// The wire form of `claims`.

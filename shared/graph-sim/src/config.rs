@@ -144,7 +144,9 @@ pub struct Knobs {
     pub deny_consent: bool,
     /// The consent page for this tenant presses Accept by itself (one inline script), so a
     /// headless browser that cannot click (`chromium --headless --screenshot`/`--dump-dom`) walks
-    /// the whole consent flow through the real page and form. For the browser test and demos.
+    /// the whole consent flow through the real page and form; the sign-in page (`/authorize`)
+    /// submits itself with the checked account (the Global Administrator unless `login_hint`
+    /// names another). For the browser test and demos.
     pub auto_accept_consent: bool,
     /// Action, not a setting: true invalidates every delta token issued so far (410 on use).
     pub expire_delta_tokens: bool,

@@ -43,10 +43,30 @@ async fn given_read_mode_when_the_admin_accepts_then_the_tenant_is_recorded_and_
         )
         .await;
 
-    // THEN it answers Entra's admin consent URL for the read-only app, with the registered
-    // redirect URI and a state bound to the caller's organization (from its token)
+    // THEN it answers a start link on the API's own origin
     assert_eq!(start.status(), 200, "{}", start.text());
-    let location = url::Url::parse(&start.location()).expect("absolute URL");
+    assert!(
+        start
+            .location()
+            .starts_with(&format!("{PUBLIC_BASE_URL}/connect/start?flow=")),
+        "{}",
+        start.text()
+    );
+
+    // WHEN the admin's browser opens it
+    let opened = h.open_start_link_answer(&start.location()).await;
+
+    // THEN it sets the flow cookie (__Host-, Secure, HttpOnly, SameSite=Lax, Path=/) and
+    // redirects to Entra's admin consent URL for the read-only app, with the registered
+    // redirect URI and a state bound to the caller's organization (from its token) and the cookie
+    assert_eq!(opened.status(), 302, "{}", opened.text());
+    let cookie = opened.0.cookies.first().expect("a cookie").clone();
+    assert!(cookie.starts_with("__Host-m365-connect="), "{cookie}");
+    for attribute in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert_eq!(opened.0.headers["cache-control"], "no-store");
+    let location = url::Url::parse(&opened.location()).expect("absolute URL");
     assert_eq!(
         location.as_str().split('?').next(),
         Some(format!("{}/organizations/v2.0/adminconsent", h.sim.login_base_url()).as_str())
@@ -70,6 +90,7 @@ async fn given_read_mode_when_the_admin_accepts_then_the_tenant_is_recorded_and_
         .expect("a state we signed");
     assert_eq!(claims.org_id.as_str(), "acme");
     assert_eq!(claims.mode, ConnectionMode::Read);
+    assert!(claims.browser.is_some());
     assert!(h.state_item_exists(&claims.nonce).await);
 
     // WHEN the admin accepts on the consent page and the browser comes back
@@ -86,10 +107,28 @@ async fn given_read_mode_when_the_admin_accepts_then_the_tenant_is_recorded_and_
     assert_eq!(query_value(&back, "admin_consent"), "True");
     let page = h.callback(&back).await;
 
-    // THEN a pleasant success page names the tenant and links back
+    // THEN a pleasant success page names the tenant, the organization and the administrator who
+    // signed in, links back, and carries the page security headers
     assert_eq!(page.status(), 200, "{}", page.text());
     assert!(page.content_type().starts_with("text/html"));
+    for header in [
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "cache-control",
+    ] {
+        assert!(page.0.headers.contains_key(header), "{header}");
+    }
+    assert_eq!(page.0.headers["x-frame-options"], "DENY");
     let html = page.text();
+    assert!(
+        html.contains("<dt>Platform organization</dt><dd>acme</dd>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("admin@{}", tenant.initial_domain)),
+        "{html}"
+    );
     assert!(
         html.contains(&format!("{} is connected", tenant.display_name)),
         "{html}"
@@ -319,7 +358,7 @@ async fn given_consent_required_when_the_callback_comes_then_the_page_asks_for_a
             Request::default().query(&[("mode", "read")]),
         )
         .await;
-    let location = url::Url::parse(&start.location()).expect("url");
+    let location = url::Url::parse(&h.open_start_link(&start.location()).await).expect("url");
     let state = location
         .query_pairs()
         .find(|(k, _)| k == "state")
@@ -355,7 +394,7 @@ async fn given_a_valid_state_but_no_consent_in_the_named_tenant_when_the_callbac
             Request::default().query(&[("mode", "read")]),
         )
         .await;
-    let location = url::Url::parse(&start.location()).expect("url");
+    let location = url::Url::parse(&h.open_start_link(&start.location()).await).expect("url");
     let state = location
         .query_pairs()
         .find(|(k, _)| k == "state")
@@ -371,13 +410,9 @@ async fn given_a_valid_state_but_no_consent_in_the_named_tenant_when_the_callbac
         ])
         .await;
 
-    // THEN the token request proves there is no consent: nothing is recorded
-    assert_eq!(page.status(), 400);
-    assert!(
-        page.text().contains("Consent was not found"),
-        "{}",
-        page.text()
-    );
+    // THEN the sign-in to that tenant fails (the app has no consent there): nothing is recorded
+    assert_eq!(page.status(), 403);
+    assert!(page.text().contains("did not sign in"), "{}", page.text());
     assert!(h.stored(&victim.tenant_id).await.is_none());
 }
 
@@ -453,7 +488,8 @@ async fn given_an_org_in_the_query_when_connect_is_called_then_the_state_is_boun
 
     // THEN the signed state names globex, the token's organization
     assert_eq!(start.status(), 200, "{}", start.text());
-    let location = url::Url::parse(&start.location()).expect("consent url");
+    let location =
+        url::Url::parse(&h.open_start_link(&start.location()).await).expect("consent url");
     let params: Vec<(String, String)> = location.query_pairs().into_owned().collect();
     let claims = signer()
         .verify(&query_value(&params, "state"), Utc::now())
@@ -473,8 +509,8 @@ async fn given_write_mode_when_connected_then_the_read_write_app_is_used_and_wri
         )
         .await;
     assert!(
-        start
-            .location()
+        h.open_start_link(&start.location())
+            .await
             .contains(&format!("client_id={}", h.sim.platform_app().client_id))
     );
     let page = h.connect_by_consent(2, "write", "acme").await;
@@ -557,9 +593,15 @@ async fn given_a_tenant_of_another_organization_when_consent_comes_back_then_409
     // WHEN globex goes through consent for the same tenant
     let page = h.connect_by_consent(1, "write", "globex").await;
 
-    // THEN
+    // THEN 409, and the page names only globex, never acme
     assert_eq!(page.status(), 409);
-    assert!(page.text().contains("connected elsewhere"));
+    assert!(
+        page.text().contains("cannot be connected here"),
+        "{}",
+        page.text()
+    );
+    assert!(page.text().contains("<dd>globex</dd>"), "{}", page.text());
+    assert!(!page.text().contains("acme"), "{}", page.text());
     let stored = h.stored(&info.tenant_id).await.expect("still there");
     assert_eq!(stored.org_id.as_str(), "acme");
     assert_eq!(stored.mode, ConnectionMode::Read);

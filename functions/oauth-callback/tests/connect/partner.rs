@@ -44,12 +44,13 @@ async fn given_a_connected_partner_when_customers_are_listed_and_one_connected_t
         .body(json!({"mode": "read"}));
     let pending = h.call(route, request.clone()).await;
 
-    // THEN 202 with a consent link bound to that customer tenant
+    // THEN 202 with a start link whose consent is bound to that customer tenant
     assert_eq!(pending.status(), 202, "{}", pending.text());
-    let consent_url = pending.json()["consent_url"]
+    let start_url = pending.json()["start_url"]
         .as_str()
-        .expect("consent url")
+        .expect("start url")
         .to_owned();
+    let consent_url = h.open_start_link(&start_url).await;
     assert!(
         consent_url.starts_with(&format!(
             "{}/{}/v2.0/adminconsent",

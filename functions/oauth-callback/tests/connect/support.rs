@@ -32,6 +32,8 @@ pub struct Harness {
     pub sdk: SdkConfig,
 
     pub sync_queue_url: String,
+    /// The admin's browser: the flow cookie `GET /connect/start` set (`name=value`).
+    pub browser_cookie: std::sync::Mutex<Option<String>>,
     _moto: Moto,
 }
 
@@ -118,6 +120,7 @@ impl Harness {
             sdk,
 
             sync_queue_url,
+            browser_cookie: std::sync::Mutex::new(None),
             _moto: moto,
         }
     }
@@ -170,6 +173,9 @@ impl Harness {
         }
         if let Some(body) = request.body {
             event["body"] = Value::String(body.to_string());
+        }
+        if let Some(cookie) = &request.cookie {
+            event["cookies"] = serde_json::json!([cookie]);
         }
         if !request.anonymous {
             let org = request.org.as_deref().unwrap_or(DEFAULT_ORG);
@@ -256,8 +262,40 @@ impl Harness {
             .call("GET /connect", Request::default().org(org).query(query))
             .await;
         assert_eq!(start.status(), 200, "{}", start.text());
-        self.consent_at(&start.location(), tenant_id, decision)
-            .await
+        let consent_url = self.open_start_link(&start.location()).await;
+        self.consent_at(&consent_url, tenant_id, decision).await
+    }
+
+    /// The admin's browser opens a start link (`GET /connect/start`, no token, with the browser's
+    /// cookie when it has one): keeps the flow cookie it sets and returns the consent URL it
+    /// redirects to.
+    pub async fn open_start_link(&self, start_url: &str) -> String {
+        let opened = self.open_start_link_answer(start_url).await;
+        assert_eq!(opened.status(), 302, "{}", opened.text());
+        let set = opened
+            .0
+            .cookies
+            .iter()
+            .find(|c| c.starts_with("__Host-m365-connect="))
+            .expect("the start link sets the flow cookie")
+            .clone();
+        let pair = set.split(';').next().unwrap_or_default().to_owned();
+        *self.browser_cookie.lock().expect("cookie jar") = Some(pair);
+        opened.location()
+    }
+
+    /// `GET /connect/start` for `start_url` as the browser, answered as is.
+    pub async fn open_start_link_answer(&self, start_url: &str) -> Answer {
+        let url = url::Url::parse(start_url).expect("start url");
+        assert_eq!(url.path(), "/connect/start", "{start_url}");
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut request = Request::default().anonymous().query(&pairs);
+        request.cookie = self.browser_cookie.lock().expect("cookie jar").clone();
+        self.call("GET /connect/start", request).await
     }
 
     /// The admin's part from an Entra admin consent URL on: the simulator's consent page, the
@@ -305,14 +343,97 @@ impl Harness {
         back.query_pairs().into_owned().collect()
     }
 
-    /// `GET /oauth/callback` with `query`.
+    /// `GET /oauth/callback` with `query` in the admin's browser; when it sends the browser to
+    /// sign in, the tenant's Global Administrator signs in and the final answer comes back.
     pub async fn callback(&self, query: &[(String, String)]) -> Answer {
+        self.callback_signing_in(query, "admin").await
+    }
+
+    /// [`Harness::callback`], signing in as account `who@{initial domain}` of the tenant
+    /// (`admin`, `appadmin`, `helpdesk` or `user`: the simulator's sign-in accounts).
+    pub async fn callback_signing_in(&self, query: &[(String, String)], who: &str) -> Answer {
+        let cookie = self.browser_cookie.lock().expect("cookie jar").clone();
+        let answer = self.callback_with_cookie(query, cookie.as_deref()).await;
+        let location = answer.location();
+        if answer.status() != 302 || !location.contains("/oauth2/v2.0/authorize") {
+            return answer;
+        }
+        let back = self.sign_in_at(&location, who).await;
+        self.callback_with_cookie(&back, cookie.as_deref()).await
+    }
+
+    /// `GET /oauth/callback` with `query` and the given `Cookie` (or none), answered as is.
+    pub async fn callback_with_cookie(
+        &self,
+        query: &[(String, String)],
+        cookie: Option<&str>,
+    ) -> Answer {
         let pairs: Vec<(&str, &str)> = query
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.call("GET /oauth/callback", Request::default().query(&pairs))
+        let mut request = Request::default().anonymous().query(&pairs);
+        request.cookie = cookie.map(str::to_owned);
+        self.call("GET /oauth/callback", request).await
+    }
+
+    /// The simulator's sign-in page at `authorize_url`: account `who@{initial domain}` of the
+    /// tenant in the URL signs in; returns the callback query Entra redirects to.
+    pub async fn sign_in_at(&self, authorize_url: &str, who: &str) -> Vec<(String, String)> {
+        let url = url::Url::parse(authorize_url).expect("authorize url");
+        let tenant = url
+            .path_segments()
+            .and_then(|mut s| s.next())
+            .expect("a tenant segment")
+            .to_owned();
+        let info = self
+            .sim
+            .tenants()
+            .into_iter()
+            .find(|t| t.tenant_id == tenant)
+            .expect("a simulator tenant");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let page = http.get(url.clone()).send().await.expect("sign-in page");
+        if page.status().as_u16() == 302 {
+            // Entra refused at once (e.g. consent_required): its redirect goes back as is.
+            let back = page
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .expect("a redirect location");
+            return url::Url::parse(back)
+                .expect("callback url")
+                .query_pairs()
+                .into_owned()
+                .collect();
+        }
+        assert_eq!(page.status().as_u16(), 200, "the sign-in page shows");
+        let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        form.push(("username".into(), format!("{who}@{}", info.initial_domain)));
+        let signed = http
+            .post(format!(
+                "{}{}",
+                url.origin().ascii_serialization(),
+                url.path()
+            ))
+            .form(&form)
+            .send()
             .await
+            .expect("sign in");
+        assert_eq!(signed.status().as_u16(), 302, "Entra redirects back");
+        let back = signed
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .expect("a redirect location");
+        url::Url::parse(back)
+            .expect("callback url")
+            .query_pairs()
+            .into_owned()
+            .collect()
     }
 
     /// Connects tenant `index` by admin consent in `mode` ("read" or "write") for `org`.
@@ -363,6 +484,8 @@ pub struct Request {
     pub org: Option<String>,
     /// No token claims at all (a request that did not pass the JWT authorizer).
     pub anonymous: bool,
+    /// The browser's `Cookie` (`name=value`), when it sends one.
+    pub cookie: Option<String>,
 }
 
 /// The organization the harness calls as unless a test says otherwise.
@@ -421,14 +544,14 @@ impl Answer {
             .unwrap_or_else(|e| panic!("JSON body: {e}: {}", self.text()))
     }
 
-    /// Where the caller is sent next: the `Location` header, or the `consent_url` that
-    /// `GET /connect` answers.
+    /// Where the caller is sent next: the `Location` header, or the `start_url` that
+    /// `GET /connect` (and a partner's customer connect) answers.
     pub fn location(&self) -> String {
         match self.0.headers.get("location").and_then(|l| l.to_str().ok()) {
             Some(location) => location.to_owned(),
             None => serde_json::from_str::<Value>(&self.text())
                 .ok()
-                .and_then(|body| body["consent_url"].as_str().map(str::to_owned))
+                .and_then(|body| body["start_url"].as_str().map(str::to_owned))
                 .unwrap_or_default(),
         }
     }

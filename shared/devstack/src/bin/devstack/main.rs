@@ -20,7 +20,7 @@ usage: devstack up [--port PORT] [--time-scale N]
           every function of infra/template.yaml behind a local HTTP API; stay up until Ctrl-C
   demo    start the same stack, walk through each capability, exit
   token   print a bearer token of the running stack (`devstack up`) for platform organization
-          ORG; every API route but /health and /oauth/callback needs one
+          ORG; every API route but /health, /connect/start and /oauth/callback needs one
 
   --port PORT        port of the local HTTP API on 127.0.0.1 (default 3000; 0 = any free port)
   --time-scale N     schedules run N times faster (default 1; 60 turns an hour into a minute)";
@@ -192,7 +192,9 @@ fn print_stack(stack: &Stack, time_scale: f64) {
     println!("  Table           {}", stack.config().table_name);
 
     println!("\nauthentication (the template's JWT authorizer; the devstack is the issuer)");
-    println!("  every route but GET /health and GET /oauth/callback needs a bearer token");
+    println!(
+        "  every route but GET /health, GET /connect/start and GET /oauth/callback needs a bearer token"
+    );
     println!("  token for org {UP_ORG} (valid 12 h; `make token ORG=...` for another):");
     println!("  export TOKEN={}", stack.token(UP_ORG));
     println!("  curl -H \"Authorization: Bearer $TOKEN\" {api}/tenants");
