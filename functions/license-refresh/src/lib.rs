@@ -19,6 +19,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
 use lifecycle::{
     Config, Function, HandlerError, Invocation, Platform, PlatformError, Trigger, run_sqs_jobs,
+    run_sqs_jobs_within,
 };
 use serde_json::Value;
 
@@ -65,11 +66,14 @@ impl Function for App {
     fn invoke(
         &self,
         event: Value,
-        _invocation: Invocation,
+        invocation: Invocation,
     ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             match Trigger::of(event)? {
-                Trigger::Jobs(event) => Ok(serde_json::to_value(self.handle_jobs(event).await)?),
+                // No job is started that the invocation's deadline might cut off.
+                Trigger::Jobs(event) => Ok(serde_json::to_value(
+                    run_sqs_jobs_within(&self.platform, event, &self.handler, &invocation).await,
+                )?),
                 Trigger::Schedule(_) => Ok(serde_json::to_value(self.handle_schedule().await?)?),
             }
         })

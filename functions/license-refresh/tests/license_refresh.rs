@@ -75,7 +75,11 @@ impl Env {
             platform.save_tenant(&tenant).await.expect("tenant saved");
             tenants.push(tenant);
         }
-        let app = App::new(stack.config().clone(), stack.sdk_config()).expect("app");
+        // The function's own credentials: only its template policy, as its role in AWS.
+        let function_aws = stack
+            .function_sdk_config("LicenseRefreshFunction")
+            .expect("the template has the function");
+        let app = App::new(stack.config().clone(), function_aws).expect("app");
         Env {
             stack,
             platform,

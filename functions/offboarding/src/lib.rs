@@ -18,6 +18,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::BoxFuture;
 use lifecycle::{
     Config, Function, HandlerError, Invocation, Platform, PlatformError, run_sqs_jobs,
+    run_sqs_jobs_within,
 };
 use serde_json::Value;
 
@@ -51,11 +52,13 @@ impl Function for App {
     fn invoke(
         &self,
         event: Value,
-        _invocation: Invocation,
+        invocation: Invocation,
     ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             let event: SqsEvent = serde_json::from_value(event)?;
-            let response = self.handle(event).await;
+            // No job is started that the invocation's deadline might cut off.
+            let response =
+                run_sqs_jobs_within(&self.platform, event, &self.handler, &invocation).await;
             Ok(serde_json::to_value(response)?)
         })
     }

@@ -56,7 +56,11 @@ impl Env {
             has_p1: Some(info.has_p1),
         };
         platform.save_tenant(&tenant).await.expect("tenant saved");
-        let app = App::new(stack.config().clone(), stack.sdk_config()).expect("app");
+        // The function's own credentials: only its template policy, as its role in AWS.
+        let function_aws = stack
+            .function_sdk_config("OffboardingFunction")
+            .expect("the template has the function");
+        let app = App::new(stack.config().clone(), function_aws).expect("app");
         Env {
             stack,
             platform,

@@ -91,7 +91,7 @@ impl Function for App {
     fn invoke(
         &self,
         event: Value,
-        _invocation: Invocation,
+        invocation: Invocation,
     ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             if event.get("Records").is_none() && event.get("detail-type").is_some() {
@@ -99,7 +99,9 @@ impl Function for App {
                 return Ok(serde_json::json!({ "sent": sent }));
             }
             let event: SqsEvent = serde_json::from_value(event)?;
-            let response = self.handle(event).await;
+            // No job is started that the invocation's deadline might cut off.
+            let response =
+                lifecycle::run_sqs_jobs_within(&self.platform, event, self, &invocation).await;
             Ok(serde_json::to_value(response)?)
         })
     }

@@ -25,6 +25,10 @@ pub use engine::{Outcome, Phase, Report, Settings, SyncError};
 pub use lifecycle::sync_runs::{RequestError, request_sync};
 pub use schedule::{FanOut, fan_out};
 
+/// Time kept back from the invocation's deadline for the page in flight and the checkpoint: with
+/// the template's 900 s timeout the budget is the 780 s the sync has always had.
+pub const CHECKPOINT_RESERVE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The sync function, built once per cold start.
 #[derive(Clone)]
 pub struct App {
@@ -63,10 +67,35 @@ impl App {
         &self,
         event: Value,
     ) -> Result<(Value, Vec<Report>), HandlerError> {
+        self.handle_with(event, &self.settings).await
+    }
+
+    /// One invocation with Lambda's deadline: the sync's time budget is the time left less
+    /// [`CHECKPOINT_RESERVE`] (and never more than the settings' budget), so the last page and
+    /// the checkpoint fit before Lambda cuts the invocation off, whatever the function's timeout.
+    pub async fn handle_within(
+        &self,
+        event: Value,
+        invocation: &Invocation,
+    ) -> Result<Value, HandlerError> {
+        let mut settings = self.settings.clone();
+        settings.budget = settings
+            .budget
+            .min(invocation.remaining().saturating_sub(CHECKPOINT_RESERVE));
+        self.handle_with(event, &settings)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    async fn handle_with(
+        &self,
+        event: Value,
+        settings: &Settings,
+    ) -> Result<(Value, Vec<Report>), HandlerError> {
         let event = match Trigger::of(event)? {
             Trigger::Jobs(event) => {
                 let (response, reports) =
-                    worker::handle_batch(&self.platform, &self.settings, event).await;
+                    worker::handle_batch(&self.platform, settings, event).await;
                 return Ok((serde_json::to_value(response)?, reports));
             }
             Trigger::Schedule(event) => event,
@@ -87,8 +116,8 @@ impl Function for App {
     fn invoke(
         &self,
         event: Value,
-        _invocation: Invocation,
+        invocation: Invocation,
     ) -> BoxFuture<'_, Result<Value, HandlerError>> {
-        Box::pin(self.handle(event))
+        Box::pin(async move { self.handle_within(event, &invocation).await })
     }
 }

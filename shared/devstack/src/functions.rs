@@ -44,6 +44,9 @@ pub struct Deployed {
     /// The workspace-relative `CodeUri` the registry was asked for.
     pub code_key: String,
     pub handler: Option<Arc<dyn Function>>,
+    /// The AWS SDK configuration the function runs with: credentials whose only permissions are
+    /// its template `Policies`.
+    pub sdk_config: aws_config::SdkConfig,
 }
 
 /// Every function of the template, by logical id.

@@ -319,14 +319,14 @@ impl Stack {
         let mut functions = Functions::default();
         for spec in &template.functions {
             let code_key = spec.code_key(&root);
+            // The function's code runs with its own policy only, as under its execution role in
+            // AWS: an action missing from the template is refused here too.
+            let policy = provision::function_policy(spec, &provisioned)?;
+            let principal = format!("{stack_name}-{}", spec.logical_id);
+            let function_aws = moto.sdk_config_for(&principal, &policy).await?;
             let handler = match registry.constructor(&code_key) {
                 Some(constructor) => {
                     let config = resolve_config(&spec.logical_id, &spec.environment, &provisioned)?;
-                    // The function's code runs with its own policy only, as under its execution
-                    // role in AWS: an action missing from the template is refused here too.
-                    let policy = provision::function_policy(spec, &provisioned)?;
-                    let principal = format!("{stack_name}-{}", spec.logical_id);
-                    let function_aws = moto.sdk_config_for(&principal, &policy).await?;
                     Some(constructor(config, &function_aws).map_err(|source| {
                         StackError::Build {
                             function: spec.logical_id.clone(),
@@ -347,6 +347,7 @@ impl Stack {
                 spec: spec.clone(),
                 code_key,
                 handler,
+                sdk_config: function_aws,
             });
         }
 
@@ -457,9 +458,17 @@ impl Stack {
         self.moto.endpoint_url()
     }
 
-    /// SDK configuration pointing at the emulator.
+    /// SDK configuration pointing at the emulator, as the administrator (every action allowed):
+    /// for seeding and assertions. A function's code uses [`Stack::function_sdk_config`].
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.sdk_config
+    }
+
+    /// SDK configuration with the credentials the function `logical_id` runs with: only its
+    /// template policy. A function crate's test that builds its `App` itself uses this, so an
+    /// action missing from the template fails that test too.
+    pub fn function_sdk_config(&self, logical_id: &str) -> Option<&SdkConfig> {
+        self.functions.get(logical_id).map(|f| &f.sdk_config)
     }
 
     /// The Graph simulator, unless an external Graph was given.

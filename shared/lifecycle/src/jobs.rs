@@ -9,6 +9,8 @@
 //! which is skipped; then the worker's [`JobHandler`] runs with a [`JobProgress`] that persists
 //! every step, so a redelivery resumes at the first unfinished step.
 
+use std::time::Duration;
+
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -20,7 +22,7 @@ use crate::events::{Events, EventsError};
 use crate::model::{ConnectionStatus, Job, JobRecord, JobStatus, JobStep, TenantConnection};
 use crate::platform::{AccessError, Platform};
 use crate::store::{PutOutcome, Store, StoreError, keys};
-use crate::{QueueError, VaultError};
+use crate::{Invocation, QueueError, VaultError};
 
 /// Why a job (or one of its steps) could not go on.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -160,6 +162,33 @@ pub async fn run_sqs_jobs(
     event: SqsEvent,
     handler: &dyn JobHandler,
 ) -> SqsBatchResponse {
+    run_batch(platform, event, handler, None).await
+}
+
+/// Least time left before the invocation's deadline for the runner to start another job of the
+/// batch. A job takes a few Graph calls (~1-3 s each when Graph answers at once); one that Lambda
+/// cuts off mid-way is redelivered with the whole batch and stays `running` until then, so a job
+/// that might not finish is better left to the next invocation.
+pub const JOB_START_RESERVE: Duration = Duration::from_secs(10);
+
+/// [`run_sqs_jobs`] within the invocation's deadline: a job is started only while at least
+/// [`JOB_START_RESERVE`] remains; the messages not started are reported as batch item failures,
+/// so SQS delivers them again to a fresh invocation instead of Lambda timing the whole batch out.
+pub async fn run_sqs_jobs_within(
+    platform: &Platform,
+    event: SqsEvent,
+    handler: &dyn JobHandler,
+    invocation: &Invocation,
+) -> SqsBatchResponse {
+    run_batch(platform, event, handler, Some(invocation)).await
+}
+
+async fn run_batch(
+    platform: &Platform,
+    event: SqsEvent,
+    handler: &dyn JobHandler,
+    invocation: Option<&Invocation>,
+) -> SqsBatchResponse {
     let mut failures = Vec::new();
     let mut blocked = false;
     for message in &event.records {
@@ -168,7 +197,14 @@ pub async fn run_sqs_jobs(
             .event_source_arn
             .as_deref()
             .is_some_and(|arn| arn.ends_with(".fifo"));
-        if blocked || run_message(platform, message, handler).await.is_err() {
+        let out_of_time = invocation.is_some_and(|i| i.remaining() < JOB_START_RESERVE);
+        if out_of_time && !blocked {
+            tracing::info!(
+                message_id = %id,
+                "too little time left in this invocation to start the job; left for redelivery"
+            );
+        }
+        if blocked || out_of_time || run_message(platform, message, handler).await.is_err() {
             blocked |= fifo;
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;

@@ -25,7 +25,10 @@ pub use ids::{
     AccountId, DomainName, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId,
     TenantId, Upn, UsageLocation,
 };
-pub use jobs::{JobError, JobHandler, JobProgress, MAX_DELIVERIES, run_sqs_jobs};
+pub use jobs::{
+    JOB_START_RESERVE, JobError, JobHandler, JobProgress, MAX_DELIVERIES, run_sqs_jobs,
+    run_sqs_jobs_within,
+};
 pub use platform::{AccessError, Platform, PlatformError};
 pub use queue::{Queue, QueueError, ReceivedMessage};
 pub use store::{Key, Lease, LeaseOutcome, PartitionKey, PutOutcome, Record, Store, StoreError};

@@ -11,7 +11,8 @@ use lifecycle::model::{
 };
 use lifecycle::store::keys;
 use lifecycle::{
-    Config, JobError, JobHandler, JobId, JobProgress, Platform, TenantId, run_sqs_jobs,
+    Config, Invocation, JobError, JobHandler, JobId, JobProgress, Platform, TenantId, run_sqs_jobs,
+    run_sqs_jobs_within,
 };
 use serde_json::json;
 
@@ -417,4 +418,48 @@ async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_
     assert_eq!(event["detail"]["type"], "offboard");
     assert_eq!(event["detail"]["status"], "succeeded");
     assert_eq!(event["detail"]["steps"][1]["name"], "second");
+}
+
+#[tokio::test]
+async fn given_too_little_time_left_in_the_invocation_when_a_batch_runs_then_no_job_starts_and_all_are_redelivered()
+ {
+    let (_local, platform) = platform().await;
+    // GIVEN a connected tenant, two jobs for it, and an invocation 2 s before its deadline
+    let tenant = connection(&tenant(9));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker::default();
+    let bodies: Vec<String> = (0..2)
+        .map(|_| serde_json::to_string(&offboard(&tenant.tenant_id)).expect("json"))
+        .collect();
+    let invocation = Invocation::with_timeout(std::time::Duration::from_secs(2));
+
+    // WHEN the batch runs within that invocation
+    let response =
+        run_sqs_jobs_within(&platform, event("jobs", &bodies), &worker, &invocation).await;
+
+    // THEN no job was started (none left `running` when Lambda cuts the invocation off), and both
+    // messages are reported for redelivery to a fresh invocation
+    assert!(worker.ran.lock().expect("lock").is_empty());
+    assert_eq!(failed_ids(&response), vec!["m0", "m1"]);
+}
+
+#[tokio::test]
+async fn given_ample_time_in_the_invocation_when_a_batch_runs_then_every_job_runs() {
+    let (_local, platform) = platform().await;
+    // GIVEN a connected tenant, two jobs for it, and an invocation with 15 minutes left
+    let tenant = connection(&tenant(10));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker::default();
+    let bodies: Vec<String> = (0..2)
+        .map(|_| serde_json::to_string(&offboard(&tenant.tenant_id)).expect("json"))
+        .collect();
+    let invocation = Invocation::with_timeout(std::time::Duration::from_secs(900));
+
+    // WHEN the batch runs within that invocation
+    let response =
+        run_sqs_jobs_within(&platform, event("jobs", &bodies), &worker, &invocation).await;
+
+    // THEN both jobs ran and nothing is redelivered
+    assert_eq!(worker.ran.lock().expect("lock").len(), 2);
+    assert!(failed_ids(&response).is_empty());
 }
