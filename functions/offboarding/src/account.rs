@@ -7,7 +7,9 @@ use lifecycle::model::AccountRef;
 use serde::Deserialize;
 
 /// The account properties offboarding reads.
-const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates";
+const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates,signInSessionsValidFromDateTime";
+/// What the deleted-items entry of an account shows after a delete.
+const DELETED_SELECT: &str = graph::DeletedUser::SELECT;
 /// The group properties that decide whether a membership can be removed through Graph.
 const GROUP_SELECT: &str =
     "id,displayName,groupTypes,mailEnabled,securityEnabled,onPremisesSyncEnabled";
@@ -20,6 +22,8 @@ pub struct AccountState {
     pub id: String,
     pub upn: String,
     pub enabled: bool,
+    /// `signInSessionsValidFromDateTime`: sessions issued before it are invalid.
+    pub sessions_valid_from: Option<chrono::DateTime<chrono::Utc>>,
     /// Mastered in an on-premises directory: blocking and deleting must happen there.
     pub on_premises_synced: bool,
     /// SKU ids assigned directly (removable with one assignLicense).
@@ -78,6 +82,8 @@ pub enum Found {
     Deleted {
         id: String,
         upn: String,
+        /// `accountEnabled` of the deleted-items entry, where Graph gave it.
+        enabled: Option<bool>,
     },
     Missing,
 }
@@ -190,6 +196,7 @@ fn account_state(user: graph::User, groups: Vec<MemberGroup>) -> AccountState {
     AccountState {
         upn: user.user_principal_name.clone().unwrap_or_default(),
         enabled: user.account_enabled.unwrap_or(true),
+        sessions_valid_from: user.sign_in_sessions_valid_from_date_time,
         on_premises_synced: user.on_premises_sync_enabled.unwrap_or(false),
         id: user.id,
         direct_licenses,
@@ -233,10 +240,41 @@ async fn find_deleted(graph: &TenantGraph, account: &AccountRef) -> Result<Found
                 .ends_with(&wanted.normalized().to_ascii_lowercase()),
         };
         if matches {
-            return Ok(Found::Deleted { id: user.id, upn });
+            return Ok(Found::Deleted {
+                enabled: user.account_enabled,
+                id: user.id,
+                upn,
+            });
         }
     }
     Ok(Found::Missing)
+}
+
+/// The account's deleted-items entry (`GET /directory/deletedItems/{id}`), with the request id of
+/// the read: `None` when the account is not in deleted items.
+pub async fn read_deleted(
+    graph: &TenantGraph,
+    id: &str,
+) -> Result<(Option<graph::DeletedUser>, Option<String>), GraphError> {
+    let key = encode_segment(id);
+    let mut outcomes = graph
+        .batch(vec![BatchRequest::new(
+            "deleted",
+            Method::GET,
+            format!("/directory/deletedItems/{key}?$select={DELETED_SELECT}"),
+        )])
+        .await?;
+    let Some(outcome) = outcomes.pop() else {
+        return Err(malformed("the $batch answer is empty"));
+    };
+    match outcome.result {
+        Ok(response) => Ok((Some(response.json()?), response.request_id)),
+        Err(error) if error.is_not_found() => {
+            let request_id = error.request_id().map(str::to_owned);
+            Ok((None, request_id))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Percent-encodes one URL path segment (an id or a UPN, which may hold `#`, `+` or `'`).

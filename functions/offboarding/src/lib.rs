@@ -2,7 +2,10 @@
 //! account's jobs run in order), run through the shared jobs runner with partial batch failures.
 //!
 //! An offboarding blocks sign-in and revokes sessions first (one `$batch`, so access ends at
-//! once), then removes the account's direct group memberships (20 per `$batch`; dynamic groups and
+//! once). That is a gate: when Graph refuses either for good the job fails there, with nothing
+//! else written, and its completion event says the account may still have access. After every
+//! write the account is read back from Graph; a step is done only when the read-back agrees, and
+//! the stored account is written from what Graph answered. Then it removes the account's direct group memberships (20 per `$batch`; dynamic groups and
 //! mail-enabled groups are reported, not touched), then its direct licenses (one assignLicense;
 //! group-inherited licenses go with the group), then deletes it (soft delete, restorable for 30
 //! days) or keeps it disabled, per the job's policy. Each step is recorded in the job record with

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use futures::future::BoxFuture;
 use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{
-    Account, Job, JobKind, JobStatus, JobStep, OffboardJob, OffboardPolicy, Sku, StepOutcome,
-    TenantConnection,
+    Account, AccountRef, AssignedLicense, Job, JobKind, JobStatus, JobStep, OffboardJob,
+    OffboardPolicy, Sku, StepOutcome, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, TenantId};
+use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
 
 use crate::account::{self, AccountState, Found, MemberGroup};
 use crate::plan::{self, Action, PlannedStep};
@@ -89,8 +89,10 @@ impl Offboarding {
                     spec.account, job.tenant_id
                 )));
             }
-            Found::Deleted { id, upn } => {
-                return self.already_deleted(job, spec, &id, &upn, progress).await;
+            Found::Deleted { id, upn, enabled } => {
+                return self
+                    .already_deleted(job, spec, &id, &upn, enabled, progress)
+                    .await;
             }
         };
         tracing::info!(account_id = %state.id, groups = state.groups.len(), direct_licenses = state.direct_licenses.len(), "offboarding account");
@@ -103,11 +105,13 @@ impl Offboarding {
             platform: &self.platform,
             graph: &graph,
             tenant_id: &job.tenant_id,
-            state: &state,
+            before: &state,
+            state: state.clone(),
             progress,
             failed: false,
         };
-        run.block_and_revoke(&planned).await?;
+        // The gate: nothing below runs unless access is cut (and read back as cut).
+        run.cut_access(&planned).await?;
         for planned_step in &planned[2..] {
             if run.progress.finished_step(planned_step.name).is_some() {
                 continue;
@@ -166,6 +170,7 @@ impl Offboarding {
         spec: &OffboardJob,
         id: &str,
         upn: &str,
+        enabled: Option<bool>,
         progress: &mut JobProgress,
     ) -> Result<JobStatus, JobError> {
         if spec.policy == OffboardPolicy::KeepDisabled {
@@ -194,9 +199,12 @@ impl Offboarding {
             }
         }
         if !job.dry_run {
+            // What Graph's deleted-items entry says, not what the policy intended.
             update_account(&self.platform, &job.tenant_id, id, |account| {
-                account.enabled = false;
                 account.deleted = true;
+                if let Some(enabled) = enabled {
+                    account.enabled = enabled;
+                }
             })
             .await?;
         }
@@ -231,15 +239,34 @@ async fn dry_run(
     Ok(JobStatus::Succeeded)
 }
 
+/// How far `signInSessionsValidFromDateTime` may lag our clock and still count as "revoked by this
+/// job": Graph's clock and the Lambda's may differ by a few seconds.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// One delivery of an offboard job for one account.
 struct Run<'a, 'p> {
     platform: &'a Platform,
     graph: &'a TenantGraph,
     tenant_id: &'a TenantId,
-    state: &'a AccountState,
+    /// The account as Graph showed it at the start of this delivery.
+    before: &'a AccountState,
+    /// The account as the latest read-back showed it.
+    state: AccountState,
     progress: &'p mut JobProgress,
     /// Some step failed for good; the job ends "completed with errors".
     failed: bool,
+}
+
+/// What a read-back saw, with the request id of the read.
+struct ReadBack {
+    found: Found,
+    request_id: Option<String>,
+}
+
+impl ReadBack {
+    fn request_id(&self) -> &str {
+        self.request_id.as_deref().unwrap_or("-")
+    }
 }
 
 impl Run<'_, '_> {
@@ -258,22 +285,68 @@ impl Run<'_, '_> {
             .await
     }
 
-    /// Blocks sign-in and revokes sessions in one `$batch` round trip, before anything else.
-    async fn block_and_revoke(&mut self, planned: &[PlannedStep]) -> Result<(), JobError> {
-        let id = &self.state.id;
+    /// Reads the account back from Graph (one `$batch`: the account and its memberships) and
+    /// writes the stored account from what Graph answered.
+    async fn read_back(&mut self) -> Result<ReadBack, JobError> {
+        let reference = AccountRef::Id(AccountId::parse(&self.before.id).map_err(|_| {
+            JobError::permanent(format!(
+                "Graph answered an account id that is not a GUID: {}",
+                self.before.id
+            ))
+        })?);
+        let (found, request_ids) =
+            account::read(self.graph, &self.platform.config.graph_base_url, &reference).await?;
+        match &found {
+            Found::Active(state) => {
+                store_observed(self.platform, self.tenant_id, self.before, state).await?;
+                self.state = state.clone();
+            }
+            Found::Deleted { id, enabled, .. } => {
+                let enabled = *enabled;
+                update_account(self.platform, self.tenant_id, id, |account| {
+                    account.deleted = true;
+                    if let Some(enabled) = enabled {
+                        account.enabled = enabled;
+                    }
+                })
+                .await?;
+            }
+            Found::Missing => {}
+        }
+        Ok(ReadBack {
+            found,
+            request_id: request_ids.into_iter().next(),
+        })
+    }
+
+    /// The access gate: blocks sign-in and revokes sessions in one `$batch` round trip, before
+    /// anything else, then reads the account back. Each is done only when the read-back agrees
+    /// (`accountEnabled` false; `signInSessionsValidFromDateTime` moved to now). When Graph
+    /// refuses either for good, the job fails here: nothing else is written, and the reason says
+    /// the account may still have access.
+    async fn cut_access(&mut self, planned: &[PlannedStep]) -> Result<(), JobError> {
+        let id = self.before.id.clone();
         let mut requests = Vec::with_capacity(2);
+        let mut sent: Vec<&PlannedStep> = Vec::with_capacity(2);
         for planned_step in &planned[..2] {
             if self.progress.finished_step(planned_step.name).is_some() {
                 continue;
             }
             match planned_step.action {
-                Action::BlockSignIn => requests.push(BatchRequest::update_user(
-                    planned_step.name,
-                    id,
-                    &UserPatch::block_sign_in(),
-                )),
+                Action::BlockSignIn => {
+                    requests.push(BatchRequest::update_user(
+                        planned_step.name,
+                        &id,
+                        &UserPatch::block_sign_in(),
+                    ));
+                    sent.push(planned_step);
+                }
                 Action::RevokeSessions => {
-                    requests.push(BatchRequest::revoke_sign_in_sessions(planned_step.name, id))
+                    requests.push(BatchRequest::revoke_sign_in_sessions(
+                        planned_step.name,
+                        &id,
+                    ));
+                    sent.push(planned_step);
                 }
                 _ => {
                     self.record(
@@ -286,49 +359,118 @@ impl Run<'_, '_> {
                 }
             }
         }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let sent_at = chrono::Utc::now();
+        let mut written: HashMap<String, Option<String>> = HashMap::new();
+        let mut refused: HashMap<String, (String, Option<String>)> = HashMap::new();
         let mut retry = None;
-        if !requests.is_empty() {
-            for BatchOutcome { id: name, result } in self.graph.batch(requests).await? {
-                let (outcome, request_id, detail) = match result {
-                    Ok(response) => (
-                        StepOutcome::Done,
-                        response.request_id,
-                        if name == plan::BLOCK_SIGN_IN {
-                            "sign-in blocked (accountEnabled=false)".to_owned()
-                        } else {
-                            "sign-in sessions revoked (refresh tokens and session cookies invalidated)"
-                                .to_owned()
-                        },
-                    ),
-                    Err(error) => match step_failure(error) {
-                        Ok((reason, request_id)) => {
-                            (StepOutcome::Failed, request_id, self.hint(&name, reason))
-                        }
-                        Err(error) => {
-                            retry.get_or_insert(error);
-                            continue;
-                        }
-                    },
-                };
-                self.record(&name, outcome, request_id, detail).await?;
+        for BatchOutcome { id: name, result } in self.graph.batch(requests).await? {
+            match result {
+                Ok(response) => {
+                    written.insert(name, response.request_id);
+                }
+                Err(error) => match step_failure(error) {
+                    Ok((reason, request_id)) => {
+                        refused.insert(name, (reason, request_id));
+                    }
+                    Err(error) => {
+                        retry.get_or_insert(error);
+                    }
+                },
             }
         }
-        let blocked = !self.state.enabled
-            || self
-                .progress
-                .finished_step(plan::BLOCK_SIGN_IN)
-                .is_some_and(|s| s.outcome == StepOutcome::Done);
-        if blocked {
-            update_account(self.platform, self.tenant_id, id, |account| {
-                account.enabled = false;
-            })
-            .await?;
+        // Whatever Graph answered, the read-back says where the account stands.
+        let read = self.read_back().await?;
+        let Found::Active(after) = &read.found else {
+            return Err(JobError::permanent(format!(
+                "access not cut: account {} left the tenant's active accounts while it was being blocked; check deleted items, nothing else was done",
+                self.before.upn
+            )));
+        };
+        let after = after.clone();
+        let mut disagreements = Vec::new();
+        for planned_step in sent {
+            let name = planned_step.name;
+            let (agrees, observed) = if name == plan::BLOCK_SIGN_IN {
+                (
+                    !after.enabled,
+                    format!("read-back accountEnabled={}", after.enabled),
+                )
+            } else {
+                (
+                    revoked(self.before, &after, sent_at),
+                    format!(
+                        "read-back signInSessionsValidFromDateTime={}",
+                        after
+                            .sessions_valid_from
+                            .map_or_else(|| "(none)".to_owned(), |at| at.to_rfc3339())
+                    ),
+                )
+            };
+            let observed = format!("{observed} (request-id {})", read.request_id());
+            if let Some((reason, request_id)) = refused.remove(name) {
+                let detail = format!("Graph refused: {}; {observed}", self.hint(name, reason));
+                self.record(name, StepOutcome::Failed, request_id, detail)
+                    .await?;
+            } else if let Some(request_id) = written.remove(name) {
+                if agrees {
+                    let done = if name == plan::BLOCK_SIGN_IN {
+                        "sign-in blocked (accountEnabled=false)"
+                    } else {
+                        "sign-in sessions revoked (refresh tokens and session cookies invalidated)"
+                    };
+                    self.record(
+                        name,
+                        StepOutcome::Done,
+                        request_id,
+                        format!("{done}; {observed}"),
+                    )
+                    .await?;
+                } else {
+                    let detail = format!(
+                        "Graph accepted the request but the read-back does not show it yet; {observed}; the next delivery tries again"
+                    );
+                    self.record(name, StepOutcome::Failed, request_id, detail.clone())
+                        .await?;
+                    disagreements.push(format!("{name}: {detail}"));
+                }
+            }
         }
-        retry.map_or(Ok(()), Err)
+        let failed: Vec<String> = self
+            .progress
+            .record()
+            .steps
+            .iter()
+            .filter(|s| {
+                (s.name == plan::BLOCK_SIGN_IN || s.name == plan::REVOKE_SESSIONS)
+                    && s.outcome == StepOutcome::Failed
+                    && !disagreements.iter().any(|d| d.starts_with(&s.name))
+            })
+            .map(|s| format!("{}: {}", s.name, s.detail.clone().unwrap_or_default()))
+            .collect();
+        if !failed.is_empty() {
+            return Err(JobError::permanent(format!(
+                "access not cut, the account {} may still have access: {}; nothing else was done (no group, license or delete step ran)",
+                self.before.upn,
+                failed.join("; ")
+            )));
+        }
+        if let Some(error) = retry {
+            return Err(error);
+        }
+        if !disagreements.is_empty() {
+            return Err(JobError::Transient(format!(
+                "access not confirmed yet: {}",
+                disagreements.join("; ")
+            )));
+        }
+        Ok(())
     }
 
     fn hint(&self, name: &str, reason: String) -> String {
-        if name == plan::BLOCK_SIGN_IN && self.state.on_premises_synced {
+        if name == plan::BLOCK_SIGN_IN && self.before.on_premises_synced {
             format!(
                 "{reason}; the account is synced from on-premises Active Directory: disable it there"
             )
@@ -337,8 +479,8 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Removes the account from each group (20 per `$batch`); one not a member any more counts as
-    /// removed.
+    /// Removes the account from each group (20 per `$batch`), then reads `memberOf` back: a group
+    /// counts as left only when the read-back no longer lists it.
     async fn remove_groups(
         &mut self,
         planned_step: &PlannedStep,
@@ -348,21 +490,17 @@ impl Run<'_, '_> {
             .iter()
             .enumerate()
             .map(|(n, group)| {
-                BatchRequest::remove_group_member(n.to_string(), &group.id, &self.state.id)
+                BatchRequest::remove_group_member(n.to_string(), &group.id, &self.before.id)
             })
             .collect();
         let outcomes = self.graph.batch(requests).await?;
-        let mut removed: Vec<&MemberGroup> = Vec::new();
         let mut failures = Vec::new();
         let mut request_ids: Vec<String> = Vec::new();
         let mut retry = None;
         for (group, outcome) in groups.iter().zip(outcomes) {
             match outcome.result {
-                Ok(response) => {
-                    request_ids.extend(response.request_id);
-                    removed.push(group);
-                }
-                Err(error) if error.is_not_found() => removed.push(group),
+                Ok(response) => request_ids.extend(response.request_id),
+                Err(error) if error.is_not_found() => {}
                 Err(error) => match step_failure(error) {
                     Ok((reason, request_id)) => {
                         request_ids.extend(request_id);
@@ -374,12 +512,45 @@ impl Run<'_, '_> {
                 },
             }
         }
-        self.forget_memberships(&removed).await?;
+        let read = self.read_back().await?;
         if let Some(error) = retry {
             // Not recorded: the next delivery re-reads memberOf and removes what is left.
             return Err(error);
         }
+        let still: Vec<&MemberGroup> = groups
+            .iter()
+            .filter(|g| self.state.groups.iter().any(|now| now.id == g.id))
+            .collect();
         request_ids.dedup();
+        let request_id = (!request_ids.is_empty()).then(|| request_ids.join(","));
+        let observed = format!(
+            "read-back memberOf: {} direct group(s) left{} (request-id {})",
+            self.state.groups.len(),
+            if self.state.groups.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    self.state
+                        .groups
+                        .iter()
+                        .map(|g| g.display_name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            read.request_id()
+        );
+        if failures.is_empty() && !still.is_empty() {
+            return Err(JobError::Transient(format!(
+                "Graph accepted the removals but the read-back still lists {}; the next delivery tries again",
+                still
+                    .iter()
+                    .map(|g| g.display_name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         let mut detail = planned_step
             .detail
             .replacen("remove from", "removed from", 1);
@@ -389,103 +560,191 @@ impl Run<'_, '_> {
             detail.push_str(&format!("; failed: {}", failures.join("; ")));
             StepOutcome::Failed
         };
-        let request_id = (!request_ids.is_empty()).then(|| request_ids.join(","));
+        detail.push_str(&format!("; {observed}"));
         self.record(planned_step.name, outcome, request_id, detail)
             .await
     }
 
-    /// The stored memberships of the groups left, and the licenses they gave.
-    async fn forget_memberships(&self, removed: &[&MemberGroup]) -> Result<(), JobError> {
-        let Ok(account_id) = AccountId::parse(&self.state.id) else {
-            return Ok(());
-        };
-        let group_ids: Vec<GroupId> = removed
-            .iter()
-            .filter_map(|group| GroupId::parse(&group.id).ok())
-            .collect();
-        let memberships: Vec<_> = group_ids
-            .iter()
-            .map(|group| keys::membership(self.tenant_id, group, &account_id))
-            .collect();
-        self.platform.store.batch_delete(memberships).await?;
-        update_account(self.platform, self.tenant_id, &self.state.id, |account| {
-            account.licenses.retain(|license| {
-                license
-                    .assigned_by_group
-                    .as_ref()
-                    .is_none_or(|group| !group_ids.contains(group))
-            });
-        })
-        .await
-    }
-
-    /// Removes the direct licenses with one assignLicense.
+    /// Removes the direct licenses with one assignLicense, then reads the licenses back.
     async fn remove_licenses(
         &mut self,
         planned_step: &PlannedStep,
         skus: &[String],
     ) -> Result<(), JobError> {
-        let (outcome, request_id, detail) =
-            match self.graph.assign_license(&self.state.id, &[], skus).await {
-                Ok(receipt) => {
-                    update_account(self.platform, self.tenant_id, &self.state.id, |account| {
-                        account.licenses.retain(|license| {
-                            license.assigned_by_group.is_some()
-                                || !skus
-                                    .iter()
-                                    .any(|sku| sku.eq_ignore_ascii_case(license.sku_id.as_str()))
-                        });
-                    })
-                    .await?;
-                    (
-                        StepOutcome::Done,
-                        receipt.request_id,
-                        planned_step.detail.replacen("remove", "removed", 1),
-                    )
-                }
+        let (request_id, failure) =
+            match self.graph.assign_license(&self.before.id, &[], skus).await {
+                Ok(receipt) => (receipt.request_id, None),
                 Err(error) => {
                     let (reason, request_id) = step_failure(error)?;
-                    (StepOutcome::Failed, request_id, reason)
+                    (request_id, Some(reason))
                 }
             };
+        let read = self.read_back().await?;
+        let left: Vec<&String> = skus
+            .iter()
+            .filter(|sku| {
+                self.state
+                    .direct_licenses
+                    .iter()
+                    .any(|now| now.eq_ignore_ascii_case(sku))
+            })
+            .collect();
+        let observed = format!(
+            "read-back assignedLicenses: {} direct, {} from groups (request-id {})",
+            self.state.direct_licenses.len(),
+            self.state.inherited_licenses.len(),
+            read.request_id()
+        );
+        let (outcome, detail) = match failure {
+            Some(reason) => (StepOutcome::Failed, format!("{reason}; {observed}")),
+            None if !left.is_empty() => {
+                return Err(JobError::Transient(format!(
+                    "Graph accepted the license removal but the read-back still shows {}; the next delivery tries again",
+                    left.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            None => (
+                StepOutcome::Done,
+                format!(
+                    "{}; {observed}",
+                    planned_step.detail.replacen("remove", "removed", 1)
+                ),
+            ),
+        };
         self.record(planned_step.name, outcome, request_id, detail)
             .await
     }
 
-    /// Soft-deletes the account; already gone counts as done.
+    /// Soft-deletes the account, then reads its deleted-items entry back: done only when the
+    /// account is there.
     async fn delete(&mut self, planned_step: &PlannedStep) -> Result<(), JobError> {
-        let (outcome, request_id, detail) = match self.graph.delete_user(&self.state.id).await {
-            Ok(receipt) => (
-                StepOutcome::Done,
-                receipt.request_id,
-                planned_step
-                    .detail
-                    .replacen("soft-delete:", "soft-deleted:", 1),
-            ),
-            Err(error) if error.is_not_found() => (
-                StepOutcome::Skipped,
-                error.request_id().map(str::to_owned),
-                "the account is already deleted".to_owned(),
-            ),
+        let (request_id, failure) = match self.graph.delete_user(&self.before.id).await {
+            Ok(receipt) => (receipt.request_id, None),
+            Err(error) if error.is_not_found() => (error.request_id().map(str::to_owned), None),
             Err(error) => {
                 let (reason, request_id) = step_failure(error)?;
-                (StepOutcome::Failed, request_id, reason)
+                (request_id, Some(reason))
             }
         };
-        if outcome != StepOutcome::Failed {
-            update_account(self.platform, self.tenant_id, &self.state.id, |account| {
-                account.enabled = false;
+        let (entry, read_id) = account::read_deleted(self.graph, &self.before.id).await?;
+        let observed = format!(
+            "read-back deleted items: {} (request-id {})",
+            entry.as_ref().map_or_else(
+                || "not there".to_owned(),
+                |e| format!(
+                    "present, deleted {}",
+                    e.deleted_date_time
+                        .map_or_else(|| "(time not given)".to_owned(), |at| at.to_rfc3339())
+                )
+            ),
+            read_id.as_deref().unwrap_or("-")
+        );
+        if let Some(entry) = &entry {
+            let enabled = entry.account_enabled;
+            update_account(self.platform, self.tenant_id, &self.before.id, |account| {
                 account.deleted = true;
+                if let Some(enabled) = enabled {
+                    account.enabled = enabled;
+                }
             })
             .await?;
         }
+        let (outcome, detail) = match (failure, entry.is_some()) {
+            (Some(reason), _) => (StepOutcome::Failed, format!("{reason}; {observed}")),
+            (None, true) => (
+                StepOutcome::Done,
+                format!(
+                    "{}; {observed}",
+                    planned_step
+                        .detail
+                        .replacen("soft-delete:", "soft-deleted:", 1)
+                ),
+            ),
+            (None, false) => {
+                return Err(JobError::Transient(format!(
+                    "Graph accepted the delete but the account is not in deleted items yet; {observed}; the next delivery tries again"
+                )));
+            }
+        };
         self.record(planned_step.name, outcome, request_id, detail)
             .await
     }
 }
 
+/// Whether the read-back shows sessions revoked by this delivery: `signInSessionsValidFromDateTime`
+/// moved past where it was, or is no older than when the revoke was sent (less clock skew).
+fn revoked(
+    before: &AccountState,
+    after: &AccountState,
+    sent_at: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    match (before.sessions_valid_from, after.sessions_valid_from) {
+        (_, None) => false,
+        (Some(was), Some(now)) if now > was => true,
+        (_, Some(now)) => now >= sent_at - CLOCK_SKEW,
+    }
+}
+
+/// Writes the stored account (when the platform has it) from what Graph answered: sign-in,
+/// licenses, not deleted; and forgets the stored memberships of groups Graph no longer lists.
+async fn store_observed(
+    platform: &Platform,
+    tenant_id: &TenantId,
+    before: &AccountState,
+    after: &AccountState,
+) -> Result<(), JobError> {
+    let licenses = stored_licenses(after);
+    update_account(platform, tenant_id, &after.id, |account| {
+        account.enabled = after.enabled;
+        account.deleted = false;
+        account.licenses = licenses;
+    })
+    .await?;
+    let Ok(account_id) = AccountId::parse(&after.id) else {
+        return Ok(());
+    };
+    let left: Vec<_> = before
+        .groups
+        .iter()
+        .filter(|g| !after.groups.iter().any(|now| now.id == g.id))
+        .filter_map(|g| GroupId::parse(&g.id).ok())
+        .map(|group| keys::membership(tenant_id, &group, &account_id))
+        .collect();
+    if !left.is_empty() {
+        platform.store.batch_delete(left).await?;
+    }
+    Ok(())
+}
+
+/// The stored form of the licenses Graph shows: direct ones, then group-inherited ones with their
+/// group.
+fn stored_licenses(state: &AccountState) -> Vec<AssignedLicense> {
+    let mut out: Vec<AssignedLicense> = Vec::new();
+    let direct = state.direct_licenses.iter().map(|sku| (sku, None));
+    let inherited = state
+        .inherited_licenses
+        .iter()
+        .map(|(sku, group)| (sku, GroupId::parse(group).ok()));
+    for (sku, group) in direct.chain(inherited) {
+        let Ok(sku_id) = SkuId::parse(sku) else {
+            continue;
+        };
+        let license = AssignedLicense {
+            sku_id,
+            assigned_by_group: group,
+        };
+        if !out.contains(&license) {
+            out.push(license);
+        }
+    }
+    out
+}
+
 /// Changes the stored account, when the platform has it (a sync brings it otherwise), so the
-/// platform shows the change at once instead of after the next sync.
+/// platform shows what Graph answered at once instead of after the next sync.
 async fn update_account(
     platform: &Platform,
     tenant_id: &TenantId,

@@ -234,6 +234,7 @@ mod tests {
             id: "u1".into(),
             upn: "adele@contoso.com".into(),
             enabled: true,
+            sessions_valid_from: None,
             on_premises_synced: false,
             direct_licenses: vec!["sku-e5".into()],
             inherited_licenses: vec![

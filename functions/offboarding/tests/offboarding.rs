@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
-use graph_sim::{SimConfig, Truth, TruthUser};
+use graph_sim::{ConsentChange, SimConfig, Truth, TruthUser};
 use lifecycle::model::{
     Account, AccountRef, AssignedLicense, ConnectionMode, ConnectionStatus, Job, JobKind,
     JobRecord, JobStatus, LastSignIn, OffboardJob, OffboardPolicy, StepOutcome, TenantAuth,
@@ -30,6 +30,11 @@ struct Env {
 
 impl Env {
     async fn start(mode: ConnectionMode) -> Env {
+        Env::start_with_roles(mode, Vec::new()).await
+    }
+
+    /// A stack whose tenant granted the platform app only `roles` (empty: the roles it asks for).
+    async fn start_with_roles(mode: ConnectionMode, roles: Vec<String>) -> Env {
         let template = Template::load(&template_path()).expect("infra/template.yaml loads");
         let mut options =
             StackOptions::new(template, GraphSource::Simulator(SimConfig::single(60, 14)));
@@ -38,7 +43,15 @@ impl Env {
         let stack = Stack::start(options).await.expect("the local stack starts");
         let sim = stack.sim().expect("the simulator runs");
         let info = sim.tenants().remove(0);
-        sim.grant_consent(&info.tenant_id).expect("consent granted");
+        sim.consent(
+            &info.tenant_id,
+            &ConsentChange {
+                granted: true,
+                roles,
+                client_id: None,
+            },
+        )
+        .expect("consent granted");
         let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
         let tenant = TenantConnection {
             tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
@@ -496,5 +509,187 @@ async fn given_an_unknown_account_when_offboarded_then_the_job_fails_naming_it()
             .contains("nobody@example.invalid was not found"),
         "{record:?}"
     );
+    env.stack.shutdown().await;
+}
+
+/// Every Graph write route an offboarding may use after its access gate.
+const LATER_WRITES: [&str; 3] = [
+    "DELETE /v1.0/groups/{id}/members/{id}/$ref",
+    "POST /v1.0/users/{id}/assignLicense",
+    "DELETE /v1.0/users/{id}",
+];
+
+/// Subscribes a queue to the bundle's completion events (a rule on the stack's bus).
+async fn subscribe(env: &Env) -> (aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(env.stack.sdk_config());
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("offboarding-subscriber")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("queue arn");
+    let events = aws_sdk_eventbridge::Client::new(env.stack.sdk_config());
+    let bus = env.stack.config().event_bus_name.clone();
+    events
+        .put_rule()
+        .name("offboarding-subscriber")
+        .event_bus_name(&bus)
+        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
+        .send()
+        .await
+        .expect("rule");
+    events
+        .put_targets()
+        .rule("offboarding-subscriber")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("subscriber")
+                .arn(queue_arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("target");
+    (sqs, queue_url)
+}
+
+#[tokio::test]
+async fn given_graph_refuses_the_block_when_offboarded_then_the_job_fails_at_once_and_nothing_else_is_written()
+ {
+    // GIVEN a tenant whose admin consented to every write permission but the one that blocks
+    // sign-in (no User.ReadWrite.All, no User.EnableDisableAccount.All): Graph answers the
+    // block with 403, while groups, licenses and delete would still be allowed
+    let roles: Vec<String> = [
+        "User.Read.All",
+        "Group.Read.All",
+        "GroupMember.Read.All",
+        "Organization.Read.All",
+        "Domain.Read.All",
+        "User.DeleteRestore.All",
+        "User.RevokeSessions.All",
+        "LicenseAssignment.ReadWrite.All",
+        "GroupMember.ReadWrite.All",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let env = Env::start_with_roles(ConnectionMode::ReadWrite, roles).await;
+    let (sqs, queue_url) = subscribe(&env).await;
+    let target = env.busiest_account();
+    let before = env.truth();
+    env.store_account(&target).await;
+
+    // WHEN it is offboarded with the delete policy
+    let job = env.job(&target.id, OffboardPolicy::Delete);
+    assert!(env.deliver(&job).await.batch_item_failures.is_empty());
+
+    // THEN the job failed, saying access was not cut and the account may still have access
+    let record = env.record(&job).await;
+    assert_eq!(record.status, JobStatus::Failed, "{record:#?}");
+    let error = record.error.clone().unwrap_or_default();
+    assert!(error.contains("may still have access"), "{error}");
+    assert!(error.contains("block_sign_in"), "{error}");
+    assert_eq!(step(&record, "block_sign_in").outcome, StepOutcome::Failed);
+    // ... no step after the gate was run
+    for name in ["remove_groups", "remove_licenses", "delete_account"] {
+        assert!(
+            record.steps.iter().all(|s| s.name != name),
+            "{name} ran: {record:#?}"
+        );
+    }
+    // ... the simulator saw no write after the gate: no group removal, license or delete
+    for route in LATER_WRITES {
+        assert_eq!(env.writes(route), 0, "{route}");
+    }
+    let after = env.truth();
+    let account = user(&after, &target.id).expect("the account is not deleted");
+    assert!(account.account_enabled);
+    assert_eq!(account.sku_ids, target.sku_ids);
+    assert_eq!(
+        groups_of(&after, &target.id)
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        groups_of(&before, &target.id)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    );
+    // ... the stored account says what Graph says: enabled, not deleted
+    let stored = env.stored_account(&target.id).await;
+    assert!(stored.enabled, "{stored:?}");
+    assert!(!stored.deleted, "{stored:?}");
+    // ... and the completion event tells subscribers the account may still have access
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("receive");
+    let event: serde_json::Value = received
+        .messages()
+        .iter()
+        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m.body()?).ok())
+        .find(|e| e["detail"]["job_id"] == job.job_id.to_string())
+        .expect("the completion event of the job");
+    assert_eq!(event["detail"]["status"], "failed");
+    assert_eq!(event["detail"]["account_may_still_have_access"], true);
+    env.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_each_outcome_when_offboarded_then_the_stored_account_matches_graph() {
+    // GIVEN an account stored here, and a tenant that grants every write
+    let env = Env::start(ConnectionMode::ReadWrite).await;
+    let target = env.busiest_account();
+    env.store_account(&target).await;
+
+    // WHEN it is offboarded keeping it disabled
+    let job = env.job(&target.id, OffboardPolicy::KeepDisabled);
+    assert!(env.deliver(&job).await.batch_item_failures.is_empty());
+
+    // THEN the stored account's sign-in and licenses are Graph's, license origin included
+    let truth = env.truth();
+    let account = user(&truth, &target.id).expect("kept");
+    let stored = env.stored_account(&target.id).await;
+    assert_eq!(stored.enabled, account.account_enabled);
+    let stored_skus: BTreeSet<String> = stored
+        .licenses
+        .iter()
+        .map(|l| l.sku_id.as_str().to_ascii_lowercase())
+        .collect();
+    let graph_skus: BTreeSet<String> = account
+        .sku_ids
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    assert_eq!(stored_skus, graph_skus);
+    assert!(!stored.deleted);
+    // ... and every write step names what its read-back observed
+    let record = env.record(&job).await;
+    for name in [
+        "block_sign_in",
+        "revoke_sessions",
+        "remove_groups",
+        "remove_licenses",
+    ] {
+        let detail = step(&record, name).detail.clone().unwrap_or_default();
+        assert!(detail.contains("read-back"), "{name}: {detail}");
+    }
     env.stack.shutdown().await;
 }

@@ -11,6 +11,10 @@
 //!             "steps": [{"name": "create_account", "outcome": "done", "graph_request_id": "…"}]}}
 //! ```
 //!
+//! An offboard job that is not a dry run also carries `"account_may_still_have_access"`: `false`
+//! only when its access gate held (sign-in blocked and sessions revoked, each done or not
+//! needed), so a subscriber (the leaver's manager, a ticket) learns at once when it did not.
+//!
 //! Delivery is at least once (a job whose record could not be written after the event was put
 //! puts it again on redelivery): subscribers treat `job_id` as the key.
 
@@ -87,11 +91,15 @@ impl Events {
                        "graph_request_id": step.graph_request_id})
             })
             .collect();
-        let detail = json!({
+        let mut detail = json!({
             "job_id": record.job_id, "tenant_id": record.tenant_id, "type": record.job_type,
             "status": record.status, "dry_run": record.dry_run, "error": record.error,
             "completed_at": record.completed_at, "steps": steps,
         });
+        if let (Some(open), Some(fields)) = (may_still_have_access(record), detail.as_object_mut())
+        {
+            fields.insert("account_may_still_have_access".into(), open.into());
+        }
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)
@@ -122,4 +130,25 @@ impl Events {
             _ => Ok(()),
         }
     }
+}
+
+/// The offboarding steps that cut access (the offboarding function's step names).
+const ACCESS_GATE: [&str; 2] = ["block_sign_in", "revoke_sessions"];
+
+/// For an offboard job that is not a dry run: whether the account may still have access, i.e.
+/// not both gate steps were done or skipped (not needed). `None` for other jobs.
+fn may_still_have_access(record: &JobRecord) -> Option<bool> {
+    if record.job_type != "offboard" || record.dry_run {
+        return None;
+    }
+    let held = ACCESS_GATE.iter().all(|name| {
+        record.steps.iter().any(|step| {
+            step.name == *name
+                && matches!(
+                    step.outcome,
+                    crate::model::StepOutcome::Done | crate::model::StepOutcome::Skipped
+                )
+        })
+    });
+    Some(!held)
 }

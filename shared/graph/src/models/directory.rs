@@ -107,6 +107,9 @@ pub struct DeletedUser {
     pub display_name: Option<String>,
     pub user_principal_name: Option<String>,
     pub mail: Option<String>,
+    /// `accountEnabled` as it stands in deleted items (a restore brings it back as it was).
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
     /// When it was deleted; it is purged 30 days later.
     #[serde(default, deserialize_with = "super::date_time")]
     pub deleted_date_time: Option<DateTime<Utc>>,
@@ -114,5 +117,6 @@ pub struct DeletedUser {
 
 impl DeletedUser {
     /// `$select` of [`DeletedUser`].
-    pub const SELECT: &'static str = "id,displayName,userPrincipalName,mail,deletedDateTime";
+    pub const SELECT: &'static str =
+        "id,displayName,userPrincipalName,mail,accountEnabled,deletedDateTime";
 }

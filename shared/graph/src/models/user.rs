@@ -43,6 +43,21 @@ pub struct User {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub license_assignment_states: Vec<LicenseAssignmentState>,
+    /// Present only when selected: sessions and refresh tokens issued before this instant are
+    /// invalid (`revokeSignInSessions` moves it to now), so an offboarding reads it back.
+    #[serde(
+        default,
+        deserialize_with = "super::date_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sign_in_sessions_valid_from_date_time: Option<DateTime<Utc>>,
+    /// Present only on a deleted-items entry: when the account was soft-deleted.
+    #[serde(
+        default,
+        deserialize_with = "super::date_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deleted_date_time: Option<DateTime<Utc>>,
 }
 
 impl User {
