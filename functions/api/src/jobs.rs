@@ -5,29 +5,47 @@
 //! `POST /tenants/{tenant_id}/jobs/{job_id}/retry` queues a job completed with errors again.
 //!
 //! The body is the job JSON of [`lifecycle::model::Job`] without `tenant_id` (taken from the path)
-//! and with an optional `job_id` (generated when absent; sending the same id again is answered
-//! with the job already accepted, nothing is queued twice). An onboard job's `password` may be
-//! given as `{"source":"value","value":"..."}`: the value is checked against Entra ID's rules and
-//! moved into a short-lived Secrets Manager secret at once, and only that secret's name travels on
-//! the queue. `{"source":"generate"}` makes a password here and answers where to pick it up.
+//! and with an optional `job_id` (generated when absent). A job is (tenant, job id): the same id
+//! in another tenant is another job. Sending the same job again (same id, same body) is answered
+//! with the job already accepted and nothing is queued twice; the same id with another body
+//! answers 409 (the record keeps a keyed digest of the body it accepted, password included). The
+//! record is created first, by a conditional put, and only its creator stores the password, in a
+//! secret named after (tenant, job) that is created, never overwritten: of concurrent submissions
+//! of one job id exactly one wins, and its password is the one used.
+//!
+//! An onboard job's `password` may be given as `{"source":"value","value":"..."}`: the value is
+//! checked against Entra ID's rules and moved into that short-lived secret at once, and only the
+//! secret's name travels on the queue. `{"source":"generate"}` makes a password here and answers
+//! where to pick it up: once, with a conditional delete, within
+//! [`lifecycle::model::PASSWORD_HANDOVER_TTL`].
 //!
 //! A dry run is queued like any job: the worker validates, records every check and the plan in
 //! the job record, and writes nothing; the caller reads the result at the status URL. One path
 //! for all jobs (from this API or straight from other services onto SQS) keeps validation in one
 //! place, next to the Graph calls it predicts.
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
+use hmac::{Hmac, Mac};
 use http::{HeaderValue, header};
 use lifecycle::http::{body_text, error_response, json_response, path_param};
 use lifecycle::model::{
-    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, PasswordSource, TenantConnection,
+    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, PASSWORD_HANDOVER_TTL, PasswordHandover,
+    PasswordSource, TenantConnection,
 };
+use lifecycle::queue::deduplication_id;
 use lifecycle::store::keys;
-use lifecycle::{AwsClients, Config, JobId, PutOutcome, Queue, Store, TenantId, Vault, VaultError};
+use lifecycle::{
+    AwsClients, Config, JobId, PutOutcome, Queue, SecretWrite, Store, TenantId, Vault, VaultError,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// What the job routes need: the store, the queues and the vault.
 #[derive(Debug, Clone)]
@@ -36,6 +54,8 @@ pub struct Intake {
     queue: Queue,
     vault: Vault,
     config: Config,
+    /// The key of the body digests, derived from the state-signing key; read once per cold start.
+    digest_key: Arc<tokio::sync::OnceCell<SecretString>>,
 }
 
 /// A refusal as an HTTP answer.
@@ -65,12 +85,14 @@ impl Intake {
             queue: Queue::new(clients.sqs),
             vault: Vault::from_config(clients.secrets, config),
             config: config.clone(),
+            digest_key: Arc::default(),
         }
     }
 
     /// `POST /tenants/{tenant_id}/jobs`: 202 with the job id and its status URL; 200 when the
-    /// job id was accepted before; 400 for a malformed job or a password Entra ID would refuse;
-    /// 404 for a tenant that is not connected; 409 for a write job on a read-only tenant.
+    /// same job (same id, same body) was accepted before; 400 for a malformed job or a password
+    /// Entra ID would refuse; 404 for a tenant that is not connected; 409 for a write job on a
+    /// read-only tenant, or a job id this tenant already used for another body.
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
     pub async fn submit(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         match self.try_submit(request).await {
@@ -97,37 +119,115 @@ impl Intake {
                 ),
             ));
         }
+        let digest = self.body_digest(&job, password.as_ref()).await?;
         let key = keys::job(&tenant_id, &job.job_id);
-        if let Some(existing) = self
-            .store
-            .get::<JobRecord>(&key)
-            .await
-            .map_err(|error| unavailable("the job could not be read", error))?
-        {
-            return Ok(Box::new(accepted(200, &existing, None)));
-        }
-        let handover = match password {
-            Some(password) => self.store_password(&job.job_id, password).await?,
-            None => None,
-        };
-        let record = JobRecord::queued(&job, Utc::now());
-        match self
+        let mut record = JobRecord::queued(&job, Utc::now());
+        record.body_digest = Some(digest.clone());
+        let status = match self
             .store
             .put_new(&key, &record)
             .await
             .map_err(|error| unavailable("the job could not be recorded", error))?
         {
-            PutOutcome::Created => {}
+            PutOutcome::Created => 202,
             PutOutcome::AlreadyExists => {
-                return Ok(Box::new(accepted(200, &record, None)));
+                let existing = self
+                    .store
+                    .get::<JobRecord>(&key)
+                    .await
+                    .map_err(|error| unavailable("the job could not be read", error))?
+                    .ok_or_else(|| {
+                        refuse(
+                            409,
+                            "job_id_conflict",
+                            format!("job {} was just removed; send it again", job.job_id),
+                        )
+                    })?;
+                if existing.body_digest.as_deref() != Some(digest.as_str()) {
+                    return Err(refuse(
+                        409,
+                        "job_id_conflict",
+                        format!(
+                            "tenant {tenant_id} already has a job {} with another body; a job id names one job: send this one under a new job_id",
+                            job.job_id
+                        ),
+                    ));
+                }
+                if existing.status != JobStatus::Queued {
+                    return Ok(Box::new(accepted(200, &existing, None)));
+                }
+                // The same job, still queued: an earlier answer may have been lost before its
+                // password was stored or it was queued, so both are done again (the secret is
+                // create-only, and the queue deduplicates within 5 minutes; the worker skips a
+                // job that has already finished).
+                record = existing;
+                200
             }
-        }
+        };
+        let handover = match password {
+            Some(password) => self.store_password(&job, password).await?,
+            None => None,
+        };
         if let Err(error) = self.queue.send_job(self.queue_url(&job), &job).await {
-            self.abandon(&job, record).await;
+            if status == 202 {
+                self.abandon(&job, record).await;
+            }
             return Err(unavailable("the job could not be queued", error));
         }
         tracing::info!(job_id = %job.job_id, job_type = job.job_type(), dry_run = job.dry_run, "job accepted");
-        Ok(Box::new(accepted(202, &record, handover.as_deref())))
+        Ok(Box::new(accepted(status, &record, handover.as_deref())))
+    }
+
+    /// The keyed digest of an accepted body: HMAC-SHA256 of the job as queued and of its
+    /// password (value or "generate"), under a key derived from the state-signing key, so the
+    /// stored digest cannot be used to guess a password.
+    async fn body_digest(
+        &self,
+        job: &Job,
+        password: Option<&NewPassword>,
+    ) -> Result<String, Refusal> {
+        let key = self
+            .digest_key
+            .get_or_try_init(|| async {
+                let root = self
+                    .vault
+                    .get_state_signing_key(&self.config.state_signing_key_secret_id)
+                    .await?;
+                let mut derive = HmacSha256::new_from_slice(root.expose_secret().as_bytes())
+                    .map_err(|_| VaultError::Malformed {
+                        secret_id: self.config.state_signing_key_secret_id.clone(),
+                        expected: "an HMAC key",
+                    })?;
+                derive.update(b"m365-lifecycle/job-body-digest/v1");
+                let derived: String = derive
+                    .finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect();
+                Ok::<_, VaultError>(SecretString::from(derived))
+            })
+            .await
+            .map_err(|error| unavailable("the job could not be checked", error))?;
+        let mut mac = HmacSha256::new_from_slice(key.expose_secret().as_bytes())
+            .map_err(|error| unavailable("the job could not be checked", error))?;
+        let body = serde_json::to_string(job)
+            .map_err(|error| unavailable("the job could not be checked", error))?;
+        mac.update(body.as_bytes());
+        match password {
+            Some(NewPassword::Given(value)) => {
+                mac.update(b"\npassword:value\n");
+                mac.update(value.expose_secret().as_bytes());
+            }
+            Some(NewPassword::Generate) => mac.update(b"\npassword:generate"),
+            None => {}
+        }
+        Ok(mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect())
     }
 
     /// The body as a job of this tenant, with any password value taken out of it.
@@ -177,7 +277,7 @@ impl Intake {
         let dry_run = body.get("dry_run") == Some(&Value::Bool(true));
         let password = take_password(
             &mut body,
-            &self.vault.onboarding_password_name(&job_id),
+            &self.vault.onboarding_password_name(tenant_id, &job_id),
             dry_run,
         )?;
         if body.get("type").and_then(Value::as_str) == Some("sync") {
@@ -193,13 +293,17 @@ impl Intake {
         if let JobKind::Onboard(onboard) = &job.kind
             && let PasswordSource::Secret { secret_id } = &onboard.password
             && password.is_none()
-            && !self.vault.is_onboarding_secret(secret_id)
+            && !self
+                .vault
+                .is_password_of(&job.tenant_id, &job.job_id, secret_id)
         {
             return Err(refuse(
                 400,
                 "bad_request",
                 format!(
-                    "password secret {secret_id} is not an onboarding secret of this bundle; send the password as {{\"source\":\"value\",\"value\":...}} instead"
+                    "password secret {secret_id} is not the password secret of this job ({}); send the password as {{\"source\":\"value\",\"value\":...}} instead",
+                    self.vault
+                        .onboarding_password_name(&job.tenant_id, &job.job_id)
                 ),
             ));
         }
@@ -236,28 +340,55 @@ impl Intake {
     }
 
     /// Moves the password into the job's short-lived secret; for a generated one also into the
-    /// hand-over secret, whose name is returned.
+    /// hand-over secret (and records the hand-over), whose name is returned. Only the submission
+    /// that created the job record gets here with a new body, and every secret is create-only,
+    /// so a password once stored is never replaced.
     async fn store_password(
         &self,
-        job_id: &JobId,
+        job: &Job,
         password: NewPassword,
     ) -> Result<Option<String>, Refusal> {
-        let (value, generated) = match password {
-            NewPassword::Given(value) => (value, false),
-            NewPassword::Generate => (onboarding::password::generate(), true),
+        let stored = |error| unavailable("the password could not be stored", error);
+        let (tenant_id, job_id) = (&job.tenant_id, &job.job_id);
+        let value = match password {
+            NewPassword::Given(value) => {
+                self.vault
+                    .create_onboarding_password(tenant_id, job_id, &value)
+                    .await
+                    .map_err(stored)?;
+                return Ok(None);
+            }
+            NewPassword::Generate => onboarding::password::generate(),
         };
-        self.vault
-            .put_onboarding_password(job_id, &value)
+        let value = match self
+            .vault
+            .create_onboarding_password(tenant_id, job_id, &value)
+            .await
+            .map_err(stored)?
+        {
+            SecretWrite::Created { .. } => value,
+            // An earlier submission of this job stored one: that one is the password.
+            SecretWrite::AlreadyExists { .. } => self
+                .vault
+                .get_onboarding_password(tenant_id, job_id)
+                .await
+                .map_err(stored)?,
+        };
+        let handover = self
+            .vault
+            .create_generated_password(tenant_id, job_id, &value)
+            .await
+            .map_err(stored)?;
+        let record = PasswordHandover {
+            tenant_id: tenant_id.clone(),
+            job_id: job_id.clone(),
+            valid_until: Utc::now() + PASSWORD_HANDOVER_TTL,
+        };
+        self.store
+            .put_new(&keys::password_handover(tenant_id, job_id), &record)
             .await
             .map_err(|error| unavailable("the password could not be stored", error))?;
-        if !generated {
-            return Ok(None);
-        }
-        self.vault
-            .put_generated_password(job_id, &value)
-            .await
-            .map(Some)
-            .map_err(|error| unavailable("the password could not be stored", error))
+        Ok(Some(handover.name().to_owned()))
     }
 
     /// A job that could not be queued: its record is failed and its password deleted.
@@ -274,14 +405,27 @@ impl Intake {
         }
         if matches!(job.kind, JobKind::Onboard(_)) {
             for result in [
-                self.vault.delete_onboarding_password(&job.job_id).await,
                 self.vault
-                    .delete_secret(&self.vault.generated_password_name(&job.job_id))
+                    .delete_onboarding_password(&job.tenant_id, &job.job_id)
+                    .await,
+                self.vault
+                    .delete_secret(
+                        &self
+                            .vault
+                            .generated_password_name(&job.tenant_id, &job.job_id),
+                    )
                     .await,
             ] {
                 if let Err(error) = result {
                     tracing::error!(%error, "could not delete the password of an unqueued job");
                 }
+            }
+            if let Err(error) = self
+                .store
+                .delete(&keys::password_handover(&job.tenant_id, &job.job_id))
+                .await
+            {
+                tracing::error!(%error, "could not delete the password hand-over of an unqueued job");
             }
         }
     }
@@ -379,16 +523,22 @@ impl Intake {
             .put(&key, &record)
             .await
             .map_err(|error| unavailable("the job could not be recorded", error))?;
-        let deduplication_id = format!("{job_id}-retry-{}", Utc::now().timestamp_millis());
+        let attempt = format!("retry-{}", Utc::now().timestamp_millis());
         self.queue
-            .send_job_deduplicated(self.queue_url(&job), &job, &deduplication_id)
+            .send_job_deduplicated(
+                self.queue_url(&job),
+                &job,
+                &deduplication_id(&job, Some(&attempt)),
+            )
             .await
             .map_err(|error| unavailable("the job could not be queued", error))?;
         tracing::info!(job_id = %job_id, "job queued again");
         Ok(Box::new(accepted(202, &record, None)))
     }
 
-    /// `GET /tenants/{tenant_id}/jobs/{job_id}/password`: a generated password, once; 404 after.
+    /// `GET /tenants/{tenant_id}/jobs/{job_id}/password`: a generated password, once; 404 after,
+    /// or once its hand-over has expired. The hand-over item is taken with a conditional delete
+    /// first, so of concurrent callers exactly one reads the secret.
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
     pub async fn take_password(
         &self,
@@ -398,22 +548,38 @@ impl Intake {
             Ok(ids) => ids,
             Err(answer) => return *answer,
         };
+        let not_found = || {
+            error_response(
+                404,
+                "password_not_found",
+                format!(
+                    "job {job_id} has no generated password to hand back (it is handed back once, within {} hours)",
+                    PASSWORD_HANDOVER_TTL.num_hours()
+                ),
+            )
+        };
         match self
             .store
-            .get::<JobRecord>(&keys::job(&tenant_id, &job_id))
+            .take::<PasswordHandover>(&keys::password_handover(&tenant_id, &job_id))
             .await
         {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return error_response(
-                    404,
-                    "job_not_found",
-                    format!("tenant {tenant_id} has no job {job_id}"),
-                );
+            Ok(Some(handover)) if handover.valid_until > Utc::now() => {}
+            Ok(Some(_)) => {
+                // Expired: its secret goes as well, unread.
+                let name = self.vault.generated_password_name(&tenant_id, &job_id);
+                if let Err(error) = self.vault.delete_secret(&name).await {
+                    tracing::error!(%error, "could not delete an expired password hand-over");
+                }
+                return not_found();
             }
-            Err(error) => return *unavailable("the job could not be read", error),
+            Ok(None) => return not_found(),
+            Err(error) => return *unavailable("the password could not be read", error),
         }
-        match self.vault.take_generated_password(&job_id).await {
+        match self
+            .vault
+            .take_generated_password(&tenant_id, &job_id)
+            .await
+        {
             Ok(password) => {
                 let mut answer = json_response(
                     200,
@@ -424,13 +590,7 @@ impl Intake {
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 answer
             }
-            Err(VaultError::NotFound { .. }) => error_response(
-                404,
-                "password_not_found",
-                format!(
-                    "job {job_id} has no generated password to hand back (it is handed back once)"
-                ),
-            ),
+            Err(VaultError::NotFound { .. }) => not_found(),
             Err(error) => *unavailable("the password could not be read", error),
         }
     }

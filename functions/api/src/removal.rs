@@ -190,7 +190,13 @@ fn kinds(tenant: &TenantId) -> HashMap<PartitionKey, &'static str> {
         ("memberships", keys::membership_partitions(tenant)),
         ("skus", vec![keys::sku_partition(tenant)]),
         ("sync_runs", vec![keys::sync_run_partition(tenant)]),
-        ("jobs", vec![keys::job_partition(tenant)]),
+        (
+            "jobs",
+            vec![
+                keys::job_partition(tenant),
+                keys::password_handover_partition(tenant),
+            ],
+        ),
         ("connection", vec![keys::tenant_partition(tenant)]),
     ] {
         for partition in partitions {

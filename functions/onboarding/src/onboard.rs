@@ -8,8 +8,12 @@ use chrono::Utc;
 use graph::{AssignedLicense, NewUser, PasswordProfile, TenantGraph, User};
 use lifecycle::jobs::JobError;
 use lifecycle::model::TenantConnection;
-use lifecycle::model::{Job, JobStatus, OnboardJob, PasswordSource, StepOutcome};
-use lifecycle::{JobProgress, Platform};
+use lifecycle::model::{
+    Job, JobStatus, OnboardJob, PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource,
+    StepOutcome,
+};
+use lifecycle::store::keys;
+use lifecycle::{JobProgress, Platform, SecretWrite};
 use secrecy::SecretString;
 
 use crate::reads;
@@ -60,26 +64,19 @@ async fn resolve_password(
             );
             return Ok((Password::Unusable { secret_id: None }, check));
         }
-        PasswordSource::Generate => {
-            let generated = password::generate();
-            let name = platform
-                .vault
-                .put_generated_password(&job.job_id, &generated)
-                .await?;
-            let secret_id = platform
-                .vault
-                .put_onboarding_password(&job.job_id, &generated)
-                .await?;
-            tracing::info!(handover_secret = %name, "generated the initial password");
-            secret_id
-        }
+        PasswordSource::Generate => generate_password(platform, job).await?,
     };
-    if !platform.vault.is_onboarding_secret(&secret_id) {
+    if !platform
+        .vault
+        .is_password_of(&job.tenant_id, &job.job_id, &secret_id)
+    {
         let check = Check::fail(
             RULE,
             format!(
-                "password secret {secret_id} is not an onboarding secret of this bundle; put the password in a secret named {}",
-                platform.vault.onboarding_password_name(&job.job_id)
+                "password secret {secret_id} is not this job's password secret; put the password in a secret named {}",
+                platform
+                    .vault
+                    .onboarding_password_name(&job.tenant_id, &job.job_id)
             ),
         );
         return Ok((Password::Unusable { secret_id: None }, check));
@@ -112,6 +109,46 @@ async fn resolve_password(
             Check::fail(RULE, error.to_string()),
         )),
     }
+}
+
+/// Generates the password of a job another service put on the queue with `"generate"`: stored
+/// create-only in the job's password secret (a redelivery finds and keeps the first one) and in
+/// its hand-over secret, and the hand-over recorded so the caller can take it once. Returns the
+/// password secret's name.
+async fn generate_password(platform: &Platform, job: &Job) -> Result<String, JobError> {
+    let (tenant_id, job_id) = (&job.tenant_id, &job.job_id);
+    let generated = password::generate();
+    let (name, value) = match platform
+        .vault
+        .create_onboarding_password(tenant_id, job_id, &generated)
+        .await?
+    {
+        SecretWrite::Created { name } => (name, generated),
+        SecretWrite::AlreadyExists { name } => {
+            let stored = platform
+                .vault
+                .get_onboarding_password(tenant_id, job_id)
+                .await?;
+            (name, stored)
+        }
+    };
+    let handover = platform
+        .vault
+        .create_generated_password(tenant_id, job_id, &value)
+        .await?;
+    platform
+        .store
+        .put_new(
+            &keys::password_handover(tenant_id, job_id),
+            &PasswordHandover {
+                tenant_id: tenant_id.clone(),
+                job_id: job_id.clone(),
+                valid_until: Utc::now() + PASSWORD_HANDOVER_TTL,
+            },
+        )
+        .await?;
+    tracing::info!(handover_secret = %handover.name(), "generated the initial password");
+    Ok(name)
 }
 
 /// Deletes the password secret: the account exists, or the job failed for good.
@@ -349,11 +386,13 @@ async fn record_create_failure(
 fn password_secret(platform: &Platform, job: &Job, onboard: &OnboardJob) -> Option<String> {
     let secret_id = match &onboard.password {
         PasswordSource::Secret { secret_id } => secret_id.clone(),
-        PasswordSource::Generate => platform.vault.onboarding_password_name(&job.job_id),
+        PasswordSource::Generate => platform
+            .vault
+            .onboarding_password_name(&job.tenant_id, &job.job_id),
     };
     platform
         .vault
-        .is_onboarding_secret(&secret_id)
+        .is_password_of(&job.tenant_id, &job.job_id, &secret_id)
         .then_some(secret_id)
 }
 

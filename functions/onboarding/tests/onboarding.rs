@@ -637,13 +637,15 @@ async fn given_a_generated_password_when_onboarded_then_it_is_handed_back_once_b
     let job_id = lifecycle::JobId::parse("j-gen").expect("id");
     let vault = &world.platform().vault;
     let handed = vault
-        .take_generated_password(&job_id)
+        .take_generated_password(&world.tenant_id, &job_id)
         .await
         .expect("handed back");
     assert_eq!(onboarding::password::check(&handed), Ok(()));
     assert!(
         matches!(
-            vault.take_generated_password(&job_id).await,
+            vault
+                .take_generated_password(&world.tenant_id, &job_id)
+                .await,
             Err(lifecycle::VaultError::NotFound { .. })
         ),
         "handed back twice"

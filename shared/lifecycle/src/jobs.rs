@@ -346,6 +346,21 @@ async fn accept(platform: &Platform, job: &Job) -> Result<Option<JobProgress>, J
     let record = match platform.store.put_new(&key, &fresh).await? {
         PutOutcome::Created => fresh,
         PutOutcome::AlreadyExists => match platform.store.get::<JobRecord>(&key).await? {
+            // The id names another job of this tenant: neither its record nor its password may
+            // be touched. The message is redelivered and ends in the dead-letter queue, where an
+            // operator sees it.
+            Some(existing)
+                if existing
+                    .job
+                    .as_ref()
+                    .is_some_and(|accepted| accepted != job) =>
+            {
+                tracing::error!(job_id = %job.job_id, tenant_id = %job.tenant_id, "the job id is taken by another job of this tenant; message left for the dead-letter queue");
+                return Err(JobError::Transient(format!(
+                    "job id {} of tenant {} is taken by another job; send this job under a new job_id",
+                    job.job_id, job.tenant_id
+                )));
+            }
             Some(existing) if existing.status.is_finished() => {
                 tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "duplicate delivery of a finished job; skipped");
                 return Ok(None);

@@ -32,4 +32,4 @@ pub use jobs::{
 pub use platform::{AccessError, Platform, PlatformError};
 pub use queue::{Queue, QueueError, ReceivedMessage};
 pub use store::{Key, Lease, LeaseOutcome, PartitionKey, PutOutcome, Record, Store, StoreError};
-pub use vault::{AppCredential, Vault, VaultError};
+pub use vault::{AppCredential, SecretWrite, Vault, VaultError};

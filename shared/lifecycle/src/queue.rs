@@ -117,6 +117,27 @@ pub fn message_group_id(job: &Job) -> String {
     format!("{}:{account}", job.tenant_id)
 }
 
+/// The FIFO deduplication id of a job: the SHA-256 (hex, 64 characters; SQS allows 128) of its
+/// tenant and job id, and of `attempt` for a deliberate resend. SQS deduplicates per queue, not
+/// per message group, so the job id alone would let one tenant's job suppress another tenant's
+/// job that carries the same id.
+pub fn deduplication_id(job: &Job, attempt: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(job.tenant_id.as_str().as_bytes());
+    digest.update(b"\n");
+    digest.update(job.job_id.as_str().as_bytes());
+    if let Some(attempt) = attempt {
+        digest.update(b"\n");
+        digest.update(attempt.as_bytes());
+    }
+    digest
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 impl Queue {
     /// An adapter over `client`.
     pub fn new(client: Client) -> Self {
@@ -129,15 +150,17 @@ impl Queue {
     }
 
     /// Sends `job` as JSON with its `job_type` attribute. On a FIFO queue the message group is
-    /// [`message_group_id`] and the deduplication id is the job id, so a job sent twice within
-    /// SQS's 5-minute window is delivered once. Returns the SQS message id.
+    /// [`message_group_id`] and the deduplication id is [`deduplication_id`] of (tenant, job id),
+    /// so a job sent twice within SQS's 5-minute window is delivered once, while the same job id
+    /// of another tenant is another message. Returns the SQS message id.
     pub async fn send_job(&self, queue_url: &str, job: &Job) -> Result<String, QueueError> {
-        self.send_job_deduplicated(queue_url, job, job.job_id.as_str())
+        self.send_job_deduplicated(queue_url, job, &deduplication_id(job, None))
             .await
     }
 
-    /// Sends `job` with another FIFO deduplication id than its job id: a retry of a job sent
-    /// less than 5 minutes ago would otherwise be dropped as a duplicate.
+    /// Sends `job` with another FIFO deduplication id than its first send (see
+    /// [`deduplication_id`] with an `attempt`): a retry of a job sent less than 5 minutes ago
+    /// would otherwise be dropped as a duplicate.
     pub async fn send_job_deduplicated(
         &self,
         queue_url: &str,
@@ -241,5 +264,40 @@ impl Queue {
             .await
             .map_err(|err| QueueError::aws("ChangeMessageVisibility", classify(err)))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::model::{JobKind, LicenseRefreshJob};
+
+    fn job(tenant: &str, job_id: &str) -> Job {
+        let mut job = Job::new(
+            TenantId::parse(tenant).unwrap(),
+            JobKind::LicenseRefresh(LicenseRefreshJob::default()),
+        );
+        job.job_id = crate::ids::JobId::parse(job_id).unwrap();
+        job
+    }
+
+    #[test]
+    fn given_one_job_id_in_two_tenants_when_deduplicated_then_the_ids_differ_and_fit_sqs() {
+        // GIVEN the same job id in two tenants
+        let first = job("72f988bf-86f1-41af-91ab-2d7cd011db47", "j-1");
+        let second = job("c3c188e3-a19f-48e9-ab97-29d6a4be2fa8", "j-1");
+
+        // WHEN their deduplication ids are derived
+        let (a, b) = (
+            deduplication_id(&first, None),
+            deduplication_id(&second, None),
+        );
+
+        // THEN they differ (neither suppresses the other), are stable, and fit SQS's 128 chars
+        assert_ne!(a, b);
+        assert_eq!(a, deduplication_id(&first, None));
+        assert_ne!(a, deduplication_id(&first, Some("retry-1")));
+        assert!(a.len() <= 128 && a.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -3,8 +3,14 @@
 //!
 //! Names (under the configured `SECRET_PREFIX`):
 //! - `{prefix}tenants/{tenant}/app-credential`: JSON `{"client_id": .., "client_secret": ..}`;
-//! - `{prefix}onboarding/{job}/password`: the initial password of one onboarding, deleted once
-//!   the account exists or the job fails for good.
+//! - `{prefix}onboarding/{tenant}/{job}/password`: the initial password of one onboarding,
+//!   deleted once the account exists or the job fails for good;
+//! - `{prefix}onboarding/{tenant}/{job}/generated-password`: a generated password waiting to be
+//!   handed back to the caller once.
+//!
+//! A job is (tenant, job id): the same job id in two tenants names two different secrets, so one
+//! organization can neither read nor overwrite the password of another's job. Password secrets are
+//! created, never overwritten ([`Vault::create_onboarding_password`]): a second writer is refused.
 //!
 //! Values come back as [`SecretString`], whose `Debug` prints `[REDACTED]`; error messages name
 //! the secret, never its value. Deletes skip the recovery window (`ForceDeleteWithoutRecovery`):
@@ -85,6 +91,24 @@ pub struct AppCredential {
     pub client_secret: SecretString,
 }
 
+/// Outcome of a create-only secret write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretWrite {
+    /// The secret was created with the value given.
+    Created { name: String },
+    /// A secret of that name exists; its value was left as it was.
+    AlreadyExists { name: String },
+}
+
+impl SecretWrite {
+    /// The secret's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Created { name } | Self::AlreadyExists { name } => name,
+        }
+    }
+}
+
 /// The Secrets Manager adapter; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Vault {
@@ -111,9 +135,10 @@ impl Vault {
         format!("{}tenants/{tenant}/app-credential", self.prefix)
     }
 
-    /// The name of an onboarding's password secret: the reference a job carries.
-    pub fn onboarding_password_name(&self, job: &JobId) -> String {
-        format!("{}onboarding/{job}/password", self.prefix)
+    /// The name of an onboarding's password secret: the reference a job carries, and the only
+    /// password secret the worker of job (`tenant`, `job`) reads.
+    pub fn onboarding_password_name(&self, tenant: &TenantId, job: &JobId) -> String {
+        format!("{}onboarding/{tenant}/{job}/password", self.prefix)
     }
 
     /// Stores (or replaces) a tenant's app credential.
@@ -147,55 +172,75 @@ impl Vault {
         self.delete(&self.app_credential_name(tenant)).await
     }
 
-    /// Stores an onboarding's password; returns the secret's name, the reference to put in the job.
-    pub async fn put_onboarding_password(
+    /// Creates an onboarding's password secret; returns its name, the reference to put in the
+    /// job. Create-only: when the secret exists already (another submission of the same job won
+    /// the race, or an earlier delivery stored it) nothing is written and
+    /// [`SecretWrite::AlreadyExists`] says so.
+    pub async fn create_onboarding_password(
         &self,
+        tenant: &TenantId,
         job: &JobId,
         password: &SecretString,
-    ) -> Result<String, VaultError> {
-        let name = self.onboarding_password_name(job);
-        self.put(&name, password).await?;
-        Ok(name)
+    ) -> Result<SecretWrite, VaultError> {
+        self.create(&self.onboarding_password_name(tenant, job), password)
+            .await
     }
 
     /// Reads an onboarding's password.
-    pub async fn get_onboarding_password(&self, job: &JobId) -> Result<SecretString, VaultError> {
-        self.get_secret(&self.onboarding_password_name(job)).await
+    pub async fn get_onboarding_password(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<SecretString, VaultError> {
+        self.get_secret(&self.onboarding_password_name(tenant, job))
+            .await
     }
 
     /// Deletes an onboarding's password at once; a missing one is not an error.
-    pub async fn delete_onboarding_password(&self, job: &JobId) -> Result<(), VaultError> {
-        self.delete(&self.onboarding_password_name(job)).await
+    pub async fn delete_onboarding_password(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<(), VaultError> {
+        self.delete(&self.onboarding_password_name(tenant, job))
+            .await
     }
 
-    /// Whether `secret_id` is an onboarding secret of this bundle (under `{prefix}onboarding/`):
-    /// the only password secrets a job may reference, since they are the only ones the
-    /// onboarding function may read and delete.
-    pub fn is_onboarding_secret(&self, secret_id: &str) -> bool {
-        secret_id
-            .strip_prefix(&self.prefix)
-            .is_some_and(|rest| rest.starts_with("onboarding/") && !rest.contains(".."))
+    /// Whether `secret_id` is the password secret of job (`tenant`, `job`): the only password
+    /// secret that job may reference. Any other name, even another onboarding secret of this
+    /// bundle, could be another tenant's or organization's password.
+    pub fn is_password_of(&self, tenant: &TenantId, job: &JobId, secret_id: &str) -> bool {
+        secret_id == self.onboarding_password_name(tenant, job)
     }
 
     /// The name of the secret that hands a generated password back to the caller, once.
-    pub fn generated_password_name(&self, job: &JobId) -> String {
-        format!("{}onboarding/{job}/generated-password", self.prefix)
+    pub fn generated_password_name(&self, tenant: &TenantId, job: &JobId) -> String {
+        format!(
+            "{}onboarding/{tenant}/{job}/generated-password",
+            self.prefix
+        )
     }
 
-    /// Stores a generated password for the caller to pick up once; returns the secret's name.
-    pub async fn put_generated_password(
+    /// Creates the secret a generated password is handed back from (create-only, like
+    /// [`Self::create_onboarding_password`]).
+    pub async fn create_generated_password(
         &self,
+        tenant: &TenantId,
         job: &JobId,
         password: &SecretString,
-    ) -> Result<String, VaultError> {
-        let name = self.generated_password_name(job);
-        self.put(&name, password).await?;
-        Ok(name)
+    ) -> Result<SecretWrite, VaultError> {
+        self.create(&self.generated_password_name(tenant, job), password)
+            .await
     }
 
-    /// Reads a generated password and deletes its secret: it is handed back once.
-    pub async fn take_generated_password(&self, job: &JobId) -> Result<SecretString, VaultError> {
-        let name = self.generated_password_name(job);
+    /// Reads a generated password and deletes its secret. Only the caller that has taken the
+    /// job's hand-over (an atomic, single-use DynamoDB item) calls this, so it runs once.
+    pub async fn take_generated_password(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<SecretString, VaultError> {
+        let name = self.generated_password_name(tenant, job);
         let password = self.get_secret(&name).await?;
         self.delete(&name).await?;
         Ok(password)
@@ -262,6 +307,32 @@ impl Vault {
                     .await
                     .map_err(|err| VaultError::aws("PutSecretValue", name, classify(err)))?;
                 Ok(())
+            }
+            Err(err) => Err(VaultError::aws("CreateSecret", name, classify(err))),
+        }
+    }
+
+    /// Creates the secret; never replaces an existing one.
+    async fn create(&self, name: &str, value: &SecretString) -> Result<SecretWrite, VaultError> {
+        let created = self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value.expose_secret())
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(SecretWrite::Created {
+                name: name.to_owned(),
+            }),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception()) =>
+            {
+                Ok(SecretWrite::AlreadyExists {
+                    name: name.to_owned(),
+                })
             }
             Err(err) => Err(VaultError::aws("CreateSecret", name, classify(err))),
         }

@@ -625,14 +625,20 @@ async fn given_a_fifo_queue_when_a_job_is_sent_then_it_keeps_group_dedup_id_and_
     queue.send_job(&queue_url, &job).await.expect("send again");
     let messages = queue.receive(&queue_url, 10, 1, 30).await.expect("receive");
 
-    // THEN one message arrives, grouped by tenant and account, deduplicated by job id
+    // THEN one message arrives, grouped by tenant and account, deduplicated by (tenant, job id)
     assert_eq!(messages.len(), 1, "{messages:?}");
     let message = &messages[0];
     assert_eq!(
         message.message_group_id(),
         Some(format!("{}:adele@contoso.com", job.tenant_id).as_str())
     );
-    assert_eq!(message.deduplication_id(), Some(job.job_id.as_str()));
+    let deduplication_id = lifecycle::queue::deduplication_id(&job, None);
+    assert_eq!(message.deduplication_id(), Some(deduplication_id.as_str()));
+    assert_eq!(
+        deduplication_id.len(),
+        64,
+        "SQS allows at most 128 characters"
+    );
     assert_eq!(message.job_type(), Some("onboard"));
     assert_eq!(message.receive_count(), 1);
     let body: Job = serde_json::from_str(&message.body).expect("job json");
@@ -698,11 +704,26 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
 
     // GIVEN an onboarding password and an app credential
     let password = SecretString::from("Tr0ub4dor&3-horse");
-    let reference = vault
-        .put_onboarding_password(&job, &password)
+    let written = vault
+        .create_onboarding_password(&tenant_id, &job, &password)
         .await
         .expect("put password");
-    assert_eq!(reference, format!("test/onboarding/{job}/password"));
+    let reference = written.name().to_owned();
+    assert_eq!(
+        written,
+        lifecycle::SecretWrite::Created {
+            name: format!("test/onboarding/{tenant_id}/{job}/password")
+        }
+    );
+    // a second create leaves the first value (create-only: a password is never replaced)
+    let again = vault
+        .create_onboarding_password(&tenant_id, &job, &SecretString::from("Other-Pa55word"))
+        .await
+        .expect("create again");
+    assert!(matches!(
+        again,
+        lifecycle::SecretWrite::AlreadyExists { .. }
+    ));
     let credential = AppCredential {
         client_id: "app-123".into(),
         client_secret: SecretString::from("s3cr3t-value"),
@@ -724,7 +745,7 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
     // THEN they read back, and Debug never shows the values
     assert_eq!(
         vault
-            .get_onboarding_password(&job)
+            .get_onboarding_password(&tenant_id, &job)
             .await
             .expect("get")
             .expose_secret(),
@@ -752,11 +773,11 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
 
     // WHEN they are deleted (twice: a retry must not fail)
     vault
-        .delete_onboarding_password(&job)
+        .delete_onboarding_password(&tenant_id, &job)
         .await
         .expect("delete password");
     vault
-        .delete_onboarding_password(&job)
+        .delete_onboarding_password(&tenant_id, &job)
         .await
         .expect("delete again");
     vault
@@ -766,7 +787,7 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
 
     // THEN reading them is a typed not-found naming the secret, not its value
     let err = vault
-        .get_onboarding_password(&job)
+        .get_onboarding_password(&tenant_id, &job)
         .await
         .expect_err("deleted");
     assert!(

@@ -312,12 +312,15 @@ impl World {
     pub async fn put_password(&self, job_id: &str, password: &str) -> String {
         self.platform()
             .vault
-            .put_onboarding_password(
+            .create_onboarding_password(
+                &self.tenant_id,
                 &JobId::parse(job_id).expect("job id"),
                 &SecretString::from(password.to_owned()),
             )
             .await
             .expect("password stored")
+            .name()
+            .to_owned()
     }
 
     /// Every secret's name and value.

@@ -42,6 +42,20 @@ use crate::ids::{
     UsageLocation,
 };
 
+/// How long a generated password waits to be handed back before its hand-over expires.
+pub const PASSWORD_HANDOVER_TTL: Duration = Duration::hours(24);
+
+/// A generated password waiting to be handed back to the caller (`T#{tenant}#HANDOVER` /
+/// `{job id}`): taken once with a conditional delete, so of two concurrent callers exactly one
+/// gets the password; refused after `valid_until` (and then removed by DynamoDB's TTL). The
+/// password itself is only in its secret, never here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordHandover {
+    pub tenant_id: TenantId,
+    pub job_id: JobId,
+    pub valid_until: DateTime<Utc>,
+}
+
 /// How long a finished job's record is kept (TTL) so the API can still show its audit trail.
 pub const JOB_RECORD_RETENTION: Duration = Duration::days(30);
 
@@ -384,9 +398,15 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
     /// The job as accepted (a password only as its secret's name), so that a job completed with
-    /// errors can be retried by its id.
+    /// errors can be retried by its id, and a delivery whose body differs from it is known to be
+    /// another job under a reused id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Job>,
+    /// A keyed digest (HMAC-SHA256, hex) of the body the API accepted, password value included:
+    /// a resend of the same job id with another body answers 409 instead of the old job. Keyed,
+    /// so the digest reveals nothing of the password to a reader of the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_digest: Option<String>,
 }
 
 impl JobRecord {
@@ -404,6 +424,7 @@ impl JobRecord {
             updated_at: now,
             completed_at: None,
             job: Some(job.clone()),
+            body_digest: None,
         }
     }
 

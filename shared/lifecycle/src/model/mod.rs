@@ -14,8 +14,8 @@ pub use directory::{
 };
 pub use job::{
     AccountRef, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep, LicenseRef,
-    LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PasswordSource, StepOutcome,
-    SyncCursor, SyncJob, UpdateMembershipsJob,
+    LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
+    PasswordHandover, PasswordSource, StepOutcome, SyncCursor, SyncJob, UpdateMembershipsJob,
 };
 pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
 pub use tenant::{

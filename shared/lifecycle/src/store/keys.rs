@@ -14,6 +14,7 @@
 //! | subscribed SKU      | `T#{tenant}#SKUS`               | `{sku id}`                       |
 //! | sync run            | `T#{tenant}#RUNS`               | `{started_at rfc3339 ms}#{run}`  |
 //! | job record          | `T#{tenant}#JOBS`               | `{job id}`                       |
+//! | password hand-over  | `T#{tenant}#HANDOVER`           | `{job id}`                       |
 //! | OAuth state         | `STATE#{nonce}`                 | `STATE`                          |
 //! | scheduled job       | `SCHEDULED`                     | `{not before rfc3339 ms}#{tenant}#{job}` |
 //!
@@ -230,6 +231,16 @@ pub fn job(tenant: &TenantId, job: &JobId) -> Key {
     Key::new(job_partition(tenant), job.as_str())
 }
 
+/// The partition of the tenant's generated passwords waiting to be handed back.
+pub fn password_handover_partition(tenant: &TenantId) -> PartitionKey {
+    PartitionKey(format!("T#{tenant}#HANDOVER"))
+}
+
+/// The hand-over of job (`tenant`, `job`)'s generated password (taken once).
+pub fn password_handover(tenant: &TenantId, job: &JobId) -> Key {
+    Key::new(password_handover_partition(tenant), job.as_str())
+}
+
 /// A pending OAuth consent, by the nonce carried in the signed `state` parameter.
 pub fn oauth_state(nonce: &str) -> Key {
     Key::new(PartitionKey(format!("STATE#{nonce}")), "STATE")
@@ -260,6 +271,7 @@ pub fn all_tenant_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
         sku_partition(tenant),
         sync_run_partition(tenant),
         job_partition(tenant),
+        password_handover_partition(tenant),
     ];
     partitions.extend(account_partitions(tenant));
     partitions.extend(group_partitions(tenant));
@@ -316,11 +328,12 @@ mod tests {
             sku(&tenant, &sku_id),
             sync_run(&tenant, Utc::now(), &SyncRunId::new()),
             job(&tenant, &JobId::new()),
+            password_handover(&tenant, &JobId::new()),
         ];
         for key in &keys {
             assert!(partitions.contains(key.partition()), "{key} not covered");
         }
-        assert_eq!(partitions.len(), 4 + 3 * usize::from(SHARDS));
+        assert_eq!(partitions.len(), 5 + 3 * usize::from(SHARDS));
         assert!(!partitions.contains(tenant_index_entry(&tenant).partition()));
     }
 

@@ -1,0 +1,336 @@
+//! The hostile-organization suite: one test per attack of one platform organization on another
+//! (or of concurrent callers on one job), on the whole local stack (moto, the Graph simulator,
+//! every function of infra/template.yaml), through the HTTP API only. Each attack succeeded
+//! before the fix it names; README's "Authentication and tenant isolation" lists them.
+//!
+//! Two organizations, `alpha` and `beta`, each with its own tenant (the simulator's second and
+//! third), connected read/write by admin consent.
+
+use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
+use e2e::eventually;
+use graph_sim::SimConfig;
+use lifecycle::model::{JobRecord, TenantConnection};
+use lifecycle::store::keys;
+use lifecycle::{JobId, Platform, TenantId};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+/// The stack and the two organizations' tenants.
+struct World {
+    stack: Stack,
+    platform: Platform,
+    alpha: Org,
+    beta: Org,
+}
+
+/// One organization: its API client and its tenant.
+struct Org {
+    http: reqwest::Client,
+    api_url: String,
+    tenant_id: TenantId,
+    domain: String,
+}
+
+impl World {
+    async fn start() -> World {
+        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+        let options = StackOptions::new(template, GraphSource::Simulator(SimConfig::demo()));
+        let stack = Stack::start(options).await.expect("the stack starts");
+        let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
+        let alpha = connect(&stack, &platform, "alpha", 1).await;
+        let beta = connect(&stack, &platform, "beta", 2).await;
+        World {
+            stack,
+            platform,
+            alpha,
+            beta,
+        }
+    }
+
+    /// A stored secret's value, `None` when there is none.
+    async fn secret(&self, name: &str) -> Option<String> {
+        self.platform
+            .vault
+            .get_secret(name)
+            .await
+            .ok()
+            .map(|value| value.expose_secret().to_owned())
+    }
+
+    /// The job's record once it satisfies `done`.
+    async fn record_when(
+        &self,
+        org: &Org,
+        job_id: &str,
+        what: &str,
+        done: impl Fn(&JobRecord) -> bool,
+    ) -> JobRecord {
+        let key = keys::job(&org.tenant_id, &JobId::parse(job_id).expect("job id"));
+        eventually(what, || async {
+            self.platform
+                .store
+                .get::<JobRecord>(&key)
+                .await
+                .ok()
+                .flatten()
+                .filter(&done)
+        })
+        .await
+    }
+}
+
+/// Connects the simulator's tenant `index` to organization `org` (admin consent granted there).
+async fn connect(stack: &Stack, platform: &Platform, org: &str, index: usize) -> Org {
+    let sim = stack.sim().expect("simulator");
+    let info = sim.tenants().remove(index);
+    sim.grant_consent(&info.tenant_id).expect("consent");
+    let tenant: TenantConnection = serde_json::from_value(json!({
+        "tenant_id": info.tenant_id, "org_id": org, "display_name": info.display_name,
+        "verified_domains": info.verified_domains, "mode": "read_write", "auth": {"kind": "consent"},
+        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
+        "sync_interval_minutes": 60
+    }))
+    .expect("a tenant connection");
+    platform.save_tenant(&tenant).await.expect("tenant saved");
+    Org {
+        http: e2e::api_client(stack, org),
+        api_url: stack.api_url().to_owned(),
+        tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
+        domain: info.default_domain.clone(),
+    }
+}
+
+impl Org {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let path = path.replace("{tenant}", self.tenant_id.as_str());
+        let mut request = self.http.request(method, format!("{}{path}", self.api_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn submit(&self, job: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, "/tenants/{tenant}/jobs", Some(job))
+            .await
+    }
+
+    /// An onboard job of this organization's tenant; with `start_at` a day ahead it is validated
+    /// and then parked, so its password secret stays until the start.
+    fn onboard(&self, job_id: &str, nickname: &str, password: Value, parked: bool) -> Value {
+        let mut job = json!({
+            "job_id": job_id, "type": "onboard",
+            "given_name": "New", "surname": "Hire", "display_name": format!("New Hire {nickname}"),
+            "mail_nickname": nickname,
+            "user_principal_name": format!("{nickname}@{}", self.domain),
+            "usage_location": "US", "password": password,
+        });
+        if parked {
+            job["start_at"] = json!((chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339());
+        }
+        job
+    }
+}
+
+#[tokio::test]
+async fn given_another_orgs_parked_onboarding_when_an_attacker_reuses_its_job_id_then_the_generated_password_is_not_theirs_to_take()
+ {
+    // GIVEN alpha's onboarding "j-shared" with a generated password, parked until tomorrow
+    let world = World::start().await;
+    let (status, answer) = world
+        .alpha
+        .submit(
+            world
+                .alpha
+                .onboard("j-shared", "ada", json!({"source": "generate"}), true),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+
+    // WHEN beta submits any job under the same id in its own tenant and asks for "its" password
+    let (status, answer) = world
+        .beta
+        .submit(json!({"job_id": "j-shared", "type": "license_refresh"}))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let (status, answer) = world
+        .beta
+        .call(
+            reqwest::Method::GET,
+            "/tenants/{tenant}/jobs/j-shared/password",
+            None,
+        )
+        .await;
+
+    // THEN beta gets nothing, and alpha still picks up its own password, once
+    assert_eq!(status, 404, "beta read alpha's password: {answer}");
+    let (status, answer) = world
+        .alpha
+        .call(
+            reqwest::Method::GET,
+            "/tenants/{tenant}/jobs/j-shared/password",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let password = answer["password"].as_str().expect("a password").to_owned();
+    let used = world
+        .secret(&world.platform.vault.onboarding_password_name(
+            &world.alpha.tenant_id,
+            &JobId::parse("j-shared").expect("id"),
+        ))
+        .await;
+    assert_eq!(used.as_deref(), Some(password.as_str()));
+}
+
+#[tokio::test]
+async fn given_another_orgs_parked_onboarding_when_an_attacker_submits_the_same_job_id_with_a_password_then_the_victims_password_is_unchanged()
+ {
+    // GIVEN alpha's onboarding "j-shared" with its password, parked until tomorrow
+    let world = World::start().await;
+    let (status, answer) = world
+        .alpha
+        .submit(world.alpha.onboard(
+            "j-shared",
+            "ada",
+            json!({"source": "value", "value": "Alpha-Pa55word!"}),
+            true,
+        ))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let parked = world
+        .record_when(&world.alpha, "j-shared", "alpha's job to be parked", |r| {
+            r.steps.iter().any(|s| s.name == "wait_for_start")
+        })
+        .await;
+
+    // WHEN beta submits an onboarding under the same id, with a password it knows
+    let (status, answer) = world
+        .beta
+        .submit(world.beta.onboard(
+            "j-shared",
+            "eve",
+            json!({"source": "value", "value": "Beta-Kn0wn-Pa55!"}),
+            true,
+        ))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+
+    // THEN the secret alpha's job reads still holds alpha's password
+    let Some(lifecycle::model::Job {
+        kind: lifecycle::model::JobKind::Onboard(onboard),
+        ..
+    }) = parked.job
+    else {
+        panic!("alpha's record keeps its onboard job");
+    };
+    let lifecycle::model::PasswordSource::Secret { secret_id } = onboard.password else {
+        panic!("a password travels as its secret's name");
+    };
+    assert_eq!(
+        world.secret(&secret_id).await.as_deref(),
+        Some("Alpha-Pa55word!"),
+        "beta overwrote alpha's new hire's password"
+    );
+}
+
+#[tokio::test]
+async fn given_another_orgs_queued_job_when_an_attacker_sends_the_same_job_id_first_then_both_jobs_run()
+ {
+    // GIVEN beta sends a job "j-same" first (a dry run: validated, nothing written)
+    let world = World::start().await;
+    let (status, answer) = world
+        .beta
+        .submit(
+            world
+                .beta
+                .onboard("j-same", "eve", json!({"source": "generate"}), false)
+                .as_object()
+                .map(|job| {
+                    let mut job = job.clone();
+                    job.insert("dry_run".into(), json!(true));
+                    Value::Object(job)
+                })
+                .expect("an object"),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+
+    // WHEN alpha sends its own job under the same id within SQS's 5-minute deduplication window
+    let mut job = world
+        .alpha
+        .onboard("j-same", "ada", json!({"source": "generate"}), false);
+    job["dry_run"] = json!(true);
+    let (status, answer) = world.alpha.submit(job).await;
+    assert_eq!(status, 202, "{answer}");
+
+    // THEN both run on the onboarding FIFO queue: neither is dropped as the other's duplicate
+    for org in [&world.beta, &world.alpha] {
+        let record = world
+            .record_when(org, "j-same", "the job to finish", |r| {
+                r.status.is_finished()
+            })
+            .await;
+        assert!(record.dry_run, "{record:?}");
+    }
+    drop(world.stack);
+}
+
+#[tokio::test]
+async fn given_twenty_concurrent_submissions_of_one_job_id_with_different_passwords_then_exactly_one_wins_and_its_password_is_used()
+ {
+    // GIVEN 20 callers of one organization with one job id and 20 passwords
+    let world = World::start().await;
+    let org = &world.alpha;
+    let submissions = (0..20).map(|n| {
+        let password = format!("Racer-{n:02}-Pa55!");
+        let job = org.onboard(
+            "j-race",
+            "racer",
+            json!({"source": "value", "value": password}),
+            true,
+        );
+        async move { (password, org.submit(job).await) }
+    });
+
+    // WHEN they all submit at once
+    let answers = futures::future::join_all(submissions).await;
+
+    // THEN exactly one is accepted (202), every other one is told the id is taken (409)
+    let winners: Vec<&String> = answers
+        .iter()
+        .filter(|(_, (status, _))| *status == 202)
+        .map(|(password, _)| password)
+        .collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(_, (status, _))| *status == 202 || *status == 409),
+        "{answers:?}"
+    );
+    // AND the job's password secret (the only one its worker reads) holds the winner's password
+    let name = world
+        .platform
+        .vault
+        .onboarding_password_name(&org.tenant_id, &JobId::parse("j-race").expect("id"));
+    assert_eq!(world.secret(&name).await.as_ref(), Some(winners[0]));
+    let parked = world
+        .record_when(org, "j-race", "the job to be validated and parked", |r| {
+            r.steps.iter().any(|s| s.name == "wait_for_start")
+        })
+        .await;
+    assert!(
+        parked
+            .steps
+            .iter()
+            .all(|s| s.outcome != lifecycle::model::StepOutcome::Failed),
+        "{parked:?}"
+    );
+}
