@@ -21,6 +21,12 @@ pub(crate) struct Query {
 }
 
 impl Query {
+    /// Whether the `$filter` uses an operator that only advanced queries support
+    /// [learn: graph/aad-advanced-queries: "`$filter` with `ne` and `not` operators"].
+    pub fn filter_needs_advanced(f: &Filter) -> bool {
+        f.0.iter().any(|c| matches!(c, Clause::Ne(..)))
+    }
+
     pub fn parse(query: &str) -> Result<Query, String> {
         let mut q = Query::default();
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -44,7 +50,10 @@ impl Query {
                 "orderby" => q.orderby = Some(v.to_string()),
                 "search" => q.search = Some(v.to_string()),
                 "expand" => q.expand = Some(v.to_string()),
-                "format" | "skip" => {}
+                "format" => {}
+                // Directory objects page with $skiptoken only [learn: graph/api/user-list:
+                // "`$skip` isn't supported"]; ignoring it would hand back the first page.
+                "skip" => return Err("'$skip' is not supported by the service.".to_string()),
                 other => return Err(format!("Query option '${other}' is not allowed.")),
             }
         }
@@ -63,7 +72,7 @@ impl Query {
         s.finish()
     }
 
-    /// Page size: default 100, at most `max` (999; 500 with signInActivity).
+    /// Page size: default 100, `$top` from 1 to `max` (999 on directory collections) or 400.
     pub fn page_size(&self, max: usize) -> Result<usize, String> {
         match self.top {
             None => Ok(100.min(max)),

@@ -84,6 +84,25 @@ async fn given_the_simulator_when_each_read_endpoint_is_called_then_the_response
     let group = truth.groups[1].id.clone();
     let all_user_props = structural(&spec, "microsoft.graph.user").join(",");
     let all_group_props = structural(&spec, "microsoft.graph.group").join(",");
+    // A list cannot return these (501 Not Implemented) [learn: graph/api/user-list].
+    let single_user_only = [
+        "aboutMe",
+        "birthday",
+        "hireDate",
+        "interests",
+        "mySite",
+        "pastProjects",
+        "preferredName",
+        "responsibilities",
+        "schools",
+        "skills",
+        "mailboxSettings",
+    ];
+    let list_user_props = structural(&spec, "microsoft.graph.user")
+        .into_iter()
+        .filter(|p| !single_user_only.contains(&p.as_str()))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut c = Check {
         spec: &spec,
         failures: Vec::new(),
@@ -94,7 +113,7 @@ async fn given_the_simulator_when_each_read_endpoint_is_called_then_the_response
     c.get(
         &env,
         &token,
-        &format!("/users?$top=500&$select={all_user_props}"),
+        &format!("/users?$top=120&$select={list_user_props}"),
         "/users",
     )
     .await;

@@ -12,8 +12,9 @@ pub(crate) use crate::wire::PageWire;
 
 /// Graph's largest page for /users, /groups and /groups/{id}/members [learn: graph/paging].
 pub(crate) const MAX_PAGE: u32 = 999;
-/// The largest /users page when `signInActivity` is selected.
-pub(crate) const MAX_PAGE_SIGN_IN: u32 = 500;
+/// The largest /users page when `signInActivity` is selected: Graph serves at most 120 per page
+/// then, whatever `$top` asks [learn: graph/api/user-list, note on signInActivity].
+pub(crate) const MAX_PAGE_SIGN_IN: u32 = 120;
 
 /// One page of a list and the link to the next page (`None` on the last page). A caller that
 /// must stop early stores `next_link` and later resumes the list from it.

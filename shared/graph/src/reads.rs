@@ -37,7 +37,7 @@ impl TenantGraph {
         self.list_pages(&first, resume_from, unchanged)
     }
 
-    /// Every account with its last sign-in times ([`User::SELECT_SIGN_IN`], 500 per page).
+    /// Every account with its last sign-in times ([`User::SELECT_SIGN_IN`], 120 per page).
     /// A tenant without Entra ID P1/P2 yields [`GraphError::SignInActivityUnavailable`].
     pub fn users_with_sign_in_activity(
         &self,

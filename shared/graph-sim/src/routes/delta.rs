@@ -219,6 +219,7 @@ pub(crate) fn users(cx: &Cx<'_>) -> Result<Resp, Resp> {
             &format!("Could not find a property named '{p}' on type 'microsoft.graph.user'."),
         )
     })?;
+    crate::routes::users::collection_select(cx, Some(&c.select))?;
     if sel.has(USER_PROPS, "signInActivity") {
         check_sign_in(cx, &t)?;
     }

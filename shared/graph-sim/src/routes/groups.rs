@@ -115,6 +115,7 @@ pub(crate) fn members(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
         .find_group(key)
         .ok_or_else(|| http::not_found(cx.ids, key))?;
     let sel = selection(cx, USER_PROPS, USER_DEFAULT, "user")?;
+    crate::routes::users::collection_select(cx, cx.q.select.as_deref())?;
     if sel.has(USER_PROPS, "signInActivity") {
         crate::routes::users::check_sign_in(cx, &t)?;
     }

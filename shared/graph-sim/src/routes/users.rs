@@ -37,7 +37,9 @@ pub(crate) fn selection(
     })
 }
 
-/// Parses `$filter` and checks that it names properties of the type.
+/// Parses `$filter` and checks that it names properties of the type, and that an operator
+/// only advanced queries support (`ne`) comes with `ConsistencyLevel: eventual` and
+/// `$count=true` [learn: graph/aad-advanced-queries].
 pub(crate) fn filter(
     cx: &Cx<'_>,
     table: &[(&str, props::Empty)],
@@ -64,8 +66,53 @@ pub(crate) fn filter(
             ));
         }
     }
+    if crate::odata::Query::filter_needs_advanced(&f) && !(cx.eventual() && cx.q.count) {
+        return Err(http::error(
+            cx.ids,
+            StatusCode::BAD_REQUEST,
+            "Request_UnsupportedQuery",
+            "Unsupported or invalid query filter clause specified: the 'ne' operator needs the header 'ConsistencyLevel: eventual' and $count=true.",
+        ));
+    }
     Ok(Some(f))
 }
+
+/// Properties Graph returns only when one user is read, never in a collection; selecting one
+/// on a list answers 501 [learn: graph/api/user-list, "Optional query parameters"].
+const SINGLE_USER_ONLY: &[&str] = &[
+    "aboutMe",
+    "birthday",
+    "hireDate",
+    "interests",
+    "mySite",
+    "pastProjects",
+    "preferredName",
+    "responsibilities",
+    "schools",
+    "skills",
+    "mailboxSettings",
+];
+
+/// Refuses a `$select` of a user collection that names a single-user-only property.
+pub(crate) fn collection_select(cx: &Cx<'_>, names: Option<&[String]>) -> Result<(), Resp> {
+    let Some(p) = names.into_iter().flatten().find(|n| {
+        SINGLE_USER_ONLY
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(n.trim()))
+    }) else {
+        return Ok(());
+    };
+    Err(http::error(
+        cx.ids,
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        &format!("The property '{p}' can only be read on a single user, not on a collection."),
+    ))
+}
+
+/// `$top` on a user list that selects `signInActivity`: Graph serves at most 120 per page and
+/// answers a larger `$top` with pages of 120 [learn: graph/api/user-list, note on signInActivity].
+const MAX_PAGE_SIGN_IN: usize = 120;
 
 /// Rejects query options the simulator does not implement rather than ignoring them.
 pub(crate) fn unsupported_options(cx: &Cx<'_>) -> Result<(), Resp> {
@@ -199,13 +246,19 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<Resp, Resp> {
     let t = cx.read();
     let sel = selection(cx, USER_PROPS, USER_DEFAULT, "user")?;
     let f = filter(cx, USER_PROPS, "user")?;
+    collection_select(cx, cx.q.select.as_deref())?;
     let sign_in = sel.has(USER_PROPS, "signInActivity");
     if sign_in {
         check_sign_in(cx, &t)?;
     }
     let size =
-        cx.q.page_size(if sign_in { 500 } else { 999 })
+        cx.q.page_size(999)
             .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = if sign_in {
+        size.min(MAX_PAGE_SIGN_IN)
+    } else {
+        size
+    };
     let start = start_of(cx, "u")?;
     let keep = |i: usize| {
         let u = &t.users[i];
@@ -356,6 +409,7 @@ pub(crate) fn deleted(cx: &Cx<'_>) -> Result<Resp, Resp> {
     let mut default: Vec<&str> = USER_DEFAULT.to_vec();
     default.push("deletedDateTime");
     let sel = selection(cx, USER_PROPS, &default, "user")?;
+    collection_select(cx, cx.q.select.as_deref())?;
     let size =
         cx.q.page_size(999)
             .map_err(|m| http::bad_request(cx.ids, &m))?;

@@ -53,7 +53,9 @@ fn property_error(cx: &Cx<'_>, code: &str, prop: &str, message: &str) -> Resp {
     r
 }
 
-/// Entra's rule: 8-256 characters and three of upper case, lower case, digits, symbols.
+/// Entra's password policy for cloud accounts [learn: entra/identity/authentication/
+/// concept-password-policies]: 8-256 characters, only A-Z, a-z, 0-9, the ASCII symbols and
+/// blank space (no Unicode), and three of upper case, lower case, digits, symbols.
 fn strong_password(p: &str) -> bool {
     let classes = [
         p.chars().any(|c| c.is_ascii_uppercase()),
@@ -61,7 +63,9 @@ fn strong_password(p: &str) -> bool {
         p.chars().any(|c| c.is_ascii_digit()),
         p.chars().any(|c| !c.is_ascii_alphanumeric()),
     ];
-    (8..=256).contains(&p.chars().count()) && classes.iter().filter(|&&b| b).count() >= 3
+    (8..=256).contains(&p.chars().count())
+        && p.chars().all(|c| matches!(c, ' '..='~'))
+        && classes.iter().filter(|&&b| b).count() >= 3
 }
 
 fn weak_password(cx: &Cx<'_>) -> Resp {
@@ -73,12 +77,32 @@ fn weak_password(cx: &Cx<'_>) -> Resp {
     )
 }
 
+/// Entra's username policy [learn: entra/identity/authentication/concept-password-policies,
+/// "Username policies"; learn: graph/api/resources/user, userPrincipalName]: at most 113
+/// characters, 64 before the `@` and 48 after; the local part only A-Z, a-z, 0-9 and
+/// `' . - _ ! # ^ ~`, and no `.` right before the `@`.
+fn upn_shape(local: &str, domain: &str) -> bool {
+    const LOCAL_ALLOWED: &str = "'.-_!#^~";
+    !local.is_empty()
+        && local.chars().count() <= 64
+        && domain.chars().count() <= 48
+        && local.chars().count() + 1 + domain.chars().count() <= 113
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || LOCAL_ALLOWED.contains(c))
+        && !local.ends_with('.')
+        && !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
 /// Checks a UPN against the tenant: format, verified domain, uniqueness (except `own`).
 fn check_upn(cx: &Cx<'_>, t: &Tenant, upn: &str, own: Option<u32>) -> Result<(), Resp> {
     let Some((local, domain)) = upn.rsplit_once('@') else {
         return Err(invalid(cx, "userPrincipalName"));
     };
-    if local.is_empty() || local.contains(' ') {
+    if !upn_shape(local, domain) {
         return Err(invalid(cx, "userPrincipalName"));
     }
     if !t.is_verified_domain(domain) {
@@ -102,8 +126,47 @@ fn check_upn(cx: &Cx<'_>, t: &Tenant, upn: &str, own: Option<u32>) -> Result<(),
     Ok(())
 }
 
-fn opt_str(v: &Value) -> Option<Arc<str>> {
-    v.as_str().filter(|s| !s.is_empty()).map(Arc::from)
+/// Maximum lengths of the user's string properties the simulator stores, as documented on
+/// the user resource [learn: graph/api/resources/user, "Properties"].
+const MAX_LENGTH: &[(&str, usize)] = &[
+    ("displayName", 256),
+    ("givenName", 64),
+    ("surname", 64),
+    ("mailNickname", 64),
+    ("jobTitle", 128),
+    ("department", 64),
+    ("mobilePhone", 64),
+    ("country", 128),
+];
+
+/// A string property: a JSON string within its documented length, or null (None). An empty
+/// string clears the property as null does. Any other JSON type is refused.
+fn text(cx: &Cx<'_>, prop: &str, v: &Value) -> Result<Option<Arc<str>>, Resp> {
+    let s = match v {
+        Value::Null => return Ok(None),
+        Value::String(s) => s,
+        _ => return Err(invalid(cx, prop)),
+    };
+    let max = MAX_LENGTH
+        .iter()
+        .find(|(p, _)| *p == prop)
+        .map_or(usize::MAX, |(_, n)| *n);
+    if s.chars().count() > max {
+        return Err(property_error(
+            cx,
+            "InvalidLength",
+            prop,
+            &format!("Invalid value specified for property '{prop}' of resource 'User'."),
+        ));
+    }
+    Ok((!s.is_empty()).then(|| Arc::from(s.as_str())))
+}
+
+/// mailNickname: ASCII 0-127 except `@ ( ) \ [ ] " ; : < > ,`, space and control characters
+/// [learn: graph/api/resources/group, mailNickname; Entra applies the same alias rule to users].
+fn nickname_chars(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_graphic() && !"@()\\[]\";:<>,".contains(c))
 }
 
 fn usage_location(cx: &Cx<'_>, v: &Value) -> Result<Option<Arc<str>>, Resp> {
@@ -120,30 +183,55 @@ fn usage_location(cx: &Cx<'_>, v: &Value) -> Result<Option<Arc<str>>, Resp> {
 fn apply_props(cx: &Cx<'_>, u: &mut User, b: &Map<String, Value>) -> Result<(), Resp> {
     for (k, v) in b {
         match k.as_str() {
+            // Required on create and "can't be cleared during updates".
             "displayName" => {
-                u.display_name = opt_str(v).ok_or_else(|| invalid(cx, "displayName"))?
+                u.display_name = text(cx, k, v)?.ok_or_else(|| invalid(cx, "displayName"))?
             }
-            "givenName" => u.given_name = opt_str(v),
-            "surname" => u.surname = opt_str(v),
-            "jobTitle" => u.job_title = opt_str(v),
-            "department" => u.department = opt_str(v),
-            "officeLocation" => u.office_location = opt_str(v),
-            "mobilePhone" => u.mobile_phone = opt_str(v),
-            "country" => u.country = opt_str(v),
+            "givenName" => u.given_name = text(cx, k, v)?,
+            "surname" => u.surname = text(cx, k, v)?,
+            "jobTitle" => u.job_title = text(cx, k, v)?,
+            "department" => u.department = text(cx, k, v)?,
+            "officeLocation" => u.office_location = text(cx, k, v)?,
+            "mobilePhone" => u.mobile_phone = text(cx, k, v)?,
+            "country" => u.country = text(cx, k, v)?,
+            // "Although it's a string collection, only one number can be set for this property."
             "businessPhones" => {
-                u.business_phone = v.as_array().and_then(|a| a.first()).and_then(opt_str)
+                let phones = v.as_array().ok_or_else(|| invalid(cx, "businessPhones"))?;
+                if phones.len() > 1 {
+                    return Err(invalid(cx, "businessPhones"));
+                }
+                u.business_phone = match phones.first() {
+                    Some(p) => text(cx, "businessPhones", p)?,
+                    None => None,
+                };
             }
             "mailNickname" => {
-                u.mail_nickname = opt_str(v).ok_or_else(|| invalid(cx, "mailNickname"))?
+                let nick = text(cx, k, v)?.ok_or_else(|| invalid(cx, "mailNickname"))?;
+                if !nickname_chars(&nick) {
+                    return Err(invalid(cx, "mailNickname"));
+                }
+                u.mail_nickname = nick;
             }
             "usageLocation" => u.usage_location = usage_location(cx, v)?,
             "accountEnabled" => {
                 u.account_enabled = v.as_bool().ok_or_else(|| invalid(cx, "accountEnabled"))?
             }
             "passwordProfile" => {
-                let p = v["password"].as_str().unwrap_or_default();
+                let Some(profile) = v.as_object() else {
+                    return Err(invalid(cx, "passwordProfile"));
+                };
+                let p = profile
+                    .get("password")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid(cx, "passwordProfile"))?;
                 if !strong_password(p) {
                     return Err(weak_password(cx));
+                }
+                if profile
+                    .get("forceChangePasswordNextSignIn")
+                    .is_some_and(|f| !f.is_boolean() && !f.is_null())
+                {
+                    return Err(invalid(cx, "passwordProfile"));
                 }
             }
             "userPrincipalName" | "@odata.type" => {}
@@ -190,7 +278,7 @@ pub(crate) fn create_user(cx: &Cx<'_>) -> Result<Resp, Resp> {
     }
     let upn = b["userPrincipalName"]
         .as_str()
-        .unwrap_or_default()
+        .ok_or_else(|| invalid(cx, "userPrincipalName"))?
         .to_string();
     let mut t = cx.write();
     check_upn(cx, &t, &upn, None)?;

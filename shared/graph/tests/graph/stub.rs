@@ -233,12 +233,12 @@ async fn given_any_403_on_sign_in_activity_when_listing_then_sign_in_activity_un
         .users_with_sign_in_activity()
         .try_collect()
         .await;
-    // THEN the typed error says sign-in activity is unavailable, and $top was 500
+    // THEN the typed error says sign-in activity is unavailable, and $top was 120
     assert!(
         matches!(result, Err(GraphError::SignInActivityUnavailable(_))),
         "{result:?}"
     );
-    assert!(script.seen()[0].uri.contains("$top=500"));
+    assert!(script.seen()[0].uri.contains("$top=120"));
     assert!(script.seen()[0].uri.contains("signInActivity"));
 }
 
