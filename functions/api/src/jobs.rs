@@ -31,7 +31,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use http::{HeaderValue, header};
-use lifecycle::http::{body_text, error_response, json_response, path_param};
+use lifecycle::http::{body_text, error_response, json_response, path_param, require_json};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobRecord, JobStatus, PASSWORD_HANDOVER_TTL, PasswordHandover,
     PasswordSource, TenantConnection,
@@ -236,6 +236,7 @@ impl Intake {
         request: &ApiGatewayV2httpRequest,
         tenant_id: &TenantId,
     ) -> Result<(Job, Option<NewPassword>), Refusal> {
+        require_json(request)?;
         let text = body_text(request).map_err(|message| refuse(400, "bad_request", message))?;
         let mut body: Map<String, Value> = match serde_json::from_str(&text) {
             Ok(Value::Object(body)) => body,
@@ -287,7 +288,7 @@ impl Intake {
                 "sync jobs are not taken here; sync runs are started by the sync schedule and the sync routes",
             ));
         }
-        let job: Job = serde_json::from_value(Value::Object(body)).map_err(|error| {
+        let job = Job::from_value(Value::Object(body)).map_err(|error| {
             refuse(400, "bad_request", format!("the job is not valid: {error}"))
         })?;
         if let JobKind::Onboard(onboard) = &job.kind

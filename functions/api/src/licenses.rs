@@ -143,6 +143,7 @@ async fn try_refresh(
             ),
         ));
     }
+    lifecycle::http::require_json(request)?;
     let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
     let body: RefreshRequest = if text.trim().is_empty() {
         RefreshRequest::default()

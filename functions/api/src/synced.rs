@@ -111,6 +111,7 @@ impl SyncRoutes {
             #[serde(default)]
             full: bool,
         }
+        lifecycle::http::require_json(request)?;
         let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
         let body: Body = if text.trim().is_empty() {
             Body::default()

@@ -192,6 +192,12 @@ fn request(route: &str, params: &[(&str, &str)], body: Option<Value>) -> ApiGate
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    if body.is_some() {
+        request.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+    }
     request.body = body.map(|b| b.to_string());
     // The claims API Gateway's JWT authorizer hands over for a caller of organization acme.
     request.request_context.authorizer =
@@ -380,6 +386,138 @@ async fn given_bad_jobs_when_submitted_then_400_says_what_is_wrong_without_echoi
             .iter()
             .all(|(name, _)| !name.contains("onboarding/"))
     );
+}
+
+#[tokio::test]
+async fn given_jobs_graph_or_dynamodb_would_refuse_when_submitted_then_400_names_the_field_and_nothing_is_queued()
+ {
+    // GIVEN a connected read/write tenant
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let onboard = || local.onboard("j-limits", json!({"source": "generate"}));
+    let group = |n: usize| format!("0b9f1c2e-0000-4000-8000-{n:012}");
+    let mut misspelt = onboard();
+    misspelt["licences"] = json!(["SPE_E5"]);
+    let mut huge_name = onboard();
+    huge_name["display_name"] = json!("x".repeat(1 << 20));
+    let mut long_name = onboard();
+    long_name["given_name"] = json!("x".repeat(10_000));
+    let mut many_groups = onboard();
+    many_groups["groups"] = json!((0..5_000).map(group).collect::<Vec<_>>());
+    let membership = json!({"job_id": "j-member", "type": "update_memberships",
+        "account": format!("adele@{}", local.domain), "group": [group(1)]});
+    let days = json!({"job_id": "j-days", "type": "license_refresh",
+        "inactive_after_days": 999_999_999});
+
+    // WHEN each is submitted THEN 400 names the field and what to send
+    for (job, expected) in [
+        (
+            misspelt,
+            "unknown field `licences`; did you mean `licenses`?",
+        ),
+        (
+            huge_name,
+            "display_name is 1048576 characters long; Microsoft Graph accepts a displayName of at most 256",
+        ),
+        (
+            long_name,
+            "given_name is 10000 characters long; Microsoft Graph accepts a givenName of at most 64",
+        ),
+        (
+            many_groups,
+            "groups has 5000 items; a job takes at most 100",
+        ),
+        (
+            membership,
+            "unknown field `group`, expected one of `account`, `add_groups`",
+        ),
+        (
+            days,
+            "inactive_after_days is 999999999; expected a whole number of days from 1 to 3650",
+        ),
+    ] {
+        let (status, answer) = local.submit(job).await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            message.len() < 400,
+            "the refusal echoes the input: {} bytes",
+            message.len()
+        );
+    }
+
+    // AND nothing was queued, stored or put in a secret
+    for queue in [
+        &local.config.onboarding_queue_url,
+        &local.config.license_refresh_queue_url,
+    ] {
+        assert!(local.messages(queue).await.is_empty());
+    }
+    let (status, _) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}", "j-limits")
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        local
+            .secrets()
+            .await
+            .iter()
+            .all(|(name, _)| name == PLATFORM_SECRET)
+    );
+}
+
+#[tokio::test]
+async fn given_a_body_not_sent_as_json_when_submitted_then_415_names_the_content_type_to_send() {
+    // GIVEN a valid job
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let job = local.onboard("j-type", json!({"source": "generate"}));
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        // WHEN it is sent without Content-Type: application/json
+        let mut request = request(
+            "POST /tenants/{tenant_id}/jobs",
+            &[("tenant_id", &local.tenant)],
+            Some(job.clone()),
+        );
+        request.headers.remove(http::header::CONTENT_TYPE);
+        if let Some(value) = content_type {
+            request.headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(value),
+            );
+        }
+        let response = local.api.handle(request).await;
+
+        // THEN 415 says what to send, and nothing is queued
+        assert_eq!(response.status_code, 415, "{content_type:?}");
+        let answer = body(&response);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Content-Type: application/json")),
+            "{answer}"
+        );
+    }
+    assert!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .is_empty()
+    );
+    // AND with a charset parameter it is accepted
+    let mut request = request(
+        "POST /tenants/{tenant_id}/jobs",
+        &[("tenant_id", &local.tenant)],
+        Some(job),
+    );
+    request.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    assert_eq!(local.api.handle(request).await.status_code, 202);
 }
 
 #[tokio::test]

@@ -160,6 +160,12 @@ impl Local {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         request.query_string_parameters = query.into();
+        if body.is_some() {
+            request.headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+        }
         request.body = body.map(|b| b.to_string());
         // The claims API Gateway's JWT authorizer hands over for a caller of organization acme.
         request.request_context.authorizer =

@@ -121,6 +121,15 @@ impl ReportOptions {
     }
 }
 
+/// The moment before which a last sign-in counts as inactive: `days` before `now`, or the
+/// earliest time chrono can hold when that lies further back (a threshold from a queued job is
+/// never trusted to be in range: it must not panic the worker).
+pub fn inactive_cutoff(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    chrono::TimeDelta::try_days(i64::from(days))
+        .and_then(|span| now.checked_sub_signed(span))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// Builds the report of `tenant` from the store.
 pub async fn build(
     store: &Store,
@@ -151,7 +160,7 @@ pub async fn build(
     lines.sort_by(|a, b| a.part_number.cmp(&b.part_number));
 
     let mut unavailable = (tenant.has_p1 == Some(false)).then(|| not_available(NEEDS_P1));
-    let cutoff = options.now - chrono::Duration::days(i64::from(options.inactive_after_days));
+    let cutoff = inactive_cutoff(options.now, options.inactive_after_days);
     let mut inactive = Vec::new();
     let mut inactive_total = 0;
     for partition in keys::account_partitions(tenant_id) {
@@ -239,6 +248,18 @@ fn trim(accounts: &mut Vec<InactiveAccount>, limit: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_any_threshold_when_the_cutoff_is_computed_then_no_panic_and_far_ones_reach_the_start_of_time()
+     {
+        // GIVEN a threshold of 999,999,999 days (from a job put on the queue directly)
+        let now = Utc::now();
+        // WHEN / THEN the cutoff is the earliest time, not a chrono overflow panic
+        assert_eq!(inactive_cutoff(now, 999_999_999), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(inactive_cutoff(now, u32::MAX), DateTime::<Utc>::MIN_UTC);
+        // AND an ordinary one is that many days back
+        assert_eq!(inactive_cutoff(now, 90), now - chrono::Duration::days(90));
+    }
 
     fn account(upn: &str, last: Option<i64>) -> InactiveAccount {
         InactiveAccount {

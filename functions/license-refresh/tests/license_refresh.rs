@@ -143,6 +143,17 @@ impl Env {
             }),
         };
         let body = serde_json::to_string(&job).expect("json");
+        self.deliver(&body).await;
+        self.platform
+            .store
+            .get(&keys::job(&job.tenant_id, &job.job_id))
+            .await
+            .expect("read record")
+            .expect("a job record")
+    }
+
+    /// Delivers `body` to the worker as one SQS message; it must not be left for redelivery.
+    async fn deliver(&self, body: &str) {
         let event: SqsEvent = serde_json::from_value(json!({"Records": [{
             "messageId": "m-1", "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:license-refresh"
@@ -150,12 +161,6 @@ impl Env {
         .expect("event");
         let response = self.app.handle_jobs(event).await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
-        self.platform
-            .store
-            .get(&keys::job(&job.tenant_id, &job.job_id))
-            .await
-            .expect("read record")
-            .expect("a job record")
     }
 
     async fn report(&self, tenant: &TenantConnection, days: u32) -> report::LicenseReport {
@@ -369,4 +374,57 @@ async fn given_connected_and_disconnected_tenants_when_the_schedule_fires_then_o
     );
     assert!(jobs.iter().all(|j| j.tenant_id == env.tenants[0].tenant_id));
     env.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_an_inactivity_threshold_of_999999999_days_on_the_queue_when_run_then_the_job_fails_with_the_range_and_nothing_panics()
+ {
+    // GIVEN a connected tenant and a refresh job another service put on the queue with a
+    // threshold chrono cannot subtract from now
+    let env = Env::start().await;
+    let tenant = &env.tenants[0];
+    env.store_accounts(tenant).await;
+
+    // WHEN the worker runs it (before: a chrono overflow panic, until the DLQ)
+    let record = env.refresh(tenant, Some(999_999_999)).await;
+
+    // THEN the job is failed with the accepted range, and its message is not redelivered
+    assert_eq!(record.status, JobStatus::Failed, "{record:#?}");
+    let error = record.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains(
+            "inactive_after_days is 999999999; expected a whole number of days from 1 to 3650"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn given_a_misspelt_field_on_the_queue_when_run_then_the_job_fails_naming_the_field_meant() {
+    // GIVEN a refresh job whose sender misspelt inactive_after_days
+    let env = Env::start().await;
+    let tenant = &env.tenants[0];
+    let job_id = JobId::new();
+    let body = json!({"job_id": job_id, "tenant_id": tenant.tenant_id, "type": "license_refresh",
+        "inactive_after_day": 30});
+
+    // WHEN the worker runs it (before: the field was ignored and the job succeeded on 90 days)
+    env.deliver(&body.to_string()).await;
+
+    // THEN a failed record says which field was meant, and the message is not redelivered
+    let record: JobRecord = env
+        .platform
+        .store
+        .get(&keys::job(&tenant.tenant_id, &job_id))
+        .await
+        .expect("read record")
+        .expect("a job record for the malformed message");
+    assert_eq!(record.status, JobStatus::Failed, "{record:#?}");
+    assert_eq!(record.job_type, "license_refresh");
+    assert_eq!(
+        record.error.as_deref(),
+        Some(
+            "the job is not valid: unknown field `inactive_after_day`; did you mean `inactive_after_days`?"
+        )
+    );
 }

@@ -80,8 +80,7 @@ async fn handle_message(
 ) -> Result<(), Redeliver> {
     let body = message.body.as_deref().unwrap_or_default();
     // A malformed job is delivered again until it lands in the dead-letter queue: never dropped.
-    let job: Job =
-        serde_json::from_str(body).map_err(|error| Redeliver(format!("not a job: {error}")))?;
+    let job = Job::from_json(body).map_err(|error| Redeliver(format!("not a job: {error}")))?;
     let JobKind::Sync(sync) = &job.kind else {
         return Err(Redeliver(format!(
             "a {} job on the sync queue",

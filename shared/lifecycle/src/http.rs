@@ -57,10 +57,12 @@ pub fn redirect(location: &str) -> ApiGatewayV2httpResponse {
     }
 }
 
-/// The request body parsed as JSON `T`, or a 400 that quotes serde's reason (field and position).
+/// The request body parsed as JSON `T`, or a 400 that quotes serde's reason (field and position);
+/// 415 when the body is not sent as `application/json` ([`require_json`]).
 pub fn parse_json_body<T: DeserializeOwned>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<T, Box<ApiGatewayV2httpResponse>> {
+    require_json(request)?;
     let text = body_text(request)
         .map_err(|message| Box::new(error_response(400, "bad_request", message)))?;
     if text.trim().is_empty() {
@@ -77,6 +79,45 @@ pub fn parse_json_body<T: DeserializeOwned>(
             format!("the JSON body is not valid: {error}"),
         ))
     })
+}
+
+/// Refuses a request that has a body but does not say it is JSON: 415 naming the header to send.
+/// A body without `Content-Type: application/json` (parameters such as `charset=utf-8` allowed)
+/// is not read as JSON, as API Gateway integrations and Graph do not either.
+pub fn require_json(
+    request: &ApiGatewayV2httpRequest,
+) -> Result<(), Box<ApiGatewayV2httpResponse>> {
+    if request
+        .body
+        .as_deref()
+        .is_none_or(|body| body.trim().is_empty())
+    {
+        return Ok(());
+    }
+    let content_type = request
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    let given = if content_type.is_empty() {
+        "no Content-Type".to_owned()
+    } else {
+        format!(
+            "Content-Type {:?}",
+            content_type.chars().take(80).collect::<String>()
+        )
+    };
+    Err(Box::new(error_response(
+        415,
+        "unsupported_media_type",
+        format!(
+            "the body is JSON: send it with the header Content-Type: application/json (the request has {given})"
+        ),
+    )))
 }
 
 /// The body as text, decoding base64 when API Gateway encoded it.
@@ -204,6 +245,10 @@ mod tests {
     #[test]
     fn given_a_malformed_body_when_parsed_then_400_names_the_problem() {
         let mut request = ApiGatewayV2httpRequest::default();
+        request.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         request.body = Some("{\"mode\": 3}".into());
         #[derive(serde::Deserialize, Debug)]
         #[allow(dead_code)]
@@ -262,6 +307,24 @@ mod tests {
         // GIVEN an org claim that is not a valid organization id -> 403
         let answer = caller_org(&with_claims(&[("org_id", "a/b")]), "org_id").unwrap_err();
         assert_eq!(answer.status_code, 403);
+    }
+
+    #[test]
+    fn given_a_json_body_without_its_content_type_when_parsed_then_415_names_the_header() {
+        // GIVEN a JSON body sent as text/plain
+        let mut request = ApiGatewayV2httpRequest::default();
+        request
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        request.body = Some("{}".into());
+        // WHEN parsed THEN 415 says which header to send and what was sent
+        let answer = parse_json_body::<serde_json::Value>(&request).unwrap_err();
+        assert_eq!(answer.status_code, 415);
+        let Some(Body::Text(text)) = &answer.body else {
+            panic!("text body expected")
+        };
+        assert!(text.contains("Content-Type: application/json"), "{text}");
+        assert!(text.contains("text/plain"), "{text}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The SQS job runner every lifecycle worker uses: idempotent, resumable, with partial batch
 //! failures.
 //!
-//! For each message: the job is parsed (a malformed body is reported as a batch item failure, so
-//! SQS redelivers it and, after `maxReceiveCount`, moves it to the dead-letter queue: nothing is
-//! dropped); the tenant is checked (missing, needing reconnection, or read-only for a write job:
+//! For each message: the job is parsed with [`Job::from_json`] (a malformed body whose tenant and
+//! job id can be read fails that job with the reason; any other is reported as a batch item
+//! failure, so SQS redelivers it and, after `maxReceiveCount`, moves it to the dead-letter queue:
+//! nothing is dropped); the tenant is checked (missing, needing reconnection, or read-only for a write job:
 //! the job is marked failed with the reason and no Graph call is made); the job record is written
 //! once (the job id is the idempotency key) and a finished record means a duplicate delivery,
 //! which is skipped; then the worker's [`JobHandler`] runs with a [`JobProgress`] that persists
@@ -19,7 +20,9 @@ use thiserror::Error;
 use tracing::Instrument as _;
 
 use crate::events::{Events, EventsError};
-use crate::model::{ConnectionStatus, Job, JobRecord, JobStatus, JobStep, TenantConnection};
+use crate::model::{
+    ConnectionStatus, Job, JobParseError, JobRecord, JobStatus, JobStep, TenantConnection,
+};
 use crate::platform::{AccessError, Platform};
 use crate::store::{PutOutcome, Store, StoreError, keys};
 use crate::{Invocation, QueueError, VaultError};
@@ -225,19 +228,9 @@ async fn run_message(
     handler: &dyn JobHandler,
 ) -> Result<(), Redeliver> {
     let message_id = message.message_id.as_deref().unwrap_or("?");
-    let job: Job = match serde_json::from_str(message.body.as_deref().unwrap_or_default()) {
+    let job = match Job::from_json(message.body.as_deref().unwrap_or_default()) {
         Ok(job) => job,
-        Err(error) => {
-            // Only the category and position: serde's message may quote a value of the body.
-            tracing::error!(
-                message_id,
-                category = ?error.classify(),
-                line = error.line(),
-                column = error.column(),
-                "malformed job message; left for redelivery and then the dead-letter queue"
-            );
-            return Err(Redeliver);
-        }
+        Err(error) => return refuse_malformed(platform, message_id, error).await,
     };
     let deliveries = message
         .attributes
@@ -252,6 +245,70 @@ async fn run_message(
             tracing::warn!(%error, "job will be retried");
             Redeliver
         })
+}
+
+/// A message that is not a valid job. When its tenant and job id can be read, the job is
+/// recorded as failed with the reason (and its completion event put), so the sender sees why at
+/// the job's status URL, and the message is deleted: no redelivery can fix it. Otherwise it is
+/// left for redelivery and then the dead-letter queue (never dropped). A record that exists
+/// already is never overwritten: the id belongs to a job that was read whole.
+async fn refuse_malformed(
+    platform: &Platform,
+    message_id: &str,
+    error: JobParseError,
+) -> Result<(), Redeliver> {
+    let (Some(tenant_id), Some(job_id)) = (error.tenant_id, error.job_id) else {
+        tracing::error!(message_id, reason = %error.reason, "malformed job message without a readable tenant and job id; left for redelivery and then the dead-letter queue");
+        return Err(Redeliver);
+    };
+    let span = tracing::info_span!("job", %job_id, %tenant_id, job_type = error.job_type);
+    async {
+        let redeliver = |failure: &dyn std::fmt::Display| {
+            tracing::warn!(error = %failure, "malformed job could not be recorded; will be retried");
+            Redeliver
+        };
+        match platform.tenant(&tenant_id).await {
+            Ok(Some(TenantConnection {
+                status: ConnectionStatus::Removed,
+                ..
+            })) => {
+                tracing::warn!("malformed job for a removed tenant dropped");
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(failure) => return Err(redeliver(&failure)),
+        }
+        let key = keys::job(&tenant_id, &job_id);
+        if let Some(existing) = platform
+            .store
+            .get::<JobRecord>(&key)
+            .await
+            .map_err(|failure| redeliver(&failure))?
+        {
+            if existing.status.is_finished() {
+                return Ok(());
+            }
+            tracing::error!(reason = %error.reason, "malformed message reuses the id of an unfinished job; left for the dead-letter queue");
+            return Err(Redeliver);
+        }
+        let reason = format!("the job is not valid: {}", error.reason);
+        tracing::warn!(%reason, "malformed job refused");
+        let record = JobRecord::refused(tenant_id, job_id, error.job_type, reason, Utc::now());
+        // The event first, as for every finished job: a lost write is redone by the redelivery.
+        platform
+            .events
+            .job_finished(&record)
+            .await
+            .map_err(|failure| redeliver(&failure))?;
+        platform
+            .store
+            .put_new(&key, &record)
+            .await
+            .map_err(|failure| redeliver(&failure))?;
+        Ok(())
+    }
+    .instrument(span)
+    .await
 }
 
 async fn run_job(

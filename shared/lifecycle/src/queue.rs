@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 
 use crate::model::Job;
@@ -110,11 +111,28 @@ pub fn is_fifo(queue_url: &str) -> bool {
     queue_url.trim_end_matches('/').ends_with(".fifo")
 }
 
+/// Longest FIFO message group id SQS accepts.
+pub const MESSAGE_GROUP_ID_MAX: usize = 128;
+
 /// The FIFO message group of a job: `{tenant}:{account}`, or `{tenant}:tenant` for a job about
 /// the whole tenant, so jobs for one account run in order and different accounts in parallel.
+///
+/// SQS caps a group id at 128 characters and a UPN may have 113, so when `{tenant}:{account}`
+/// would be longer the account part is `#` and the first 32 hex digits of the SHA-256 of the
+/// normalised account key: still one group per (tenant, account), at most 69 characters. (No
+/// account key reads like that: a UPN holds an `@`, an object id is a hyphenated GUID.)
 pub fn message_group_id(job: &Job) -> String {
     let account = job.account().unwrap_or_else(|| "tenant".to_owned());
-    format!("{}:{account}", job.tenant_id)
+    let readable = format!("{}:{account}", job.tenant_id);
+    if readable.len() <= MESSAGE_GROUP_ID_MAX {
+        return readable;
+    }
+    let digest = Sha256::digest(account.as_bytes());
+    let hex: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{}:#{hex}", job.tenant_id)
 }
 
 /// The FIFO deduplication id of a job: the SHA-256 (hex, 64 characters; SQS allows 128) of its
@@ -299,5 +317,49 @@ mod tests {
         assert_eq!(a, deduplication_id(&first, None));
         assert_ne!(a, deduplication_id(&first, Some("retry-1")));
         assert!(a.len() <= 128 && a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn offboard(account: &str) -> Job {
+        Job::from_value(
+            serde_json::json!({"job_id":"j-1","tenant_id":TENANT,"type":"offboard",
+            "account":account}),
+        )
+        .expect("a valid offboard job")
+    }
+
+    #[test]
+    fn given_the_longest_upn_when_its_group_id_is_made_then_it_fits_sqs_and_stays_per_account() {
+        // GIVEN two accounts with 113-character UPNs (the longest Entra ID accepts) that differ
+        // only in their last local character, and the same UPN in another case
+        let domain = format!("{}.com", "b".repeat(44));
+        let first = format!("{}a@{domain}", "a".repeat(63));
+        let second = format!("{}c@{domain}", "a".repeat(63));
+        assert_eq!(first.len(), 113);
+
+        // WHEN their FIFO group ids are made
+        let one = message_group_id(&offboard(&first));
+        let other = message_group_id(&offboard(&second));
+        let same = message_group_id(&offboard(&first.to_uppercase()));
+
+        // THEN each fits SQS's 128 characters, differs per account and is stable per account
+        assert!(
+            one.len() <= MESSAGE_GROUP_ID_MAX,
+            "{} characters",
+            one.len()
+        );
+        assert!(other.len() <= MESSAGE_GROUP_ID_MAX);
+        assert_ne!(one, other);
+        assert_eq!(one, same);
+        assert!(one.starts_with(&format!("{TENANT}:#")), "{one}");
+    }
+
+    #[test]
+    fn given_a_short_upn_when_its_group_id_is_made_then_it_stays_readable() {
+        assert_eq!(
+            message_group_id(&offboard("Adele@Contoso.com")),
+            format!("{TENANT}:adele@contoso.com")
+        );
     }
 }
