@@ -288,15 +288,22 @@ async fn given_a_read_only_tenant_when_onboarded_then_the_job_fails_without_any_
 }
 
 #[tokio::test]
-async fn given_an_invalid_usage_location_when_delivered_then_the_message_goes_back_for_the_dead_letter_queue()
+async fn given_an_invalid_usage_location_when_delivered_then_the_job_is_recorded_failed_with_the_field_and_no_graph_call()
  {
+    // GIVEN a job whose usage location is no ISO country
     let world = World::start().await;
     let secret = world.put_password("j-country", PASSWORD).await;
     let mut job = world.onboard_job("j-country", "adele", &secret);
     job["usage_location"] = json!("XX");
     let requests = world.sim.stats().requests;
+    // WHEN it is delivered
     let failures = world.deliver(&[job]).await;
-    assert_eq!(failures.len(), 1, "a malformed job is never dropped");
+    // THEN it is not redelivered (nothing could fix it), it is recorded failed naming the field,
+    // and Graph was never called
+    assert!(failures.is_empty(), "{failures:?}");
+    let record = world.record("j-country").await;
+    assert_eq!(record.status, JobStatus::Failed, "{record:#?}");
+    assert!(error_of(&record).contains("usage_location"), "{record:#?}");
     assert_eq!(world.sim.stats().requests, requests);
 }
 
@@ -859,9 +866,14 @@ async fn given_a_start_time_tomorrow_when_run_then_it_is_validated_now_and_the_a
     assert!(!queued[0].to_string().contains(PASSWORD));
     assert_eq!(queued[0]["job_id"], "j-later");
     // The worker reads the real clock, which a test cannot move a day ahead: the job comes back
-    // as sent, with its start time set to a minute ago, as it is when the day has come.
+    // as sent, with its start time set to a minute ago, as it is when the day has come. The
+    // accepted job in its record moves with it: a body that differs from the accepted one under
+    // the same id is refused as another job (hostile-organization rule).
     let mut due = queued[0].clone();
     due["start_at"] = json!(Utc::now() - chrono::Duration::minutes(1));
+    let mut parked = world.record("j-later").await;
+    parked.job = Some(lifecycle::model::Job::from_value(due.clone()).expect("the due job parses"));
+    world.save_record(&parked).await;
     let record = world.run(&due).await;
 
     // THEN
