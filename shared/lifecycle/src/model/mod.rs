@@ -6,6 +6,7 @@
 
 mod directory;
 mod job;
+mod job_parser;
 pub mod limits;
 mod sync_run;
 mod tenant;
@@ -14,10 +15,11 @@ pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
 };
 pub use job::{
-    AccountRef, JOB_RECORD_RETENTION, Job, JobKind, JobParseError, JobRecord, JobStatus, JobStep,
-    LicenseRef, LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
+    AccountRef, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep, LicenseRef,
+    LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
     PasswordHandover, PasswordSource, StepOutcome, SyncCursor, SyncJob, UpdateMembershipsJob,
 };
+pub use job_parser::JobParseError;
 pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
 pub use tenant::{
     ConnectionMode, ConnectionStatus, LastSync, OAuthState, SyncOptions, TenantAuth,
