@@ -70,14 +70,16 @@ button{min-width:108px;padding:6px 12px;border:0;font-size:15px;cursor:pointer}\
 .accept{background:#0067b8;color:#fff}.cancel{background:#ccc}\
 </style>";
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The value of form or query field `name`.
+pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn redirect(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+/// A 302 to `redirect_uri` with `params` added to its query (Entra's answer to the app).
+pub(crate) fn redirect(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(u) => u,
         Err(_) => {
@@ -97,6 +99,20 @@ fn redirect(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
 }
 
+/// The fields of a page's request: the posted form, or the query of a GET.
+pub(crate) fn form_pairs(
+    method: &Method,
+    query: Option<String>,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let raw = if method == Method::POST {
+        body.to_vec()
+    } else {
+        query.unwrap_or_default().into_bytes()
+    };
+    url::form_urlencoded::parse(&raw).into_owned().collect()
+}
+
 /// GET shows the page, POST takes the admin's decision.
 pub(crate) async fn page(
     State(sim): State<Arc<Sim>>,
@@ -106,12 +122,7 @@ pub(crate) async fn page(
     body: Bytes,
 ) -> Response {
     sim.count(&format!("{method} /{{tenant}}/v2.0/adminconsent"));
-    let raw = if method == Method::POST {
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
+    let pairs = form_pairs(&method, query, &body);
     let org_wide = matches!(
         tenant_key.to_ascii_lowercase().as_str(),
         "organizations" | "common"

@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -31,6 +31,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::entra_error;
+use crate::consent::{self, field, form_pairs};
 use crate::state::Sim;
 
 /// The `kid` of the simulator's one signing key.
@@ -233,28 +234,14 @@ label{display:block;padding:8px 0;border-bottom:1px solid #eee}label small{displ
 button{min-width:108px;padding:6px 12px;border:0;font-size:15px;cursor:pointer;background:#0067b8;color:#fff}\
 </style>";
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
+/// A 302 back to the app; parameters without a value are left out.
 fn redirect(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            50011,
-            "The redirect URI is not valid.",
-        );
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params.iter().filter(|(_, v)| !v.is_empty()) {
-            q.append_pair(k, v);
-        }
-    }
-    (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
+    let given: Vec<(&str, &str)> = params
+        .iter()
+        .copied()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    consent::redirect(redirect_uri, &given)
 }
 
 /// GET shows the sign-in page (pick an account), POST signs the chosen account in and
@@ -267,12 +254,7 @@ pub(crate) async fn authorize(
     body: Bytes,
 ) -> Response {
     sim.count(&format!("{method} /{{tenant}}/oauth2/v2.0/authorize"));
-    let raw = if method == Method::POST {
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
+    let pairs = form_pairs(&method, query, &body);
     let Some(tenant) = tenant_of(&sim, &tenant_key) else {
         return error_page(
             StatusCode::BAD_REQUEST,
