@@ -2,6 +2,8 @@
 //! queues of the whole local stack (moto, the Graph simulator, every landed function), checked
 //! against the simulator's truth and the table itself.
 
+use std::collections::BTreeSet;
+
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
 use e2e::eventually;
 use graph_sim::{SimConfig, Truth, TruthUser};
@@ -61,6 +63,19 @@ async fn start(own_app: bool) -> Running {
 }
 
 impl Running {
+    /// Graph writes the simulator has answered so far (every non-GET route).
+    fn graph_writes(&self) -> u64 {
+        let stats = self.stack.sim().expect("sim").stats();
+        stats
+            .by_route
+            .iter()
+            .filter(|(route, _)| {
+                !route.starts_with("GET ") && !route.contains("$batch") && !route.contains("/token")
+            })
+            .map(|(_, count)| count)
+            .sum()
+    }
+
     fn truth(&self) -> Truth {
         self.stack
             .sim()
@@ -128,6 +143,45 @@ impl Running {
     }
 }
 
+/// The direct groups of `user_id` in the simulator (names, sorted).
+fn groups_of(truth: &Truth, user_id: &str) -> BTreeSet<String> {
+    truth
+        .groups
+        .iter()
+        .filter(|g| g.member_ids.iter().any(|m| m == user_id))
+        .map(|g| g.id.clone())
+        .collect()
+}
+
+/// The SKU ids of `user_id` in the simulator (direct and from groups), lower-cased.
+fn skus_of(truth: &Truth, user_id: &str) -> BTreeSet<String> {
+    truth
+        .users
+        .iter()
+        .find(|u| u.id == user_id)
+        .map(|u| u.sku_ids.iter().map(|s| s.to_ascii_lowercase()).collect())
+        .unwrap_or_default()
+}
+
+/// The enabled licensed member in the most groups whose members Graph can change.
+fn busiest_member(truth: &Truth) -> TruthUser {
+    truth
+        .users
+        .iter()
+        .filter(|u| u.account_enabled && u.user_type == "Member" && !u.on_premises_sync_enabled)
+        .filter(|u| u.sku_ids.len() >= 2)
+        .max_by_key(|u| {
+            truth
+                .groups
+                .iter()
+                .filter(|g| g.member_ids.contains(&u.id))
+                .filter(|g| g.kind == "security" || g.kind == "unified")
+                .count()
+        })
+        .cloned()
+        .expect("a licensed member")
+}
+
 fn licensed_member(truth: &Truth) -> TruthUser {
     truth
         .users
@@ -172,17 +226,183 @@ async fn given_an_offboarded_and_deleted_account_when_restored_through_the_api_t
     assert!(!back.account_enabled);
 
     // WHEN it is restored again, or an unknown account is
+    let writes_before = running.graph_writes();
     let (again, body) = running.call(reqwest::Method::POST, &path, None).await;
     let unknown = format!("/tenants/{tid}/accounts/00000000-0000-4000-8000-000000000001/restore");
     let (missing, missing_body) = running.call(reqwest::Method::POST, &unknown, None).await;
-    // THEN the first is a conflict (not deleted), the second not found (30-day window named)
-    assert_eq!(again, 409, "{body}");
+    // THEN the first has nothing left to do (no Graph write), the second is not found (30-day
+    // window named)
+    assert_eq!(again, 200, "{body}");
+    assert_eq!(body["restored"], false, "{body}");
+    assert_eq!(running.graph_writes(), writes_before, "{body}");
     assert_eq!(missing, 404, "{missing_body}");
     assert!(
         missing_body["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("30 days")
+    );
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_an_offboarded_and_deleted_account_when_restored_with_enable_then_exactly_its_snapshot_groups_and_licenses_are_back()
+ {
+    // GIVEN an account in several groups with direct and group-inherited licenses, offboarded with
+    // the delete policy (groups, licenses removed, then deleted)
+    let running = start(false).await;
+    let before = running.truth();
+    let target = busiest_member(&before);
+    let groups_before = groups_of(&before, &target.id);
+    let skus_before = skus_of(&before, &target.id);
+    assert!(groups_before.len() >= 2, "{target:?}");
+    let tid = running.tenant_id.to_string();
+    let record = running
+        .run_job(
+            "OffboardingQueue",
+            json!({"job_id": "offboard-snap", "tenant_id": tid, "type": "offboard",
+                   "account": target.id, "policy": "delete"}),
+        )
+        .await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    let gone = running.truth();
+    assert!(gone.deleted_user_ids.contains(&target.id));
+    assert!(groups_of(&gone, &target.id).len() < groups_before.len());
+
+    // WHEN a dry run of the restore is asked for
+    let path = format!("/tenants/{tid}/accounts/{}/restore", target.id);
+    let writes_before = running.graph_writes();
+    let (status, plan) = running
+        .call(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({"dry_run": true, "enable": true})),
+        )
+        .await;
+    // THEN it answers the plan from the snapshot and the simulator saw no write
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(running.graph_writes(), writes_before);
+    assert!(running.truth().deleted_user_ids.contains(&target.id));
+    let planned: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            "undelete",
+            "add_groups",
+            "assign_licenses",
+            "enable_sign_in"
+        ],
+        "{plan}"
+    );
+    assert!(
+        plan["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["outcome"] != "done"),
+        "{plan}"
+    );
+
+    // WHEN it is restored for real, with sign-in re-enabled
+    let (status, body) = running
+        .call(reqwest::Method::POST, &path, Some(json!({"enable": true})))
+        .await;
+
+    // THEN the simulator shows it back, enabled, in exactly the groups and with exactly the
+    // licenses it had before the offboarding (the snapshot's)
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["restored"], true, "{body}");
+    assert_eq!(body["complete"], true, "{body}");
+    let after = running.truth();
+    assert!(!after.deleted_user_ids.contains(&target.id));
+    let back = after
+        .users
+        .iter()
+        .find(|u| u.id == target.id)
+        .expect("back");
+    assert!(back.account_enabled);
+    assert_eq!(groups_of(&after, &target.id), groups_before);
+    assert_eq!(skus_of(&after, &target.id), skus_before);
+    // ... the snapshot the answer names is the offboarding's, with the groups it had
+    assert_eq!(body["snapshot"]["job_id"], "offboard-snap");
+    let snapshot_groups: BTreeSet<String> = body["snapshot"]["groups"]
+        .as_array()
+        .expect("snapshot groups")
+        .iter()
+        .filter_map(|g| g["group_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(snapshot_groups, groups_before);
+    // ... and every write step carries its Graph request id and read-back
+    for step in body["steps"].as_array().expect("steps") {
+        if step["outcome"] == "done" {
+            assert!(step["graph_request_id"].is_string(), "{step}");
+            assert!(
+                step["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("read-back"),
+                "{step}"
+            );
+        }
+    }
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_an_account_offboarded_keep_disabled_when_restored_then_its_groups_and_licenses_are_back_and_it_stays_blocked()
+ {
+    // GIVEN an account offboarded keeping it disabled (not deleted)
+    let running = start(false).await;
+    let before = running.truth();
+    let target = busiest_member(&before);
+    let tid = running.tenant_id.to_string();
+    let record = running
+        .run_job(
+            "OffboardingQueue",
+            json!({"job_id": "offboard-keep", "tenant_id": tid, "type": "offboard",
+                   "account": target.user_principal_name, "policy": "keep_disabled"}),
+        )
+        .await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+
+    // WHEN it is restored without enable
+    let path = format!("/tenants/{tid}/accounts/{}/restore", target.id);
+    let (status, body) = running.call(reqwest::Method::POST, &path, None).await;
+
+    // THEN groups and licenses are the ones it had, and sign-in stays blocked
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["restored"], false, "{body}");
+    let after = running.truth();
+    assert_eq!(
+        groups_of(&after, &target.id),
+        groups_of(&before, &target.id)
+    );
+    assert_eq!(skus_of(&after, &target.id), skus_of(&before, &target.id));
+    let account = after
+        .users
+        .iter()
+        .find(|u| u.id == target.id)
+        .expect("there");
+    assert!(!account.account_enabled);
+
+    // WHEN the body names a field the route does not know
+    let (status, error) = running
+        .call(reqwest::Method::POST, &path, Some(json!({"enabled": true})))
+        .await;
+    // THEN 400 names it
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("enabled"),
+        "{error}"
     );
     running.stack.shutdown().await;
 }
@@ -298,6 +518,7 @@ async fn given_an_own_app_tenant_with_data_when_removed_then_nothing_of_it_is_le
     let deleted = &body["deleted"];
     assert!(deleted["skus"].as_u64().unwrap_or_default() >= 1, "{body}");
     assert_eq!(deleted["jobs"], 2, "{body}");
+    assert_eq!(deleted["snapshots"], 1, "the offboarding's snapshot: {body}");
     assert_eq!(deleted["accounts"], 1, "{body}");
     assert_eq!(deleted["index_entry"], 1, "{body}");
     assert!(

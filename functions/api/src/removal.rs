@@ -9,7 +9,7 @@
 //!    privilege) lets an app delete its own service principal, so the answer tells the admin the
 //!    manual step;
 //! 3. every item of the tenant is deleted (accounts, groups, memberships, SKUs, sync runs, job
-//!    records, delta links, lease), the tenant index entry, and the connection itself last.
+//!    records, offboarding snapshots, delta links, lease), the tenant index entry, and the connection itself last.
 //!
 //! Idempotent: while anything of the tenant is left, a DELETE removes it and answers 200 with the
 //! counts; when nothing is left (already removed, or never connected) it answers 404.
@@ -38,6 +38,8 @@ pub struct Deleted {
     pub skus: usize,
     pub sync_runs: usize,
     pub jobs: usize,
+    /// Offboarding snapshots (what a restore would give back).
+    pub snapshots: usize,
     /// The connection, sync lease and delta links.
     pub connection: usize,
     pub index_entry: usize,
@@ -197,6 +199,7 @@ fn kinds(tenant: &TenantId) -> HashMap<PartitionKey, &'static str> {
                 keys::password_handover_partition(tenant),
             ],
         ),
+        ("snapshots", vec![keys::snapshot_partition(tenant)]),
         ("connection", vec![keys::tenant_partition(tenant)]),
     ] {
         for partition in partitions {
@@ -235,6 +238,7 @@ async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted,
             "skus" => deleted.skus += count,
             "sync_runs" => deleted.sync_runs += count,
             "jobs" => deleted.jobs += count,
+            "snapshots" => deleted.snapshots += count,
             "connection" => deleted.connection += count,
             _ => deleted.other += count,
         }
@@ -256,6 +260,7 @@ async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted,
         + deleted.skus
         + deleted.sync_runs
         + deleted.jobs
+        + deleted.snapshots
         + deleted.connection
         + deleted.index_entry
         + deleted.other;

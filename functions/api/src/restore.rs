@@ -1,24 +1,40 @@
-//! `POST /tenants/{tenant_id}/accounts/{account_id}/restore`: brings back a soft-deleted account
-//! (an offboarding with the delete policy) from the tenant's deleted items, within Entra ID's
-//! 30 days. A route rather than a job: it is one Graph call, and the caller wants the answer now.
+//! `POST /tenants/{tenant_id}/accounts/{account_id}/restore`: undoes an offboarding in one call,
+//! from the snapshot the offboarding took before its first write (kept 30 days, Entra ID's
+//! restore window): undeletes the account when it is in deleted items, gives back its direct
+//! groups and direct licenses (disabled plans as they were; group-inherited licenses come back
+//! with their group), and re-enables sign-in when asked. Optional JSON body:
+//! `{"enable": false, "dry_run": false}`; `dry_run: true` answers the plan and writes nothing.
 //!
-//! The account comes back as it was deleted: sign-in still blocked and without the groups and
-//! licenses the offboarding removed (an administrator re-enables it, or an update-memberships job
-//! gives them back).
+//! A route rather than a job: a handful of Graph calls ([`offboarding::restore`]), and the caller
+//! wants the answer now. Every write is judged by a read-back; the answer lists each step with its
+//! Graph request id and what the read-back observed.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use graph::GraphError;
-use lifecycle::http::{json_response, path_param};
-use lifecycle::model::{Account, ConnectionStatus, TenantConnection};
-use lifecycle::store::keys;
+use lifecycle::http::{body_text, json_response, path_param, require_json};
+use lifecycle::model::{ConnectionStatus, TenantConnection};
 use lifecycle::{AccountId, Platform, TenantId};
-use serde_json::json;
+use offboarding::restore::{RestoreError, RestoreOptions};
+use serde::Deserialize;
 
 use crate::{Answer, answer};
 
-/// `POST /tenants/{tenant_id}/accounts/{account_id}/restore`: 200 with the Graph request id;
-/// 404 when the account is not in deleted items; 409 when it is not deleted, or the tenant is
-/// read-only or needs reconnection.
+/// The optional body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreRequest {
+    /// Re-enable sign-in (default false: the account stays blocked).
+    #[serde(default)]
+    enable: bool,
+    /// Answer the plan; write nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /tenants/{tenant_id}/accounts/{account_id}/restore`: 200 with the steps (each with its
+/// Graph request id and read-back); 400 for a malformed body; 404 when the account is neither in
+/// the tenant nor in its deleted items; 409 when it is not deleted and no snapshot names anything
+/// to give back, or the tenant is read-only or needs reconnection.
 #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), account_id = %path_param(request, "account_id")))]
 pub async fn restore(
     platform: &Platform,
@@ -27,6 +43,28 @@ pub async fn restore(
     match try_restore(platform, request).await {
         Ok(answer) | Err(answer) => *answer,
     }
+}
+
+fn options(request: &ApiGatewayV2httpRequest) -> Result<RestoreOptions, Answer> {
+    require_json(request)?;
+    let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
+    let body: RestoreRequest = if text.trim().is_empty() {
+        RestoreRequest::default()
+    } else {
+        serde_json::from_str(&text).map_err(|error| {
+            answer(
+                400,
+                "bad_request",
+                format!(
+                    "the JSON body is not valid: {error}; send {{\"enable\": true|false, \"dry_run\": true|false}} or no body"
+                ),
+            )
+        })?
+    };
+    Ok(RestoreOptions {
+        enable: body.enable,
+        dry_run: body.dry_run,
+    })
 }
 
 async fn try_restore(
@@ -42,6 +80,7 @@ async fn try_restore(
             format!("{error}; a deleted account is named by its object id"),
         )
     })?;
+    let options = options(request)?;
     let tenant = writable_tenant(platform, &tenant_id).await?;
     let graph = platform.tenant_graph(&tenant).await.map_err(|error| {
         tracing::error!(%error, "no Graph handle for the tenant");
@@ -51,48 +90,45 @@ async fn try_restore(
             "the tenant's credential could not be read; try again later",
         )
     })?;
-    let receipt = match graph.restore_deleted_item(account_id.as_str()).await {
-        Ok(receipt) => receipt,
-        Err(error) if error.is_not_found() => {
-            return Err(match graph.user(account_id.as_str()).await {
-                Ok(_) => answer(
-                    409,
-                    "not_deleted",
-                    format!("account {account_id} is not deleted: there is nothing to restore"),
+    let report = match offboarding::restore::restore(
+        platform,
+        &graph,
+        &tenant_id,
+        &account_id,
+        options,
+    )
+    .await
+    {
+        Ok(report) => report,
+        Err(RestoreError::NotFound(_)) => {
+            return Err(answer(
+                404,
+                "not_found",
+                format!(
+                    "account {account_id} is not in tenant {tenant_id} nor in its deleted items: a deleted account can be restored for 30 days after it was deleted"
                 ),
-                Err(_) => answer(
-                    404,
-                    "not_found",
-                    format!(
-                        "account {account_id} is not in the deleted items of tenant {tenant_id}: a deleted account can be restored for 30 days after it was deleted"
-                    ),
-                ),
-            });
+            ));
         }
-        Err(error) => return Err(graph_failure(platform, &tenant, error).await),
+        Err(error @ RestoreError::NothingToRestore(_)) => {
+            return Err(answer(409, "not_deleted", error));
+        }
+        Err(error @ RestoreError::NotConfirmed(_)) => {
+            return Err(answer(503, "unavailable", error));
+        }
+        Err(RestoreError::Graph(error)) => {
+            return Err(graph_failure(platform, &tenant, error).await);
+        }
+        Err(error) => {
+            tracing::error!(%error, "restore failed");
+            return Err(answer(
+                503,
+                "unavailable",
+                "the store could not be read; try again later (a restore can be sent again)",
+            ));
+        }
     };
-    let key = keys::account(&tenant_id, &account_id);
-    match platform.store.get::<Account>(&key).await {
-        Ok(Some(mut account)) if account.deleted => {
-            account.deleted = false;
-            if let Err(error) = platform.store.put(&key, &account).await {
-                tracing::warn!(%error, "restored account not updated here; the next sync will");
-            }
-        }
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "restored account not read here; the next sync will"),
-    }
-    tracing::info!(account_id = %account_id, request_id = ?receipt.request_id, "account restored");
-    Ok(Box::new(json_response(
-        200,
-        &json!({
-            "tenant_id": tenant_id,
-            "account_id": account_id,
-            "restored": true,
-            "graph_request_id": receipt.request_id,
-            "note": "the account is back as it was deleted: sign-in stays blocked and the groups and licenses the offboarding removed are not given back",
-        }),
-    )))
+    tracing::info!(account_id = %account_id, restored = report.restored, complete = report.complete, dry_run = report.dry_run, "account restore");
+    Ok(Box::new(json_response(200, &report)))
 }
 
 /// The tenant, if it is connected in read/write mode.

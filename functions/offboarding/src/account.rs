@@ -2,12 +2,14 @@
 //! the account itself (enabled, licenses and where each comes from) and its direct group
 //! memberships (`memberOf`), each group classified by whether Graph lets us remove the member.
 
+use std::collections::BTreeMap;
+
 use graph::{BatchRequest, GraphError, Method, TenantGraph};
 use lifecycle::model::AccountRef;
 use serde::Deserialize;
 
 /// The account properties offboarding reads.
-const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates,signInSessionsValidFromDateTime";
+const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates,signInSessionsValidFromDateTime";
 /// What the deleted-items entry of an account shows after a delete.
 const DELETED_SELECT: &str = graph::DeletedUser::SELECT;
 /// The group properties that decide whether a membership can be removed through Graph.
@@ -26,8 +28,13 @@ pub struct AccountState {
     pub sessions_valid_from: Option<chrono::DateTime<chrono::Utc>>,
     /// Mastered in an on-premises directory: blocking and deleting must happen there.
     pub on_premises_synced: bool,
+    /// `usageLocation` (licenses need one).
+    pub usage_location: Option<String>,
     /// SKU ids assigned directly (removable with one assignLicense).
     pub direct_licenses: Vec<String>,
+    /// The service plans turned off in each direct license (SKU id -> plan ids), so a restore
+    /// gives the license back as it was.
+    pub disabled_plans: BTreeMap<String, Vec<String>>,
     /// SKU ids inherited from a group (group-based licensing), with the group's id: they go when
     /// the account leaves the group, and cannot be removed directly.
     pub inherited_licenses: Vec<(String, String)>,
@@ -177,8 +184,12 @@ fn malformed(reason: &str) -> GraphError {
 fn account_state(user: graph::User, groups: Vec<MemberGroup>) -> AccountState {
     let mut direct_licenses = Vec::new();
     let mut inherited_licenses = Vec::new();
+    let mut disabled_plans = BTreeMap::new();
     if user.license_assignment_states.is_empty() {
-        direct_licenses.extend(user.assigned_licenses.iter().map(|l| l.sku_id.clone()));
+        for license in &user.assigned_licenses {
+            direct_licenses.push(license.sku_id.clone());
+            disabled_plans.insert(license.sku_id.clone(), license.disabled_plans.clone());
+        }
     }
     for state in &user.license_assignment_states {
         let Some(sku_id) = state.sku_id.clone() else {
@@ -187,6 +198,7 @@ fn account_state(user: graph::User, groups: Vec<MemberGroup>) -> AccountState {
         match state.assigned_by_group.as_deref().filter(|g| !g.is_empty()) {
             None => {
                 if !direct_licenses.contains(&sku_id) {
+                    disabled_plans.insert(sku_id.clone(), state.disabled_plans.clone());
                     direct_licenses.push(sku_id);
                 }
             }
@@ -198,8 +210,10 @@ fn account_state(user: graph::User, groups: Vec<MemberGroup>) -> AccountState {
         enabled: user.account_enabled.unwrap_or(true),
         sessions_valid_from: user.sign_in_sessions_valid_from_date_time,
         on_premises_synced: user.on_premises_sync_enabled.unwrap_or(false),
+        usage_location: user.usage_location.clone(),
         id: user.id,
         direct_licenses,
+        disabled_plans,
         inherited_licenses,
         groups,
     }

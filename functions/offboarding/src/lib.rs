@@ -12,9 +12,11 @@
 //! Graph's request id; a redelivery resumes at the first unfinished step. `dry_run` records the
 //! plan with no write.
 
-mod account;
+pub mod account;
 mod offboard;
 mod plan;
+pub mod restore;
+mod snapshot;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;

@@ -18,6 +18,7 @@ use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform,
 
 use crate::account::{self, AccountState, Found, MemberGroup};
 use crate::plan::{self, Action, PlannedStep};
+use crate::snapshot;
 
 /// The offboard job handler.
 #[derive(Clone)]
@@ -101,6 +102,9 @@ impl Offboarding {
         if job.dry_run {
             return dry_run(planned, &state, read_ids, progress).await;
         }
+        if progress.finished_step(plan::SNAPSHOT).is_none() {
+            self.take_snapshot(job, &state, progress).await?;
+        }
         let mut run = Run {
             platform: &self.platform,
             graph: &graph,
@@ -145,6 +149,28 @@ impl Offboarding {
         } else {
             JobStatus::Succeeded
         })
+    }
+
+    /// Keeps what this offboarding is about to remove (groups, licenses, sign-in), before its
+    /// first write, so one restore call can give it back; recorded as the `snapshot` step, so a
+    /// redelivery (which reads an account already changed) never replaces it.
+    async fn take_snapshot(
+        &self,
+        job: &Job,
+        state: &AccountState,
+        progress: &mut JobProgress,
+    ) -> Result<(), JobError> {
+        let snapshot = snapshot::of(job, state)?;
+        let key = keys::account_snapshot(&job.tenant_id, &snapshot.account_id);
+        self.platform.store.put(&key, &snapshot).await?;
+        progress
+            .step(step(
+                plan::SNAPSHOT,
+                StepOutcome::Done,
+                None,
+                snapshot::summary(&snapshot),
+            ))
+            .await
     }
 
     /// SKU id -> part number of the tenant's stored SKUs (a few dozen), to name licenses.
@@ -690,7 +716,7 @@ fn revoked(
 
 /// Writes the stored account (when the platform has it) from what Graph answered: sign-in,
 /// licenses, not deleted; and forgets the stored memberships of groups Graph no longer lists.
-async fn store_observed(
+pub(crate) async fn store_observed(
     platform: &Platform,
     tenant_id: &TenantId,
     before: &AccountState,

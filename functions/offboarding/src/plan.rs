@@ -8,6 +8,7 @@ use lifecycle::model::{OffboardJob, OffboardPolicy};
 use crate::account::{AccountState, MemberGroup, Removal};
 
 /// Step names, as recorded in the job record.
+pub const SNAPSHOT: &str = "snapshot";
 pub const BLOCK_SIGN_IN: &str = "block_sign_in";
 pub const REVOKE_SESSIONS: &str = "revoke_sessions";
 pub const REMOVE_GROUPS: &str = "remove_groups";
@@ -236,7 +237,9 @@ mod tests {
             enabled: true,
             sessions_valid_from: None,
             on_premises_synced: false,
+            usage_location: Some("US".into()),
             direct_licenses: vec!["sku-e5".into()],
+            disabled_plans: Default::default(),
             inherited_licenses: vec![
                 ("sku-e3".into(), "g1".into()),
                 ("sku-visio".into(), "dyn".into()),

@@ -9,9 +9,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use graph_sim::{ConsentChange, SimConfig, Truth, TruthUser};
 use lifecycle::model::{
-    Account, AccountRef, AssignedLicense, ConnectionMode, ConnectionStatus, Job, JobKind,
-    JobRecord, JobStatus, LastSignIn, OffboardJob, OffboardPolicy, StepOutcome, TenantAuth,
-    TenantConnection,
+    Account, AccountRef, AccountSnapshot, AssignedLicense, ConnectionMode, ConnectionStatus, Job,
+    JobKind, JobRecord, JobStatus, LastSignIn, OffboardJob, OffboardPolicy, StepOutcome,
+    TenantAuth, TenantConnection,
 };
 use lifecycle::store::keys;
 use lifecycle::{AccountId, JobId, OrgId, Platform, SkuId, TenantId, Upn};
@@ -255,14 +255,59 @@ async fn given_a_licensed_account_in_groups_when_offboarded_keep_disabled_then_i
         assert!(s.graph_request_id.is_some(), "{s:?}");
     }
     assert_eq!(step(&record, "keep_disabled").outcome, StepOutcome::Done);
-    // ... block and revoke were the first two steps recorded
-    let first_two: Vec<_> = record
+    // ... the snapshot was taken first, and block and revoke were the first writes recorded
+    let first_three: Vec<_> = record
         .steps
         .iter()
-        .take(2)
+        .take(3)
         .map(|s| s.name.as_str())
         .collect();
-    assert_eq!(first_two, ["block_sign_in", "revoke_sessions"]);
+    assert_eq!(
+        first_three,
+        ["snapshot", "block_sign_in", "revoke_sessions"]
+    );
+    // ... and the snapshot holds what Graph showed before the first write: enabled, the groups
+    // and the licenses
+    let snapshot: AccountSnapshot = env
+        .platform
+        .store
+        .get(&keys::account_snapshot(
+            &env.tenant.tenant_id,
+            &AccountId::parse(&target.id).expect("id"),
+        ))
+        .await
+        .expect("read snapshot")
+        .expect("a snapshot of the account");
+    assert!(snapshot.account_enabled);
+    assert_eq!(snapshot.job_id, job.job_id);
+    let snapshot_groups: BTreeSet<String> = snapshot
+        .groups
+        .iter()
+        .map(|g| g.display_name.clone())
+        .collect();
+    let groups_before: BTreeSet<String> = groups_of(&before, &target.id)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(snapshot_groups, groups_before);
+    let snapshot_skus: BTreeSet<String> = snapshot
+        .direct_licenses
+        .iter()
+        .map(|l| l.sku_id.to_ascii_lowercase())
+        .chain(
+            snapshot
+                .inherited_licenses
+                .iter()
+                .map(|l| l.sku_id.to_ascii_lowercase()),
+        )
+        .collect();
+    let skus_before: BTreeSet<String> = target
+        .sku_ids
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    assert_eq!(snapshot_skus, skus_before);
+    assert!(snapshot.expires_at() > chrono::Utc::now() + chrono::Duration::days(29));
 
     // ... and the simulator says: kept, disabled, sessions revoked, no license, and only in groups
     // Graph cannot change (named in the step detail)

@@ -8,6 +8,7 @@ mod directory;
 mod job;
 mod job_parser;
 pub mod limits;
+mod snapshot;
 mod sync_run;
 mod tenant;
 
@@ -20,6 +21,9 @@ pub use job::{
     PasswordHandover, PasswordSource, StepOutcome, SyncCursor, SyncJob, UpdateMembershipsJob,
 };
 pub use job_parser::JobParseError;
+pub use snapshot::{
+    AccountSnapshot, InheritedLicense, SNAPSHOT_RETENTION, SnapshotGroup, SnapshotLicense,
+};
 pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
 pub use tenant::{
     ConnectionMode, ConnectionStatus, LastSync, OAuthState, SyncOptions, TenantAuth,

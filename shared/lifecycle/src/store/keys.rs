@@ -15,6 +15,7 @@
 //! | sync run            | `T#{tenant}#RUNS`               | `{started_at rfc3339 ms}#{run}`  |
 //! | job record          | `T#{tenant}#JOBS`               | `{job id}`                       |
 //! | password hand-over  | `T#{tenant}#HANDOVER`           | `{job id}`                       |
+//! | account snapshot    | `T#{tenant}#SNAP`               | `{account id}`                   |
 //! | OAuth state         | `STATE#{nonce}`                 | `STATE`                          |
 //! | scheduled job       | `SCHEDULED`                     | `{not before rfc3339 ms}#{tenant}#{job}` |
 //!
@@ -241,6 +242,17 @@ pub fn password_handover(tenant: &TenantId, job: &JobId) -> Key {
     Key::new(password_handover_partition(tenant), job.as_str())
 }
 
+/// The partition of the tenant's account snapshots (what an offboarding removed, kept for the
+/// 30-day restore window).
+pub fn snapshot_partition(tenant: &TenantId) -> PartitionKey {
+    PartitionKey(format!("T#{tenant}#SNAP"))
+}
+
+/// The snapshot of `account` taken by its latest offboarding.
+pub fn account_snapshot(tenant: &TenantId, account: &AccountId) -> Key {
+    Key::new(snapshot_partition(tenant), account.as_str())
+}
+
 /// A pending OAuth consent, by the nonce carried in the signed `state` parameter.
 pub fn oauth_state(nonce: &str) -> Key {
     Key::new(PartitionKey(format!("STATE#{nonce}")), "STATE")
@@ -272,6 +284,7 @@ pub fn all_tenant_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
         sync_run_partition(tenant),
         job_partition(tenant),
         password_handover_partition(tenant),
+        snapshot_partition(tenant),
     ];
     partitions.extend(account_partitions(tenant));
     partitions.extend(group_partitions(tenant));
@@ -329,11 +342,12 @@ mod tests {
             sync_run(&tenant, Utc::now(), &SyncRunId::new()),
             job(&tenant, &JobId::new()),
             password_handover(&tenant, &JobId::new()),
+            account_snapshot(&tenant, &account_id),
         ];
         for key in &keys {
             assert!(partitions.contains(key.partition()), "{key} not covered");
         }
-        assert_eq!(partitions.len(), 5 + 3 * usize::from(SHARDS));
+        assert_eq!(partitions.len(), 6 + 3 * usize::from(SHARDS));
         assert!(!partitions.contains(tenant_index_entry(&tenant).partition()));
     }
 

@@ -23,8 +23,8 @@ use thiserror::Error;
 
 use crate::ids::TenantId;
 use crate::model::{
-    Account, Group, JobRecord, Membership, OAuthState, PasswordHandover, Sku, SyncRun,
-    TenantConnection, TenantIndexEntry,
+    Account, AccountSnapshot, Group, JobRecord, Membership, OAuthState, PasswordHandover, Sku,
+    SyncRun, TenantConnection, TenantIndexEntry,
 };
 use crate::sdk_error::{AwsFailure, BoxError, classify};
 use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
@@ -135,6 +135,12 @@ impl Record for SyncRun {}
 impl Record for JobRecord {
     fn expires_at(&self) -> Option<DateTime<Utc>> {
         JobRecord::expires_at(self)
+    }
+}
+
+impl Record for AccountSnapshot {
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(AccountSnapshot::expires_at(self))
     }
 }
 

@@ -1,0 +1,590 @@
+//! One-call restore of an offboarded account from its snapshot: undelete it when it is in deleted
+//! items, then give back the direct groups and direct licenses (with their disabled plans) the
+//! offboarding removed, and re-enable sign-in when asked. Group-inherited licenses come back with
+//! their group. Every write is judged by a read-back of the account from Graph; the stored account
+//! is written from that read-back. Idempotent: what is already back is skipped, so a caller whose
+//! answer was lost simply sends the restore again.
+//!
+//! Runs inline (the API's route): an undelete, one `$batch` per 20 groups, one assignLicense, one
+//! PATCH and two reads fit well inside API Gateway's 30 s.
+
+use graph::{AssignedLicense, BatchRequest, GraphError, TenantGraph, UserPatch};
+use lifecycle::model::{AccountRef, AccountSnapshot, SnapshotGroup, SnapshotLicense, StepOutcome};
+use lifecycle::store::keys;
+use lifecycle::{AccountId, Platform, StoreError, TenantId};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::account::{self, AccountState, Found};
+use crate::offboard::store_observed;
+
+/// Step names of a restore.
+pub const UNDELETE: &str = "undelete";
+pub const ADD_GROUPS: &str = "add_groups";
+pub const ASSIGN_LICENSES: &str = "assign_licenses";
+pub const ENABLE_SIGN_IN: &str = "enable_sign_in";
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Re-enable sign-in (`accountEnabled: true`).
+    pub enable: bool,
+    /// Return the plan; write nothing.
+    pub dry_run: bool,
+}
+
+/// Why a restore could not run at all (nothing was written).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// Neither an active account nor in deleted items.
+    #[error("account {0} is neither in the tenant nor in its deleted items")]
+    NotFound(AccountId),
+    /// Active, and no offboarding snapshot says what to give back.
+    #[error(
+        "account {0} is not deleted and no offboarding snapshot of the last 30 days names groups or licenses to give back: there is nothing to restore"
+    )]
+    NothingToRestore(AccountId),
+    /// Graph accepted the undelete but the read-back does not show the account active yet.
+    #[error(
+        "Graph accepted the restore of account {0} but the read-back does not show it active yet; send the restore again"
+    )]
+    NotConfirmed(AccountId),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One step of a restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreStep {
+    pub name: &'static str,
+    pub outcome: StepOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_request_id: Option<String>,
+    pub detail: String,
+}
+
+/// The snapshot a restore worked from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotUsed {
+    pub job_id: String,
+    pub taken_at: chrono::DateTime<chrono::Utc>,
+    pub account_enabled: bool,
+    pub groups: Vec<SnapshotGroup>,
+    pub direct_licenses: Vec<SnapshotLicense>,
+}
+
+/// The account as the final read-back showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Observed {
+    pub account_enabled: bool,
+    /// Direct group ids.
+    pub groups: Vec<String>,
+    pub direct_licenses: Vec<String>,
+    /// (SKU id, group id) of each group-inherited license.
+    pub inherited_licenses: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_request_id: Option<String>,
+}
+
+/// What a restore did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreReport {
+    pub tenant_id: TenantId,
+    pub account_id: AccountId,
+    pub user_principal_name: String,
+    pub dry_run: bool,
+    /// Whether the account was brought back from deleted items.
+    pub restored: bool,
+    /// The request id of the undelete, when there was one.
+    pub graph_request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotUsed>,
+    pub steps: Vec<RestoreStep>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+    /// Every step done or skipped (no failure).
+    pub complete: bool,
+}
+
+/// Restores `account_id` in `tenant_id` (see the module doc).
+#[tracing::instrument(skip(platform, graph), fields(tenant_id = %tenant_id, account_id = %account_id))]
+pub async fn restore(
+    platform: &Platform,
+    graph: &TenantGraph,
+    tenant_id: &TenantId,
+    account_id: &AccountId,
+    options: RestoreOptions,
+) -> Result<RestoreReport, RestoreError> {
+    let snapshot = platform
+        .store
+        .get::<AccountSnapshot>(&keys::account_snapshot(tenant_id, account_id))
+        .await?
+        .filter(|s| !s.is_expired(chrono::Utc::now()));
+    let base = &platform.config.graph_base_url;
+    let reference = AccountRef::Id(account_id.clone());
+    let (found, _) = account::read(graph, base, &reference).await?;
+    let mut steps = Vec::with_capacity(4);
+    let mut undelete_id = None;
+    let (upn, state) = match found {
+        Found::Missing => return Err(RestoreError::NotFound(account_id.clone())),
+        Found::Active(_) if snapshot.is_none() => {
+            return Err(RestoreError::NothingToRestore(account_id.clone()));
+        }
+        Found::Active(state) => {
+            steps.push(step(
+                UNDELETE,
+                StepOutcome::Skipped,
+                None,
+                "the account is not deleted".into(),
+            ));
+            (state.upn.clone(), Some(state))
+        }
+        Found::Deleted { upn, .. } if options.dry_run => {
+            steps.push(step(
+                UNDELETE,
+                StepOutcome::Pending,
+                None,
+                format!(
+                    "restore from deleted items: POST /directory/deletedItems/{account_id}/restore"
+                ),
+            ));
+            (upn, None)
+        }
+        Found::Deleted { .. } => {
+            let receipt = graph.restore_deleted_item(account_id.as_str()).await?;
+            undelete_id = receipt.request_id.clone();
+            let (found, read_ids) = account::read(graph, base, &reference).await?;
+            let Found::Active(state) = found else {
+                return Err(RestoreError::NotConfirmed(account_id.clone()));
+            };
+            steps.push(step(
+                UNDELETE,
+                StepOutcome::Done,
+                receipt.request_id,
+                format!(
+                    "restored from deleted items; read-back: active as {} (request-id {})",
+                    state.upn,
+                    read_ids.first().map_or("-", String::as_str)
+                ),
+            ));
+            (state.upn.clone(), Some(state))
+        }
+    };
+    let plan = Plan::new(snapshot.as_ref(), state.as_ref(), options);
+    let mut report = RestoreReport {
+        tenant_id: tenant_id.clone(),
+        account_id: account_id.clone(),
+        user_principal_name: upn,
+        dry_run: options.dry_run,
+        restored: undelete_id.is_some(),
+        graph_request_id: undelete_id,
+        snapshot: snapshot.as_ref().map(|s| SnapshotUsed {
+            job_id: s.job_id.to_string(),
+            taken_at: s.taken_at,
+            account_enabled: s.account_enabled,
+            groups: s.groups.clone(),
+            direct_licenses: s.direct_licenses.clone(),
+        }),
+        steps,
+        observed: None,
+        complete: false,
+    };
+    match state {
+        Some(state) if !options.dry_run => {
+            let written = plan.write(graph, &state).await?;
+            let (found, read_ids) = account::read(graph, base, &reference).await?;
+            let Found::Active(after) = found else {
+                return Err(RestoreError::NotConfirmed(account_id.clone()));
+            };
+            store_observed(platform, tenant_id, &state, &after)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, "restored account not stored here; the next sync will");
+                })
+                .ok();
+            let read_id = read_ids.into_iter().next();
+            report
+                .steps
+                .extend(plan.judge(written, &after, read_id.as_deref()));
+            report.observed = Some(observed(&after, read_id));
+        }
+        _ => report.steps.extend(plan.pending()),
+    }
+    report.complete = report.steps.iter().all(|s| {
+        matches!(
+            s.outcome,
+            StepOutcome::Done | StepOutcome::Skipped | StepOutcome::Pending
+        )
+    });
+    Ok(report)
+}
+
+fn step(
+    name: &'static str,
+    outcome: StepOutcome,
+    graph_request_id: Option<String>,
+    detail: String,
+) -> RestoreStep {
+    RestoreStep {
+        name,
+        outcome,
+        graph_request_id,
+        detail,
+    }
+}
+
+fn observed(state: &AccountState, graph_request_id: Option<String>) -> Observed {
+    Observed {
+        account_enabled: state.enabled,
+        groups: state.groups.iter().map(|g| g.id.clone()).collect(),
+        direct_licenses: state.direct_licenses.clone(),
+        inherited_licenses: state.inherited_licenses.clone(),
+        graph_request_id,
+    }
+}
+
+/// What to give back, decided from the snapshot and the account as it stands (`None` while it is
+/// still deleted, in a dry run: then everything in the snapshot is to give back).
+struct Plan {
+    groups: Vec<SnapshotGroup>,
+    /// Not removable when the snapshot was taken (dynamic, mail-enabled, on-premises): the
+    /// offboarding left them, and the platform cannot add the member back either.
+    kept_groups: Vec<SnapshotGroup>,
+    licenses: Vec<SnapshotLicense>,
+    enable: bool,
+    enable_asked: bool,
+}
+
+/// What Graph answered to the writes.
+struct Written {
+    groups: Vec<(String, Result<Option<String>, String>)>,
+    licenses: Option<Result<Option<String>, String>>,
+    enable: Option<Result<Option<String>, String>>,
+}
+
+impl Plan {
+    fn new(
+        snapshot: Option<&AccountSnapshot>,
+        state: Option<&AccountState>,
+        options: RestoreOptions,
+    ) -> Plan {
+        let in_group = |id: &str| state.is_some_and(|s| s.groups.iter().any(|g| g.id == id));
+        let has_license = |sku: &str| {
+            state.is_some_and(|s| {
+                s.direct_licenses
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(sku))
+            })
+        };
+        let (groups, kept_groups) = snapshot
+            .map(|s| {
+                s.groups
+                    .iter()
+                    .filter(|g| !in_group(&g.group_id))
+                    .cloned()
+                    .partition(|g| g.removable)
+            })
+            .unwrap_or_default();
+        let licenses = snapshot
+            .map(|s| {
+                s.direct_licenses
+                    .iter()
+                    .filter(|l| !has_license(&l.sku_id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Plan {
+            groups,
+            kept_groups,
+            licenses,
+            enable: options.enable && !state.is_some_and(|s| s.enabled),
+            enable_asked: options.enable,
+        }
+    }
+
+    fn groups_detail(&self) -> String {
+        let names = self
+            .groups
+            .iter()
+            .map(|g| g.display_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut detail = format!(
+            "add back to {} group(s) ({} $batch request(s)): {names}",
+            self.groups.len(),
+            self.groups.len().div_ceil(graph::MAX_BATCH_STEPS)
+        );
+        for group in &self.kept_groups {
+            detail.push_str(&format!(
+                "; cannot add back to {}: {}",
+                group.display_name,
+                group
+                    .not_removable_reason
+                    .as_deref()
+                    .unwrap_or("not changeable through Graph")
+            ));
+        }
+        detail
+    }
+
+    fn licenses_detail(&self) -> String {
+        format!(
+            "assign {} direct license(s) with one assignLicense, disabled plans as before: {}",
+            self.licenses.len(),
+            self.licenses
+                .iter()
+                .map(|l| l.sku_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// The plan with no write (a dry run).
+    fn pending(&self) -> Vec<RestoreStep> {
+        let groups = if self.groups.is_empty() && self.kept_groups.is_empty() {
+            step(
+                ADD_GROUPS,
+                StepOutcome::Skipped,
+                None,
+                "no group to add back".into(),
+            )
+        } else if self.groups.is_empty() {
+            step(ADD_GROUPS, StepOutcome::Skipped, None, self.groups_detail())
+        } else {
+            step(ADD_GROUPS, StepOutcome::Pending, None, self.groups_detail())
+        };
+        let licenses = if self.licenses.is_empty() {
+            step(
+                ASSIGN_LICENSES,
+                StepOutcome::Skipped,
+                None,
+                "no direct license to give back".into(),
+            )
+        } else {
+            step(
+                ASSIGN_LICENSES,
+                StepOutcome::Pending,
+                None,
+                self.licenses_detail(),
+            )
+        };
+        vec![groups, licenses, self.enable_pending()]
+    }
+
+    fn enable_pending(&self) -> RestoreStep {
+        if self.enable {
+            step(
+                ENABLE_SIGN_IN,
+                StepOutcome::Pending,
+                None,
+                "re-enable sign-in: PATCH accountEnabled=true".into(),
+            )
+        } else if self.enable_asked {
+            step(
+                ENABLE_SIGN_IN,
+                StepOutcome::Skipped,
+                None,
+                "sign-in is enabled already".into(),
+            )
+        } else {
+            step(
+                ENABLE_SIGN_IN,
+                StepOutcome::Skipped,
+                None,
+                "not requested: sign-in stays blocked (send enable: true to re-enable it)".into(),
+            )
+        }
+    }
+
+    /// Sends the writes: groups (20 per `$batch`), licenses (one assignLicense), sign-in (PATCH).
+    /// A permanent refusal is kept for the step; a transient failure ends the restore (the caller
+    /// sends it again; what was done is skipped then).
+    async fn write(
+        &self,
+        graph: &TenantGraph,
+        state: &AccountState,
+    ) -> Result<Written, GraphError> {
+        let mut written = Written {
+            groups: Vec::new(),
+            licenses: None,
+            enable: None,
+        };
+        if !self.groups.is_empty() {
+            let member = graph.client().directory_object_url(&state.id);
+            let requests = self
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(n, g)| {
+                    BatchRequest::add_group_member(n.to_string(), &g.group_id, member.clone())
+                })
+                .collect();
+            for (group, outcome) in self.groups.iter().zip(graph.batch(requests).await?) {
+                let result = match outcome.result {
+                    Ok(response) => Ok(response.request_id),
+                    Err(error) if error.is_member_already_present() => {
+                        Ok(error.request_id().map(str::to_owned))
+                    }
+                    Err(error) if error.is_retryable() => return Err(error),
+                    Err(error) => Err(error.to_string()),
+                };
+                written.groups.push((group.group_id.clone(), result));
+            }
+        }
+        if !self.licenses.is_empty() {
+            let add: Vec<AssignedLicense> = self
+                .licenses
+                .iter()
+                .map(|l| AssignedLicense {
+                    sku_id: l.sku_id.clone(),
+                    disabled_plans: l.disabled_plans.clone(),
+                })
+                .collect();
+            written.licenses = Some(match graph.assign_license(&state.id, &add, &[]).await {
+                Ok(receipt) => Ok(receipt.request_id),
+                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) => Err(error.to_string()),
+            });
+        }
+        if self.enable {
+            let patch = UserPatch {
+                account_enabled: Some(true),
+                ..UserPatch::default()
+            };
+            written.enable = Some(match graph.update_user(&state.id, &patch).await {
+                Ok(receipt) => Ok(receipt.request_id),
+                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) => Err(error.to_string()),
+            });
+        }
+        Ok(written)
+    }
+
+    /// Each step's outcome: done only when the read-back `after` shows it.
+    fn judge(
+        &self,
+        written: Written,
+        after: &AccountState,
+        read_id: Option<&str>,
+    ) -> Vec<RestoreStep> {
+        let read = format!("(read-back request-id {})", read_id.unwrap_or("-"));
+        let mut steps = Vec::with_capacity(3);
+        if self.groups.is_empty() {
+            steps.push(self.pending().remove(0));
+        } else {
+            let mut ids = Vec::new();
+            let mut failures = Vec::new();
+            for (group, result) in written.groups {
+                let name = self
+                    .groups
+                    .iter()
+                    .find(|g| g.group_id == group)
+                    .map_or(group.as_str(), |g| g.display_name.as_str());
+                let listed = after.groups.iter().any(|g| g.id == group);
+                match result {
+                    Err(reason) => failures.push(format!("{name}: {reason}")),
+                    Ok(id) if listed => ids.extend(id),
+                    Ok(id) => {
+                        ids.extend(id);
+                        failures.push(format!("{name}: Graph accepted the request but the read-back does not list the group; send the restore again"));
+                    }
+                }
+            }
+            let back = self
+                .groups
+                .iter()
+                .filter(|g| after.groups.iter().any(|now| now.id == g.group_id))
+                .count();
+            let mut detail = format!(
+                "{}; read-back memberOf: {back} of {} back, {} direct group(s) in all {read}",
+                self.groups_detail().replacen("add back", "added back", 1),
+                self.groups.len(),
+                after.groups.len()
+            );
+            let outcome = if failures.is_empty() {
+                StepOutcome::Done
+            } else {
+                detail.push_str(&format!("; failed: {}", failures.join("; ")));
+                StepOutcome::Failed
+            };
+            let id = (!ids.is_empty()).then(|| ids.join(","));
+            steps.push(step(ADD_GROUPS, outcome, id, detail));
+        }
+        match written.licenses {
+            None => steps.push(self.pending().remove(1)),
+            Some(result) => {
+                let missing: Vec<&str> = self
+                    .licenses
+                    .iter()
+                    .filter(|l| {
+                        !after
+                            .direct_licenses
+                            .iter()
+                            .any(|d| d.eq_ignore_ascii_case(&l.sku_id))
+                    })
+                    .map(|l| l.sku_id.as_str())
+                    .collect();
+                let observed = format!(
+                    "read-back assignedLicenses: {} direct, {} from groups {read}",
+                    after.direct_licenses.len(),
+                    after.inherited_licenses.len()
+                );
+                let (outcome, id, detail) = match result {
+                    Err(reason) => (
+                        StepOutcome::Failed,
+                        None,
+                        format!("Graph refused: {reason}; {observed}"),
+                    ),
+                    Ok(id) if missing.is_empty() => (
+                        StepOutcome::Done,
+                        id,
+                        format!(
+                            "{}; {observed}",
+                            self.licenses_detail().replacen("assign", "assigned", 1)
+                        ),
+                    ),
+                    Ok(id) => (
+                        StepOutcome::Failed,
+                        id,
+                        format!(
+                            "Graph accepted the request but the read-back does not show {}; {observed}; send the restore again",
+                            missing.join(", ")
+                        ),
+                    ),
+                };
+                steps.push(step(ASSIGN_LICENSES, outcome, id, detail));
+            }
+        }
+        match written.enable {
+            None => steps.push(self.enable_pending()),
+            Some(result) => {
+                let observed = format!("read-back accountEnabled={} {read}", after.enabled);
+                let (outcome, id, detail) = match result {
+                    Err(reason) => (
+                        StepOutcome::Failed,
+                        None,
+                        format!("Graph refused: {reason}; {observed}"),
+                    ),
+                    Ok(id) if after.enabled => (
+                        StepOutcome::Done,
+                        id,
+                        format!("sign-in re-enabled; {observed}"),
+                    ),
+                    Ok(id) => (
+                        StepOutcome::Failed,
+                        id,
+                        format!(
+                            "Graph accepted the request but the read-back still shows sign-in blocked; {observed}; send the restore again"
+                        ),
+                    ),
+                };
+                steps.push(step(ENABLE_SIGN_IN, outcome, id, detail));
+            }
+        }
+        steps
+    }
+}
