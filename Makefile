@@ -3,9 +3,10 @@
 #   make test   lint + every test (what CI runs)
 #   make up     the local stack, until Ctrl-C
 #   make token  a bearer token of the running `make up` stack: make token ORG=acme
-#   make lint   fmt check, clippy (warnings denied), cfn-lint
+#   make lint   fmt check, clippy (warnings denied), cfn-lint, sam validate --lint, checkov
 #   make build  release Lambda bundles for arm64 (cargo-lambda, zig linker)
 #   make bench  Graph client and sync figures against the simulator
+#   make deploy sam build + sam deploy into your AWS account (--guided the first time)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,12 +15,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 VENV_STAMP := $(VENV)/.installed
-# moto_server, cfn-lint and cargo-lambda come from the project-local virtualenv.
+# moto_server, cfn-lint, sam and cargo-lambda come from the project-local virtualenv; checkov
+# pins its own boto3, so it lives in a virtualenv of its own.
+CHECKOV_VENV := $(CURDIR)/.venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PATH := $(VENV)/bin:$(PATH)
+# No telemetry from `sam` on developer machines or CI.
+export SAM_CLI_TELEMETRY := 0
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv browser test lint fmt demo up token build bench clean
+.PHONY: help venv browser test lint fmt demo up token build bench deploy clean
 
 # Debian's packages are installed as root (CI and these machines), else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,13 +34,20 @@ help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
 
 $(VENV_STAMP): tools/requirements.txt
-	@echo "==> creating .venv from tools/requirements.txt (moto server, cfn-lint, cargo-lambda)"
+	@echo "==> creating .venv from tools/requirements.txt (moto server, cfn-lint, aws-sam-cli, cargo-lambda)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	@touch $@
 
 venv: $(VENV_STAMP)
+
+$(CHECKOV_STAMP): tools/requirements-checkov.txt
+	@echo "==> creating .venv-checkov from tools/requirements-checkov.txt"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	@touch $@
 
 # Headless Chromium (Debian's package) for the browser test of the consent flow.
 browser:
@@ -43,10 +56,14 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-lint: venv
+# The template: cfn-lint, SAM's own validation with its linter, and checkov's security checks
+# (each suppression is justified beside the resource in infra/template.yaml).
+lint: venv $(CHECKOV_STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cfn-lint infra/template.yaml
+	sam validate --lint --template infra/template.yaml --region us-east-1
+	$(CHECKOV_VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --compact --quiet
 
 fmt:
 	cargo fmt --all
@@ -71,6 +88,12 @@ build: venv
 bench: venv
 	tools/bench.sh
 
+# Not run by any test: it needs your AWS credentials. The first run asks for the stack name,
+# region and parameters (--guided) and saves them in samconfig.toml; later runs reuse them.
+deploy: venv
+	sam build --beta-features --template infra/template.yaml
+	sam deploy $(if $(wildcard samconfig.toml),,--guided)
+
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CHECKOV_VENV)

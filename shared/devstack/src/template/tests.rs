@@ -364,3 +364,151 @@ Resources:
     );
     assert!(message.contains("inline policies"), "{message}");
 }
+
+/// The real template as plain YAML, for checks of resources the devstack does not run (alarms,
+/// log groups).
+fn real_template_yaml() -> serde_yaml::Mapping {
+    let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))
+        .expect("infra/template.yaml");
+    let document: Value = serde_yaml::from_str(&text).expect("valid YAML");
+    document
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .cloned()
+        .expect("Resources")
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` points at.
+fn referenced_resource(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => match tagged.tag.to_string().as_str() {
+            "!Ref" => tagged.value.as_str().map(str::to_owned),
+            "!GetAtt" => tagged
+                .value
+                .as_str()
+                .and_then(|s| s.split('.').next())
+                .map(str::to_owned),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn resources_of_type<'a>(
+    resources: &'a serde_yaml::Mapping,
+    kind: &str,
+) -> Vec<(String, &'a Value)> {
+    resources
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+        .filter_map(|(id, r)| Some((id.as_str()?.to_owned(), r)))
+        .collect()
+}
+
+#[test]
+fn given_the_real_template_then_every_dead_letter_queue_has_an_alarm_on_the_alarm_topic() {
+    // GIVEN the template's dead-letter queues (every queue some RedrivePolicy points at)
+    let resources = real_template_yaml();
+    let dead_letter_queues: Vec<String> = resources_of_type(&resources, "AWS::SQS::Queue")
+        .into_iter()
+        .filter_map(|(_, queue)| {
+            referenced_resource(
+                queue
+                    .get("Properties")?
+                    .get("RedrivePolicy")?
+                    .get("deadLetterTargetArn")?,
+            )
+        })
+        .collect();
+    assert!(!dead_letter_queues.is_empty());
+
+    // WHEN the alarms are read: which queue each watches, and whether it notifies the topic
+    let alarms = resources_of_type(&resources, "AWS::CloudWatch::Alarm");
+    let watched: Vec<String> = alarms
+        .iter()
+        .filter(|(_, alarm)| {
+            let p = &alarm["Properties"];
+            p.get("MetricName").and_then(Value::as_str)
+                == Some("ApproximateNumberOfMessagesVisible")
+                && p.get("AlarmActions")
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|a| {
+                        a.iter()
+                            .any(|t| referenced_resource(t).as_deref() == Some("AlarmTopic"))
+                    })
+        })
+        .filter_map(|(_, alarm)| {
+            let dimensions = alarm["Properties"].get("Dimensions")?.as_sequence()?;
+            dimensions
+                .iter()
+                .find(|d| d.get("Name").and_then(Value::as_str) == Some("QueueName"))
+                .and_then(|d| referenced_resource(d.get("Value")?))
+        })
+        .collect();
+
+    // THEN none is missing: a message in any of them pages the operator
+    for queue in &dead_letter_queues {
+        assert!(
+            watched.contains(queue),
+            "{queue} has no alarm on ApproximateNumberOfMessagesVisible notifying AlarmTopic: \
+             add one in infra/template.yaml's operations section"
+        );
+    }
+}
+
+#[test]
+fn given_the_real_template_then_every_function_logs_to_its_own_group_with_a_retention_and_has_error_alarms()
+ {
+    // GIVEN every function of the template
+    let resources = real_template_yaml();
+    let functions = resources_of_type(&resources, "AWS::Serverless::Function");
+    assert!(!functions.is_empty());
+    let alarms = resources_of_type(&resources, "AWS::CloudWatch::Alarm");
+
+    for (id, function) in functions {
+        // WHEN its log group and its alarms are looked up
+        let group = function["Properties"]
+            .get("LoggingConfig")
+            .and_then(|c| c.get("LogGroup"))
+            .and_then(referenced_resource)
+            .unwrap_or_else(|| {
+                panic!("{id} has no LoggingConfig.LogGroup: give it its own AWS::Logs::LogGroup")
+            });
+        let group = resources
+            .get(group.as_str())
+            .unwrap_or_else(|| panic!("{id}'s log group {group} is not a resource"));
+        let alarmed_metrics: Vec<&str> = alarms
+            .iter()
+            .filter(|(_, alarm)| {
+                alarm["Properties"]
+                    .get("Dimensions")
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|d| {
+                        d.iter().any(|d| {
+                            d.get("Name").and_then(Value::as_str) == Some("FunctionName")
+                                && d.get("Value").and_then(referenced_resource).as_deref()
+                                    == Some(id.as_str())
+                        })
+                    })
+            })
+            .filter_map(|(_, alarm)| alarm["Properties"].get("MetricName")?.as_str())
+            .collect();
+
+        // THEN its logs expire (a retention is set) and its errors and throttles raise an alarm
+        assert_eq!(
+            group.get("Type").and_then(Value::as_str),
+            Some("AWS::Logs::LogGroup"),
+            "{id}"
+        );
+        assert!(
+            group["Properties"].get("RetentionInDays").is_some(),
+            "{id}'s log group keeps logs forever: set RetentionInDays"
+        );
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                alarmed_metrics.contains(&metric),
+                "{id} has no {metric} alarm: {alarmed_metrics:?}"
+            );
+        }
+    }
+}
