@@ -408,6 +408,163 @@ async fn given_an_account_offboarded_keep_disabled_when_restored_then_its_groups
 }
 
 #[tokio::test]
+async fn given_an_offboarding_submitted_through_the_api_when_its_receipt_is_asked_then_it_lists_every_step_with_request_ids_and_read_backs_and_its_digest_matches()
+ {
+    // GIVEN an offboarding (delete policy) of a licensed member in groups, submitted through the
+    // API by a platform service of org-e2e, and finished
+    let running = start(false).await;
+    let before = running.truth();
+    // (a member of at least one group Graph cannot change: dynamic or mail-enabled)
+    let fixed = |u: &TruthUser| {
+        before
+            .groups
+            .iter()
+            .any(|g| g.member_ids.contains(&u.id) && g.kind != "security" && g.kind != "unified")
+    };
+    let target = before
+        .users
+        .iter()
+        .filter(|u| u.account_enabled && u.user_type == "Member" && !u.on_premises_sync_enabled)
+        .find(|u| u.sku_ids.len() >= 2 && fixed(u))
+        .cloned()
+        .expect("a licensed member in a group Graph cannot change");
+    let truth_groups: Vec<(String, String)> = before
+        .groups
+        .iter()
+        .filter(|g| g.member_ids.contains(&target.id))
+        .map(|g| (g.display_name.clone(), g.kind.clone()))
+        .collect();
+    let tid = running.tenant_id.to_string();
+    let (status, body) = running
+        .call(
+            reqwest::Method::POST,
+            &format!("/tenants/{tid}/jobs"),
+            Some(json!({"job_id": "offboard-receipt", "type": "offboard",
+                        "account": target.user_principal_name, "policy": "delete"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let job: Job = serde_json::from_value(json!({"job_id": "offboard-receipt", "tenant_id": tid,
+        "type": "offboard", "account": target.user_principal_name, "policy": "delete"}))
+    .expect("job");
+    let record = running.finished(&job).await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+
+    // WHEN its receipt is asked for, as JSON
+    let path = format!("/tenants/{tid}/jobs/offboard-receipt/receipt");
+    let (status, body) = running.call(reqwest::Method::GET, &path, None).await;
+
+    // THEN it names who asked and when, lists every step of the job record with its Graph
+    // request-id, and every write step with what its read-back observed
+    assert_eq!(status, 200, "{body}");
+    let receipt = &body["receipt"];
+    assert_eq!(receipt["submitted_by"]["org_id"], "org-e2e", "{body}");
+    assert_eq!(
+        receipt["submitted_by"]["subject"], "platform-service:org-e2e",
+        "{body}"
+    );
+    assert_eq!(receipt["policy"], "delete");
+    assert!(receipt["completed_at"].is_string());
+    let steps = receipt["steps"].as_array().expect("steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    let recorded: Vec<&str> = record.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, recorded);
+    for step in steps {
+        let name = step["name"].as_str().unwrap_or_default();
+        if step["outcome"] == "done" && name != "snapshot" {
+            assert!(step["graph_request_id"].is_string(), "{step}");
+            let observed = step["observed"].as_array().expect("observed");
+            assert!(!observed.is_empty(), "{name} has no read-back: {step}");
+            assert!(
+                observed
+                    .iter()
+                    .all(|o| o.as_str().unwrap_or_default().contains("request-id")),
+                "{step}"
+            );
+        }
+    }
+    assert!(
+        receipt["before"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("accountEnabled=true"),
+        "{body}"
+    );
+    // ... and the groups Graph cannot change are on it with the reason
+    let not_done = receipt["not_done"].to_string();
+    for (name, kind) in &truth_groups {
+        if kind != "security" && kind != "unified" {
+            assert!(
+                not_done.contains(&format!("cannot remove from {name}")),
+                "{kind} {name}: {not_done}"
+            );
+        }
+    }
+    // ... and the digest of the receipt is the one kept with the job record when it ended
+    let digest = &body["digest"];
+    assert_eq!(digest["matches"], true, "{digest}");
+    assert_eq!(digest["value"], digest["recorded"]);
+    let kept = running
+        .finished(&job)
+        .await
+        .receipt_digest
+        .expect("a digest kept with the record");
+    assert_eq!(digest["value"], kept.as_str());
+    let canonical = lifecycle::receipt::canonical_json(&body["receipt"]);
+    assert_eq!(
+        lifecycle::receipt::sha256_hex(&canonical),
+        kept,
+        "a copy of the JSON checks out"
+    );
+
+    // WHEN it is asked for as HTML
+    let response = running
+        .http
+        .get(format!("{}{path}", running.stack.api_url()))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .expect("the API answers");
+    // THEN it is a hardened, printable page with the steps' request-ids
+    assert_eq!(response.status().as_u16(), 200);
+    let headers = response.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/html")
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("default-src 'none'")
+    );
+    assert!(headers.contains_key("referrer-policy"));
+    let page = response.text().await.expect("page");
+    assert!(page.contains("Receipt of job offboard-receipt"));
+    for step in &record.steps {
+        if let Some(id) = &step.graph_request_id {
+            assert!(page.contains(id.as_str()), "{id}");
+        }
+    }
+    assert!(!page.contains("<script"));
+
+    // WHEN another organization asks for it
+    let other = e2e::api_client(&running.stack, "org-other");
+    let response = other
+        .get(format!("{}{path}", running.stack.api_url()))
+        .send()
+        .await
+        .expect("the API answers");
+    // THEN it is a 404, as for a tenant that does not exist
+    assert_eq!(response.status().as_u16(), 404);
+    running.stack.shutdown().await;
+}
+
+#[tokio::test]
 async fn given_a_refresh_requested_through_the_api_when_it_ran_then_the_report_numbers_are_the_simulators()
  {
     // GIVEN a connected tenant
@@ -518,7 +675,10 @@ async fn given_an_own_app_tenant_with_data_when_removed_then_nothing_of_it_is_le
     let deleted = &body["deleted"];
     assert!(deleted["skus"].as_u64().unwrap_or_default() >= 1, "{body}");
     assert_eq!(deleted["jobs"], 2, "{body}");
-    assert_eq!(deleted["snapshots"], 1, "the offboarding's snapshot: {body}");
+    assert_eq!(
+        deleted["snapshots"], 1,
+        "the offboarding's snapshot: {body}"
+    );
     assert_eq!(deleted["accounts"], 1, "{body}");
     assert_eq!(deleted["index_entry"], 1, "{body}");
     assert!(

@@ -123,6 +123,7 @@ impl Intake {
         let key = keys::job(&tenant_id, &job.job_id);
         let mut record = JobRecord::queued(&job, Utc::now());
         record.body_digest = Some(digest.clone());
+        record.submitted_by = lifecycle::http::caller_submitter(request, &self.config.org_claim);
         let status = match self
             .store
             .put_new(&key, &record)

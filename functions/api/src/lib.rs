@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod jobs;
 pub mod licenses;
+pub mod receipt;
 pub mod removal;
 pub mod restore;
 pub mod synced;
@@ -100,6 +101,9 @@ impl App {
                 self.jobs.take_password(request).await
             }
             "POST /tenants/{tenant_id}/jobs/{job_id}/retry" => self.jobs.retry(request).await,
+            "GET /tenants/{tenant_id}/jobs/{job_id}/receipt" => {
+                receipt::receipt(&self.store(), request).await
+            }
             "DELETE /tenants/{tenant_id}" => self.admin.remove_tenant(request).await,
             "GET /tenants/{tenant_id}/licenses/report" => self.admin.license_report(request).await,
             "POST /tenants/{tenant_id}/licenses/refresh" => {

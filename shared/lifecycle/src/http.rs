@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::TenantConnection;
+use crate::model::{Submitter, TenantConnection};
 use crate::store::{Store, keys};
 use crate::{OrgId, TenantId};
 
@@ -187,6 +187,30 @@ pub fn caller_org(
             format!("the token's {org_claim} claim is not a valid organization: {error}"),
         ))
     })
+}
+
+/// Longest token subject kept with a job record (a subject is an opaque id, well under this).
+const SUBJECT_MAX: usize = 256;
+
+/// Who is calling, for the job record and its receipt: the organization (claim `org_claim`) and
+/// the token's `sub`, from the claims API Gateway's JWT authorizer verified; `None` without them.
+pub fn caller_submitter(request: &ApiGatewayV2httpRequest, org_claim: &str) -> Option<Submitter> {
+    let org_id = caller_org(request, org_claim).ok()?;
+    let subject = request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|authorizer| authorizer.jwt.as_ref())
+        .and_then(|jwt| jwt.claims.get("sub"))
+        .map(|sub| sub.trim())
+        .filter(|sub| !sub.is_empty())
+        .map(|sub| {
+            sub.chars()
+                .filter(|c| !c.is_control())
+                .take(SUBJECT_MAX)
+                .collect()
+        });
+    Some(Submitter { org_id, subject })
 }
 
 /// The tenant named by the route's `{tenant_id}` when it belongs to `org`. A tenant that is not

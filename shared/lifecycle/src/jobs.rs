@@ -125,6 +125,7 @@ impl JobProgress {
         self.record.status = status;
         self.record.error = error;
         self.record.completed_at = Some(Utc::now());
+        self.record.receipt_digest = Some(crate::receipt::Receipt::of(&self.record).digest());
         self.events.job_finished(&self.record).await?;
         self.save().await
     }
@@ -293,7 +294,8 @@ async fn refuse_malformed(
         }
         let reason = format!("the job is not valid: {}", error.reason);
         tracing::warn!(%reason, "malformed job refused");
-        let record = JobRecord::refused(tenant_id, job_id, error.job_type, reason, Utc::now());
+        let mut record = JobRecord::refused(tenant_id, job_id, error.job_type, reason, Utc::now());
+        record.receipt_digest = Some(crate::receipt::Receipt::of(&record).digest());
         // The event first, as for every finished job: a lost write is redone by the redelivery.
         platform
             .events

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod model;
 pub mod platform;
 pub mod queue;
+pub mod receipt;
 mod sdk_error;
 pub mod store;
 pub mod sync_runs;

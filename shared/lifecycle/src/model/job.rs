@@ -38,7 +38,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{
-    AccountId, GroupId, IdError, JobId, SkuId, SkuPartNumber, SyncRunId, TenantId, Upn,
+    AccountId, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId, TenantId, Upn,
     UsageLocation,
 };
 use crate::model::limits;
@@ -443,6 +443,23 @@ pub struct JobRecord {
     /// so the digest reveals nothing of the password to a reader of the table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_digest: Option<String>,
+    /// Who asked for the job through the API; `None` for a job another service put on the
+    /// queue directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<Submitter>,
+    /// SHA-256 (hex) of the job's receipt ([`crate::receipt`]), kept when the job ends so a copy
+    /// of the receipt can be checked later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_digest: Option<String>,
+}
+
+/// Who asked for a job: the caller's platform organization and the token's subject, both from
+/// the token API Gateway's authorizer verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitter {
+    pub org_id: OrgId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl JobRecord {
@@ -461,6 +478,8 @@ impl JobRecord {
             completed_at: None,
             job: Some(job.clone()),
             body_digest: None,
+            submitted_by: None,
+            receipt_digest: None,
         }
     }
 
@@ -486,6 +505,8 @@ impl JobRecord {
             completed_at: Some(now),
             job: None,
             body_digest: None,
+            submitted_by: None,
+            receipt_digest: None,
         }
     }
 

@@ -18,7 +18,8 @@ pub use directory::{
 pub use job::{
     AccountRef, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep, LicenseRef,
     LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
-    PasswordHandover, PasswordSource, StepOutcome, SyncCursor, SyncJob, UpdateMembershipsJob,
+    PasswordHandover, PasswordSource, StepOutcome, Submitter, SyncCursor, SyncJob,
+    UpdateMembershipsJob,
 };
 pub use job_parser::JobParseError;
 pub use snapshot::{
