@@ -645,6 +645,48 @@ impl SkuPartNumber {
 
 string_newtype!(SkuPartNumber);
 
+/// The JSON Schema of an id type (`docs/schemas/`): a string of the id's documented shape. The
+/// parser stays the judge (it also trims, normalises case and checks country codes); the schema
+/// tells a caller the shape before it sends.
+macro_rules! id_schema {
+    ($name:ident, $($schema:tt)+) => {
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($($schema)+)
+            }
+        }
+    };
+}
+
+const GUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+id_schema!(TenantId, {"type": "string", "pattern": GUID_PATTERN, "description": "A Microsoft Entra tenant (directory) id: a GUID."});
+id_schema!(AccountId, {"type": "string", "pattern": GUID_PATTERN, "description": "An account's object id: a GUID."});
+id_schema!(GroupId, {"type": "string", "pattern": GUID_PATTERN, "description": "A group's object id: a GUID."});
+id_schema!(SkuId, {"type": "string", "pattern": GUID_PATTERN, "description": "A SKU id (skuId): a GUID."});
+id_schema!(Upn, {
+    "type": "string", "maxLength": UPN_MAX,
+    "pattern": "^[A-Za-z0-9'._!#^~-]{1,64}@[A-Za-z0-9.-]+$",
+    "description": "A user principal name, local@domain: the local part 1-64 letters, digits and ' . - _ ! # ^ ~ (no leading, trailing or double dot), the domain verified in the tenant; at most 113 characters."
+});
+id_schema!(UsageLocation, {
+    "type": "string", "pattern": "^[A-Za-z]{2}$",
+    "description": "An officially assigned ISO 3166-1 alpha-2 country code, such as US or DE."
+});
+id_schema!(JobId, {
+    "type": "string", "pattern": "^[A-Za-z0-9_-]{1,80}$",
+    "description": "The job's id, chosen by the caller: 1 to 80 letters, digits, '_' or '-'. With the tenant, the idempotency key: the same id and body again is the same job."
+});
+id_schema!(SyncRunId, {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,80}$", "description": "A sync run's id."});
+id_schema!(SkuPartNumber, {
+    "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+    "description": "A SKU part number such as SPE_E5."
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

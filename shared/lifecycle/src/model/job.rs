@@ -35,6 +35,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{
@@ -61,7 +62,7 @@ pub struct PasswordHandover {
 pub const JOB_RECORD_RETENTION: Duration = Duration::days(30);
 
 /// A lifecycle job as it travels on SQS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Job {
     pub job_id: JobId,
     pub tenant_id: TenantId,
@@ -100,7 +101,7 @@ impl Job {
 }
 
 /// What a job does, tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobKind {
     Sync(SyncJob),
@@ -132,7 +133,7 @@ impl JobKind {
 }
 
 /// Where an interrupted sync resumes: the phase and the Graph link (next or delta link) to follow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncCursor {
     pub phase: String,
@@ -140,7 +141,7 @@ pub struct SyncCursor {
 }
 
 /// Sync one tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncJob {
     pub sync_run_id: SyncRunId,
@@ -200,6 +201,18 @@ impl<'de> Deserialize<'de> for AccountRef {
     }
 }
 
+impl JsonSchema for AccountRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccountRef".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An account: its object id (a GUID) or its user principal name.",
+            "anyOf": [generator.subschema_for::<AccountId>(), generator.subschema_for::<Upn>()]
+        })
+    }
+}
+
 /// A license named by SKU id or part number. In JSON, a string: a GUID is a SKU id, anything else
 /// a part number such as `SPE_E5`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -240,12 +253,25 @@ impl<'de> Deserialize<'de> for LicenseRef {
     }
 }
 
+impl JsonSchema for LicenseRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LicenseRef".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A license: its SKU id (a GUID) or its part number such as SPE_E5.",
+            "anyOf": [generator.subschema_for::<SkuId>(), generator.subschema_for::<SkuPartNumber>()]
+        })
+    }
+}
+
 /// Where an onboarding's initial password comes from. Never the value itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PasswordSource {
     /// A short-lived Secrets Manager secret holding the password; deleted once the account exists.
     Secret {
+        #[schemars(length(min = 1, max = limits::SECRET_ID_MAX))]
         #[serde(deserialize_with = "limits::secret_id")]
         secret_id: String,
     },
@@ -255,40 +281,49 @@ pub enum PasswordSource {
 
 /// Create an account (and its licenses and groups). Texts are checked against Graph's limits and
 /// lists capped when parsed (see [`limits`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnboardJob {
+    #[schemars(length(min = 1, max = limits::GIVEN_NAME_MAX))]
     #[serde(deserialize_with = "limits::given_name")]
     pub given_name: String,
+    #[schemars(length(min = 1, max = limits::SURNAME_MAX))]
     #[serde(deserialize_with = "limits::surname")]
     pub surname: String,
+    #[schemars(length(min = 1, max = limits::DISPLAY_NAME_MAX))]
     #[serde(deserialize_with = "limits::display_name")]
     pub display_name: String,
+    #[schemars(length(min = 1, max = limits::MAIL_NICKNAME_MAX))]
     #[serde(deserialize_with = "limits::mail_nickname")]
     pub mail_nickname: String,
     /// The account's UPN, also its email; its domain must be verified in the tenant.
     pub user_principal_name: Upn,
     pub usage_location: UsageLocation,
+    #[schemars(length(max = limits::IMMUTABLE_ID_MAX))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "limits::immutable_id"
     )]
     pub immutable_id: Option<String>,
+    #[schemars(length(max = limits::JOB_TITLE_MAX))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "limits::job_title"
     )]
     pub job_title: Option<String>,
+    #[schemars(length(max = limits::DEPARTMENT_MAX))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "limits::department"
     )]
     pub department: Option<String>,
+    #[schemars(length(max = limits::MAX_GROUPS))]
     #[serde(default, deserialize_with = "limits::groups")]
     pub groups: Vec<GroupId>,
+    #[schemars(length(max = limits::MAX_LICENSES))]
     #[serde(default, deserialize_with = "limits::licenses")]
     pub licenses: Vec<LicenseRef>,
     /// Copy the groups and licenses of this (template) account.
@@ -301,19 +336,24 @@ pub struct OnboardJob {
 }
 
 /// Change an account's groups and licenses (each list capped, see [`limits`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMembershipsJob {
     pub account: AccountRef,
+    #[schemars(length(max = limits::MAX_GROUPS))]
     #[serde(default, deserialize_with = "limits::add_groups")]
     pub add_groups: Vec<GroupId>,
+    #[schemars(length(max = limits::MAX_GROUPS))]
     #[serde(default, deserialize_with = "limits::remove_groups")]
     pub remove_groups: Vec<GroupId>,
+    #[schemars(length(max = limits::MAX_LICENSES))]
     #[serde(default, deserialize_with = "limits::assign_licenses")]
     pub assign_licenses: Vec<LicenseRef>,
+    #[schemars(length(max = limits::MAX_LICENSES))]
     #[serde(default, deserialize_with = "limits::remove_licenses")]
     pub remove_licenses: Vec<LicenseRef>,
     /// The desired set of direct licenses (an empty set removes all); excludes assign/remove.
+    #[schemars(length(max = limits::MAX_LICENSES))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -323,7 +363,7 @@ pub struct UpdateMembershipsJob {
 }
 
 /// What happens to an offboarded account at the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OffboardPolicy {
     /// Delete (soft delete: restorable in Entra for 30 days).
@@ -338,7 +378,7 @@ fn yes() -> bool {
 }
 
 /// Block an account, revoke its sessions, remove its groups and licenses, then delete or keep it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OffboardJob {
     pub account: AccountRef,
@@ -353,11 +393,12 @@ pub struct OffboardJob {
 }
 
 /// Refresh per-SKU totals and last sign-ins, and flag inactive licensed accounts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseRefreshJob {
     /// A licensed account with no sign-in for this many days is inactive (a seat to reclaim):
     /// 1 to 3650 ([`limits::INACTIVE_AFTER_DAYS`]).
+    #[schemars(range(min = 1, max = 3650))]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -7,6 +7,7 @@
 mod directory;
 mod job;
 mod job_parser;
+mod job_schema;
 pub mod limits;
 mod snapshot;
 mod sync_run;
@@ -22,6 +23,7 @@ pub use job::{
     UpdateMembershipsJob,
 };
 pub use job_parser::JobParseError;
+pub use job_schema::{job_message_schema, job_request_schema};
 pub use snapshot::{
     AccountSnapshot, InheritedLicense, SNAPSHOT_RETENTION, SnapshotGroup, SnapshotLicense,
 };
