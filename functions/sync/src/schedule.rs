@@ -40,6 +40,8 @@ pub enum FanOutError {
 /// tenant whose next sync is due at `now` and that has none queued or running.
 pub async fn fan_out(platform: &Platform, now: DateTime<Utc>) -> Result<FanOut, FanOutError> {
     let mut result = FanOut::default();
+    // The most overdue connected tenant: its sync should have run this many minutes ago.
+    let mut most_overdue: Option<(i64, lifecycle::TenantId)> = None;
     let mut index = std::pin::pin!(platform.tenant_index());
     while let Some(entry) = index.try_next().await? {
         if entry.status != ConnectionStatus::Connected {
@@ -49,6 +51,15 @@ pub async fn fan_out(platform: &Platform, now: DateTime<Utc>) -> Result<FanOut, 
         if entry.next_sync_due.is_some_and(|due| due > now) {
             result.not_due += 1;
             continue;
+        }
+        if let Some(due) = entry.next_sync_due {
+            let minutes = (now - due).num_minutes();
+            if most_overdue
+                .as_ref()
+                .is_none_or(|(most, _)| minutes > *most)
+            {
+                most_overdue = Some((minutes, entry.tenant_id.clone()));
+            }
         }
         let Some(tenant) = platform.tenant(&entry.tenant_id).await? else {
             continue;
@@ -72,6 +83,13 @@ pub async fn fan_out(platform: &Platform, now: DateTime<Utc>) -> Result<FanOut, 
             }
         }
     }
+    match &most_overdue {
+        Some((minutes, tenant)) => {
+            lifecycle::metrics::sync_overdue(*minutes, Some(tenant.as_str()))
+        }
+        None => lifecycle::metrics::sync_overdue(0, None),
+    }
+    .emit();
     Ok(result)
 }
 

@@ -270,6 +270,7 @@ async fn run_sync(
                 .await
                 .map_err(store_failure)?;
             release(platform, &lease).await;
+            lifecycle::metrics::sync_run_ended(&run).emit();
             tracing::info!(run = %run.id, status = ?run.status, counts = ?run.counts, graph = ?run.graph, "sync run finished");
             Ok(())
         }
@@ -377,6 +378,7 @@ async fn fail_run(
     run.error = Some(reason);
     run.ended_at = Some(Utc::now());
     platform.store.put(run_key, run).await?;
+    lifecycle::metrics::sync_run_ended(run).emit();
     if let Some(tenant) = tenant {
         let fresh = platform.tenant(&tenant.tenant_id).await?;
         if let Some(fresh) = fresh {

@@ -127,7 +127,12 @@ impl Events {
                 code: entry.error_code().unwrap_or_default().to_owned(),
                 message: entry.error_message().unwrap_or_default().to_owned(),
             }),
-            _ => Ok(()),
+            _ => {
+                // Counted once the event is out: a redelivery that finishes again after a
+                // failed put is then not counted twice.
+                crate::metrics::job_finished(record).emit();
+                Ok(())
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod function;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod platform;
 pub mod queue;

@@ -512,3 +512,33 @@ fn given_the_real_template_then_every_function_logs_to_its_own_group_with_a_rete
         }
     }
 }
+
+#[test]
+fn given_the_real_template_then_every_alarm_on_the_bundles_own_metrics_watches_a_metric_the_code_emits()
+ {
+    // GIVEN the alarms on the bundle's own namespace (Embedded Metric Format lines)
+    let resources = real_template_yaml();
+    let own: Vec<(String, String)> = resources_of_type(&resources, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, alarm)| {
+            alarm["Properties"].get("Namespace").and_then(Value::as_str)
+                == Some(lifecycle::metrics::NAMESPACE)
+        })
+        .filter_map(|(id, alarm)| {
+            Some((
+                id,
+                alarm["Properties"].get("MetricName")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    assert!(!own.is_empty(), "no alarm watches the bundle's own metrics");
+
+    // WHEN each metric name is looked up among those lifecycle::metrics emits
+    // THEN every one is there: a renamed metric cannot leave an alarm watching nothing
+    for (alarm, metric) in own {
+        assert!(
+            lifecycle::metrics::NAMES.contains(&metric.as_str()),
+            "{alarm} watches {metric}, which no function emits (lifecycle::metrics::NAMES)"
+        );
+    }
+}
