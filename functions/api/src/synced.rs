@@ -1,7 +1,9 @@
 //! The sync routes: request a sync, read the sync log, and read what the sync stored.
 //!
 //! - `POST /tenants/{tenant_id}/sync` (optional body `{"full": true}`): queues a sync now and
-//!   answers 202 with the sync run's id (the run waits if another sync of the tenant is running).
+//!   answers 202 with the sync run's id; while a run of the tenant is queued or running (and is
+//!   full when a full sync is asked) the request is merged into it: 202 with that run's id and
+//!   `"merged": true`, so many requests at once queue one run.
 //! - `GET /tenants/{tenant_id}/sync-runs?limit=20`: the sync log, newest first.
 //! - `GET /tenants/{tenant_id}/accounts?limit=100&cursor=…&include_deleted=false`: accounts, a page
 //!   at a time; `next_cursor` fetches the next page (absent on the last one).
@@ -26,8 +28,10 @@ use lifecycle::model::{
     Account, ConnectionStatus, Group, Sku, SyncRun, SyncRunStatus, TenantConnection,
 };
 use lifecycle::store::keys;
+use lifecycle::sync_runs::{self, SyncRequest};
 use lifecycle::{
-    AccountId, Config, PartitionKey, Platform, PlatformError, Record, StoreError, TenantId, Upn,
+    AccountId, Config, PartitionKey, Platform, PlatformError, Record, StoreError, SyncRunId,
+    TenantId, Upn,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -133,7 +137,7 @@ impl SyncRoutes {
                 format!("the tenant must be reconnected before it can sync: {reason}"),
             ));
         }
-        let run = lifecycle::sync_runs::request_sync(&self.platform, &tenant, full, Utc::now())
+        let request = sync_runs::request_or_merge_sync(&self.platform, &tenant, full, Utc::now())
             .await
             .map_err(|error| {
                 tracing::error!(%error, "sync could not be queued");
@@ -143,15 +147,38 @@ impl SyncRoutes {
                     "the sync could not be queued; try again later",
                 )
             })?;
+        let (status, full, merged) = match &request {
+            SyncRequest::Queued(run) => (run.status, run.full, false),
+            SyncRequest::Merged(pending) => (
+                self.pending_status(&tenant.tenant_id, &pending.sync_run_id)
+                    .await,
+                pending.full,
+                true,
+            ),
+        };
         Ok(json_response(
             202,
             &json!({
-                "sync_run_id": run.id,
-                "status": run.status,
-                "full": run.full,
+                "sync_run_id": request.sync_run_id(),
+                "status": status,
+                "full": full,
+                "merged": merged,
                 "sync_runs": format!("/tenants/{}/sync-runs", tenant.tenant_id),
             }),
         ))
+    }
+
+    /// The status of a pending run merged into: as its record says, `queued` when it cannot be
+    /// read (the run is queued or running either way).
+    async fn pending_status(&self, tenant: &TenantId, run: &SyncRunId) -> SyncRunStatus {
+        match sync_runs::find_run(&self.platform.store, tenant, run).await {
+            Ok(Some((_, record))) => record.status,
+            Ok(None) => SyncRunStatus::Queued,
+            Err(error) => {
+                tracing::warn!(%error, "the pending sync run could not be read");
+                SyncRunStatus::Queued
+            }
+        }
     }
 
     /// `GET /tenants/{tenant_id}/sync-runs`: the newest runs first, and the tenant's last sync and

@@ -72,10 +72,14 @@ pub async fn fan_out(platform: &Platform, now: DateTime<Utc>) -> Result<FanOut, 
             result.already_syncing += 1;
             continue;
         }
-        match runs::request_sync(platform, &tenant, false, now).await {
-            Ok(run) => {
+        match runs::request_or_merge_sync(platform, &tenant, false, now).await {
+            Ok(runs::SyncRequest::Queued(run)) => {
                 tracing::info!(tenant_id = %tenant.tenant_id, run = %run.id, "scheduled sync queued");
                 result.queued += 1;
+            }
+            Ok(runs::SyncRequest::Merged(pending)) => {
+                tracing::info!(tenant_id = %tenant.tenant_id, run = %pending.sync_run_id, "a sync of the tenant is pending already");
+                result.already_syncing += 1;
             }
             Err(error) => {
                 log_failure(&tenant.tenant_id, &error);

@@ -269,6 +269,7 @@ async fn run_sync(
             finish_tenant(platform, &synced_tenant, &run)
                 .await
                 .map_err(store_failure)?;
+            runs::clear_pending(platform, &run.tenant_id, &run.id).await;
             release(platform, &lease).await;
             lifecycle::metrics::sync_run_ended(&run).emit();
             tracing::info!(run = %run.id, status = ?run.status, counts = ?run.counts, graph = ?run.graph, "sync run finished");
@@ -379,6 +380,7 @@ async fn fail_run(
     run.ended_at = Some(Utc::now());
     platform.store.put(run_key, run).await?;
     lifecycle::metrics::sync_run_ended(run).emit();
+    runs::clear_pending(platform, &run.tenant_id, &run.id).await;
     if let Some(tenant) = tenant {
         let fresh = platform.tenant(&tenant.tenant_id).await?;
         if let Some(fresh) = fresh {

@@ -43,6 +43,7 @@ impl Registry {
             .register("functions/oauth-callback", oauth_callback::App::new)
             .register("functions/license-refresh", license_refresh::App::new)
             .register("functions/sync", sync::App::new)
+            .register("functions/dead-letters", dead_letters::App::new)
     }
 
     /// Adds (or replaces) the constructor for a `CodeUri`, e.g. `"functions/sync"`.

@@ -152,6 +152,10 @@ pub trait JobHandler: Send + Sync {
     }
 }
 
+/// How a transiently failed job's record notes its error while the message waits for
+/// redelivery; the dead-letter function reads the last known error back without it.
+pub const RETRY_NOTE: &str = "will retry: ";
+
 /// How often SQS delivers a message before moving it to the dead-letter queue: the queues'
 /// `maxReceiveCount` in infra/template.yaml (a devstack test keeps the two equal). On the last
 /// delivery a transient failure fails the job for good, so its record does not stay "running".
@@ -379,7 +383,7 @@ async fn run_job(
             Err(error)
         }
         Err(error @ JobError::Transient(_)) => {
-            progress.record.error = Some(format!("will retry: {error}"));
+            progress.record.error = Some(format!("{RETRY_NOTE}{error}"));
             progress.save().await?;
             Err(error)
         }

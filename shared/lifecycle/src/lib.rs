@@ -28,7 +28,7 @@ pub use ids::{
     TenantId, Upn, UsageLocation,
 };
 pub use jobs::{
-    JOB_START_RESERVE, JobError, JobHandler, JobProgress, MAX_DELIVERIES, run_sqs_jobs,
+    JOB_START_RESERVE, JobError, JobHandler, JobProgress, MAX_DELIVERIES, RETRY_NOTE, run_sqs_jobs,
     run_sqs_jobs_within,
 };
 pub use platform::{AccessError, Platform, PlatformError};

@@ -9,9 +9,12 @@ use crate::model::{
     Job, JobKind, LastSync, SyncCounts, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
 use crate::store::keys;
-use crate::{Key, Platform, QueueError, Store, StoreError, SyncRunId, TenantId};
+use crate::{
+    Key, Platform, PutOutcome, QueueError, Record, Store, StoreError, SyncRunId, TenantId,
+};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures::{StreamExt as _, TryStreamExt as _};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 const ID_TIME_FORMAT: &str = "%Y%m%dT%H%M%S%3fZ";
@@ -93,16 +96,127 @@ impl RequestError {
     }
 }
 
+/// How long a pending sync run merges requests at most, should nothing clear it (a backstop: the
+/// sync worker clears it when the run ends, the dead-letter function when it fails the run). A
+/// run of a 100k-account tenant takes well under an hour of invocations.
+pub const PENDING_SYNC_BACKSTOP: chrono::Duration = chrono::Duration::hours(3);
+
+/// The tenant's one pending sync run (`T#{tenant}` / `SYNC#pending`), queued or running: a sync
+/// requested while it exists is merged into it. Taken with a conditional write, so of many
+/// concurrent requests one queues a run and the others answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSync {
+    pub sync_run_id: SyncRunId,
+    /// Whether the run reads everything; a full request does not merge into an incremental run.
+    pub full: bool,
+    pub queued_at: DateTime<Utc>,
+}
+
+impl Record for PendingSync {
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.queued_at + PENDING_SYNC_BACKSTOP)
+    }
+}
+
+/// What a sync request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncRequest {
+    /// A new run was queued.
+    Queued(SyncRun),
+    /// A run of the tenant was queued or running already: the request is merged into it.
+    Merged(PendingSync),
+}
+
+impl SyncRequest {
+    /// The run that will do the requested sync.
+    pub fn sync_run_id(&self) -> &SyncRunId {
+        match self {
+            Self::Queued(run) => &run.id,
+            Self::Merged(pending) => &pending.sync_run_id,
+        }
+    }
+}
+
+/// Requests a sync of `tenant`: merged into the tenant's pending run when one is queued or
+/// running (and is full when `full` is asked), else queued now ([`request_sync`]) as the pending
+/// run. Used by `POST /tenants/{id}/sync` and the schedule's fan-out, so that 200 requests at
+/// once queue one run, not 200.
+pub async fn request_or_merge_sync(
+    platform: &Platform,
+    tenant: &TenantConnection,
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<SyncRequest, RequestError> {
+    let key = keys::pending_sync(&tenant.tenant_id);
+    let claim = PendingSync {
+        sync_run_id: new_run_id(now),
+        full,
+        queued_at: now,
+    };
+    let claimed = match platform.store.put_new_or_expired(&key, &claim, now).await? {
+        PutOutcome::Created => true,
+        PutOutcome::AlreadyExists => match platform.store.get::<PendingSync>(&key).await? {
+            Some(pending) if pending.full || !full => return Ok(SyncRequest::Merged(pending)),
+            // A full sync asked while an incremental run is pending: a full run is queued and
+            // becomes the pending one (it waits for the tenant's lease).
+            Some(_) => {
+                platform.store.put(&key, &claim).await?;
+                true
+            }
+            // Cleared between the two calls: the run ended; this request queues the next.
+            None => platform.store.put_new(&key, &claim).await? == PutOutcome::Created,
+        },
+    };
+    if !claimed {
+        return match platform.store.get::<PendingSync>(&key).await? {
+            Some(pending) => Ok(SyncRequest::Merged(pending)),
+            None => Ok(SyncRequest::Queued(
+                queue_run(platform, tenant, claim.sync_run_id, full, now).await?,
+            )),
+        };
+    }
+    match queue_run(platform, tenant, claim.sync_run_id.clone(), full, now).await {
+        Ok(run) => Ok(SyncRequest::Queued(run)),
+        Err(error) => {
+            clear_pending(platform, &tenant.tenant_id, &claim.sync_run_id).await;
+            Err(error)
+        }
+    }
+}
+
+/// Clears the tenant's pending sync run if it is `run` (its run ended: the next request queues a
+/// new one). Errors are logged: the pending item expires on its own.
+pub async fn clear_pending(platform: &Platform, tenant: &TenantId, run: &SyncRunId) {
+    if let Err(error) = platform
+        .store
+        .delete_if(&keys::pending_sync(tenant), "sync_run_id", run.as_str())
+        .await
+    {
+        tracing::warn!(tenant_id = %tenant, %error, "could not clear the pending sync run; it expires on its own");
+    }
+}
+
 /// Queues a sync of `tenant` now: records the run as Queued, puts its job on the sync queue, and
 /// shows it on the tenant (last sync Queued; next scheduled sync one interval from now). Used by
-/// the schedule's fan-out, `POST /tenants/{id}/sync` and the first sync after connecting.
+/// the first sync after connecting; requests that may repeat go through
+/// [`request_or_merge_sync`].
 pub async fn request_sync(
     platform: &Platform,
     tenant: &TenantConnection,
     full: bool,
     now: DateTime<Utc>,
 ) -> Result<SyncRun, RequestError> {
-    let mut run = queued_run(&tenant.tenant_id, new_run_id(now), full, now);
+    queue_run(platform, tenant, new_run_id(now), full, now).await
+}
+
+async fn queue_run(
+    platform: &Platform,
+    tenant: &TenantConnection,
+    run_id: SyncRunId,
+    full: bool,
+    now: DateTime<Utc>,
+) -> Result<SyncRun, RequestError> {
+    let mut run = queued_run(&tenant.tenant_id, run_id, full, now);
     let key = keys::sync_run(&tenant.tenant_id, now, &run.id);
     platform.store.put(&key, &run).await?;
     let job = Job::new(

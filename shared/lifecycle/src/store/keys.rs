@@ -6,6 +6,7 @@
 //! |---------------------|---------------------------------|----------------------------------|
 //! | tenant connection   | `T#{tenant}`                    | `META`                           |
 //! | sync lease          | `T#{tenant}`                    | `LEASE#sync`                     |
+//! | pending sync run    | `T#{tenant}`                    | `SYNC#pending`                   |
 //! | delta link / cursor | `T#{tenant}`                    | `DELTA#{resource}`               |
 //! | tenant index entry  | `TENANTS`                       | `{tenant}`                       |
 //! | account             | `T#{tenant}#ACCT#{shard:02}`    | `{account id}`                   |
@@ -127,6 +128,11 @@ pub fn tenant_meta(tenant: &TenantId) -> Key {
 /// The tenant's sync lease (one sync at a time).
 pub fn sync_lease(tenant: &TenantId) -> Key {
     Key::new(tenant_partition(tenant), "LEASE#sync")
+}
+
+/// The tenant's pending sync run: the one run queued or running that sync requests merge into.
+pub fn pending_sync(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "SYNC#pending")
 }
 
 /// A saved delta link or cursor of one resource (`users`, `groups`, ...).

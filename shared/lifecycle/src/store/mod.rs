@@ -250,6 +250,102 @@ impl Store {
         }
     }
 
+    /// Writes `record` under `key` only if no item has that key, or the one there has expired
+    /// (its TTL `expires_at` is before `now`: DynamoDB deletes expired items only some time
+    /// later). How a single claim with a backstop expiry is taken.
+    pub async fn put_new_or_expired<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        now: DateTime<Utc>,
+    ) -> Result<PutOutcome, StoreError> {
+        let item = to_item(key, record, record.expires_at())?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #expires < :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)));
+        match result {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Deletes the item under `key` only while its string attribute `name` is `value` (a claim
+    /// released by its holder only); whether it did.
+    pub async fn delete_if(&self, key: &Key, name: &str, value: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(key.pk().to_owned()))
+            .key(SK, AttributeValue::S(key.sk().to_owned()))
+            .condition_expression("#name = :value")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("DeleteItem", classify(err)));
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.is_condition_failure() => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Writes `record` under `key` unless the stored item's `status` attribute is one of
+    /// `ended` (or the item is gone): a write that must not undo an end another writer recorded
+    /// in the meantime, nor bring back a deleted record. [`PutOutcome::AlreadyExists`] when
+    /// nothing was written.
+    pub async fn put_unless_status<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        ended: &[&str],
+    ) -> Result<PutOutcome, StoreError> {
+        let item = to_item(key, record, record.expires_at())?;
+        let placeholders: Vec<String> = (0..ended.len()).map(|i| format!(":ended{i}")).collect();
+        let condition = if ended.is_empty() {
+            "attribute_exists(#pk)".to_owned()
+        } else {
+            format!(
+                "attribute_exists(#pk) AND NOT (#status IN ({}))",
+                placeholders.join(", ")
+            )
+        };
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK);
+        if !ended.is_empty() {
+            request = request.expression_attribute_names("#status", "status");
+        }
+        for (placeholder, status) in placeholders.iter().zip(ended) {
+            request = request
+                .expression_attribute_values(placeholder, AttributeValue::S((*status).to_owned()));
+        }
+        match request
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)))
+        {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Writes `record` under `key`, replacing any item there.
     pub async fn put<T: Record>(&self, key: &Key, record: &T) -> Result<(), StoreError> {
         let item = to_item(key, record, record.expires_at())?;
