@@ -471,7 +471,8 @@ async fn given_an_offboarding_submitted_through_the_api_when_its_receipt_is_aske
     assert_eq!(names, recorded);
     for step in steps {
         let name = step["name"].as_str().unwrap_or_default();
-        if step["outcome"] == "done" && name != "snapshot" {
+        // (the snapshot and the pre-flight write nothing in the tenant)
+        if step["outcome"] == "done" && name != "snapshot" && name != "preflight" {
             assert!(step["graph_request_id"].is_string(), "{step}");
             let observed = step["observed"].as_array().expect("observed");
             assert!(!observed.is_empty(), "{name} has no read-back: {step}");

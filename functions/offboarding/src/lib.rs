@@ -15,6 +15,7 @@
 pub mod account;
 mod offboard;
 mod plan;
+mod preflight;
 pub mod restore;
 mod snapshot;
 

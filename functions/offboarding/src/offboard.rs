@@ -18,6 +18,7 @@ use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform,
 
 use crate::account::{self, AccountState, Found, MemberGroup};
 use crate::plan::{self, Action, PlannedStep};
+use crate::preflight;
 use crate::snapshot;
 
 /// The offboard job handler.
@@ -100,7 +101,14 @@ impl Offboarding {
         let part_numbers = self.part_numbers(&job.tenant_id).await?;
         let planned = plan::plan(spec, &state, &part_numbers);
         if job.dry_run {
-            return dry_run(planned, &state, read_ids, progress).await;
+            return dry_run(
+                planned,
+                &state,
+                read_ids,
+                self.preflight(&graph, &state, &part_numbers).await?,
+                progress,
+            )
+            .await;
         }
         if progress.finished_step(plan::SNAPSHOT).is_none() {
             self.take_snapshot(job, &state, progress).await?;
@@ -116,6 +124,12 @@ impl Offboarding {
         };
         // The gate: nothing below runs unless access is cut (and read back as cut).
         run.cut_access(&planned).await?;
+        // The pre-flight is recorded in every real run, after the gate so that no read delays
+        // cutting access (it reads nothing the gate changes).
+        if run.progress.finished_step(plan::PREFLIGHT).is_none() {
+            let preflight = self.preflight(&graph, &state, &part_numbers).await?;
+            run.progress.step(preflight).await?;
+        }
         for planned_step in &planned[2..] {
             if run.progress.finished_step(planned_step.name).is_some() {
                 continue;
@@ -171,6 +185,23 @@ impl Offboarding {
                 snapshot::summary(&snapshot),
             ))
             .await
+    }
+
+    /// The `preflight` step: what a person should know before the account goes.
+    async fn preflight(
+        &self,
+        graph: &TenantGraph,
+        state: &AccountState,
+        part_numbers: &HashMap<String, String>,
+    ) -> Result<JobStep, JobError> {
+        let found = preflight::read(graph, &state.id).await?;
+        let request_id = (!found.request_ids.is_empty()).then(|| found.request_ids.join(","));
+        Ok(step(
+            plan::PREFLIGHT,
+            StepOutcome::Done,
+            request_id,
+            preflight::summary(&found, state, part_numbers),
+        ))
     }
 
     /// SKU id -> part number of the tenant's stored SKUs (a few dozen), to name licenses.
@@ -243,6 +274,7 @@ async fn dry_run(
     planned: Vec<PlannedStep>,
     state: &AccountState,
     read_ids: Vec<String>,
+    preflight: JobStep,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
     progress
@@ -253,6 +285,7 @@ async fn dry_run(
             format!("dry run: {} ({}); no write", state.upn, state.id),
         ))
         .await?;
+    progress.step(preflight).await?;
     for planned_step in planned {
         let outcome = match planned_step.action {
             Action::Skip => StepOutcome::Skipped,

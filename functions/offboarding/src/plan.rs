@@ -9,6 +9,7 @@ use crate::account::{AccountState, MemberGroup, Removal};
 
 /// Step names, as recorded in the job record.
 pub const SNAPSHOT: &str = "snapshot";
+pub const PREFLIGHT: &str = "preflight";
 pub const BLOCK_SIGN_IN: &str = "block_sign_in";
 pub const REVOKE_SESSIONS: &str = "revoke_sessions";
 pub const REMOVE_GROUPS: &str = "remove_groups";

@@ -255,16 +255,16 @@ async fn given_a_licensed_account_in_groups_when_offboarded_keep_disabled_then_i
         assert!(s.graph_request_id.is_some(), "{s:?}");
     }
     assert_eq!(step(&record, "keep_disabled").outcome, StepOutcome::Done);
-    // ... the snapshot was taken first, and block and revoke were the first writes recorded
-    let first_three: Vec<_> = record
+    // ... the snapshot came first, block and revoke were the first writes, then the pre-flight
+    let first_four: Vec<_> = record
         .steps
         .iter()
-        .take(3)
+        .take(4)
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(
-        first_three,
-        ["snapshot", "block_sign_in", "revoke_sessions"]
+        first_four,
+        ["snapshot", "block_sign_in", "revoke_sessions", "preflight"]
     );
     // ... and the snapshot holds what Graph showed before the first write: enabled, the groups
     // and the licenses
@@ -501,6 +501,7 @@ async fn given_a_dry_run_when_delivered_then_the_plan_is_recorded_and_nothing_is
         names,
         [
             "find_account",
+            "preflight",
             "block_sign_in",
             "revoke_sessions",
             "remove_groups",
@@ -736,5 +737,76 @@ async fn given_each_outcome_when_offboarded_then_the_stored_account_matches_grap
         let detail = step(&record, name).detail.clone().unwrap_or_default();
         assert!(detail.contains("read-back"), "{name}: {detail}");
     }
+    env.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn given_an_admin_with_reports_and_groups_when_a_dry_run_is_delivered_then_the_preflight_names_what_to_do_first()
+ {
+    // GIVEN the Global Administrator at the top of the org chart: direct reports, owned groups
+    let env = Env::start(ConnectionMode::ReadWrite).await;
+    let truth = env.truth();
+    let admin_role = truth
+        .roles
+        .iter()
+        .find(|r| r.display_name == "Global Administrator")
+        .expect("the Global Administrator role");
+    let target = user(&truth, &admin_role.member_ids[0])
+        .expect("the admin")
+        .clone();
+    let reports: Vec<&TruthUser> = truth
+        .users
+        .iter()
+        .filter(|u| u.manager_id.as_deref() == Some(target.id.as_str()))
+        .collect();
+    assert!(!reports.is_empty(), "the top of the chart has reports");
+    let sole: Vec<&str> = truth
+        .groups
+        .iter()
+        .filter(|g| g.owner_ids == [target.id.clone()])
+        .map(|g| g.display_name.as_str())
+        .collect();
+    let held: Vec<&str> = truth
+        .roles
+        .iter()
+        .filter(|r| r.member_ids.contains(&target.id))
+        .map(|r| r.display_name.as_str())
+        .collect();
+
+    // WHEN a dry-run offboarding of it is delivered
+    let mut job = env.job(&target.id, OffboardPolicy::Delete);
+    job.dry_run = true;
+    assert!(env.deliver(&job).await.batch_item_failures.is_empty());
+
+    // THEN the pre-flight step names every direct report, every group it alone owns, every
+    // admin role it holds, with what to do, and carries the reads' request-ids
+    let record = env.record(&job).await;
+    let preflight = step(&record, "preflight");
+    assert_eq!(preflight.outcome, StepOutcome::Done);
+    assert!(preflight.graph_request_id.is_some());
+    let detail = preflight.detail.clone().unwrap_or_default();
+    assert!(detail.contains("manager none"), "{detail}");
+    assert!(
+        detail.contains(&format!("{} direct report(s)", reports.len())),
+        "{detail}"
+    );
+    for report in &reports {
+        assert!(detail.contains(&report.user_principal_name), "{detail}");
+    }
+    for group in &sole {
+        assert!(detail.contains(group), "{group}: {detail}");
+    }
+    if !sole.is_empty() {
+        assert!(detail.contains("add another owner first"), "{detail}");
+    }
+    for role in &held {
+        assert!(detail.contains(role), "{role}: {detail}");
+    }
+    assert!(detail.contains("cloud-only account"), "{detail}");
+    // ... and nothing was written
+    for route in LATER_WRITES {
+        assert_eq!(env.writes(route), 0, "{route}");
+    }
+    assert_eq!(env.writes("PATCH /v1.0/users/{id}"), 0);
     env.stack.shutdown().await;
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::config::{
     AppInfo, ConsentChange, Knobs, Mutation, MutationReport, SimError, Stats, TenantInfo, Truth,
-    TruthCounts, TruthGroup, TruthSku, TruthUser,
+    TruthCounts, TruthGroup, TruthRole, TruthSku, TruthUser,
 };
 use crate::state::{GroupKind, Sim, TenantSlot};
 
@@ -196,6 +196,7 @@ impl Sim {
                     .map(|s| t.skus[s as usize].def.sku_id.to_string())
                     .collect(),
                 last_sign_in: u.sign_in.map(|s| s.last),
+                manager_id: u.manager.map(|m| t.users[m as usize].id.to_string()),
             })
             .collect();
         truth.deleted_user_ids = t
@@ -220,6 +221,25 @@ impl Sim {
                 }
                 .to_string(),
                 member_ids: g
+                    .members
+                    .iter()
+                    .map(|&m| t.users[m as usize].id.to_string())
+                    .collect(),
+                owner_ids: g
+                    .owners
+                    .iter()
+                    .map(|&m| t.users[m as usize].id.to_string())
+                    .collect(),
+            })
+            .collect();
+        truth.roles = t
+            .roles
+            .iter()
+            .map(|r| TruthRole {
+                id: r.id.to_string(),
+                role_template_id: r.role_template_id.to_string(),
+                display_name: r.display_name.to_string(),
+                member_ids: r
                     .members
                     .iter()
                     .map(|&m| t.users[m as usize].id.to_string())

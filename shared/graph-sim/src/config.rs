@@ -222,6 +222,18 @@ pub struct Truth {
     pub deleted_user_ids: Vec<String>,
     pub groups: Vec<TruthGroup>,
     pub skus: Vec<TruthSku>,
+    /// Activated directory roles and their members.
+    #[serde(default)]
+    pub roles: Vec<TruthRole>,
+}
+
+/// One activated directory role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthRole {
+    pub id: String,
+    pub role_template_id: String,
+    pub display_name: String,
+    pub member_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +258,9 @@ pub struct TruthUser {
     pub sku_ids: Vec<String>,
     /// Unix seconds of the last sign-in, where recorded.
     pub last_sign_in: Option<i64>,
+    /// The manager's id, if any.
+    #[serde(default)]
+    pub manager_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +270,8 @@ pub struct TruthGroup {
     /// security, mailEnabledSecurity, distribution, unified, dynamicSecurity, dynamicUnified
     pub kind: String,
     pub member_ids: Vec<String>,
+    #[serde(default)]
+    pub owner_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

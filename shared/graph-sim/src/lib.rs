@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     AppInfo, ConsentChange, Knobs, MembershipRef, Mutation, MutationReport, SimConfig, SimError,
-    Stats, TenantInfo, TenantSpec, Truth, TruthCounts, TruthGroup, TruthSku, TruthUser,
+    Stats, TenantInfo, TenantSpec, Truth, TruthCounts, TruthGroup, TruthRole, TruthSku, TruthUser,
 };
 
 use state::{Runtime, Sim, StatsInner, TenantSlot, derive_seed};

@@ -1,5 +1,6 @@
 //! Contract tests: every endpoint's response validates against the OpenAPI subset
-//! (tests/fixtures/graph-v1.0-subset.yaml, copied from shared/reference/graph).
+//! (tests/fixtures/graph-v1.0-subset.yaml, copied from shared/reference/graph, plus the
+//! `microsoft.graph.directoryRole` schema from v1.0-Prod.csdl: `memberOf` lists roles too).
 
 mod common;
 mod openapi;

@@ -5,6 +5,7 @@ pub(crate) mod batch;
 pub(crate) mod delta;
 pub(crate) mod directory;
 pub(crate) mod groups;
+pub(crate) mod relations;
 pub(crate) mod users;
 pub(crate) mod writes;
 
@@ -82,6 +83,11 @@ pub(crate) enum Route {
     User(String),
     UserLicenseDetails(String),
     UserMemberOf(String),
+    UserMemberOfRoles(String),
+    UserManager(String),
+    UserDirectReports(String),
+    UserOwnedObjects(String),
+    GroupOwners(String),
     CreateUser,
     PatchUser(String),
     DeleteUser(String),
@@ -128,6 +134,26 @@ impl Route {
             ("GET", ["users", id, "memberOf"]) => (
                 Route::UserMemberOf(id.to_string()),
                 "GET /users/{id}/memberOf",
+            ),
+            ("GET", ["users", id, "memberOf", "microsoft.graph.directoryRole"]) => (
+                Route::UserMemberOfRoles(id.to_string()),
+                "GET /users/{id}/memberOf/microsoft.graph.directoryRole",
+            ),
+            ("GET", ["users", id, "manager"]) => (
+                Route::UserManager(id.to_string()),
+                "GET /users/{id}/manager",
+            ),
+            ("GET", ["users", id, "directReports"]) => (
+                Route::UserDirectReports(id.to_string()),
+                "GET /users/{id}/directReports",
+            ),
+            ("GET", ["users", id, "ownedObjects"]) => (
+                Route::UserOwnedObjects(id.to_string()),
+                "GET /users/{id}/ownedObjects",
+            ),
+            ("GET", ["groups", id, "owners"]) => (
+                Route::GroupOwners(id.to_string()),
+                "GET /groups/{id}/owners",
             ),
             ("POST", ["users", id, a])
                 if a.trim_start_matches("microsoft.graph.") == "revokeSignInSessions" =>
@@ -204,7 +230,7 @@ impl Route {
     /// Base resource-unit cost (graph-facts.md) and whether it is a write.
     pub fn cost(&self) -> (u64, bool) {
         match self {
-            Route::Users | Route::UserMemberOf(_) => (2, false),
+            Route::Users | Route::UserMemberOf(_) | Route::UserMemberOfRoles(_) => (2, false),
             Route::GroupMembers(_) | Route::SubscribedSkus => (3, false),
             Route::CreateUser
             | Route::PatchUser(_)
@@ -407,6 +433,11 @@ fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
         Route::User(id) => users::get(cx, id),
         Route::UserLicenseDetails(id) => users::license_details(cx, id),
         Route::UserMemberOf(id) => users::member_of(cx, id),
+        Route::UserMemberOfRoles(id) => relations::member_of_roles(cx, id),
+        Route::UserManager(id) => relations::manager(cx, id),
+        Route::UserDirectReports(id) => relations::direct_reports(cx, id),
+        Route::UserOwnedObjects(id) => relations::owned_objects(cx, id),
+        Route::GroupOwners(id) => relations::group_owners(cx, id),
         Route::DeletedUsers => users::deleted(cx),
         Route::DeletedItem(id) => users::deleted_item(cx, id),
         Route::Groups => groups::list(cx),

@@ -384,19 +384,29 @@ pub(crate) fn member_of(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
     let size =
         cx.q.page_size(999)
             .map_err(|m| http::bad_request(cx.ids, &m))?;
+    // Groups first, then the directory roles the user holds (with the selected properties a
+    // role has: id, displayName, description).
     let groups = &t.users[idx as usize].groups;
+    let roles = t.roles_of(idx);
+    let selected: Vec<&str> = sel.0.iter().map(|&i| GROUP_PROPS[i].0).collect();
+    let role_props = crate::routes::relations::role_props_of_group_selection(&selected);
+    let total = groups.len() + roles.len();
     let start = start_of(cx, "m")?;
-    let (page_idx, next) = page(groups.len(), start, size, |_| true);
-    let count = (cx.q.count && cx.q.skiptoken.is_none()).then_some(groups.len());
+    let (page_idx, next) = page(total, start, size, |_| true);
+    let count = (cx.q.count && cx.q.skiptoken.is_none()).then_some(total);
     Ok(collection(
         cx,
         "directoryObjects",
         count,
         next.map(|p| ("m", p)),
         page_idx.len(),
-        |out, i| {
-            let g = &t.groups[groups[page_idx[i]] as usize];
-            props::write_group(out, &t, g, &sel, true)
+        |out, i| match groups.get(page_idx[i]) {
+            Some(&g) => props::write_group(out, &t, &t.groups[g as usize], &sel, true),
+            None => crate::routes::relations::write_role(
+                out,
+                &t.roles[roles[page_idx[i] - groups.len()]],
+                &role_props,
+            ),
         },
     ))
 }

@@ -310,6 +310,7 @@ pub(crate) fn create_user(cx: &Cx<'_>) -> Result<Resp, Resp> {
         changed_seq: 0,
         groups: Vec::new(),
         groups_before_delete: Vec::new(),
+        manager: None,
     };
     apply_props(cx, &mut u, &b)?;
     u.changed_seq = t.next_seq();
@@ -407,6 +408,7 @@ fn clone_user(u: &User) -> User {
         changed_seq: u.changed_seq,
         groups: u.groups.clone(),
         groups_before_delete: u.groups_before_delete.clone(),
+        manager: u.manager,
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use crate::catalog::{self, SkuDef};
 use crate::config::TenantSpec;
 use crate::state::{
-    App, Domain, Group, GroupKind, LicenseAssignment, SignIn, Sku, Str, Tenant, User, derive_seed,
-    new_id,
+    App, DirectoryRole, Domain, Group, GroupKind, LicenseAssignment, SignIn, Sku, Str, Tenant,
+    User, derive_seed, new_id,
 };
 
 const DAY: i64 = 86_400;
@@ -164,6 +164,7 @@ pub(crate) fn tenant(seed: u64, index: usize, spec: &TenantSpec, started: i64) -
         user_by_upn: HashMap::with_capacity(spec.users),
         groups: Vec::with_capacity(spec.groups),
         group_by_id: HashMap::with_capacity(spec.groups),
+        roles: Vec::new(),
         seq: 0,
         member_log: Vec::new(),
         customers: Vec::new(),
@@ -173,7 +174,77 @@ pub(crate) fn tenant(seed: u64, index: usize, spec: &TenantSpec, started: i64) -
     users(&mut t, spec.users, started, &pools, &mut rng);
     groups(&mut t, spec.groups, &pools, &mut rng);
     licenses(&mut t, &mut rng);
+    // A stream of its own, so the users, groups and licenses above stay as they were.
+    let mut relations_rng = fastrand::Rng::with_seed(derive_seed(seed, 0x4E1A_0000 + index as u64));
+    relations(&mut t, &mut relations_rng);
     t
+}
+
+/// Directory roles (role template ids as Entra ID publishes them) activated in every tenant.
+const ROLES: [(&str, &str, &str); 3] = [
+    (
+        "62e90394-69f5-4237-9190-012177145e10",
+        "Global Administrator",
+        "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
+    ),
+    (
+        "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "User Administrator",
+        "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
+    ),
+    (
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Exchange Administrator",
+        "Can manage all aspects of the Exchange product.",
+    ),
+];
+
+/// Managers (an org chart: every member but the first reports to an earlier member, so there is
+/// no cycle), group owners (one or two per group, a member where it has any), and directory role
+/// members (the first member is a Global Administrator; a few others hold admin roles).
+fn relations(t: &mut Tenant, rng: &mut fastrand::Rng) {
+    let members: Vec<u32> = (0..t.users.len() as u32)
+        .filter(|&i| !t.users[i as usize].guest)
+        .collect();
+    let managers = (members.len() / 6).max(1);
+    for (n, &user) in members.iter().enumerate().skip(1) {
+        let manager = members[rng.usize(0..n.min(managers))];
+        t.users[user as usize].manager = Some(manager);
+    }
+    for g in &mut t.groups {
+        let first = if g.members.is_empty() {
+            members.get(rng.usize(0..members.len().max(1))).copied()
+        } else {
+            Some(g.members[rng.usize(0..g.members.len())])
+        };
+        g.owners.extend(first);
+        if rng.bool()
+            && let Some(&second) = members.get(rng.usize(0..members.len().max(1)))
+            && !g.owners.contains(&second)
+        {
+            g.owners.push(second);
+        }
+    }
+    for (r, (template, name, description)) in ROLES.iter().enumerate() {
+        let mut role = DirectoryRole {
+            id: new_id(rng),
+            role_template_id: template,
+            display_name: name,
+            description,
+            members: Vec::new(),
+        };
+        if r == 0 {
+            role.members.extend(members.first());
+        }
+        for _ in 0..2 {
+            if let Some(&m) = members.get(rng.usize(0..members.len().max(1)))
+                && !role.members.contains(&m)
+            {
+                role.members.push(m);
+            }
+        }
+        t.roles.push(role);
+    }
 }
 
 fn skus(has_p1: bool, rng: &mut fastrand::Rng) -> Vec<Sku> {
@@ -313,6 +384,7 @@ fn one_user(
         changed_seq: 0,
         groups: Vec::new(),
         groups_before_delete: Vec::new(),
+        manager: None,
     }
 }
 
@@ -433,6 +505,7 @@ fn groups(t: &mut Tenant, n: usize, pools: &Pools, rng: &mut fastrand::Rng) {
             created,
             licenses: if j == 0 { vec![0] } else { Vec::new() },
             members: Vec::new(),
+            owners: Vec::new(),
             changed_seq: 0,
         };
         if kind.is_dynamic() {

@@ -70,6 +70,8 @@ pub(crate) struct User {
     pub groups: Vec<u32>,
     /// Memberships removed by a soft delete, given back on restore.
     pub groups_before_delete: Vec<u32>,
+    /// The user's manager (user index), if any (`/users/{id}/manager`).
+    pub manager: Option<u32>,
 }
 
 impl User {
@@ -130,7 +132,19 @@ pub(crate) struct Group {
     pub licenses: Vec<u16>,
     /// Member user indexes, in the order they were added.
     pub members: Vec<u32>,
+    /// Owner user indexes (`/groups/{id}/owners`, `/users/{id}/ownedObjects`).
+    pub owners: Vec<u32>,
     pub changed_seq: u64,
+}
+
+/// An activated directory role (`microsoft.graph.directoryRole`) and its members (user indexes):
+/// users list it in `memberOf`.
+pub(crate) struct DirectoryRole {
+    pub id: Uuid,
+    pub role_template_id: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+    pub members: Vec<u32>,
 }
 
 /// A subscribed SKU of a tenant with its units.
@@ -170,6 +184,8 @@ pub(crate) struct Tenant {
     pub user_by_upn: HashMap<String, u32>,
     pub groups: Vec<Group>,
     pub group_by_id: HashMap<Uuid, u32>,
+    /// Activated directory roles.
+    pub roles: Vec<DirectoryRole>,
     /// Last change sequence number handed out.
     pub seq: u64,
     pub member_log: Vec<MemberChange>,
@@ -217,6 +233,30 @@ impl Tenant {
         let id = Uuid::parse_str(key).ok()?;
         let idx = self.user_by_id.get(&id).copied()?;
         self.users[idx as usize].deleted_at.is_some().then_some(idx)
+    }
+
+    /// The directory roles (indexes) `user` is a member of.
+    pub fn roles_of(&self, user: u32) -> Vec<usize> {
+        (0..self.roles.len())
+            .filter(|&r| self.roles[r].members.contains(&user))
+            .collect()
+    }
+
+    /// The live users whose manager is `user`.
+    pub fn direct_reports(&self, user: u32) -> Vec<u32> {
+        (0..self.users.len() as u32)
+            .filter(|&i| {
+                let u = &self.users[i as usize];
+                u.manager == Some(user) && u.deleted_at.is_none()
+            })
+            .collect()
+    }
+
+    /// The groups (indexes) `user` owns.
+    pub fn owned_groups(&self, user: u32) -> Vec<u32> {
+        (0..self.groups.len() as u32)
+            .filter(|&g| self.groups[g as usize].owners.contains(&user))
+            .collect()
     }
 
     pub fn find_group(&self, key: &str) -> Option<u32> {
