@@ -511,6 +511,7 @@ impl Plan {
                 detail.push_str(&format!("; failed: {}", failures.join("; ")));
                 StepOutcome::Failed
             };
+            ids.dedup();
             let id = (!ids.is_empty()).then(|| ids.join(","));
             steps.push(step(ADD_GROUPS, outcome, id, detail));
         }

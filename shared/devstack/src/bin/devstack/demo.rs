@@ -713,6 +713,62 @@ async fn send(
     Ok((status, body))
 }
 
+/// The lines of a job receipt worth showing: who, when, each step with its request-id, what was
+/// not done and why, and whether the digest matches the one kept with the job record.
+fn receipt_summary(answer: &Value) -> Vec<String> {
+    let receipt = &answer["receipt"];
+    let who = &receipt["submitted_by"];
+    let mut lines = vec![format!(
+        "GET .../jobs/{}/receipt -> requested by {} (organization {}), accepted {}, ended {}, {}",
+        receipt["job_id"].as_str().unwrap_or_default(),
+        who["subject"].as_str().unwrap_or("-"),
+        who["org_id"].as_str().unwrap_or("-"),
+        receipt["accepted_at"].as_str().unwrap_or("-"),
+        receipt["completed_at"].as_str().unwrap_or("-"),
+        receipt["status"].as_str().unwrap_or("?")
+    )];
+    for step in receipt["steps"].as_array().into_iter().flatten() {
+        let observed = step["observed"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {:<16} {:<8} request-id {}",
+            step["name"].as_str().unwrap_or_default(),
+            step["outcome"].as_str().unwrap_or("?"),
+            step["graph_request_id"].as_str().unwrap_or("-"),
+        ));
+        if !observed.is_empty() {
+            lines.push(format!("      observed: {observed}"));
+        }
+        // What to know first, and what was kept to restore: shown whole.
+        if matches!(step["name"].as_str(), Some("preflight" | "snapshot")) {
+            lines.push(format!(
+                "      {}",
+                step["detail"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    for item in receipt["not_done"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "  not done ({}): {}",
+            item["step"].as_str().unwrap_or_default(),
+            item["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    lines.push(format!(
+        "  digest SHA-256 {} kept with the job record: matches {}",
+        answer["digest"]["value"].as_str().unwrap_or("-"),
+        answer["digest"]["matches"]
+    ));
+    lines
+}
+
 fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
         let tenant_id = demo_tenant(demo)?;
@@ -751,17 +807,6 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             groups_before,
             target.sku_ids.len()
         )];
-        for step in record["steps"].as_array().into_iter().flatten() {
-            lines.push(format!(
-                "  {:<16} {:<8} request-id {}",
-                step["name"].as_str().unwrap_or_default(),
-                step["outcome"].as_str().unwrap_or("?"),
-                step["graph_request_id"].as_str().unwrap_or("-")
-            ));
-            if let Some(detail) = step["detail"].as_str() {
-                lines.push(format!("      {detail}"));
-            }
-        }
         if status != "succeeded" {
             anyhow::bail!("the offboarding ended {status}: {}", record["error"]);
         }
@@ -775,24 +820,55 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
                 .filter(|g| g.member_ids.contains(&target.id))
                 .count()
         ));
+        // The receipt: who, when, each step with its request-id and read-back, what was not done.
+        let job_id = record["job_id"].as_str().unwrap_or_default().to_owned();
+        let (code, receipt) = send(
+            demo,
+            reqwest::Method::GET,
+            &format!("/tenants/{tenant_id}/jobs/{job_id}/receipt"),
+            None,
+        )
+        .await?;
+        if code != 200 {
+            anyhow::bail!("receipt answered {code}: {receipt}");
+        }
+        lines.extend(receipt_summary(&receipt));
+        // One call gives back what the snapshot holds, and sign-in with enable: true.
         let (code, restored) = send(
             demo,
             reqwest::Method::POST,
             &format!("/tenants/{tenant_id}/accounts/{}/restore", target.id),
-            None,
+            Some(serde_json::json!({"enable": true})),
         )
         .await?;
         if code != 200 {
             anyhow::bail!("restore answered {code}: {restored}");
         }
-        let back = sim
-            .truth(&tenant_id)?
-            .users
-            .iter()
-            .any(|u| u.id == target.id);
         lines.push(format!(
-            "POST .../accounts/{}/restore -> {code}; back in the tenant: {back} (sign-in still blocked)",
-            target.id
+            "POST .../accounts/{}/restore {{\"enable\": true}} -> {code}; complete: {}",
+            target.id, restored["complete"]
+        ));
+        for step in restored["steps"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "  {:<16} {:<8} request-id {}",
+                step["name"].as_str().unwrap_or_default(),
+                step["outcome"].as_str().unwrap_or("?"),
+                step["graph_request_id"].as_str().unwrap_or("-")
+            ));
+        }
+        let back = sim.truth(&tenant_id)?;
+        let account = back.users.iter().find(|u| u.id == target.id);
+        let groups_back = back
+            .groups
+            .iter()
+            .filter(|g| g.member_ids.contains(&target.id))
+            .count();
+        lines.push(format!(
+            "simulator: back in the tenant {}, sign-in enabled {}, in {groups_back} of {groups_before} group(s), {} of {} license(s)",
+            account.is_some(),
+            account.is_some_and(|u| u.account_enabled),
+            account.map_or(0, |u| u.sku_ids.len()),
+            target.sku_ids.len()
         ));
         Ok(Outcome::Done(lines))
     })
@@ -881,7 +957,7 @@ fn remove(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
         let mut lines = vec![
             format!("DELETE /tenants/{tenant_id} -> {code}"),
             format!(
-                "  deleted here: {} items ({} accounts, {} groups, {} memberships, {} SKUs, {} sync runs, {} jobs, {} connection items, {} index entry)",
+                "  deleted here: {} items ({} accounts, {} groups, {} memberships, {} SKUs, {} sync runs, {} jobs, {} offboarding snapshots, {} connection items, {} index entry)",
                 deleted["total"],
                 deleted["accounts"],
                 deleted["groups"],
@@ -889,6 +965,7 @@ fn remove(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
                 deleted["skus"],
                 deleted["sync_runs"],
                 deleted["jobs"],
+                deleted["snapshots"],
                 deleted["connection"],
                 deleted["index_entry"]
             ),
