@@ -1,5 +1,6 @@
 //! Job intake on real parts: moto (DynamoDB, SQS, Secrets Manager) through the real AWS SDK
 //! clients; for the end-to-end case the onboarding function against the Graph simulator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 use std::collections::HashMap;
 use std::time::Duration;

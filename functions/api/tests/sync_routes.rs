@@ -1,5 +1,6 @@
 //! The sync routes on real parts: moto (DynamoDB, SQS, Secrets Manager) through the real AWS SDK
 //! clients, the sync function against the Graph simulator feeding the store the routes read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,5 +1,6 @@
 //! Onboard and update-memberships jobs end to end on real parts: moto with the real AWS SDK
 //! clients, the Graph simulator with the real Graph client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 mod support;
 

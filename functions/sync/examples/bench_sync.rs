@@ -15,6 +15,7 @@
 //! ```
 //! The simulator runs in a child process (this program with `--serve-sim`), so the peak RSS is the
 //! sync's alone; moto is its own process too. The last line of stdout is one JSON object.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead as _;

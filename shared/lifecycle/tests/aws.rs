@@ -1,5 +1,6 @@
 //! The adapters against real AWS SDK clients and a moto server on loopback (started per test by
 //! `local-aws`; a missing moto_server fails the test with the command that installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;

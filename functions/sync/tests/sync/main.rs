@@ -1,5 +1,6 @@
 //! The sync function against the local stack: moto (DynamoDB, SQS, Secrets Manager) through the
 //! real AWS SDK clients, and the Graph simulator through the real Graph client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 mod support;
 
