@@ -2,7 +2,9 @@
 //! `GET /tenants/{tenant_id}/jobs/{job_id}` shows its record (status, steps with their Graph
 //! request-ids, and for a dry run every validation result and the plan);
 //! `GET /tenants/{tenant_id}/jobs/{job_id}/password` hands a generated password back, once;
-//! `POST /tenants/{tenant_id}/jobs/{job_id}/retry` queues a job completed with errors again.
+//! `POST /tenants/{tenant_id}/jobs/{job_id}/retry` queues a job completed with errors again;
+//! `DELETE /tenants/{tenant_id}/jobs/{job_id}` cancels a job that has not started (a scheduled
+//! leave or onboarding parked until its `start_at`, or a job still on its queue).
 //!
 //! The body is the job JSON of [`lifecycle::model::Job`] without `tenant_id` (taken from the path)
 //! and with an optional `job_id` (generated when absent). A job is (tenant, job id): the same id
@@ -28,15 +30,19 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use chrono::Utc;
+use aws_lambda_events::encodings::Body;
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt as _;
 use hmac::{Hmac, Mac};
 use http::{HeaderValue, header};
+use lifecycle::events::Events;
 use lifecycle::http::{body_text, error_response, json_response, path_param, require_json};
 use lifecycle::model::{
-    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, PASSWORD_HANDOVER_TTL, PasswordHandover,
-    PasswordSource, TenantConnection,
+    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, JobStep, PASSWORD_HANDOVER_TTL,
+    PasswordHandover, PasswordSource, StepOutcome, TenantConnection,
 };
 use lifecycle::queue::deduplication_id;
+use lifecycle::schedule::{self, QUEUED};
 use lifecycle::store::keys;
 use lifecycle::{
     AwsClients, Config, JobId, PutOutcome, Queue, SecretWrite, Store, TenantId, Vault, VaultError,
@@ -53,6 +59,7 @@ pub struct Intake {
     store: Store,
     queue: Queue,
     vault: Vault,
+    events: Events,
     config: Config,
     /// The key of the body digests, derived from the state-signing key; read once per cold start.
     digest_key: Arc<tokio::sync::OnceCell<SecretString>>,
@@ -84,6 +91,7 @@ impl Intake {
             store: Store::new(clients.dynamodb, config.table_name.clone()),
             queue: Queue::new(clients.sqs),
             vault: Vault::from_config(clients.secrets, config),
+            events: Events::new(clients.events, config.event_bus_name.clone()),
             config: config.clone(),
             digest_key: Arc::default(),
         }
@@ -92,7 +100,9 @@ impl Intake {
     /// `POST /tenants/{tenant_id}/jobs`: 202 with the job id and its status URL; 200 when the
     /// same job (same id, same body) was accepted before; 400 for a malformed job or a password
     /// Entra ID would refuse; 404 for a tenant that is not connected; 409 for a write job on a
-    /// read-only tenant, or a job id this tenant already used for another body.
+    /// read-only tenant, or a job id this tenant already used for another body. A body
+    /// `{"jobs":[...]}` is a list of up to [`BULK_MAX`] jobs, answered 207 with one result each
+    /// (see `submit_many`).
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
     pub async fn submit(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         match self.try_submit(request).await {
@@ -103,12 +113,83 @@ impl Intake {
     async fn try_submit(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
         let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
             .map_err(|error| refuse(400, "bad_request", error))?;
-        let (job, password) = self.parse(request, &tenant_id)?;
+        let body = read_body(request)?;
+        match bulk_items(body)? {
+            Submission::One(body) => self.submit_one(&tenant_id, body, None).await,
+            Submission::Many(items) => self.submit_many(&tenant_id, items).await,
+        }
+    }
+
+    /// A list of jobs (`{"jobs":[...]}`): the tenant is checked once (404/409 for the whole
+    /// list), then every job is validated, recorded and queued on its own, [`BULK_CONCURRENCY`]
+    /// at a time; 207 with one result per job, in order: its accepted answer (job id, status URL)
+    /// or its refusal (HTTP status, code, a message naming the job and the field). One bad job
+    /// does not stop the others.
+    async fn submit_many(
+        &self,
+        tenant_id: &TenantId,
+        items: Vec<Value>,
+    ) -> Result<Refusal, Refusal> {
+        let tenant = self.connected_tenant(tenant_id).await?;
+        let results: Vec<Value> = futures::stream::iter(items.into_iter().enumerate())
+            .map(|(index, item)| {
+                let tenant = &tenant;
+                async move {
+                    let answer = match item {
+                        Value::Object(body) => {
+                            match self.submit_one(tenant_id, body, Some(tenant)).await {
+                                Ok(answer) | Err(answer) => answer,
+                            }
+                        }
+                        _ => refuse(400, "bad_request", "a job is a JSON object"),
+                    };
+                    item_result(index, &answer)
+                }
+            })
+            .buffered(BULK_CONCURRENCY)
+            .collect()
+            .await;
+        let accepted = results
+            .iter()
+            .filter(|result| result.get("job_id").is_some() && result.get("error").is_none())
+            .count();
+        tracing::info!(
+            jobs = results.len(),
+            accepted,
+            "bulk job submission answered"
+        );
+        Ok(Box::new(json_response(
+            207,
+            &json!({
+                "accepted": accepted,
+                "refused": results.len() - accepted,
+                "results": results,
+            }),
+        )))
+    }
+
+    /// One job: validated, recorded and queued. `tenant` is the connected tenant when already
+    /// read (a list of jobs), else it is read after the job is found well formed.
+    async fn submit_one(
+        &self,
+        tenant_id: &TenantId,
+        body: Map<String, Value>,
+        tenant: Option<&TenantConnection>,
+    ) -> Result<Refusal, Refusal> {
+        let (job, password) = self.parse(body, tenant_id)?;
+        check_start(&job, Utc::now())?;
         if let Some(NewPassword::Given(value)) = &password {
             onboarding::password::check(value)
                 .map_err(|error| refuse(400, "weak_password", error))?;
         }
-        let tenant = self.connected_tenant(&tenant_id).await?;
+        let read;
+        let tenant = match tenant {
+            Some(tenant) => tenant,
+            None => {
+                read = self.connected_tenant(tenant_id).await?;
+                &read
+            }
+        };
         if job.kind.is_write() && !tenant.allows_writes() {
             return Err(refuse(
                 409,
@@ -120,7 +201,7 @@ impl Intake {
             ));
         }
         let digest = self.body_digest(&job, password.as_ref()).await?;
-        let key = keys::job(&tenant_id, &job.job_id);
+        let key = keys::job(tenant_id, &job.job_id);
         let mut record = JobRecord::queued(&job, Utc::now());
         record.body_digest = Some(digest.clone());
         record.submitted_by = lifecycle::http::caller_submitter(request, &self.config.org_claim);
@@ -234,27 +315,9 @@ impl Intake {
     /// The body as a job of this tenant, with any password value taken out of it.
     fn parse(
         &self,
-        request: &ApiGatewayV2httpRequest,
+        mut body: Map<String, Value>,
         tenant_id: &TenantId,
     ) -> Result<(Job, Option<NewPassword>), Refusal> {
-        require_json(request)?;
-        let text = body_text(request).map_err(|message| refuse(400, "bad_request", message))?;
-        let mut body: Map<String, Value> = match serde_json::from_str(&text) {
-            Ok(Value::Object(body)) => body,
-            Ok(_) => return Err(refuse(400, "bad_request", "the body must be a JSON object")),
-            // Only the position: the text may hold a password.
-            Err(error) => {
-                return Err(refuse(
-                    400,
-                    "bad_request",
-                    format!(
-                        "the body is not valid JSON (line {}, column {})",
-                        error.line(),
-                        error.column()
-                    ),
-                ));
-            }
-        };
         match body.get("tenant_id").and_then(Value::as_str) {
             Some(given) if TenantId::parse(given).ok().as_ref() != Some(tenant_id) => {
                 return Err(refuse(
@@ -405,44 +468,128 @@ impl Intake {
         {
             tracing::error!(%error, "could not mark the unqueued job failed");
         }
-        if matches!(job.kind, JobKind::Onboard(_)) {
-            for result in [
-                self.vault
-                    .delete_onboarding_password(&job.tenant_id, &job.job_id)
-                    .await,
-                self.vault
-                    .delete_secret(
-                        &self
-                            .vault
-                            .generated_password_name(&job.tenant_id, &job.job_id),
-                    )
-                    .await,
-            ] {
-                if let Err(error) = result {
-                    tracing::error!(%error, "could not delete the password of an unqueued job");
-                }
-            }
-            if let Err(error) = self
-                .store
-                .delete(&keys::password_handover(&job.tenant_id, &job.job_id))
-                .await
-            {
-                tracing::error!(%error, "could not delete the password hand-over of an unqueued job");
-            }
+        if let Err(error) = self.forget_passwords(job).await {
+            tracing::error!(%error, "could not delete the password of an unqueued job");
         }
     }
 
-    /// The queue of a job type: onboarding FIFO for onboard and membership jobs, offboarding FIFO
-    /// for offboard, the license-refresh queue for license refresh.
-    fn queue_url(&self, job: &Job) -> &str {
-        match job.kind {
-            JobKind::Onboard(_) | JobKind::UpdateMemberships(_) => {
-                &self.config.onboarding_queue_url
-            }
-            JobKind::Offboard(_) => &self.config.offboarding_queue_url,
-            JobKind::LicenseRefresh(_) => &self.config.license_refresh_queue_url,
-            JobKind::Sync(_) => &self.config.sync_queue_url,
+    /// Deletes an onboarding's password secrets (`onboarding/{tenant}/{job}/…`) and its
+    /// hand-over; nothing for other jobs. Deleting what is already gone is not an error.
+    async fn forget_passwords(&self, job: &Job) -> Result<(), String> {
+        if !matches!(job.kind, JobKind::Onboard(_)) {
+            return Ok(());
         }
+        let (tenant_id, job_id) = (&job.tenant_id, &job.job_id);
+        self.vault
+            .delete_onboarding_password(tenant_id, job_id)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.vault
+            .delete_secret(&self.vault.generated_password_name(tenant_id, job_id))
+            .await
+            .map_err(|error| error.to_string())?;
+        self.store
+            .delete(&keys::password_handover(tenant_id, job_id))
+            .await
+            .map_err(|error| error.to_string())
+    }
+
+    /// `DELETE /tenants/{tenant_id}/jobs/{job_id}`: cancels a job that has not started (parked
+    /// until its start time, or queued): its record ends `cancelled` (and its completion event is
+    /// put), its parked item and its password secrets are deleted, and a worker that receives it
+    /// later skips it. 200 with the record; 200 again for a job already cancelled (what remains is
+    /// deleted again, the event put again: at least once); 404 for an unknown job; 409 for a job
+    /// that is running or has ended, naming its state.
+    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
+    pub async fn cancel(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match self.try_cancel(request).await {
+            Ok(answer) | Err(answer) => *answer,
+        }
+    }
+
+    async fn try_cancel(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
+        let (tenant_id, job_id) = ids(request)?;
+        let key = keys::job(&tenant_id, &job_id);
+        let read = || async {
+            self.store
+                .get::<JobRecord>(&key)
+                .await
+                .map_err(|error| unavailable("the job could not be read", error))?
+                .ok_or_else(|| {
+                    refuse(
+                        404,
+                        "job_not_found",
+                        format!("tenant {tenant_id} has no job {job_id}"),
+                    )
+                })
+        };
+        let mut record = read().await?;
+        if record.status == JobStatus::Queued {
+            let now = Utc::now();
+            let mut cancelled = record.clone();
+            cancelled.status = JobStatus::Cancelled;
+            cancelled.completed_at = Some(now);
+            cancelled.updated_at = now;
+            cancelled.error = None;
+            cancelled.steps.push(JobStep {
+                name: "cancel".into(),
+                outcome: StepOutcome::Done,
+                graph_request_id: None,
+                detail: Some(
+                    "cancelled before it started; nothing was written in the tenant".into(),
+                ),
+                at: Some(now),
+            });
+            // Conditional: a worker that has just set it running wins, and this answers 409.
+            record = if self
+                .store
+                .put_if(&key, &cancelled, "status", QUEUED)
+                .await
+                .map_err(|error| unavailable("the job could not be cancelled", error))?
+            {
+                tracing::info!(job_id = %job_id, "job cancelled");
+                cancelled
+            } else {
+                read().await?
+            };
+        }
+        if record.status != JobStatus::Cancelled {
+            return Err(refuse(
+                409,
+                "job_not_cancellable",
+                format!(
+                    "job {job_id} is {}; only a job that has not started (queued or parked until its start time) is cancelled",
+                    status_text(record.status)
+                ),
+            ));
+        }
+        self.finish_cancel(&record).await?;
+        Ok(Box::new(json_response(200, &view(&record))))
+    }
+
+    /// What follows a cancellation, each step repeatable: the parked item and the password
+    /// secrets deleted, then the completion event.
+    async fn finish_cancel(&self, record: &JobRecord) -> Result<(), Refusal> {
+        if let Some(job) = &record.job {
+            if let Some(parked) = schedule::parked_key(job) {
+                self.store
+                    .delete(&parked)
+                    .await
+                    .map_err(|error| unavailable("the parked job could not be deleted", error))?;
+            }
+            self.forget_passwords(job)
+                .await
+                .map_err(|error| unavailable("the job's password could not be deleted", error))?;
+        }
+        self.events
+            .job_finished(record)
+            .await
+            .map_err(|error| unavailable("the cancellation could not be announced", error))
+    }
+
+    /// The queue of a job ([`schedule::queue_url`]).
+    fn queue_url(&self, job: &Job) -> &str {
+        schedule::queue_url(&self.config, job)
     }
 
     /// `GET /tenants/{tenant_id}/jobs/{job_id}`: the job record.
@@ -500,10 +647,7 @@ impl Intake {
                 "not_retryable",
                 format!(
                     "job {job_id} is {}; only a job completed with errors is retried (send a new job otherwise)",
-                    serde_json::to_value(record.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
+                    status_text(record.status)
                 ),
             ));
         }
@@ -598,6 +742,139 @@ impl Intake {
     }
 }
 
+/// A job status as the API spells it (`queued`, `running`, …).
+fn status_text(status: JobStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// How far in the past a `start_at` may be and still be taken (clocks differ): it then runs at once.
+pub const START_AT_SKEW: Duration = Duration::minutes(5);
+/// How far ahead a `start_at` may be.
+pub const START_AT_HORIZON: Duration = Duration::days(365);
+
+/// Refuses a `start_at` in the past (beyond [`START_AT_SKEW`]) or more than
+/// [`START_AT_HORIZON`] ahead, naming the field.
+fn check_start(job: &Job, now: DateTime<Utc>) -> Result<(), Refusal> {
+    let Some(start_at) = job.start_at() else {
+        return Ok(());
+    };
+    if start_at < now - START_AT_SKEW {
+        return Err(refuse(
+            400,
+            "bad_request",
+            format!(
+                "start_at {start_at} is in the past; give a time from now on (RFC 3339, e.g. {}), or leave start_at out to run the job now",
+                (now + Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ));
+    }
+    if start_at > now + START_AT_HORIZON {
+        return Err(refuse(
+            400,
+            "bad_request",
+            format!(
+                "start_at {start_at} is more than {} days ahead; send the job closer to its date",
+                START_AT_HORIZON.num_days()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Most jobs in one request (`{"jobs":[...]}`): 100 jobs are far below API Gateway's 10 MB
+/// request and Lambda's 6 MB payload, and are recorded and queued well within the HTTP API's 30 s.
+pub const BULK_MAX: usize = 100;
+/// Jobs of one list recorded and queued at a time.
+const BULK_CONCURRENCY: usize = 10;
+
+/// What a `POST /tenants/{tenant_id}/jobs` body holds.
+enum Submission {
+    /// One job (the body is the job).
+    One(Map<String, Value>),
+    /// A list of jobs, each still to be read.
+    Many(Vec<Value>),
+}
+
+/// The request body as a JSON object, or 415/400.
+fn read_body(request: &ApiGatewayV2httpRequest) -> Result<Map<String, Value>, Refusal> {
+    require_json(request)?;
+    let text = body_text(request).map_err(|message| refuse(400, "bad_request", message))?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(body)) => Ok(body),
+        Ok(_) => Err(refuse(400, "bad_request", "the body must be a JSON object")),
+        // Only the position: the text may hold a password.
+        Err(error) => Err(refuse(
+            400,
+            "bad_request",
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        )),
+    }
+}
+
+/// One job, or the list of `{"jobs":[...]}` (1 to [`BULK_MAX`] jobs, nothing else beside it).
+fn bulk_items(mut body: Map<String, Value>) -> Result<Submission, Refusal> {
+    let Some(jobs) = body.remove("jobs") else {
+        return Ok(Submission::One(body));
+    };
+    if let Some(other) = body.keys().next() {
+        return Err(refuse(
+            400,
+            "bad_request",
+            format!("a list of jobs is {{\"jobs\":[...]}} alone; {other} belongs inside each job"),
+        ));
+    }
+    match jobs {
+        Value::Array(items) if items.is_empty() => Err(refuse(
+            400,
+            "bad_request",
+            "jobs is empty: give 1 to 100 jobs",
+        )),
+        Value::Array(items) if items.len() > BULK_MAX => Err(refuse(
+            400,
+            "bad_request",
+            format!(
+                "jobs has {} jobs; at most {BULK_MAX} are taken in one request: split the list",
+                items.len()
+            ),
+        )),
+        Value::Array(items) => Ok(Submission::Many(items)),
+        _ => Err(refuse(
+            400,
+            "bad_request",
+            "jobs must be a list of job objects",
+        )),
+    }
+}
+
+/// One job's result in a list: its answer's body with its position (`index`) and HTTP status
+/// (`http_status`: 202 accepted, 200 accepted before, 4xx refused); a refusal's
+/// message names the job as `jobs[index]`.
+fn item_result(index: usize, answer: &ApiGatewayV2httpResponse) -> Value {
+    let text = match &answer.body {
+        Some(Body::Text(text)) => text.as_str(),
+        _ => "",
+    };
+    let mut result = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(fields)) => Value::Object(fields),
+        _ => json!({"error": {"code": "internal", "message": "no answer"}}),
+    };
+    if let Some(message) = result.pointer_mut("/error/message")
+        && let Some(text) = message.as_str()
+    {
+        *message = json!(format!("jobs[{index}]: {text}"));
+    }
+    result["index"] = json!(index);
+    result["http_status"] = json!(answer.status_code);
+    result
+}
+
 fn ids(request: &ApiGatewayV2httpRequest) -> Result<(TenantId, JobId), Refusal> {
     let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
         .map_err(|error| refuse(400, "bad_request", error))?;
@@ -670,6 +947,9 @@ fn accepted(
         "dry_run": record.dry_run,
         "status_url": status_url,
     });
+    if let Some(start_at) = record.job.as_ref().and_then(Job::start_at) {
+        body["start_at"] = json!(start_at);
+    }
     if let Some(secret_id) = generated_password {
         body["generated_password"] = json!({
             "secret_id": secret_id,

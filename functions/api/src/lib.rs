@@ -104,6 +104,7 @@ impl App {
             "GET /tenants/{tenant_id}/jobs/{job_id}/receipt" => {
                 receipt::receipt(&self.store(), request).await
             }
+            "DELETE /tenants/{tenant_id}/jobs/{job_id}" => self.jobs.cancel(request).await,
             "DELETE /tenants/{tenant_id}" => self.admin.remove_tenant(request).await,
             "GET /tenants/{tenant_id}/licenses/report" => self.admin.license_report(request).await,
             "POST /tenants/{tenant_id}/licenses/refresh" => {

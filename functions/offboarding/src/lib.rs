@@ -10,9 +10,11 @@
 //! group-inherited licenses go with the group), then deletes it (soft delete, restorable for 30
 //! days) or keeps it disabled, per the job's policy. Each step is recorded in the job record with
 //! Graph's request id; a redelivery resumes at the first unfinished step. `dry_run` records the
-//! plan with no write.
+//! plan with no write. An offboarding with `start_at` (a scheduled leave) waits for it
+//! ([`leave`]).
 
 pub mod account;
+mod leave;
 mod offboard;
 mod plan;
 mod preflight;
@@ -29,13 +31,14 @@ use lifecycle::{
 use serde_json::Value;
 
 pub use account::encode_segment;
+pub use leave::ScheduledLeave;
 pub use offboard::Offboarding;
 
 /// The offboarding function, built once per cold start.
 #[derive(Clone)]
 pub struct App {
     platform: Platform,
-    handler: Offboarding,
+    handler: ScheduledLeave,
 }
 
 impl App {
@@ -43,7 +46,7 @@ impl App {
     pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
         let platform = Platform::new(config, aws)?;
         Ok(App {
-            handler: Offboarding::new(platform.clone()),
+            handler: ScheduledLeave::new(platform.clone(), Offboarding::new(platform.clone())),
             platform,
         })
     }

@@ -220,6 +220,7 @@ mod tests {
             revoke_sessions: true,
             remove_groups: true,
             remove_licenses: true,
+            start_at: None,
         }
     }
 

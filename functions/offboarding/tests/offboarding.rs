@@ -170,6 +170,7 @@ impl Env {
                 revoke_sessions: true,
                 remove_groups: true,
                 remove_licenses: true,
+                start_at: None,
             }),
         }
     }

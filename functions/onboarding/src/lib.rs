@@ -87,7 +87,8 @@ impl JobHandler for App {
 
 impl Function for App {
     /// An SQS batch (`Records`) runs jobs; the schedule's EventBridge event sends the parked
-    /// onboardings whose start time has come.
+    /// jobs (onboardings, scheduled leaves) whose start time has come by the event's time to
+    /// their own queues.
     fn invoke(
         &self,
         event: Value,
@@ -95,7 +96,8 @@ impl Function for App {
     ) -> BoxFuture<'_, Result<Value, HandlerError>> {
         Box::pin(async move {
             if event.get("Records").is_none() && event.get("detail-type").is_some() {
-                let sent = schedule::send_due(&self.platform, chrono::Utc::now()).await?;
+                let now = lifecycle::schedule::scheduled_time(&event, chrono::Utc::now());
+                let sent = schedule::send_due(&self.platform, now).await?;
                 return Ok(serde_json::json!({ "sent": sent }));
             }
             let event: SqsEvent = serde_json::from_value(event)?;

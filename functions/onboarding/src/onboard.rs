@@ -25,7 +25,7 @@ use crate::{password, schedule};
 pub const CREATE_ACCOUNT: &str = "create_account";
 pub const DELETE_PASSWORD: &str = "delete_password";
 pub const ASSIGN_LICENSES: &str = "assign_licenses";
-pub const WAIT_FOR_START: &str = "wait_for_start";
+pub const WAIT_FOR_START: &str = lifecycle::schedule::WAIT_FOR_START;
 
 /// Where the job's password is, once resolved.
 enum Password {
@@ -192,7 +192,9 @@ pub async fn run(
 ) -> Result<JobStatus, JobError> {
     let waiting_for = onboard
         .start_at
-        .filter(|start_at| *start_at > Utc::now() && !job.dry_run);
+        .filter(|start_at| *start_at > Utc::now() && !job.dry_run)
+        // Released by the scheduler: its start time has come by the schedule's clock.
+        .filter(|_| progress.finished_step(WAIT_FOR_START).is_none());
     if let Some(start_at) = waiting_for
         && start_at - Utc::now() <= schedule::PARK_AFTER
     {

@@ -352,8 +352,22 @@ async fn run_job(
         tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job refused");
         return fail(&mut progress, handler, job, reason).await;
     }
+    // Conditional: a job cancelled since it was read (DELETE on the job) is not started.
     progress.record.status = JobStatus::Running;
-    progress.save().await?;
+    progress.record.updated_at = Utc::now();
+    if !platform
+        .store
+        .put_unless(
+            &keys::job(&job.tenant_id, &job.job_id),
+            &progress.record,
+            "status",
+            crate::schedule::CANCELLED,
+        )
+        .await?
+    {
+        tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "job cancelled before it started; skipped");
+        return Ok(());
+    }
     match handler.run(job, &tenant, &mut progress).await {
         Ok(status) if !status.is_finished() => {
             // Parked, not ended (an onboarding waiting for its start time): no completion.

@@ -14,6 +14,7 @@ pub mod model;
 pub mod platform;
 pub mod queue;
 pub mod receipt;
+pub mod schedule;
 mod sdk_error;
 pub mod store;
 pub mod sync_runs;

@@ -59,6 +59,7 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
             revoke_sessions: true,
             remove_groups: true,
             remove_licenses: true,
+            start_at: None,
         }),
     };
     let mut message = SqsMessage::default();

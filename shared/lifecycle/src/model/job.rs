@@ -24,7 +24,8 @@
 //!  "set_licenses":null}
 //!
 //! {"job_id":"j-4","tenant_id":"…","type":"offboard","account":"<account id or UPN>",
-//!  "policy":"keep_disabled","revoke_sessions":true,"remove_groups":true,"remove_licenses":true}
+//!  "policy":"keep_disabled","revoke_sessions":true,"remove_groups":true,"remove_licenses":true,
+//!  "start_at":"2025-03-31T17:00:00Z"}
 //!
 //! {"job_id":"j-5","tenant_id":"…","type":"license_refresh","inactive_after_days":30}
 //! ```
@@ -74,6 +75,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// When the job is to start, if it waits for a time (an onboarding's first day, a leave
+    /// date): it is parked until then ([`crate::schedule`]).
+    pub fn start_at(&self) -> Option<DateTime<Utc>> {
+        match &self.kind {
+            JobKind::Onboard(job) => job.start_at,
+            JobKind::Offboard(job) => job.start_at,
+            JobKind::Sync(_) | JobKind::UpdateMemberships(_) | JobKind::LicenseRefresh(_) => None,
+        }
+    }
+
     /// A job of `kind` for `tenant_id` under a fresh id, to run for real (not a dry run).
     pub fn new(tenant_id: TenantId, kind: JobKind) -> Job {
         Job {
@@ -390,6 +401,10 @@ pub struct OffboardJob {
     pub remove_groups: bool,
     #[serde(default = "yes")]
     pub remove_licenses: bool,
+    /// The leave date and time: the job is parked until then (see [`crate::schedule`]) and can
+    /// be cancelled before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<DateTime<Utc>>,
 }
 
 /// Refresh per-SKU totals and last sign-ins, and flag inactive licensed accounts.
@@ -417,6 +432,9 @@ pub enum JobStatus {
     /// Some steps failed for good; the record lists what did and did not happen.
     CompletedWithErrors,
     Failed,
+    /// Cancelled by the caller before it started (`DELETE /tenants/{id}/jobs/{job_id}`): nothing
+    /// was written in the tenant.
+    Cancelled,
 }
 
 impl JobStatus {
@@ -424,7 +442,7 @@ impl JobStatus {
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            Self::Succeeded | Self::CompletedWithErrors | Self::Failed
+            Self::Succeeded | Self::CompletedWithErrors | Self::Failed | Self::Cancelled
         )
     }
 }

@@ -359,6 +359,72 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the item under `key` with `record` only while its top-level attribute `attribute`
+    /// holds `value` (one conditional PutItem); `false`, with nothing written, otherwise (or when
+    /// there is no item). How a job's state changes hands between a caller and a worker without
+    /// either overwriting the other (a cancelled job is never set running, a running one never
+    /// cancelled).
+    pub async fn put_if<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        attribute: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.put_conditionally(key, record, "#a = :v", attribute, value)
+            .await
+    }
+
+    /// Like [`Self::put_if`], but writes unless the item's `attribute` holds `value` (and only
+    /// over an existing item).
+    pub async fn put_unless<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        attribute: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.put_conditionally(
+            key,
+            record,
+            "attribute_exists(#pk) AND #a <> :v",
+            attribute,
+            value,
+        )
+        .await
+    }
+
+    async fn put_conditionally<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        condition: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(key, record, record.expires_at())?;
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", AttributeValue::S(value.to_owned()));
+        if condition.contains("#pk") {
+            request = request.expression_attribute_names("#pk", PK);
+        }
+        match request
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)))
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.is_condition_failure() => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Reads the record under `key` (strongly consistent), `None` when there is none.
     pub async fn get<T: Record>(&self, key: &Key) -> Result<Option<T>, StoreError> {
         let output = self

@@ -117,6 +117,7 @@ fn offboard(tenant_id: &TenantId) -> Job {
             revoke_sessions: true,
             remove_groups: true,
             remove_licenses: true,
+            start_at: None,
         }),
     }
 }

@@ -1,0 +1,447 @@
+//! Scheduled leave, cancellation and bulk jobs on the whole local stack (moto, the Graph
+//! simulator, every function of infra/template.yaml under its own IAM policy), through the HTTP
+//! API; the schedule that releases parked jobs is invoked with the EventBridge event it would get
+//! at a later time (the stack's clock cannot be moved days ahead).
+
+use chrono::{DateTime, Duration, Utc};
+use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
+use e2e::eventually;
+use futures::TryStreamExt as _;
+use graph_sim::SimConfig;
+use lifecycle::model::{JobRecord, JobStatus, StepOutcome, TenantConnection};
+use lifecycle::schedule::ParkedJob;
+use lifecycle::store::keys;
+use lifecycle::{JobId, Platform, TenantId};
+use serde_json::{Value, json};
+
+/// The function whose schedule releases parked jobs.
+const SCHEDULER: &str = "OnboardingFunction";
+
+struct World {
+    stack: Stack,
+    platform: Platform,
+    alpha: Org,
+    beta: Org,
+}
+
+/// One organization: its API client and its tenant.
+struct Org {
+    http: reqwest::Client,
+    api_url: String,
+    tenant_id: TenantId,
+    domain: String,
+}
+
+impl World {
+    async fn start() -> World {
+        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+        let options = StackOptions::new(template, GraphSource::Simulator(SimConfig::demo()));
+        let stack = Stack::start(options).await.expect("the stack starts");
+        let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
+        let alpha = connect(&stack, &platform, "alpha", 1).await;
+        let beta = connect(&stack, &platform, "beta", 2).await;
+        World {
+            stack,
+            platform,
+            alpha,
+            beta,
+        }
+    }
+
+    /// The job's record once it satisfies `done`.
+    async fn record_when(
+        &self,
+        org: &Org,
+        job_id: &str,
+        what: &str,
+        done: impl Fn(&JobRecord) -> bool,
+    ) -> JobRecord {
+        let key = keys::job(&org.tenant_id, &JobId::parse(job_id).expect("job id"));
+        eventually(what, || async {
+            self.platform
+                .store
+                .get::<JobRecord>(&key)
+                .await
+                .ok()
+                .flatten()
+                .filter(&done)
+        })
+        .await
+    }
+
+    /// The jobs parked until their start time (every tenant's).
+    async fn parked(&self) -> Vec<ParkedJob> {
+        self.platform
+            .store
+            .query::<ParkedJob>(&keys::scheduled_jobs(), None)
+            .try_collect()
+            .await
+            .expect("parked jobs read")
+    }
+
+    /// The schedule's run at `time`, as EventBridge invokes it; how many jobs it sent.
+    async fn schedule_runs_at(&self, time: DateTime<Utc>) -> u64 {
+        let event = json!({
+            "version": "0", "id": "e2e-schedule", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012",
+            "time": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "region": "us-east-1", "resources": [], "detail": {}
+        });
+        let answer = self
+            .stack
+            .invoke(SCHEDULER, event)
+            .await
+            .expect("the schedule runs");
+        answer["sent"]
+            .as_u64()
+            .expect("the schedule answers how many it sent")
+    }
+
+    /// Whether the simulator's account `upn` of `org`'s tenant may sign in.
+    fn enabled(&self, org: &Org, upn: &str) -> bool {
+        self.stack
+            .sim()
+            .expect("simulator")
+            .truth(org.tenant_id.as_str())
+            .expect("truth")
+            .users
+            .iter()
+            .find(|user| user.user_principal_name.eq_ignore_ascii_case(upn))
+            .unwrap_or_else(|| panic!("account {upn} exists"))
+            .account_enabled
+    }
+
+    /// `count` accounts of `org`'s tenant that may sign in.
+    fn members(&self, org: &Org, count: usize) -> Vec<String> {
+        let truth = self
+            .stack
+            .sim()
+            .expect("simulator")
+            .truth(org.tenant_id.as_str())
+            .expect("truth");
+        let upns: Vec<String> = truth
+            .users
+            .iter()
+            .filter(|u| u.account_enabled)
+            .map(|u| u.user_principal_name.clone())
+            .take(count)
+            .collect();
+        assert_eq!(upns.len(), count, "the tenant has {count} such accounts");
+        upns
+    }
+}
+
+/// Connects the simulator's tenant `index` to organization `org` (admin consent granted there).
+async fn connect(stack: &Stack, platform: &Platform, org: &str, index: usize) -> Org {
+    let sim = stack.sim().expect("simulator");
+    let info = sim.tenants().remove(index);
+    sim.grant_consent(&info.tenant_id).expect("consent");
+    let tenant: TenantConnection = serde_json::from_value(json!({
+        "tenant_id": info.tenant_id, "org_id": org, "display_name": info.display_name,
+        "verified_domains": info.verified_domains, "mode": "read_write", "auth": {"kind": "consent"},
+        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
+        "sync_interval_minutes": 60
+    }))
+    .expect("a tenant connection");
+    platform.save_tenant(&tenant).await.expect("tenant saved");
+    Org {
+        http: e2e::api_client(stack, org),
+        api_url: stack.api_url().to_owned(),
+        tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
+        domain: info.default_domain.clone(),
+    }
+}
+
+impl Org {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let path = path.replace("{tenant}", self.tenant_id.as_str());
+        let mut request = self.http.request(method, format!("{}{path}", self.api_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn submit(&self, job: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, "/tenants/{tenant}/jobs", Some(job))
+            .await
+    }
+
+    async fn cancel(&self, job_id: &str) -> (u16, Value) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/tenants/{{tenant}}/jobs/{job_id}"),
+            None,
+        )
+        .await
+    }
+}
+
+fn step_outcome(record: &JobRecord, name: &str) -> Option<StepOutcome> {
+    record
+        .steps
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.outcome)
+}
+
+#[tokio::test]
+async fn given_an_offboarding_with_a_leave_date_when_the_schedule_runs_at_that_date_then_it_runs_then_and_not_before()
+ {
+    // GIVEN an account of alpha's tenant that may sign in
+    let world = World::start().await;
+    let upn = world.members(&world.alpha, 1).remove(0);
+    let leave = Utc::now() + Duration::days(2);
+
+    // WHEN its offboarding is submitted with the leave date two days ahead
+    let (status, answer) = world
+        .alpha
+        .submit(
+            json!({"job_id": "j-leave", "type": "offboard", "account": upn,
+                       "start_at": leave.to_rfc3339()}),
+        )
+        .await;
+
+    // THEN it is accepted, says when it runs, and is parked: queued, nothing done in the tenant
+    assert_eq!(status, 202, "{answer}");
+    assert!(answer["start_at"].is_string(), "{answer}");
+    let parked = world
+        .record_when(&world.alpha, "j-leave", "the leave to be parked", |r| {
+            step_outcome(r, "wait_for_start") == Some(StepOutcome::Pending)
+        })
+        .await;
+    assert_eq!(parked.status, JobStatus::Queued, "{parked:?}");
+    assert_eq!(world.parked().await.len(), 1);
+    assert!(
+        world.enabled(&world.alpha, &upn),
+        "offboarded before its date"
+    );
+    // AND a schedule run before the date sends nothing
+    assert_eq!(world.schedule_runs_at(leave - Duration::hours(1)).await, 0);
+    assert!(world.enabled(&world.alpha, &upn));
+
+    // WHEN the schedule runs just after the leave date
+    let sent = world.schedule_runs_at(leave + Duration::minutes(1)).await;
+
+    // THEN it sends the job, which runs: sign-in blocked, the job succeeded, nothing left parked
+    assert_eq!(sent, 1);
+    let record = world
+        .record_when(&world.alpha, "j-leave", "the leave to run", |r| {
+            r.status.is_finished()
+        })
+        .await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    assert_eq!(
+        step_outcome(&record, "wait_for_start"),
+        Some(StepOutcome::Done)
+    );
+    assert!(
+        !world.enabled(&world.alpha, &upn),
+        "still enabled after its leave date"
+    );
+    assert!(world.parked().await.is_empty());
+    assert_eq!(world.schedule_runs_at(leave + Duration::days(3)).await, 0);
+}
+
+#[tokio::test]
+async fn given_a_parked_leave_when_cancelled_then_it_never_runs_and_only_its_org_can_cancel_it() {
+    // GIVEN alpha's parked leave of an account, and a parked onboarding with a generated password
+    let world = World::start().await;
+    let upn = world.members(&world.alpha, 1).remove(0);
+    let leave = Utc::now() + Duration::days(2);
+    let (status, answer) = world
+        .alpha
+        .submit(
+            json!({"job_id": "j-leave", "type": "offboard", "account": upn,
+                       "start_at": leave.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let (status, answer) = world
+        .alpha
+        .submit(
+            json!({"job_id": "j-hire", "type": "onboard", "given_name": "New",
+                       "surname": "Hire", "display_name": "New Hire", "mail_nickname": "newhire",
+                       "user_principal_name": format!("newhire@{}", world.alpha.domain),
+                       "usage_location": "US", "password": {"source": "generate"},
+                       "start_at": leave.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    for job_id in ["j-leave", "j-hire"] {
+        world
+            .record_when(&world.alpha, job_id, "the job to be parked", |r| {
+                step_outcome(r, "wait_for_start") == Some(StepOutcome::Pending)
+            })
+            .await;
+    }
+    let hire = JobId::parse("j-hire").expect("id");
+    let vault = &world.platform.vault;
+    let secrets = [
+        vault.onboarding_password_name(&world.alpha.tenant_id, &hire),
+        vault.generated_password_name(&world.alpha.tenant_id, &hire),
+    ];
+    for name in &secrets {
+        assert!(vault.get_secret(name).await.is_ok(), "{name} stored");
+    }
+
+    // AND a leave dated more than a year ahead is refused, naming the field
+    let (status, answer) = world
+        .alpha
+        .submit(json!({"type": "offboard", "account": upn,
+                       "start_at": (Utc::now() + Duration::days(400)).to_rfc3339()}))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("start_at")),
+        "{answer}"
+    );
+
+    // WHEN beta tries to cancel it, in its own tenant and in alpha's
+    let (in_own, _) = world.beta.cancel("j-leave").await;
+    let (in_alphas, _) = world
+        .beta
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/tenants/{}/jobs/j-leave", world.alpha.tenant_id),
+            None,
+        )
+        .await;
+
+    // THEN both are 404 and the leave is still parked
+    assert_eq!((in_own, in_alphas), (404, 404));
+    assert_eq!(world.parked().await.len(), 2);
+
+    // WHEN alpha cancels both, and cancels the leave once more
+    let (status, answer) = world.alpha.cancel("j-leave").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "cancelled", "{answer}");
+    let (status, answer) = world.alpha.cancel("j-hire").await;
+    assert_eq!(status, 200, "{answer}");
+    let (again, answer) = world.alpha.cancel("j-leave").await;
+    assert_eq!(
+        again, 200,
+        "cancelling twice is the same cancellation: {answer}"
+    );
+
+    // THEN nothing is parked, the onboarding's passwords are gone, the schedule sends nothing at
+    // the date, and the account can still sign in
+    assert!(world.parked().await.is_empty());
+    for name in &secrets {
+        assert!(vault.get_secret(name).await.is_err(), "{name} left behind");
+    }
+    assert_eq!(
+        world.schedule_runs_at(leave + Duration::minutes(1)).await,
+        0
+    );
+    let (_, record) = world
+        .alpha
+        .call(reqwest::Method::GET, "/tenants/{tenant}/jobs/j-leave", None)
+        .await;
+    assert_eq!(record["status"], "cancelled", "{record}");
+    assert!(world.enabled(&world.alpha, &upn));
+
+    // WHEN a job that has already run is cancelled
+    let (status, answer) = world
+        .alpha
+        .submit(json!({"job_id": "j-now", "type": "offboard", "account": upn, "dry_run": true}))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    world
+        .record_when(&world.alpha, "j-now", "the dry run to end", |r| {
+            r.status.is_finished()
+        })
+        .await;
+    let (status, answer) = world.alpha.cancel("j-now").await;
+
+    // THEN 409 names its state
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("succeeded")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn given_fifty_offboardings_with_three_bad_ones_when_sent_as_one_list_then_forty_seven_run_and_three_errors_name_their_field()
+ {
+    // GIVEN 47 accounts of alpha's tenant and three bad offboardings among them
+    let world = World::start().await;
+    let upns = world.members(&world.alpha, 47);
+    let mut jobs: Vec<Value> = upns
+        .iter()
+        .map(|upn| json!({"type": "offboard", "account": upn}))
+        .collect();
+    let bad = [
+        (5, json!({"type": "offboard"}), "account"),
+        (
+            20,
+            json!({"type": "offboard", "account": upns[0], "policy": "shred"}),
+            "policy",
+        ),
+        (
+            40,
+            json!({"type": "offboard", "account": upns[1],
+                   "start_at": (Utc::now() - Duration::days(3)).to_rfc3339()}),
+            "start_at",
+        ),
+    ];
+    for (index, job, _) in &bad {
+        jobs.insert(*index, job.clone());
+    }
+    assert_eq!(jobs.len(), 50);
+
+    // WHEN they are sent as one list
+    let (status, answer) = world.alpha.submit(json!({ "jobs": jobs })).await;
+
+    // THEN one result per job, in order: 47 accepted, 3 refused naming their field
+    assert_eq!(status, 207, "{answer}");
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), 50);
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["refused"].as_u64()),
+        (Some(47), Some(3))
+    );
+    for (index, result) in results.iter().enumerate() {
+        assert_eq!(result["index"], index);
+        match bad.iter().find(|(at, _, _)| *at == index) {
+            Some((_, _, field)) => {
+                assert_eq!(result["http_status"], 400, "{result}");
+                let message = result["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains(field),
+                    "jobs[{index}] names {field}: {result}"
+                );
+                assert!(result.get("job_id").is_none(), "{result}");
+            }
+            None => assert_eq!(result["http_status"], 202, "{result}"),
+        }
+    }
+
+    // AND every accepted job runs on its own: all 47 accounts are blocked
+    for result in results.iter().filter(|r| r["http_status"] == 202) {
+        let job_id = result["job_id"].as_str().expect("a job id");
+        let record = world
+            .record_when(&world.alpha, job_id, "the offboarding to end", |r| {
+                r.status.is_finished()
+            })
+            .await;
+        assert_ne!(record.status, JobStatus::Failed, "{record:#?}");
+    }
+    for upn in &upns {
+        assert!(
+            !world.enabled(&world.alpha, upn),
+            "{upn} was not offboarded"
+        );
+    }
+}
