@@ -9,7 +9,6 @@ use e2e::eventually;
 use futures::TryStreamExt as _;
 use graph_sim::SimConfig;
 use lifecycle::model::{JobRecord, JobStatus, StepOutcome, TenantConnection};
-use lifecycle::schedule::ParkedJob;
 use lifecycle::store::keys;
 use lifecycle::{JobId, Platform, TenantId};
 use serde_json::{Value, json};
@@ -69,11 +68,11 @@ impl World {
         .await
     }
 
-    /// The jobs parked until their start time (every tenant's).
-    async fn parked(&self) -> Vec<ParkedJob> {
+    /// The keys of the jobs parked until their start time (every tenant's).
+    async fn parked(&self) -> Vec<lifecycle::Key> {
         self.platform
             .store
-            .query::<ParkedJob>(&keys::scheduled_jobs(), None)
+            .query_keys(&keys::scheduled_jobs(), None)
             .try_collect()
             .await
             .expect("parked jobs read")

@@ -53,6 +53,10 @@ const STEPS: &[(&str, Step)] = &[
     ("Accounts and licenses", accounts_and_licenses),
     ("Onboard an account", onboard),
     ("Offboard an account", offboard),
+    (
+        "Scheduled leave, cancelled; a list of jobs",
+        crate::scheduled::scheduled_leave_and_list,
+    ),
     ("Refresh licenses", license_refresh),
     ("Remove the tenant", remove),
 ];
@@ -138,7 +142,7 @@ pub(crate) async fn progress<T>(label: &str, work: impl Future<Output = T>) -> T
     value
 }
 
-async fn get_json(demo: &Demo, path: &str) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn get_json(demo: &Demo, path: &str) -> anyhow::Result<(u16, Value)> {
     send(demo, reqwest::Method::GET, path, None).await
 }
 
@@ -570,7 +574,10 @@ async fn run_job(demo: &Demo, tenant_id: &str, job: Value) -> anyhow::Result<Val
     loop {
         let (_, record) = get_json(demo, &status_url).await?;
         let state = record["status"].as_str().unwrap_or_default();
-        if matches!(state, "succeeded" | "completed_with_errors" | "failed") {
+        if matches!(
+            state,
+            "succeeded" | "completed_with_errors" | "failed" | "cancelled"
+        ) {
             return Ok(record);
         }
         if Instant::now() > deadline {
@@ -666,7 +673,7 @@ fn onboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
 }
 
 /// The connected tenant of the demo.
-fn demo_tenant(demo: &Demo) -> anyhow::Result<String> {
+pub(crate) fn demo_tenant(demo: &Demo) -> anyhow::Result<String> {
     demo.state
         .lock()
         .ok()
@@ -675,12 +682,15 @@ fn demo_tenant(demo: &Demo) -> anyhow::Result<String> {
 }
 
 /// Waits (up to 60 s) until the job record at `status_url` says the job ended.
-async fn finished_job(demo: &Demo, status_url: &str) -> anyhow::Result<Value> {
+pub(crate) async fn finished_job(demo: &Demo, status_url: &str) -> anyhow::Result<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, record) = get_json(demo, status_url).await?;
         let state = record["status"].as_str().unwrap_or_default();
-        if matches!(state, "succeeded" | "completed_with_errors" | "failed") {
+        if matches!(
+            state,
+            "succeeded" | "completed_with_errors" | "failed" | "cancelled"
+        ) {
             return Ok(record);
         }
         if Instant::now() > deadline {
@@ -690,7 +700,7 @@ async fn finished_job(demo: &Demo, status_url: &str) -> anyhow::Result<Value> {
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     demo: &Demo,
     method: reqwest::Method,
     path: &str,

@@ -3,6 +3,7 @@
 //! `devstack token --org ORG`: a bearer token for the running stack's API, for organization ORG.
 
 mod demo;
+mod scheduled;
 
 use std::path::PathBuf;
 use std::time::Duration;
