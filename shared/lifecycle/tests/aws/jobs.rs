@@ -464,3 +464,67 @@ async fn given_ample_time_in_the_invocation_when_a_batch_runs_then_every_job_run
     assert_eq!(worker.ran.lock().expect("lock").len(), 2);
     assert!(failed_ids(&response).is_empty());
 }
+
+#[tokio::test]
+async fn given_a_job_cancelled_while_on_its_queue_when_delivered_then_the_worker_never_runs_it() {
+    // GIVEN a job whose record was cancelled after it was queued
+    let (_local, platform) = platform().await;
+    let tenant = connection(&tenant(9));
+    platform.save_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker::default();
+    let job = offboard(&tenant.tenant_id);
+    let key = keys::job(&job.tenant_id, &job.job_id);
+    let mut cancelled = JobRecord::queued(&job, chrono::Utc::now());
+    cancelled.status = JobStatus::Cancelled;
+    platform.store.put(&key, &cancelled).await.expect("record");
+
+    // WHEN its message arrives
+    let body = serde_json::to_string(&job).expect("json");
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &worker).await;
+
+    // THEN it is deleted unrun and stays cancelled
+    assert!(failed_ids(&response).is_empty());
+    assert!(worker.ran.lock().expect("lock").is_empty());
+    assert_eq!(record(&platform, &job).await.status, JobStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn given_a_queued_record_when_a_cancel_and_a_start_race_then_exactly_one_wins() {
+    // GIVEN a queued job record
+    let (_local, platform) = platform().await;
+    let job = offboard(&tenant(10));
+    let key = keys::job(&job.tenant_id, &job.job_id);
+    let queued = JobRecord::queued(&job, chrono::Utc::now());
+    platform.store.put(&key, &queued).await.expect("record");
+    let mut cancelled = queued.clone();
+    cancelled.status = JobStatus::Cancelled;
+    let mut running = queued.clone();
+    running.status = JobStatus::Running;
+
+    // WHEN the cancellation (only while queued) lands first, then the worker's start (unless
+    // cancelled)
+    let cancel = platform
+        .store
+        .put_if(&key, &cancelled, "status", lifecycle::schedule::QUEUED)
+        .await
+        .expect("cancel");
+    let start = platform
+        .store
+        .put_unless(&key, &running, "status", lifecycle::schedule::CANCELLED)
+        .await
+        .expect("start");
+
+    // THEN the cancellation won and the start wrote nothing; a second cancel of a running job
+    // would be refused the same way
+    assert!(cancel && !start);
+    assert_eq!(record(&platform, &job).await.status, JobStatus::Cancelled);
+    platform.store.put(&key, &running).await.expect("reset");
+    assert!(
+        !platform
+            .store
+            .put_if(&key, &cancelled, "status", lifecycle::schedule::QUEUED)
+            .await
+            .expect("cancel of a running job")
+    );
+    assert_eq!(record(&platform, &job).await.status, JobStatus::Running);
+}
