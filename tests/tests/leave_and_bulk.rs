@@ -347,6 +347,17 @@ async fn given_a_parked_leave_when_cancelled_then_it_never_runs_and_only_its_org
         .await;
     assert_eq!(record["status"], "cancelled", "{record}");
     assert!(world.enabled(&world.alpha, &upn));
+    // AND its receipt says it was cancelled, with a digest that matches
+    let (status, receipt) = world
+        .alpha
+        .call(
+            reqwest::Method::GET,
+            "/tenants/{tenant}/jobs/j-leave/receipt",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["digest"]["matches"], true, "{receipt}");
 
     // WHEN a job that has already run is cancelled
     let (status, answer) = world

@@ -39,7 +39,7 @@ use lifecycle::events::Events;
 use lifecycle::http::{body_text, error_response, json_response, path_param, require_json};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobRecord, JobStatus, JobStep, PASSWORD_HANDOVER_TTL,
-    PasswordHandover, PasswordSource, StepOutcome, TenantConnection,
+    PasswordHandover, PasswordSource, StepOutcome, Submitter, TenantConnection,
 };
 use lifecycle::queue::deduplication_id;
 use lifecycle::schedule::{self, QUEUED};
@@ -114,9 +114,11 @@ impl Intake {
         let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
             .map_err(|error| refuse(400, "bad_request", error))?;
         let body = read_body(request)?;
+        let submitter = lifecycle::http::caller_submitter(request, &self.config.org_claim);
+        let submitter = submitter.as_ref();
         match bulk_items(body)? {
-            Submission::One(body) => self.submit_one(&tenant_id, body, None).await,
-            Submission::Many(items) => self.submit_many(&tenant_id, items).await,
+            Submission::One(body) => self.submit_one(&tenant_id, body, None, submitter).await,
+            Submission::Many(items) => self.submit_many(&tenant_id, items, submitter).await,
         }
     }
 
@@ -129,6 +131,7 @@ impl Intake {
         &self,
         tenant_id: &TenantId,
         items: Vec<Value>,
+        submitter: Option<&Submitter>,
     ) -> Result<Refusal, Refusal> {
         let tenant = self.connected_tenant(tenant_id).await?;
         let results: Vec<Value> = futures::stream::iter(items.into_iter().enumerate())
@@ -137,7 +140,10 @@ impl Intake {
                 async move {
                     let answer = match item {
                         Value::Object(body) => {
-                            match self.submit_one(tenant_id, body, Some(tenant)).await {
+                            match self
+                                .submit_one(tenant_id, body, Some(tenant), submitter)
+                                .await
+                            {
                                 Ok(answer) | Err(answer) => answer,
                             }
                         }
@@ -175,6 +181,7 @@ impl Intake {
         tenant_id: &TenantId,
         body: Map<String, Value>,
         tenant: Option<&TenantConnection>,
+        submitter: Option<&Submitter>,
     ) -> Result<Refusal, Refusal> {
         let (job, password) = self.parse(body, tenant_id)?;
         check_start(&job, Utc::now())?;
@@ -204,7 +211,7 @@ impl Intake {
         let key = keys::job(tenant_id, &job.job_id);
         let mut record = JobRecord::queued(&job, Utc::now());
         record.body_digest = Some(digest.clone());
-        record.submitted_by = lifecycle::http::caller_submitter(request, &self.config.org_claim);
+        record.submitted_by = submitter.cloned();
         let status = match self
             .store
             .put_new(&key, &record)
@@ -540,6 +547,8 @@ impl Intake {
                 ),
                 at: Some(now),
             });
+            // Ended, so its receipt's digest is kept with it, as for a job a worker ends.
+            cancelled.receipt_digest = Some(lifecycle::receipt::Receipt::of(&cancelled).digest());
             // Conditional: a worker that has just set it running wins, and this answers 409.
             record = if self
                 .store
@@ -784,9 +793,8 @@ fn check_start(job: &Job, now: DateTime<Utc>) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Most jobs in one request (`{"jobs":[...]}`): 100 jobs are far below API Gateway's 10 MB
-/// request and Lambda's 6 MB payload, and are recorded and queued well within the HTTP API's 30 s.
-pub const BULK_MAX: usize = 100;
+/// Most jobs in one request (`{"jobs":[...]}`).
+pub const BULK_MAX: usize = lifecycle::model::limits::MAX_JOBS_PER_REQUEST;
 /// Jobs of one list recorded and queued at a time.
 const BULK_CONCURRENCY: usize = 10;
 
@@ -834,7 +842,7 @@ fn bulk_items(mut body: Map<String, Value>) -> Result<Submission, Refusal> {
         Value::Array(items) if items.is_empty() => Err(refuse(
             400,
             "bad_request",
-            "jobs is empty: give 1 to 100 jobs",
+            format!("jobs is empty: give 1 to {BULK_MAX} jobs"),
         )),
         Value::Array(items) if items.len() > BULK_MAX => Err(refuse(
             400,

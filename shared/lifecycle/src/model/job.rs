@@ -401,8 +401,8 @@ pub struct OffboardJob {
     pub remove_groups: bool,
     #[serde(default = "yes")]
     pub remove_licenses: bool,
-    /// The leave date and time: the job is parked until then (see [`crate::schedule`]) and can
-    /// be cancelled before it.
+    /// The leave date and time (RFC 3339): the job waits until then and can be cancelled before
+    /// it (`DELETE /tenants/{tenant_id}/jobs/{job_id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<DateTime<Utc>>,
 }

@@ -8,9 +8,10 @@
 //! mail nickname's characters, a verified domain).
 
 use schemars::generate::SchemaSettings;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::model::job::Job;
+use crate::model::limits;
 
 /// The schema of a job as it travels on SQS (and as other services send it there).
 pub fn job_message_schema() -> Value {
@@ -59,17 +60,55 @@ pub fn job_request_schema() -> Value {
             "additionalProperties": false
         }));
     }
-    if let Value::Object(root) = &mut schema {
-        root.insert(
-            "$id".into(),
-            json!("https://github.com/m365-lifecycle/docs/schemas/job-request.schema.json"),
-        );
-        root.insert(
-            "title".into(),
-            json!("m365-lifecycle job (body of POST /tenants/{tenant_id}/jobs)"),
-        );
+    let Value::Object(mut single) = schema else {
+        return schema;
+    };
+    // One job, or a list of them: the single job moves into `$defs/JobRequest`, which both
+    // branches refer to (its own `$ref`s point into the root's `$defs`, which stay where they are).
+    let mut defs = match single.remove("$defs") {
+        Some(Value::Object(defs)) => defs,
+        _ => Map::new(),
+    };
+    let dialect = single.remove("$schema");
+    // Its `$id` would make it a resource of its own, where `#/$defs/...` points nowhere.
+    single.remove("title");
+    single.remove("$id");
+    defs.insert("JobRequest".into(), Value::Object(single));
+    let job = json!({"$ref": "#/$defs/JobRequest"});
+    let mut root = Map::new();
+    if let Some(dialect) = dialect {
+        root.insert("$schema".into(), dialect);
     }
-    schema
+    root.insert(
+        "$id".into(),
+        json!("https://github.com/m365-lifecycle/docs/schemas/job-request.schema.json"),
+    );
+    root.insert(
+        "title".into(),
+        json!("m365-lifecycle job or list of jobs (body of POST /tenants/{tenant_id}/jobs)"),
+    );
+    root.insert(
+        "oneOf".into(),
+        json!([
+            job,
+            {
+                "description": "A list of jobs: each is validated, recorded and queued on its own; the answer (207) has one result per job, in order.",
+                "type": "object",
+                "properties": {
+                    "jobs": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": limits::MAX_JOBS_PER_REQUEST,
+                        "items": job
+                    }
+                },
+                "required": ["jobs"],
+                "additionalProperties": false
+            }
+        ]),
+    );
+    root.insert("$defs".into(), Value::Object(defs));
+    Value::Object(root)
 }
 
 #[cfg(test)]
@@ -98,7 +137,8 @@ mod tests {
             json!({"job_id": "j-3", "tenant_id": TENANT, "type": "update_memberships",
                    "account": "adele@contoso.com", "add_groups": [GROUP], "remove_licenses": ["SPE_E5"]}),
             json!({"job_id": "j-4", "tenant_id": TENANT, "type": "offboard",
-                   "account": "adele@contoso.com", "policy": "keep_disabled"}),
+                   "account": "adele@contoso.com", "policy": "keep_disabled",
+                   "start_at": "2027-03-31T17:00:00Z"}),
             json!({"job_id": "j-5", "tenant_id": TENANT, "type": "license_refresh", "inactive_after_days": 30}),
         ]
     }
@@ -198,5 +238,25 @@ mod tests {
         // THEN the request schema accepts it and the queue's refuses it (a value never travels)
         assert!(validator(&job_request_schema()).is_valid(&body));
         assert!(!validator(&job_message_schema()).is_valid(&body));
+    }
+
+    #[test]
+    fn given_a_list_of_jobs_then_the_request_schema_takes_1_to_100_and_nothing_beside_them() {
+        // GIVEN the request schema and lists of the example jobs
+        let request = validator(&job_request_schema());
+        let jobs: Vec<Value> = examples().into_iter().skip(1).collect();
+
+        // WHEN lists are checked, THEN one of 1..=100 jobs is accepted; an empty one, one of
+        // 101, one with a field beside `jobs` or with a bad job inside are refused
+        assert!(request.is_valid(&json!({ "jobs": jobs })));
+        assert!(!request.is_valid(&json!({ "jobs": [] })));
+        let too_many: Vec<Value> = (0..=limits::MAX_JOBS_PER_REQUEST)
+            .map(|_| examples()[3].clone())
+            .collect();
+        assert!(!request.is_valid(&json!({ "jobs": too_many })));
+        assert!(!request.is_valid(&json!({ "jobs": jobs, "type": "offboard" })));
+        let mut bad = examples()[3].clone();
+        bad["policy"] = json!("shred");
+        assert!(!request.is_valid(&json!({ "jobs": [bad] })));
     }
 }

@@ -37,6 +37,10 @@ pub const SECRET_ID_MAX: usize = 512;
 pub const MAX_GROUPS: usize = 100;
 /// Licenses one job may name (each list): far more SKUs than a tenant subscribes.
 pub const MAX_LICENSES: usize = 50;
+/// Most jobs in one `POST /tenants/{tenant_id}/jobs` list (`{"jobs":[...]}`): far below API
+/// Gateway's 10 MB request and Lambda's 6 MB payload, and recorded and queued well within the
+/// HTTP API's 30 s.
+pub const MAX_JOBS_PER_REQUEST: usize = 100;
 /// `inactive_after_days`: from one day to ten years.
 pub const INACTIVE_AFTER_DAYS: RangeInclusive<u32> = 1..=3650;
 
