@@ -264,7 +264,7 @@ pub async fn run(
     if let Some(start_at) = waiting_for {
         schedule::park(platform, job, start_at).await?;
         progress
-            .step(step(
+            .park(step(
                 WAIT_FOR_START,
                 StepOutcome::Pending,
                 None,

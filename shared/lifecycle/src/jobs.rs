@@ -111,6 +111,13 @@ impl JobProgress {
         self.save().await
     }
 
+    /// Records `step` and marks the job `queued` again in the same write: it is parked until its
+    /// start time, so a reader that sees the step also sees a job that can still be cancelled.
+    pub async fn park(&mut self, step: JobStep) -> Result<(), JobError> {
+        self.record.status = JobStatus::Queued;
+        self.step(step).await
+    }
+
     async fn save(&mut self) -> Result<(), JobError> {
         self.record.updated_at = Utc::now();
         let key = keys::job(&self.record.tenant_id, &self.record.job_id);

@@ -134,7 +134,7 @@ pub async fn gate(
     }
     park(platform, job, start_at).await?;
     progress
-        .step(wait_step(
+        .park(wait_step(
             StepOutcome::Pending,
             format!("parked; runs at {start_at}, not before (cancel it before then with DELETE on the job)"),
         ))
