@@ -111,7 +111,7 @@ impl Offboarding {
             .await;
         }
         if progress.finished_step(plan::SNAPSHOT).is_none() {
-            self.take_snapshot(job, &state, progress).await?;
+            self.take_snapshot(&graph, job, &state, progress).await?;
         }
         let mut run = Run {
             platform: &self.platform,
@@ -170,11 +170,13 @@ impl Offboarding {
     /// redelivery (which reads an account already changed) never replaces it.
     async fn take_snapshot(
         &self,
+        graph: &TenantGraph,
         job: &Job,
         state: &AccountState,
         progress: &mut JobProgress,
     ) -> Result<(), JobError> {
-        let snapshot = snapshot::of(job, state)?;
+        let mut snapshot = snapshot::of(job, state)?;
+        snapshot.manager_id = preflight::manager_id(graph, &state.id).await?;
         let key = keys::account_snapshot(&job.tenant_id, &snapshot.account_id);
         self.platform.store.put(&key, &snapshot).await?;
         progress

@@ -25,6 +25,7 @@ pub fn of(job: &Job, state: &AccountState) -> Result<AccountSnapshot, JobError> 
         taken_at: chrono::Utc::now(),
         account_enabled: state.enabled,
         usage_location: state.usage_location.clone(),
+        // Filled by the caller from `/users/{id}/manager` (one more read).
         manager_id: None,
         groups: state
             .groups
@@ -59,8 +60,9 @@ pub fn of(job: &Job, state: &AccountState) -> Result<AccountSnapshot, JobError> 
 pub fn summary(snapshot: &AccountSnapshot) -> String {
     let kept = snapshot.groups.iter().filter(|g| !g.removable).count();
     format!(
-        "snapshot taken before the first write: accountEnabled={}, {} direct group(s) ({kept} not removable here), {} direct license(s), {} license(s) from groups; restorable with POST /tenants/{}/accounts/{}/restore until {} ({} days)",
+        "snapshot taken before the first write: accountEnabled={}, manager {}, {} direct group(s) ({kept} not removable here), {} direct license(s), {} license(s) from groups; restorable with POST /tenants/{}/accounts/{}/restore until {} ({} days)",
         snapshot.account_enabled,
+        snapshot.manager_id.as_deref().unwrap_or("none"),
         snapshot.groups.len(),
         snapshot.direct_licenses.len(),
         snapshot.inherited_licenses.len(),

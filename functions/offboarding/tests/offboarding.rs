@@ -282,6 +282,7 @@ async fn given_a_licensed_account_in_groups_when_offboarded_keep_disabled_then_i
         .expect("a snapshot of the account");
     assert!(snapshot.account_enabled);
     assert_eq!(snapshot.job_id, job.job_id);
+    assert_eq!(snapshot.manager_id, target.manager_id);
     let snapshot_groups: BTreeSet<String> = snapshot
         .groups
         .iter()
