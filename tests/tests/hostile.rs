@@ -91,7 +91,10 @@ async fn connect(stack: &Stack, platform: &Platform, org: &str, index: usize) ->
         "sync_interval_minutes": 60
     }))
     .expect("a tenant connection");
-    platform.save_tenant(&tenant).await.expect("tenant saved");
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("tenant saved");
     Org {
         http: e2e::api_client(stack, org),
         api_url: stack.api_url().to_owned(),
@@ -332,5 +335,159 @@ async fn given_twenty_concurrent_submissions_of_one_job_id_with_different_passwo
             .iter()
             .all(|s| s.outcome != lifecycle::model::StepOutcome::Failed),
         "{parked:?}"
+    );
+}
+
+/// Every item of `tenant` left in the table: its partitions, its index entry and its parked jobs.
+async fn items_of(platform: &Platform, tenant: &TenantId) -> Vec<lifecycle::Key> {
+    use futures::TryStreamExt as _;
+    let mut left: Vec<lifecycle::Key> = Vec::new();
+    for partition in keys::all_tenant_partitions(tenant) {
+        let keys: Vec<lifecycle::Key> = platform
+            .store
+            .query_keys(&partition, None)
+            .try_collect()
+            .await
+            .expect("the table answers");
+        left.extend(keys);
+    }
+    let shared: Vec<lifecycle::Key> = platform
+        .store
+        .query_keys(&keys::scheduled_jobs(), None)
+        .try_filter(|key| futures::future::ready(keys::is_scheduled_job_of(key, tenant)))
+        .try_collect()
+        .await
+        .expect("the table answers");
+    left.extend(shared);
+    let index = keys::tenant_index_entry(tenant);
+    if platform
+        .store
+        .get::<lifecycle::model::TenantIndexEntry>(&index)
+        .await
+        .expect("the table answers")
+        .is_some()
+    {
+        left.push(index);
+    }
+    left
+}
+
+/// Messages on the queue, visible or being handled (0 and 0: nothing queued, nothing running).
+async fn queue_depth(stack: &Stack, logical_id: &str) -> (u64, u64) {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let url = stack.queue_url(logical_id).expect("the queue exists");
+    let attributes = aws_sdk_sqs::Client::new(stack.sdk_config())
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("SQS answers")
+        .attributes
+        .unwrap_or_default();
+    let count = |name: &Name| {
+        attributes
+            .get(name)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        count(&Name::ApproximateNumberOfMessages),
+        count(&Name::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+#[tokio::test]
+async fn given_a_sync_and_a_parked_onboarding_in_flight_when_the_tenant_is_deleted_then_it_stays_removed_and_nothing_of_it_remains()
+ {
+    // GIVEN alpha's onboarding parked until tomorrow (its password waiting in a secret)
+    let world = World::start().await;
+    let org = &world.alpha;
+    let (status, answer) = org
+        .submit(org.onboard("j-parked", "ada", json!({"source": "generate"}), true))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    world
+        .record_when(org, "j-parked", "the job to be validated and parked", |r| {
+            r.steps.iter().any(|s| s.name == "wait_for_start")
+        })
+        .await;
+    let password = world
+        .platform
+        .vault
+        .onboarding_password_name(&org.tenant_id, &JobId::parse("j-parked").expect("id"));
+    assert!(
+        world.secret(&password).await.is_some(),
+        "the parked job's password is stored"
+    );
+    // AND a sync of alpha's tenant that has written its accounts and is still reading (each
+    // Graph answer of the tenant takes a second, so the groups are yet to come)
+    world
+        .stack
+        .sim()
+        .expect("simulator")
+        .update_knobs(org.tenant_id.as_str(), |knobs| knobs.latency_ms = 1_000)
+        .expect("knobs");
+    let (status, answer) = org
+        .call(reqwest::Method::POST, "/tenants/{tenant}/sync", None)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    eventually("the sync to have written accounts", || async {
+        use futures::TryStreamExt as _;
+        let mut found = Vec::new();
+        for partition in keys::account_partitions(&org.tenant_id) {
+            let keys: Vec<lifecycle::Key> = world
+                .platform
+                .store
+                .query_keys(&partition, None)
+                .try_collect()
+                .await
+                .ok()?;
+            found.extend(keys);
+        }
+        (!found.is_empty()).then_some(())
+    })
+    .await;
+    assert_ne!(
+        queue_depth(&world.stack, "SyncQueue").await,
+        (0, 0),
+        "the sync is still running"
+    );
+
+    // WHEN alpha deletes the tenant while both are in flight
+    let (status, answer) = org
+        .call(reqwest::Method::DELETE, "/tenants/{tenant}", None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    // THEN once the sync has ended, the tenant stays removed: zero items of it remain (no
+    // connection, index entry, run, account, group, job or parked job) and no onboarding secret
+    eventually("the sync to end", || async {
+        (queue_depth(&world.stack, "SyncQueue").await == (0, 0)).then_some(())
+    })
+    .await;
+    let left = items_of(&world.platform, &org.tenant_id).await;
+    assert!(
+        left.is_empty(),
+        "items of the removed tenant remain: {left:?}"
+    );
+    assert_eq!(
+        world.secret(&password).await,
+        None,
+        "the parked job's password remains"
+    );
+    let (status, answer) = org
+        .call(reqwest::Method::GET, "/tenants/{tenant}", None)
+        .await;
+    assert_eq!(status, 404, "the removed tenant came back: {answer}");
+    // AND beta's tenant is untouched
+    assert!(
+        world
+            .platform
+            .tenant(&world.beta.tenant_id)
+            .await
+            .expect("the table answers")
+            .is_some()
     );
 }

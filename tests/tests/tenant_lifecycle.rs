@@ -53,7 +53,10 @@ async fn start(own_app: bool) -> Running {
         "sync_interval_minutes": 60
     }))
     .expect("a tenant connection");
-    platform.save_tenant(&tenant).await.expect("tenant saved");
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("tenant saved");
     Running {
         http: e2e::api_client(&stack, "org-e2e"),
         stack,

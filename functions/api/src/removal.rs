@@ -1,14 +1,19 @@
 //! `DELETE /tenants/{tenant_id}`: removes a tenant from the platform.
 //!
 //! In order, so that an interrupted removal can simply be sent again:
-//! 1. the connection is marked `removed` (scheduled syncs and refreshes skip it, queued jobs are
-//!    refused);
+//! 1. the connection is marked `removed` (a conditional write): from then on no update of it is
+//!    accepted (every write of a connection is conditional on it being live), scheduled syncs
+//!    and refreshes skip it, queued jobs are dropped without writing anything, and a running
+//!    sync or job stops at its next check and sweeps what it wrote (whoever notices last cleans
+//!    up: see `Platform::sweep_if_removed`);
 //! 2. our access there is revoked as far as we can: an own-app tenant's stored client secret is
 //!    deleted from Secrets Manager (we can no longer sign in). A consent tenant keeps the
 //!    platform app's service principal: no application permission the platform holds (least
 //!    privilege) lets an app delete its own service principal, so the answer tells the admin the
 //!    manual step;
-//! 3. every item of the tenant is deleted (accounts, groups, memberships, SKUs, sync runs, job
+//! 3. its parked (scheduled) jobs are deleted, and every onboarding secret of the tenant
+//!    (`onboarding/{tenant}/…`: parked jobs' passwords, generated passwords never taken);
+//! 4. every item of the tenant is deleted (accounts, groups, memberships, SKUs, sync runs, job
 //!    records, offboarding snapshots, delta links, lease), the tenant index entry, and the connection itself last.
 //!
 //! Idempotent: while anything of the tenant is left, a DELETE removes it and answers 200 with the
@@ -19,9 +24,7 @@ use std::collections::HashMap;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use futures::TryStreamExt as _;
 use lifecycle::http::{error_response, json_response, path_param};
-use lifecycle::model::{
-    ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry,
-};
+use lifecycle::model::{ConnectionMode, TenantAuth, TenantConnection, TenantIndexEntry};
 use lifecycle::store::keys;
 use lifecycle::{PartitionKey, Platform, StoreError, TenantId};
 use serde::Serialize;
@@ -40,6 +43,8 @@ pub struct Deleted {
     pub jobs: usize,
     /// Offboarding snapshots (what a restore would give back).
     pub snapshots: usize,
+    /// Jobs parked until their start time.
+    pub parked_jobs: usize,
     /// The connection, sync lease and delta links.
     pub connection: usize,
     pub index_entry: usize,
@@ -97,9 +102,7 @@ pub async fn remove(
     let mut secrets_deleted = Vec::new();
     let access = match &tenant {
         Some(tenant) => {
-            let mut marked = tenant.clone();
-            marked.status = ConnectionStatus::Removed;
-            if let Err(error) = platform.save_tenant(&marked).await {
+            if let Err(error) = platform.mark_removed(tenant).await {
                 return unavailable(error);
             }
             match revoke_access(platform, tenant).await {
@@ -116,11 +119,15 @@ pub async fn remove(
             Err(error) => return unavailable(error),
         },
     };
+    match platform.vault.delete_onboarding_secrets(&tenant_id).await {
+        Ok(names) => secrets_deleted.extend(names),
+        Err(error) => return unavailable(error),
+    }
     let deleted = match delete_items(platform, &tenant_id).await {
         Ok(deleted) => deleted,
         Err(error) => return unavailable(error),
     };
-    if tenant.is_none() && deleted.total == 0 {
+    if tenant.is_none() && deleted.total == 0 && secrets_deleted.is_empty() {
         return error_response(
             404,
             "not_found",
@@ -216,7 +223,10 @@ async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted,
     let store = &platform.store;
     let kinds = kinds(tenant);
     let meta = keys::tenant_meta(tenant);
-    let mut deleted = Deleted::default();
+    let mut deleted = Deleted {
+        parked_jobs: store.delete_scheduled_jobs(tenant).await?,
+        ..Deleted::default()
+    };
     for partition in keys::all_tenant_partitions(tenant) {
         let mut count = 0;
         let mut stream = std::pin::pin!(store.query_keys(&partition, None));
@@ -261,6 +271,7 @@ async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted,
         + deleted.sync_runs
         + deleted.jobs
         + deleted.snapshots
+        + deleted.parked_jobs
         + deleted.connection
         + deleted.index_entry
         + deleted.other;

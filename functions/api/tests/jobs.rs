@@ -170,7 +170,7 @@ async fn start(mode: ConnectionMode, with_sim: bool) -> Local {
         has_p1: None,
     };
     platform
-        .save_tenant(&connection)
+        .connect_tenant(&connection)
         .await
         .expect("tenant saved");
     let api = api::App::new(config.clone(), &sdk).expect("api");

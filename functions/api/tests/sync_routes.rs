@@ -111,7 +111,7 @@ async fn start(users: usize, groups: usize) -> Local {
         .await
         .expect("credential");
     platform
-        .save_tenant(&TenantConnection {
+        .connect_tenant(&TenantConnection {
             tenant_id,
             org_id: OrgId::parse("acme").expect("org"),
             display_name: "pending".into(),

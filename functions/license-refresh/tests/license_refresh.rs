@@ -73,7 +73,10 @@ impl Env {
                 options: Default::default(),
                 has_p1: None,
             };
-            platform.save_tenant(&tenant).await.expect("tenant saved");
+            platform
+                .connect_tenant(&tenant)
+                .await
+                .expect("tenant saved");
             tenants.push(tenant);
         }
         // The function's own credentials: only its template policy, as its role in AWS.

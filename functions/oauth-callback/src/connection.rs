@@ -175,6 +175,12 @@ pub enum ConnectError {
         "tenant {tenant_id} is already connected to another organization; remove it there before connecting it here"
     )]
     OtherOrganization { tenant_id: TenantId },
+    /// The tenant's removal has not finished (its connection still says `removed`): connecting
+    /// over it now would have the removal delete the new connection's data.
+    #[error(
+        "tenant {tenant_id} is being removed; connect it again once the removal has finished (send DELETE /tenants/{tenant_id} again to finish it)"
+    )]
+    BeingRemoved { tenant_id: TenantId },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -185,7 +191,7 @@ impl ConnectError {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::OtherOrganization { .. } => false,
+            Self::OtherOrganization { .. } | Self::BeingRemoved { .. } => false,
             Self::Store(error) => error.is_retryable(),
             Self::Vault(error) => error.is_retryable(),
         }
@@ -211,11 +217,13 @@ pub async fn may_connect(
     tenant_id: &TenantId,
     org_id: &OrgId,
 ) -> Result<Option<TenantConnection>, ConnectError> {
-    let existing = platform
-        .tenant(tenant_id)
-        .await?
-        .filter(|tenant| tenant.status != ConnectionStatus::Removed);
+    let existing = platform.tenant(tenant_id).await?;
     match existing {
+        Some(tenant) if tenant.status == ConnectionStatus::Removed => {
+            Err(ConnectError::BeingRemoved {
+                tenant_id: tenant_id.clone(),
+            })
+        }
         Some(tenant) if &tenant.org_id != org_id => Err(ConnectError::OtherOrganization {
             tenant_id: tenant_id.clone(),
         }),
@@ -278,7 +286,22 @@ pub async fn connect(
         options: permissions::sync_options(&report.permissions, has_p1),
         has_p1,
     };
-    platform.save_tenant(&tenant).await?;
+    // A new connection is created only where there is none; a live one is updated only while
+    // it is live: a removal running meanwhile wins either way.
+    let saved = if fresh {
+        platform.connect_tenant(&tenant).await
+    } else {
+        platform.save_tenant(&tenant).await
+    };
+    match saved {
+        Ok(()) => {}
+        Err(StoreError::TenantExists { .. } | StoreError::TenantGone { .. }) => {
+            return Err(ConnectError::BeingRemoved {
+                tenant_id: tenant_id.clone(),
+            });
+        }
+        Err(error) => return Err(error.into()),
+    }
 
     // The first sync runs at once (full for a fresh connection); it also moves the next
     // scheduled sync one interval on. Should queueing fail, the tenant stays due now and the

@@ -86,6 +86,7 @@ pub(crate) fn test_failed(error: &GraphError) -> ApiGatewayV2httpResponse {
 pub(crate) fn connect_failed(error: &ConnectError) -> ApiGatewayV2httpResponse {
     match error {
         ConnectError::OtherOrganization { .. } => error_response(409, "connected_elsewhere", error),
+        ConnectError::BeingRemoved { .. } => error_response(409, "being_removed", error),
         _ => {
             tracing::error!(%error, "could not record the connection");
             error_response(

@@ -69,7 +69,10 @@ impl Env {
             options: Default::default(),
             has_p1: Some(info.has_p1),
         };
-        platform.save_tenant(&tenant).await.expect("tenant saved");
+        platform
+            .connect_tenant(&tenant)
+            .await
+            .expect("tenant saved");
         // The function's own credentials: only its template policy, as its role in AWS.
         let function_aws = stack
             .function_sdk_config("OffboardingFunction")

@@ -228,7 +228,7 @@ impl Bench {
             )
             .await?;
         platform
-            .save_tenant(&TenantConnection {
+            .connect_tenant(&TenantConnection {
                 tenant_id: tenant.clone(),
                 org_id: OrgId::parse("bench")?,
                 display_name: "bench".into(),

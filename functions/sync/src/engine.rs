@@ -343,7 +343,15 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// Between pages: stops the run when the tenant was removed meanwhile
+    /// ([`StoreError::TenantGone`]; the worker then sweeps what it wrote), and renews the lease
+    /// when half of it has passed.
     async fn keep_lease(&mut self) -> Result<(), SyncError> {
+        if !self.platform.is_connected(&self.tenant.tenant_id).await? {
+            return Err(SyncError::Store(lifecycle::StoreError::TenantGone {
+                tenant_id: self.tenant.tenant_id.clone(),
+            }));
+        }
         let left = self.lease.until - Utc::now();
         let half = chrono::Duration::from_std(self.settings.lease_ttl / 2).unwrap_or_default();
         if left < half {

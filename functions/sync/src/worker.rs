@@ -89,10 +89,11 @@ async fn handle_message(
     };
     let transient = |error: StoreError| Redeliver(error.to_string());
     let tenant_id = &job.tenant_id;
-    let (run_key, mut run) = match runs::find_run(&platform.store, tenant_id, &sync.sync_run_id)
+    let found_run = runs::find_run(&platform.store, tenant_id, &sync.sync_run_id)
         .await
-        .map_err(transient)?
-    {
+        .map_err(transient)?;
+    let found = found_run.is_some();
+    let (run_key, mut run) = match found_run {
         Some(found) => found,
         None => {
             // A job queued by another service without a run record: the run starts its log now.
@@ -107,39 +108,28 @@ async fn handle_message(
         tracing::info!(run = %run.id, status = ?run.status, "sync run already finished: duplicate delivery dropped");
         return Ok(());
     }
-    let Some(tenant) = platform.tenant(tenant_id).await.map_err(transient)? else {
-        fail_run(
-            platform,
-            None,
-            &run_key,
-            &mut run,
-            "the tenant is not connected".into(),
-        )
-        .await
-        .map_err(transient)?;
-        return Ok(());
-    };
-    match &tenant.status {
-        ConnectionStatus::Connected => {}
-        ConnectionStatus::NeedsReconnection { reason } => {
-            let reason = format!("the tenant needs to be reconnected: {reason}");
-            fail_run(platform, Some(&tenant), &run_key, &mut run, reason)
-                .await
-                .map_err(transient)?;
+    let tenant = match platform.tenant(tenant_id).await.map_err(transient)? {
+        Some(tenant) if tenant.status != ConnectionStatus::Removed => tenant,
+        _ => {
+            // Nothing is written under a tenant that is not connected (never, or removed): a run
+            // record now would put data back under a removed tenant. A run record found means
+            // something of the tenant was written before the removal: swept.
+            tracing::warn!(run = %run.id, "sync job for a tenant that is not connected: dropped, nothing written");
+            if found {
+                platform
+                    .sweep_if_removed(tenant_id)
+                    .await
+                    .map_err(transient)?;
+            }
             return Ok(());
         }
-        ConnectionStatus::Removed => {
-            fail_run(
-                platform,
-                None,
-                &run_key,
-                &mut run,
-                "the tenant is being removed".into(),
-            )
+    };
+    if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
+        let reason = format!("the tenant needs to be reconnected: {reason}");
+        fail_run(platform, Some(&tenant), &run_key, &mut run, reason)
             .await
             .map_err(transient)?;
-            return Ok(());
-        }
+        return Ok(());
     }
     let lease = match platform
         .store
@@ -159,6 +149,7 @@ async fn handle_message(
             return Ok(());
         }
     };
+    let run_id = run.id.clone();
     let result = run_sync(
         platform,
         settings,
@@ -170,6 +161,16 @@ async fn handle_message(
         reports,
     )
     .await;
+    // Whoever notices a removal last cleans up: the run's writes have all been made, so a
+    // removal that ran meanwhile is finished here for them (BatchWriteItem has no conditions).
+    if platform
+        .sweep_if_removed(tenant_id)
+        .await
+        .map_err(transient)?
+    {
+        tracing::warn!(run = %run_id, "the tenant was removed during its sync: the sync stops, nothing of it is kept");
+        return Ok(());
+    }
     match result {
         Ok(()) => Ok(()),
         Err(Failure::Transient(reason)) if deliveries(message) < MAX_DELIVERIES => {
@@ -397,10 +398,13 @@ async fn show_on_tenant(
     tenant: &TenantConnection,
     run: &SyncRun,
 ) -> Result<(), StoreError> {
-    let mut shown = platform
-        .tenant(&tenant.tenant_id)
-        .await?
-        .unwrap_or_else(|| tenant.clone());
+    let mut shown =
+        platform
+            .tenant(&tenant.tenant_id)
+            .await?
+            .ok_or_else(|| StoreError::TenantGone {
+                tenant_id: tenant.tenant_id.clone(),
+            })?;
     shown.last_sync = Some(LastSync {
         sync_run_id: run.id.clone(),
         status: run.status,
@@ -416,10 +420,13 @@ async fn finish_tenant(
     synced: &TenantConnection,
     run: &SyncRun,
 ) -> Result<(), StoreError> {
-    let mut tenant = platform
-        .tenant(&synced.tenant_id)
-        .await?
-        .unwrap_or_else(|| synced.clone());
+    let mut tenant =
+        platform
+            .tenant(&synced.tenant_id)
+            .await?
+            .ok_or_else(|| StoreError::TenantGone {
+                tenant_id: synced.tenant_id.clone(),
+            })?;
     tenant.display_name = synced.display_name.clone();
     tenant.verified_domains = synced.verified_domains.clone();
     if synced.has_p1.is_some() {

@@ -4,11 +4,14 @@
 //! For each message: the job is parsed with [`Job::from_json`] (a malformed body whose tenant and
 //! job id can be read fails that job with the reason; any other is reported as a batch item
 //! failure, so SQS redelivers it and, after `maxReceiveCount`, moves it to the dead-letter queue:
-//! nothing is dropped); the tenant is checked (missing, needing reconnection, or read-only for a write job:
-//! the job is marked failed with the reason and no Graph call is made); the job record is written
+//! nothing is dropped); the tenant is checked (not connected — never, or removed —: nothing is
+//! written under it, the completion event says why; needing reconnection, or read-only for a
+//! write job: the job is marked failed with the reason and no Graph call is made); the job record is written
 //! once (the job id is the idempotency key) and a finished record means a duplicate delivery,
 //! which is skipped; then the worker's [`JobHandler`] runs with a [`JobProgress`] that persists
-//! every step, so a redelivery resumes at the first unfinished step.
+//! every step, so a redelivery resumes at the first unfinished step. After the job, a tenant
+//! removed meanwhile is swept ([`Platform::sweep_if_removed`]): nothing the job wrote outlives
+//! the removal.
 
 use std::time::Duration;
 
@@ -279,18 +282,24 @@ async fn refuse_malformed(
             tracing::warn!(error = %failure, "malformed job could not be recorded; will be retried");
             Redeliver
         };
-        match platform.tenant(&tenant_id).await {
-            Ok(Some(TenantConnection {
-                status: ConnectionStatus::Removed,
-                ..
-            })) => {
-                tracing::warn!("malformed job for a removed tenant dropped");
-                return Ok(());
+        let reason = format!("the job is not valid: {}", error.reason);
+        let mut record = JobRecord::refused(tenant_id, job_id, error.job_type, reason, Utc::now());
+        record.receipt_digest = Some(crate::receipt::Receipt::of(&record).digest());
+        match platform.is_connected(&record.tenant_id).await {
+            // Nothing is written under a tenant that is not connected (never, or not any more):
+            // the completion event alone tells the sender.
+            Ok(false) => {
+                tracing::warn!(reason = %error.reason, "malformed job for a tenant that is not connected: dropped, nothing written");
+                return platform
+                    .events
+                    .job_finished(&record)
+                    .await
+                    .map_err(|failure| redeliver(&failure));
             }
-            Ok(_) => {}
+            Ok(true) => {}
             Err(failure) => return Err(redeliver(&failure)),
         }
-        let key = keys::job(&tenant_id, &job_id);
+        let key = keys::job(&record.tenant_id, &record.job_id);
         if let Some(existing) = platform
             .store
             .get::<JobRecord>(&key)
@@ -303,10 +312,7 @@ async fn refuse_malformed(
             tracing::error!(reason = %error.reason, "malformed message reuses the id of an unfinished job; left for the dead-letter queue");
             return Err(Redeliver);
         }
-        let reason = format!("the job is not valid: {}", error.reason);
-        tracing::warn!(%reason, "malformed job refused");
-        let mut record = JobRecord::refused(tenant_id, job_id, error.job_type, reason, Utc::now());
-        record.receipt_digest = Some(crate::receipt::Receipt::of(&record).digest());
+        tracing::warn!(reason = %error.reason, "malformed job refused");
         // The event first, as for every finished job: a lost write is redone by the redelivery.
         platform
             .events
@@ -330,30 +336,60 @@ async fn run_job(
     handler: &dyn JobHandler,
     deliveries: u32,
 ) -> Result<(), JobError> {
-    let tenant = platform.tenant(&job.tenant_id).await?;
-    if let Some(TenantConnection {
-        status: ConnectionStatus::Removed,
-        ..
-    }) = &tenant
-    {
-        // Writing a job record now would put data back under a tenant whose data is being
-        // deleted; the job is dropped with this log line as its only trace.
-        tracing::warn!("job for a removed tenant dropped; reconnect the tenant to run jobs again");
+    let tenant = match platform.tenant(&job.tenant_id).await? {
+        Some(tenant) if tenant.status != ConnectionStatus::Removed => tenant,
+        _ => return drop_unconnected(platform, job, handler).await,
+    };
+    let result = run_connected(platform, job, handler, tenant, deliveries).await;
+    // Whoever notices a removal last cleans up: the record and whatever the worker wrote while
+    // the tenant was being removed go, and so does what only the worker knows of (its secrets).
+    if platform.sweep_if_removed(&job.tenant_id).await? {
+        handler.abandon(job).await;
+        tracing::warn!(
+            "the tenant was removed while its job ran: the job ends here, nothing of it is kept"
+        );
         return Ok(());
     }
+    result
+}
+
+/// A job for a tenant that is not connected (never connected, removed, or being removed) writes
+/// nothing under that tenant: a job record now would put data back under a tenant whose data
+/// is gone. The completion event (failed, with the reason) is its only trace, so the sender is
+/// told; the worker deletes what only it knows of (an onboarding's password secret).
+async fn drop_unconnected(
+    platform: &Platform,
+    job: &Job,
+    handler: &dyn JobHandler,
+) -> Result<(), JobError> {
+    let reason = format!(
+        "tenant {} is not connected (never connected, or removed): connect it before sending jobs",
+        job.tenant_id
+    );
+    tracing::warn!(%reason, "job dropped, nothing written");
+    let record = JobRecord::refused(
+        job.tenant_id.clone(),
+        job.job_id.clone(),
+        Some(job.job_type()),
+        reason,
+        Utc::now(),
+    );
+    platform.events.job_finished(&record).await?;
+    handler.abandon(job).await;
+    Ok(())
+}
+
+/// Runs a job of a connected tenant: its record is written once, then the worker runs.
+async fn run_connected(
+    platform: &Platform,
+    job: &Job,
+    handler: &dyn JobHandler,
+    tenant: TenantConnection,
+    deliveries: u32,
+) -> Result<(), JobError> {
     let mut progress = match accept(platform, job).await? {
         Some(progress) => progress,
         None => return Ok(()),
-    };
-    let tenant = match tenant {
-        Some(tenant) => tenant,
-        None => {
-            let reason = format!(
-                "tenant {} is not connected: connect it before sending jobs",
-                job.tenant_id
-            );
-            return fail(&mut progress, handler, job, reason).await;
-        }
     };
     if let Some(reason) = refusal(job, &tenant) {
         tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job refused");

@@ -13,7 +13,7 @@ use crate::ids::TenantId;
 use crate::model::{
     ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry,
 };
-use crate::store::{StoreError, keys};
+use crate::store::{PutOutcome, StoreError, keys};
 use crate::vault::VaultError;
 use crate::{AwsClients, Config, Queue, Store, Vault};
 
@@ -95,18 +95,102 @@ impl Platform {
         self.store.query(&keys::tenant_index(), None)
     }
 
-    /// Saves a connection: its META item and its entry in the tenant index (the scheduler reads
-    /// the index only).
+    /// Updates a live connection: its META item and its entry in the tenant index (the
+    /// scheduler reads the index only). Both writes are conditional on the item being there and
+    /// not `removed`, so a sync, a license refresh or a reconnect that finishes after
+    /// `DELETE /tenants/{id}` writes nothing: [`StoreError::TenantGone`]. A new connection is
+    /// made with [`Self::connect_tenant`].
     pub async fn save_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {
-        self.store
-            .put(&keys::tenant_meta(&tenant.tenant_id), tenant)
-            .await?;
-        self.store
-            .put(
+        let gone = || StoreError::TenantGone {
+            tenant_id: tenant.tenant_id.clone(),
+        };
+        if !self
+            .store
+            .put_if_live(&keys::tenant_meta(&tenant.tenant_id), tenant)
+            .await?
+        {
+            return Err(gone());
+        }
+        if !self
+            .store
+            .put_if_live(
                 &keys::tenant_index_entry(&tenant.tenant_id),
                 &TenantIndexEntry::from(tenant),
             )
-            .await
+            .await?
+        {
+            return Err(gone());
+        }
+        Ok(())
+    }
+
+    /// Makes a new connection: its META item only where there is none (a live connection is
+    /// updated with [`Self::save_tenant`]; one still being removed refuses with
+    /// [`StoreError::TenantExists`] until its removal ends), then its index entry. Should a
+    /// removal delete the connection between the two writes, the index entry it missed is
+    /// deleted here ([`StoreError::TenantGone`]).
+    pub async fn connect_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {
+        let tenant_id = &tenant.tenant_id;
+        let meta = keys::tenant_meta(tenant_id);
+        if self.store.put_new(&meta, tenant).await? == PutOutcome::AlreadyExists {
+            return Err(StoreError::TenantExists {
+                tenant_id: tenant_id.clone(),
+            });
+        }
+        let index = keys::tenant_index_entry(tenant_id);
+        self.store
+            .put(&index, &TenantIndexEntry::from(tenant))
+            .await?;
+        if self.store.get::<TenantConnection>(&meta).await?.is_none() {
+            self.store.delete(&index).await?;
+            return Err(StoreError::TenantGone {
+                tenant_id: tenant_id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the connection `removed` (and its index entry), whatever its state: from then on
+    /// no update of it is accepted. `false` when there is no connection.
+    pub async fn mark_removed(&self, tenant: &TenantConnection) -> Result<bool, StoreError> {
+        let mut removed = tenant.clone();
+        removed.status = ConnectionStatus::Removed;
+        if !self
+            .store
+            .put_if_exists(&keys::tenant_meta(&tenant.tenant_id), &removed)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.store
+            .put_if_exists(
+                &keys::tenant_index_entry(&tenant.tenant_id),
+                &TenantIndexEntry::from(&removed),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Whether `tenant` has a live connection (there, and not `removed`).
+    pub async fn is_connected(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(self
+            .tenant(tenant)
+            .await?
+            .is_some_and(|found| found.status != ConnectionStatus::Removed))
+    }
+
+    /// Whoever notices a removal last cleans up: a worker calls this after its last write of a
+    /// tenant's items (BatchWriteItem has no conditions, so a removal may have run meanwhile).
+    /// When the tenant has no live connection, every item of it but the connection is deleted
+    /// ([`Store::delete_tenant`]) and `true` is returned. A removal that ran before the check
+    /// is thereby finished for what this worker wrote; one that runs after it deletes the rest.
+    pub async fn sweep_if_removed(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        if self.is_connected(tenant).await? {
+            return Ok(false);
+        }
+        let deleted = self.store.delete_tenant(tenant).await?;
+        tracing::warn!(tenant_id = %tenant, deleted, "the tenant was removed while this worker wrote: what it wrote is deleted");
+        Ok(true)
     }
 
     /// The platform multi-tenant app's credential; its secret is read once per cold start.

@@ -246,6 +246,49 @@ impl Vault {
         Ok(password)
     }
 
+    /// The name prefix of every onboarding secret of `tenant` (`{prefix}onboarding/{tenant}/`).
+    pub fn onboarding_secrets_prefix(&self, tenant: &TenantId) -> String {
+        format!("{}onboarding/{tenant}/", self.prefix)
+    }
+
+    /// Deletes every onboarding secret of `tenant` (initial and generated passwords of all its
+    /// jobs), found with ListSecrets' name-prefix filter; returns their names. Used by a tenant's
+    /// removal: a parked job's password, or a generated one never taken, must not outlive it.
+    /// Each name is checked against the prefix again here (the filter is Secrets Manager's), so
+    /// another tenant's secret is never touched.
+    pub async fn delete_onboarding_secrets(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<String>, VaultError> {
+        let prefix = self.onboarding_secrets_prefix(tenant);
+        let filter = aws_sdk_secretsmanager::types::Filter::builder()
+            .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+            .values(&prefix)
+            .build();
+        let mut pages = self
+            .client
+            .list_secrets()
+            .filters(filter)
+            .into_paginator()
+            .send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|err| VaultError::aws("ListSecrets", &prefix, classify(err)))?;
+            names.extend(
+                page.secret_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|entry| entry.name)
+                    .filter(|name| name.starts_with(&prefix)),
+            );
+        }
+        for name in &names {
+            self.delete(name).await?;
+        }
+        Ok(names)
+    }
+
     /// Deletes a secret by name or ARN at once (an onboarding password a job referenced); a
     /// missing one is not an error.
     pub async fn delete_secret(&self, secret_id: &str) -> Result<(), VaultError> {

@@ -544,7 +544,8 @@ async fn given_a_tenant_with_every_kind_of_item_when_deleted_then_nothing_of_it_
     // WHEN the tenant is removed
     let deleted = store.delete_tenant(&gone).await.expect("delete tenant");
 
-    // THEN none of its items remain (scan the whole table), and the other tenant's 10 do
+    // THEN none of its items remain but its connection, which the removal deletes last (scan
+    // the whole table), and the other tenant's 10 do
     let scan = store
         .client()
         .scan()
@@ -552,18 +553,25 @@ async fn given_a_tenant_with_every_kind_of_item_when_deleted_then_nothing_of_it_
         .send()
         .await
         .expect("scan");
-    let remaining: BTreeSet<String> = scan
+    let remaining: BTreeSet<(String, String)> = scan
         .items
         .unwrap_or_default()
         .iter()
-        .filter_map(|item| item.get("pk").and_then(|pk| pk.as_s().ok()).cloned())
+        .filter_map(|item| {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            Some((text("pk")?, text("sk")?))
+        })
         .collect();
     assert_eq!(deleted, 9);
+    let meta = keys::tenant_meta(&gone);
     assert!(
-        remaining.iter().all(|pk| !pk.contains(gone.as_str())),
+        remaining
+            .iter()
+            .filter(|(pk, sk)| pk.contains(gone.as_str()) || sk.contains(gone.as_str()))
+            .all(|(pk, sk)| pk == meta.pk() && sk == meta.sk()),
         "{remaining:?}"
     );
-    assert_eq!(scan.count, 10);
+    assert_eq!(scan.count, 11);
     assert!(
         store
             .get::<TenantIndexEntry>(&keys::tenant_index_entry(&kept))

@@ -531,15 +531,18 @@ async fn given_write_mode_when_connected_then_the_read_write_app_is_used_and_wri
 
 #[tokio::test]
 async fn given_a_removed_tenant_with_leftovers_when_connected_again_then_it_starts_clean() {
-    // GIVEN a connected tenant that was removed, with an account and a delta link left behind
+    // GIVEN a connected tenant that was removed (its connection is gone), with an account and a
+    // delta link left behind
     let h = Harness::start().await;
     let info = h.tenant(1);
     assert_eq!(h.connect_by_consent(1, "read", "acme").await.status(), 200);
     h.sync_jobs().await;
     let tenant_id = TenantId::parse(&info.tenant_id).expect("tenant");
-    let mut removed = h.stored(&info.tenant_id).await.expect("connected");
-    removed.status = ConnectionStatus::Removed;
-    h.platform().save_tenant(&removed).await.expect("removed");
+    h.platform()
+        .store
+        .delete(&keys::tenant_meta(&tenant_id))
+        .await
+        .expect("removed");
     let account_id = AccountId::parse("00000000-0000-4000-8000-000000000001").expect("id");
     let leftover = Account {
         id: account_id.clone(),

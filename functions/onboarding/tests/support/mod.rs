@@ -169,7 +169,7 @@ impl World {
             has_p1: None,
         };
         app.platform()
-            .save_tenant(&connection)
+            .connect_tenant(&connection)
             .await
             .expect("tenant saved");
 

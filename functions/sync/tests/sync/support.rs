@@ -152,7 +152,7 @@ impl Local {
             has_p1: None,
         };
         self.platform()
-            .save_tenant(&tenant)
+            .connect_tenant(&tenant)
             .await
             .expect("tenant saved");
         tenant

@@ -281,6 +281,12 @@ pub fn scheduled_job(not_before: DateTime<Utc>, tenant: &TenantId, job: &JobId) 
     )
 }
 
+/// Whether `key` is a parked job of `tenant` (sort key `{not before}#{tenant}#{job}`; the time
+/// holds no `#`).
+pub fn is_scheduled_job_of(key: &Key, tenant: &TenantId) -> bool {
+    key.partition() == &scheduled_jobs() && key.sk().split('#').nth(1) == Some(tenant.as_str())
+}
+
 /// Every partition that holds the tenant's items; deleting them all (plus
 /// [`tenant_index_entry`], which lives in the shared index partition) removes the tenant.
 pub fn all_tenant_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
@@ -355,6 +361,23 @@ mod tests {
         }
         assert_eq!(partitions.len(), 6 + 3 * usize::from(SHARDS));
         assert!(!partitions.contains(tenant_index_entry(&tenant).partition()));
+    }
+
+    #[test]
+    fn given_parked_jobs_of_two_tenants_when_told_apart_then_only_the_tenants_own_match() {
+        let tenant = tenant();
+        let other = TenantId::parse("0b9f1c2e-0000-4000-8000-0000000000ff").unwrap();
+        let job = JobId::parse("j-1").unwrap();
+        let at = Utc::now();
+        assert!(is_scheduled_job_of(
+            &scheduled_job(at, &tenant, &job),
+            &tenant
+        ));
+        assert!(!is_scheduled_job_of(
+            &scheduled_job(at, &other, &job),
+            &tenant
+        ));
+        assert!(!is_scheduled_job_of(&tenant_meta(&tenant), &tenant));
     }
 
     #[test]

@@ -79,6 +79,17 @@ pub enum StoreError {
     /// Items DynamoDB left unprocessed after every retry.
     #[error("{count} items still unprocessed after {attempts} BatchWriteItem attempts")]
     Unprocessed { count: usize, attempts: u32 },
+    /// A write of a tenant's connection found no live connection (removed, being removed, or
+    /// never connected): nothing was written, so a removed tenant stays removed.
+    #[error(
+        "tenant {tenant_id} is not connected here (removed, or never connected): nothing of it was written"
+    )]
+    TenantGone { tenant_id: TenantId },
+    /// A new connection found one there already (live, or still being removed).
+    #[error(
+        "tenant {tenant_id} has a connection here already (or its removal is still running): nothing was written"
+    )]
+    TenantExists { tenant_id: TenantId },
     /// The lease is no longer ours: another holder took it after it expired.
     #[error("the sync lease of tenant {tenant_id} is held by {holder:?}, not by {expected:?}")]
     LeaseLost {
@@ -342,6 +353,63 @@ impl Store {
         {
             Ok(_) => Ok(PutOutcome::Created),
             Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Replaces the item under `key` with `record` only while that item exists and its
+    /// `status.state` is not `removed` (a tenant connection or its index entry): how every update
+    /// of a connection is made, so that nothing running writes a removed tenant back. `false`
+    /// when there is no such item (nothing was written).
+    pub async fn put_if_live<T: Record>(&self, key: &Key, record: &T) -> Result<bool, StoreError> {
+        self.put_if(
+            key,
+            record,
+            "attribute_exists(#pk) AND #status.#state <> :removed",
+            true,
+        )
+        .await
+    }
+
+    /// Replaces the item under `key` with `record` only while that item exists; `false` when
+    /// there is none (nothing was written).
+    pub async fn put_if_exists<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+    ) -> Result<bool, StoreError> {
+        self.put_if(key, record, "attribute_exists(#pk)", false)
+            .await
+    }
+
+    async fn put_if<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        condition: &str,
+        on_status: bool,
+    ) -> Result<bool, StoreError> {
+        let item = to_item(key, record, record.expires_at())?;
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK);
+        if on_status {
+            request = request
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":removed", AttributeValue::S("removed".to_owned()));
+        }
+        match request
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)))
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.is_condition_failure() => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -748,15 +816,22 @@ impl Store {
         })
     }
 
-    /// Deletes everything the tenant owns here: every item of [`keys::all_tenant_partitions`] and
-    /// its tenant index entry. Returns the number of items deleted. Safe to repeat.
+    /// Deletes everything the tenant owns here but its connection item: every item of
+    /// [`keys::all_tenant_partitions`], its parked jobs and its tenant index entry. Returns the
+    /// number of items deleted. Safe to repeat. The connection (`META`) is left to its owner: a
+    /// removal deletes it last (so an interrupted removal is found again), and while it says
+    /// `removed` no new connection can be made over it.
     pub async fn delete_tenant(&self, tenant: &TenantId) -> Result<usize, StoreError> {
         use futures::TryStreamExt;
+        let meta = keys::tenant_meta(tenant);
         let mut deleted = 0;
         for partition in keys::all_tenant_partitions(tenant) {
             let mut keys = std::pin::pin!(self.query_keys(&partition, None));
             let mut chunk = Vec::with_capacity(BATCH_SIZE);
             while let Some(key) = keys.try_next().await? {
+                if key == meta {
+                    continue;
+                }
                 chunk.push(key);
                 if chunk.len() == BATCH_SIZE {
                     deleted += self.batch_delete(std::mem::take(&mut chunk)).await?;
@@ -764,8 +839,29 @@ impl Store {
             }
             deleted += self.batch_delete(chunk).await?;
         }
-        self.delete(&keys::tenant_index_entry(tenant)).await?;
+        deleted += self.delete_scheduled_jobs(tenant).await?;
+        // Query and BatchWriteItem rather than GetItem and DeleteItem: the workers that sweep a
+        // removed tenant hold those two. A tenant id is a GUID, so the prefix is the whole key.
+        let index = keys::tenant_index_entry(tenant);
+        let found: Vec<Key> = self
+            .query_keys(index.partition(), Some(index.sk()))
+            .try_filter(|key| futures::future::ready(key == &index))
+            .try_collect()
+            .await?;
+        deleted += self.batch_delete(found).await?;
         Ok(deleted)
+    }
+
+    /// Deletes the tenant's parked (scheduled) jobs from the shared `SCHEDULED` partition (a
+    /// few items: it is read whole). Returns how many.
+    pub async fn delete_scheduled_jobs(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        use futures::TryStreamExt;
+        let of_tenant: Vec<Key> = self
+            .query_keys(&keys::scheduled_jobs(), None)
+            .try_filter(|key| futures::future::ready(keys::is_scheduled_job_of(key, tenant)))
+            .try_collect()
+            .await?;
+        self.batch_delete(of_tenant).await
     }
 
     /// Takes the tenant's sync lease for `ttl`: succeeds when nobody holds it, when it has

@@ -11,12 +11,12 @@ use lifecycle::model::{
 };
 use lifecycle::store::keys;
 use lifecycle::{
-    Config, Invocation, JobError, JobHandler, JobId, JobProgress, Platform, TenantId, run_sqs_jobs,
-    run_sqs_jobs_within,
+    Config, Invocation, JobError, JobHandler, JobId, JobProgress, Platform, StoreError, TenantId,
+    run_sqs_jobs, run_sqs_jobs_within,
 };
 use serde_json::json;
 
-use super::{connection, spawn, store, sync_job, tenant};
+use super::{connection, spawn, store, tenant};
 
 /// A worker that records which jobs it ran and fails transiently once when told to.
 #[derive(Default)]
@@ -24,6 +24,8 @@ struct Worker {
     ran: Mutex<Vec<JobId>>,
     abandoned: Mutex<Vec<JobId>>,
     fail_once_after_first_step: bool,
+    /// Removes the job's tenant (as `DELETE /tenants/{id}` does) after the first step.
+    remove_tenant_while_running: Option<Platform>,
 }
 
 impl JobHandler for Worker {
@@ -37,6 +39,9 @@ impl JobHandler for Worker {
             self.ran.lock().expect("lock").push(job.job_id.clone());
             if progress.finished_step("first").is_none() {
                 progress.step(step("first")).await?;
+                if let Some(platform) = &self.remove_tenant_while_running {
+                    remove(platform, &job.tenant_id).await;
+                }
                 if self.fail_once_after_first_step {
                     return Err(JobError::Transient("Graph answered 503".into()));
                 }
@@ -54,6 +59,23 @@ impl JobHandler for Worker {
                 .push(job.job_id.clone())
         })
     }
+}
+
+/// What `DELETE /tenants/{id}` does to the table: the connection marked removed, every item
+/// deleted, the connection last.
+async fn remove(platform: &Platform, tenant: &TenantId) {
+    let connection = platform
+        .tenant(tenant)
+        .await
+        .expect("read")
+        .expect("connected");
+    platform.mark_removed(&connection).await.expect("marked");
+    platform.store.delete_tenant(tenant).await.expect("deleted");
+    platform
+        .store
+        .delete(&keys::tenant_meta(tenant))
+        .await
+        .expect("connection deleted");
 }
 
 fn step(name: &str) -> JobStep {
@@ -152,27 +174,127 @@ async fn given_a_malformed_message_when_run_then_it_is_left_for_redelivery_and_t
 }
 
 #[tokio::test]
-async fn given_a_job_for_an_unknown_tenant_when_run_then_it_fails_with_the_reason_once() {
+async fn given_a_job_for_an_unknown_tenant_when_run_then_it_is_dropped_without_writing_anything() {
     let (_local, platform) = platform().await;
     let worker = Worker::default();
-    // GIVEN a job for a tenant that was never connected
-    let job = sync_job(&tenant(404));
+    // GIVEN a job for a tenant that is not connected (never, or removed)
+    let job = offboard(&tenant(404));
     // WHEN it runs
     let body = serde_json::to_string(&job).expect("json");
-    let response = run_sqs_jobs(&platform, event("jobs", &[body]), &worker).await;
-    // THEN it is not redelivered, and its record says why it failed
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &worker).await;
+    // THEN it is not redelivered, the worker never ran, and nothing of the tenant was written
+    // (a record would put data back under a removed tenant); the worker deleted what only it
+    // knows of
     assert!(failed_ids(&response).is_empty());
-    let record = record(&platform, &job).await;
-    assert_eq!(record.status, JobStatus::Failed);
-    assert!(
-        record
-            .error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("is not connected"),
-        "{record:?}"
-    );
+    let stored: Option<JobRecord> = platform
+        .store
+        .get(&keys::job(&job.tenant_id, &job.job_id))
+        .await
+        .expect("read record");
+    assert!(stored.is_none(), "{stored:?}");
     assert!(worker.ran.lock().expect("lock").is_empty());
+    assert_eq!(
+        *worker.abandoned.lock().expect("lock"),
+        vec![job.job_id.clone()]
+    );
+}
+
+#[tokio::test]
+async fn given_a_tenant_removed_while_its_job_runs_when_the_job_ends_then_nothing_of_it_remains() {
+    let (_local, platform) = platform().await;
+    // GIVEN a connected tenant whose job removes the tenant's connection (as DELETE does) in
+    // the middle of its run, after its record was written
+    let tenant = connection(&tenant(21));
+    platform.connect_tenant(&tenant).await.expect("save tenant");
+    let worker = Worker {
+        remove_tenant_while_running: Some(platform.clone()),
+        ..Worker::default()
+    };
+    let job = offboard(&tenant.tenant_id);
+    // WHEN the job runs to its end
+    let body = serde_json::to_string(&job).expect("json");
+    let response = run_sqs_jobs(&platform, event("offboarding.fifo", &[body]), &worker).await;
+    // THEN it is not redelivered, and no item of the tenant remains: not its job record, not
+    // the connection, not its index entry
+    assert!(failed_ids(&response).is_empty());
+    for partition in lifecycle::store::keys::all_tenant_partitions(&tenant.tenant_id) {
+        let left: Vec<lifecycle::Key> =
+            futures::TryStreamExt::try_collect(platform.store.query_keys(&partition, None))
+                .await
+                .expect("query");
+        assert!(left.is_empty(), "{partition}: {left:?}");
+    }
+    assert!(
+        platform
+            .store
+            .get::<lifecycle::model::TenantIndexEntry>(&keys::tenant_index_entry(&tenant.tenant_id))
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn given_a_removed_tenant_when_a_late_writer_saves_its_connection_then_it_is_refused() {
+    let (_local, platform) = platform().await;
+    // GIVEN a connection read by a worker, then the tenant removed (connection and index gone)
+    let tenant = connection(&tenant(22));
+    platform.connect_tenant(&tenant).await.expect("save tenant");
+    let read_before = platform
+        .tenant(&tenant.tenant_id)
+        .await
+        .expect("read")
+        .expect("connected");
+    assert!(platform.mark_removed(&read_before).await.expect("marked"));
+    // WHEN the worker saves what it read while the removal runs, and again once it has ended
+    let while_removing = platform.save_tenant(&read_before).await;
+    platform
+        .store
+        .delete(&keys::tenant_meta(&tenant.tenant_id))
+        .await
+        .expect("connection deleted");
+    platform
+        .store
+        .delete_tenant(&tenant.tenant_id)
+        .await
+        .expect("swept");
+    let after_removal = platform.save_tenant(&read_before).await;
+    // THEN both are refused, and the tenant stays removed: no connection, no index entry
+    assert!(
+        matches!(while_removing, Err(StoreError::TenantGone { .. })),
+        "{while_removing:?}"
+    );
+    assert!(
+        matches!(after_removal, Err(StoreError::TenantGone { .. })),
+        "{after_removal:?}"
+    );
+    assert!(
+        platform
+            .tenant(&tenant.tenant_id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        platform
+            .store
+            .get::<lifecycle::model::TenantIndexEntry>(&keys::tenant_index_entry(&tenant.tenant_id))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // AND a new connection starts where there is none
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("connected again");
+    assert!(
+        matches!(
+            platform.connect_tenant(&tenant).await,
+            Err(StoreError::TenantExists { .. })
+        ),
+        "a second new connection over a live one is refused"
+    );
 }
 
 #[tokio::test]
@@ -181,7 +303,7 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
     // GIVEN a tenant connected read-only
     let mut tenant = connection(&tenant(7));
     tenant.mode = ConnectionMode::Read;
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
     let job = offboard(&tenant.tenant_id);
     // WHEN an offboard job arrives on the queue
@@ -211,7 +333,7 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
 async fn given_the_last_delivery_when_it_fails_transiently_then_the_job_is_failed_for_good() {
     let (_local, platform) = platform().await;
     let tenant = connection(&tenant(12));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let failing = Worker {
         fail_once_after_first_step: true,
         ..Worker::default()
@@ -244,7 +366,7 @@ async fn given_the_last_delivery_when_it_fails_transiently_then_the_job_is_faile
 async fn given_a_job_delivered_twice_when_run_then_the_worker_runs_it_once() {
     let (_local, platform) = platform().await;
     let tenant = connection(&tenant(8));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
     let job = offboard(&tenant.tenant_id);
     let body = serde_json::to_string(&job).expect("json");
@@ -267,7 +389,7 @@ async fn given_a_job_delivered_twice_when_run_then_the_worker_runs_it_once() {
 async fn given_a_transient_failure_when_redelivered_then_the_job_resumes_after_its_done_steps() {
     let (_local, platform) = platform().await;
     let tenant = connection(&tenant(9));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let failing = Worker {
         fail_once_after_first_step: true,
         ..Worker::default()
@@ -306,7 +428,7 @@ async fn given_a_transient_failure_when_redelivered_then_the_job_resumes_after_i
 async fn given_a_fifo_batch_when_the_first_job_fails_then_the_later_ones_wait_too() {
     let (_local, platform) = platform().await;
     let tenant = connection(&tenant(10));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let failing = Worker {
         fail_once_after_first_step: true,
         ..Worker::default()
@@ -327,7 +449,7 @@ async fn given_a_removed_tenant_when_a_job_arrives_then_nothing_is_written_under
     // GIVEN a tenant whose removal is under way
     let mut tenant = connection(&tenant(11));
     tenant.status = lifecycle::model::ConnectionStatus::Removed;
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
     let job = offboard(&tenant.tenant_id);
     // WHEN a job that was already queued arrives
@@ -392,7 +514,7 @@ async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_
         .await
         .expect("target");
     let tenant = connection(&tenant(13));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let job = offboard(&tenant.tenant_id);
     // WHEN the job runs to the end
     let body = serde_json::to_string(&job).expect("json");
@@ -427,7 +549,7 @@ async fn given_too_little_time_left_in_the_invocation_when_a_batch_runs_then_no_
     let (_local, platform) = platform().await;
     // GIVEN a connected tenant, two jobs for it, and an invocation 2 s before its deadline
     let tenant = connection(&tenant(9));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
     let bodies: Vec<String> = (0..2)
         .map(|_| serde_json::to_string(&offboard(&tenant.tenant_id)).expect("json"))
@@ -449,7 +571,7 @@ async fn given_ample_time_in_the_invocation_when_a_batch_runs_then_every_job_run
     let (_local, platform) = platform().await;
     // GIVEN a connected tenant, two jobs for it, and an invocation with 15 minutes left
     let tenant = connection(&tenant(10));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
     let bodies: Vec<String> = (0..2)
         .map(|_| serde_json::to_string(&offboard(&tenant.tenant_id)).expect("json"))

@@ -967,7 +967,7 @@ fn remove(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
         let mut lines = vec![
             format!("DELETE /tenants/{tenant_id} -> {code}"),
             format!(
-                "  deleted here: {} items ({} accounts, {} groups, {} memberships, {} SKUs, {} sync runs, {} jobs, {} offboarding snapshots, {} connection items, {} index entry)",
+                "  deleted here: {} items ({} accounts, {} groups, {} memberships, {} SKUs, {} sync runs, {} jobs, {} offboarding snapshots, {} parked jobs, {} connection items, {} index entry)",
                 deleted["total"],
                 deleted["accounts"],
                 deleted["groups"],
@@ -976,6 +976,7 @@ fn remove(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
                 deleted["sync_runs"],
                 deleted["jobs"],
                 deleted["snapshots"],
+                deleted["parked_jobs"],
                 deleted["connection"],
                 deleted["index_entry"]
             ),
