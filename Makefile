@@ -2,7 +2,7 @@
 #   make demo   the whole system locally, walked through step by step
 #   make test   lint + every test (what CI runs)
 #   make up     the local stack, until Ctrl-C
-#   make token  a bearer token of the running `make up` stack: make token ORG=acme
+#   make token  a bearer token of the running `make up` stack: make token ORG=acme [SCOPES="lifecycle.read"]
 #   make lint   fmt check, clippy (warnings denied), cfn-lint, sam validate --lint, checkov
 #   make build  release Lambda bundles for arm64 (cargo-lambda, zig linker)
 #   make bench  Graph client and sync figures against the simulator
@@ -78,8 +78,9 @@ up: venv
 	cargo run --locked -p devstack -- up
 
 ORG ?= demo
+# SCOPES unset: every scope; SCOPES="lifecycle.read" (or "" for none): only those.
 token:
-	@cargo run --quiet --locked -p devstack -- token --org $(ORG)
+	@cargo run --quiet --locked -p devstack -- token --org $(ORG) $(if $(filter undefined,$(origin SCOPES)),,--scope "$(SCOPES)")
 
 build: venv
 	rustup target add aarch64-unknown-linux-gnu

@@ -154,8 +154,17 @@ impl Function for RecordingFunction {
 /// request carries `Authorization: Bearer <token>` signed by the stack's issuer (what the
 /// template's JWT authorizer accepts locally).
 pub fn api_client(stack: &devstack::Stack, org: &str) -> reqwest::Client {
+    bearer_client(&stack.token(org))
+}
+
+/// [`api_client`] holding only `scopes` (`&[]`: none), for what the routes' scopes refuse.
+pub fn scoped_api_client(stack: &devstack::Stack, org: &str, scopes: &[&str]) -> reqwest::Client {
+    bearer_client(&stack.token_with_scopes(org, scopes))
+}
+
+fn bearer_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
-    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", stack.token(org)))
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
         .unwrap_or_else(|e| panic!("a token is a valid header value: {e}"));
     headers.insert(reqwest::header::AUTHORIZATION, value);
     reqwest::Client::builder()

@@ -491,3 +491,77 @@ async fn given_a_sync_and_a_parked_onboarding_in_flight_when_the_tenant_is_delet
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn given_tokens_without_the_write_or_admin_scope_when_they_change_a_tenant_then_403_and_a_read_only_token_still_reads()
+ {
+    // GIVEN alpha's tenant, a token of alpha that may only read, and one that may read and
+    // write but not administer tenants
+    let world = World::start().await;
+    let org = &world.alpha;
+    let as_scoped = |scopes: &[&str]| Org {
+        http: e2e::scoped_api_client(&world.stack, "alpha", scopes),
+        api_url: org.api_url.clone(),
+        tenant_id: org.tenant_id.clone(),
+        domain: org.domain.clone(),
+    };
+    let reader = as_scoped(&["lifecycle.read"]);
+    let writer = as_scoped(&["lifecycle.read", "lifecycle.write"]);
+
+    // WHEN the reader enqueues a job, requests a sync, deletes the tenant, starts a connection
+    // and connects an own app; and the writer deletes the tenant and starts a connection
+    let job = org.onboard("j-scoped", "ada", json!({"source": "generate"}), true);
+    let mut refused = vec![
+        reader.submit(job.clone()).await,
+        reader
+            .call(reqwest::Method::POST, "/tenants/{tenant}/sync", None)
+            .await,
+        reader
+            .call(reqwest::Method::DELETE, "/tenants/{tenant}", None)
+            .await,
+        reader
+            .call(reqwest::Method::GET, "/connect?mode=write", None)
+            .await,
+        reader
+            .call(
+                reqwest::Method::POST,
+                "/tenants",
+                Some(json!({"tenant_id": org.tenant_id, "client_id": "c", "client_secret": "s", "mode": "read"})),
+            )
+            .await,
+    ];
+    refused.push(
+        writer
+            .call(reqwest::Method::DELETE, "/tenants/{tenant}", None)
+            .await,
+    );
+    refused.push(
+        writer
+            .call(reqwest::Method::GET, "/connect?mode=write", None)
+            .await,
+    );
+
+    // THEN each is API Gateway's 403 and nothing changed: no job, the tenant still connected
+    for (status, answer) in &refused {
+        assert_eq!(*status, 403, "{answer}");
+        assert_eq!(answer, &json!({"message": "Forbidden"}));
+    }
+    let record = world
+        .platform
+        .store
+        .get::<JobRecord>(&keys::job(
+            &org.tenant_id,
+            &JobId::parse("j-scoped").expect("id"),
+        ))
+        .await
+        .expect("the table answers");
+    assert!(record.is_none(), "{record:?}");
+    // AND the reader reads the tenant, and the writer enqueues the job
+    let (status, answer) = reader
+        .call(reqwest::Method::GET, "/tenants/{tenant}", None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["tenant_id"], json!(org.tenant_id));
+    let (status, answer) = writer.submit(job).await;
+    assert_eq!(status, 202, "{answer}");
+}

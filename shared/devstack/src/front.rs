@@ -69,6 +69,16 @@ pub struct RouteAuth {
     pub header: String,
     pub issuer: String,
     pub audience: Vec<String>,
+    /// The route's `AuthorizationScopes`: the token needs at least one (none: any valid token).
+    pub scopes: Vec<String>,
+}
+
+impl RouteAuth {
+    /// Whether a token with `granted` scopes may call the route, as API Gateway decides: no
+    /// scope configured, or at least one configured scope granted.
+    pub fn allows(&self, granted: &[String]) -> bool {
+        self.scopes.is_empty() || self.scopes.iter().any(|scope| granted.contains(scope))
+    }
 }
 
 impl Route {
@@ -180,6 +190,7 @@ pub fn routes(template: &Template, lookup: &dyn Lookup) -> Result<Vec<Route>, Te
                         .iter()
                         .map(|a| a.resolve(lookup, &format!("{location}.audience")))
                         .collect::<Result<_, _>>()?,
+                    scopes: event.scopes.clone(),
                 });
             }
             routes.push(route);
@@ -235,7 +246,8 @@ async fn handle(
     };
     let claims = match &route.auth {
         Some(auth) => match authorize(&state.issuer, auth, &parts.headers) {
-            Ok(claims) => Some(claims),
+            Ok(claims) if auth.allows(&jwt::scopes(&claims).unwrap_or_default()) => Some(claims),
+            Ok(_) => return forbidden(auth),
             Err(error) => return unauthorized(&error),
         },
         None => None,
@@ -285,6 +297,22 @@ fn authorize(
     issuer.verify(token, &auth.issuer, &auth.audience, chrono::Utc::now())
 }
 
+/// API Gateway's 403 for a valid token that holds none of the route's `AuthorizationScopes`:
+/// `{"message":"Forbidden"}`, the scopes the route needs in `www-authenticate`. The function is
+/// not invoked.
+fn forbidden(auth: &RouteAuth) -> Response<Body> {
+    let mut response = json_response(StatusCode::FORBIDDEN, json!({"message": "Forbidden"}));
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "Bearer scope=\"{}\" error=\"insufficient_scope\" error_description=\"the token holds none of the route's scopes\"",
+        auth.scopes.join(" ")
+    )) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
 /// API Gateway's 401: `{"message":"Unauthorized"}`, the reason in `www-authenticate` for a token
 /// that was there but is not valid.
 fn unauthorized(error: &TokenError) -> Response<Body> {
@@ -311,22 +339,32 @@ async fn admin_route(
     match (method, parts.as_slice()) {
         (&Method::GET, []) => json_response(StatusCode::OK, state.info.clone()),
         (&Method::POST, ["tokens"]) => {
-            let org = serde_json::from_slice::<Value>(body)
-                .ok()
+            let request = serde_json::from_slice::<Value>(body).ok();
+            let org = request
+                .as_ref()
                 .and_then(|b| b.get("org_id").and_then(Value::as_str).map(str::to_owned))
                 .filter(|org| lifecycle::OrgId::parse(org).is_ok());
-            match org {
-                Some(org) => json_response(
+            // `scope`: space-separated scopes; absent: every scope the API knows.
+            let scopes = match request.as_ref().and_then(|b| b.get("scope")) {
+                None => Some(jwt::ALL_SCOPES.join(" ")),
+                Some(Value::String(text)) => {
+                    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+                }
+                Some(_) => None,
+            };
+            match (org, scopes) {
+                (Some(org), Some(scopes)) => json_response(
                     StatusCode::OK,
                     json!({
-                        "token": state.issuer.token(&state.org_claim, &org),
+                        "token": state.issuer.token_with_scope(&state.org_claim, &org, &scopes),
                         "org_id": org,
+                        "scope": scopes,
                         "expires_in": jwt::TOKEN_LIFETIME.num_seconds(),
                     }),
                 ),
-                None => json_response(
+                _ => json_response(
                     StatusCode::BAD_REQUEST,
-                    json!({"message": "the body must be {\"org_id\": \"<platform organization id>\"}"}),
+                    json!({"message": "the body must be {\"org_id\": \"<platform organization id>\"} with an optional \"scope\": \"<space-separated scopes>\""}),
                 ),
             }
         }
@@ -601,6 +639,29 @@ mod tests {
             .iter()
             .find_map(|r| r.matches(method, path).map(|p| (r.function.clone(), p)))
             .expect("the $default route catches everything")
+    }
+
+    #[test]
+    fn given_a_routes_scopes_when_a_token_holds_one_none_or_no_scope_is_needed_then_api_gateways_rule_decides()
+     {
+        // GIVEN a route that needs lifecycle.write or tenants.admin, and one that needs none
+        let auth = |scopes: &[&str]| RouteAuth {
+            authorizer: "PlatformJwt".into(),
+            header: "authorization".into(),
+            issuer: "i".into(),
+            audience: vec!["a".into()],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let write = auth(&["lifecycle.write", "tenants.admin"]);
+        let granted =
+            |scopes: &[&str]| -> Vec<String> { scopes.iter().map(|s| (*s).to_owned()).collect() };
+        // WHEN tokens with various scopes call them
+        // THEN one matching scope is enough, none or a prefix of one is refused
+        assert!(write.allows(&granted(&["lifecycle.read", "tenants.admin"])));
+        assert!(!write.allows(&granted(&["lifecycle.read"])));
+        assert!(!write.allows(&granted(&["lifecycle"])));
+        assert!(!write.allows(&granted(&[])));
+        assert!(auth(&[]).allows(&granted(&[])));
     }
 
     #[test]

@@ -18,6 +18,11 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 use thiserror::Error;
 
+/// The scopes of the HTTP API (each route's `AuthorizationScopes` in infra/template.yaml):
+/// reading a tenant's data, changing it (jobs, syncs, restores), and connecting or removing
+/// tenants.
+pub const ALL_SCOPES: [&str; 3] = ["lifecycle.read", "lifecycle.write", "tenants.admin"];
+
 /// How long a token from [`TokenIssuer::token`] stays valid.
 pub const TOKEN_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 
@@ -87,12 +92,21 @@ impl TokenIssuer {
     }
 
     /// A token for a platform service acting for organization `org_id`, under `org_claim`
-    /// (`Config::org_claim`), valid for [`TOKEN_LIFETIME`].
+    /// (`Config::org_claim`), with every scope of [`ALL_SCOPES`], valid for [`TOKEN_LIFETIME`].
     pub fn token(&self, org_claim: &str, org_id: &str) -> String {
+        self.token_with_scope(org_claim, org_id, &ALL_SCOPES.join(" "))
+    }
+
+    /// [`Self::token`] with the `scope` claim `scope` (space-separated, as OAuth 2.0 and API
+    /// Gateway read it; empty: no scope at all).
+    pub fn token_with_scope(&self, org_claim: &str, org_id: &str, scope: &str) -> String {
         let now = Utc::now();
         let mut claims = Map::new();
         claims.insert("sub".into(), json!(format!("platform-service:{org_id}")));
         claims.insert(org_claim.into(), json!(org_id));
+        if !scope.trim().is_empty() {
+            claims.insert("scope".into(), json!(scope.trim()));
+        }
         claims.insert("iat".into(), json!(now.timestamp()));
         claims.insert("exp".into(), json!((now + TOKEN_LIFETIME).timestamp()));
         self.sign(claims)

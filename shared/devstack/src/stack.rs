@@ -443,6 +443,13 @@ impl Stack {
         self.issuer.token(&self.config.org_claim, org_id)
     }
 
+    /// [`Self::token`] holding only `scopes` (e.g. `&["lifecycle.read"]` for a read-only
+    /// caller; `&[]` for none), to check what the HTTP API's `AuthorizationScopes` refuse.
+    pub fn token_with_scopes(&self, org_id: &str, scopes: &[&str]) -> String {
+        self.issuer
+            .token_with_scope(&self.config.org_claim, org_id, &scopes.join(" "))
+    }
+
     /// The stack's token issuer (tests sign odd tokens with it: expired, other audience).
     pub fn token_issuer(&self) -> &TokenIssuer {
         &self.issuer

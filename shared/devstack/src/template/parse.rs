@@ -346,7 +346,7 @@ pub(super) fn function(
                 });
             }
         };
-        let (api, authorizer) = match source {
+        let (api, authorizer, scopes) = match source {
             EventSource::HttpApi { .. } => (
                 ep.get("ApiId")
                     .map(|id| Expr::parse(id, &format!("{event_location}.ApiId")))
@@ -356,14 +356,20 @@ pub(super) fn function(
                     .and_then(|auth| auth.get("Authorizer"))
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                authorization_scopes(
+                    ep.get("Auth")
+                        .and_then(|auth| auth.get("AuthorizationScopes")),
+                    &format!("{event_location}.Auth.AuthorizationScopes"),
+                )?,
             ),
-            _ => (None, None),
+            _ => (None, None, Vec::new()),
         };
         events.push(EventSpec {
             name,
             source,
             api,
             authorizer,
+            scopes,
         });
     }
     let environment = match p.get("Environment") {
@@ -495,4 +501,30 @@ pub(super) fn http_api(
         default_authorizer,
         authorizers,
     })
+}
+
+/// A route's `Auth.AuthorizationScopes`: a list of scope names (none when absent).
+fn authorization_scopes(
+    value: Option<&Value>,
+    location: &str,
+) -> Result<Vec<String>, TemplateError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let invalid = || TemplateError::Invalid {
+        location: location.to_owned(),
+        reason: "AuthorizationScopes must be a list of scope names (strings without spaces)".into(),
+    };
+    value
+        .as_sequence()
+        .ok_or_else(invalid)?
+        .iter()
+        .map(|scope| {
+            scope
+                .as_str()
+                .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
+                .map(str::to_owned)
+                .ok_or_else(invalid)
+        })
+        .collect()
 }

@@ -147,6 +147,9 @@ pub struct EventSpec {
     /// For an HttpApi event: `Auth.Authorizer`, when given (`NONE` makes the route public);
     /// otherwise the API's `DefaultAuthorizer` applies.
     pub authorizer: Option<String>,
+    /// For an HttpApi event: `Auth.AuthorizationScopes`. API Gateway lets a token through only
+    /// when its `scope` (or `scp`) claim holds at least one of them; empty: no scope needed.
+    pub scopes: Vec<String>,
 }
 
 /// A JWT authorizer of an HttpApi (`Auth.Authorizers.<name>.JwtConfiguration`).

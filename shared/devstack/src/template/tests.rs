@@ -122,6 +122,64 @@ fn given_the_real_template_when_parsed_then_routes_need_the_jwt_authorizer_unles
 }
 
 #[test]
+fn given_the_real_template_when_parsed_then_every_authorized_route_names_its_scope() {
+    // GIVEN the real template
+    let template = real_template();
+    // WHEN each HttpApi route's scopes are read
+    let scopes_of = |function: &str, event: &str| {
+        let spec = template.function(function).expect(function);
+        spec.events
+            .iter()
+            .find(|e| e.name == event)
+            .expect(event)
+            .scopes
+            .clone()
+    };
+    // THEN reads need lifecycle.read, changes lifecycle.write, connecting and removal
+    // tenants.admin; and no route behind the authorizer goes without a scope
+    assert_eq!(scopes_of("ApiFunction", "GetTenant"), ["lifecycle.read"]);
+    assert_eq!(scopes_of("ApiFunction", "SubmitJob"), ["lifecycle.write"]);
+    assert_eq!(scopes_of("ApiFunction", "RequestSync"), ["lifecycle.write"]);
+    assert_eq!(scopes_of("ApiFunction", "RemoveTenant"), ["tenants.admin"]);
+    assert_eq!(
+        scopes_of("OAuthCallbackFunction", "Connect"),
+        ["tenants.admin"]
+    );
+    assert_eq!(
+        scopes_of("OAuthCallbackFunction", "ConnectOwnApp"),
+        ["tenants.admin"]
+    );
+    for function in &template.functions {
+        for event in &function.events {
+            if template.route_authorizer(event).is_some() {
+                assert!(
+                    !event.scopes.is_empty(),
+                    "{}.{} has no AuthorizationScopes",
+                    function.logical_id,
+                    event.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn given_authorization_scopes_that_are_not_a_list_of_names_when_parsed_then_the_template_is_refused()
+ {
+    // GIVEN a route whose AuthorizationScopes is a string, or holds a name with a space
+    for scopes in ["lifecycle.read", "[\"lifecycle read\"]"] {
+        let yaml = format!(
+            "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: x\n      Events:\n        E:\n          Type: HttpApi\n          Properties:\n            Method: GET\n            Path: /x\n            Auth:\n              AuthorizationScopes: {scopes}\n"
+        );
+        // WHEN it is parsed
+        let parsed = Template::from_yaml(&yaml, Path::new("/repo/infra"));
+        // THEN it is refused, naming where
+        let error = parsed.expect_err(scopes).to_string();
+        assert!(error.contains("AuthorizationScopes"), "{error}");
+    }
+}
+
+#[test]
 fn given_the_real_template_when_the_environment_is_resolved_then_every_config_variable_is_set() {
     let template = real_template();
     let api = template.function("ApiFunction").expect("ApiFunction");

@@ -1,6 +1,7 @@
 //! `devstack up`: the whole system on this machine until Ctrl-C.
 //! `devstack demo`: the same stack, walked through everything the system can do today.
-//! `devstack token --org ORG`: a bearer token for the running stack's API, for organization ORG.
+//! `devstack token --org ORG [--scope "SCOPES"]`: a bearer token for the running stack's API, for
+//! organization ORG, with every scope or only the given ones.
 
 mod demo;
 mod scheduled;
@@ -15,13 +16,15 @@ use serde_json::json;
 const USAGE: &str = "\
 usage: devstack up [--port PORT] [--time-scale N]
        devstack demo
-       devstack token --org ORG
+       devstack token --org ORG [--scope \"SCOPES\"]
 
   up      start moto, the Graph simulator (unless GRAPH_BASE_URL and LOGIN_BASE_URL are set) and
           every function of infra/template.yaml behind a local HTTP API; stay up until Ctrl-C
   demo    start the same stack, walk through each capability, exit
   token   print a bearer token of the running stack (`devstack up`) for platform organization
-          ORG; every API route but /health, /connect/start and /oauth/callback needs one
+          ORG; every API route but /health, /connect/start and /oauth/callback needs one.
+          It holds every scope (lifecycle.read lifecycle.write tenants.admin) unless --scope
+          names some, space-separated (\"\" for none)
 
   --port PORT        port of the local HTTP API on 127.0.0.1 (default 3000; 0 = any free port)
   --time-scale N     schedules run N times faster (default 1; 60 turns an hour into a minute)";
@@ -96,9 +99,12 @@ const UP_ORG: &str = "demo";
 /// `devstack token --org ORG`: asks the running stack (its URL from the state file) to sign a
 /// token; the signing key never leaves that process.
 async fn token(args: &[String]) -> anyhow::Result<()> {
-    let org = match args {
-        [flag, org] if flag == "--org" => org,
-        _ => bail!("devstack token needs --org ORG\n\n{USAGE}"),
+    let (org, scope) = match args {
+        [flag, org] if flag == "--org" => (org, None),
+        [flag, org, scope_flag, scope] if flag == "--org" && scope_flag == "--scope" => {
+            (org, Some(scope))
+        }
+        _ => bail!("devstack token needs --org ORG [--scope \"SCOPES\"]\n\n{USAGE}"),
     };
     let state_file = state_file();
     let state: serde_json::Value = std::fs::read_to_string(&state_file)
@@ -115,7 +121,10 @@ async fn token(args: &[String]) -> anyhow::Result<()> {
         .context("the state file names no api_url")?;
     let answer = reqwest::Client::new()
         .post(format!("{api}/_devstack/tokens"))
-        .json(&json!({"org_id": org}))
+        .json(&match scope {
+            Some(scope) => json!({"org_id": org, "scope": scope}),
+            None => json!({"org_id": org}),
+        })
         .send()
         .await
         .with_context(|| format!("asking {api} for a token (is `make up` still running?)"))?;
