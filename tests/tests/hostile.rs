@@ -422,12 +422,12 @@ async fn given_a_sync_and_a_parked_onboarding_in_flight_when_the_tenant_is_delet
         "the parked job's password is stored"
     );
     // AND a sync of alpha's tenant that has written its accounts and is still reading (each
-    // Graph answer of the tenant takes a second, so the groups are yet to come)
+    // Graph answer of the tenant takes 8 s, so the groups are yet to come)
     world
         .stack
         .sim()
         .expect("simulator")
-        .update_knobs(org.tenant_id.as_str(), |knobs| knobs.latency_ms = 1_000)
+        .update_knobs(org.tenant_id.as_str(), |knobs| knobs.latency_ms = 8_000)
         .expect("knobs");
     let (status, answer) = org
         .call(reqwest::Method::POST, "/tenants/{tenant}/sync", None)
@@ -460,6 +460,11 @@ async fn given_a_sync_and_a_parked_onboarding_in_flight_when_the_tenant_is_delet
         .call(reqwest::Method::DELETE, "/tenants/{tenant}", None)
         .await;
     assert_eq!(status, 200, "{answer}");
+    assert_ne!(
+        queue_depth(&world.stack, "SyncQueue").await,
+        (0, 0),
+        "the sync outlives the removal (it writes after DELETE has answered)"
+    );
 
     // THEN once the sync has ended, the tenant stays removed: zero items of it remain (no
     // connection, index entry, run, account, group, job or parked job) and no onboarding secret
