@@ -54,7 +54,7 @@ impl Env {
             options: Default::default(),
             has_p1: Some(info.has_p1),
         };
-        platform.save_tenant(&tenant).await.expect("tenant saved");
+        platform.connect_tenant(&tenant).await.expect("tenant saved");
         Env {
             stack,
             platform,
