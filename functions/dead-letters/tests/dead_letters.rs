@@ -54,7 +54,10 @@ impl Env {
             options: Default::default(),
             has_p1: Some(info.has_p1),
         };
-        platform.connect_tenant(&tenant).await.expect("tenant saved");
+        platform
+            .connect_tenant(&tenant)
+            .await
+            .expect("tenant saved");
         Env {
             stack,
             platform,
@@ -82,6 +85,7 @@ impl Env {
                 revoke_sessions: true,
                 remove_groups: true,
                 remove_licenses: true,
+                start_at: None,
             }),
         }
     }

@@ -362,7 +362,7 @@ impl Store {
     /// of a connection is made, so that nothing running writes a removed tenant back. `false`
     /// when there is no such item (nothing was written).
     pub async fn put_if_live<T: Record>(&self, key: &Key, record: &T) -> Result<bool, StoreError> {
-        self.put_if(
+        self.put_conditional(
             key,
             record,
             "attribute_exists(#pk) AND #status.#state <> :removed",
@@ -378,11 +378,11 @@ impl Store {
         key: &Key,
         record: &T,
     ) -> Result<bool, StoreError> {
-        self.put_if(key, record, "attribute_exists(#pk)", false)
+        self.put_conditional(key, record, "attribute_exists(#pk)", false)
             .await
     }
 
-    async fn put_if<T: Record>(
+    async fn put_conditional<T: Record>(
         &self,
         key: &Key,
         record: &T,
