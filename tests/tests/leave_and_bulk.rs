@@ -142,7 +142,10 @@ async fn connect(stack: &Stack, platform: &Platform, org: &str, index: usize) ->
         "sync_interval_minutes": 60
     }))
     .expect("a tenant connection");
-    platform.save_tenant(&tenant).await.expect("tenant saved");
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("tenant saved");
     Org {
         http: e2e::api_client(stack, org),
         api_url: stack.api_url().to_owned(),

@@ -36,7 +36,10 @@ async fn given_200_concurrent_sync_requests_when_answered_then_one_run_is_queued
         "sync_interval_minutes": 60
     }))
     .expect("a tenant connection");
-    platform.save_tenant(&tenant).await.expect("tenant saved");
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("tenant saved");
     let http = e2e::api_client(&stack, "org-sync");
     let url = format!("{}/tenants/{}/sync", stack.api_url(), info.tenant_id);
 

@@ -592,7 +592,7 @@ async fn given_a_job_cancelled_while_on_its_queue_when_delivered_then_the_worker
     // GIVEN a job whose record was cancelled after it was queued
     let (_local, platform) = platform().await;
     let tenant = connection(&tenant(9));
-    platform.save_tenant(&tenant).await.expect("save tenant");
+    platform.connect_tenant(&tenant).await.expect("save tenant");
     let worker = Worker::default();
     let job = offboard(&tenant.tenant_id);
     let key = keys::job(&job.tenant_id, &job.job_id);
