@@ -76,7 +76,10 @@ impl LicenseRefresh {
                 job.job_type()
             )));
         };
-        let graph = self.platform.tenant_graph(tenant).await?;
+        let graph = self
+            .platform
+            .tenant_graph_until(tenant, progress.deadline())
+            .await?;
         if progress.finished_step(SKUS).is_none() {
             let detail = self.refresh_skus(&graph, &tenant.tenant_id).await?;
             progress.step(step(SKUS, StepOutcome::Done, detail)).await?;

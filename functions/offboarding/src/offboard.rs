@@ -80,7 +80,10 @@ impl Offboarding {
                 job.job_type()
             )));
         };
-        let graph = self.platform.tenant_graph(tenant).await?;
+        let graph = self
+            .platform
+            .tenant_graph_until(tenant, progress.deadline())
+            .await?;
         let (found, read_ids) =
             account::read(&graph, &self.platform.config.graph_base_url, &spec.account).await?;
         let state = match found {

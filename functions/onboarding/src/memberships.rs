@@ -24,7 +24,9 @@ pub async fn run(
     tenant: &TenantConnection,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
-    let graph = platform.tenant_graph(tenant).await?;
+    let graph = platform
+        .tenant_graph_until(tenant, progress.deadline())
+        .await?;
     let groups: Vec<_> = update
         .add_groups
         .iter()

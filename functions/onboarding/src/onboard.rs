@@ -202,7 +202,9 @@ pub async fn run(
             "the account is to be created at {start_at}, not before"
         )));
     }
-    let graph = platform.tenant_graph(tenant).await?;
+    let graph = platform
+        .tenant_graph_until(tenant, progress.deadline())
+        .await?;
     let upn = onboard.user_principal_name.as_str();
     let created = progress.finished_step(CREATE_ACCOUNT).is_some();
 

@@ -217,7 +217,13 @@ async fn run_sync(
     show_on_tenant(platform, &tenant, &run)
         .await
         .map_err(store_failure)?;
-    let graph = match platform.tenant_graph(&tenant).await {
+    // Graph retries wait only within the sync's budget, which ends before the invocation's
+    // deadline with time kept for the checkpoint.
+    let budget_ends = std::time::SystemTime::now() + settings.budget;
+    let graph = match platform
+        .tenant_graph_until(&tenant, Some(budget_ends))
+        .await
+    {
         Ok(graph) => graph,
         Err(error) if error.is_retryable() => return Err(Failure::Transient(error.to_string())),
         Err(error) => {

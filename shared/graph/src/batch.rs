@@ -253,7 +253,7 @@ impl TenantGraph {
         chunk: Vec<usize>,
         results: &mut [Option<Result<BatchResponse, GraphError>>],
     ) -> Result<(), (GraphError, Vec<usize>)> {
-        let policy = &self.config().retry;
+        let policy = self.retry_policy();
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut pending = chunk;

@@ -61,6 +61,7 @@ impl GraphClient {
         let tenant_id = tenant_id.into();
         let slot = self.inner.tokens.slot(&tenant_id, &credential);
         TenantGraph {
+            deadline: None,
             inner: Arc::new(TenantInner {
                 client: self.clone(),
                 tenant_id,
@@ -91,6 +92,8 @@ impl GraphClient {
 #[derive(Clone)]
 pub struct TenantGraph {
     inner: Arc<TenantInner>,
+    /// When the caller's invocation ends: no retry waits past it ([`RetryPolicy::until`]).
+    deadline: Option<std::time::SystemTime>,
 }
 
 struct TenantInner {
@@ -111,6 +114,26 @@ impl std::fmt::Debug for TenantGraph {
 }
 
 impl TenantGraph {
+    /// This handle for work that must end by `deadline` (the Lambda invocation's): every request
+    /// through it retries only while the wait ends before the deadline (less
+    /// [`DEADLINE_MARGIN`](crate::retry::DEADLINE_MARGIN)); a `Retry-After` beyond it fails the
+    /// call as throttled instead of sleeping past the Lambda timeout. Shares token and metrics.
+    pub fn until(&self, deadline: std::time::SystemTime) -> TenantGraph {
+        TenantGraph {
+            inner: self.inner.clone(),
+            deadline: Some(deadline),
+        }
+    }
+
+    /// The retry policy of one request through this handle: the client's, bound to the
+    /// handle's deadline when it has one.
+    pub(crate) fn retry_policy(&self) -> crate::RetryPolicy {
+        match self.deadline {
+            Some(deadline) => self.config().retry.until(deadline),
+            None => self.config().retry.clone(),
+        }
+    }
+
     /// The tenant this handle is bound to (id or domain, as given).
     pub fn tenant_id(&self) -> &str {
         &self.inner.tenant_id
@@ -146,12 +169,13 @@ impl TenantGraph {
 
     pub(crate) async fn token(&self) -> Result<AccessToken, GraphError> {
         let config = self.config();
+        let retry = self.retry_policy();
         let request = TokenRequest {
             http: self.client().http(),
             login_base: config.login_base(),
             tenant_id: &self.inner.tenant_id,
             credential: &self.inner.credential,
-            retry: &config.retry,
+            retry: &retry,
             metrics: &self.inner.metrics,
         };
         Ok(self.inner.slot.get(&request).await?)

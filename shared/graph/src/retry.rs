@@ -4,7 +4,7 @@
 //! given; otherwise back off exponentially. We use "full jitter" (a uniform delay between zero
 //! and the exponential cap) so that many workers throttled at once do not retry in lockstep.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::DateTime;
 
@@ -35,7 +35,27 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Time kept back from an invocation's deadline: a request is not retried into the last seconds,
+/// so the caller still has time to record the failure and leave the job for redelivery.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
 impl RetryPolicy {
+    /// This policy for a request that must end by `deadline` (the Lambda invocation's): its
+    /// budget is at most the time left less [`DEADLINE_MARGIN`], so a `Retry-After` (or backoff)
+    /// that would end past it is not waited for and the call fails with its last error (throttled:
+    /// retryable, so the job's message is delivered again later) instead of Lambda cutting the
+    /// invocation off mid-sleep.
+    pub fn until(&self, deadline: SystemTime) -> RetryPolicy {
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .saturating_sub(DEADLINE_MARGIN);
+        RetryPolicy {
+            deadline: self.deadline.min(left),
+            ..self.clone()
+        }
+    }
+
     /// The wait before attempt `attempt + 1` after attempt number `attempt` (1-based) failed
     /// retryably, or `None` when attempts or the deadline are spent. `retry_after` is what the
     /// server asked for; `elapsed` is the time spent on this request so far.
@@ -99,6 +119,29 @@ mod tests {
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn given_an_invocation_deadline_when_the_policy_is_bound_to_it_then_no_wait_ends_past_it() {
+        // GIVEN the default policy (5-minute budget) and an invocation with 30 s left
+        let policy = RetryPolicy::default().until(SystemTime::now() + Duration::from_secs(30));
+        // WHEN Graph asks for 60 s, or for 10 s
+        // THEN the 60 s wait is refused (it would pass the deadline), the 10 s one is kept
+        assert!(policy.deadline <= Duration::from_secs(25));
+        assert_eq!(
+            policy.next_delay(1, Some(Duration::from_secs(60)), Duration::ZERO),
+            None
+        );
+        assert_eq!(
+            policy.next_delay(1, Some(Duration::from_secs(10)), Duration::ZERO),
+            Some(Duration::from_secs(10))
+        );
+        // ... and a deadline already passed leaves no retry at all
+        let spent = RetryPolicy::default().until(SystemTime::now());
+        assert_eq!(
+            spent.next_delay(1, Some(Duration::from_millis(1)), Duration::ZERO),
+            None
         );
     }
 

@@ -135,7 +135,7 @@ impl TenantGraph {
         call: &Call,
         mut buffer: Vec<u8>,
     ) -> Result<Reply, GraphError> {
-        let policy = &self.config().retry;
+        let policy = self.retry_policy();
         let started = Instant::now();
         let client_request_id = new_client_request_id();
         let mut attempt = 0u32;

@@ -13,7 +13,7 @@
 //! removed meanwhile is swept ([`Platform::sweep_if_removed`]): nothing the job wrote outlives
 //! the removal.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
@@ -85,9 +85,17 @@ pub struct JobProgress {
     store: Store,
     events: Events,
     record: JobRecord,
+    /// When the invocation running the job ends (Lambda's deadline), if the runner knows it.
+    deadline: Option<SystemTime>,
 }
 
 impl JobProgress {
+    /// When the invocation running this job ends: Graph calls of the job retry only while their
+    /// waits end before it ([`Platform::tenant_graph_until`]).
+    pub fn deadline(&self) -> Option<SystemTime> {
+        self.deadline
+    }
+
     /// The record as it stands.
     pub fn record(&self) -> &JobRecord {
         &self.record
@@ -222,7 +230,13 @@ async fn run_batch(
                 "too little time left in this invocation to start the job; left for redelivery"
             );
         }
-        if blocked || out_of_time || run_message(platform, message, handler).await.is_err() {
+        let deadline = invocation.map(|i| i.deadline);
+        if blocked
+            || out_of_time
+            || run_message(platform, message, handler, deadline)
+                .await
+                .is_err()
+        {
             blocked |= fifo;
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -241,6 +255,7 @@ async fn run_message(
     platform: &Platform,
     message: &SqsMessage,
     handler: &dyn JobHandler,
+    deadline: Option<SystemTime>,
 ) -> Result<(), Redeliver> {
     let message_id = message.message_id.as_deref().unwrap_or("?");
     let job = match Job::from_json(message.body.as_deref().unwrap_or_default()) {
@@ -253,7 +268,7 @@ async fn run_message(
         .and_then(|count| count.parse::<u32>().ok())
         .unwrap_or(1);
     let span = tracing::info_span!("job", job_id = %job.job_id, tenant_id = %job.tenant_id, job_type = job.job_type());
-    run_job(platform, &job, handler, deliveries)
+    run_job(platform, &job, handler, deliveries, deadline)
         .instrument(span)
         .await
         .map_err(|error| {
@@ -335,12 +350,13 @@ async fn run_job(
     job: &Job,
     handler: &dyn JobHandler,
     deliveries: u32,
+    deadline: Option<SystemTime>,
 ) -> Result<(), JobError> {
     let tenant = match platform.tenant(&job.tenant_id).await? {
         Some(tenant) if tenant.status != ConnectionStatus::Removed => tenant,
         _ => return drop_unconnected(platform, job, handler).await,
     };
-    let result = run_connected(platform, job, handler, tenant, deliveries).await;
+    let result = run_connected(platform, job, handler, tenant, deliveries, deadline).await;
     // Whoever notices a removal last cleans up: the record and whatever the worker wrote while
     // the tenant was being removed go, and so does what only the worker knows of (its secrets).
     if platform.sweep_if_removed(&job.tenant_id).await? {
@@ -386,8 +402,9 @@ async fn run_connected(
     handler: &dyn JobHandler,
     tenant: TenantConnection,
     deliveries: u32,
+    deadline: Option<SystemTime>,
 ) -> Result<(), JobError> {
-    let mut progress = match accept(platform, job).await? {
+    let mut progress = match accept(platform, job, deadline).await? {
         Some(progress) => progress,
         None => return Ok(()),
     };
@@ -460,7 +477,11 @@ async fn fail(
 }
 
 /// Writes the job's record once; `None` when an earlier delivery already finished the job.
-async fn accept(platform: &Platform, job: &Job) -> Result<Option<JobProgress>, JobError> {
+async fn accept(
+    platform: &Platform,
+    job: &Job,
+    deadline: Option<SystemTime>,
+) -> Result<Option<JobProgress>, JobError> {
     let key = keys::job(&job.tenant_id, &job.job_id);
     let fresh = JobRecord::queued(job, Utc::now());
     let record = match platform.store.put_new(&key, &fresh).await? {
@@ -493,6 +514,7 @@ async fn accept(platform: &Platform, job: &Job) -> Result<Option<JobProgress>, J
         store: platform.store.clone(),
         events: platform.events.clone(),
         record,
+        deadline,
     }))
 }
 

@@ -262,6 +262,22 @@ impl Platform {
         Ok(self.graph.tenant(tenant.tenant_id.to_string(), credential))
     }
 
+    /// [`Self::tenant_graph`] for work that must end by `deadline` (a job's
+    /// [`JobProgress::deadline`](crate::JobProgress::deadline), the Lambda invocation's): no Graph
+    /// retry waits past it, so a long `Retry-After` fails the call as throttled (the job is
+    /// delivered again later) instead of Lambda cutting the invocation off mid-sleep.
+    pub async fn tenant_graph_until(
+        &self,
+        tenant: &TenantConnection,
+        deadline: Option<std::time::SystemTime>,
+    ) -> Result<TenantGraph, AccessError> {
+        let graph = self.tenant_graph(tenant).await?;
+        Ok(match deadline {
+            Some(deadline) => graph.until(deadline),
+            None => graph,
+        })
+    }
+
     /// When `error` means a person must reconnect the tenant (consent revoked, secret wrong or
     /// expired, tenant gone), marks it `NeedsReconnection` so scheduled work stops hammering it.
     /// Returns whether it did.

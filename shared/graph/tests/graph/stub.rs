@@ -413,3 +413,33 @@ async fn given_count_and_list_when_requested_then_consistency_level_is_sent_only
         .collect();
     assert_eq!(levels, vec![Some("eventual".to_owned()), None]);
 }
+
+#[tokio::test]
+async fn given_a_retry_after_beyond_the_invocation_deadline_when_requesting_then_the_call_fails_throttled_at_once()
+ {
+    // GIVEN Graph throttles with `Retry-After: 120`, the client's policy would wait up to 5
+    // minutes, and the invocation has 20 s left
+    let script = Script::new(vec![
+        (
+            429,
+            vec![("retry-after", "120".into())],
+            json!({"error":{"code":"TooManyRequests","message":"Please retry again later."}})
+                .to_string(),
+        ),
+        ok(json!({"value":[{"id":"g1","displayName":"Sales"}]})),
+    ]);
+    let stub = Stub::start(script.router(), jwt(&["Group.Read.All"])).await;
+    let graph = stub
+        .graph_with(RetryPolicy::default())
+        .until(std::time::SystemTime::now() + Duration::from_secs(20));
+    // WHEN the groups are listed
+    let groups: Result<Vec<_>, _> = graph.groups().try_collect().await;
+    // THEN the call fails as throttled (retryable: the job is delivered again later) after the
+    // one request, without sleeping into the deadline
+    match groups {
+        Err(error @ GraphError::Throttled { .. }) => assert!(error.is_retryable()),
+        other => panic!("expected a throttled error, got {other:?}"),
+    }
+    assert_eq!(script.seen().len(), 1);
+    assert_eq!(graph.metrics().retries, 0);
+}
