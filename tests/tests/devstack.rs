@@ -407,3 +407,46 @@ async fn given_the_simulator_when_the_stack_starts_then_functions_point_at_it_an
     );
     running.stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn given_payloads_over_6_mb_when_a_function_is_invoked_then_lambda_refuses_the_request_and_fails_the_response()
+ {
+    // GIVEN the stack with the echo function (it answers with the body it was given)
+    let running = start(1.0).await;
+    let api = running.stack.api_url();
+    let echo = format!("{api}/test/echo/big");
+
+    // WHEN a 7 MB body is posted through the front, and a 2 MB body of quotes (the echo's answer,
+    // escaped twice, is over 6 MB) is posted
+    let too_big = running
+        .http
+        .post(&echo)
+        .header("content-type", "application/json")
+        .body(format!("\"{}\"", "a".repeat(7 * 1024 * 1024)))
+        .send()
+        .await
+        .expect("answer");
+    let big_answer = running
+        .http
+        .post(&echo)
+        .header("content-type", "text/plain")
+        .body("\"".repeat(2 * 1024 * 1024))
+        .send()
+        .await
+        .expect("answer");
+    let fits = running
+        .http
+        .post(&echo)
+        .header("content-type", "text/plain")
+        .body("a".repeat(1024 * 1024))
+        .send()
+        .await
+        .expect("answer");
+
+    // THEN the 7 MB request is refused with 413 as API Gateway does, the over-size answer is a
+    // failed invocation (500), and a 1 MB body is echoed
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(big_answer.status(), 500);
+    assert_eq!(fits.status(), 201);
+    running.stack.shutdown().await;
+}

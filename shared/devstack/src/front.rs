@@ -273,6 +273,11 @@ async fn handle(
             StatusCode::NOT_IMPLEMENTED,
             json!({"message": error.to_string()}),
         ),
+        // API Gateway answers 413 when the Lambda request payload is over 6 MB.
+        Err(InvokeError::RequestTooLarge { .. }) => json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"message": "Request Entity Too Large"}),
+        ),
         Err(error) => {
             tracing::warn!(route = %route.route_key, %error, "invocation failed");
             json_response(

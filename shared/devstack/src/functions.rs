@@ -15,6 +15,10 @@ use crate::template::FunctionSpec;
 /// Lambda's default timeout, used when neither the function nor `Globals` sets one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Lambda's limit of a synchronous invocation's request and of its response: 6 MB (6,291,456
+/// bytes of JSON). API Gateway and the SQS event source invoke synchronously.
+pub const PAYLOAD_MAX_BYTES: usize = 6 * 1024 * 1024;
+
 /// Why an invocation did not produce a response.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -35,6 +39,21 @@ pub enum InvokeError {
     TimedOut { function: String, timeout: Duration },
     #[error("function {function} panicked")]
     Panicked { function: String },
+    /// Lambda refuses the invocation: the event is over [`PAYLOAD_MAX_BYTES`].
+    #[error(
+        "function {function} was not invoked: the request payload is {bytes} bytes, over Lambda's {PAYLOAD_MAX_BYTES}"
+    )]
+    RequestTooLarge { function: String, bytes: usize },
+    /// Lambda fails the invocation: the response is over [`PAYLOAD_MAX_BYTES`].
+    #[error(
+        "function {function} failed: its response payload is {bytes} bytes, over Lambda's {PAYLOAD_MAX_BYTES}"
+    )]
+    ResponseTooLarge { function: String, bytes: usize },
+}
+
+/// The size of `payload` as Lambda counts it: its JSON text.
+fn payload_bytes(payload: &Value) -> usize {
+    serde_json::to_vec(payload).map_or(0, |bytes| bytes.len())
 }
 
 /// One function of the template and, when its crate is registered, its built handler.
@@ -87,6 +106,13 @@ impl Functions {
                 function: logical_id.to_owned(),
                 code_uri: deployed.code_key.clone(),
             })?;
+        let bytes = payload_bytes(&event);
+        if bytes > PAYLOAD_MAX_BYTES {
+            return Err(InvokeError::RequestTooLarge {
+                function: logical_id.to_owned(),
+                bytes,
+            });
+        }
         let timeout = deployed
             .spec
             .timeout
@@ -102,7 +128,13 @@ impl Functions {
             tokio::spawn(async move { handler.invoke(event, invocation).await }.instrument(span));
         let abort = task.abort_handle();
         match tokio::time::timeout(timeout, task).await {
-            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Ok(response))) => match payload_bytes(&response) {
+                bytes if bytes > PAYLOAD_MAX_BYTES => Err(InvokeError::ResponseTooLarge {
+                    function: logical_id.to_owned(),
+                    bytes,
+                }),
+                _ => Ok(response),
+            },
             Ok(Ok(Err(source))) => Err(InvokeError::Failed {
                 function: logical_id.to_owned(),
                 source,

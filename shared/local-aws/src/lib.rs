@@ -13,6 +13,7 @@
 //! locally the way it fails in AWS.
 
 pub mod iam;
+pub mod limits;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -127,9 +128,12 @@ impl Moto {
         Ok(self.sdk_config_with(credentials).await)
     }
 
-    /// SDK configuration pointing at this emulator with these credentials.
+    /// SDK configuration pointing at this emulator with these credentials. Its HTTP client
+    /// refuses the requests over AWS's size limits that moto would take ([`limits`]).
     pub async fn sdk_config_with(&self, credentials: Credentials) -> SdkConfig {
+        let http = limits::limits_client(aws_smithy_http_client::Builder::new().build_http());
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
             .region(Region::new(REGION))
             .credentials_provider(credentials)
             .endpoint_url(&self.endpoint)
