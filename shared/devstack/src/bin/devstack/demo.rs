@@ -397,6 +397,24 @@ fn sync(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
         lines.push(format!(
             "POST /tenants/{tenant_id}/sync -> 202, run {run_id}"
         ));
+        // A second request while that run is pending is merged into it: no second run.
+        let again: Value = demo
+            .http
+            .post(&url)
+            .send()
+            .await
+            .context("POST sync again")?
+            .json()
+            .await?;
+        lines.push(format!(
+            "POST /tenants/{tenant_id}/sync again -> {} run {}",
+            if again["merged"] == true {
+                "merged into the pending"
+            } else {
+                "queued"
+            },
+            again["sync_run_id"].as_str().unwrap_or("?")
+        ));
         let second = progress(
             "the requested sync applies the changes (delta)",
             finished_run(demo, &tenant_id, &run_id),
