@@ -10,8 +10,8 @@
 use std::fmt::Write as _;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use http::{HeaderValue, header};
-use lifecycle::http::{html_response, json_response, path_param};
+use http::header;
+use lifecycle::http::{escape_html as escape, html_response, json_response, path_param};
 use lifecycle::model::JobRecord;
 use lifecycle::receipt::Receipt;
 use lifecycle::store::keys;
@@ -91,7 +91,7 @@ async fn try_receipt(store: &Store, request: &ApiGatewayV2httpRequest) -> Result
     };
     let body = ReceiptAnswer { receipt, digest };
     Ok(Box::new(if wants_html(request) {
-        harden(html_response(200, render(&body)))
+        html_response(200, render(&body))
     } else {
         json_response(200, &body)
     }))
@@ -112,45 +112,6 @@ fn wants_html(request: &ApiGatewayV2httpRequest) -> bool {
                     .eq_ignore_ascii_case("text/html")
             })
         })
-}
-
-/// The headers of every HTML page of the bundle: no caching, no framing, no referrer, nothing
-/// loaded or run but the inline style.
-fn harden(mut answer: ApiGatewayV2httpResponse) -> ApiGatewayV2httpResponse {
-    let headers = &mut answer.headers;
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    answer
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn json_text<T: Serialize>(value: &T) -> String {

@@ -15,7 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::Utc;
 use graph::{GraphError, TokenError};
 use lifecycle::config::Config;
-use lifecycle::http::{error_response, html_response, json_response, query_param, redirect};
+use lifecycle::http::{
+    error_response, harden, html_response, json_response, query_param, redirect,
+};
 use lifecycle::model::OAuthState;
 use lifecycle::model::{ConnectionMode, TenantAuth};
 use lifecycle::store::keys;
@@ -145,38 +147,9 @@ fn browser_hash(secret: &str) -> String {
     B64.encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Headers every page and redirect of the flow carries: no caching, no referrer (the URLs
-/// carry states and codes), no framing, and (pages) nothing but inline style.
-fn harden(mut answer: ApiGatewayV2httpResponse) -> ApiGatewayV2httpResponse {
-    let headers = &mut answer.headers;
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    headers.insert(
-        http::header::REFERRER_POLICY,
-        http::HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        http::header::X_FRAME_OPTIONS,
-        http::HeaderValue::from_static("DENY"),
-    );
-    headers.insert(
-        http::header::CONTENT_SECURITY_POLICY,
-        http::HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    headers.insert(
-        http::header::X_CONTENT_TYPE_OPTIONS,
-        http::HeaderValue::from_static("nosniff"),
-    );
-    answer
-}
-
 /// An HTML page answer with the hardening headers.
 pub(crate) fn page_response(status: u16, page: Page) -> ApiGatewayV2httpResponse {
-    harden(html_response(status, page.render()))
+    html_response(status, page.render())
 }
 
 /// A 302 with the hardening headers.

@@ -136,21 +136,8 @@ a{display:inline-block;padding:10px 18px;border-radius:8px;text-decoration:none;
 a.primary{color:#fff}a.secondary{color:#334e68;background:#eef2f7}\
 footer{margin-top:18px;color:#9aa5b1;font-size:13px}";
 
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML content and attributes (the bundle's one escaper).
+pub use lifecycle::http::escape_html as escape;
 
 #[cfg(test)]
 mod tests {

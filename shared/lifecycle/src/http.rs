@@ -40,9 +40,49 @@ pub fn error_response(
     response(status, "application/json", body.to_string())
 }
 
-/// An HTML page.
+/// An HTML page, with the headers of every page of the bundle ([`harden`]).
 pub fn html_response(status: u16, html: String) -> ApiGatewayV2httpResponse {
-    response(status, "text/html; charset=utf-8", html)
+    harden(response(status, "text/html; charset=utf-8", html))
+}
+
+/// The headers every HTML page (and the consent flow's redirects) carries: no caching, no
+/// referrer (URLs carry states and codes), no framing, no type sniffing, and nothing loaded or
+/// run but the page's inline style.
+pub fn harden(mut answer: ApiGatewayV2httpResponse) -> ApiGatewayV2httpResponse {
+    let headers = &mut answer.headers;
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    answer
+}
+
+/// Escapes text for HTML element content and (double- or single-quoted) attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// A 302 to `location`.
