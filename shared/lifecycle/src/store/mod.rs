@@ -176,6 +176,17 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
+impl PutOutcome {
+    /// [`Self::Created`] when a conditional put wrote, else [`Self::AlreadyExists`].
+    fn from_written(written: bool) -> Self {
+        if written {
+            Self::Created
+        } else {
+            Self::AlreadyExists
+        }
+    }
+}
+
 /// A tenant's sync lease, held by one worker until `until`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -217,6 +228,34 @@ pub struct Store {
     table: String,
 }
 
+/// A DynamoDB condition expression with its attribute names and values (`#pk` is filled in by
+/// the store whenever the expression names it).
+struct Condition {
+    expression: String,
+    names: Vec<(&'static str, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+impl Condition {
+    fn new(expression: impl Into<String>) -> Self {
+        Self {
+            expression: expression.into(),
+            names: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn name(mut self, placeholder: &'static str, attribute: impl Into<String>) -> Self {
+        self.names.push((placeholder, attribute.into()));
+        self
+    }
+
+    fn value(mut self, placeholder: impl Into<String>, value: AttributeValue) -> Self {
+        self.values.push((placeholder.into(), value));
+        self
+    }
+}
+
 impl Store {
     /// A store over `table` (the `TABLE_NAME` of the configuration).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -243,22 +282,10 @@ impl Store {
         key: &Key,
         record: &T,
     ) -> Result<PutOutcome, StoreError> {
-        let item = to_item(key, record, record.expires_at())?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await
-            .map_err(|err| StoreError::aws("PutItem", classify(err)));
-        match result {
-            Ok(_) => Ok(PutOutcome::Created),
-            Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
-            Err(err) => Err(err),
-        }
+        let written = self
+            .put_when(key, record, Condition::new("attribute_not_exists(#pk)"))
+            .await?;
+        Ok(PutOutcome::from_written(written))
     }
 
     /// Writes `record` under `key` only if no item has that key, or the one there has expired
@@ -270,24 +297,11 @@ impl Store {
         record: &T,
         now: DateTime<Utc>,
     ) -> Result<PutOutcome, StoreError> {
-        let item = to_item(key, record, record.expires_at())?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #expires < :now")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#expires", EXPIRES_AT)
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .send()
-            .await
-            .map_err(|err| StoreError::aws("PutItem", classify(err)));
-        match result {
-            Ok(_) => Ok(PutOutcome::Created),
-            Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
-            Err(err) => Err(err),
-        }
+        let condition = Condition::new("attribute_not_exists(#pk) OR #expires < :now")
+            .name("#expires", EXPIRES_AT)
+            .value(":now", AttributeValue::N(now.timestamp().to_string()));
+        let written = self.put_when(key, record, condition).await?;
+        Ok(PutOutcome::from_written(written))
     }
 
     /// Deletes the item under `key` only while its string attribute `name` is `value` (a claim
@@ -322,39 +336,23 @@ impl Store {
         record: &T,
         ended: &[&str],
     ) -> Result<PutOutcome, StoreError> {
-        let item = to_item(key, record, record.expires_at())?;
-        let placeholders: Vec<String> = (0..ended.len()).map(|i| format!(":ended{i}")).collect();
         let condition = if ended.is_empty() {
-            "attribute_exists(#pk)".to_owned()
+            Condition::new("attribute_exists(#pk)")
         } else {
-            format!(
+            let placeholders: Vec<String> =
+                (0..ended.len()).map(|i| format!(":ended{i}")).collect();
+            let mut condition = Condition::new(format!(
                 "attribute_exists(#pk) AND NOT (#status IN ({}))",
                 placeholders.join(", ")
-            )
+            ))
+            .name("#status", "status");
+            for (placeholder, status) in placeholders.into_iter().zip(ended) {
+                condition = condition.value(placeholder, AttributeValue::S((*status).to_owned()));
+            }
+            condition
         };
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names("#pk", PK);
-        if !ended.is_empty() {
-            request = request.expression_attribute_names("#status", "status");
-        }
-        for (placeholder, status) in placeholders.iter().zip(ended) {
-            request = request
-                .expression_attribute_values(placeholder, AttributeValue::S((*status).to_owned()));
-        }
-        match request
-            .send()
-            .await
-            .map_err(|err| StoreError::aws("PutItem", classify(err)))
-        {
-            Ok(_) => Ok(PutOutcome::Created),
-            Err(err) if err.is_condition_failure() => Ok(PutOutcome::AlreadyExists),
-            Err(err) => Err(err),
-        }
+        let written = self.put_when(key, record, condition).await?;
+        Ok(PutOutcome::from_written(written))
     }
 
     /// Replaces the item under `key` with `record` only while that item exists and its
@@ -362,13 +360,11 @@ impl Store {
     /// of a connection is made, so that nothing running writes a removed tenant back. `false`
     /// when there is no such item (nothing was written).
     pub async fn put_if_live<T: Record>(&self, key: &Key, record: &T) -> Result<bool, StoreError> {
-        self.put_conditional(
-            key,
-            record,
-            "attribute_exists(#pk) AND #status.#state <> :removed",
-            true,
-        )
-        .await
+        let condition = Condition::new("attribute_exists(#pk) AND #status.#state <> :removed")
+            .name("#status", "status")
+            .name("#state", "state")
+            .value(":removed", AttributeValue::S("removed".to_owned()));
+        self.put_when(key, record, condition).await
     }
 
     /// Replaces the item under `key` with `record` only while that item exists; `false` when
@@ -378,40 +374,8 @@ impl Store {
         key: &Key,
         record: &T,
     ) -> Result<bool, StoreError> {
-        self.put_conditional(key, record, "attribute_exists(#pk)", false)
+        self.put_when(key, record, Condition::new("attribute_exists(#pk)"))
             .await
-    }
-
-    async fn put_conditional<T: Record>(
-        &self,
-        key: &Key,
-        record: &T,
-        condition: &str,
-        on_status: bool,
-    ) -> Result<bool, StoreError> {
-        let item = to_item(key, record, record.expires_at())?;
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names("#pk", PK);
-        if on_status {
-            request = request
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":removed", AttributeValue::S("removed".to_owned()));
-        }
-        match request
-            .send()
-            .await
-            .map_err(|err| StoreError::aws("PutItem", classify(err)))
-        {
-            Ok(_) => Ok(true),
-            Err(err) if err.is_condition_failure() => Ok(false),
-            Err(err) => Err(err),
-        }
     }
 
     /// Writes `record` under `key`, replacing any item there.
@@ -439,8 +403,10 @@ impl Store {
         attribute: &str,
         value: &str,
     ) -> Result<bool, StoreError> {
-        self.put_conditionally(key, record, "#a = :v", attribute, value)
-            .await
+        let condition = Condition::new("#a = :v")
+            .name("#a", attribute)
+            .value(":v", AttributeValue::S(value.to_owned()));
+        self.put_when(key, record, condition).await
     }
 
     /// Like [`Self::put_if`], but writes unless the item's `attribute` holds `value` (and only
@@ -452,23 +418,19 @@ impl Store {
         attribute: &str,
         value: &str,
     ) -> Result<bool, StoreError> {
-        self.put_conditionally(
-            key,
-            record,
-            "attribute_exists(#pk) AND #a <> :v",
-            attribute,
-            value,
-        )
-        .await
+        let condition = Condition::new("attribute_exists(#pk) AND #a <> :v")
+            .name("#a", attribute)
+            .value(":v", AttributeValue::S(value.to_owned()));
+        self.put_when(key, record, condition).await
     }
 
-    async fn put_conditionally<T: Record>(
+    /// The one conditional PutItem behind every `put_*` above: writes `record` under `key` when
+    /// `condition` holds; `false`, with nothing written, when it does not.
+    async fn put_when<T: Record>(
         &self,
         key: &Key,
         record: &T,
-        condition: &str,
-        attribute: &str,
-        value: &str,
+        condition: Condition,
     ) -> Result<bool, StoreError> {
         let item = to_item(key, record, record.expires_at())?;
         let mut request = self
@@ -476,11 +438,15 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names("#a", attribute)
-            .expression_attribute_values(":v", AttributeValue::S(value.to_owned()));
-        if condition.contains("#pk") {
+            .condition_expression(condition.expression.as_str());
+        if condition.expression.contains("#pk") {
             request = request.expression_attribute_names("#pk", PK);
+        }
+        for (name, attribute) in condition.names {
+            request = request.expression_attribute_names(name, attribute);
+        }
+        for (placeholder, value) in condition.values {
+            request = request.expression_attribute_values(placeholder, value);
         }
         match request
             .send()
