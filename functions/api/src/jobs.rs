@@ -257,6 +257,7 @@ impl Intake {
             Some(password) => self.store_password(&job, password).await?,
             None => None,
         };
+        self.withdraw_if_removed(&job).await?;
         if let Err(error) = self.queue.send_job(self.queue_url(&job), &job).await {
             if status == 202 {
                 self.abandon(&job, record).await;
@@ -461,6 +462,40 @@ impl Intake {
             .await
             .map_err(|error| unavailable("the password could not be stored", error))?;
         Ok(Some(handover.name().to_owned()))
+    }
+
+    /// Checks the connection again after the job's record and secrets were written: a removal
+    /// (`DELETE /tenants/{id}`) may have run between [`Self::connected_tenant`] and those writes,
+    /// and would then have missed them. Write, then check: when the tenant is no longer
+    /// connected, what this submission wrote (record, password secrets, hand-over) is deleted
+    /// here and the job is refused with 404 before it is queued; when it still is, a removal
+    /// that comes later finds and deletes them itself.
+    async fn withdraw_if_removed(&self, job: &Job) -> Result<(), Refusal> {
+        let tenant_id = &job.tenant_id;
+        let live = self
+            .store
+            .get::<TenantConnection>(&keys::tenant_meta(tenant_id))
+            .await
+            .map_err(|error| unavailable("the tenant could not be read", error))?
+            .is_some_and(|tenant| tenant.status != ConnectionStatus::Removed);
+        if live {
+            return Ok(());
+        }
+        let withdrawn =
+            |error| unavailable("the job of a removed tenant could not be withdrawn", error);
+        self.forget_passwords(job).await.map_err(withdrawn)?;
+        self.store
+            .delete(&keys::job(tenant_id, &job.job_id))
+            .await
+            .map_err(|error| withdrawn(error.to_string()))?;
+        tracing::warn!(job_id = %job.job_id, "the tenant was removed while the job was accepted: its record and secrets are deleted");
+        Err(refuse(
+            404,
+            "tenant_not_found",
+            format!(
+                "tenant {tenant_id} was removed while the job was being accepted; nothing of the job is kept"
+            ),
+        ))
     }
 
     /// A job that could not be queued: its record is failed and its password deleted.

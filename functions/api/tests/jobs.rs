@@ -935,3 +935,83 @@ async fn given_no_token_claims_when_a_route_is_called_then_401_and_no_job_is_que
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn given_a_removal_that_lands_between_the_tenant_check_and_the_job_record_when_a_job_is_submitted_then_nothing_of_it_remains()
+ {
+    // GIVEN: an intake whose AWS requests pass a hook that, just before the job record of
+    // j-race is written (after the intake saw the tenant connected), removes the tenant
+    let local = start(ConnectionMode::ReadWrite, false).await;
+    let remover = local.api.clone();
+    let tenant = local.tenant.clone();
+    let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook: local_aws::hook::Hook =
+        std::sync::Arc::new(move |seen: &local_aws::hook::Request| {
+            let is_record = seen.target == "DynamoDB_20120810.PutItem"
+                && seen.body.contains("#JOBS")
+                && seen.body.contains("j-race");
+            if !is_record || fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
+            let (remover, tenant) = (remover.clone(), tenant.clone());
+            // A task of its own: the removal runs to its end, then the held request goes on.
+            let removal = tokio::spawn(async move {
+                remover
+                    .handle(request(
+                        "DELETE /tenants/{tenant_id}",
+                        &[("tenant_id", &tenant)],
+                        None,
+                    ))
+                    .await
+            });
+            Some(Box::pin(async move {
+                let removed = removal.await.expect("the removal ran");
+                assert_eq!(removed.status_code, 200, "{:?}", removed.body);
+            }) as local_aws::hook::Interleaving)
+        });
+    let hooked = local_aws::hook::before(&local.sdk, hook);
+    let intake = api::App::new(local.config.clone(), &hooked).expect("api");
+
+    // WHEN: an onboarding with a generated password is submitted through it
+    let response = Box::pin(intake.handle(request(
+        "POST /tenants/{tenant_id}/jobs",
+        &[("tenant_id", &local.tenant)],
+        Some(local.onboard("j-race", json!({"source": "generate"}))),
+    )))
+    .await;
+
+    // THEN: it is refused as the removed tenant's, and no record, hand-over, secret or message
+    // of it outlives the removal
+    assert_eq!(response.status_code, 404, "{:?}", response.body);
+    assert_eq!(body(&response)["error"]["code"], "tenant_not_found");
+    let (status, _) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}", "j-race")
+        .await;
+    assert_eq!(status, 404, "the job record of a removed tenant remains");
+    let (status, _) = local
+        .get("GET /tenants/{tenant_id}/jobs/{job_id}/password", "j-race")
+        .await;
+    assert_eq!(
+        status, 404,
+        "the password hand-over of a removed tenant remains"
+    );
+    let left: Vec<String> = local
+        .secrets()
+        .await
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.contains(&local.tenant))
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "secrets of a removed tenant remain"
+    );
+    assert!(
+        local
+            .messages(&local.config.onboarding_queue_url)
+            .await
+            .is_empty(),
+        "a job of a removed tenant was queued"
+    );
+}
