@@ -88,7 +88,8 @@ impl JobHandler for App {
 impl Function for App {
     /// An SQS batch (`Records`) runs jobs; the schedule's EventBridge event sends the parked
     /// jobs (onboardings, scheduled leaves) whose start time has come by the event's time to
-    /// their own queues.
+    /// their own queues, and deletes the generated passwords nobody took within their hand-over
+    /// time ([`schedule::expire_password_handovers`]).
     fn invoke(
         &self,
         event: Value,
@@ -98,7 +99,10 @@ impl Function for App {
             if event.get("Records").is_none() && event.get("detail-type").is_some() {
                 let now = lifecycle::schedule::scheduled_time(&event, chrono::Utc::now());
                 let sent = schedule::send_due(&self.platform, now).await?;
-                return Ok(serde_json::json!({ "sent": sent }));
+                let expired = schedule::expire_password_handovers(&self.platform, now).await?;
+                return Ok(
+                    serde_json::json!({ "sent": sent, "expired_password_handovers": expired }),
+                );
             }
             let event: SqsEvent = serde_json::from_value(event)?;
             // No job is started that the invocation's deadline might cut off.

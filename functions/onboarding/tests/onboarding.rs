@@ -4,10 +4,13 @@
 
 mod support;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use futures::TryStreamExt as _;
 use graph_sim::TruthSku;
 use lifecycle::model::{ConnectionMode, JobRecord, JobStatus, JobStep, StepOutcome};
+use lifecycle::{Function as _, Invocation};
 use serde_json::{Value, json};
 use support::World;
 
@@ -665,6 +668,67 @@ async fn given_a_generated_password_when_onboarded_then_it_is_handed_back_once_b
             .iter()
             .all(|(name, _)| !name.contains("j-gen"))
     );
+}
+
+#[tokio::test]
+async fn given_a_generated_password_nobody_takes_when_its_hand_over_expires_then_the_schedule_deletes_its_secret()
+ {
+    // GIVEN: an onboarding whose generated password waits to be handed back, and is never taken
+    let world = World::start().await;
+    let mut job = world.onboard_job("j-untaken", "untaken", "unused");
+    job["password"] = json!({"source": "generate"});
+    let record = world.run(&job).await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    let held = |secrets: &[(String, String)]| {
+        secrets
+            .iter()
+            .any(|(name, _)| name.ends_with("j-untaken/generated-password"))
+    };
+    assert!(
+        held(&world.secrets().await),
+        "the hand-over secret was made"
+    );
+    let tick = |at: chrono::DateTime<Utc>| json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": at.to_rfc3339()});
+
+    // WHEN: the function's schedule ticks within the 24 h hand-over, then after it
+    let within = world
+        .app
+        .invoke(
+            tick(Utc::now() + chrono::Duration::hours(23)),
+            Invocation::with_timeout(Duration::from_secs(60)),
+        )
+        .await
+        .expect("schedule within the hand-over");
+    let kept = held(&world.secrets().await);
+    let after = world
+        .app
+        .invoke(
+            tick(Utc::now() + chrono::Duration::hours(25)),
+            Invocation::with_timeout(Duration::from_secs(60)),
+        )
+        .await
+        .expect("schedule after the hand-over");
+
+    // THEN: the password is kept while it may be taken, and deleted (secret and hand-over item)
+    // once it no longer may
+    assert_eq!(within["expired_password_handovers"], 0, "{within}");
+    assert!(kept, "a password still within its hand-over was deleted");
+    assert_eq!(after["expired_password_handovers"], 1, "{after}");
+    assert!(
+        !held(&world.secrets().await),
+        "an expired, untaken generated password is still in Secrets Manager"
+    );
+    let job_id = lifecycle::JobId::parse("j-untaken").expect("id");
+    let handover: Option<lifecycle::model::PasswordHandover> = world
+        .platform()
+        .store
+        .get(&lifecycle::store::keys::password_handover(
+            &world.tenant_id,
+            &job_id,
+        ))
+        .await
+        .expect("read");
+    assert_eq!(handover, None, "the expired hand-over item remains");
 }
 
 // ------------------------------------------------------------------ memberships

@@ -260,10 +260,58 @@ impl Vault {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<String>, VaultError> {
-        let prefix = self.onboarding_secrets_prefix(tenant);
+        let names: Vec<String> = self
+            .list_named(&self.onboarding_secrets_prefix(tenant))
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        for name in &names {
+            self.delete(name).await?;
+        }
+        Ok(names)
+    }
+
+    /// Deletes every generated-password hand-over secret (`{prefix}onboarding/*/*/generated-password`)
+    /// created before `created_before` and returns the (tenant, job) of each. A hand-over nobody
+    /// took is refused after [`PASSWORD_HANDOVER_TTL`](crate::model::PASSWORD_HANDOVER_TTL) and its
+    /// DynamoDB item expires by TTL, but Secrets Manager keeps a secret until it is deleted: the
+    /// onboarding function's schedule calls this with `now - PASSWORD_HANDOVER_TTL`, so a password
+    /// never outlives its hand-over by more than one tick.
+    pub async fn delete_generated_passwords_created_before(
+        &self,
+        created_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(TenantId, JobId)>, VaultError> {
+        let prefix = format!("{}onboarding/", self.prefix);
+        let cutoff = created_before.timestamp();
+        let mut deleted = Vec::new();
+        for (name, created) in self.list_named(&prefix).await? {
+            let Some(ids) = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix("/generated-password"))
+                .and_then(|rest| rest.split_once('/'))
+                .and_then(|(tenant, job)| {
+                    Some((TenantId::parse(tenant).ok()?, JobId::parse(job).ok()?))
+                })
+            else {
+                continue;
+            };
+            // No creation date is treated as old: such a secret is not kept forever either.
+            if created.is_some_and(|created| created >= cutoff) {
+                continue;
+            }
+            self.delete(&name).await?;
+            deleted.push(ids);
+        }
+        Ok(deleted)
+    }
+
+    /// Every secret whose name starts with `prefix` (ListSecrets' name filter, checked again here
+    /// since the filter is Secrets Manager's), with its creation time in epoch seconds.
+    async fn list_named(&self, prefix: &str) -> Result<Vec<(String, Option<i64>)>, VaultError> {
         let filter = aws_sdk_secretsmanager::types::Filter::builder()
             .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
-            .values(&prefix)
+            .values(prefix)
             .build();
         let mut pages = self
             .client
@@ -271,22 +319,21 @@ impl Vault {
             .filters(filter)
             .into_paginator()
             .send();
-        let mut names = Vec::new();
+        let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|err| VaultError::aws("ListSecrets", &prefix, classify(err)))?;
-            names.extend(
+            let page = page.map_err(|err| VaultError::aws("ListSecrets", prefix, classify(err)))?;
+            found.extend(
                 page.secret_list
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|entry| entry.name)
-                    .filter(|name| name.starts_with(&prefix)),
+                    .filter_map(|entry| {
+                        let created = entry.created_date.map(|date| date.secs());
+                        entry.name.map(|name| (name, created))
+                    })
+                    .filter(|(name, _)| name.starts_with(prefix)),
             );
         }
-        for name in &names {
-            self.delete(name).await?;
-        }
-        Ok(names)
+        Ok(found)
     }
 
     /// Deletes a secret by name or ARN at once (an onboarding password a job referenced); a
