@@ -25,7 +25,7 @@ export SAM_CLI_TELEMETRY := 0
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv browser test lint fmt demo up token build bench deploy clean
+.PHONY: help venv browser nextest test lint fmt demo up token build bench deploy clean
 
 # Debian's packages are installed as root (CI and these machines), else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -68,8 +68,14 @@ lint: venv $(CHECKOV_STAMP)
 fmt:
 	cargo fmt --all
 
-test: lint browser
-	cargo test --workspace --locked
+# cargo-nextest runs the test binaries side by side (.config/nextest.toml); it ships with the
+# Rust toolchain image here, and is built from crates.io where it is missing. Doctests after.
+test: lint browser nextest
+	cargo nextest run --workspace --locked --no-fail-fast
+	cargo test --workspace --doc --locked
+
+nextest:
+	@cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 demo: venv
 	cargo run --locked -p devstack -- demo
