@@ -16,12 +16,19 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 
-/// SQS: a message body (and a whole `SendMessageBatch`) is at most 256 KiB.
-pub const SQS_MESSAGE_MAX_BYTES: usize = 262_144;
+/// SQS: a message body with its attributes (and a whole `SendMessageBatch`) is at most 1 MiB,
+/// 1,048,576 bytes, since August 2025 (it was 256 KiB): "The maximum size is 1 MiB or
+/// 1,048,576 bytes" (SendMessage's `MessageBody` in the SQS API reference), and AWS's
+/// announcement "Amazon SQS increases maximum message payload size to 1 MiB". A queue made
+/// without `MaximumMessageSize`, as every queue of infra/template.yaml is, takes that much.
+pub const SQS_MESSAGE_MAX_BYTES: usize = 1_048_576;
 /// SQS FIFO: a message group id is 1 to 128 characters.
 pub const SQS_MESSAGE_GROUP_ID_MAX_CHARS: usize = 128;
-/// EventBridge: one `PutEvents` entry (source, detail-type, detail, resources) is at most 256 KiB.
-pub const EVENTBRIDGE_ENTRY_MAX_BYTES: usize = 262_144;
+/// EventBridge: the entries of one `PutEvents` (source, detail-type, detail, resources) are at
+/// most 1 MB since January 2026 (it was 256 KiB): AWS Compute Blog, "More room to build:
+/// serverless services now support payloads up to 1 MB" (SQS, EventBridge and asynchronous
+/// Lambda invocations).
+pub const EVENTBRIDGE_ENTRY_MAX_BYTES: usize = 1_048_576;
 
 /// An SDK HTTP client that refuses what AWS refuses (see the module documentation) and sends
 /// everything else to moto through `inner`.

@@ -92,29 +92,30 @@ async fn given_a_dynamodb_item_over_400_kb_when_put_then_it_is_refused() {
 }
 
 #[tokio::test]
-async fn given_an_sqs_message_over_256_kb_when_sent_then_it_is_refused_alone_and_in_a_batch() {
+async fn given_an_sqs_message_over_1_mib_when_sent_then_it_is_refused_alone_and_in_a_batch() {
     // GIVEN a queue
     let (_moto, config) = moto().await;
     let url = queue(&config, "limits", false).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    // WHEN a 256 KiB message, a 256 KiB + 1 byte message and a batch of 3 x 100 KB are sent
+    // WHEN a 1 MiB message (what SQS takes since August 2025; 256 KiB before), a 1 MiB + 1 byte
+    // message and a batch of 3 x 400 KB are sent
     let fits = sqs
         .send_message()
         .queue_url(&url)
-        .message_body("a".repeat(262_144))
+        .message_body("a".repeat(1_048_576))
         .send()
         .await;
     let over = sqs
         .send_message()
         .queue_url(&url)
-        .message_body("a".repeat(262_145))
+        .message_body("a".repeat(1_048_577))
         .send()
         .await;
     let entries: Vec<SendMessageBatchRequestEntry> = (0..3)
         .map(|i| {
             SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
-                .message_body("a".repeat(100_000))
+                .message_body("a".repeat(400_000))
                 .build()
                 .expect("entry")
         })
@@ -126,17 +127,17 @@ async fn given_an_sqs_message_over_256_kb_when_sent_then_it_is_refused_alone_and
         .send()
         .await;
     // THEN only the message that fits is taken, as SQS does
-    fits.expect("a 256 KiB message is taken");
-    let over = over.expect_err("a message over 256 KiB is refused");
+    fits.expect("a 1 MiB message is taken");
+    let over = over.expect_err("a message over 1 MiB is refused");
     let over = service_code(&over.into_service_error());
     assert!(
-        over.contains("Message must be shorter than 262144 bytes"),
+        over.contains("Message must be shorter than 1048576 bytes"),
         "{over}"
     );
-    let batch = batch.expect_err("a batch over 256 KiB is refused");
+    let batch = batch.expect_err("a batch over 1 MiB is refused");
     let batch = service_code(&batch.into_service_error());
     assert!(
-        batch.contains("Batch requests cannot be longer than 262144 bytes"),
+        batch.contains("Batch requests cannot be longer than 1048576 bytes"),
         "{batch}"
     );
 }
@@ -168,7 +169,7 @@ async fn given_a_fifo_message_group_id_over_128_characters_when_sent_then_it_is_
 }
 
 #[tokio::test]
-async fn given_an_eventbridge_entry_over_256_kb_when_put_then_it_is_refused() {
+async fn given_an_eventbridge_entry_over_1_mb_when_put_then_it_is_refused() {
     // GIVEN the default bus
     let (_moto, config) = moto().await;
     let events = aws_sdk_eventbridge::Client::new(&config);
@@ -185,14 +186,14 @@ async fn given_an_eventbridge_entry_over_256_kb_when_put_then_it_is_refused() {
             )
             .send()
     };
-    // WHEN an entry of 10 KB and one of 300 KB are put
+    // WHEN an entry of 300 KB (over the 256 KiB of before January 2026) and one of 1.1 MB are put
     // THEN the first is taken and the second refused, as EventBridge does
-    put(format!("{{\"a\":\"{}\"}}", "x".repeat(10_000)))
+    put(format!("{{\"a\":\"{}\"}}", "x".repeat(300_000)))
         .await
-        .expect("a 10 KB entry is taken");
-    let error = put(format!("{{\"a\":\"{}\"}}", "x".repeat(300_000)))
+        .expect("a 300 KB entry is taken");
+    let error = put(format!("{{\"a\":\"{}\"}}", "x".repeat(1_100_000)))
         .await
-        .expect_err("an entry over 256 KB is refused");
+        .expect_err("an entry over 1 MB is refused");
     let error = service_code(&error.into_service_error());
     assert!(error.contains("over the limit"), "{error}");
 }
