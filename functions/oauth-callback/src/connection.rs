@@ -12,7 +12,7 @@ use graph::{GraphError, TenantGraph, TokenError};
 use lifecycle::model::{
     ConnectionMode, ConnectionStatus, LastSync, SyncRunStatus, TenantAuth, TenantConnection,
 };
-use lifecycle::sync_runs;
+use lifecycle::sync_runs::{self, SyncRequest};
 use lifecycle::{DomainName, OrgId, Platform, StoreError, SyncRunId, TenantId, VaultError};
 use serde::Serialize;
 use thiserror::Error;
@@ -304,24 +304,27 @@ pub async fn connect(
     }
 
     // The first sync runs at once (full for a fresh connection); it also moves the next
-    // scheduled sync one interval on. Should queueing fail, the tenant stays due now and the
-    // hourly schedule picks it up.
-    let sync_run_id = match sync_runs::request_sync(platform, &tenant, fresh, now).await {
-        Ok(run) => Some(run.id),
+    // scheduled sync one interval on. It takes the tenant's pending-run claim like every other
+    // sync request (POST /sync, the schedule's fan-out): a run already queued or running is
+    // answered instead of a second one, and requests after this one merge into it. Should
+    // queueing fail, the tenant stays due now and the hourly schedule picks it up.
+    let sync_run_id = match sync_runs::request_or_merge_sync(platform, &tenant, fresh, now).await {
+        Ok(SyncRequest::Queued(run)) => {
+            tenant.last_sync = Some(LastSync {
+                sync_run_id: run.id.clone(),
+                status: SyncRunStatus::Queued,
+                at: now,
+            });
+            tenant.next_sync_due = Some(now + chrono::Duration::minutes(i64::from(interval)));
+            Some(run.id)
+        }
+        Ok(SyncRequest::Merged(pending)) => Some(pending.sync_run_id),
         Err(reason) => {
             tracing::error!(%reason, "the first sync could not be queued; the scheduler will run it");
             None
         }
     };
     tracing::info!(fresh, mode = ?tenant.mode, "tenant connected");
-    if let Some(run) = &sync_run_id {
-        tenant.last_sync = Some(LastSync {
-            sync_run_id: run.clone(),
-            status: SyncRunStatus::Queued,
-            at: now,
-        });
-        tenant.next_sync_due = Some(now + chrono::Duration::minutes(i64::from(interval)));
-    }
     Ok(Connected {
         tenant,
         first_sync_queued: sync_run_id.is_some(),

@@ -196,10 +196,10 @@ pub async fn clear_pending(platform: &Platform, tenant: &TenantId, run: &SyncRun
     }
 }
 
-/// Queues a sync of `tenant` now: records the run as Queued, puts its job on the sync queue, and
-/// shows it on the tenant (last sync Queued; next scheduled sync one interval from now). Used by
-/// the first sync after connecting; requests that may repeat go through
-/// [`request_or_merge_sync`].
+/// Queues a sync of `tenant` now, without the pending-run claim: records the run as Queued, puts
+/// its job on the sync queue, and shows it on the tenant (last sync Queued; next scheduled sync
+/// one interval from now). For tests and the bench that drive one run themselves; every request
+/// of the bundle (connecting, `POST /sync`, the schedule) goes through [`request_or_merge_sync`].
 pub async fn request_sync(
     platform: &Platform,
     tenant: &TenantConnection,

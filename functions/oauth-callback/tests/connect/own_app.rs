@@ -224,3 +224,54 @@ async fn given_malformed_bodies_when_posted_then_400_says_what_is_wrong() {
         answer.text()
     );
 }
+
+#[tokio::test]
+async fn given_a_connection_whose_first_sync_is_pending_when_a_sync_is_requested_or_it_reconnects_then_both_merge_into_that_run()
+ {
+    // GIVEN a tenant connected with its own app: its first sync is queued
+    let h = Harness::start().await;
+    let tenant = h.tenant(1);
+    let connect = || {
+        h.call(
+            "POST /tenants",
+            Request::default().body(json!({
+                "tenant_id": tenant.tenant_id,
+                "client_id": tenant.own_app.client_id,
+                "client_secret": tenant.own_app.client_secret,
+                "mode": "read",
+            })),
+        )
+    };
+    let first = connect().await;
+    assert_eq!(first.status(), 201, "{}", first.text());
+    let first_run = first.json()["sync_run_id"].clone();
+    assert!(first_run.is_string(), "{}", first.text());
+
+    // WHEN a sync is requested the way POST /sync and the schedule request it, and the tenant is
+    // connected again, while that run is still queued
+    let stored = h.stored(&tenant.tenant_id).await.expect("connected");
+    let requested = lifecycle::sync_runs::request_or_merge_sync(
+        h.platform(),
+        &stored,
+        false,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("sync requested");
+    let again = connect().await;
+
+    // THEN both answer the first sync's run, and one sync job is on the queue, not three
+    assert_eq!(
+        json!(requested.sync_run_id()),
+        first_run,
+        "the sync request did not merge into the first sync"
+    );
+    assert_eq!(again.status(), 201, "{}", again.text());
+    assert_eq!(
+        again.json()["sync_run_id"],
+        first_run,
+        "reconnecting queued a second run"
+    );
+    let jobs = h.sync_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+}
