@@ -37,11 +37,15 @@ pub struct App {
 impl App {
     /// Builds the function from the shared configuration and the AWS SDK configuration (no I/O).
     pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
-        let platform = Platform::new(config, aws)?;
-        Ok(App {
+        Ok(App::from_platform(Platform::new(config, aws)?))
+    }
+
+    /// The function over already built dependencies.
+    pub fn from_platform(platform: Platform) -> App {
+        App {
             handler: LicenseRefresh::new(platform.clone()),
             platform,
-        })
+        }
     }
 
     /// Runs one SQS batch of license-refresh jobs.

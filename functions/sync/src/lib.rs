@@ -40,10 +40,15 @@ impl App {
     /// Builds the function from the shared configuration and the AWS SDK configuration, with the
     /// default [`Settings`] (a 13-minute budget per invocation under a 15-minute timeout).
     pub fn new(config: Config, aws: &SdkConfig) -> Result<App, PlatformError> {
-        Ok(App {
-            platform: Platform::new(config, aws)?,
+        Ok(App::from_platform(Platform::new(config, aws)?))
+    }
+
+    /// The function over already built dependencies, with the default [`Settings`].
+    pub fn from_platform(platform: Platform) -> App {
+        App {
+            platform,
             settings: Settings::default(),
-        })
+        }
     }
 
     /// The same function with other settings (tests force a short budget this way).

@@ -10,7 +10,7 @@
 pub mod front;
 pub mod functions;
 pub mod jwt;
-mod poller;
+pub mod poller;
 pub mod provision;
 pub mod registry;
 pub mod schedule;
@@ -18,6 +18,7 @@ mod stack;
 pub mod template;
 
 pub use functions::{Functions, InvokeError};
+pub use poller::SqsSource;
 pub use jwt::{TokenError, TokenIssuer};
 pub use provision::{ProvisionError, Provisioned};
 pub use registry::Registry;

@@ -23,7 +23,7 @@ const MAX_RECEIVE: u32 = 10;
 
 /// One SQS event source of one function.
 #[derive(Debug, Clone)]
-pub(crate) struct SqsSource {
+pub struct SqsSource {
     pub function: String,
     pub queue_url: String,
     pub queue_arn: String,
@@ -192,6 +192,25 @@ fn batch_item_failures(response: &Value, ids: &[&str]) -> Option<HashSet<String>
                 .map(str::to_owned)
         })
         .collect()
+}
+
+impl SqsSource {
+    /// The SQS event Lambda's poller hands the function for these received messages.
+    pub fn event(&self, messages: &[Message], region: &str) -> Value {
+        json!({
+            "Records": messages
+                .iter()
+                .map(|m| record(m, &self.queue_arn, region))
+                .collect::<Vec<_>>()
+        })
+    }
+}
+
+/// The message ids a function's answer to an SQS event reports as failed (`batchItemFailures`);
+/// `None` when the answer is malformed or names a message not in the batch (Lambda then fails
+/// the whole batch).
+pub fn failed_messages(response: &Value, ids: &[&str]) -> Option<HashSet<String>> {
+    batch_item_failures(response, ids)
 }
 
 /// One record of the SQS event, as Lambda builds it.

@@ -111,6 +111,10 @@ pub struct StackOptions {
     pub stack_name: String,
     /// Template parameters set on top of what the devstack derives (Graph URLs, public URL).
     pub parameters: BTreeMap<String, String>,
+    /// Whether the SQS event sources poll their queues. A test that delivers messages itself
+    /// ([`Stack::sqs_sources`], e.g. the crash matrix, which kills a handler mid-way and
+    /// redelivers) turns them off.
+    pub poll_queues: bool,
 }
 
 impl GraphSource {
@@ -154,6 +158,7 @@ impl StackOptions {
             retry_delay: Duration::from_secs(1),
             stack_name: "m365-lifecycle".into(),
             parameters: BTreeMap::new(),
+            poll_queues: true,
         }
     }
 }
@@ -171,6 +176,7 @@ pub fn template_path() -> PathBuf {
 /// The whole system, running. Dropping it stops the tasks and kills moto; [`Stack::shutdown`]
 /// does the same and waits for it.
 pub struct Stack {
+    sqs_sources: Vec<SqsSource>,
     tasks: JoinSet<()>,
     sim: Option<graph_sim::SimHandle>,
     moto: local_aws::Moto,
@@ -203,6 +209,7 @@ impl Stack {
             retry_delay,
             stack_name,
             parameters: extra_parameters,
+            poll_queues,
         } = options;
 
         let moto = local_aws::Moto::start().await?;
@@ -385,6 +392,7 @@ impl Stack {
             wait: sqs_wait,
             retry_delay,
         };
+        let mut sqs_sources = Vec::new();
         for deployed in functions.iter().filter(|d| d.handler.is_some()) {
             for event in &deployed.spec.events {
                 let EventSource::Sqs {
@@ -407,10 +415,15 @@ impl Stack {
                     batch_size: *batch_size,
                     report_batch_item_failures: *report_batch_item_failures,
                 };
+                sqs_sources.push(source);
+            }
+        }
+        if poll_queues {
+            for source in &sqs_sources {
                 tasks.spawn(poller::run(
                     sqs.clone(),
                     functions.clone(),
-                    source,
+                    source.clone(),
                     settings,
                     region.clone(),
                 ));
@@ -419,6 +432,7 @@ impl Stack {
         schedules.spawn_timers(time_scale, &mut tasks);
 
         Ok(Stack {
+            sqs_sources,
             tasks,
             sim,
             moto,
@@ -434,6 +448,12 @@ impl Stack {
             config,
             issuer,
         })
+    }
+
+    /// Every SQS event source of the template whose function is built: what the pollers poll
+    /// (unless [`StackOptions::poll_queues`] is off).
+    pub fn sqs_sources(&self) -> &[SqsSource] {
+        &self.sqs_sources
     }
 
     /// A bearer token for a platform service of organization `org_id`, signed by the stack's

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::fault::SharedFaultHook;
 use crate::retry::RetryPolicy;
 
 /// Settings of a [`GraphClient`](crate::GraphClient), read once per cold start.
@@ -19,6 +20,8 @@ pub struct GraphConfig {
     pub request_timeout: Duration,
     /// Limit of establishing one connection.
     pub connect_timeout: Duration,
+    /// Fault-injection hook of the crash-matrix tests ([`crate::fault`]); `None` in production.
+    pub faults: Option<SharedFaultHook>,
 }
 
 /// A base URL that cannot be used.
@@ -42,6 +45,7 @@ impl GraphConfig {
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(100),
             connect_timeout: Duration::from_secs(10),
+            faults: None,
         })
     }
 
@@ -57,6 +61,12 @@ impl GraphConfig {
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sends every request past `hook` first (fault-injection tests; production sets none).
+    pub fn with_faults(mut self, hook: SharedFaultHook) -> Self {
+        self.faults = Some(hook);
         self
     }
 

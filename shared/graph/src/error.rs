@@ -96,6 +96,10 @@ pub enum GraphError {
     /// Getting an access token from the Microsoft identity platform failed.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// A fault-injection hook ([`crate::fault`]) cut the call off before it was sent or after
+    /// Graph answered it; only tests set such a hook.
+    #[error("the Graph call was interrupted ({0})")]
+    Interrupted(#[from] crate::fault::Interrupted),
     /// The request did not get an HTTP answer (connection refused, reset, timed out).
     #[error("could not reach Microsoft Graph: {source}")]
     Transport {

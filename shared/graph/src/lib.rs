@@ -33,6 +33,7 @@ mod client;
 mod config;
 mod delta;
 mod error;
+pub mod fault;
 mod metrics;
 pub mod models;
 mod paging;

@@ -199,6 +199,19 @@ impl TenantGraph {
         } else if call.method == Method::POST {
             request = request.header(reqwest::header::CONTENT_LENGTH, "0");
         }
+        let point = crate::fault::RequestPoint {
+            method: call.method.as_str(),
+            path: call
+                .url
+                .path()
+                .strip_prefix(self.config().graph_base_url.path())
+                .unwrap_or(call.url.path()),
+            write: call.method != Method::GET,
+        };
+        let after = match &self.config().faults {
+            Some(hook) => hook.before(&point)?,
+            None => crate::fault::AfterAnswer::Deliver,
+        };
         let metrics = self.metrics_cell();
         metrics.request();
         let transport = |source: reqwest::Error| {
@@ -230,6 +243,11 @@ impl TenantGraph {
         let mut response = response;
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             buffer.extend_from_slice(&chunk);
+        }
+        if after == crate::fault::AfterAnswer::Interrupt
+            && let Some(hook) = &self.config().faults
+        {
+            return Err(hook.interrupt_after(&point).into());
         }
         if (200..300).contains(&status) {
             return Ok(Reply {

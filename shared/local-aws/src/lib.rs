@@ -12,6 +12,7 @@
 //! whose only permissions are that function's policy, so an action missing from the template fails
 //! locally the way it fails in AWS.
 
+pub mod faults;
 pub mod hook;
 pub mod iam;
 pub mod limits;
