@@ -228,7 +228,14 @@ pub async fn run(
         };
         let secret_id = password_secret(platform, job, onboard);
         finish_password(platform, progress, secret_id.as_deref()).await?;
-        return apply(&graph, progress, &account.id, &decision).await;
+        return apply(
+            &graph,
+            progress,
+            &account.id,
+            &decision,
+            &account.assigned_licenses,
+        )
+        .await;
     }
 
     let (password, password_check) = resolve_password(platform, job, onboard).await?;
@@ -294,8 +301,10 @@ pub async fn run(
         return Err(JobError::permanent("the password could not be read"));
     };
 
+    let mut assigned = Vec::new();
     let account_id = match adopted {
         Some(account) => {
+            assigned = account.assigned_licenses.clone();
             progress
                 .step(step(
                     CREATE_ACCOUNT,
@@ -319,7 +328,7 @@ pub async fn run(
         },
     };
     finish_password(platform, progress, Some(&secret_id)).await?;
-    apply(&graph, progress, &account_id, &decision).await
+    apply(&graph, progress, &account_id, &decision, &assigned).await
 }
 
 /// POST /users; a duplicate-UPN answer after a lost response adopts the account if it is ours.
@@ -433,47 +442,18 @@ async fn finish_password(
 }
 
 /// Licenses (one assignLicense) then groups (`$batch`), skipping what an earlier delivery did.
+/// `assigned` is what the account holds already, as read by this delivery: an earlier delivery
+/// may have assigned the licenses and died before recording it, and the account gets one
+/// assignment, not two.
 async fn apply(
     graph: &TenantGraph,
     progress: &mut JobProgress,
     account_id: &str,
     decision: &OnboardDecision,
+    assigned: &[AssignedLicense],
 ) -> Result<JobStatus, JobError> {
     if !decision.licenses.is_empty() && progress.finished_step(ASSIGN_LICENSES).is_none() {
-        let add: Vec<AssignedLicense> = decision
-            .licenses
-            .iter()
-            .map(|sku| AssignedLicense::sku(sku.sku_id.clone()))
-            .collect();
-        let names = decision
-            .licenses
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        match graph.assign_license(account_id, &add, &[]).await {
-            Ok(receipt) => {
-                progress
-                    .step(step(
-                        ASSIGN_LICENSES,
-                        StepOutcome::Done,
-                        receipt.request_id,
-                        format!("assigned {names}"),
-                    ))
-                    .await?
-            }
-            Err(error) if error.is_retryable() => return Err(error.into()),
-            Err(error) => {
-                progress
-                    .step(step(
-                        ASSIGN_LICENSES,
-                        StepOutcome::Failed,
-                        error.request_id().map(str::to_owned),
-                        format!("not assigned ({names}): {error}"),
-                    ))
-                    .await?
-            }
-        }
+        assign_licenses(graph, progress, account_id, decision, assigned).await?;
     }
     let changes: Vec<(GroupChange, rules::GroupChoice)> = decision
         .groups
@@ -482,6 +462,67 @@ async fn apply(
         .collect();
     steps::change_groups(graph, progress, account_id, &changes).await?;
     Ok(steps::final_status(progress))
+}
+
+/// The one assignLicense of the job, for the licenses the account does not hold yet; when it
+/// holds them all (an earlier delivery assigned them and died before recording it), the step is
+/// recorded done without a second request.
+async fn assign_licenses(
+    graph: &TenantGraph,
+    progress: &mut JobProgress,
+    account_id: &str,
+    decision: &OnboardDecision,
+    assigned: &[AssignedLicense],
+) -> Result<(), JobError> {
+    let names = decision
+        .licenses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let add: Vec<AssignedLicense> = decision
+        .licenses
+        .iter()
+        .filter(|sku| {
+            !assigned
+                .iter()
+                .any(|held| held.sku_id.eq_ignore_ascii_case(&sku.sku_id))
+        })
+        .map(|sku| AssignedLicense::sku(sku.sku_id.clone()))
+        .collect();
+    if add.is_empty() {
+        return progress
+            .step(step(
+                ASSIGN_LICENSES,
+                StepOutcome::Done,
+                None,
+                format!("{names} already assigned, by an earlier delivery of this job"),
+            ))
+            .await;
+    }
+    match graph.assign_license(account_id, &add, &[]).await {
+        Ok(receipt) => {
+            progress
+                .step(step(
+                    ASSIGN_LICENSES,
+                    StepOutcome::Done,
+                    receipt.request_id,
+                    format!("assigned {names}"),
+                ))
+                .await
+        }
+        Err(error) if error.is_retryable() => Err(error.into()),
+        Err(error) => {
+            progress
+                .step(step(
+                    ASSIGN_LICENSES,
+                    StepOutcome::Failed,
+                    error.request_id().map(str::to_owned),
+                    format!("not assigned ({names}): {error}"),
+                ))
+                .await
+        }
+    }
 }
 
 /// Records every check and the plan, deletes the password secret (a dry run ends the job), and

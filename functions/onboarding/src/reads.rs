@@ -9,8 +9,10 @@ use lifecycle::model::AccountRef;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-/// Properties read about the account a job creates (to tell whether its UPN is taken).
-const EXISTING_SELECT: &str = "id,userPrincipalName,displayName,mailNickname,createdDateTime";
+/// Properties read about the account a job creates (to tell whether its UPN is taken) and, when
+/// an earlier delivery created it, which licenses it holds already.
+const EXISTING_SELECT: &str =
+    "id,userPrincipalName,displayName,mailNickname,createdDateTime,assignedLicenses";
 /// Properties read about a template account or the account a membership job changes.
 const ACCOUNT_SELECT: &str =
     "id,userPrincipalName,displayName,mail,usageLocation,assignedLicenses,licenseAssignmentStates";
