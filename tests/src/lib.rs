@@ -173,3 +173,5 @@ fn bearer_client(token: &str) -> reqwest::Client {
         .build()
         .unwrap_or_else(|e| panic!("HTTP client: {e}"))
 }
+
+pub mod faults;

@@ -1,0 +1,388 @@
+//! Proof under faults: every job kind is killed at each of its failure points in turn, before and
+//! after the write, then redelivered as SQS does until it ends; the tenant, the job record and
+//! the Graph request log must then say the job was done once, as asked.
+//!
+//! The failure points are not listed here: the clean run of a job counts them through the hooks
+//! of the AWS SDK client and of the Graph client (every write to DynamoDB, SQS, Secrets Manager,
+//! EventBridge and Graph is one), so a step added to a worker is covered without touching this
+//! file. `PROOF=full` (make proof) crashes at every point; the default (make test) at every
+//! third point, each way, and always at the first and the last.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
+use e2e::faults::{Crash, CrashSwitch, Deliveries, Moment, deliver_all, hooked_registry, sim_routes};
+use graph_sim::{SimConfig, Truth, TruthUser};
+use lifecycle::model::{Job, JobRecord, JobStatus, TenantConnection};
+use lifecycle::store::keys;
+use lifecycle::{Platform, TenantId};
+use serde_json::{Value, json};
+
+/// The whole stack over one simulated tenant, connected read/write; its workers hooked to the
+/// switch and fed by the test, not by pollers.
+struct World {
+    stack: Stack,
+    /// The administrator's view of the table and queues (not hooked).
+    platform: Platform,
+    switch: Arc<CrashSwitch>,
+    tenant_id: TenantId,
+    domain: String,
+}
+
+async fn start() -> World {
+    let switch = Arc::new(CrashSwitch::default());
+    let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+    let mut options =
+        StackOptions::new(template, GraphSource::Simulator(SimConfig::single(60, 10)));
+    options.registry = hooked_registry(&switch);
+    options.poll_queues = false;
+    // No schedule fires during the matrix (a rate of 5 minutes becomes years).
+    options.time_scale = 1e-6;
+    let stack = Stack::start(options).await.expect("the stack starts");
+    let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
+    let sim = stack.sim().expect("sim");
+    let info = sim.tenants().remove(0);
+    sim.grant_consent(&info.tenant_id).expect("consent");
+    let tenant: TenantConnection = serde_json::from_value(json!({
+        "tenant_id": info.tenant_id, "org_id": "org-proof", "display_name": info.display_name,
+        "verified_domains": info.verified_domains, "mode": "read_write",
+        "auth": {"kind": "consent"}, "status": {"state": "connected"},
+        "consented_at": "2026-01-05T09:00:00Z", "sync_interval_minutes": 60
+    }))
+    .expect("a tenant connection");
+    platform.connect_tenant(&tenant).await.expect("tenant saved");
+    World {
+        tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
+        domain: info.default_domain,
+        stack,
+        platform,
+        switch,
+    }
+}
+
+/// One job of a scenario and what its end must look like.
+struct Case {
+    job: Value,
+    /// The worker that runs it (logical id) and its queue.
+    function: &'static str,
+    queue: &'static str,
+    check: Check,
+}
+
+/// What the tenant must show once the job ended.
+enum Check {
+    /// One account under this UPN, with these SKUs and exactly these direct groups.
+    Onboarded {
+        upn: String,
+        skus: BTreeSet<String>,
+        groups: BTreeSet<String>,
+    },
+}
+
+/// One row of the proof table.
+#[derive(Debug, Default)]
+struct Row {
+    scenario: String,
+    points: usize,
+    crashes: usize,
+    deliveries: usize,
+    lost: usize,
+    doubled: usize,
+    failures: Vec<String>,
+    seconds: f64,
+}
+
+/// What one run of a job came to.
+struct Outcome {
+    deliveries: Deliveries,
+    /// What is wrong with the end state (empty: the job was done once, as asked).
+    wrong: Vec<String>,
+    /// Failure points counted in the run.
+    points: usize,
+    /// The job did not end (no record, or not finished).
+    lost: bool,
+    /// A write Graph does not repeat harmlessly was done twice.
+    doubled: bool,
+}
+
+impl Row {
+    fn add(&mut self, outcome: &Outcome, run: &str) {
+        self.crashes += outcome.deliveries.killed;
+        self.deliveries += outcome.deliveries.messages;
+        self.lost += usize::from(outcome.lost);
+        self.doubled += usize::from(outcome.doubled);
+        self.failures
+            .extend(outcome.wrong.iter().map(|w| format!("{run}: {w}")));
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+            self.scenario,
+            self.points,
+            self.crashes,
+            self.deliveries,
+            self.lost,
+            self.doubled,
+            if self.failures.is_empty() { "yes" } else { "NO" },
+            self.seconds
+        )
+    }
+}
+
+fn full_matrix() -> bool {
+    std::env::var("PROOF").is_ok_and(|v| v == "full")
+}
+
+/// The points to crash at: all (`PROOF=full`), else every third and the last.
+fn sampled(points: usize) -> Vec<usize> {
+    (1..=points)
+        .filter(|k| full_matrix() || k % 3 == 1 || *k == points)
+        .collect()
+}
+
+impl World {
+    fn truth(&self) -> Truth {
+        self.stack
+            .sim()
+            .expect("sim")
+            .truth(self.tenant_id.as_str())
+            .expect("truth")
+    }
+
+    fn user(&self, upn: &str) -> Vec<TruthUser> {
+        self.truth()
+            .users
+            .into_iter()
+            .filter(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+            .collect()
+    }
+
+    /// Security groups whose members Graph lets the app change.
+    fn groups(&self, count: usize) -> Vec<String> {
+        self.truth()
+            .groups
+            .into_iter()
+            .filter(|g| g.kind == "security")
+            .take(count)
+            .map(|g| g.id)
+            .collect()
+    }
+
+    fn sku(&self, part: &str) -> String {
+        self.truth()
+            .skus
+            .into_iter()
+            .find(|s| s.sku_part_number == part)
+            .map(|s| s.sku_id)
+            .unwrap_or_else(|| panic!("the simulator has no SKU {part}"))
+    }
+
+    async fn record(&self, job: &Job) -> Option<JobRecord> {
+        self.platform
+            .store
+            .get::<JobRecord>(&keys::job(&job.tenant_id, &job.job_id))
+            .await
+            .expect("job record read")
+    }
+
+    /// Messages left in every dead-letter queue (jobs lost to operators).
+    async fn dead_letters(&self) -> usize {
+        let sqs = aws_sdk_sqs::Client::new(self.stack.sdk_config());
+        let mut count = 0;
+        for (name, url) in self.stack.provisioned().queue_urls() {
+            if !name.contains("DeadLetter") {
+                continue;
+            }
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .expect("queue attributes");
+            for attribute in [
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            ] {
+                count += attributes
+                    .attributes()
+                    .and_then(|a| a.get(&attribute))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        count
+    }
+
+    /// Sends the case's job, delivers until the queues are empty with `crash` planned, and
+    /// returns what is wrong with the outcome (nothing, when the job was done once as asked).
+    async fn run(&self, case: &Case, crash: Option<Crash>) -> Outcome {
+        let job: Job = serde_json::from_value(case.job.clone()).expect("a job");
+        let url = self.stack.queue_url(case.queue).expect("queue");
+        self.platform.queue.send_job(url, &job).await.expect("sent");
+        let before = sim_routes(&self.stack);
+        self.switch.arm(crash);
+        let deliveries = deliver_all(&self.stack, &[case.function], &self.switch).await;
+        let labels = self.switch.points();
+        if crash.is_none() {
+            for (index, label) in labels.iter().enumerate() {
+                println!("  failure point {}: {label}", index + 1);
+            }
+        }
+        let points = labels.len();
+        let missed = self.switch.pending();
+        self.switch.disarm();
+        let after = sim_routes(&self.stack);
+        let delta = |route: &str| {
+            after.get(route).copied().unwrap_or(0) - before.get(route).copied().unwrap_or(0)
+        };
+        let mut wrong = Vec::new();
+        if missed {
+            wrong.push(format!("the run never reached {crash:?} ({points} points)"));
+        }
+        if deliveries.stuck {
+            wrong.push(format!("still undelivered after {deliveries:?}"));
+        }
+        let mut lost = false;
+        let mut doubled = false;
+        match self.record(&job).await {
+            Some(record) if record.status == JobStatus::Succeeded => {}
+            Some(record) => {
+                lost = !record.status.is_finished();
+                wrong.push(format!("job ended {:?}: {:?}", record.status, record.error));
+            }
+            None => {
+                lost = true;
+                wrong.push("no job record".into());
+            }
+        }
+        match &case.check {
+            Check::Onboarded { upn, skus, groups } => {
+                let users = self.user(upn);
+                let created = delta("POST /v1.0/users");
+                let assigned = delta("POST /v1.0/users/{id}/assignLicense");
+                doubled |= created > 1 || assigned > 1 || users.len() > 1;
+                if created != 1 {
+                    wrong.push(format!("POST /users sent {created} times"));
+                }
+                if assigned != 1 {
+                    wrong.push(format!("assignLicense sent {assigned} times"));
+                }
+                match users.as_slice() {
+                    [user] => {
+                        let have: BTreeSet<String> = user.sku_ids.iter().cloned().collect();
+                        // (a group may carry licenses of its own: those come on top)
+                        if !skus.is_subset(&have) {
+                            wrong.push(format!("licenses {have:?}, asked {skus:?}"));
+                        }
+                        let member_of: BTreeSet<String> = self
+                            .truth()
+                            .groups
+                            .iter()
+                            .filter(|g| g.member_ids.contains(&user.id))
+                            .map(|g| g.id.clone())
+                            .collect();
+                        if &member_of != groups {
+                            wrong.push(format!("groups {member_of:?}, asked {groups:?}"));
+                        }
+                    }
+                    other => wrong.push(format!("{} accounts named {upn}", other.len())),
+                }
+            }
+        }
+        Outcome {
+            deliveries,
+            wrong,
+            points,
+            lost,
+            doubled,
+        }
+    }
+
+    /// The clean run, then one run per sampled point and moment.
+    async fn matrix(
+        &self,
+        scenario: &str,
+        mut case_for: impl FnMut(&World, usize) -> Case,
+    ) -> Row {
+        let started = Instant::now();
+        let mut row = Row {
+            scenario: scenario.to_owned(),
+            ..Row::default()
+        };
+        let clean = self.run(&case_for(self, 0), None).await;
+        row.points = clean.points;
+        row.add(&clean, "clean run");
+        let mut index = 0;
+        for point in sampled(row.points) {
+            for moment in [Moment::Before, Moment::After] {
+                index += 1;
+                let case = case_for(self, index);
+                let crash = Crash { point, moment };
+                let outcome = self.run(&case, Some(crash)).await;
+                row.add(&outcome, &format!("crash {moment:?} point {point}"));
+            }
+        }
+        row.lost += self.dead_letters().await;
+        row.seconds = started.elapsed().as_secs_f64();
+        row
+    }
+}
+
+fn report(row: &Row) {
+    println!("| scenario | failure points | crashes injected | deliveries | jobs lost | jobs doubled | state == truth | time |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!("{}", row.line());
+    assert!(
+        row.failures.is_empty() && row.lost == 0,
+        "{}\n{}",
+        row.line(),
+        row.failures.join("\n")
+    );
+}
+
+fn onboard_case(world: &World, index: usize, groups: &[String], skus: &[String]) -> Case {
+    let nickname = format!("crash{index}");
+    let upn = format!("{nickname}@{}", world.domain);
+    Case {
+        job: json!({
+            "job_id": format!("onboard-{index}"), "tenant_id": world.tenant_id, "type": "onboard",
+            "given_name": "Crash", "surname": "Test", "display_name": format!("Crash Test {index}"),
+            "mail_nickname": nickname, "user_principal_name": upn, "usage_location": "US",
+            "password": {"source": "generate"},
+            "groups": groups, "licenses": skus,
+        }),
+        function: "OnboardingFunction",
+        queue: "OnboardingQueue",
+        check: Check::Onboarded {
+            upn,
+            skus: skus.iter().cloned().collect(),
+            groups: groups.iter().cloned().collect(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn given_an_onboarding_with_groups_and_a_license_when_killed_at_each_failure_point_then_one_account_is_made_as_asked()
+ {
+    // GIVEN a connected tenant, two of its groups and two of its SKUs
+    let world = start().await;
+    let groups = world.groups(2);
+    // (the SKU with units for every run of the full matrix)
+    let skus = vec![world.sku("FLOW_FREE")];
+
+    // WHEN an onboarding runs clean, then once killed at each failure point (before and after)
+    // and redelivered until it ends
+    let row = world
+        .matrix("onboard (2 groups, 1 license)", |world, index| {
+            onboard_case(world, index, &groups, &skus)
+        })
+        .await;
+
+    // THEN every run made one account, with its licenses and groups, in one POST /users and
+    // one assignLicense, and the job succeeded
+    report(&row);
+}
