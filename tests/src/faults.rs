@@ -64,7 +64,9 @@ impl Default for CrashSwitch {
 
 impl CrashSwitch {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts counting writes from zero; `plan` kills the function once.
@@ -162,8 +164,8 @@ impl CrashSwitch {
 fn route(path: &str) -> String {
     path.split('/')
         .map(|segment| {
-            let idish = segment.len() >= 16
-                && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            let idish =
+                segment.len() >= 16 && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
             if idish { "{id}" } else { segment }
         })
         .collect::<Vec<_>>()
@@ -207,13 +209,7 @@ fn hooked_platform(
 ) -> Result<Platform, PlatformError> {
     let aws = with_faults(aws, switch.clone());
     let mut platform = Platform::new(config, &aws)?;
-    platform.graph = GraphClient::new(
-        platform
-            .graph
-            .config()
-            .clone()
-            .with_faults(switch.clone()),
-    )?;
+    platform.graph = GraphClient::new(platform.graph.config().clone().with_faults(switch.clone()))?;
     Ok(platform)
 }
 
@@ -386,5 +382,8 @@ async fn invoke(
 
 /// Counts of requests the simulator answered, by route ("POST /v1.0/users").
 pub fn sim_routes(stack: &Stack) -> BTreeMap<String, u64> {
-    stack.sim().map(|sim| sim.stats().by_route).unwrap_or_default()
+    stack
+        .sim()
+        .map(|sim| sim.stats().by_route)
+        .unwrap_or_default()
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
-use e2e::faults::{Crash, CrashSwitch, Deliveries, Moment, deliver_all, hooked_registry, sim_routes};
+use e2e::faults::{
+    Crash, CrashSwitch, Deliveries, Moment, deliver_all, hooked_registry, sim_routes,
+};
 use graph_sim::{SimConfig, Truth, TruthUser};
 use lifecycle::model::{Job, JobRecord, JobStatus, TenantConnection};
 use lifecycle::store::keys;
@@ -52,7 +54,10 @@ async fn start() -> World {
         "consented_at": "2026-01-05T09:00:00Z", "sync_interval_minutes": 60
     }))
     .expect("a tenant connection");
-    platform.connect_tenant(&tenant).await.expect("tenant saved");
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("tenant saved");
     World {
         tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
         domain: info.default_domain,
@@ -126,7 +131,11 @@ impl Row {
             self.deliveries,
             self.lost,
             self.doubled,
-            if self.failures.is_empty() { "yes" } else { "NO" },
+            if self.failures.is_empty() {
+                "yes"
+            } else {
+                "NO"
+            },
             self.seconds
         )
     }
@@ -303,11 +312,7 @@ impl World {
     }
 
     /// The clean run, then one run per sampled point and moment.
-    async fn matrix(
-        &self,
-        scenario: &str,
-        mut case_for: impl FnMut(&World, usize) -> Case,
-    ) -> Row {
+    async fn matrix(&self, scenario: &str, mut case_for: impl FnMut(&World, usize) -> Case) -> Row {
         let started = Instant::now();
         let mut row = Row {
             scenario: scenario.to_owned(),
@@ -333,7 +338,9 @@ impl World {
 }
 
 fn report(row: &Row) {
-    println!("| scenario | failure points | crashes injected | deliveries | jobs lost | jobs doubled | state == truth | time |");
+    println!(
+        "| scenario | failure points | crashes injected | deliveries | jobs lost | jobs doubled | state == truth | time |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     println!("{}", row.line());
     assert!(

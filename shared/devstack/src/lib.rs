@@ -18,8 +18,8 @@ mod stack;
 pub mod template;
 
 pub use functions::{Functions, InvokeError};
-pub use poller::SqsSource;
 pub use jwt::{TokenError, TokenIssuer};
+pub use poller::SqsSource;
 pub use provision::{ProvisionError, Provisioned};
 pub use registry::Registry;
 pub use schedule::{Fired, ScheduleError};

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
-    http_client_fn,
+    HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
@@ -61,8 +60,17 @@ pub fn with_faults(sdk: &SdkConfig, hook: Arc<dyn AwsFaultHook>) -> SdkConfig {
 /// Whether an operation name (after the dot of `X-Amz-Target`) changes state.
 pub fn is_write(operation: &str) -> bool {
     const WRITES: [&str; 11] = [
-        "Put", "Update", "Delete", "BatchWrite", "TransactWrite", "Send", "Create", "Change",
-        "Restore", "Tag", "Untag",
+        "Put",
+        "Update",
+        "Delete",
+        "BatchWrite",
+        "TransactWrite",
+        "Send",
+        "Create",
+        "Change",
+        "Restore",
+        "Tag",
+        "Untag",
     ];
     let name = operation.rsplit('.').next().unwrap_or(operation);
     WRITES.iter().any(|prefix| name.starts_with(prefix))
