@@ -186,7 +186,7 @@ impl Intake {
         let (job, password) = self.parse(body, tenant_id)?;
         check_start(&job, Utc::now())?;
         if let Some(NewPassword::Given(value)) = &password {
-            onboarding::password::check(value)
+            lifecycle::password::check(value)
                 .map_err(|error| refuse(400, "weak_password", error))?;
         }
         let read;
@@ -431,7 +431,7 @@ impl Intake {
                     .map_err(stored)?;
                 return Ok(None);
             }
-            NewPassword::Generate => onboarding::password::generate(),
+            NewPassword::Generate => lifecycle::password::generate(),
         };
         let value = match self
             .vault

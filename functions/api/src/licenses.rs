@@ -3,7 +3,7 @@
 //!   (enabled, suspended, warning, consumed, unused, capability status), totals, and the licensed
 //!   accounts without a sign-in for more than `inactive_after_days` days, with their last
 //!   sign-in (seats to reclaim). Built from the stored SKUs and accounts; see
-//!   [`license_refresh::report`].
+//!   [`lifecycle::license_report`].
 //! - `POST /tenants/{tenant_id}/licenses/refresh` (optional body `{"inactive_after_days": 30}`):
 //!   queues a license refresh now and answers 202 with its job id.
 //!
@@ -11,8 +11,8 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
-use license_refresh::report::{self, ReportOptions};
 use lifecycle::http::{body_text, json_response, path_param, query_param};
+use lifecycle::license_report::{self as report, ReportOptions};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobRecord, LicenseRefreshJob, TenantConnection,
 };

@@ -622,10 +622,7 @@ async fn given_a_generated_password_when_the_job_ran_then_it_is_handed_back_once
         .await;
     assert_eq!(status, 200);
     let password = handed["password"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(
-        onboarding::password::check(&password.clone().into()),
-        Ok(())
-    );
+    assert_eq!(lifecycle::password::check(&password.clone().into()), Ok(()));
     let (again, _) = local
         .get("GET /tenants/{tenant_id}/jobs/{job_id}/password", "j-gen")
         .await;

@@ -7,11 +7,10 @@
 //!   Entra ID P1", not an error), and the licensed accounts inactive for more than
 //!   `inactive_after_days` (90 by default) flagged in the job record.
 //!
-//! [`report`] builds the license report from the stored SKUs and accounts; the HTTP API serves it
-//! (`GET /tenants/{tenant_id}/licenses/report`).
+//! [`lifecycle::license_report`] builds the license report from the stored SKUs and accounts (the
+//! refresh and the HTTP API, `GET /tenants/{tenant_id}/licenses/report`, share it).
 
 pub mod refresh;
-pub mod report;
 pub mod schedule;
 
 use aws_config::SdkConfig;
@@ -24,7 +23,6 @@ use lifecycle::{
 use serde_json::Value;
 
 pub use refresh::LicenseRefresh;
-pub use report::{LicenseReport, ReportOptions};
 pub use schedule::FanOut;
 
 /// The license-refresh function, built once per cold start.

@@ -19,7 +19,7 @@ use lifecycle::model::{
 use lifecycle::store::keys;
 use lifecycle::{JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
 
-use crate::report::{self, NEEDS_P1, ReportOptions};
+use lifecycle::license_report::{self as report, NEEDS_P1, ReportOptions};
 
 /// Step names, as recorded in the job record.
 pub const SKUS: &str = "skus";

@@ -8,8 +8,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, Utc};
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use graph_sim::{ConsentChange, SimConfig, TenantSpec, Truth};
-use license_refresh::report::{self, ReportOptions};
 use license_refresh::{App, schedule};
+use lifecycle::license_report::{self as report, ReportOptions};
 use lifecycle::model::{
     Account, AssignedLicense, ConnectionMode, ConnectionStatus, Job, JobKind, JobRecord, JobStatus,
     LastSignIn, LicenseRefreshJob, TenantAuth, TenantConnection,

@@ -11,7 +11,6 @@
 
 pub mod memberships;
 pub mod onboard;
-pub mod password;
 pub mod reads;
 pub mod rules;
 pub mod schedule;

@@ -18,8 +18,9 @@ use secrecy::SecretString;
 
 use crate::reads;
 use crate::rules::{self, Check, OnboardDecision};
+use crate::schedule;
 use crate::steps::{self, GroupChange, VALIDATE, step};
-use crate::{password, schedule};
+use lifecycle::password;
 
 /// Step names.
 pub const CREATE_ACCOUNT: &str = "create_account";

@@ -651,7 +651,7 @@ async fn given_a_generated_password_when_onboarded_then_it_is_handed_back_once_b
         .take_generated_password(&world.tenant_id, &job_id)
         .await
         .expect("handed back");
-    assert_eq!(onboarding::password::check(&handed), Ok(()));
+    assert_eq!(lifecycle::password::check(&handed), Ok(()));
     assert!(
         matches!(
             vault

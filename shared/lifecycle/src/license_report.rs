@@ -7,11 +7,11 @@
 
 use std::collections::HashMap;
 
+use crate::model::{Account, LastSignIn, Sku, TenantConnection};
+use crate::store::keys;
+use crate::{Store, StoreError, TenantId};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use lifecycle::model::{Account, LastSignIn, Sku, TenantConnection};
-use lifecycle::store::keys;
-use lifecycle::{Store, StoreError, TenantId};
 use serde::Serialize;
 
 /// Days without a sign-in after which a licensed account counts as inactive, by default.
