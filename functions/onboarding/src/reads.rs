@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 
-use graph::{BatchOutcome, BatchRequest, Domain, GraphError, Group, Method, SubscribedSku, User};
+use graph::{BatchAnswers, BatchRequest, Domain, GraphError, Group, SubscribedSku, User};
 use lifecycle::GroupId;
 use lifecycle::model::AccountRef;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 /// Properties read about the account a job creates (to tell whether its UPN is taken) and, when
 /// an earlier delivery created it, which licenses it holds already.
@@ -16,45 +14,12 @@ const EXISTING_SELECT: &str =
 /// Properties read about a template account or the account a membership job changes.
 const ACCOUNT_SELECT: &str =
     "id,userPrincipalName,displayName,mail,usageLocation,assignedLicenses,licenseAssignmentStates";
-/// `memberOf` is paged by Graph at up to 999 objects.
-const MEMBER_OF_PAGE: usize = 999;
-
-/// A collection answer (`{"value": [...], "@odata.nextLink": ...}`).
-#[derive(Deserialize)]
-struct Collection<T> {
-    #[serde(default = "Vec::new")]
-    value: Vec<T>,
-    #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
-}
-
-/// Group properties validation reads: the model's, plus whether the group is synced from
-/// on-premises Active Directory (its members are then mastered there, not in Entra ID).
-const GROUP_SELECT: &str = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,membershipRuleProcessingState,onPremisesSyncEnabled";
-
-/// A group as validation sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct DirectoryGroup {
-    #[serde(flatten)]
-    pub group: Group,
-    #[serde(rename = "onPremisesSyncEnabled", default)]
-    pub on_premises_sync_enabled: Option<bool>,
-}
-
-/// A directory object of a `memberOf` answer: any type, kept only when it is a group.
-#[derive(Deserialize)]
-struct MemberOfEntry {
-    #[serde(rename = "@odata.type", default)]
-    odata_type: Option<String>,
-    #[serde(flatten)]
-    group: DirectoryGroup,
-}
 
 /// The account's direct groups, as `memberOf` lists them.
 #[derive(Debug, Clone, Default)]
 pub struct MemberOf {
-    pub groups: Vec<DirectoryGroup>,
-    /// More than [`MEMBER_OF_PAGE`] groups: the list is incomplete.
+    pub groups: Vec<Group>,
+    /// More than [`graph::MEMBER_OF_PAGE`] groups: the list is incomplete.
     pub truncated: bool,
 }
 
@@ -68,7 +33,7 @@ pub struct OnboardFacts {
     /// The account that already has the job's UPN, if any.
     pub existing_account: Option<User>,
     /// Each requested group, `None` when it does not exist.
-    pub groups: Vec<(GroupId, Option<DirectoryGroup>)>,
+    pub groups: Vec<(GroupId, Option<Group>)>,
     /// The template account and its groups, when the job copies one.
     pub template: Option<TemplateFacts>,
 }
@@ -91,121 +56,41 @@ pub struct MembershipFacts {
     /// Read only when the job touches licenses.
     pub skus: Vec<SubscribedSku>,
     /// Each group to add or remove, `None` when it does not exist.
-    pub groups: Vec<(GroupId, Option<DirectoryGroup>)>,
-}
-
-/// Percent-encodes one path segment (a UPN may hold `#`, `'` or `%`).
-pub fn segment(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                out.push(char::from(byte))
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-fn get(id: impl Into<String>, url: String) -> BatchRequest {
-    BatchRequest::new(id, Method::GET, url)
-}
-
-fn domains_request() -> BatchRequest {
-    get("domains", format!("/domains?$select={}", Domain::SELECT))
-}
-
-fn skus_request() -> BatchRequest {
-    get(
-        "skus",
-        format!("/subscribedSkus?$select={}", SubscribedSku::SELECT),
-    )
+    pub groups: Vec<(GroupId, Option<Group>)>,
 }
 
 fn group_request(index: usize, group: &GroupId) -> BatchRequest {
-    get(
+    BatchRequest::get_group(
         format!("group-{index}"),
-        format!("/groups/{}?$select={GROUP_SELECT}", segment(group.as_str())),
+        group.as_str(),
+        Group::SELECT_WITH_SOURCE,
     )
-}
-
-fn account_request(id: &str, account: &str, select: &str) -> BatchRequest {
-    get(id, format!("/users/{}?$select={select}", segment(account)))
 }
 
 fn member_of_request(id: &str, account: &str) -> BatchRequest {
-    get(
-        id,
-        format!(
-            "/users/{}/memberOf?$select={GROUP_SELECT}&$top={MEMBER_OF_PAGE}",
-            segment(account),
-        ),
-    )
+    BatchRequest::list_member_of(id, account, Group::SELECT_WITH_SOURCE)
 }
 
-/// Answers by step id.
-struct Answers(HashMap<String, Result<graph::BatchResponse, GraphError>>);
-
-impl Answers {
-    fn new(outcomes: Vec<BatchOutcome>) -> Self {
-        Self(
-            outcomes
-                .into_iter()
-                .map(|outcome| (outcome.id, outcome.result))
-                .collect(),
-        )
-    }
-
-    fn take(&mut self, id: &str) -> Result<graph::BatchResponse, GraphError> {
-        self.0.remove(id).unwrap_or_else(|| {
-            Err(GraphError::FailedDependency(Box::new(graph::ErrorDetail {
-                status: 424,
-                code: "MissingBatchStep".into(),
-                message: format!("the $batch answer has no step {id}"),
-                ..graph::ErrorDetail::default()
-            })))
-        })
-    }
-
-    /// The step's body, or `None` on 404.
-    fn optional<T: DeserializeOwned>(&mut self, id: &str) -> Result<Option<T>, GraphError> {
-        match self.take(id) {
-            Ok(response) => response.json().map(Some),
-            Err(error) if error.is_not_found() => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
-
-    fn list<T: DeserializeOwned>(&mut self, id: &str) -> Result<Vec<T>, GraphError> {
-        Ok(self.take(id)?.json::<Collection<T>>()?.value)
-    }
-
-    /// `memberOf`: groups only, empty when the account does not exist.
-    fn member_of(&mut self, id: &str) -> Result<MemberOf, GraphError> {
-        let Some(page) = self.optional::<Collection<MemberOfEntry>>(id)? else {
-            return Ok(MemberOf::default());
-        };
-        Ok(MemberOf {
+/// `memberOf`: groups only, empty when the account does not exist.
+fn member_of(answers: &mut BatchAnswers, id: &str) -> Result<MemberOf, GraphError> {
+    Ok(answers
+        .member_of_groups(id)?
+        .map(|page| MemberOf {
             truncated: page.next_link.is_some(),
-            groups: page
-                .value
-                .into_iter()
-                .filter(|entry| entry.odata_type.as_deref() == Some("#microsoft.graph.group"))
-                .map(|entry| entry.group)
-                .collect(),
+            groups: page.items,
         })
-    }
+        .unwrap_or_default())
+}
 
-    fn groups(
-        &mut self,
-        ids: &[GroupId],
-    ) -> Result<Vec<(GroupId, Option<DirectoryGroup>)>, GraphError> {
-        ids.iter()
-            .enumerate()
-            .map(|(index, id)| Ok((id.clone(), self.optional(&format!("group-{index}"))?)))
-            .collect()
-    }
+/// Each requested group, `None` when it does not exist.
+fn requested_groups(
+    answers: &mut BatchAnswers,
+    ids: &[GroupId],
+) -> Result<Vec<(GroupId, Option<Group>)>, GraphError> {
+    ids.iter()
+        .enumerate()
+        .map(|(index, id)| Ok((id.clone(), answers.optional(&format!("group-{index}"))?)))
+        .collect()
 }
 
 /// Reads, in one `$batch` (two for more than 15 groups): verified domains, subscribed SKUs, the
@@ -217,13 +102,13 @@ pub async fn onboard_facts(
     template: Option<&AccountRef>,
 ) -> Result<OnboardFacts, GraphError> {
     let mut requests = vec![
-        domains_request(),
-        skus_request(),
-        account_request("account", upn, EXISTING_SELECT),
+        BatchRequest::list_domains("domains"),
+        BatchRequest::list_subscribed_skus("skus"),
+        BatchRequest::get_user("account", upn, EXISTING_SELECT),
     ];
     if let Some(template) = template {
         let key = template.to_string();
-        requests.push(account_request("template", &key, ACCOUNT_SELECT));
+        requests.push(BatchRequest::get_user("template", &key, ACCOUNT_SELECT));
         requests.push(member_of_request("template-groups", &key));
     }
     requests.extend(
@@ -232,7 +117,7 @@ pub async fn onboard_facts(
             .enumerate()
             .map(|(index, group)| group_request(index, group)),
     );
-    let mut answers = Answers::new(graph.batch(requests).await?);
+    let mut answers = graph.look_up(requests).await?;
     let verified_domains = match answers.list::<Domain>("domains") {
         Ok(domains) => Some(
             domains
@@ -248,7 +133,7 @@ pub async fn onboard_facts(
         Some(reference) => Some(TemplateFacts {
             reference: reference.clone(),
             account: answers.optional("template")?,
-            member_of: answers.member_of("template-groups")?,
+            member_of: member_of(&mut answers, "template-groups")?,
         }),
         None => None,
     };
@@ -256,7 +141,7 @@ pub async fn onboard_facts(
         verified_domains,
         skus: answers.list("skus")?,
         existing_account: answers.optional("account")?,
-        groups: answers.groups(groups)?,
+        groups: requested_groups(&mut answers, groups)?,
         template,
     })
 }
@@ -271,11 +156,11 @@ pub async fn membership_facts(
 ) -> Result<MembershipFacts, GraphError> {
     let key = account.to_string();
     let mut requests = vec![
-        account_request("account", &key, ACCOUNT_SELECT),
+        BatchRequest::get_user("account", &key, ACCOUNT_SELECT),
         member_of_request("account-groups", &key),
     ];
     if with_skus {
-        requests.push(skus_request());
+        requests.push(BatchRequest::list_subscribed_skus("skus"));
     }
     requests.extend(
         groups
@@ -283,16 +168,16 @@ pub async fn membership_facts(
             .enumerate()
             .map(|(index, group)| group_request(index, group)),
     );
-    let mut answers = Answers::new(graph.batch(requests).await?);
+    let mut answers = graph.look_up(requests).await?;
     Ok(MembershipFacts {
         account: answers.optional("account")?,
-        member_of: answers.member_of("account-groups")?,
+        member_of: member_of(&mut answers, "account-groups")?,
         skus: if with_skus {
             answers.list("skus")?
         } else {
             Vec::new()
         },
-        groups: answers.groups(groups)?,
+        groups: requested_groups(&mut answers, groups)?,
     })
 }
 
@@ -307,14 +192,9 @@ pub async fn group_names(
     let requests = ids
         .iter()
         .enumerate()
-        .map(|(index, id)| {
-            get(
-                format!("group-{index}"),
-                format!("/groups/{}?$select=id,displayName", segment(id)),
-            )
-        })
+        .map(|(index, id)| BatchRequest::get_group(format!("group-{index}"), id, "id,displayName"))
         .collect();
-    let mut answers = Answers::new(graph.batch(requests).await?);
+    let mut answers = graph.look_up(requests).await?;
     let mut names = HashMap::new();
     for (index, id) in ids.iter().enumerate() {
         if let Some(group) = answers.optional::<Group>(&format!("group-{index}"))? {
@@ -334,19 +214,5 @@ pub async fn account_by_upn(
         Ok(user) => Ok(Some(user)),
         Err(error) if error.is_not_found() => Ok(None),
         Err(error) => Err(error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn given_a_upn_with_reserved_characters_when_encoded_then_only_they_are_escaped() {
-        assert_eq!(segment("o'neil#1@contoso.com"), "o%27neil%231@contoso.com");
-        assert_eq!(
-            segment("adele.vance@contoso.com"),
-            "adele.vance@contoso.com"
-        );
     }
 }

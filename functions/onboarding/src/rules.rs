@@ -12,7 +12,7 @@ use lifecycle::model::TenantConnection;
 use lifecycle::model::{LicenseRef, OnboardJob, UpdateMembershipsJob};
 use serde::Serialize;
 
-use crate::reads::{DirectoryGroup, MembershipFacts, OnboardFacts};
+use crate::reads::{MembershipFacts, OnboardFacts};
 
 /// The outcome of one validation rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,17 +194,10 @@ fn unit_check(sku: &SubscribedSku, needs_unit: bool, origin: &str) -> Check {
     )
 }
 
-impl From<&DirectoryGroup> for GroupChoice {
-    fn from(group: &DirectoryGroup) -> Self {
-        Self::from(&group.group)
-    }
-}
-
 /// Whether Graph can change the group's members; the reason when it cannot.
-fn group_refusal(directory_group: &DirectoryGroup) -> Option<String> {
-    let group = &directory_group.group;
+fn group_refusal(group: &Group) -> Option<String> {
     let name = GroupChoice::from(group);
-    if directory_group.on_premises_sync_enabled == Some(true) {
+    if group.on_premises_sync_enabled == Some(true) {
         return Some(format!(
             "group {name} is synced from on-premises Active Directory; change its members there"
         ));
@@ -230,7 +223,7 @@ fn group_refusal(directory_group: &DirectoryGroup) -> Option<String> {
 }
 
 /// Checks that each group exists and takes member changes.
-fn group_checks(groups: &[(GroupId, Option<DirectoryGroup>)]) -> (Vec<Check>, Vec<GroupChoice>) {
+fn group_checks(groups: &[(GroupId, Option<Group>)]) -> (Vec<Check>, Vec<GroupChoice>) {
     let mut checks = Vec::new();
     let mut chosen = Vec::new();
     for (id, group) in groups {
@@ -725,7 +718,7 @@ pub fn decide_memberships(
         .member_of
         .groups
         .iter()
-        .map(|group| group.group.id.to_ascii_lowercase())
+        .map(|group| group.id.to_ascii_lowercase())
         .collect();
     let (group_checks, _) = group_checks(&facts.groups);
     decision.checks.extend(group_checks);
@@ -845,17 +838,15 @@ mod tests {
         }
     }
 
-    fn group(types: &[&str], mail: bool, security: bool, on_prem: bool) -> DirectoryGroup {
-        DirectoryGroup {
-            group: Group {
-                id: GROUP.into(),
-                display_name: Some("Sales".into()),
-                mail_enabled: Some(mail),
-                security_enabled: Some(security),
-                group_types: types.iter().map(|t| (*t).to_owned()).collect(),
-                ..Group::default()
-            },
+    fn group(types: &[&str], mail: bool, security: bool, on_prem: bool) -> Group {
+        Group {
+            id: GROUP.into(),
+            display_name: Some("Sales".into()),
+            mail_enabled: Some(mail),
+            security_enabled: Some(security),
+            group_types: types.iter().map(|t| (*t).to_owned()).collect(),
             on_premises_sync_enabled: Some(on_prem),
+            ..Group::default()
         }
     }
 

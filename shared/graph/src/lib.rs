@@ -34,6 +34,7 @@ mod config;
 mod delta;
 mod error;
 pub mod fault;
+mod lookup;
 mod metrics;
 pub mod models;
 mod paging;
@@ -50,6 +51,7 @@ pub use client::{GraphClient, TenantGraph};
 pub use config::{ConfigError, GraphConfig};
 pub use delta::{DeltaEvent, DeltaPage, GroupChange, MemberChange, RemovedReason, UserChange};
 pub use error::{ErrorDetail, GraphError};
+pub use lookup::{BatchAnswers, MEMBER_OF_PAGE};
 pub use metrics::GraphMetrics;
 pub use models::{
     AssignedLicense, DelegatedAdminCustomer, DeletedUser, DirectoryObjectRef, Domain, Group,
@@ -59,6 +61,7 @@ pub use models::{
 };
 pub use paging::Page;
 pub use retry::{RetryPolicy, parse_retry_after};
+pub use url_path::encode_segment;
 pub use writes::{NewUser, PasswordProfile, Receipt, UserPatch};
 
 /// Re-exported so callers can build [`BatchRequest`]s without depending on `reqwest`.

@@ -2,7 +2,7 @@
 
 /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters and `@`
 /// (so a UPN used as a user id stays readable), so an id can never add path segments or a query.
-pub(crate) fn encode_segment(segment: &str) -> String {
+pub fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         match byte {

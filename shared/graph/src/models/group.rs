@@ -21,6 +21,9 @@ pub struct Group {
     pub membership_rule: Option<String>,
     /// `On` or `Paused` for dynamic groups.
     pub membership_rule_processing_state: Option<String>,
+    /// Mastered in on-premises Active Directory: its members change there, not through Graph.
+    /// Read only where selected ([`Group::SELECT_WITH_SOURCE`]).
+    pub on_premises_sync_enabled: Option<bool>,
 }
 
 /// What a group is, derived as Microsoft documents it from `groupTypes`, `mailEnabled` and
@@ -43,6 +46,9 @@ pub enum GroupKind {
 impl Group {
     /// The properties of [`Group`] a sync reads.
     pub const SELECT: &'static str = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,membershipRuleProcessingState";
+    /// [`Group::SELECT`] and where the group is mastered (`onPremisesSyncEnabled`): what a job
+    /// that changes memberships must know before it tries.
+    pub const SELECT_WITH_SOURCE: &'static str = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,membershipRuleProcessingState,onPremisesSyncEnabled";
 
     /// What kind of group this is.
     pub fn kind(&self) -> GroupKind {
