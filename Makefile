@@ -6,6 +6,7 @@
 #   make lint   fmt check, clippy (warnings denied), cfn-lint, sam validate --lint, checkov
 #   make build  release Lambda bundles for arm64 (cargo-lambda, zig linker)
 #   make bench  Graph client and sync figures against the simulator
+#   make proof  the full crash matrix: every job kind killed at every failure point, as a table
 #   make deploy sam build + sam deploy into your AWS account (--guided the first time)
 
 SHELL := /bin/bash
@@ -25,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv browser nextest test lint fmt demo up token build bench deploy clean
+.PHONY: help venv browser nextest test lint fmt demo up token build bench proof deploy clean
 
 # Debian's packages are installed as root (CI and these machines), else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -94,6 +95,13 @@ build: venv
 
 bench: venv
 	tools/bench.sh
+
+# The crash matrix of tests/tests/crash_matrix.rs at every failure point (make test runs every
+# third); prints one table row per job kind, then the test result.
+proof: venv
+	PROOF=full cargo test --quiet --locked -p e2e --test crash_matrix -- --nocapture --test-threads 1 \
+	  | awk '/^\| scenario/ { if (!header++) { print; getline; print }; next } \
+	         /^\|---/ { next } /^\| / && !seen[$$0]++ { print } /^test result/ { print }'
 
 # Not run by any test: it needs your AWS credentials. The first run asks for the stack name,
 # region and parameters (--guided) and saves them in samconfig.toml; later runs reuse them.
