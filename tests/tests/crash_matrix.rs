@@ -6,7 +6,7 @@
 //! of the AWS SDK client and of the Graph client (every write to DynamoDB, SQS, Secrets Manager,
 //! EventBridge and Graph is one), so a step added to a worker is covered without touching this
 //! file. `PROOF=full` (make proof) crashes at every point; the default (make test) at every
-//! third point, each way, and always at the first and the last.
+//! fifth point, each way, and always at the first and the last.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -36,12 +36,18 @@ struct World {
     graph_faults: bool,
 }
 
+/// [`start_with`] a tenant of 1,500 accounts: enough accounts of one shape for a run each.
 async fn start() -> World {
+    start_with(1500).await
+}
+
+/// The stack over one simulated tenant of `accounts` accounts and 10 groups.
+async fn start_with(accounts: usize) -> World {
     let switch = Arc::new(CrashSwitch::default());
     let template = Template::load(&template_path()).expect("infra/template.yaml loads");
     let mut options = StackOptions::new(
         template,
-        GraphSource::Simulator(SimConfig::single(1500, 10)),
+        GraphSource::Simulator(SimConfig::single(accounts, 10)),
     );
     options.registry = hooked_registry(&switch);
     options.poll_queues = false;
@@ -175,10 +181,10 @@ fn full_matrix() -> bool {
     std::env::var("PROOF").is_ok_and(|v| v == "full")
 }
 
-/// The points to crash at: all (`PROOF=full`), else every third and the last.
+/// The points to crash at: all (`PROOF=full`), else every fifth and the last.
 fn sampled(points: usize) -> Vec<usize> {
     (1..=points)
-        .filter(|k| full_matrix() || k % 3 == 1 || *k == points)
+        .filter(|k| full_matrix() || k % 5 == 1 || *k == points)
         .collect()
 }
 
@@ -575,7 +581,7 @@ fn onboard_case(world: &World, index: usize, groups: &[String], skus: &[String])
 async fn given_an_onboarding_with_groups_and_a_license_when_killed_at_each_failure_point_then_one_account_is_made_as_asked()
  {
     // GIVEN a connected tenant, two of its groups and two of its SKUs
-    let world = start().await;
+    let world = start_with(60).await;
     let groups = world.groups(2);
     // (the SKU with units for every run of the full matrix)
     let skus = vec![world.sku("FLOW_FREE")];
@@ -687,7 +693,7 @@ async fn given_offboardings_that_keep_disabled_when_killed_at_each_failure_point
 async fn given_a_license_refresh_when_killed_at_each_failure_point_then_the_stored_skus_equal_the_tenant()
  {
     // GIVEN a connected tenant
-    let world = start().await;
+    let world = start_with(60).await;
 
     // WHEN its license refresh runs clean or is killed at a failure point and redelivered
     let row = world
@@ -711,7 +717,7 @@ async fn given_graph_throttling_5xx_and_expired_tokens_when_an_onboarding_is_kil
  {
     // GIVEN a tenant whose Graph answers 10 % of requests 429 and 5 % 503/504 (Retry-After
     // 50 ms), and whose access tokens all expire as each run starts
-    let mut world = start().await;
+    let mut world = start_with(60).await;
     world
         .stack
         .sim()
