@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod jobs;
 pub mod licenses;
+pub mod openapi;
 pub mod receipt;
 pub mod removal;
 pub mod restore;
@@ -71,9 +72,11 @@ impl App {
         })
     }
 
-    /// Handles one HTTP request; every failure becomes an HTTP answer, never a failed invocation.
+    /// Handles one HTTP request; every failure becomes an HTTP answer in the one error shape
+    /// (with the request id), never a failed invocation.
     pub async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        self.route(&request).await
+        let answer = self.route(&request).await;
+        lifecycle::http::with_request_id(answer, &request)
     }
 
     /// The route table: API Gateway has already matched the template's routes, so the route key
@@ -82,6 +85,9 @@ impl App {
         let key = request.route_key.as_deref().unwrap_or_default();
         if key == "GET /health" {
             return self.health().await;
+        }
+        if key == "GET /openapi.json" {
+            return openapi::serve();
         }
         let org = match caller_org(request, &self.config.org_claim) {
             Ok(org) => org,
@@ -119,7 +125,11 @@ impl App {
             | "GET /tenants/{tenant_id}/accounts/{account_id}"
             | "GET /tenants/{tenant_id}/groups"
             | "GET /tenants/{tenant_id}/licenses") => self.synced.handle(key, request).await,
-            _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
+            other => lifecycle::http::error_response(
+                404,
+                "not_found",
+                format!("no route {other:?} in the API function: see GET /openapi.json"),
+            ),
         }
     }
 
@@ -213,7 +223,7 @@ mod tests {
                     "version": "2.0",
                     "routeKey": "GET /nope",
                     "rawPath": "/nope",
-                    "requestContext": {"http": {"method": "GET", "path": "/nope"},
+                    "requestContext": {"http": {"method": "GET", "path": "/nope"}, "requestId": "req-404",
                                        "authorizer": {"jwt": {"claims": {"org_id": "acme"}}}},
                     "isBase64Encoded": false
                 }),
@@ -222,9 +232,45 @@ mod tests {
             .await
             .expect("an HTTP answer, not a failed invocation");
 
-        // THEN it answers 404 in JSON
+        // THEN it answers 404 in the one error shape, with the request id
         assert_eq!(response["statusCode"], 404);
-        assert_eq!(response["body"], r#"{"message":"Not Found"}"#);
+        let body: Value =
+            serde_json::from_str(response["body"].as_str().expect("a body")).expect("JSON");
+        assert_eq!(body["error"]["code"], "not_found", "{body}");
+        assert_eq!(body["error"]["request_id"], "req-404", "{body}");
+    }
+
+    #[tokio::test]
+    async fn given_no_token_when_get_openapi_json_is_invoked_then_the_committed_document_is_served()
+    {
+        // GIVEN the API (no AWS call is made for the document)
+        let aws = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let app = App::new(config(), &aws).expect("app");
+
+        // WHEN GET /openapi.json arrives without any claims (the route is public)
+        let response = app
+            .invoke(
+                json!({
+                    "version": "2.0",
+                    "routeKey": "GET /openapi.json",
+                    "rawPath": "/openapi.json",
+                    "requestContext": {"http": {"method": "GET", "path": "/openapi.json"}},
+                    "isBase64Encoded": false
+                }),
+                Invocation::with_timeout(Duration::from_secs(30)),
+            )
+            .await
+            .expect("an HTTP answer");
+
+        // THEN it is the OpenAPI 3.1 document committed at docs/openapi.json
+        assert_eq!(response["statusCode"], 200);
+        let body: Value =
+            serde_json::from_str(response["body"].as_str().expect("a body")).expect("JSON");
+        let committed: Value = serde_json::from_str(include_str!("../../../docs/openapi.json"))
+            .expect("the committed document");
+        assert_eq!(body, committed);
     }
 
     #[tokio::test]

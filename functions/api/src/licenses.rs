@@ -109,9 +109,11 @@ async fn try_report(
     Ok(Box::new(json_response(200, &report)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The optional body of `POST /tenants/{tenant_id}/licenses/refresh`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub(crate) struct RefreshRequest {
+    /// Days without a sign-in after which a licensed account counts as inactive.
     #[serde(default)]
     inactive_after_days: Option<u32>,
 }

@@ -20,9 +20,9 @@ use serde::Deserialize;
 use crate::{Answer, answer};
 
 /// The optional body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RestoreRequest {
+pub(crate) struct RestoreRequest {
     /// Re-enable sign-in (default false: the account stays blocked).
     #[serde(default)]
     enable: bool,

@@ -44,6 +44,15 @@ const MAX_RUNS: usize = 200;
 
 use crate::{Answer, answer};
 
+/// The optional body of `POST /tenants/{tenant_id}/sync` (an empty body is `{"full": false}`).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncBody {
+    /// Read everything again instead of only the changes since the last delta link.
+    #[serde(default)]
+    full: bool,
+}
+
 /// The dependencies of the sync routes, built once per cold start.
 #[derive(Clone)]
 pub struct SyncRoutes {
@@ -109,16 +118,10 @@ impl SyncRoutes {
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
-        #[derive(Deserialize, Default)]
-        #[serde(deny_unknown_fields)]
-        struct Body {
-            #[serde(default)]
-            full: bool,
-        }
         lifecycle::http::require_json(request)?;
         let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
-        let body: Body = if text.trim().is_empty() {
-            Body::default()
+        let body: SyncBody = if text.trim().is_empty() {
+            SyncBody::default()
         } else {
             serde_json::from_str(&text).map_err(|error| {
                 answer(

@@ -28,6 +28,12 @@ pub mod oidc;
 mod own_app;
 pub mod page;
 mod partner;
+
+/// The request bodies of the connection routes, for the API's OpenAPI document.
+pub mod bodies {
+    pub use crate::own_app::OwnAppRequest;
+    pub use crate::partner::ConnectCustomer;
+}
 pub mod permissions;
 pub mod state;
 mod test_route;
@@ -91,33 +97,40 @@ impl App {
         &self.platform
     }
 
-    /// Handles one HTTP request; every failure becomes an HTTP answer, never a failed invocation.
+    /// Handles one HTTP request; every failure becomes an HTTP answer (JSON ones in the one error
+    /// shape, with the request id), never a failed invocation.
     pub async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        let answer = self.route(&request).await;
+        lifecycle::http::with_request_id(answer, &request)
+    }
+
+    /// The route table: API Gateway has already matched the template's routes.
+    async fn route(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         let key = request.route_key.as_deref().unwrap_or_default();
         // The browser's routes are public (a navigation carries no bearer token): the signed,
         // single-use states and the flow cookie protect them.
         if key == "GET /oauth/callback" {
-            return consent::callback(self, &request).await;
+            return consent::callback(self, request).await;
         }
         if key == "GET /connect/start" {
-            return consent::open(self, &request).await;
+            return consent::open(self, request).await;
         }
-        let org = match caller_org(&request, &self.platform.config.org_claim) {
+        let org = match caller_org(request, &self.platform.config.org_claim) {
             Ok(org) => org,
             Err(answer) => return *answer,
         };
         if key.contains(" /tenants/{tenant_id}")
-            && let Err(answer) = caller_tenant(&self.platform.store, &request, &org).await
+            && let Err(answer) = caller_tenant(&self.platform.store, request, &org).await
         {
             return *answer;
         }
         match key {
-            "GET /connect" => consent::start(self, &request, org).await,
-            "POST /tenants" => own_app::connect(self, &request, org).await,
-            "POST /tenants/{tenant_id}/test" => test_route::test(self, &request).await,
-            "GET /tenants/{tenant_id}/customers" => partner::customers(self, &request).await,
+            "GET /connect" => consent::start(self, request, org).await,
+            "POST /tenants" => own_app::connect(self, request, org).await,
+            "POST /tenants/{tenant_id}/test" => test_route::test(self, request).await,
+            "GET /tenants/{tenant_id}/customers" => partner::customers(self, request).await,
             "POST /tenants/{tenant_id}/customers/{customer_id}/connect" => {
-                partner::connect_customer(self, &request).await
+                partner::connect_customer(self, request).await
             }
             other => error_response(
                 404,
@@ -157,7 +170,7 @@ impl Function for App {
 }
 
 /// A connection mode as the API spells it: `read`, or `write` / `read_write`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ModeParam {
     #[serde(alias = "read_only")]

@@ -16,18 +16,23 @@ use serde_json::json;
 use crate::connection::{self, ConnectError, ConnectionReport, CredentialProblem};
 use crate::{App, ModeParam};
 
-/// The request body.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /tenants`: the customer's own app registration.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OwnAppRequest {
+pub struct OwnAppRequest {
+    /// The customer's Entra tenant id (a GUID).
+    #[schemars(with = "String")]
     tenant_id: TenantId,
     /// Application (client) id of the customer's app registration.
     client_id: String,
+    /// A client secret of that app registration: kept in Secrets Manager, never echoed.
+    #[schemars(with = "String")]
     client_secret: SecretString,
     mode: ModeParam,
     /// Ignored: the connection belongs to the caller's organization, from the bearer token.
     /// Accepted so that older clients that sent it are not refused.
     #[serde(default, rename = "org_id")]
+    #[schemars(skip)]
     _ignored_org_id: Option<serde::de::IgnoredAny>,
 }
 

@@ -109,9 +109,9 @@ pub(crate) async fn customers(
 }
 
 /// The optional body of the customer connect route.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-struct ConnectCustomer {
+pub struct ConnectCustomer {
     /// Defaults to the partner's own mode.
     mode: Option<ModeParam>,
     /// Where the consent result page links back to (allowed origins only).

@@ -29,7 +29,8 @@ pub fn json_response(status: u16, body: &impl Serialize) -> ApiGatewayV2httpResp
     }
 }
 
-/// The API's one error shape: `{"error":{"code":"...","message":"..."}}`. The message says what is
+/// The API's one error shape: `{"error":{"code":"...","message":"...","request_id":"..."}}`
+/// (the request id is stamped by [`with_request_id`] on the way out). The message says what is
 /// wrong and how to fix it; it never holds a secret.
 pub fn error_response(
     status: u16,
@@ -38,6 +39,36 @@ pub fn error_response(
 ) -> ApiGatewayV2httpResponse {
     let body = serde_json::json!({"error": {"code": code, "message": message.to_string()}});
     response(status, "application/json", body.to_string())
+}
+
+/// Stamps API Gateway's request id into an error answer's `error.request_id`, so that a caller
+/// who quotes it lets an operator find the request in the access log and the function's log
+/// (both carry the same id). Every JSON route handler passes its answer through here; answers
+/// that are not the error shape (a success, an HTML page, a redirect) are returned unchanged.
+pub fn with_request_id(
+    mut answer: ApiGatewayV2httpResponse,
+    request: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    if answer.status_code < 400 {
+        return answer;
+    }
+    let Some(Body::Text(text)) = answer.body.as_ref() else {
+        return answer;
+    };
+    let Ok(mut body) = serde_json::from_str::<serde_json::Value>(text) else {
+        return answer;
+    };
+    let Some(error) = body.get_mut("error").and_then(|e| e.as_object_mut()) else {
+        return answer;
+    };
+    let request_id = request
+        .request_context
+        .request_id
+        .clone()
+        .unwrap_or_default();
+    error.insert("request_id".into(), serde_json::Value::String(request_id));
+    answer.body = Some(Body::Text(body.to_string()));
+    answer
 }
 
 /// An HTML page, with the headers of every page of the bundle ([`harden`]).

@@ -600,3 +600,44 @@ fn given_the_real_template_then_every_alarm_on_the_bundles_own_metrics_watches_a
         );
     }
 }
+
+#[test]
+fn given_the_real_template_and_the_openapi_document_then_they_name_the_same_routes_and_scopes() {
+    // GIVEN every HttpApi route of the template, with who may call it (public, or its scopes)
+    let template = real_template();
+    let mut in_template = std::collections::BTreeMap::new();
+    for function in &template.functions {
+        for event in &function.events {
+            if let EventSource::HttpApi { method, path } = &event.source {
+                let scopes = match template.route_authorizer(event) {
+                    Some(_) => event.scopes.clone(),
+                    None => Vec::new(),
+                };
+                in_template.insert(format!("{method} {path}"), scopes);
+            }
+        }
+    }
+    // WHEN the committed OpenAPI document's operations are read, with their security
+    let document: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("docs/openapi.json"))
+            .expect("docs/openapi.json"),
+    )
+    .expect("JSON");
+    let mut in_document = std::collections::BTreeMap::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let scopes: Vec<String> = operation["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|requirement| requirement[api::openapi::SECURITY_SCHEME].as_array())
+                .flatten()
+                .filter_map(|scope| scope.as_str().map(str::to_owned))
+                .collect();
+            in_document.insert(format!("{} {path}", method.to_uppercase()), scopes);
+        }
+    }
+    // THEN every route is in both, and each needs the same scopes in both
+    assert_eq!(in_template.len(), 27, "{in_template:#?}");
+    assert_eq!(in_document, in_template);
+}
