@@ -4,7 +4,9 @@
 #   make up     the local stack, until Ctrl-C
 #   make token  a bearer token of the running `make up` stack: make token ORG=acme [SCOPES="lifecycle.read"]
 #   make lint   fmt check, clippy (warnings denied), cfn-lint, sam validate --lint, checkov
-#   make build  release Lambda bundles for arm64 (cargo-lambda, zig linker)
+#   make contract-test  schemathesis against the devstack from docs/openapi.json, bounded (in make test)
+#   make fuzz   the same, deeper (FUZZ_EXAMPLES=200)
+#   make build  one release Lambda zip per function for arm64 (cargo-lambda, zig linker), sizes printed
 #   make bench  Graph client and sync figures against the simulator
 #   make proof  the full crash matrix: every job kind killed at every failure point, as a table
 #   make deploy sam build + sam deploy into your AWS account (--guided the first time)
@@ -20,13 +22,16 @@ VENV_STAMP := $(VENV)/.installed
 # pins its own boto3, so it lives in a virtualenv of its own.
 CHECKOV_VENV := $(CURDIR)/.venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# schemathesis pins its own jsonschema and hypothesis: a virtualenv of its own too.
+FUZZ_VENV := $(CURDIR)/.venv-fuzz
+FUZZ_STAMP := $(FUZZ_VENV)/.installed
 export PATH := $(VENV)/bin:$(PATH)
 # No telemetry from `sam` on developer machines or CI.
 export SAM_CLI_TELEMETRY := 0
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv browser nextest test lint fmt demo up token build bench proof deploy clean
+.PHONY: help venv browser nextest test lint fmt demo up token build bench proof deploy clean contract-test fuzz
 
 # Debian's packages are installed as root (CI and these machines), else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -50,6 +55,13 @@ $(CHECKOV_STAMP): tools/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
 	@touch $@
 
+$(FUZZ_STAMP): tools/requirements-fuzz.txt
+	@echo "==> creating .venv-fuzz from tools/requirements-fuzz.txt"
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-fuzz.txt
+	@touch $@
+
 # Headless Chromium (Debian's package) for the browser test of the consent flow.
 browser:
 	@command -v chromium >/dev/null || { \
@@ -71,12 +83,20 @@ fmt:
 
 # cargo-nextest runs the test binaries side by side (.config/nextest.toml); it ships with the
 # Rust toolchain image here, and is built from crates.io where it is missing. Doctests after.
-test: lint browser nextest
+test: lint browser nextest contract-test
 	cargo nextest run --workspace --locked --no-fail-fast
 	cargo test --workspace --doc --locked
 
 nextest:
 	@cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
+# The HTTP API fuzzed from its contract (tools/contract-test.sh): fixed seed, a few examples per
+# operation; no 5xx, answers as docs/openapi.json says, no panic in the functions' log.
+contract-test: venv $(FUZZ_STAMP)
+	FUZZ_VENV=$(FUZZ_VENV) tools/contract-test.sh
+
+fuzz: venv $(FUZZ_STAMP)
+	FUZZ_VENV=$(FUZZ_VENV) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} tools/contract-test.sh
 
 demo: venv
 	cargo run --locked -p devstack -- demo
@@ -89,9 +109,15 @@ ORG ?= demo
 token:
 	@cargo run --quiet --locked -p devstack -- token --org $(ORG) $(if $(filter undefined,$(origin SCOPES)),,--scope "$(SCOPES)")
 
+# One zip per function (target/lambda/<function>/bootstrap.zip, what Lambda's provided.al2023
+# runtime takes), each size printed.
 build: venv
 	rustup target add aarch64-unknown-linux-gnu
-	cargo lambda build --release --arm64 --locked --workspace --bins --exclude devstack --exclude graph-sim
+	cargo lambda build --release --arm64 --locked --output-format zip --workspace --bins --exclude devstack --exclude graph-sim
+	@echo "==> one arm64 zip per function"
+	@for zip in target/lambda/*/bootstrap.zip; do \
+	  printf '  %-20s %9s  %s\n' "$$(basename $$(dirname $$zip))" "$$(numfmt --to=iec-i --suffix=B --format=%.1f $$(stat -c %s $$zip))" "$$zip"; \
+	done
 
 bench: venv
 	tools/bench.sh

@@ -79,10 +79,18 @@ fn boolean() -> ObjectBuilder {
         .enum_values(Some(["true", "false"]))
 }
 
-fn limit() -> ObjectBuilder {
+fn items_limit() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::Integer)
         .minimum(Some(1))
+        .maximum(Some(crate::synced::MAX_LIMIT))
+}
+
+fn runs_limit() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(crate::synced::MAX_RUNS))
 }
 
 fn days() -> ObjectBuilder {
@@ -99,11 +107,7 @@ fn mode() -> ObjectBuilder {
 }
 
 const PAGE: &[Query] = &[
-    (
-        "limit",
-        "Items per page (the route's maximum is in README).",
-        limit,
-    ),
+    ("limit", "Items per page (default 100).", items_limit),
     ("cursor", "The `next_cursor` of the previous page.", text),
     (
         "include_deleted",
@@ -201,7 +205,7 @@ pub const ROUTES: &[Route] = &[
         access: READ,
         operation_id: "listSyncRuns",
         summary: "The tenant's sync runs, newest first.",
-        query: PAGE,
+        query: &[("limit", "Runs to list (default 20).", runs_limit)],
         body: None,
         answers: &[(200, "A page of sync runs.", Content::Json("Object"))],
         errors: &[400, 404, 503],

@@ -37,10 +37,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Largest page of accounts or groups.
-const MAX_LIMIT: usize = 1_000;
+pub(crate) const MAX_LIMIT: usize = 1_000;
 const DEFAULT_LIMIT: usize = 100;
 /// Longest sync log answered at once.
-const MAX_RUNS: usize = 200;
+pub(crate) const MAX_RUNS: usize = 200;
 
 use crate::{Answer, answer};
 
@@ -131,7 +131,7 @@ impl SyncRoutes {
                 )
             })?
         };
-        let full = body.full || query_param(request, "full") == Some("true");
+        let full = body.full || lifecycle::http::bool_query(request, "full")?;
         let tenant = self.tenant(request).await?;
         if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
             return Err(answer(
@@ -349,7 +349,7 @@ impl SyncRoutes {
         id_of: fn(&T) -> (String, bool),
     ) -> Result<Page<T>, Answer> {
         let limit = limit(request, DEFAULT_LIMIT, MAX_LIMIT)?;
-        let include_deleted = query_param(request, "include_deleted") == Some("true");
+        let include_deleted = lifecycle::http::bool_query(request, "include_deleted")?;
         let (first_shard, after) = match query_param(request, "cursor") {
             Some(cursor) => parse_cursor(cursor, partitions.len())?,
             None => (0, None),

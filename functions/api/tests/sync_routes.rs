@@ -357,6 +357,21 @@ async fn given_bad_input_when_the_sync_routes_are_called_then_they_answer_with_w
         )
         .await;
     assert_eq!(status, 400, "{body}");
+    // a flag that is neither true nor false is refused, naming it, not read as false
+    for (route, flag) in [
+        ("GET /tenants/{tenant_id}/accounts", "include_deleted"),
+        ("GET /tenants/{tenant_id}/groups", "include_deleted"),
+        ("POST /tenants/{tenant_id}/sync", "full"),
+    ] {
+        let (status, body) = local.call(route, &[], &[(flag, "null")], None).await;
+        assert_eq!(status, 400, "{route}?{flag}=null: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(flag) && m.contains("true or false")),
+            "{body}"
+        );
+    }
     let (status, body) = local
         .call(
             "GET /tenants/{tenant_id}/accounts/{account_id}",

@@ -222,6 +222,26 @@ pub fn query_param<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Opti
     request.query_string_parameters.first(name)
 }
 
+/// A boolean query parameter (`?full=true`): absent is `false`; `true` or `false`; anything else
+/// is a 400 that names the parameter, rather than a silent `false`.
+pub fn bool_query(
+    request: &ApiGatewayV2httpRequest,
+    name: &str,
+) -> Result<bool, Box<ApiGatewayV2httpResponse>> {
+    match query_param(request, name) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(Box::new(error_response(
+            400,
+            "bad_request",
+            format!(
+                "{name} must be true or false, got {:?}",
+                other.chars().take(40).collect::<String>()
+            ),
+        ))),
+    }
+}
+
 /// The caller's platform organization: the claim `org_claim` (`Config::org_claim`) of the token
 /// API Gateway's JWT authorizer verified. 401 when the request carries no verified claims (the
 /// route is not behind the authorizer, or the event did not come through API Gateway); 403 when

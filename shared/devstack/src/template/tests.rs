@@ -641,3 +641,52 @@ fn given_the_real_template_and_the_openapi_document_then_they_name_the_same_rout
     assert_eq!(in_template.len(), 27, "{in_template:#?}");
     assert_eq!(in_document, in_template);
 }
+
+#[test]
+fn given_the_real_template_then_cors_allows_only_the_platforms_origins_and_the_routes_methods() {
+    // GIVEN the template's HTTP API and its parameters
+    let text = std::fs::read_to_string(workspace_root().join("infra/template.yaml"))
+        .expect("infra/template.yaml");
+    let document: Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let cors = &document["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let list = |key: &str| -> Vec<String> {
+        cors[key]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("CorsConfiguration.{key} is a list"))
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_lowercase))
+            .collect()
+    };
+
+    // WHEN the CORS configuration is read
+    // THEN the origins are the PlatformOrigins parameter: a list the operator must give, no default
+    // (so never a wildcard by accident), and no credentials (the API takes bearer tokens)
+    assert_eq!(
+        referenced_resource(&cors["AllowOrigins"]).as_deref(),
+        Some("PlatformOrigins")
+    );
+    let parameter = &document["Parameters"]["PlatformOrigins"];
+    assert_eq!(parameter["Type"].as_str(), Some("CommaDelimitedList"));
+    assert!(parameter.get("Default").is_none(), "no default origin");
+    assert_eq!(cors["AllowCredentials"].as_bool(), Some(false));
+    // AND a browser may send the headers the routes read, and every method a route uses
+    let headers = list("AllowHeaders");
+    for header in ["authorization", "content-type"] {
+        assert!(
+            headers.contains(&header.to_owned()),
+            "{header}: {headers:?}"
+        );
+    }
+    let methods = list("AllowMethods");
+    let template = real_template();
+    for function in &template.functions {
+        for event in &function.events {
+            if let EventSource::HttpApi { method, path } = &event.source {
+                assert!(
+                    methods.contains(&method.to_lowercase()),
+                    "{method} {path} is not allowed by CORS: {methods:?}"
+                );
+            }
+        }
+    }
+}

@@ -22,7 +22,7 @@ usage: devstack up [--port PORT] [--time-scale N]
           every function of infra/template.yaml behind a local HTTP API; stay up until Ctrl-C
   demo    start the same stack, walk through each capability, exit
   token   print a bearer token of the running stack (`devstack up`) for platform organization
-          ORG; every API route but /health, /connect/start and /oauth/callback needs one.
+          ORG; every API route but /health, /openapi.json, /connect/start and /oauth/callback needs one.
           It holds every scope (lifecycle.read lifecycle.write tenants.admin) unless --scope
           names some, space-separated (\"\" for none)
 
@@ -203,7 +203,7 @@ fn print_stack(stack: &Stack, time_scale: f64) {
 
     println!("\nauthentication (the template's JWT authorizer; the devstack is the issuer)");
     println!(
-        "  every route but GET /health, GET /connect/start and GET /oauth/callback needs a bearer token"
+        "  every route but GET /health, GET /openapi.json, GET /connect/start and GET /oauth/callback needs a bearer token"
     );
     println!("  token for org {UP_ORG} (valid 12 h; `make token ORG=...` for another):");
     println!("  export TOKEN={}", stack.token(UP_ORG));
