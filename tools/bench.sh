@@ -2,6 +2,8 @@
 # make bench: the figures README.md quotes. Nothing here is asserted: it measures and prints.
 #   1. Graph client: list 100,000 users and 2,000 groups with their members from the simulator.
 #   2. Sync: a full sync of the same tenant into DynamoDB (moto), then a delta sync after 1 % change.
+#   3. Cold start: each function's init and first invocation under a local Lambda Runtime API
+#      emulation (tools/coldstart.py).
 # Release builds (the Lambda profile). The simulator runs as its own process, so the client's CPU
 # time and peak RSS are the client's alone.
 set -euo pipefail
@@ -39,3 +41,9 @@ echo
 echo "==> Sync: one tenant of $USERS accounts and $GROUP_COUNT groups into DynamoDB (moto), full then delta"
 echo "    (moto is far slower than DynamoDB: wall times here are an upper bound)"
 "$target/release/examples/bench_sync" --users "$USERS" --groups "$GROUP_COUNT"
+
+echo
+echo "==> Cold start: each function under a local Lambda Runtime API (exec -> first next = init)"
+cargo build --release --locked -p api -p oauth-callback -p sync -p onboarding -p offboarding \
+  -p license-refresh -p dead-letters --bins
+CARGO_TARGET_DIR="$target" python3 tools/coldstart.py
