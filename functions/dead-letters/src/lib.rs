@@ -33,7 +33,6 @@ use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobParseError, JobRecord, JobStatus, SyncRunStatus,
     TenantConnection,
 };
-use lifecycle::store::keys;
 use lifecycle::sync_runs as runs;
 use lifecycle::{
     Config, Function, HandlerError, Invocation, JobId, MAX_DELIVERIES, Platform, PlatformError,
@@ -224,8 +223,10 @@ async fn settle_job(platform: &Platform, job: &Job) -> Result<Settled, Unsettled
             job.job_id
         )));
     }
-    let key = keys::job(&job.tenant_id, &job.job_id);
-    let stored = platform.store.get::<JobRecord>(&key).await?;
+    let stored = platform
+        .store
+        .job_record(&job.tenant_id, &job.job_id)
+        .await?;
     let now = Utc::now();
     let settled = match stored {
         Some(record) if record.status.is_finished() => Settled::AlreadyEnded,
@@ -250,7 +251,7 @@ async fn settle_job(platform: &Platform, job: &Job) -> Result<Settled, Unsettled
             let ended: Vec<&str> = ended.iter().map(String::as_str).collect();
             match platform
                 .store
-                .put_unless_status(&key, &record, &ended)
+                .put_job_record_unless_status(&record, &ended)
                 .await?
             {
                 PutOutcome::Created => Settled::JobFailed(reason),
@@ -264,7 +265,7 @@ async fn settle_job(platform: &Platform, job: &Job) -> Result<Settled, Unsettled
             record.error = Some(reason.clone());
             record.completed_at = Some(now);
             platform.events.job_finished(&record).await?;
-            match platform.store.put_new(&key, &record).await? {
+            match platform.store.put_new_job_record(&record).await? {
                 PutOutcome::Created => Settled::JobFailed(reason),
                 PutOutcome::AlreadyExists => Settled::AlreadyEnded,
             }
@@ -333,13 +334,17 @@ async fn record_refusal(
     job_type: Option<&str>,
     reason: String,
 ) -> Result<Settled, Unsettled> {
-    let key = keys::job(&tenant_id, &job_id);
-    if platform.store.get::<JobRecord>(&key).await?.is_some() {
+    if platform
+        .store
+        .job_record(&tenant_id, &job_id)
+        .await?
+        .is_some()
+    {
         return Ok(Settled::AlreadyEnded);
     }
     let record = JobRecord::refused(tenant_id, job_id, job_type, reason.clone(), Utc::now());
     platform.events.job_finished(&record).await?;
-    Ok(match platform.store.put_new(&key, &record).await? {
+    Ok(match platform.store.put_new_job_record(&record).await? {
         PutOutcome::Created => Settled::JobFailed(reason),
         PutOutcome::AlreadyExists => Settled::AlreadyEnded,
     })

@@ -14,10 +14,9 @@ use futures::TryStreamExt as _;
 use futures::future::BoxFuture;
 use graph::{GraphError, SubscribedSku, TenantGraph};
 use lifecycle::model::{
-    Account, Job, JobKind, JobStatus, JobStep, LastSignIn, Sku, StepOutcome, TenantConnection,
+    Job, JobKind, JobStatus, JobStep, LastSignIn, Sku, StepOutcome, TenantConnection,
 };
-use lifecycle::store::keys;
-use lifecycle::{JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
+use lifecycle::{JobError, JobHandler, JobProgress, Platform, TenantId};
 
 use lifecycle::license_report::{self as report, NEEDS_P1, ReportOptions};
 
@@ -27,6 +26,8 @@ pub const LAST_SIGN_IN: &str = "last_sign_in";
 pub const INACTIVE_ACCOUNTS: &str = "inactive_accounts";
 /// Inactive accounts named in the step detail (the report route lists them all).
 const NAMED_IN_DETAIL: usize = 20;
+/// Changed accounts written at a time, so memory stays bounded on a 100k-account tenant.
+const WRITE_CHUNK: usize = 500;
 
 /// The license-refresh job handler.
 #[derive(Clone)]
@@ -158,24 +159,8 @@ impl LicenseRefresh {
             .iter()
             .filter_map(sku)
             .collect();
-        let stored: HashMap<SkuId, Sku> = store
-            .query::<Sku>(&keys::sku_partition(tenant_id), None)
-            .map_ok(|sku| (sku.sku_id.clone(), sku))
-            .try_collect()
-            .await?;
-        let changed: Vec<_> = fresh
-            .iter()
-            .filter(|sku| stored.get(&sku.sku_id) != Some(sku))
-            .map(|sku| (keys::sku(tenant_id, &sku.sku_id), sku.clone()))
-            .collect();
-        let gone: Vec<_> = stored
-            .keys()
-            .filter(|id| !fresh.iter().any(|sku| &sku.sku_id == *id))
-            .map(|id| keys::sku(tenant_id, id))
-            .collect();
-        let (changed_count, gone_count) = (changed.len(), gone.len());
-        store.batch_put(changed).await?;
-        store.batch_delete(gone).await?;
+        let replaced = store.replace_skus(tenant_id, &fresh).await?;
+        let (changed_count, gone_count) = (replaced.written, replaced.removed);
         let enabled: u64 = fresh.iter().map(|s| u64::from(s.enabled)).sum();
         let consumed: u64 = fresh.iter().map(|s| u64::from(s.consumed)).sum();
         let unused: u64 = fresh.iter().map(|s| u64::from(s.unused())).sum();
@@ -218,25 +203,34 @@ impl LicenseRefresh {
             reason: NEEDS_P1.to_owned(),
         };
         let mut updated = 0;
-        for partition in keys::account_partitions(&tenant.tenant_id) {
-            let mut changed = Vec::new();
-            let mut accounts = pin!(self.platform.store.query::<Account>(&partition, None));
-            while let Some(mut account) = accounts.try_next().await? {
-                let wanted = if has_p1 {
-                    match sign_ins.get(account.id.as_str()) {
-                        Some(last) => last.clone(),
-                        None => continue,
-                    }
-                } else {
-                    not_available.clone()
-                };
-                if account.last_sign_in != wanted {
-                    account.last_sign_in = wanted;
-                    changed.push((keys::account(&tenant.tenant_id, &account.id), account));
+        let mut changed = Vec::new();
+        let mut accounts = pin!(self.platform.store.accounts(&tenant.tenant_id));
+        while let Some(mut account) = accounts.try_next().await? {
+            let wanted = if has_p1 {
+                match sign_ins.get(account.id.as_str()) {
+                    Some(last) => last.clone(),
+                    None => continue,
                 }
+            } else {
+                not_available.clone()
+            };
+            if account.last_sign_in != wanted {
+                account.last_sign_in = wanted;
+                changed.push(account);
             }
-            updated += self.platform.store.batch_put(changed).await?;
+            if changed.len() >= WRITE_CHUNK {
+                updated += self
+                    .platform
+                    .store
+                    .put_accounts(&tenant.tenant_id, std::mem::take(&mut changed))
+                    .await?;
+            }
         }
+        updated += self
+            .platform
+            .store
+            .put_accounts(&tenant.tenant_id, changed)
+            .await?;
         Ok(if has_p1 {
             format!(
                 "last sign-in read for {} account(s); {updated} stored account(s) updated",

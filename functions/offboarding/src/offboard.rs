@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{
     Account, AccountRef, AssignedLicense, Job, JobKind, JobStatus, JobStep, OffboardJob,
-    OffboardPolicy, Sku, StepOutcome, TenantConnection,
+    OffboardPolicy, StepOutcome, TenantConnection,
 };
 use lifecycle::store::keys;
 use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
@@ -180,8 +180,7 @@ impl Offboarding {
     ) -> Result<(), JobError> {
         let mut snapshot = snapshot::of(job, state)?;
         snapshot.manager_id = preflight::manager_id(graph, &state.id).await?;
-        let key = keys::account_snapshot(&job.tenant_id, &snapshot.account_id);
-        self.platform.store.put(&key, &snapshot).await?;
+        self.platform.store.put_account_snapshot(&snapshot).await?;
         progress
             .step(step(
                 plan::SNAPSHOT,
@@ -214,14 +213,14 @@ impl Offboarding {
         &self,
         tenant_id: &TenantId,
     ) -> Result<HashMap<String, String>, JobError> {
-        use futures::TryStreamExt as _;
         Ok(self
             .platform
             .store
-            .query::<Sku>(&keys::sku_partition(tenant_id), None)
-            .map_ok(|sku| (sku.sku_id.to_string(), sku.part_number.to_string()))
-            .try_collect()
-            .await?)
+            .skus(tenant_id)
+            .await?
+            .into_values()
+            .map(|sku| (sku.sku_id.to_string(), sku.part_number.to_string()))
+            .collect())
     }
 
     /// The account is in deleted items already: with the delete policy that is the goal (e.g. a

@@ -10,7 +10,6 @@
 
 use graph::{AssignedLicense, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{AccountRef, AccountSnapshot, SnapshotGroup, SnapshotLicense, StepOutcome};
-use lifecycle::store::keys;
 use lifecycle::{AccountId, Platform, StoreError, TenantId};
 use serde::Serialize;
 use thiserror::Error;
@@ -120,7 +119,7 @@ pub async fn restore(
 ) -> Result<RestoreReport, RestoreError> {
     let snapshot = platform
         .store
-        .get::<AccountSnapshot>(&keys::account_snapshot(tenant_id, account_id))
+        .account_snapshot(tenant_id, account_id)
         .await?
         .filter(|s| !s.is_expired(chrono::Utc::now()));
     let base = &platform.config.graph_base_url;

@@ -12,7 +12,6 @@ pub use lifecycle::schedule::{PARK_AFTER, ParkedJob, ScheduleError, park, send_d
 use chrono::{DateTime, Utc};
 use lifecycle::Platform;
 use lifecycle::model::PASSWORD_HANDOVER_TTL;
-use lifecycle::store::keys;
 
 /// Deletes every generated password whose hand-over expired untaken (created more than
 /// [`PASSWORD_HANDOVER_TTL`] before `now`): its secret, and its hand-over item if DynamoDB's TTL
@@ -27,10 +26,7 @@ pub async fn expire_password_handovers(
         .delete_generated_passwords_created_before(now - PASSWORD_HANDOVER_TTL)
         .await?;
     for (tenant, job) in &expired {
-        platform
-            .store
-            .delete(&keys::password_handover(tenant, job))
-            .await?;
+        platform.store.delete_password_handover(tenant, job).await?;
         tracing::info!(tenant_id = %tenant, job_id = %job, "an untaken generated password expired: deleted");
     }
     Ok(expired.len())

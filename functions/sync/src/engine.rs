@@ -305,8 +305,7 @@ impl<'a> Engine<'a> {
             let started = Instant::now();
             let paused = match phase {
                 Phase::Tenant => {
-                    let users = self.plan("users", full).await?;
-                    self.tenant_phase(users.full).await?;
+                    self.tenant_phase().await?;
                     None
                 }
                 Phase::Users => self.users_phase(full).await?,

@@ -378,6 +378,77 @@ async fn given_1000_accounts_when_batch_written_then_they_spread_over_every_shar
 }
 
 #[tokio::test]
+async fn given_stored_skus_when_replaced_with_what_graph_answered_then_new_and_changed_are_written_and_gone_ones_deleted()
+ {
+    // GIVEN a tenant with two stored SKUs, and 300 stored accounts read back through the
+    // repository (every shard)
+    let local = spawn().await;
+    let store = store(&local).await;
+    let tenant_id = tenant(11);
+    let sku = |id: &str, part: &str, consumed: u32| Sku {
+        sku_id: SkuId::parse(id).expect("sku id"),
+        part_number: SkuPartNumber::parse(part).expect("part"),
+        enabled: 10,
+        suspended: 0,
+        warning: 0,
+        consumed,
+        capability_status: "Enabled".into(),
+    };
+    let (kept, changed, gone, new) = (
+        "c7df2760-2c81-4ef7-b578-5b5392b571df",
+        "6fd2c87f-b296-42f0-b197-1e91e994b900",
+        "f30db892-07e9-47e9-837c-80727f46fd3d",
+        "05e9a617-0261-4cee-bb44-138d3ef5d965",
+    );
+    let first = store
+        .replace_skus(
+            &tenant_id,
+            &[
+                sku(kept, "SPE_E5", 3),
+                sku(changed, "ENTERPRISEPACK", 4),
+                sku(gone, "EMS", 1),
+            ],
+        )
+        .await
+        .expect("first replace");
+    assert_eq!((first.written, first.removed), (3, 0));
+    let accounts: Vec<Account> = (0..300u32).map(account).collect();
+    assert_eq!(
+        store
+            .put_accounts(&tenant_id, accounts.clone())
+            .await
+            .expect("accounts"),
+        300
+    );
+
+    // WHEN the SKUs are replaced by what Graph answers now: one kept as it was, one with a seat
+    // more consumed, one new, one no longer subscribed
+    let now = [
+        sku(kept, "SPE_E5", 3),
+        sku(changed, "ENTERPRISEPACK", 5),
+        sku(new, "POWER_BI_PRO", 0),
+    ];
+    let replaced = store.replace_skus(&tenant_id, &now).await.expect("replace");
+
+    // THEN only the changed and the new SKU were written, the gone one deleted, and the store
+    // holds exactly what Graph answered
+    assert_eq!((replaced.written, replaced.removed), (2, 1));
+    let stored = store.skus(&tenant_id).await.expect("skus");
+    assert_eq!(stored.len(), 3);
+    for sku in &now {
+        assert_eq!(stored.get(&sku.sku_id), Some(sku));
+    }
+    // AND the accounts stream reads every account back across the shards
+    let read: HashSet<AccountId> = store
+        .accounts(&tenant_id)
+        .map_ok(|account| account.id)
+        .try_collect()
+        .await
+        .expect("accounts");
+    assert_eq!(read, accounts.into_iter().map(|a| a.id).collect());
+}
+
+#[tokio::test]
 async fn given_short_lived_records_when_written_then_they_carry_the_ttl_attribute_and_others_do_not()
  {
     let local = spawn().await;

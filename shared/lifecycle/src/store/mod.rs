@@ -7,6 +7,7 @@
 
 mod item;
 pub mod keys;
+mod tenant_items;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::model::{
 use crate::sdk_error::{AwsFailure, BoxError, classify};
 use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
 pub use keys::{Key, PartitionKey};
+pub use tenant_items::SkusReplaced;
 
 /// Items per BatchWriteItem request (the DynamoDB limit).
 const BATCH_SIZE: usize = 25;

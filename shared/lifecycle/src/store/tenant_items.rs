@@ -1,0 +1,140 @@
+//! A tenant's items in domain words: its accounts, SKUs, job records, snapshots and password
+//! hand-overs, so a handler asks the store for "the tenant's SKUs" and never builds a key. The
+//! table's layout (partitions, shards, sort keys) stays in [`keys`](super::keys).
+
+use std::collections::{HashMap, HashSet};
+
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+
+use super::{PutOutcome, Store, StoreError, keys};
+use crate::ids::{AccountId, JobId, SkuId, TenantId};
+use crate::model::{Account, AccountSnapshot, JobRecord, Sku};
+
+/// What [`Store::replace_skus`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkusReplaced {
+    /// SKUs written because they were new or differed from the stored item.
+    pub written: usize,
+    /// Stored SKUs the tenant no longer subscribes to, deleted.
+    pub removed: usize,
+}
+
+impl Store {
+    /// Every stored account of the tenant, shard by shard, one page in memory at a time.
+    pub fn accounts(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Stream<Item = Result<Account, StoreError>> + Send + 'static + use<> {
+        let store = self.clone();
+        futures::stream::iter(keys::account_partitions(tenant))
+            .map(move |partition| store.query::<Account>(&partition, None))
+            .flatten()
+    }
+
+    /// One stored account of the tenant.
+    pub async fn account(
+        &self,
+        tenant: &TenantId,
+        account: &AccountId,
+    ) -> Result<Option<Account>, StoreError> {
+        self.get(&keys::account(tenant, account)).await
+    }
+
+    /// Writes accounts of the tenant (25 to a request); returns how many were written.
+    pub async fn put_accounts(
+        &self,
+        tenant: &TenantId,
+        accounts: Vec<Account>,
+    ) -> Result<usize, StoreError> {
+        let records: Vec<_> = accounts
+            .into_iter()
+            .map(|account| (keys::account(tenant, &account.id), account))
+            .collect();
+        self.batch_put(records).await
+    }
+
+    /// The tenant's stored SKUs, by SKU id.
+    pub async fn skus(&self, tenant: &TenantId) -> Result<HashMap<SkuId, Sku>, StoreError> {
+        self.query::<Sku>(&keys::sku_partition(tenant), None)
+            .map_ok(|sku| (sku.sku_id.clone(), sku))
+            .try_collect()
+            .await
+    }
+
+    /// Makes the tenant's stored SKUs what Graph answered (`fresh`): writes the new and changed
+    /// ones and deletes the ones no longer subscribed. The sync and the license refresh both
+    /// keep SKUs this way, so neither leaves behind what the other removed.
+    pub async fn replace_skus(
+        &self,
+        tenant: &TenantId,
+        fresh: &[Sku],
+    ) -> Result<SkusReplaced, StoreError> {
+        let stored = self.skus(tenant).await?;
+        let seen: HashSet<&SkuId> = fresh.iter().map(|sku| &sku.sku_id).collect();
+        let changed: Vec<_> = fresh
+            .iter()
+            .filter(|sku| stored.get(&sku.sku_id) != Some(*sku))
+            .map(|sku| (keys::sku(tenant, &sku.sku_id), sku.clone()))
+            .collect();
+        let gone: Vec<_> = stored
+            .keys()
+            .filter(|id| !seen.contains(id))
+            .map(|id| keys::sku(tenant, id))
+            .collect();
+        Ok(SkusReplaced {
+            written: self.batch_put(changed).await?,
+            removed: self.batch_delete(gone).await?,
+        })
+    }
+
+    /// A job's record.
+    pub async fn job_record(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        self.get(&keys::job(tenant, job)).await
+    }
+
+    /// Writes a job's record only if the job has none yet (the job id is the idempotency key).
+    pub async fn put_new_job_record(&self, record: &JobRecord) -> Result<PutOutcome, StoreError> {
+        self.put_new(&keys::job(&record.tenant_id, &record.job_id), record)
+            .await
+    }
+
+    /// Writes a job's record over the stored one unless that one has ended meanwhile (its status
+    /// is one of `ended`) or is gone.
+    pub async fn put_job_record_unless_status(
+        &self,
+        record: &JobRecord,
+        ended: &[&str],
+    ) -> Result<PutOutcome, StoreError> {
+        let key = keys::job(&record.tenant_id, &record.job_id);
+        self.put_unless_status(&key, record, ended).await
+    }
+
+    /// The snapshot an offboarding took of an account before its first write.
+    pub async fn account_snapshot(
+        &self,
+        tenant: &TenantId,
+        account: &AccountId,
+    ) -> Result<Option<AccountSnapshot>, StoreError> {
+        self.get(&keys::account_snapshot(tenant, account)).await
+    }
+
+    /// Keeps an offboarding's snapshot (one per account: the latest offboarding's).
+    pub async fn put_account_snapshot(&self, snapshot: &AccountSnapshot) -> Result<(), StoreError> {
+        let key = keys::account_snapshot(&snapshot.tenant_id, &snapshot.account_id);
+        self.put(&key, snapshot).await
+    }
+
+    /// Deletes a job's generated-password hand-over item (done when the password is taken, or
+    /// when it expires untaken).
+    pub async fn delete_password_handover(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<(), StoreError> {
+        self.delete(&keys::password_handover(tenant, job)).await
+    }
+}
