@@ -216,9 +216,10 @@ fn kinds(tenant: &TenantId) -> HashMap<PartitionKey, &'static str> {
     kinds
 }
 
-/// Deletes every item of the tenant: each partition's items (the connection item last of all,
-/// so a removal that stops half-way is found and finished by the next DELETE), the index entry,
-/// then a sweep for anything written meanwhile.
+/// Deletes every item of the tenant: each partition's items, the index entry, a sweep for
+/// anything written meanwhile, and the connection item last of all (so a removal that stops
+/// half-way is found and finished by the next DELETE, and no new connection is made before the
+/// sweep ends).
 async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted, StoreError> {
     let store = &platform.store;
     let kinds = kinds(tenant);
@@ -260,10 +261,13 @@ async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted,
     {
         deleted.index_entry = 1;
     }
+    // The sweep for anything written meanwhile comes before the connection goes: while the
+    // connection (marked `removed`) is there, no new connection of the tenant can be made, so
+    // this sweep never deletes a newer connection's data.
+    deleted.other += store.delete_tenant(tenant).await?;
     if store.take::<TenantConnection>(&meta).await?.is_some() {
         deleted.connection += 1;
     }
-    deleted.other += store.delete_tenant(tenant).await?;
     deleted.total = deleted.accounts
         + deleted.groups
         + deleted.memberships

@@ -17,6 +17,23 @@ use crate::store::{PutOutcome, StoreError, keys};
 use crate::vault::VaultError;
 use crate::{AwsClients, Config, Queue, Store, Vault};
 
+/// How long a sweep's mark refuses new connections of its tenant at most: longer than any
+/// function's Lambda timeout (900 s), so only a sweeper that died leaves one, and only this long.
+pub const SWEEP_MARK_TTL: chrono::Duration = chrono::Duration::minutes(16);
+
+/// A sweep under way (`SWEEPS` / `{tenant}#{sweeper}`): see [`Platform::sweep_if_removed`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SweepMark {
+    tenant_id: TenantId,
+    until: chrono::DateTime<chrono::Utc>,
+}
+
+impl crate::store::Record for SweepMark {
+    fn expires_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        Some(self.until)
+    }
+}
+
 /// Why the shared dependencies could not be built.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -129,10 +146,23 @@ impl Platform {
     /// [`StoreError::TenantExists`] until its removal ends), then its index entry. Should a
     /// removal delete the connection between the two writes, the index entry it missed is
     /// deleted here ([`StoreError::TenantGone`]).
+    ///
+    /// A sweep of the tenant's last removal still under way ([`Self::sweep_if_removed`] marks it
+    /// first) refuses the connection too: the META item just written is taken back and
+    /// [`StoreError::TenantExists`] answered, so that sweep can never delete the new
+    /// connection's data. Write, then check, on both sides: whichever of the two writes its
+    /// item second sees the other's.
     pub async fn connect_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {
         let tenant_id = &tenant.tenant_id;
         let meta = keys::tenant_meta(tenant_id);
         if self.store.put_new(&meta, tenant).await? == PutOutcome::AlreadyExists {
+            return Err(StoreError::TenantExists {
+                tenant_id: tenant_id.clone(),
+            });
+        }
+        if self.sweep_under_way(tenant_id).await? {
+            self.store.delete(&meta).await?;
+            tracing::warn!(tenant_id = %tenant_id, "a sweep of the tenant's removal is under way: connect again in a moment");
             return Err(StoreError::TenantExists {
                 tenant_id: tenant_id.clone(),
             });
@@ -184,13 +214,51 @@ impl Platform {
     /// When the tenant has no live connection, every item of it but the connection is deleted
     /// ([`Store::delete_tenant`]) and `true` is returned. A removal that ran before the check
     /// is thereby finished for what this worker wrote; one that runs after it deletes the rest.
+    ///
+    /// The sweep is marked first (`SWEEPS` / `{tenant}#{sweeper}`, [`keys::sweep`]) and the
+    /// connection read after: a new connection made meanwhile either is seen here (no sweep) or
+    /// sees the mark and is refused ([`Self::connect_tenant`]) until the sweep ends, so a sweep
+    /// never deletes the data of a newer connection of the same tenant. A sweeper that dies
+    /// leaves a mark that stops counting after [`SWEEP_MARK_TTL`].
     pub async fn sweep_if_removed(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        if self.is_connected(tenant).await? {
+            return Ok(false);
+        }
+        let now = chrono::Utc::now();
+        let mark_key = keys::sweep(tenant, &uuid::Uuid::new_v4().simple().to_string());
+        let mark = SweepMark {
+            tenant_id: tenant.clone(),
+            until: now + SWEEP_MARK_TTL,
+        };
+        self.store.put(&mark_key, &mark).await?;
+        let swept = self.sweep_marked(tenant).await;
+        // BatchWriteItem, which every sweeper holds already (DeleteItem not all of them).
+        if let Err(error) = self.store.batch_delete(vec![mark_key]).await {
+            tracing::warn!(tenant_id = %tenant, %error, "could not clear a sweep mark; it stops counting on its own");
+        }
+        swept
+    }
+
+    /// The sweep itself, once marked: nothing when a connection is live after all.
+    async fn sweep_marked(&self, tenant: &TenantId) -> Result<bool, StoreError> {
         if self.is_connected(tenant).await? {
             return Ok(false);
         }
         let deleted = self.store.delete_tenant(tenant).await?;
         tracing::warn!(tenant_id = %tenant, deleted, "the tenant was removed while this worker wrote: what it wrote is deleted");
         Ok(true)
+    }
+
+    /// Whether a sweep of `tenant` is under way (a live mark of [`Self::sweep_if_removed`]).
+    async fn sweep_under_way(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        use futures::TryStreamExt as _;
+        let now = chrono::Utc::now();
+        let marks: Vec<SweepMark> = self
+            .store
+            .query(&keys::sweeps(), Some(&keys::sweeps_of(tenant)))
+            .try_collect()
+            .await?;
+        Ok(marks.iter().any(|mark| mark.until > now))
     }
 
     /// The platform multi-tenant app's credential; its secret is read once per cold start.

@@ -287,6 +287,24 @@ pub fn is_scheduled_job_of(key: &Key, tenant: &TenantId) -> bool {
     key.partition() == &scheduled_jobs() && key.sk().split('#').nth(1) == Some(tenant.as_str())
 }
 
+/// The partition of sweeps under way (`SWEEPS` / `{tenant}#{sweeper}`): a worker that sweeps a
+/// removed tenant marks it here first, and a new connection of that tenant is refused while a
+/// mark is live (see `Platform::sweep_if_removed`). Not a tenant partition: a sweep does not
+/// delete the marks of others.
+pub fn sweeps() -> PartitionKey {
+    PartitionKey("SWEEPS".to_owned())
+}
+
+/// The mark of one sweep of `tenant` by `sweeper` (a random id per sweep).
+pub fn sweep(tenant: &TenantId, sweeper: &str) -> Key {
+    Key::new(sweeps(), format!("{tenant}#{sweeper}"))
+}
+
+/// The sort-key prefix of every sweep mark of `tenant`.
+pub fn sweeps_of(tenant: &TenantId) -> String {
+    format!("{tenant}#")
+}
+
 /// Every partition that holds the tenant's items; deleting them all (plus
 /// [`tenant_index_entry`], which lives in the shared index partition) removes the tenant.
 pub fn all_tenant_partitions(tenant: &TenantId) -> Vec<PartitionKey> {

@@ -650,3 +650,90 @@ async fn given_a_queued_record_when_a_cancel_and_a_start_race_then_exactly_one_w
     );
     assert_eq!(record(&platform, &job).await.status, JobStatus::Running);
 }
+
+#[tokio::test]
+async fn given_a_late_workers_sweep_of_a_removed_tenant_when_the_tenant_is_connected_again_meanwhile_then_the_new_connections_data_survives()
+ {
+    let (local, platform) = platform().await;
+    // GIVEN a removed tenant (connection gone) whose late worker sweeps it, through a hook that
+    // reconnects the tenant and writes an account of the new connection just before the
+    // sweep's first Query
+    let tenant = connection(&tenant(23));
+    let tenant_id = tenant.tenant_id.clone();
+    let admin = platform.clone();
+    let outcome = std::sync::Arc::new(Mutex::new(None));
+    let seen = outcome.clone();
+    let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook: local_aws::hook::Hook =
+        std::sync::Arc::new(move |request: &local_aws::hook::Request| {
+            if request.target != "DynamoDB_20120810.Query"
+                || fired.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return None;
+            }
+            let (admin, tenant, seen) = (admin.clone(), tenant.clone(), seen.clone());
+            let reconnect = tokio::spawn(async move {
+                let connected = admin.connect_tenant(&tenant).await;
+                if connected.is_ok() {
+                    admin
+                        .store
+                        .put(
+                            &keys::account(&tenant.tenant_id, &super::account_id(1)),
+                            &super::account(1),
+                        )
+                        .await
+                        .expect("the new connection's account");
+                }
+                *seen.lock().expect("lock") = Some(connected);
+            });
+            Some(Box::pin(async move {
+                reconnect.await.expect("the reconnection ran");
+            }) as local_aws::hook::Interleaving)
+        });
+    let sweeper = Platform::new(
+        config(),
+        &local_aws::hook::before(&local._moto.sdk_config().await, hook),
+    )
+    .expect("platform");
+
+    // WHEN the late worker sweeps
+    let swept = Box::pin(sweeper.sweep_if_removed(&tenant_id))
+        .await
+        .expect("sweep");
+
+    // THEN the reconnection made during the sweep is refused as "being removed" (so no new
+    // connection can lose data to it), and once the sweep is over the tenant connects again and
+    // keeps what it writes
+    assert!(swept);
+    let during = outcome.lock().expect("lock").take().expect("the hook ran");
+    assert!(
+        matches!(during, Err(StoreError::TenantExists { .. })),
+        "a reconnection was accepted while a sweep was deleting the tenant: {during:?}"
+    );
+    let again = connection(&tenant_id);
+    platform
+        .connect_tenant(&again)
+        .await
+        .expect("connects once the sweep is over");
+    let account = keys::account(&tenant_id, &super::account_id(1));
+    platform
+        .store
+        .put(&account, &super::account(1))
+        .await
+        .expect("account");
+    assert!(
+        !platform
+            .sweep_if_removed(&tenant_id)
+            .await
+            .expect("no sweep")
+    );
+    assert!(
+        platform
+            .store
+            .get::<lifecycle::model::Account>(&account)
+            .await
+            .expect("read")
+            .is_some(),
+        "the new connection's account was deleted"
+    );
+}
