@@ -71,7 +71,7 @@ async fn given_10_groups_and_2_licenses_when_onboarded_then_everything_is_applie
     let mut job = world.onboard_job("j-full", "adele", &secret);
     job["groups"] = json!(groups);
     job["licenses"] = json!(["SPE_E3", sku(&world, "EMS").sku_id]);
-    let before = world.sim.stats();
+    let before = world.sim().stats();
 
     // WHEN
     let record = world.run(&job).await;
@@ -108,7 +108,7 @@ async fn given_10_groups_and_2_licenses_when_onboarded_then_everything_is_applie
     }
 
     // Round trips: one validation $batch, then POST /users, one assignLicense, one $batch.
-    let after = world.sim.stats();
+    let after = world.sim().stats();
     let delta = |route: &str| {
         after.by_route.get(route).copied().unwrap_or(0)
             - before.by_route.get(route).copied().unwrap_or(0)
@@ -269,7 +269,7 @@ async fn given_a_weak_password_when_onboarded_then_the_error_names_the_rule_and_
 async fn given_a_read_only_tenant_when_onboarded_then_the_job_fails_without_any_graph_call() {
     let world = World::with_mode(ConnectionMode::Read).await;
     let secret = world.put_password("j-read", PASSWORD).await;
-    let requests = world.sim.stats().requests;
+    let requests = world.sim().stats().requests;
     let record = world
         .run(&world.onboard_job("j-read", "adele", &secret))
         .await;
@@ -279,7 +279,7 @@ async fn given_a_read_only_tenant_when_onboarded_then_the_job_fails_without_any_
         "{}",
         error_of(&record)
     );
-    assert_eq!(world.sim.stats().requests, requests);
+    assert_eq!(world.sim().stats().requests, requests);
     // AND the refused job's password secret is gone
     assert!(
         world
@@ -299,7 +299,7 @@ async fn given_an_invalid_usage_location_when_delivered_then_the_job_is_recorded
     let secret = world.put_password("j-country", PASSWORD).await;
     let mut job = world.onboard_job("j-country", "adele", &secret);
     job["usage_location"] = json!("XX");
-    let requests = world.sim.stats().requests;
+    let requests = world.sim().stats().requests;
     // WHEN it is delivered
     let failures = world.deliver(&[job]).await;
     // THEN it is not redelivered (nothing could fix it), it is recorded failed naming the field,
@@ -308,7 +308,7 @@ async fn given_an_invalid_usage_location_when_delivered_then_the_job_is_recorded
     let record = world.record("j-country").await;
     assert_eq!(record.status, JobStatus::Failed, "{record:#?}");
     assert!(error_of(&record).contains("usage_location"), "{record:#?}");
-    assert_eq!(world.sim.stats().requests, requests);
+    assert_eq!(world.sim().stats().requests, requests);
 }
 
 #[tokio::test]
@@ -959,14 +959,14 @@ async fn given_a_start_time_minutes_away_when_run_then_the_message_is_handed_bac
     let secret = world.put_password("j-soon", PASSWORD).await;
     let mut job = world.onboard_job("j-soon", "soon", &secret);
     job["start_at"] = json!(Utc::now() + chrono::Duration::minutes(3));
-    let requests = world.sim.stats().requests;
+    let requests = world.sim().stats().requests;
     let failures = world.deliver(&[job]).await;
     assert_eq!(
         failures.len(),
         1,
         "redelivered after the visibility timeout"
     );
-    assert_eq!(world.sim.stats().requests, requests);
+    assert_eq!(world.sim().stats().requests, requests);
     let record = world.record("j-soon").await;
     assert!(error_of(&record).contains("not before"), "{record:#?}");
 }

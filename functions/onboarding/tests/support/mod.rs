@@ -1,32 +1,26 @@
-//! The onboarding function on real parts: a moto server (DynamoDB, Secrets Manager) reached with
-//! the real AWS SDK clients, and the Graph simulator reached with the real Graph client. Jobs are
+//! The onboarding function on real parts: infra/template.yaml's table, queues and secrets in moto
+//! (through the devstack), reached with the real AWS SDK clients under the function's own IAM
+//! policy, and the Graph simulator reached with the real Graph client. Jobs are
 //! delivered as the SQS event source would deliver them (`Records` of an onboarding FIFO queue).
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use chrono::Utc;
+use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use graph::{AppCredential, GraphClient, GraphConfig, TenantGraph};
 use graph_sim::{SimConfig, SimHandle, TenantInfo, Truth, TruthGroup, TruthUser};
 use lifecycle::model::{ConnectionMode, ConnectionStatus, JobRecord, TenantAuth, TenantConnection};
 use lifecycle::store::keys;
-use lifecycle::{Config, DomainName, Function, Invocation, JobId, OrgId, Platform, TenantId};
-use local_aws::Moto;
+use lifecycle::{DomainName, Function, Invocation, JobId, OrgId, Platform, TenantId};
 use onboarding::App;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-pub const TABLE: &str = "lifecycle-onboarding-test";
-pub const PREFIX: &str = "m365-lifecycle-test/";
-const PLATFORM_SECRET: &str = "m365-lifecycle-test/platform/app-secret";
 pub const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:000000000000:onboarding.fifo";
 
 /// Every log line every test wrote (JSON, our crates at TRACE, the rest at INFO).
@@ -77,10 +71,11 @@ pub fn logs() -> &'static Logs {
     })
 }
 
-/// A moto server, a simulated tenant connected in read/write mode, and the function.
+/// The local stack (infra/template.yaml's table, queues and secrets in moto, the Graph
+/// simulator), a simulated tenant connected in read/write mode, and the function running with
+/// its own template policy.
 pub struct World {
-    pub moto: Moto,
-    pub sim: SimHandle,
+    pub stack: Stack,
     pub sdk: SdkConfig,
     pub app: App,
     pub tenant: TenantInfo,
@@ -97,56 +92,24 @@ impl World {
 
     pub async fn with_mode(mode: ConnectionMode) -> World {
         logs();
-        let moto = Moto::start()
-            .await
-            .expect("moto_server starts (run `make venv`)");
-        let sdk = moto.sdk_config().await;
-        let sim = graph_sim::spawn(SimConfig::single(60, 40))
-            .await
-            .expect("simulator starts");
+        // The table, queues and secrets of infra/template.yaml in moto (through the devstack);
+        // the function runs with its own policy only, as under its execution role in AWS.
+        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+        let mut options =
+            StackOptions::new(template, GraphSource::Simulator(SimConfig::single(60, 40)));
+        // The handler is called directly; no poller or schedule competes with the test.
+        options.registry = Registry::empty();
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        let sdk = stack.sdk_config().clone();
+        let sim = stack.sim().expect("the simulator runs");
         let tenant = sim.tenants().remove(0);
         sim.grant_consent(&tenant.tenant_id).expect("consent");
         let app_info = sim.platform_app();
-
-        create_table(&sdk).await;
-        aws_sdk_secretsmanager::Client::new(&sdk)
-            .create_secret()
-            .name(PLATFORM_SECRET)
-            .secret_string(&app_info.client_secret)
-            .send()
-            .await
-            .expect("platform secret");
-
-        let vars: BTreeMap<&str, String> = [
-            ("TABLE_NAME", TABLE.to_owned()),
-            (
-                "SYNC_QUEUE_URL",
-                format!("{}/000000000000/sync", moto.endpoint_url()),
-            ),
-            ("ONBOARDING_QUEUE_URL", onboarding_queue(&sdk).await),
-            (
-                "OFFBOARDING_QUEUE_URL",
-                format!("{}/000000000000/offboarding.fifo", moto.endpoint_url()),
-            ),
-            (
-                "LICENSE_REFRESH_QUEUE_URL",
-                format!("{}/000000000000/license-refresh", moto.endpoint_url()),
-            ),
-            ("GRAPH_BASE_URL", sim.graph_base_url()),
-            ("LOGIN_BASE_URL", sim.login_base_url()),
-            ("SECRET_PREFIX", PREFIX.to_owned()),
-            ("PLATFORM_APP_CLIENT_ID", app_info.client_id.clone()),
-            ("PLATFORM_APP_SECRET_ID", PLATFORM_SECRET.to_owned()),
-            (
-                "STATE_SIGNING_KEY_SECRET_ID",
-                format!("{PREFIX}platform/state-signing-key"),
-            ),
-            ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
-        ]
-        .into_iter()
-        .collect();
-        let config = Config::from_vars(|name| vars.get(name).cloned()).expect("config");
-        let app = App::new(config, &sdk).expect("app");
+        let function_aws = stack
+            .function_sdk_config("OnboardingFunction")
+            .expect("the template has the function");
+        let app = App::new(stack.config().clone(), function_aws).expect("app");
+        let admin = Platform::new(stack.config().clone(), &sdk).expect("platform");
 
         let tenant_id = TenantId::parse(&tenant.tenant_id).expect("tenant id");
         let connection = TenantConnection {
@@ -168,7 +131,7 @@ impl World {
             options: Default::default(),
             has_p1: None,
         };
-        app.platform()
+        admin
             .connect_tenant(&connection)
             .await
             .expect("tenant saved");
@@ -185,8 +148,7 @@ impl World {
             ),
         );
         World {
-            moto,
-            sim,
+            stack,
             sdk,
             app,
             tenant,
@@ -195,8 +157,14 @@ impl World {
         }
     }
 
+    /// The function's own dependencies: its AWS calls run with its template policy only.
     pub fn platform(&self) -> &Platform {
         self.app.platform()
+    }
+
+    /// The Graph simulator of the stack.
+    pub fn sim(&self) -> &SimHandle {
+        self.stack.sim().expect("the simulator runs")
     }
 
     /// Delivers `jobs` as one SQS batch; returns the ids of the messages to redeliver.
@@ -276,7 +244,7 @@ impl World {
     }
 
     pub fn truth(&self) -> Truth {
-        self.sim.truth(&self.tenant.tenant_id).expect("truth")
+        self.sim().truth(&self.tenant.tenant_id).expect("truth")
     }
 
     pub fn user(&self, upn: &str) -> Option<TruthUser> {
@@ -297,7 +265,7 @@ impl World {
 
     /// Graph writes the simulator served so far (inner `$batch` requests included).
     pub fn writes(&self) -> u64 {
-        self.sim
+        self.sim()
             .stats()
             .by_route
             .iter()
@@ -314,7 +282,7 @@ impl World {
 
     /// The count of one simulator route.
     pub fn route(&self, name: &str) -> u64 {
-        self.sim.stats().by_route.get(name).copied().unwrap_or(0)
+        self.sim().stats().by_route.get(name).copied().unwrap_or(0)
     }
 
     /// Stores an onboarding password where the API would; returns the reference for the job.
@@ -349,7 +317,12 @@ impl World {
     /// Every item of the table, as debug text.
     pub async fn table_dump(&self) -> String {
         let client = aws_sdk_dynamodb::Client::new(&self.sdk);
-        let scan = client.scan().table_name(TABLE).send().await.expect("scan");
+        let scan = client
+            .scan()
+            .table_name(&self.platform().config.table_name)
+            .send()
+            .await
+            .expect("scan");
         format!("{:?}", scan.items())
     }
 
@@ -402,45 +375,4 @@ impl World {
             "password": {"source": "secret", "secret_id": secret_id}
         })
     }
-}
-
-async fn onboarding_queue(sdk: &SdkConfig) -> String {
-    aws_sdk_sqs::Client::new(sdk)
-        .create_queue()
-        .queue_name("onboarding.fifo")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("onboarding queue")
-        .queue_url
-        .expect("queue url")
-}
-
-async fn create_table(sdk: &SdkConfig) {
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key schema")
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
 }
