@@ -86,6 +86,10 @@ impl Env {
                 remove_groups: true,
                 remove_licenses: true,
                 start_at: None,
+                remove_authentication_methods: false,
+                remove_app_role_assignments: false,
+                remove_permission_grants: false,
+                automatic_reply: None,
             }),
         }
     }

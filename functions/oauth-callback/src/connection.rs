@@ -41,6 +41,8 @@ pub struct ConnectionReport {
     /// Required permissions that are missing; the connection is refused while any is.
     pub missing_permissions: Vec<&'static str>,
     pub entra_id_p1: P1Probe,
+    /// The offboard job's opt-in options and whether this tenant's grant allows each.
+    pub offboard_options: Vec<permissions::OptionCheck>,
 }
 
 impl ConnectionReport {
@@ -80,7 +82,9 @@ pub async fn test_connection(
             (None, Vec::new())
         };
     let entra_id_p1 = probe_p1(graph, &permissions).await;
+    let offboard_options = permissions::offboard_options(mode, &permissions);
     Ok(ConnectionReport {
+        offboard_options,
         tenant_id: tenant_id.clone(),
         mode,
         client_id: graph.client_id().to_owned(),

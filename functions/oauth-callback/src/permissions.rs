@@ -135,7 +135,70 @@ pub const WRITE_PERMISSIONS: &[Permission] = &[
         required: true,
         included_in: &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
     },
+    Permission {
+        name: "UserAuthenticationMethod.ReadWrite.All",
+        needed_for: "offboard option remove_authentication_methods (skipped without it)",
+        required: false,
+        included_in: &[],
+    },
+    Permission {
+        name: "AppRoleAssignment.ReadWrite.All",
+        needed_for: "offboard option remove_app_role_assignments (skipped without it)",
+        required: false,
+        included_in: &[],
+    },
+    Permission {
+        name: "DelegatedPermissionGrant.ReadWrite.All",
+        needed_for: "offboard option remove_permission_grants (skipped without it)",
+        required: false,
+        included_in: &[],
+    },
+    Permission {
+        name: "MailboxSettings.ReadWrite",
+        needed_for: "offboard option automatic_reply (skipped without it)",
+        required: false,
+        included_in: &[],
+    },
 ];
+
+/// The offboard job's opt-in options, each with the permission Graph asks for.
+pub const OFFBOARD_OPTIONS: [(&str, &str); 4] = [
+    (
+        "remove_authentication_methods",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ),
+    (
+        "remove_app_role_assignments",
+        "AppRoleAssignment.ReadWrite.All",
+    ),
+    (
+        "remove_permission_grants",
+        "DelegatedPermissionGrant.ReadWrite.All",
+    ),
+    ("automatic_reply", "MailboxSettings.ReadWrite"),
+];
+
+/// Whether one offboard option can run in this tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OptionCheck {
+    /// The offboard job's field.
+    pub option: &'static str,
+    pub permission: &'static str,
+    /// Granted in a read/write connection: the option can run.
+    pub possible: bool,
+}
+
+/// Which offboard options the granted permissions allow (none in a read-only connection).
+pub fn offboard_options(mode: ConnectionMode, report: &[PermissionCheck]) -> Vec<OptionCheck> {
+    OFFBOARD_OPTIONS
+        .iter()
+        .map(|&(option, permission)| OptionCheck {
+            option,
+            permission,
+            possible: mode == ConnectionMode::ReadWrite && is_granted(report, permission),
+        })
+        .collect()
+}
 
 /// Every permission a connection in `mode` asks for, read ones first.
 pub fn for_mode(mode: ConnectionMode) -> impl Iterator<Item = &'static Permission> {
@@ -250,8 +313,46 @@ mod tests {
         let granted: Vec<String> = READ_PERMISSIONS.iter().map(|p| p.name.to_owned()).collect();
         let report = check(ConnectionMode::ReadWrite, &granted);
         let missing = missing_required(&report);
-        let expected: Vec<&str> = WRITE_PERMISSIONS.iter().map(|p| p.name).collect();
+        let expected: Vec<&str> = WRITE_PERMISSIONS
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.name)
+            .collect();
         assert_eq!(missing, expected);
+        assert!(
+            offboard_options(ConnectionMode::ReadWrite, &report)
+                .iter()
+                .all(|o| !o.possible)
+        );
+    }
+
+    #[test]
+    fn given_the_authentication_method_permission_only_when_checked_then_that_option_alone_is_possible()
+     {
+        // GIVEN a read/write grant with UserAuthenticationMethod.ReadWrite.All but none of the
+        // other options' permissions
+        let mut granted: Vec<String> = READ_PERMISSIONS
+            .iter()
+            .chain(WRITE_PERMISSIONS.iter().filter(|p| p.required))
+            .map(|p| p.name.to_owned())
+            .collect();
+        granted.push("UserAuthenticationMethod.ReadWrite.All".into());
+        // WHEN checked
+        let report = check(ConnectionMode::ReadWrite, &granted);
+        // THEN the connection is usable, and only remove_authentication_methods is possible
+        assert!(missing_required(&report).is_empty());
+        let possible: Vec<&str> = offboard_options(ConnectionMode::ReadWrite, &report)
+            .into_iter()
+            .filter(|o| o.possible)
+            .map(|o| o.option)
+            .collect();
+        assert_eq!(possible, ["remove_authentication_methods"]);
+        // ... and none in a read-only connection
+        assert!(
+            offboard_options(ConnectionMode::Read, &report)
+                .iter()
+                .all(|o| !o.possible)
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod account;
 mod leave;
 mod offboard;
+mod options;
 mod plan;
 mod preflight;
 pub mod restore;

@@ -17,6 +17,7 @@ use lifecycle::store::keys;
 use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
 
 use crate::account::{self, AccountState, Found, MemberGroup};
+use crate::options::{self, Collection, Entry, Listing, ReplyState};
 use crate::plan::{self, Action, PlannedStep};
 use crate::preflight;
 use crate::snapshot;
@@ -102,7 +103,8 @@ impl Offboarding {
         };
         tracing::info!(account_id = %state.id, groups = state.groups.len(), direct_licenses = state.direct_licenses.len(), "offboarding account");
         let part_numbers = self.part_numbers(&job.tenant_id).await?;
-        let planned = plan::plan(spec, &state, &part_numbers);
+        let found_options = options::read(&graph, &state.id, spec).await?;
+        let planned = plan::plan(spec, &state, &found_options, &part_numbers);
         if job.dry_run {
             return dry_run(
                 planned,
@@ -141,6 +143,20 @@ impl Offboarding {
                 Action::RemoveGroups(groups) => run.remove_groups(planned_step, groups).await?,
                 Action::RemoveLicenses(skus) => run.remove_licenses(planned_step, skus).await?,
                 Action::Delete => run.delete(planned_step).await?,
+                Action::RemoveEntries(collection, entries) => {
+                    run.remove_entries(planned_step, *collection, entries)
+                        .await?
+                }
+                Action::SetAutomaticReply(reply) => run.set_reply(planned_step, reply).await?,
+                Action::Refused(reason, request_id) => {
+                    run.record(
+                        planned_step.name,
+                        StepOutcome::Failed,
+                        request_id.clone(),
+                        reason.clone(),
+                    )
+                    .await?
+                }
                 Action::KeepDisabled => {
                     run.record(
                         planned_step.name,
@@ -293,6 +309,8 @@ async fn dry_run(
     for planned_step in planned {
         let outcome = match planned_step.action {
             Action::Skip => StepOutcome::Skipped,
+            // The plan already knows it cannot run (e.g. a missing permission).
+            Action::Refused(..) => StepOutcome::Failed,
             _ => StepOutcome::Pending,
         };
         progress
@@ -679,6 +697,154 @@ impl Run<'_, '_> {
         };
         self.record(planned_step.name, outcome, request_id, detail)
             .await
+    }
+
+    /// Deletes an option's entries (20 per `$batch`; a missing one counts as gone), then lists
+    /// the collection again: done only when the read-back lists none of them.
+    async fn remove_entries(
+        &mut self,
+        planned_step: &PlannedStep,
+        collection: Collection,
+        entries: &[Entry],
+    ) -> Result<(), JobError> {
+        let outcomes = self.graph.batch(options::delete_requests(entries)).await?;
+        let mut failures = Vec::new();
+        let mut request_ids: Vec<String> = Vec::new();
+        let mut retry = None;
+        for (entry, outcome) in entries.iter().zip(outcomes) {
+            match outcome.result {
+                Ok(response) => request_ids.extend(response.request_id),
+                Err(error) if error.is_not_found() => {}
+                Err(error) => match options::refusal(error, collection.permission()) {
+                    Ok((reason, request_id)) => {
+                        request_ids.extend(request_id);
+                        failures.push(format!("{}: {reason}", entry.name));
+                    }
+                    Err(error) => {
+                        retry.get_or_insert(error);
+                    }
+                },
+            }
+        }
+        let read = options::list(self.graph, &self.before.id, collection).await?;
+        if let Some(error) = retry {
+            // Not recorded: the next delivery lists the collection again and removes the rest.
+            return Err(error);
+        }
+        let (left, observed) = match &read {
+            Listing::Read {
+                entries: now,
+                request_id,
+                ..
+            } => {
+                let left: Vec<&Entry> = entries
+                    .iter()
+                    .filter(|e| now.iter().any(|n| n.id == e.id))
+                    .collect();
+                let observed = format!(
+                    "read-back: {} {} left (request-id {})",
+                    now.len(),
+                    collection.noun(),
+                    request_id.as_deref().unwrap_or("-")
+                );
+                (left, observed)
+            }
+            Listing::Refused { reason, request_id } => (
+                Vec::new(),
+                format!(
+                    "read-back refused: {reason} (request-id {})",
+                    request_id.as_deref().unwrap_or("-")
+                ),
+            ),
+        };
+        if failures.is_empty() && !left.is_empty() {
+            return Err(JobError::Transient(format!(
+                "Graph accepted the removals but the read-back still lists {}; the next delivery tries again",
+                left.iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let read_refused = matches!(read, Listing::Refused { .. });
+        request_ids.dedup();
+        let request_id = (!request_ids.is_empty()).then(|| request_ids.join(","));
+        let mut detail = planned_step.detail.replacen("remove ", "removed ", 1);
+        let outcome = if failures.is_empty() && !read_refused {
+            StepOutcome::Done
+        } else {
+            if !failures.is_empty() {
+                detail.push_str(&format!("; failed: {}", failures.join("; ")));
+            }
+            StepOutcome::Failed
+        };
+        detail.push_str(&format!("; {observed}"));
+        self.record(planned_step.name, outcome, request_id, detail)
+            .await
+    }
+
+    /// Sets the mailbox's automatic reply, then reads it back: done only when the read-back
+    /// shows it on (`alwaysEnabled`) for the audience asked.
+    async fn set_reply(
+        &mut self,
+        planned_step: &PlannedStep,
+        reply: &lifecycle::model::AutomaticReply,
+    ) -> Result<(), JobError> {
+        let (written, observed) = options::set_reply(self.graph, &self.before.id, reply).await?;
+        let wanted = options::wanted_audience(reply);
+        let (agrees, seen) = match &observed {
+            ReplyState::Read {
+                status,
+                external_audience,
+                request_id,
+            } => (
+                status == "alwaysEnabled" && external_audience == wanted,
+                format!(
+                    "read-back automaticRepliesSetting status={status}, externalAudience={external_audience} (request-id {})",
+                    request_id.as_deref().unwrap_or("-")
+                ),
+            ),
+            ReplyState::Refused { reason, request_id } => (
+                false,
+                format!(
+                    "read-back refused: {reason} (request-id {})",
+                    request_id.as_deref().unwrap_or("-")
+                ),
+            ),
+        };
+        match written {
+            Err((reason, request_id)) => {
+                self.record(
+                    planned_step.name,
+                    StepOutcome::Failed,
+                    request_id,
+                    format!("Graph refused: {reason}; {seen}"),
+                )
+                .await
+            }
+            Ok(_) if !agrees && matches!(observed, ReplyState::Read { .. }) => {
+                Err(JobError::Transient(format!(
+                    "Graph accepted the automatic reply but the read-back does not show it; {seen}; the next delivery tries again"
+                )))
+            }
+            Ok(request_id) => {
+                let outcome = if agrees {
+                    StepOutcome::Done
+                } else {
+                    StepOutcome::Failed
+                };
+                let detail = format!(
+                    "{}; {seen}",
+                    planned_step.detail.replacen(
+                        "set the automatic reply",
+                        "automatic reply set",
+                        1
+                    )
+                );
+                self.record(planned_step.name, outcome, request_id, detail)
+                    .await
+            }
+        }
     }
 
     /// Soft-deletes the account, then reads its deleted-items entry back: done only when the

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use lifecycle::model::{OffboardJob, OffboardPolicy};
+use lifecycle::model::{AutomaticReply, OffboardJob, OffboardPolicy};
 
 use crate::account::{AccountState, MemberGroup, Removal};
+use crate::options::{self, Collection, Entry, Listing, ReplyState};
 
 /// Step names, as recorded in the job record.
 pub const SNAPSHOT: &str = "snapshot";
@@ -34,6 +35,14 @@ pub enum Action {
     Delete,
     /// Nothing more: the account stays, disabled.
     KeepDisabled,
+    /// An option's entries to DELETE (authentication methods, app role assignments, delegated
+    /// permission grants), 20 per `$batch`.
+    RemoveEntries(Collection, Vec<Entry>),
+    /// PATCH /users/{id}/mailboxSettings: the automatic reply, always on.
+    SetAutomaticReply(AutomaticReply),
+    /// An option Graph refused to even read (e.g. its permission is missing): recorded failed
+    /// with this reason and request-id.
+    Refused(String, Option<String>),
 }
 
 /// One planned step.
@@ -52,6 +61,7 @@ pub struct PlannedStep {
 pub fn plan(
     job: &OffboardJob,
     state: &AccountState,
+    found: &options::Found,
     part_numbers: &HashMap<String, String>,
 ) -> Vec<PlannedStep> {
     let id = &state.id;
@@ -80,6 +90,14 @@ pub fn plan(
             "not requested (revoke_sessions: false)".into(),
         )
     });
+    // The opt-in options right after access is cut: registered devices and app access go
+    // before anything else; the automatic reply while the mailbox still has its license.
+    for (collection, listing) in &found.listings {
+        steps.push(entries_step(*collection, listing));
+    }
+    if let (Some(reply), Some(state_now)) = (&job.automatic_reply, &found.reply) {
+        steps.push(reply_step(job, id, reply, state_now));
+    }
     steps.push(groups_step(job, state));
     steps.push(licenses_step(job, state, part_numbers));
     steps.push(match job.policy {
@@ -200,6 +218,104 @@ fn licenses_step(
     planned(REMOVE_LICENSES, action, detail)
 }
 
+fn entries_step(collection: Collection, listing: &Listing) -> PlannedStep {
+    let name = collection.step();
+    match listing {
+        Listing::Refused { reason, request_id } => planned(
+            name,
+            Action::Refused(
+                format!(
+                    "Graph refused to list the account's {}: {reason}",
+                    collection.noun()
+                ),
+                request_id.clone(),
+            ),
+            format!("cannot list the account's {}: {reason}", collection.noun()),
+        ),
+        Listing::Read {
+            entries,
+            kept,
+            request_id,
+        } => {
+            let seen = format!(
+                "read before: {} {}{} (request-id {})",
+                entries.len(),
+                collection.noun(),
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("; kept: {}", kept.join(", "))
+                },
+                request_id.as_deref().unwrap_or("-")
+            );
+            if entries.is_empty() {
+                return planned(
+                    name,
+                    Action::Skip,
+                    format!("no {} to remove; {seen}", collection.noun()),
+                );
+            }
+            planned(
+                name,
+                Action::RemoveEntries(collection, entries.clone()),
+                format!(
+                    "remove {} {} ({} $batch request(s)): {}; {seen}",
+                    entries.len(),
+                    collection.noun(),
+                    entries.len().div_ceil(graph::MAX_BATCH_STEPS),
+                    entries
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        }
+    }
+}
+
+fn reply_step(
+    job: &OffboardJob,
+    id: &str,
+    reply: &AutomaticReply,
+    state_now: &ReplyState,
+) -> PlannedStep {
+    match state_now {
+        ReplyState::Refused { reason, request_id } => planned(
+            options::SET_AUTOMATIC_REPLY,
+            Action::Refused(
+                format!("Graph refused to read the mailbox settings: {reason}"),
+                request_id.clone(),
+            ),
+            format!("cannot read the mailbox settings: {reason}"),
+        ),
+        ReplyState::Read {
+            status, request_id, ..
+        } => {
+            let mut detail = format!(
+                "set the automatic reply: PATCH /users/{id}/mailboxSettings status=alwaysEnabled, externalAudience={} ({} characters inside{}); read before: status={status} (request-id {})",
+                options::wanted_audience(reply),
+                reply.internal_message.chars().count(),
+                reply
+                    .external_message
+                    .as_ref()
+                    .map_or_else(String::new, |m| format!(", {} outside", m.chars().count())),
+                request_id.as_deref().unwrap_or("-")
+            );
+            if job.policy == OffboardPolicy::Delete {
+                detail.push_str(
+                    "; with policy delete the mailbox is soft-deleted with the account, and senders then get a bounce instead of the reply",
+                );
+            }
+            planned(
+                options::SET_AUTOMATIC_REPLY,
+                Action::SetAutomaticReply(reply.clone()),
+                detail,
+            )
+        }
+    }
+}
+
 fn names(groups: &[&MemberGroup]) -> String {
     groups
         .iter()
@@ -221,6 +337,10 @@ mod tests {
             remove_groups: true,
             remove_licenses: true,
             start_at: None,
+            remove_authentication_methods: false,
+            remove_app_role_assignments: false,
+            remove_permission_grants: false,
+            automatic_reply: None,
         }
     }
 
@@ -258,7 +378,12 @@ mod tests {
     fn given_an_active_account_when_planned_then_block_and_revoke_come_first_and_delete_last() {
         // GIVEN an enabled account with groups and licenses, and the delete policy
         // WHEN it is planned
-        let steps = plan(&job(OffboardPolicy::Delete), &state(), &HashMap::new());
+        let steps = plan(
+            &job(OffboardPolicy::Delete),
+            &state(),
+            &Default::default(),
+            &HashMap::new(),
+        );
         // THEN the order is block, revoke, groups, licenses, delete
         let names: Vec<_> = steps.iter().map(|s| s.name).collect();
         assert_eq!(
@@ -281,6 +406,7 @@ mod tests {
         let steps = plan(
             &job(OffboardPolicy::KeepDisabled),
             &state(),
+            &Default::default(),
             &HashMap::from([("sku-e3".to_owned(), "SPE_E3".to_owned())]),
         );
         let groups = &steps[2];
@@ -322,7 +448,12 @@ mod tests {
         bare.groups.clear();
         bare.direct_licenses.clear();
         bare.inherited_licenses.clear();
-        let steps = plan(&job(OffboardPolicy::KeepDisabled), &bare, &HashMap::new());
+        let steps = plan(
+            &job(OffboardPolicy::KeepDisabled),
+            &bare,
+            &Default::default(),
+            &HashMap::new(),
+        );
         assert_eq!(steps[0].action, Action::Skip);
         assert_eq!(steps[0].detail, "sign-in already blocked");
         assert_eq!(steps[1].action, Action::RevokeSessions);
@@ -336,7 +467,7 @@ mod tests {
         spec.revoke_sessions = false;
         spec.remove_groups = false;
         spec.remove_licenses = false;
-        let steps = plan(&spec, &state(), &HashMap::new());
+        let steps = plan(&spec, &state(), &Default::default(), &HashMap::new());
         for step in &steps[1..4] {
             assert_eq!(step.action, Action::Skip);
             assert!(step.detail.starts_with("not requested"), "{}", step.detail);

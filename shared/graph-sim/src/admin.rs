@@ -182,8 +182,13 @@ impl Sim {
         if !full {
             return Ok(truth);
         }
-        truth.users = live()
-            .map(|u| TruthUser {
+        truth.users = t
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.deleted_at.is_none())
+            .map(|(i, u)| (t.access.get(&(i as u32)), u))
+            .map(|(access, u)| TruthUser {
                 id: u.id.to_string(),
                 user_principal_name: u.upn.to_string(),
                 display_name: u.display_name.to_string(),
@@ -197,6 +202,23 @@ impl Sim {
                     .collect(),
                 last_sign_in: u.sign_in.map(|s| s.last),
                 manager_id: u.manager.map(|m| t.users[m as usize].id.to_string()),
+                auth_methods: access
+                    .map(|a| {
+                        a.methods
+                            .iter()
+                            .map(|m| m.kind.odata_type().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                app_role_assignment_ids: access
+                    .map(|a| a.app_roles.iter().map(|r| r.id.clone()).collect())
+                    .unwrap_or_default(),
+                permission_grant_ids: access
+                    .map(|a| a.grants.iter().map(|g| g.id.clone()).collect())
+                    .unwrap_or_default(),
+                automatic_reply: access
+                    .and_then(|a| a.auto_reply.as_ref())
+                    .map(|r| (r.status.clone(), r.internal_message.clone())),
             })
             .collect();
         truth.deleted_user_ids = t

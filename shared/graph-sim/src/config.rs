@@ -261,6 +261,18 @@ pub struct TruthUser {
     /// The manager's id, if any.
     #[serde(default)]
     pub manager_id: Option<String>,
+    /// `@odata.type` of each registered authentication method besides the password.
+    #[serde(default)]
+    pub auth_methods: Vec<String>,
+    /// Ids of the app role assignments.
+    #[serde(default)]
+    pub app_role_assignment_ids: Vec<String>,
+    /// Ids of the delegated permission grants with the user as principal.
+    #[serde(default)]
+    pub permission_grant_ids: Vec<String>,
+    /// The mailbox's automatic reply (status, internal message), once changed.
+    #[serde(default)]
+    pub automatic_reply: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,6 +41,14 @@ fn describe(role: &str) -> &'static str {
         "User.RevokeSessions.All" => "Revoke all sign in sessions for a user",
         "LicenseAssignment.ReadWrite.All" => "Manage all license assignments",
         "GroupMember.ReadWrite.All" => "Read and write all group memberships",
+        "UserAuthenticationMethod.ReadWrite.All" => {
+            "Read and write all users' authentication methods"
+        }
+        "AppRoleAssignment.ReadWrite.All" => {
+            "Manage app permission grants and app role assignments"
+        }
+        "DelegatedPermissionGrant.ReadWrite.All" => "Manage all delegated permission grants",
+        "MailboxSettings.ReadWrite" => "Read and write all user mailbox settings",
         _ => "Access Microsoft Graph",
     }
 }

@@ -418,3 +418,71 @@ async fn given_advanced_query_options_without_consistency_level_when_listed_then
     let (status, _) = get_with(&env, &token, "/users?$search=\"displayName:a\"", &[]).await;
     assert_eq!(status, 400);
 }
+
+/// [auth-methods] learn: graph/api/authentication-list-methods, phoneauthenticationmethod-delete
+/// ("a user can't have an alternateMobile number without a mobile number"), and the password
+/// method has no delete; [mailbox] learn: graph/api/user-update-mailboxsettings
+/// (automaticRepliesSetting's enums; a scheduled reply needs both times).
+#[tokio::test]
+async fn given_a_user_with_phone_methods_when_deleted_out_of_order_or_the_password_then_refused_and_mailbox_enums_checked()
+ {
+    // GIVEN a user with a mobile and an alternate mobile phone
+    let env = Env::start(SimConfig::single(200, 1)).await;
+    let token = env.token(0).await;
+    let truth = env.sim.truth(&env.tenant(0).tenant_id).expect("truth");
+    let mut target = None;
+    for u in truth.users.iter().filter(|u| u.user_type == "Member") {
+        let (_, body) = env
+            .get_json(&token, &format!("/users/{}/authentication/methods", u.id))
+            .await;
+        let phones = body["value"]
+            .as_array()
+            .map(|v| v.iter().filter(|m| m["phoneType"].is_string()).count())
+            .unwrap_or(0);
+        if phones == 2 {
+            target = Some(u.id.clone());
+            break;
+        }
+    }
+    let id = target.expect("a user with both phones");
+    // WHEN the mobile phone is deleted first THEN 400
+    let mobile =
+        format!("/users/{id}/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7");
+    let (status, body) = send(&env, &token, Method::DELETE, &mobile, Value::Null).await;
+    assert_eq!(status, 400, "{body}");
+    // ... the password cannot be deleted at all
+    let password =
+        format!("/users/{id}/authentication/passwordMethods/28c10230-6103-485e-b985-444c60001490");
+    let (status, _) = send(&env, &token, Method::DELETE, &password, Value::Null).await;
+    assert_eq!(status, 405);
+    // ... a method asked for under another kind's collection is not found
+    let wrong =
+        format!("/users/{id}/authentication/fido2Methods/b6332ec1-7057-4abe-9331-3d72feddfe41");
+    let (status, _) = send(&env, &token, Method::DELETE, &wrong, Value::Null).await;
+    assert_eq!(status, 404);
+    // ... while alternate first, then mobile, both go
+    let alternate =
+        format!("/users/{id}/authentication/phoneMethods/b6332ec1-7057-4abe-9331-3d72feddfe41");
+    let (status, _) = send(&env, &token, Method::DELETE, &alternate, Value::Null).await;
+    assert_eq!(status, 204);
+    let (status, _) = send(&env, &token, Method::DELETE, &mobile, Value::Null).await;
+    assert_eq!(status, 204);
+
+    // WHEN an automatic reply with an unknown status, or scheduled without times, is set
+    let settings = format!("/users/{id}/mailboxSettings");
+    for bad in [
+        json!({"automaticRepliesSetting": {"status": "on"}}),
+        json!({"automaticRepliesSetting": {"status": "scheduled"}}),
+        json!({"automaticRepliesSetting": {"externalAudience": "everyone"}}),
+        json!({"autoReply": {}}),
+    ] {
+        let (status, body) = send(&env, &token, Method::PATCH, &settings, bad.clone()).await;
+        // THEN 400, and nothing changed
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (_, now) = env.get_json(&token, &settings).await;
+    assert_eq!(
+        now["automaticRepliesSetting"]["status"], "disabled",
+        "{now}"
+    );
+}

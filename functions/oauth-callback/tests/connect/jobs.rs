@@ -60,6 +60,10 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
             remove_groups: true,
             remove_licenses: true,
             start_at: None,
+            remove_authentication_methods: false,
+            remove_app_role_assignments: false,
+            remove_permission_grants: false,
+            automatic_reply: None,
         }),
     };
     let mut message = SqsMessage::default();

@@ -40,6 +40,15 @@ async fn given_a_connected_tenant_when_tested_then_each_permission_and_p1_are_re
             .any(|line| line["permission"] == "User.EnableDisableAccount.All")
     );
     assert_eq!(body["report"]["entra_id_p1"]["available"], true);
+    // ... and the offboard options this grant allows: all four, each with its permission
+    let options = body["report"]["offboard_options"]
+        .as_array()
+        .expect("offboard options");
+    assert_eq!(options.len(), 4, "{options:?}");
+    assert!(options.iter().all(|o| o["possible"] == true), "{options:?}");
+    assert!(options.iter().any(
+        |o| o["option"] == "automatic_reply" && o["permission"] == "MailboxSettings.ReadWrite"
+    ));
 
     let tested = h
         .call(

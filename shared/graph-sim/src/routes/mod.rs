@@ -1,6 +1,7 @@
 //! Graph v1.0: one entry point that authenticates, injects faults, charges the throttle budget
 //! and dispatches to the handler. `$batch` runs each inner request through `serve_one` too.
 
+pub(crate) mod access;
 pub(crate) mod batch;
 pub(crate) mod delta;
 pub(crate) mod directory;
@@ -88,6 +89,14 @@ pub(crate) enum Route {
     UserDirectReports(String),
     UserOwnedObjects(String),
     GroupOwners(String),
+    UserAuthMethods(String),
+    DeleteAuthMethod(String, String, String),
+    UserAppRoleAssignments(String),
+    DeleteAppRoleAssignment(String, String),
+    UserPermissionGrants(String),
+    DeletePermissionGrant(String),
+    MailboxSettings(String),
+    PatchMailboxSettings(String),
     CreateUser,
     PatchUser(String),
     DeleteUser(String),
@@ -150,6 +159,38 @@ impl Route {
             ("GET", ["users", id, "ownedObjects"]) => (
                 Route::UserOwnedObjects(id.to_string()),
                 "GET /users/{id}/ownedObjects",
+            ),
+            ("GET", ["users", id, "authentication", "methods"]) => (
+                Route::UserAuthMethods(id.to_string()),
+                "GET /users/{id}/authentication/methods",
+            ),
+            ("DELETE", ["users", id, "authentication", kind, m]) => (
+                Route::DeleteAuthMethod(id.to_string(), kind.to_string(), m.to_string()),
+                "DELETE /users/{id}/authentication/{kind}/{id}",
+            ),
+            ("GET", ["users", id, "appRoleAssignments"]) => (
+                Route::UserAppRoleAssignments(id.to_string()),
+                "GET /users/{id}/appRoleAssignments",
+            ),
+            ("DELETE", ["users", id, "appRoleAssignments", a]) => (
+                Route::DeleteAppRoleAssignment(id.to_string(), a.to_string()),
+                "DELETE /users/{id}/appRoleAssignments/{id}",
+            ),
+            ("GET", ["users", id, "oauth2PermissionGrants"]) => (
+                Route::UserPermissionGrants(id.to_string()),
+                "GET /users/{id}/oauth2PermissionGrants",
+            ),
+            ("DELETE", ["oauth2PermissionGrants", g]) => (
+                Route::DeletePermissionGrant(g.to_string()),
+                "DELETE /oauth2PermissionGrants/{id}",
+            ),
+            ("GET", ["users", id, "mailboxSettings"]) => (
+                Route::MailboxSettings(id.to_string()),
+                "GET /users/{id}/mailboxSettings",
+            ),
+            ("PATCH", ["users", id, "mailboxSettings"]) => (
+                Route::PatchMailboxSettings(id.to_string()),
+                "PATCH /users/{id}/mailboxSettings",
             ),
             ("GET", ["groups", id, "owners"]) => (
                 Route::GroupOwners(id.to_string()),
@@ -240,6 +281,10 @@ impl Route {
             | Route::AddMember(_)
             | Route::RemoveMember(..)
             | Route::Restore(_)
+            | Route::DeleteAuthMethod(..)
+            | Route::DeleteAppRoleAssignment(..)
+            | Route::DeletePermissionGrant(_)
+            | Route::PatchMailboxSettings(_)
             | Route::PatchReportSettings => (1, true),
             _ => (1, false),
         }
@@ -438,6 +483,14 @@ fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
         Route::UserDirectReports(id) => relations::direct_reports(cx, id),
         Route::UserOwnedObjects(id) => relations::owned_objects(cx, id),
         Route::GroupOwners(id) => relations::group_owners(cx, id),
+        Route::UserAuthMethods(id) => access::methods(cx, id),
+        Route::DeleteAuthMethod(id, kind, m) => access::delete_method(cx, id, kind, m),
+        Route::UserAppRoleAssignments(id) => access::app_roles(cx, id),
+        Route::DeleteAppRoleAssignment(id, a) => access::delete_app_role(cx, id, a),
+        Route::UserPermissionGrants(id) => access::grants(cx, id),
+        Route::DeletePermissionGrant(g) => access::delete_grant(cx, g),
+        Route::MailboxSettings(id) => access::mailbox_settings(cx, id),
+        Route::PatchMailboxSettings(id) => access::patch_mailbox_settings(cx, id),
         Route::DeletedUsers => users::deleted(cx),
         Route::DeletedItem(id) => users::deleted_item(cx, id),
         Route::Groups => groups::list(cx),

@@ -32,6 +32,10 @@ pub(crate) const WRITE_ROLES: &[&str] = &[
     "User.RevokeSessions.All",
     "LicenseAssignment.ReadWrite.All",
     "GroupMember.ReadWrite.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "MailboxSettings.ReadWrite",
 ];
 
 fn strs(pool: &[&str]) -> Vec<Str> {
@@ -169,6 +173,7 @@ pub(crate) fn tenant(seed: u64, index: usize, spec: &TenantSpec, started: i64) -
         member_log: Vec::new(),
         customers: Vec::new(),
         conceal_names: false,
+        access: HashMap::new(),
         rng: fastrand::Rng::with_seed(derive_seed(seed, 0x5EED_0000 + index as u64)),
     };
     users(&mut t, spec.users, started, &pools, &mut rng);
@@ -177,6 +182,7 @@ pub(crate) fn tenant(seed: u64, index: usize, spec: &TenantSpec, started: i64) -
     // A stream of its own, so the users, groups and licenses above stay as they were.
     let mut relations_rng = fastrand::Rng::with_seed(derive_seed(seed, 0x4E1A_0000 + index as u64));
     relations(&mut t, &mut relations_rng);
+    crate::state::access::generate(&mut t, seed, index, started);
     t
 }
 

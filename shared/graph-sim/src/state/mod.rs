@@ -1,6 +1,7 @@
 //! The simulator's directory: tenants with their users, groups, memberships and SKUs, kept
 //! compact (vectors + id indexes, shared strings) so one tenant can hold 100k users.
 
+pub(crate) mod access;
 pub(crate) mod generate;
 pub(crate) mod mutate;
 
@@ -193,6 +194,9 @@ pub(crate) struct Tenant {
     pub customers: Vec<(Uuid, Str)>,
     /// Report settings: hide names in usage reports.
     pub conceal_names: bool,
+    /// Authentication methods, app role assignments, delegated grants and automatic replies,
+    /// by user index.
+    pub access: HashMap<u32, access::UserAccess>,
     /// Counter for objects created by POST /users and mutations (deterministic ids).
     pub rng: fastrand::Rng,
 }

@@ -405,6 +405,68 @@ pub struct OffboardJob {
     /// it (`DELETE /tenants/{tenant_id}/jobs/{job_id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<DateTime<Utc>>,
+    /// Opt-in: remove the account's authentication methods (phone, Microsoft Authenticator,
+    /// FIDO2, email, software OATH, Temporary Access Pass; the password stays), so a revoked
+    /// session cannot be re-established with a registered device
+    /// (UserAuthenticationMethod.ReadWrite.All).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove_authentication_methods: bool,
+    /// Opt-in: remove the account's app role assignments, its access to enterprise applications
+    /// (AppRoleAssignment.ReadWrite.All).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove_app_role_assignments: bool,
+    /// Opt-in: remove the delegated permission grants made for the account alone
+    /// (oauth2PermissionGrants with its principalId; DelegatedPermissionGrant.ReadWrite.All).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove_permission_grants: bool,
+    /// Opt-in: turn the mailbox's automatic reply on with these messages
+    /// (mailboxSettings.automaticRepliesSetting; MailboxSettings.ReadWrite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic_reply: Option<AutomaticReply>,
+}
+
+impl OffboardJob {
+    /// An offboarding of `account` with the defaults: keep disabled; revoke sessions, remove
+    /// groups and licenses; no opt-in option, no start time.
+    pub fn new(account: AccountRef) -> Self {
+        Self {
+            account,
+            policy: OffboardPolicy::default(),
+            revoke_sessions: true,
+            remove_groups: true,
+            remove_licenses: true,
+            start_at: None,
+            remove_authentication_methods: false,
+            remove_app_role_assignments: false,
+            remove_permission_grants: false,
+            automatic_reply: None,
+        }
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The automatic reply an offboarding sets on the account's mailbox (always on, from the time it
+/// runs). Exchange takes the messages as HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutomaticReply {
+    /// The reply to senders inside the organization (`internalReplyMessage`): 1 to
+    /// [`limits::REPLY_MESSAGE_MAX`] characters.
+    #[schemars(length(min = 1, max = limits::REPLY_MESSAGE_MAX))]
+    #[serde(deserialize_with = "limits::internal_message")]
+    pub internal_message: String,
+    /// The reply to every sender outside it (`externalReplyMessage`, `externalAudience: all`);
+    /// without it, outside senders get no reply (`externalAudience: none`).
+    #[schemars(length(min = 1, max = limits::REPLY_MESSAGE_MAX))]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limits::external_message"
+    )]
+    pub external_message: Option<String>,
 }
 
 /// Refresh per-SKU totals and last sign-ins, and flag inactive licensed accounts.
@@ -732,6 +794,47 @@ mod tests {
         let reason = refusal(far).reason;
         assert!(
             reason.starts_with("unknown field `favourite_colour`, expected one of"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn given_offboard_options_when_parsed_then_they_are_kept_and_a_bad_reply_is_refused_naming_its_field()
+     {
+        // GIVEN an offboard job with every option
+        let mut body = serde_json::json!({
+            "job_id": "job-1", "tenant_id": "8c5f1d2e-0a4b-4c3d-9e8f-7a6b5c4d3e2f",
+            "type": "offboard", "account": "adele@contoso.com",
+            "remove_authentication_methods": true, "remove_app_role_assignments": true,
+            "remove_permission_grants": true,
+            "automatic_reply": {"internal_message": "Adele has left", "external_message": "Gone"}
+        });
+        // WHEN parsed THEN each option is kept
+        let job = Job::from_value(body.clone()).unwrap();
+        let JobKind::Offboard(spec) = &job.kind else {
+            panic!("an offboard job")
+        };
+        assert!(spec.remove_authentication_methods && spec.remove_app_role_assignments);
+        assert!(spec.remove_permission_grants);
+        assert_eq!(
+            spec.automatic_reply
+                .as_ref()
+                .map(|r| r.internal_message.as_str()),
+            Some("Adele has left")
+        );
+        // ... and an empty or oversized reply is refused naming its field
+        body["automatic_reply"]["internal_message"] = serde_json::json!(" ");
+        let reason = refusal(body.clone()).reason;
+        assert!(
+            reason.contains("automatic_reply.internal_message is empty"),
+            "{reason}"
+        );
+        body["automatic_reply"]["internal_message"] = serde_json::json!("ok");
+        body["automatic_reply"]["external_message"] =
+            serde_json::json!("x".repeat(limits::REPLY_MESSAGE_MAX + 1));
+        let reason = refusal(body).reason;
+        assert!(
+            reason.contains("automatic_reply.external_message is 8001 characters long"),
             "{reason}"
         );
     }

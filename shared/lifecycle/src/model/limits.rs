@@ -41,6 +41,9 @@ pub const MAX_LICENSES: usize = 50;
 /// Gateway's 10 MB request and Lambda's 6 MB payload, and recorded and queued well within the
 /// HTTP API's 30 s.
 pub const MAX_JOBS_PER_REQUEST: usize = 100;
+/// An automatic reply message: this bundle's cap (Exchange documents none below its 4 MB mailbox
+/// setting), which keeps the job record and its queue message small.
+pub const REPLY_MESSAGE_MAX: usize = 8_000;
 /// `inactive_after_days`: from one day to ten years.
 pub const INACTIVE_AFTER_DAYS: RangeInclusive<u32> = 1..=3650;
 
@@ -159,6 +162,38 @@ pub(crate) fn department<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
 
 pub(crate) fn immutable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     optional_text(d, "immutable_id", "onPremisesImmutableId", IMMUTABLE_ID_MAX)
+}
+
+/// Checks an automatic reply message: 1 to [`REPLY_MESSAGE_MAX`] characters.
+fn check_reply_message(field: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!(
+            "{field} is empty; give the reply's text (1 to {REPLY_MESSAGE_MAX} characters, HTML allowed)"
+        ));
+    }
+    let length = value.chars().count();
+    if length > REPLY_MESSAGE_MAX {
+        return Err(format!(
+            "{field} is {length} characters long; an offboarding takes a reply of at most {REPLY_MESSAGE_MAX}"
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn internal_message<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let value = String::deserialize(d)?;
+    check_reply_message("automatic_reply.internal_message", &value).map_err(D::Error::custom)?;
+    Ok(value)
+}
+
+pub(crate) fn external_message<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    if let Some(text) = &value {
+        check_reply_message("automatic_reply.external_message", text).map_err(D::Error::custom)?;
+    }
+    Ok(value)
 }
 
 pub(crate) fn secret_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -17,8 +17,8 @@ pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
 };
 pub use job::{
-    AccountRef, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep, LicenseRef,
-    LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
+    AccountRef, AutomaticReply, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep,
+    LicenseRef, LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
     PasswordHandover, PasswordSource, StepOutcome, Submitter, SyncCursor, SyncJob,
     UpdateMembershipsJob,
 };

@@ -140,6 +140,10 @@ fn offboard(tenant_id: &TenantId) -> Job {
             remove_groups: true,
             remove_licenses: true,
             start_at: None,
+            remove_authentication_methods: false,
+            remove_app_role_assignments: false,
+            remove_permission_grants: false,
+            automatic_reply: None,
         }),
     }
 }

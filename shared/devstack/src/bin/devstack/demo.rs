@@ -824,8 +824,10 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             .iter()
             .filter(|g| g.member_ids.contains(&target.id))
             .count();
+        // Two opt-in options: registered devices and enterprise app access go too.
         let job = serde_json::json!({
-            "type": "offboard", "account": target.user_principal_name, "policy": "delete"
+            "type": "offboard", "account": target.user_principal_name, "policy": "delete",
+            "remove_authentication_methods": true, "remove_app_role_assignments": true
         });
         let record = run_job(demo, &tenant_id, job).await?;
         let status = record["status"].as_str().unwrap_or("?").to_owned();
@@ -848,6 +850,7 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
                 .filter(|g| g.member_ids.contains(&target.id))
                 .count()
         ));
+
         // The receipt: who, when, each step with its request-id and read-back, what was not done.
         let job_id = record["job_id"].as_str().unwrap_or_default().to_owned();
         let (code, receipt) = send(
@@ -897,6 +900,14 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             account.is_some_and(|u| u.account_enabled),
             account.map_or(0, |u| u.sku_ids.len()),
             target.sku_ids.len()
+        ));
+        // Removed devices and app access stay removed: a restore cannot re-register them.
+        lines.push(format!(
+            "simulator: authentication methods besides the password {} before, {} now; app role assignments {} before, {} now",
+            target.auth_methods.len(),
+            account.map_or(0, |u| u.auth_methods.len()),
+            target.app_role_assignment_ids.len(),
+            account.map_or(0, |u| u.app_role_assignment_ids.len())
         ));
         Ok(Outcome::Done(lines))
     })

@@ -1,0 +1,473 @@
+//! The offboard job's opt-in options, beyond Graph's defaults: remove the account's
+//! authentication methods (so a revoked session cannot be re-established with a registered
+//! device), its app role assignments (enterprise application access) and its delegated permission
+//! grants, and set its mailbox's automatic reply. Each is allowed with application permissions;
+//! each step deletes, then reads the collection back, and is done only when the read-back agrees.
+
+use graph::{BatchRequest, GraphError, Method, TenantGraph};
+use lifecycle::JobError;
+use lifecycle::model::{AutomaticReply, OffboardJob};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::account::encode_segment;
+
+/// Step names, as recorded in the job record.
+pub const REMOVE_AUTHENTICATION_METHODS: &str = "remove_authentication_methods";
+pub const REMOVE_APP_ROLE_ASSIGNMENTS: &str = "remove_app_role_assignments";
+pub const REMOVE_PERMISSION_GRANTS: &str = "remove_permission_grants";
+pub const SET_AUTOMATIC_REPLY: &str = "set_automatic_reply";
+
+/// Which collection an option empties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    /// `/users/{id}/authentication/methods` (the password is kept).
+    AuthenticationMethods,
+    /// `/users/{id}/appRoleAssignments`.
+    AppRoleAssignments,
+    /// `/users/{id}/oauth2PermissionGrants` (deleted at `/oauth2PermissionGrants/{id}`).
+    PermissionGrants,
+}
+
+impl Collection {
+    /// The step that empties it.
+    pub fn step(self) -> &'static str {
+        match self {
+            Self::AuthenticationMethods => REMOVE_AUTHENTICATION_METHODS,
+            Self::AppRoleAssignments => REMOVE_APP_ROLE_ASSIGNMENTS,
+            Self::PermissionGrants => REMOVE_PERMISSION_GRANTS,
+        }
+    }
+
+    /// The application permission Graph asks for to delete from it.
+    pub fn permission(self) -> &'static str {
+        match self {
+            Self::AuthenticationMethods => "UserAuthenticationMethod.ReadWrite.All",
+            Self::AppRoleAssignments => "AppRoleAssignment.ReadWrite.All",
+            Self::PermissionGrants => "DelegatedPermissionGrant.ReadWrite.All",
+        }
+    }
+
+    fn list_url(self, user: &str) -> String {
+        match self {
+            Self::AuthenticationMethods => format!("/users/{user}/authentication/methods"),
+            Self::AppRoleAssignments => format!("/users/{user}/appRoleAssignments"),
+            Self::PermissionGrants => format!("/users/{user}/oauth2PermissionGrants"),
+        }
+    }
+
+    /// What one entry is called, for a person.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::AuthenticationMethods => "authentication method(s)",
+            Self::AppRoleAssignments => "app role assignment(s)",
+            Self::PermissionGrants => "delegated permission grant(s)",
+        }
+    }
+}
+
+/// The application permission the automatic reply needs.
+pub const MAILBOX_PERMISSION: &str = "MailboxSettings.ReadWrite";
+
+/// One entry an option deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    /// e.g. `phone +1 4255550100`, `Salesforce`, `User.Read`.
+    pub name: String,
+    /// Relative URL of the DELETE.
+    pub delete_url: String,
+    /// Deleted only after this entry (a mobile phone only after the alternate mobile phone:
+    /// Graph refuses the other order).
+    pub after: Option<String>,
+}
+
+/// What an option's collection held when read, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    Read {
+        entries: Vec<Entry>,
+        /// Entries kept on purpose (the password), for the detail.
+        kept: Vec<String>,
+        request_id: Option<String>,
+    },
+    /// Graph refused the read for good (e.g. the permission is missing).
+    Refused {
+        reason: String,
+        request_id: Option<String>,
+    },
+}
+
+/// The mailbox's automatic reply as read, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyState {
+    Read {
+        status: String,
+        external_audience: String,
+        request_id: Option<String>,
+    },
+    Refused {
+        reason: String,
+        request_id: Option<String>,
+    },
+}
+
+/// What the requested options found on the account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub listings: Vec<(Collection, Listing)>,
+    pub reply: Option<ReplyState>,
+}
+
+/// The collections `job` asks to empty, in the order they run.
+pub fn requested(job: &OffboardJob) -> Vec<Collection> {
+    [
+        (
+            job.remove_authentication_methods,
+            Collection::AuthenticationMethods,
+        ),
+        (
+            job.remove_app_role_assignments,
+            Collection::AppRoleAssignments,
+        ),
+        (job.remove_permission_grants, Collection::PermissionGrants),
+    ]
+    .into_iter()
+    .filter_map(|(wanted, collection)| wanted.then_some(collection))
+    .collect()
+}
+
+/// Reads what the requested options would change, in one `$batch` round trip (nothing when no
+/// option is requested).
+pub async fn read(
+    graph: &TenantGraph,
+    user_id: &str,
+    job: &OffboardJob,
+) -> Result<Found, JobError> {
+    let collections = requested(job);
+    let user = encode_segment(user_id);
+    let mut requests: Vec<BatchRequest> = collections
+        .iter()
+        .map(|c| BatchRequest::new(c.step(), Method::GET, c.list_url(&user)))
+        .collect();
+    if job.automatic_reply.is_some() {
+        requests.push(BatchRequest::new(
+            SET_AUTOMATIC_REPLY,
+            Method::GET,
+            format!("/users/{user}/mailboxSettings"),
+        ));
+    }
+    if requests.is_empty() {
+        return Ok(Found::default());
+    }
+    let mut outcomes = graph.batch(requests).await?.into_iter();
+    let mut found = Found::default();
+    for collection in collections {
+        let Some(outcome) = outcomes.next() else {
+            return Err(JobError::Transient("the $batch answer lacks a step".into()));
+        };
+        let listing = match outcome.result {
+            Ok(response) => {
+                let request_id = response.request_id.clone();
+                let page: Page = response.json()?;
+                let (entries, kept) = entries(collection, &user, page.value);
+                Listing::Read {
+                    entries,
+                    kept,
+                    request_id,
+                }
+            }
+            Err(error) => {
+                let (reason, request_id) = refusal(error, collection.permission())?;
+                Listing::Refused { reason, request_id }
+            }
+        };
+        found.listings.push((collection, listing));
+    }
+    if job.automatic_reply.is_some() {
+        let Some(outcome) = outcomes.next() else {
+            return Err(JobError::Transient("the $batch answer lacks a step".into()));
+        };
+        found.reply = Some(match outcome.result {
+            Ok(response) => {
+                let settings: MailboxSettings = response.json()?;
+                ReplyState::Read {
+                    status: settings.automatic_replies_setting.status,
+                    external_audience: settings.automatic_replies_setting.external_audience,
+                    request_id: response.request_id,
+                }
+            }
+            Err(error) => {
+                let (reason, request_id) = refusal(error, MAILBOX_PERMISSION)?;
+                ReplyState::Refused { reason, request_id }
+            }
+        });
+    }
+    Ok(found)
+}
+
+/// A permanent Graph refusal as a reason (naming the permission on a 403); a transient one ends
+/// the delivery so SQS retries it.
+pub fn refusal(error: GraphError, permission: &str) -> Result<(String, Option<String>), JobError> {
+    let request_id = error.request_id().map(str::to_owned);
+    let forbidden = error.status() == Some(403);
+    match JobError::from(error) {
+        JobError::Permanent(reason) if forbidden => Ok((
+            format!(
+                "{reason}; this needs the application permission {permission} (see the connection test)"
+            ),
+            request_id,
+        )),
+        JobError::Permanent(reason) => Ok((reason, request_id)),
+        other => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    value: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MailboxSettings {
+    #[serde(default)]
+    automatic_replies_setting: ReplySetting,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplySetting {
+    #[serde(default = "disabled")]
+    status: String,
+    #[serde(default)]
+    external_audience: String,
+}
+
+impl Default for ReplySetting {
+    fn default() -> Self {
+        Self {
+            status: disabled(),
+            external_audience: String::new(),
+        }
+    }
+}
+
+fn disabled() -> String {
+    "disabled".into()
+}
+
+/// The authentication method kinds removed, by `@odata.type`, with the collection that deletes
+/// each [learn: graph/api/resources/authenticationmethods-overview]. The password is kept (it
+/// cannot be deleted; sign-in is blocked); a kind not listed is reported as kept.
+const METHOD_KINDS: [(&str, &str, &str); 6] = [
+    ("phoneAuthenticationMethod", "phoneMethods", "phone"),
+    (
+        "microsoftAuthenticatorAuthenticationMethod",
+        "microsoftAuthenticatorMethods",
+        "Microsoft Authenticator",
+    ),
+    ("fido2AuthenticationMethod", "fido2Methods", "FIDO2 key"),
+    ("emailAuthenticationMethod", "emailMethods", "email"),
+    (
+        "softwareOathAuthenticationMethod",
+        "softwareOathMethods",
+        "software OATH token",
+    ),
+    (
+        "temporaryAccessPassAuthenticationMethod",
+        "temporaryAccessPassMethods",
+        "Temporary Access Pass",
+    ),
+];
+
+/// Graph's fixed id of the alternate mobile phone method.
+const ALTERNATE_MOBILE_ID: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
+
+fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
+    value
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The entries of a listing to delete, and the ones kept on purpose.
+fn entries(collection: Collection, user: &str, values: Vec<Value>) -> (Vec<Entry>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut kept = Vec::new();
+    for value in values {
+        let Some(id) = text(&value, "id").map(str::to_owned) else {
+            continue;
+        };
+        let segment = encode_segment(&id);
+        match collection {
+            Collection::AuthenticationMethods => {
+                let odata = text(&value, "@odata.type")
+                    .unwrap_or_default()
+                    .trim_start_matches("#microsoft.graph.");
+                let Some((_, path, label)) = METHOD_KINDS.iter().find(|(t, ..)| *t == odata) else {
+                    kept.push(if odata == "passwordAuthenticationMethod" {
+                        "password (kept: it cannot be deleted, and sign-in is blocked)".to_owned()
+                    } else {
+                        format!("{odata} (kept: not a kind this option removes)")
+                    });
+                    continue;
+                };
+                let detail = text(&value, "phoneNumber")
+                    .or_else(|| text(&value, "emailAddress"))
+                    .or_else(|| text(&value, "displayName"));
+                out.push(Entry {
+                    name: detail.map_or_else(|| (*label).to_owned(), |d| format!("{label} {d}")),
+                    delete_url: format!("/users/{user}/authentication/{path}/{segment}"),
+                    id,
+                    after: None,
+                });
+            }
+            Collection::AppRoleAssignments => out.push(Entry {
+                name: text(&value, "resourceDisplayName")
+                    .unwrap_or("an application")
+                    .to_owned(),
+                delete_url: format!("/users/{user}/appRoleAssignments/{segment}"),
+                id,
+                after: None,
+            }),
+            Collection::PermissionGrants => out.push(Entry {
+                name: format!(
+                    "scope '{}' for client {}",
+                    text(&value, "scope").unwrap_or("").trim(),
+                    text(&value, "clientId").unwrap_or("?")
+                ),
+                delete_url: format!("/oauth2PermissionGrants/{segment}"),
+                id,
+                after: None,
+            }),
+        }
+    }
+    // Graph refuses to delete the mobile phone while an alternate mobile is registered.
+    if out.iter().any(|e| e.id == ALTERNATE_MOBILE_ID) {
+        for entry in &mut out {
+            if entry.delete_url.contains("/phoneMethods/") && entry.id != ALTERNATE_MOBILE_ID {
+                entry.after = Some(ALTERNATE_MOBILE_ID.to_owned());
+            }
+        }
+    }
+    (out, kept)
+}
+
+/// The `$batch` steps that delete `entries` (step id = entry id).
+pub fn delete_requests(entries: &[Entry]) -> Vec<BatchRequest> {
+    entries
+        .iter()
+        .map(|entry| {
+            let request = BatchRequest::new(entry.id.clone(), Method::DELETE, &entry.delete_url);
+            match &entry.after {
+                Some(first) if entries.iter().any(|e| &e.id == first) => request.after(first),
+                _ => request,
+            }
+        })
+        .collect()
+}
+
+/// Lists one collection again (the read-back).
+pub async fn list(
+    graph: &TenantGraph,
+    user_id: &str,
+    collection: Collection,
+) -> Result<Listing, JobError> {
+    let user = encode_segment(user_id);
+    let mut outcomes = graph
+        .batch(vec![BatchRequest::new(
+            "read-back",
+            Method::GET,
+            collection.list_url(&user),
+        )])
+        .await?;
+    let Some(outcome) = outcomes.pop() else {
+        return Err(JobError::Transient("the $batch answer is empty".into()));
+    };
+    Ok(match outcome.result {
+        Ok(response) => {
+            let request_id = response.request_id.clone();
+            let page: Page = response.json()?;
+            let (entries, kept) = entries(collection, &user, page.value);
+            Listing::Read {
+                entries,
+                kept,
+                request_id,
+            }
+        }
+        Err(error) => {
+            let (reason, request_id) = refusal(error, collection.permission())?;
+            Listing::Refused { reason, request_id }
+        }
+    })
+}
+
+/// The PATCH body of the automatic reply: always on; outside senders get the external message
+/// when the job gives one, no reply otherwise.
+pub fn reply_body(reply: &AutomaticReply) -> Value {
+    let (audience, external) = match &reply.external_message {
+        Some(message) => ("all", message.as_str()),
+        None => ("none", ""),
+    };
+    json!({
+        "automaticRepliesSetting": {
+            "status": "alwaysEnabled",
+            "externalAudience": audience,
+            "internalReplyMessage": reply.internal_message,
+            "externalReplyMessage": external,
+        }
+    })
+}
+
+/// The `externalAudience` the job asks for.
+pub fn wanted_audience(reply: &AutomaticReply) -> &'static str {
+    if reply.external_message.is_some() {
+        "all"
+    } else {
+        "none"
+    }
+}
+
+/// Sets the automatic reply (PATCH), then reads it back (GET).
+pub async fn set_reply(
+    graph: &TenantGraph,
+    user_id: &str,
+    reply: &AutomaticReply,
+) -> Result<(Result<Option<String>, (String, Option<String>)>, ReplyState), JobError> {
+    let url = format!("/users/{}/mailboxSettings", encode_segment(user_id));
+    let mut outcomes = graph
+        .batch(vec![
+            BatchRequest::new("set", Method::PATCH, &url).with_body(reply_body(reply)),
+            BatchRequest::new("read-back", Method::GET, &url).after("set"),
+        ])
+        .await?
+        .into_iter();
+    let (Some(set), Some(read)) = (outcomes.next(), outcomes.next()) else {
+        return Err(JobError::Transient("the $batch answer lacks a step".into()));
+    };
+    let written = match set.result {
+        Ok(response) => Ok(response.request_id),
+        Err(error) => Err(refusal(error, MAILBOX_PERMISSION)?),
+    };
+    let observed = match read.result {
+        Ok(response) => {
+            let settings: MailboxSettings = response.json()?;
+            ReplyState::Read {
+                status: settings.automatic_replies_setting.status,
+                external_audience: settings.automatic_replies_setting.external_audience,
+                request_id: response.request_id,
+            }
+        }
+        Err(error) => {
+            let (reason, request_id) = match written {
+                // The read only failed because the write did (424): say the write's reason.
+                Err(ref refused) => refused.clone(),
+                Ok(_) => refusal(error, MAILBOX_PERMISSION)?,
+            };
+            ReplyState::Refused { reason, request_id }
+        }
+    };
+    Ok((written, observed))
+}
