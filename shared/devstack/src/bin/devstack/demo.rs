@@ -766,7 +766,7 @@ fn receipt_summary(answer: &Value) -> Vec<String> {
             })
             .unwrap_or_default();
         lines.push(format!(
-            "  {:<16} {:<8} request-id {}",
+            "  {:<29} {:<8} request-id {}",
             step["name"].as_str().unwrap_or_default(),
             step["outcome"].as_str().unwrap_or("?"),
             step["graph_request_id"].as_str().unwrap_or("-"),
