@@ -297,6 +297,8 @@ async fn given_an_offboarded_and_deleted_account_when_restored_with_enable_then_
         planned,
         [
             "undelete",
+            "set_usage_location",
+            "set_manager",
             "add_groups",
             "assign_licenses",
             "enable_sign_in"

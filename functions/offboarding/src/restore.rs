@@ -1,5 +1,6 @@
 //! One-call restore of an offboarded account from its snapshot: undelete it when it is in deleted
-//! items, then give back the direct groups and direct licenses (with their disabled plans) the
+//! items, then give back its usage location (before any license: Graph assigns none without one)
+//! and its manager, the direct groups and direct licenses (with their disabled plans) the
 //! offboarding removed, and re-enable sign-in when asked. Group-inherited licenses come back with
 //! their group. Every write is judged by a read-back of the account from Graph; the stored account
 //! is written from that read-back. Idempotent: what is already back is skipped, so a caller whose
@@ -14,11 +15,14 @@ use lifecycle::{AccountId, Platform, StoreError, TenantId};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::account::{self, AccountState, Found};
+use crate::account::{self, AccountState, Found, encode_segment};
 use crate::offboard::store_observed;
+use crate::preflight;
 
 /// Step names of a restore.
 pub const UNDELETE: &str = "undelete";
+pub const SET_USAGE_LOCATION: &str = "set_usage_location";
+pub const SET_MANAGER: &str = "set_manager";
 pub const ADD_GROUPS: &str = "add_groups";
 pub const ASSIGN_LICENSES: &str = "assign_licenses";
 pub const ENABLE_SIGN_IN: &str = "enable_sign_in";
@@ -71,6 +75,10 @@ pub struct SnapshotUsed {
     pub job_id: String,
     pub taken_at: chrono::DateTime<chrono::Utc>,
     pub account_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager_id: Option<String>,
     pub groups: Vec<SnapshotGroup>,
     pub direct_licenses: Vec<SnapshotLicense>,
 }
@@ -79,6 +87,10 @@ pub struct SnapshotUsed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Observed {
     pub account_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager_id: Option<String>,
     /// Direct group ids.
     pub groups: Vec<String>,
     pub direct_licenses: Vec<String>,
@@ -172,7 +184,16 @@ pub async fn restore(
             (state.upn.clone(), Some(state))
         }
     };
-    let plan = Plan::new(snapshot.as_ref(), state.as_ref(), options);
+    let manager_now = match &state {
+        Some(state) => preflight::manager_id(graph, &state.id).await?,
+        None => None,
+    };
+    let plan = Plan::new(
+        snapshot.as_ref(),
+        state.as_ref(),
+        manager_now.as_deref(),
+        options,
+    );
     let mut report = RestoreReport {
         tenant_id: tenant_id.clone(),
         account_id: account_id.clone(),
@@ -184,6 +205,8 @@ pub async fn restore(
             job_id: s.job_id.to_string(),
             taken_at: s.taken_at,
             account_enabled: s.account_enabled,
+            usage_location: s.usage_location.clone(),
+            manager_id: s.manager_id.clone(),
             groups: s.groups.clone(),
             direct_licenses: s.direct_licenses.clone(),
         }),
@@ -198,6 +221,7 @@ pub async fn restore(
             let Found::Active(after) = found else {
                 return Err(RestoreError::NotConfirmed(account_id.clone()));
             };
+            let manager_after = preflight::manager_id(graph, &after.id).await?;
             store_observed(platform, tenant_id, &state, &after)
                 .await
                 .map_err(|error| {
@@ -205,10 +229,13 @@ pub async fn restore(
                 })
                 .ok();
             let read_id = read_ids.into_iter().next();
-            report
-                .steps
-                .extend(plan.judge(written, &after, read_id.as_deref()));
-            report.observed = Some(observed(&after, read_id));
+            report.steps.extend(plan.judge(
+                written,
+                &after,
+                manager_after.as_deref(),
+                read_id.as_deref(),
+            ));
+            report.observed = Some(observed(&after, manager_after, read_id));
         }
         _ => report.steps.extend(plan.pending()),
     }
@@ -235,9 +262,15 @@ fn step(
     }
 }
 
-fn observed(state: &AccountState, graph_request_id: Option<String>) -> Observed {
+fn observed(
+    state: &AccountState,
+    manager_id: Option<String>,
+    graph_request_id: Option<String>,
+) -> Observed {
     Observed {
         account_enabled: state.enabled,
+        usage_location: state.usage_location.clone(),
+        manager_id,
         groups: state.groups.iter().map(|g| g.id.clone()).collect(),
         direct_licenses: state.direct_licenses.clone(),
         inherited_licenses: state.inherited_licenses.clone(),
@@ -248,6 +281,10 @@ fn observed(state: &AccountState, graph_request_id: Option<String>) -> Observed 
 /// What to give back, decided from the snapshot and the account as it stands (`None` while it is
 /// still deleted, in a dry run: then everything in the snapshot is to give back).
 struct Plan {
+    /// The snapshot's usage location, when the account's differs.
+    usage_location: Option<String>,
+    /// The snapshot's manager, when the account's differs.
+    manager: Option<String>,
     groups: Vec<SnapshotGroup>,
     /// Not removable when the snapshot was taken (dynamic, mail-enabled, on-premises): the
     /// offboarding left them, and the platform cannot add the member back either.
@@ -259,6 +296,8 @@ struct Plan {
 
 /// What Graph answered to the writes.
 struct Written {
+    usage_location: Option<Result<Option<String>, String>>,
+    manager: Option<Result<Option<String>, String>>,
     groups: Vec<(String, Result<Option<String>, String>)>,
     licenses: Option<Result<Option<String>, String>>,
     enable: Option<Result<Option<String>, String>>,
@@ -268,8 +307,21 @@ impl Plan {
     fn new(
         snapshot: Option<&AccountSnapshot>,
         state: Option<&AccountState>,
+        manager_now: Option<&str>,
         options: RestoreOptions,
     ) -> Plan {
+        let usage_location = snapshot
+            .and_then(|s| s.usage_location.clone())
+            .filter(|wanted| {
+                !state.is_some_and(|s| {
+                    s.usage_location
+                        .as_deref()
+                        .is_some_and(|now| now.eq_ignore_ascii_case(wanted))
+                })
+            });
+        let manager = snapshot
+            .and_then(|s| s.manager_id.clone())
+            .filter(|wanted| !manager_now.is_some_and(|now| now.eq_ignore_ascii_case(wanted)));
         let in_group = |id: &str| state.is_some_and(|s| s.groups.iter().any(|g| g.id == id));
         let has_license = |sku: &str| {
             state.is_some_and(|s| {
@@ -297,6 +349,8 @@ impl Plan {
             })
             .unwrap_or_default();
         Plan {
+            usage_location,
+            manager,
             groups,
             kept_groups,
             licenses,
@@ -342,9 +396,55 @@ impl Plan {
         )
     }
 
+    fn usage_location_pending(&self) -> RestoreStep {
+        match &self.usage_location {
+            Some(wanted) => step(
+                SET_USAGE_LOCATION,
+                StepOutcome::Pending,
+                None,
+                format!(
+                    "set usage location {wanted} (before any license) where the account's differs: PATCH usageLocation"
+                ),
+            ),
+            None => step(
+                SET_USAGE_LOCATION,
+                StepOutcome::Skipped,
+                None,
+                "usage location as in the snapshot (or none recorded)".into(),
+            ),
+        }
+    }
+
+    fn manager_pending(&self) -> RestoreStep {
+        match &self.manager {
+            Some(wanted) => step(
+                SET_MANAGER,
+                StepOutcome::Pending,
+                None,
+                format!("set manager {wanted} where the account's differs: PUT manager/$ref"),
+            ),
+            None => step(
+                SET_MANAGER,
+                StepOutcome::Skipped,
+                None,
+                "manager as in the snapshot (or none recorded)".into(),
+            ),
+        }
+    }
+
     /// The plan with no write (a dry run).
     fn pending(&self) -> Vec<RestoreStep> {
-        let groups = if self.groups.is_empty() && self.kept_groups.is_empty() {
+        vec![
+            self.usage_location_pending(),
+            self.manager_pending(),
+            self.groups_pending(),
+            self.licenses_pending(),
+            self.enable_pending(),
+        ]
+    }
+
+    fn groups_pending(&self) -> RestoreStep {
+        if self.groups.is_empty() && self.kept_groups.is_empty() {
             step(
                 ADD_GROUPS,
                 StepOutcome::Skipped,
@@ -355,8 +455,11 @@ impl Plan {
             step(ADD_GROUPS, StepOutcome::Skipped, None, self.groups_detail())
         } else {
             step(ADD_GROUPS, StepOutcome::Pending, None, self.groups_detail())
-        };
-        let licenses = if self.licenses.is_empty() {
+        }
+    }
+
+    fn licenses_pending(&self) -> RestoreStep {
+        if self.licenses.is_empty() {
             step(
                 ASSIGN_LICENSES,
                 StepOutcome::Skipped,
@@ -370,8 +473,7 @@ impl Plan {
                 None,
                 self.licenses_detail(),
             )
-        };
-        vec![groups, licenses, self.enable_pending()]
+        }
     }
 
     fn enable_pending(&self) -> RestoreStep {
@@ -408,10 +510,41 @@ impl Plan {
         state: &AccountState,
     ) -> Result<Written, GraphError> {
         let mut written = Written {
+            usage_location: None,
+            manager: None,
             groups: Vec::new(),
             licenses: None,
             enable: None,
         };
+        // Usage location first: Graph assigns no license (direct or from a group) without one.
+        if let Some(wanted) = &self.usage_location {
+            let patch = UserPatch {
+                usage_location: Some(wanted.clone()),
+                ..UserPatch::default()
+            };
+            written.usage_location = Some(match graph.update_user(&state.id, &patch).await {
+                Ok(receipt) => Ok(receipt.request_id),
+                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) => Err(error.to_string()),
+            });
+        }
+        if let Some(manager) = &self.manager {
+            let request = BatchRequest::new(
+                SET_MANAGER,
+                graph::Method::PUT,
+                format!("/users/{}/manager/$ref", encode_segment(&state.id)),
+            )
+            .with_body(serde_json::json!({
+                "@odata.id": graph.client().directory_object_url(manager)
+            }));
+            let outcome = graph.batch(vec![request]).await?.pop();
+            written.manager = Some(match outcome.map(|o| o.result) {
+                Some(Ok(response)) => Ok(response.request_id),
+                Some(Err(error)) if error.is_retryable() => return Err(error),
+                Some(Err(error)) => Err(error.to_string()),
+                None => Err("the $batch answer is empty".into()),
+            });
+        }
         if !self.groups.is_empty() {
             let member = graph.client().directory_object_url(&state.id);
             let requests = self
@@ -468,12 +601,40 @@ impl Plan {
         &self,
         written: Written,
         after: &AccountState,
+        manager_after: Option<&str>,
         read_id: Option<&str>,
     ) -> Vec<RestoreStep> {
         let read = format!("(read-back request-id {})", read_id.unwrap_or("-"));
-        let mut steps = Vec::with_capacity(3);
+        let mut steps = Vec::with_capacity(5);
+        steps.push(match (&self.usage_location, written.usage_location) {
+            (Some(wanted), Some(result)) => {
+                let now = after.usage_location.as_deref().unwrap_or("(none)");
+                let agrees = now.eq_ignore_ascii_case(wanted);
+                judged(
+                    SET_USAGE_LOCATION,
+                    result,
+                    agrees,
+                    format!("usage location {wanted} set"),
+                    format!("read-back usageLocation={now} {read}"),
+                )
+            }
+            _ => self.usage_location_pending(),
+        });
+        steps.push(match (&self.manager, written.manager) {
+            (Some(wanted), Some(result)) => {
+                let now = manager_after.unwrap_or("(none)");
+                judged(
+                    SET_MANAGER,
+                    result,
+                    now.eq_ignore_ascii_case(wanted),
+                    format!("manager {wanted} set"),
+                    format!("read-back manager={now}"),
+                )
+            }
+            _ => self.manager_pending(),
+        });
         if self.groups.is_empty() {
-            steps.push(self.pending().remove(0));
+            steps.push(self.groups_pending());
         } else {
             let mut ids = Vec::new();
             let mut failures = Vec::new();
@@ -515,7 +676,7 @@ impl Plan {
             steps.push(step(ADD_GROUPS, outcome, id, detail));
         }
         match written.licenses {
-            None => steps.push(self.pending().remove(1)),
+            None => steps.push(self.licenses_pending()),
             Some(result) => {
                 let missing: Vec<&str> = self
                     .licenses
@@ -586,5 +747,32 @@ impl Plan {
             }
         }
         steps
+    }
+}
+
+/// A single write's step: done when Graph took it and the read-back agrees.
+fn judged(
+    name: &'static str,
+    result: Result<Option<String>, String>,
+    agrees: bool,
+    done: String,
+    observed: String,
+) -> RestoreStep {
+    match result {
+        Err(reason) => step(
+            name,
+            StepOutcome::Failed,
+            None,
+            format!("Graph refused: {reason}; {observed}"),
+        ),
+        Ok(id) if agrees => step(name, StepOutcome::Done, id, format!("{done}; {observed}")),
+        Ok(id) => step(
+            name,
+            StepOutcome::Failed,
+            id,
+            format!(
+                "Graph accepted the request but the read-back does not show it; {observed}; send the restore again"
+            ),
+        ),
     }
 }

@@ -986,3 +986,97 @@ async fn given_no_authentication_method_permission_when_that_option_is_asked_the
     assert_eq!(account.auth_methods, target.auth_methods);
     env.stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn given_an_offboarded_account_whose_manager_and_usage_location_changed_when_restored_then_both_and_its_disabled_plans_come_back_from_the_snapshot()
+ {
+    // GIVEN a licensed account with a manager, a usage location and a direct license with a
+    // service plan turned off, offboarded (keep disabled)
+    let env = Env::start(ConnectionMode::ReadWrite).await;
+    let before = env.truth();
+    let target = before
+        .users
+        .iter()
+        .filter(|u| u.account_enabled && u.user_type == "Member" && !u.on_premises_sync_enabled)
+        .filter(|u| u.manager_id.is_some() && u.usage_location.is_some())
+        .filter(|u| !u.disabled_plans.is_empty())
+        .max_by_key(|u| u.sku_ids.len())
+        .cloned()
+        .expect("a licensed member with a manager");
+    let job = env.job(&target.id, OffboardPolicy::KeepDisabled);
+    assert!(env.deliver(&job).await.batch_item_failures.is_empty());
+    assert_eq!(env.record(&job).await.status, JobStatus::Succeeded);
+    // ... and since then someone removed its manager and moved its usage location
+    let graph = env
+        .platform
+        .tenant_graph(&env.tenant)
+        .await
+        .expect("a Graph handle");
+    let elsewhere = if target.usage_location.as_deref() == Some("NO") {
+        "SE"
+    } else {
+        "NO"
+    };
+    graph
+        .update_user(
+            &target.id,
+            &graph::UserPatch {
+                usage_location: Some(elsewhere.into()),
+                ..graph::UserPatch::default()
+            },
+        )
+        .await
+        .expect("usage location moved");
+    let removed = graph
+        .batch(vec![graph::BatchRequest::new(
+            "manager",
+            graph::Method::DELETE,
+            format!("/users/{}/manager/$ref", target.id),
+        )])
+        .await
+        .expect("batch");
+    assert!(removed.iter().all(|o| o.result.is_ok()), "{removed:?}");
+    let moved = user(&env.truth(), &target.id).cloned().expect("there");
+    assert_eq!(moved.manager_id, None);
+    assert_eq!(moved.usage_location.as_deref(), Some(elsewhere));
+
+    // WHEN it is restored
+    let report = offboarding::restore::restore(
+        &env.platform,
+        &graph,
+        &env.tenant.tenant_id,
+        &AccountId::parse(&target.id).expect("id"),
+        offboarding::restore::RestoreOptions::default(),
+    )
+    .await
+    .expect("restored");
+
+    // THEN usage location (before the licenses) and manager are the snapshot's again, each step
+    // done with its read-back, and the licenses are back
+    let names: Vec<&str> = report.steps.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "undelete",
+            "set_usage_location",
+            "set_manager",
+            "add_groups",
+            "assign_licenses",
+            "enable_sign_in"
+        ]
+    );
+    for s in &report.steps[1..3] {
+        assert_eq!(s.outcome, StepOutcome::Done, "{s:?}");
+        assert!(s.detail.contains("read-back"), "{s:?}");
+    }
+    let after = user(&env.truth(), &target.id).cloned().expect("there");
+    assert_eq!(after.manager_id, target.manager_id);
+    assert_eq!(after.usage_location, target.usage_location);
+    assert_eq!(
+        after.sku_ids.iter().collect::<BTreeSet<_>>(),
+        target.sku_ids.iter().collect::<BTreeSet<_>>()
+    );
+    // ... each with exactly the service plans that were turned off before
+    assert_eq!(after.disabled_plans, target.disabled_plans);
+    env.stack.shutdown().await;
+}

@@ -202,6 +202,22 @@ impl Sim {
                     .collect(),
                 last_sign_in: u.sign_in.map(|s| s.last),
                 manager_id: u.manager.map(|m| t.users[m as usize].id.to_string()),
+                disabled_plans: u
+                    .licenses
+                    .iter()
+                    .filter(|a| a.by_group.is_none() && a.disabled != 0)
+                    .map(|a| {
+                        let def = t.skus[a.sku as usize].def;
+                        let plans = def
+                            .plans
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| a.disabled & (1 << i) != 0)
+                            .map(|(_, p)| p.id.to_string())
+                            .collect();
+                        (def.sku_id.to_string(), plans)
+                    })
+                    .collect(),
                 auth_methods: access
                     .map(|a| {
                         a.methods

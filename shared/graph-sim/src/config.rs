@@ -270,6 +270,9 @@ pub struct TruthUser {
     /// Ids of the delegated permission grants with the user as principal.
     #[serde(default)]
     pub permission_grant_ids: Vec<String>,
+    /// The service plans turned off in each direct license (SKU id -> plan ids), where any.
+    #[serde(default)]
+    pub disabled_plans: std::collections::BTreeMap<String, Vec<String>>,
     /// The mailbox's automatic reply (status, internal message), once changed.
     #[serde(default)]
     pub automatic_reply: Option<(String, String)>,

@@ -275,7 +275,15 @@ pub(crate) fn write_user(
                     if n > 0 {
                         out.push(b',');
                     }
-                    out.extend_from_slice(b"{\"disabledPlans\":[],\"skuId\":");
+                    // The direct assignment's disabled plans where there is one.
+                    let disabled = u
+                        .licenses
+                        .iter()
+                        .find(|a| a.sku == sku && a.by_group.is_none())
+                        .map_or(0, |a| a.disabled);
+                    out.extend_from_slice(b"{\"disabledPlans\":");
+                    write_plans(out, t.skus[sku as usize].def, disabled);
+                    out.extend_from_slice(b",\"skuId\":");
                     json::str(out, t.skus[sku as usize].def.sku_id);
                     out.push(b'}');
                 }
@@ -312,7 +320,9 @@ pub(crate) fn write_user(
                         Some(g) => json::uuid(out, &g.id),
                         None => out.extend_from_slice(b"null"),
                     }
-                    out.extend_from_slice(b",\"disabledPlans\":[],\"error\":\"None\",\"lastUpdatedDateTime\":");
+                    out.extend_from_slice(b",\"disabledPlans\":");
+                    write_plans(out, t.skus[a.sku as usize].def, a.disabled);
+                    out.extend_from_slice(b",\"error\":\"None\",\"lastUpdatedDateTime\":");
                     json::date(out, u.created);
                     out.extend_from_slice(b",\"skuId\":");
                     json::str(out, t.skus[a.sku as usize].def.sku_id);
@@ -520,4 +530,20 @@ pub(crate) fn write_group_props(
             _ => empty(out, e),
         }
     }
+}
+
+/// The service plan ids set in `disabled` (bit i = plan i of the SKU), as a JSON array.
+fn write_plans(out: &mut Vec<u8>, def: &crate::catalog::SkuDef, disabled: u32) {
+    out.push(b'[');
+    let mut first = true;
+    for (i, plan) in def.plans.iter().enumerate() {
+        if disabled & (1 << i) != 0 {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            json::str(out, plan.id);
+        }
+    }
+    out.push(b']');
 }

@@ -86,6 +86,8 @@ pub(crate) enum Route {
     UserMemberOf(String),
     UserMemberOfRoles(String),
     UserManager(String),
+    SetManager(String),
+    RemoveManager(String),
     UserDirectReports(String),
     UserOwnedObjects(String),
     GroupOwners(String),
@@ -151,6 +153,14 @@ impl Route {
             ("GET", ["users", id, "manager"]) => (
                 Route::UserManager(id.to_string()),
                 "GET /users/{id}/manager",
+            ),
+            ("PUT", ["users", id, "manager", "$ref"]) => (
+                Route::SetManager(id.to_string()),
+                "PUT /users/{id}/manager/$ref",
+            ),
+            ("DELETE", ["users", id, "manager", "$ref"]) => (
+                Route::RemoveManager(id.to_string()),
+                "DELETE /users/{id}/manager/$ref",
             ),
             ("GET", ["users", id, "directReports"]) => (
                 Route::UserDirectReports(id.to_string()),
@@ -281,6 +291,8 @@ impl Route {
             | Route::AddMember(_)
             | Route::RemoveMember(..)
             | Route::Restore(_)
+            | Route::SetManager(_)
+            | Route::RemoveManager(_)
             | Route::DeleteAuthMethod(..)
             | Route::DeleteAppRoleAssignment(..)
             | Route::DeletePermissionGrant(_)
@@ -480,6 +492,8 @@ fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
         Route::UserMemberOf(id) => users::member_of(cx, id),
         Route::UserMemberOfRoles(id) => relations::member_of_roles(cx, id),
         Route::UserManager(id) => relations::manager(cx, id),
+        Route::SetManager(id) => relations::set_manager(cx, id),
+        Route::RemoveManager(id) => relations::remove_manager(cx, id),
         Route::UserDirectReports(id) => relations::direct_reports(cx, id),
         Route::UserOwnedObjects(id) => relations::owned_objects(cx, id),
         Route::GroupOwners(id) => relations::group_owners(cx, id),

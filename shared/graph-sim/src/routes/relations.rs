@@ -196,3 +196,64 @@ pub(crate) fn role_props_of_group_selection(selected_group_props: &[&str]) -> Ve
         .filter(|p| selected_group_props.contains(p))
         .collect()
 }
+
+/// Who may change a user's manager [learn: graph/api/user-post-manager, user-delete-manager].
+const WRITE_MANAGER: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+
+/// PUT /users/{id}/manager/$ref `{"@odata.id": ".../users/{manager id}"}`: 204. The manager must
+/// be a live user of the tenant, and not the user itself.
+pub(crate) fn set_manager(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(WRITE_MANAGER)?;
+    let body: serde_json::Value = serde_json::from_slice(cx.body).map_err(|_| {
+        http::bad_request(
+            cx.ids,
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )
+    })?;
+    let Some(odata_id) = body.get("@odata.id").and_then(serde_json::Value::as_str) else {
+        return Err(http::bad_request(
+            cx.ids,
+            "Invalid request body: '@odata.id' is required.",
+        ));
+    };
+    let manager_key = odata_id
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let mut t = cx.write();
+    let idx = t
+        .find_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    let manager = t
+        .find_user(manager_key)
+        .ok_or_else(|| http::not_found(cx.ids, manager_key))?;
+    if manager == idx {
+        return Err(http::bad_request(
+            cx.ids,
+            "A user cannot be their own manager.",
+        ));
+    }
+    let seq = t.next_seq();
+    let user = &mut t.users[idx as usize];
+    user.manager = Some(manager);
+    user.changed_seq = seq;
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
+}
+
+/// DELETE /users/{id}/manager/$ref: 204; 404 when the user has no manager.
+pub(crate) fn remove_manager(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(WRITE_MANAGER)?;
+    let mut t = cx.write();
+    let idx = t
+        .find_user(key)
+        .ok_or_else(|| http::not_found(cx.ids, key))?;
+    if t.users[idx as usize].manager.is_none() {
+        return Err(http::not_found(cx.ids, "manager"));
+    }
+    let seq = t.next_seq();
+    let user = &mut t.users[idx as usize];
+    user.manager = None;
+    user.changed_seq = seq;
+    Ok(Resp::empty(StatusCode::NO_CONTENT))
+}

@@ -502,7 +502,8 @@ pub(crate) fn assign_license(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
                 &format!("License {sku_id} does not correspond to a valid company License."),
             )
         })?;
-        add.push(sku);
+        let disabled = disabled_plans(cx, &t, sku, &a["disabledPlans"])?;
+        add.push((sku, disabled));
     }
     let mut remove = Vec::new();
     for r in b["removeLicenses"].as_array().into_iter().flatten() {
@@ -540,7 +541,7 @@ pub(crate) fn assign_license(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
             ));
         }
     }
-    for &s in &add {
+    for &(s, _) in &add {
         let sku = &t.skus[s as usize];
         if !u.has_sku(s) && (sku.consumed >= sku.enabled || sku.capability_status != "Enabled") {
             return Err(http::bad_request(
@@ -557,16 +558,19 @@ pub(crate) fn assign_license(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
     let u = &mut t.users[idx as usize];
     u.licenses
         .retain(|a| !(a.by_group.is_none() && remove.contains(&a.sku)));
-    for s in add {
-        if !u
+    for (s, disabled) in add {
+        // Adding a SKU the account holds directly replaces its disabled plans, as Graph does.
+        match u
             .licenses
-            .iter()
-            .any(|a| a.sku == s && a.by_group.is_none())
+            .iter_mut()
+            .find(|a| a.sku == s && a.by_group.is_none())
         {
-            u.licenses.push(LicenseAssignment {
+            Some(held) => held.disabled = disabled,
+            None => u.licenses.push(LicenseAssignment {
                 sku: s,
                 by_group: None,
-            });
+                disabled,
+            }),
         }
     }
     t.recount_after_license_change(idx, &before, seq);
@@ -583,6 +587,37 @@ pub(crate) fn assign_license(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
         StatusCode::OK,
         user_body(cx, &t, u, "users/$entity"),
     ))
+}
+
+/// `disabledPlans` of one `addLicenses` entry as a bit set of the SKU's plans: each must be a
+/// service plan id of that SKU (400 otherwise); absent or null is none.
+fn disabled_plans(cx: &Cx<'_>, t: &Tenant, sku: u16, given: &Value) -> Result<u32, Resp> {
+    let def = t.skus[sku as usize].def;
+    let mut bits = 0u32;
+    let ids = match given {
+        Value::Null => return Ok(0),
+        Value::Array(ids) => ids,
+        _ => {
+            return Err(http::bad_request(
+                cx.ids,
+                "Invalid value specified for property 'disabledPlans' of resource 'AssignedLicense'.",
+            ));
+        }
+    };
+    for id in ids {
+        let id = id.as_str().unwrap_or_default();
+        let Some(i) = def.plans.iter().position(|p| p.id.eq_ignore_ascii_case(id)) else {
+            return Err(http::bad_request(
+                cx.ids,
+                &format!(
+                    "The service plan {id} in disabledPlans is not part of the SKU {}.",
+                    def.sku_id
+                ),
+            ));
+        };
+        bits |= 1 << i;
+    }
+    Ok(bits)
 }
 
 /// Checks that a group's membership can be edited directly.

@@ -557,6 +557,7 @@ fn licenses(t: &mut Tenant, rng: &mut fastrand::Rng) {
             u.licenses.push(LicenseAssignment {
                 sku,
                 by_group: None,
+                disabled: 0,
             });
         };
         let r = rng.f64();
@@ -583,7 +584,24 @@ fn licenses(t: &mut Tenant, rng: &mut fastrand::Rng) {
                 u.licenses.push(LicenseAssignment {
                     sku: main,
                     by_group: Some(0),
+                    disabled: 0,
                 });
+            }
+        }
+    }
+    // Every third account with the main SKU directly has one service plan turned off (the last
+    // one that is not Exchange), as admins do for, say, Viva or Teams; by index, so the random
+    // streams stay as they were.
+    if let Some(plan) = t
+        .skus
+        .get(main as usize)
+        .and_then(|s| s.def.plans.iter().rposition(|p| !p.exchange))
+    {
+        for u in t.users.iter_mut().skip(1).step_by(3) {
+            for a in u.licenses.iter_mut() {
+                if a.sku == main && a.by_group.is_none() {
+                    a.disabled = 1 << plan;
+                }
             }
         }
     }

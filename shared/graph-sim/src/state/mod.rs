@@ -39,6 +39,9 @@ pub(crate) struct SignIn {
 pub(crate) struct LicenseAssignment {
     pub sku: u16,
     pub by_group: Option<u32>,
+    /// The SKU's service plans turned off (`disabledPlans`): bit i is plan i of the SKU's
+    /// definition.
+    pub disabled: u32,
 }
 
 pub(crate) struct User {
@@ -376,6 +379,7 @@ impl Tenant {
             self.users[user as usize].licenses.push(LicenseAssignment {
                 sku,
                 by_group: Some(group),
+                disabled: 0,
             });
         }
         self.recount_after_license_change(user, &before, seq);

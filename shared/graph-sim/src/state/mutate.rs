@@ -64,6 +64,7 @@ pub(crate) fn apply(
             u.licenses.push(LicenseAssignment {
                 sku: 0,
                 by_group: None,
+                disabled: 0,
             });
             t.skus[0].consumed += 1;
         }
