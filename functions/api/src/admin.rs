@@ -2,9 +2,8 @@
 //! [`Platform`] (store, queues, vault, Graph): tenant removal ([`crate::removal`]), the license
 //! report and refresh ([`crate::licenses`]) and restoring a deleted account ([`crate::restore`]).
 
-use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use lifecycle::{Config, Platform, PlatformError};
+use lifecycle::Platform;
 
 /// The dependencies of these routes, built once per cold start.
 #[derive(Clone)]
@@ -21,11 +20,9 @@ impl std::fmt::Debug for TenantAdmin {
 }
 
 impl TenantAdmin {
-    /// Builds the clients (no I/O).
-    pub fn new(config: &Config, aws: &SdkConfig) -> Result<Self, PlatformError> {
-        Ok(Self {
-            platform: Platform::new(config.clone(), aws)?,
-        })
+    /// The routes over the function's one [`Platform`] (a cheap handle: clients are shared).
+    pub fn new(platform: Platform) -> Self {
+        Self { platform }
     }
 
     /// `DELETE /tenants/{tenant_id}`.

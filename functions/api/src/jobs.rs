@@ -28,7 +28,6 @@
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use chrono::{DateTime, Duration, Utc};
@@ -45,7 +44,7 @@ use lifecycle::queue::deduplication_id;
 use lifecycle::schedule::{self, QUEUED};
 use lifecycle::store::keys;
 use lifecycle::{
-    AwsClients, Config, JobId, PutOutcome, Queue, SecretWrite, Store, TenantId, Vault, VaultError,
+    Config, JobId, Platform, PutOutcome, Queue, SecretWrite, Store, TenantId, Vault, VaultError,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
@@ -84,15 +83,14 @@ enum NewPassword {
 }
 
 impl Intake {
-    /// The routes' dependencies, from the shared configuration (clients only, no I/O).
-    pub fn new(config: &Config, aws: &SdkConfig) -> Self {
-        let clients = AwsClients::new(aws);
+    /// The routes over the function's one [`Platform`]'s clients (no I/O).
+    pub fn new(platform: &Platform) -> Self {
         Self {
-            store: Store::new(clients.dynamodb, config.table_name.clone()),
-            queue: Queue::new(clients.sqs),
-            vault: Vault::from_config(clients.secrets, config),
-            events: Events::new(clients.events, config.event_bus_name.clone()),
-            config: config.clone(),
+            store: platform.store.clone(),
+            queue: platform.queue.clone(),
+            vault: platform.vault.clone(),
+            events: platform.events.clone(),
+            config: platform.config.clone(),
             digest_key: Arc::default(),
         }
     }

@@ -63,12 +63,14 @@ impl App {
         if config.table_name.is_empty() {
             return Err(ApiError::NoTable);
         }
+        // One Platform (its clients, built once) serves every route.
+        let platform = lifecycle::Platform::new(config.clone(), aws)?;
         Ok(App {
-            admin: admin::TenantAdmin::new(&config, aws)?,
-            jobs: jobs::Intake::new(&config, aws),
-            synced: synced::SyncRoutes::new(&config, aws)?,
+            jobs: jobs::Intake::new(&platform),
+            admin: admin::TenantAdmin::new(platform.clone()),
+            dynamodb: platform.store.client().clone(),
+            synced: synced::SyncRoutes::new(platform),
             config,
-            dynamodb: aws_sdk_dynamodb::Client::new(aws),
         })
     }
 
@@ -119,12 +121,14 @@ impl App {
             "POST /tenants/{tenant_id}/accounts/{account_id}/restore" => {
                 self.admin.restore_account(request).await
             }
-            key @ ("POST /tenants/{tenant_id}/sync"
-            | "GET /tenants/{tenant_id}/sync-runs"
-            | "GET /tenants/{tenant_id}/accounts"
-            | "GET /tenants/{tenant_id}/accounts/{account_id}"
-            | "GET /tenants/{tenant_id}/groups"
-            | "GET /tenants/{tenant_id}/licenses") => self.synced.handle(key, request).await,
+            "POST /tenants/{tenant_id}/sync" => answered(self.synced.request_sync(request).await),
+            "GET /tenants/{tenant_id}/sync-runs" => answered(self.synced.sync_runs(request).await),
+            "GET /tenants/{tenant_id}/accounts" => answered(self.synced.accounts(request).await),
+            "GET /tenants/{tenant_id}/accounts/{account_id}" => {
+                answered(self.synced.account(request).await)
+            }
+            "GET /tenants/{tenant_id}/groups" => answered(self.synced.groups(request).await),
+            "GET /tenants/{tenant_id}/licenses" => answered(self.synced.licenses(request).await),
             other => lifecycle::http::error_response(
                 404,
                 "not_found",
@@ -179,6 +183,11 @@ impl Function for App {
             Ok(serde_json::to_value(response)?)
         })
     }
+}
+
+/// A handler's answer, whether it succeeded or refused.
+fn answered(result: Result<ApiGatewayV2httpResponse, Answer>) -> ApiGatewayV2httpResponse {
+    result.unwrap_or_else(|answer| *answer)
 }
 
 fn json_response(status: StatusCode, body: &Value) -> ApiGatewayV2httpResponse {

@@ -19,20 +19,16 @@
 use std::collections::VecDeque;
 use std::pin::pin;
 
-use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
 use futures::{StreamExt as _, TryStreamExt as _};
-use lifecycle::http::{body_text, error_response, json_response, path_param, query_param};
+use lifecycle::http::{body_text, json_response, path_param, query_param};
 use lifecycle::model::{
     Account, ConnectionStatus, Group, Sku, SyncRun, SyncRunStatus, TenantConnection,
 };
 use lifecycle::store::keys;
 use lifecycle::sync_runs::{self, SyncRequest};
-use lifecycle::{
-    AccountId, Config, PartitionKey, Platform, PlatformError, Record, StoreError, SyncRunId,
-    TenantId, Upn,
-};
+use lifecycle::{AccountId, PartitionKey, Platform, Record, StoreError, SyncRunId, TenantId, Upn};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -68,29 +64,9 @@ impl std::fmt::Debug for SyncRoutes {
 }
 
 impl SyncRoutes {
-    /// Builds the clients (no I/O).
-    pub fn new(config: &Config, aws: &SdkConfig) -> Result<Self, PlatformError> {
-        Ok(Self {
-            platform: Platform::new(config.clone(), aws)?,
-        })
-    }
-
-    /// Answers a sync route (404 for any other route key).
-    pub async fn handle(
-        &self,
-        route_key: &str,
-        request: &ApiGatewayV2httpRequest,
-    ) -> ApiGatewayV2httpResponse {
-        let answer = match route_key {
-            "POST /tenants/{tenant_id}/sync" => self.request_sync(request).await,
-            "GET /tenants/{tenant_id}/sync-runs" => self.sync_runs(request).await,
-            "GET /tenants/{tenant_id}/accounts" => self.accounts(request).await,
-            "GET /tenants/{tenant_id}/accounts/{account_id}" => self.account(request).await,
-            "GET /tenants/{tenant_id}/groups" => self.groups(request).await,
-            "GET /tenants/{tenant_id}/licenses" => self.licenses(request).await,
-            _ => return error_response(404, "not_found", format!("no route {route_key}")),
-        };
-        answer.unwrap_or_else(|answer| *answer)
+    /// The routes over the function's one [`Platform`] (a cheap handle: clients are shared).
+    pub fn new(platform: Platform) -> Self {
+        Self { platform }
     }
 
     async fn tenant(&self, request: &ApiGatewayV2httpRequest) -> Result<TenantConnection, Answer> {
@@ -114,7 +90,7 @@ impl SyncRoutes {
     /// `POST /tenants/{tenant_id}/sync`: 202 with the run id; 409 when the tenant must be
     /// reconnected first.
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
-    async fn request_sync(
+    pub async fn request_sync(
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
@@ -186,7 +162,7 @@ impl SyncRoutes {
 
     /// `GET /tenants/{tenant_id}/sync-runs`: the newest runs first, and the tenant's last sync and
     /// next one due.
-    async fn sync_runs(
+    pub async fn sync_runs(
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
@@ -219,7 +195,7 @@ impl SyncRoutes {
     }
 
     /// `GET /tenants/{tenant_id}/accounts`.
-    async fn accounts(
+    pub async fn accounts(
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
@@ -236,7 +212,7 @@ impl SyncRoutes {
     }
 
     /// `GET /tenants/{tenant_id}/groups`.
-    async fn groups(
+    pub async fn groups(
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
@@ -254,7 +230,7 @@ impl SyncRoutes {
 
     /// `GET /tenants/{tenant_id}/accounts/{account_id}`: by object id, or by UPN (which reads the
     /// tenant's accounts until it is found).
-    async fn account(
+    pub async fn account(
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
@@ -301,7 +277,7 @@ impl SyncRoutes {
     }
 
     /// `GET /tenants/{tenant_id}/licenses`: the subscribed SKUs with their seats, and totals.
-    async fn licenses(
+    pub async fn licenses(
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
