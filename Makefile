@@ -8,6 +8,7 @@
 #   make fuzz   the same, deeper (FUZZ_EXAMPLES=200)
 #   make build  one release Lambda zip per function for arm64 (cargo-lambda, zig linker), sizes printed
 #   make bench  Graph client and sync figures against the simulator
+#   make iam-coverage  every test, then which actions of each function's IAM policy no test used
 #   make proof  the full crash matrix: every job kind killed at every failure point, as a table
 #   make deploy sam build + sam deploy into your AWS account (--guided the first time)
 
@@ -31,7 +32,7 @@ export SAM_CLI_TELEMETRY := 0
 export MOTO_SERVER := $(VENV)/bin/moto_server
 export CARGO_TERM_COLOR ?= auto
 
-.PHONY: help venv browser nextest test lint fmt demo up token build bench proof deploy clean contract-test fuzz
+.PHONY: help venv browser nextest test lint fmt demo up token build bench proof deploy clean contract-test fuzz iam-coverage
 
 # Debian's packages are installed as root (CI and these machines), else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -121,6 +122,15 @@ build: venv
 
 bench: venv
 	tools/bench.sh
+
+# Minimal IAM: every test runs with each function's credentials recorded (local_aws::usage),
+# then each function's policy is compared with what its code used; fails on a granted action
+# that no test used.
+IAM_LOG := $(CURDIR)/target/iam-used.tsv
+iam-coverage: venv browser
+	rm -f $(IAM_LOG)
+	LOCAL_AWS_IAM_LOG=$(IAM_LOG) cargo test --workspace --locked
+	cargo run --locked -p devstack -- iam-coverage $(IAM_LOG)
 
 # The crash matrix of tests/tests/crash_matrix.rs at every failure point (make test runs every
 # third); prints one table row per job kind, then the test result.

@@ -9,6 +9,7 @@
 
 pub mod front;
 pub mod functions;
+pub mod iam_coverage;
 pub mod jwt;
 pub mod poller;
 pub mod provision;

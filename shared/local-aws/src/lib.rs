@@ -16,6 +16,7 @@ pub mod faults;
 pub mod hook;
 pub mod iam;
 pub mod limits;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -121,19 +122,29 @@ impl Moto {
 
     /// SDK configuration for code that runs as user `name` with only `policy` (a function of the
     /// template: its `Policies` statements).
+    /// Its successful requests are recorded under `name` when `LOCAL_AWS_IAM_LOG` is set
+    /// ([`usage`]).
     pub async fn sdk_config_for(
         &self,
         name: &str,
         policy: &Value,
     ) -> Result<SdkConfig, LocalAwsError> {
         let credentials = self.principal(name, policy).await?;
-        Ok(self.sdk_config_with(credentials).await)
+        Ok(self.sdk_config_as(credentials, Some(name)).await)
     }
 
     /// SDK configuration pointing at this emulator with these credentials. Its HTTP client
     /// refuses the requests over AWS's size limits that moto would take ([`limits`]).
     pub async fn sdk_config_with(&self, credentials: Credentials) -> SdkConfig {
-        let http = limits::limits_client(aws_smithy_http_client::Builder::new().build_http());
+        self.sdk_config_as(credentials, None).await
+    }
+
+    /// [`Self::sdk_config_with`], its successful requests recorded under `principal` ([`usage`]).
+    async fn sdk_config_as(&self, credentials: Credentials, principal: Option<&str>) -> SdkConfig {
+        let http = limits::limits_client_recording(
+            aws_smithy_http_client::Builder::new().build_http(),
+            principal.map(str::to_owned),
+        );
         aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .region(Region::new(REGION))

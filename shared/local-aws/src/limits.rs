@@ -33,9 +33,19 @@ pub const EVENTBRIDGE_ENTRY_MAX_BYTES: usize = 1_048_576;
 /// An SDK HTTP client that refuses what AWS refuses (see the module documentation) and sends
 /// everything else to moto through `inner`.
 pub fn limits_client(inner: SharedHttpClient) -> SharedHttpClient {
+    limits_client_recording(inner, None)
+}
+
+/// [`limits_client`] that also records, under `principal`, the IAM action of every request the
+/// emulator answers with success ([`crate::usage`]).
+pub fn limits_client_recording(
+    inner: SharedHttpClient,
+    principal: Option<String>,
+) -> SharedHttpClient {
     http_client_fn(move |settings, components| {
         SharedHttpConnector::new(Limits {
             inner: inner.http_connector(settings, components),
+            principal: principal.clone(),
         })
     })
 }
@@ -43,14 +53,33 @@ pub fn limits_client(inner: SharedHttpClient) -> SharedHttpClient {
 #[derive(Debug)]
 struct Limits {
     inner: SharedHttpConnector,
+    /// Whose requests these are, when they are recorded.
+    principal: Option<String>,
 }
 
 impl HttpConnector for Limits {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        match refusal(&request) {
-            Some(refusal) => HttpConnectorFuture::ready(Ok(refusal.response())),
-            None => self.inner.call(request),
+        if let Some(refusal) = refusal(&request) {
+            return HttpConnectorFuture::ready(Ok(refusal.response()));
         }
+        let used = self
+            .principal
+            .clone()
+            .zip(crate::usage::action_of(&request));
+        let answer = self.inner.call(request);
+        let Some((principal, action)) = used else {
+            return answer;
+        };
+        HttpConnectorFuture::new(async move {
+            let answer = answer.await;
+            if answer
+                .as_ref()
+                .is_ok_and(|response| response.status().is_success())
+            {
+                crate::usage::record(&principal, &action);
+            }
+            answer
+        })
     }
 }
 

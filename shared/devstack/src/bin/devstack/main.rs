@@ -2,6 +2,7 @@
 //! `devstack demo`: the same stack, walked through everything the system can do today.
 //! `devstack token --org ORG [--scope "SCOPES"]`: a bearer token for the running stack's API, for
 //! organization ORG, with every scope or only the given ones.
+//! `devstack iam-coverage FILE`: which actions of each function's policy a test run used.
 
 mod demo;
 mod scheduled;
@@ -17,6 +18,7 @@ const USAGE: &str = "\
 usage: devstack up [--port PORT] [--time-scale N]
        devstack demo
        devstack token --org ORG [--scope \"SCOPES\"]
+       devstack iam-coverage FILE
 
   up      start moto, the Graph simulator (unless GRAPH_BASE_URL and LOGIN_BASE_URL are set) and
           every function of infra/template.yaml behind a local HTTP API; stay up until Ctrl-C
@@ -25,6 +27,10 @@ usage: devstack up [--port PORT] [--time-scale N]
           ORG; every API route but /health, /openapi.json, /connect/start and /oauth/callback needs one.
           It holds every scope (lifecycle.read lifecycle.write tenants.admin) unless --scope
           names some, space-separated (\"\" for none)
+
+  iam-coverage  compare the actions each function used in a test run (FILE, written when the
+          tests run with LOCAL_AWS_IAM_LOG=FILE) with its policy in infra/template.yaml; fails
+          when a granted action was used by no test
 
   --port PORT        port of the local HTTP API on 127.0.0.1 (default 3000; 0 = any free port)
   --time-scale N     schedules run N times faster (default 1; 60 turns an hour into a minute)";
@@ -41,6 +47,7 @@ async fn main() -> std::process::ExitCode {
         Some("up") => up(&args[1..]).await,
         Some("demo") => demo::run().await,
         Some("token") => token(&args[1..]).await,
+        Some("iam-coverage") => iam_coverage(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -298,4 +305,35 @@ fn write_state(stack: &Stack, path: &PathBuf) -> anyhow::Result<()> {
     }
     let text = serde_json::to_string_pretty(&state).context("encoding the state file")?;
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `devstack iam-coverage FILE`: each function's policy against the actions its tests used.
+fn iam_coverage(args: &[String]) -> anyhow::Result<()> {
+    let [file] = args else {
+        bail!("iam-coverage needs the file the tests wrote (LOCAL_AWS_IAM_LOG)\n\n{USAGE}");
+    };
+    let log = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let template = Template::load(&template_path())?;
+    let report = devstack::iam_coverage::coverage(&template, &log);
+    let mut unused = 0;
+    for function in &report {
+        println!(
+            "{:<24} {:>2} of {:>2} granted actions used{}",
+            function.function,
+            function.used.len(),
+            function.used.len() + function.unused.len(),
+            if function.unused.is_empty() {
+                String::new()
+            } else {
+                format!("; never used: {}", function.unused.join(", "))
+            }
+        );
+        unused += function.unused.len();
+    }
+    if unused > 0 {
+        bail!(
+            "{unused} granted action(s) were used by no test: drop them from the policy or test the code that needs them"
+        );
+    }
+    Ok(())
 }
