@@ -2,7 +2,8 @@
 //!
 //! moto emulates DynamoDB, SQS and Secrets Manager well enough for the real AWS SDK clients to
 //! talk to it, so tests exercise the same code path as production with only the endpoint changed.
-//! [`Moto::start`] runs `moto_server` as a child process and waits until it answers; dropping the
+//! [`Moto::start`] runs moto's server as a child process (with DynamoDB's operations made atomic,
+//! as they are in AWS: see `moto_atomic.py`) and waits until it answers; dropping the
 //! [`Moto`] kills the child. A missing `moto_server` is an error, never a silent skip: the Makefile
 //! installs it into the project's virtualenv (`make venv`, which `make test` runs).
 //!
@@ -85,8 +86,21 @@ impl Moto {
         }
         let port = free_port().await?;
         let endpoint = format!("http://127.0.0.1:{port}");
-        let child = Command::new(&path)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // moto's own Python runs it through `moto_atomic.py`, which makes DynamoDB operations
+        // atomic as in AWS (moto's threaded server checks a condition, then writes, unlocked).
+        let python = path.with_file_name("python3");
+        if !python.is_file() {
+            return Err(LocalAwsError::NotFound { path: python });
+        }
+        let child = Command::new(&python)
+            .args([
+                "-c",
+                MOTO_ATOMIC,
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -233,7 +247,10 @@ impl Drop for Moto {
     }
 }
 
-/// Where the `moto_server` executable is expected.
+/// The Python program that starts moto with DynamoDB operations serialized (see the file).
+const MOTO_ATOMIC: &str = include_str!("moto_atomic.py");
+
+/// Where the `moto_server` executable is expected (its directory's `python3` runs it).
 pub fn moto_server_path() -> PathBuf {
     match std::env::var_os("MOTO_SERVER") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
