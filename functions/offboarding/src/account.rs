@@ -4,19 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use graph::{BatchRequest, GraphError, Method, TenantGraph};
+use futures::TryStreamExt as _;
+use graph::{BatchRequest, GraphError, TenantGraph};
 use lifecycle::model::AccountRef;
-use serde::Deserialize;
 
 /// The account properties offboarding reads.
 const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates,signInSessionsValidFromDateTime";
 /// What the deleted-items entry of an account shows after a delete.
 const DELETED_SELECT: &str = graph::DeletedUser::SELECT;
 /// The group properties that decide whether a membership can be removed through Graph.
-const GROUP_SELECT: &str =
-    "id,displayName,groupTypes,mailEnabled,securityEnabled,onPremisesSyncEnabled";
-/// Graph's largest page for `memberOf`.
-const MEMBER_OF_PAGE: u32 = 999;
+const GROUP_SELECT: &str = graph::Group::SELECT_WITH_SOURCE;
 
 /// The account as it stands in the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,50 +92,21 @@ pub enum Found {
     Missing,
 }
 
-#[derive(Deserialize)]
-struct PageWire<T> {
-    #[serde(default = "Vec::new")]
-    value: Vec<T>,
-    #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct MemberOfEntry {
-    #[serde(rename = "@odata.type", default)]
-    odata_type: Option<String>,
-    #[serde(rename = "onPremisesSyncEnabled", default)]
-    on_premises_synced: Option<bool>,
-    #[serde(flatten)]
-    group: graph::Group,
-}
-
-/// Reads the account and its direct memberships. `graph_base_url` turns `@odata.nextLink`s into
-/// the relative URLs `$batch` steps take (an account in more than 999 groups).
+/// Reads the account and its direct memberships in one `$batch`; the pages after the first
+/// `memberOf` page (an account in more than 999 groups) follow its next link.
 pub async fn read(
     graph: &TenantGraph,
-    graph_base_url: &str,
     account: &AccountRef,
 ) -> Result<(Found, Vec<String>), GraphError> {
-    let key = encode_segment(&account.to_string());
-    let steps = vec![
-        BatchRequest::new(
-            "account",
-            Method::GET,
-            format!("/users/{key}?$select={ACCOUNT_SELECT}"),
-        ),
-        BatchRequest::new(
-            "groups",
-            Method::GET,
-            format!("/users/{key}/memberOf?$select={GROUP_SELECT}&$top={MEMBER_OF_PAGE}"),
-        ),
-    ];
-    let mut outcomes = graph.batch(steps).await?.into_iter();
-    let (Some(account_outcome), Some(groups_outcome)) = (outcomes.next(), outcomes.next()) else {
-        return Err(malformed("the $batch answer lacks a step"));
-    };
+    let key = account.to_string();
+    let mut answers = graph
+        .look_up(vec![
+            BatchRequest::get_user("account", &key, ACCOUNT_SELECT),
+            BatchRequest::list_member_of("groups", &key, GROUP_SELECT),
+        ])
+        .await?;
     let mut request_ids = Vec::new();
-    let user: graph::User = match account_outcome.result {
+    let user: graph::User = match answers.take("account") {
         Ok(response) => {
             request_ids.extend(response.request_id.clone());
             response.json()?
@@ -148,27 +116,17 @@ pub async fn read(
         }
         Err(error) => return Err(error),
     };
-    let mut page: PageWire<MemberOfEntry> = groups_outcome.result?.json()?;
-    let mut groups = Vec::new();
-    loop {
-        groups.extend(
-            page.value
-                .into_iter()
-                .filter(|entry| entry.odata_type.as_deref() == Some("#microsoft.graph.group"))
-                .map(|entry| member_group(entry.group, entry.on_premises_synced.unwrap_or(false))),
-        );
-        let Some(link) = page.next_link else { break };
-        let relative = link
-            .strip_prefix(graph_base_url)
-            .filter(|rest| rest.starts_with('/'))
-            .ok_or_else(|| GraphError::UntrustedLink { link: link.clone() })?;
-        let mut next = graph
-            .batch(vec![BatchRequest::new("groups", Method::GET, relative)])
-            .await?;
-        page = match next.pop() {
-            Some(outcome) => outcome.result?.json()?,
-            None => return Err(malformed("the $batch answer is empty")),
-        };
+    let Some(first) = answers.member_of_groups("groups")? else {
+        return Err(malformed(
+            "memberOf answered 404 for an account that exists",
+        ));
+    };
+    let mut groups: Vec<MemberGroup> = first.items.into_iter().map(member_group).collect();
+    if let Some(link) = first.next_link {
+        let mut rest = std::pin::pin!(graph.member_of_groups_after(&link));
+        while let Some(group) = rest.try_next().await? {
+            groups.push(member_group(group));
+        }
     }
     Ok((Found::Active(account_state(user, groups)), request_ids))
 }
@@ -219,7 +177,8 @@ fn account_state(user: graph::User, groups: Vec<MemberGroup>) -> AccountState {
     }
 }
 
-fn member_group(group: graph::Group, on_premises_synced: bool) -> MemberGroup {
+fn member_group(group: graph::Group) -> MemberGroup {
+    let on_premises_synced = group.on_premises_sync_enabled.unwrap_or(false);
     let removal = if group.is_dynamic() {
         Removal::Dynamic
     } else if group.mail_enabled.unwrap_or(false) && group.kind() != graph::GroupKind::Microsoft365
@@ -270,18 +229,15 @@ pub async fn read_deleted(
     graph: &TenantGraph,
     id: &str,
 ) -> Result<(Option<graph::DeletedUser>, Option<String>), GraphError> {
-    let key = encode_segment(id);
-    let mut outcomes = graph
-        .batch(vec![BatchRequest::new(
+    let mut answers = graph
+        .look_up(vec![BatchRequest::get_deleted_user(
             "deleted",
-            Method::GET,
-            format!("/directory/deletedItems/{key}?$select={DELETED_SELECT}"),
+            id,
+            DELETED_SELECT,
         )])
         .await?;
-    let Some(outcome) = outcomes.pop() else {
-        return Err(malformed("the $batch answer is empty"));
-    };
-    match outcome.result {
+    let outcome = answers.take("deleted");
+    match outcome {
         Ok(response) => Ok((Some(response.json()?), response.request_id)),
         Err(error) if error.is_not_found() => {
             let request_id = error.request_id().map(str::to_owned);
@@ -291,30 +247,9 @@ pub async fn read_deleted(
     }
 }
 
-/// Percent-encodes one URL path segment (an id or a UPN, which may hold `#`, `+` or `'`).
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn given_a_upn_with_reserved_characters_when_encoded_then_only_they_are_escaped() {
-        assert_eq!(
-            encode_segment("o'neil+test#1@contoso.com"),
-            "o%27neil%2Btest%231@contoso.com"
-        );
-    }
 
     #[test]
     fn given_group_flags_when_classified_then_dynamic_and_mail_enabled_are_not_removable() {
@@ -326,31 +261,35 @@ mod tests {
             ..graph::Group::default()
         };
         assert_eq!(
-            member_group(group(&[], false, true), false).removal,
+            member_group(group(&[], false, true)).removal,
             Removal::Removable
         );
         assert_eq!(
-            member_group(group(&["Unified"], true, false), false).removal,
+            member_group(group(&["Unified"], true, false)).removal,
             Removal::Removable
         );
         assert_eq!(
-            member_group(group(&["DynamicMembership"], false, true), false).removal,
+            member_group(group(&["DynamicMembership"], false, true)).removal,
             Removal::Dynamic
         );
         assert_eq!(
-            member_group(group(&["Unified", "DynamicMembership"], true, false), false).removal,
+            member_group(group(&["Unified", "DynamicMembership"], true, false)).removal,
             Removal::Dynamic
         );
         assert_eq!(
-            member_group(group(&[], true, false), false).removal,
+            member_group(group(&[], true, false)).removal,
             Removal::MailEnabled
         );
         assert_eq!(
-            member_group(group(&[], true, true), false).removal,
+            member_group(group(&[], true, true)).removal,
             Removal::MailEnabled
         );
         assert_eq!(
-            member_group(group(&[], false, true), true).removal,
+            member_group(graph::Group {
+                on_premises_sync_enabled: Some(true),
+                ..group(&[], false, true)
+            })
+            .removal,
             Removal::OnPremises
         );
     }

@@ -31,7 +31,6 @@ use lifecycle::{
 };
 use serde_json::Value;
 
-pub use account::encode_segment;
 pub use leave::ScheduledLeave;
 pub use offboard::Offboarding;
 

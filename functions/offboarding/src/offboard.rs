@@ -85,8 +85,7 @@ impl Offboarding {
             .platform
             .tenant_graph_until(tenant, progress.deadline())
             .await?;
-        let (found, read_ids) =
-            account::read(&graph, &self.platform.config.graph_base_url, &spec.account).await?;
+        let (found, read_ids) = account::read(&graph, &spec.account).await?;
         let state = match found {
             Found::Active(state) => state,
             Found::Missing => {
@@ -375,8 +374,7 @@ impl Run<'_, '_> {
                 self.before.id
             ))
         })?);
-        let (found, request_ids) =
-            account::read(self.graph, &self.platform.config.graph_base_url, &reference).await?;
+        let (found, request_ids) = account::read(self.graph, &reference).await?;
         match &found {
             Found::Active(state) => {
                 store_observed(self.platform, self.tenant_id, self.before, state).await?;

@@ -10,7 +10,7 @@ use lifecycle::model::{AutomaticReply, OffboardJob};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::account::encode_segment;
+use graph::encode_segment;
 
 /// Step names, as recorded in the job record.
 pub const REMOVE_AUTHENTICATION_METHODS: &str = "remove_authentication_methods";

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use graph::{BatchRequest, GraphError, Method, TenantGraph};
 use serde::Deserialize;
 
-use crate::account::{AccountState, Removal, encode_segment};
+use crate::account::{AccountState, Removal};
+use graph::encode_segment;
 
 /// Graph's largest page for these lists.
 const PAGE: u32 = 999;

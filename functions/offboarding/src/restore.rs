@@ -15,9 +15,10 @@ use lifecycle::{AccountId, Platform, StoreError, TenantId};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::account::{self, AccountState, Found, encode_segment};
+use crate::account::{self, AccountState, Found};
 use crate::offboard::store_observed;
 use crate::preflight;
+use graph::encode_segment;
 
 /// Step names of a restore.
 pub const UNDELETE: &str = "undelete";
@@ -134,9 +135,8 @@ pub async fn restore(
         .account_snapshot(tenant_id, account_id)
         .await?
         .filter(|s| !s.is_expired(chrono::Utc::now()));
-    let base = &platform.config.graph_base_url;
     let reference = AccountRef::Id(account_id.clone());
-    let (found, _) = account::read(graph, base, &reference).await?;
+    let (found, _) = account::read(graph, &reference).await?;
     let mut steps = Vec::with_capacity(4);
     let mut undelete_id = None;
     let (upn, state) = match found {
@@ -167,7 +167,7 @@ pub async fn restore(
         Found::Deleted { .. } => {
             let receipt = graph.restore_deleted_item(account_id.as_str()).await?;
             undelete_id = receipt.request_id.clone();
-            let (found, read_ids) = account::read(graph, base, &reference).await?;
+            let (found, read_ids) = account::read(graph, &reference).await?;
             let Found::Active(state) = found else {
                 return Err(RestoreError::NotConfirmed(account_id.clone()));
             };
@@ -217,7 +217,7 @@ pub async fn restore(
     match state {
         Some(state) if !options.dry_run => {
             let written = plan.write(graph, &state).await?;
-            let (found, read_ids) = account::read(graph, base, &reference).await?;
+            let (found, read_ids) = account::read(graph, &reference).await?;
             let Found::Active(after) = found else {
                 return Err(RestoreError::NotConfirmed(account_id.clone()));
             };
