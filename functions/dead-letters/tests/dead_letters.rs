@@ -80,16 +80,8 @@ impl Env {
             tenant_id: self.tenant.tenant_id.clone(),
             dry_run: false,
             kind: JobKind::Offboard(OffboardJob {
-                account: AccountRef::parse("leaver@contoso.com").expect("account ref"),
                 policy: OffboardPolicy::KeepDisabled,
-                revoke_sessions: true,
-                remove_groups: true,
-                remove_licenses: true,
-                start_at: None,
-                remove_authentication_methods: false,
-                remove_app_role_assignments: false,
-                remove_permission_grants: false,
-                automatic_reply: None,
+                ..OffboardJob::new(AccountRef::parse("leaver@contoso.com").expect("account ref"))
             }),
         }
     }

@@ -331,16 +331,8 @@ mod tests {
 
     fn job(policy: OffboardPolicy) -> OffboardJob {
         OffboardJob {
-            account: AccountRef::parse("adele@contoso.com").unwrap(),
             policy,
-            revoke_sessions: true,
-            remove_groups: true,
-            remove_licenses: true,
-            start_at: None,
-            remove_authentication_methods: false,
-            remove_app_role_assignments: false,
-            remove_permission_grants: false,
-            automatic_reply: None,
+            ..OffboardJob::new(AccountRef::parse("adele@contoso.com").unwrap())
         }
     }
 

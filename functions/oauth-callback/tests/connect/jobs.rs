@@ -54,16 +54,8 @@ async fn given_a_read_only_tenant_when_a_write_job_arrives_then_it_is_refused_wi
         tenant_id: tenant_id.clone(),
         dry_run: false,
         kind: JobKind::Offboard(OffboardJob {
-            account: AccountRef::parse("adele@contoso.com").expect("account"),
             policy: OffboardPolicy::KeepDisabled,
-            revoke_sessions: true,
-            remove_groups: true,
-            remove_licenses: true,
-            start_at: None,
-            remove_authentication_methods: false,
-            remove_app_role_assignments: false,
-            remove_permission_grants: false,
-            automatic_reply: None,
+            ..OffboardJob::new(AccountRef::parse("adele@contoso.com").expect("account"))
         }),
     };
     let mut message = SqsMessage::default();

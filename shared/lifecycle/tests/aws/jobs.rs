@@ -134,16 +134,8 @@ fn offboard(tenant_id: &TenantId) -> Job {
         tenant_id: tenant_id.clone(),
         dry_run: false,
         kind: JobKind::Offboard(OffboardJob {
-            account: AccountRef::parse("adele@contoso.com").expect("account"),
             policy: OffboardPolicy::KeepDisabled,
-            revoke_sessions: true,
-            remove_groups: true,
-            remove_licenses: true,
-            start_at: None,
-            remove_authentication_methods: false,
-            remove_app_role_assignments: false,
-            remove_permission_grants: false,
-            automatic_reply: None,
+            ..OffboardJob::new(AccountRef::parse("adele@contoso.com").expect("account"))
         }),
     }
 }
