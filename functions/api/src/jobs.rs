@@ -550,19 +550,7 @@ impl Intake {
     async fn try_cancel(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
         let (tenant_id, job_id) = ids(request)?;
         let key = keys::job(&tenant_id, &job_id);
-        let read = || async {
-            self.store
-                .get::<JobRecord>(&key)
-                .await
-                .map_err(|error| unavailable("the job could not be read", error))?
-                .ok_or_else(|| {
-                    refuse(
-                        404,
-                        "job_not_found",
-                        format!("tenant {tenant_id} has no job {job_id}"),
-                    )
-                })
-        };
+        let read = || self.job_or_404(&tenant_id, &job_id);
         let mut record = read().await?;
         if record.status == JobStatus::Queued {
             let now = Utc::now();
@@ -658,6 +646,21 @@ impl Intake {
         }
     }
 
+    /// The job's record, or 404 naming the job (503 when the store cannot be read).
+    async fn job_or_404(&self, tenant_id: &TenantId, job_id: &JobId) -> Result<JobRecord, Refusal> {
+        self.store
+            .job_record(tenant_id, job_id)
+            .await
+            .map_err(|error| unavailable("the job could not be read", error))?
+            .ok_or_else(|| {
+                refuse(
+                    404,
+                    "job_not_found",
+                    format!("tenant {tenant_id} has no job {job_id}"),
+                )
+            })
+    }
+
     /// `POST /tenants/{tenant_id}/jobs/{job_id}/retry`: queues a job that completed with errors
     /// again; it resumes at its first unfinished or failed step (nothing done is redone).
     /// 202; 404 for an unknown job; 409 for a job in any other state.
@@ -671,18 +674,7 @@ impl Intake {
     async fn try_retry(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
         let (tenant_id, job_id) = ids(request)?;
         let key = keys::job(&tenant_id, &job_id);
-        let mut record = self
-            .store
-            .get::<JobRecord>(&key)
-            .await
-            .map_err(|error| unavailable("the job could not be read", error))?
-            .ok_or_else(|| {
-                refuse(
-                    404,
-                    "job_not_found",
-                    format!("tenant {tenant_id} has no job {job_id}"),
-                )
-            })?;
+        let mut record = self.job_or_404(&tenant_id, &job_id).await?;
         if record.status != JobStatus::CompletedWithErrors {
             return Err(refuse(
                 409,
