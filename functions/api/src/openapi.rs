@@ -776,11 +776,11 @@ fn schemas() -> Map<String, Value> {
         ),
         (
             "OwnAppRequest",
-            schema_of::<oauth_callback::bodies::OwnAppRequest>(),
+            schema_of::<lifecycle::model::OwnAppRequest>(),
         ),
         (
             "ConnectCustomer",
-            schema_of::<oauth_callback::bodies::ConnectCustomer>(),
+            schema_of::<lifecycle::model::ConnectCustomer>(),
         ),
         ("JobRequest", lifecycle::model::job_request_schema()),
     ] {

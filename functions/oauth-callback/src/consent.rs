@@ -28,7 +28,8 @@ use crate::connection::{self, ConnectError, Connected, ConnectionReport};
 use crate::oidc::{self, SIGN_IN_SCOPE, SignInError};
 use crate::page::{Page, Tone};
 use crate::state::{Leg, StateClaims, StateError};
-use crate::{App, ModeParam, mode_label};
+use crate::{App, mode_label};
+use lifecycle::model::ModeParam;
 
 /// The scope of admin consent: every application permission the app declares statically.
 const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";

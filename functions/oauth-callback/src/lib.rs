@@ -29,11 +29,6 @@ mod own_app;
 pub mod page;
 mod partner;
 
-/// The request bodies of the connection routes, for the API's OpenAPI document.
-pub mod bodies {
-    pub use crate::own_app::OwnAppRequest;
-    pub use crate::partner::ConnectCustomer;
-}
 pub mod permissions;
 pub mod state;
 mod test_route;
@@ -44,7 +39,6 @@ use futures::future::BoxFuture;
 use lifecycle::http::{caller_org, caller_tenant, error_response};
 use lifecycle::model::ConnectionMode;
 use lifecycle::{Config, Function, HandlerError, Invocation, Platform, PlatformError, VaultError};
-use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::OnceCell;
@@ -166,36 +160,6 @@ impl Function for App {
             let response = self.handle(request).await;
             Ok(serde_json::to_value(response)?)
         })
-    }
-}
-
-/// A connection mode as the API spells it: `read`, or `write` / `read_write`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ModeParam {
-    #[serde(alias = "read_only")]
-    Read,
-    #[serde(alias = "read_write")]
-    Write,
-}
-
-impl ModeParam {
-    /// Parses the query-string form.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "read" | "read_only" => Some(Self::Read),
-            "write" | "read_write" => Some(Self::Write),
-            _ => None,
-        }
-    }
-}
-
-impl From<ModeParam> for ConnectionMode {
-    fn from(mode: ModeParam) -> Self {
-        match mode {
-            ModeParam::Read => ConnectionMode::Read,
-            ModeParam::Write => ConnectionMode::ReadWrite,
-        }
     }
 }
 

@@ -6,35 +6,13 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
 use graph::{AppCredential, GraphError};
+use lifecycle::OrgId;
 use lifecycle::http::{error_response, json_response, parse_json_body};
-use lifecycle::model::TenantAuth;
-use lifecycle::{OrgId, TenantId};
-use secrecy::SecretString;
-use serde::Deserialize;
+use lifecycle::model::{OwnAppRequest, TenantAuth};
 use serde_json::json;
 
+use crate::App;
 use crate::connection::{self, ConnectError, ConnectionReport, CredentialProblem};
-use crate::{App, ModeParam};
-
-/// The body of `POST /tenants`: the customer's own app registration.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OwnAppRequest {
-    /// The customer's Entra tenant id (a GUID).
-    #[schemars(with = "String")]
-    tenant_id: TenantId,
-    /// Application (client) id of the customer's app registration.
-    client_id: String,
-    /// A client secret of that app registration: kept in Secrets Manager, never echoed.
-    #[schemars(with = "String")]
-    client_secret: SecretString,
-    mode: ModeParam,
-    /// Ignored: the connection belongs to the caller's organization, from the bearer token.
-    /// Accepted so that older clients that sent it are not refused.
-    #[serde(default, rename = "org_id")]
-    #[schemars(skip)]
-    _ignored_org_id: Option<serde::de::IgnoredAny>,
-}
 
 /// 422 naming what is wrong (and the field that holds it), with the report when there is one.
 pub(crate) fn credential_error(

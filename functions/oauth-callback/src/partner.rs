@@ -19,14 +19,14 @@ use graph::{DelegatedAdminCustomer, GraphError, TokenError};
 use lifecycle::http::{body_text, error_response, json_response, path_param};
 use lifecycle::model::{TenantAuth, TenantConnection};
 use lifecycle::{Platform, TenantId};
-use serde::Deserialize;
 use serde_json::json;
 
+use crate::App;
 use crate::connection::{self};
 use crate::consent::{checked_return, start_link};
 use crate::own_app::{connect_failed, missing_permissions, test_failed};
 use crate::test_route::live_tenant;
-use crate::{App, ModeParam};
+use lifecycle::model::ConnectCustomer;
 
 /// The partner's customers, or the answer to give.
 async fn customers_of(
@@ -106,16 +106,6 @@ pub(crate) async fn customers(
         200,
         &json!({"partner_tenant_id": partner.tenant_id, "customers": listed}),
     )
-}
-
-/// The optional body of the customer connect route.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct ConnectCustomer {
-    /// Defaults to the partner's own mode.
-    mode: Option<ModeParam>,
-    /// Where the consent result page links back to (allowed origins only).
-    return_to: Option<String>,
 }
 
 /// `POST /tenants/{tenant_id}/customers/{customer_id}/connect`.

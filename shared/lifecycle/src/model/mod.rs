@@ -4,6 +4,7 @@
 //! Every record is plain serde; the store adds its keys (and a TTL where the record is
 //! short-lived, see [`crate::store::Record`]).
 
+mod connect;
 mod directory;
 mod job;
 mod job_parser;
@@ -13,6 +14,7 @@ mod snapshot;
 mod sync_run;
 mod tenant;
 
+pub use connect::{ConnectCustomer, ModeParam, OwnAppRequest};
 pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
 };
