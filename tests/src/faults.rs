@@ -18,7 +18,9 @@ use devstack::{Registry, SqsSource, Stack};
 use graph::GraphClient;
 use graph::fault::{AfterAnswer as GraphAfter, FaultHook, Interrupted, RequestPoint};
 use lifecycle::{Config, Invocation, Platform, PlatformError};
-use local_aws::faults::{AfterAnswer as AwsAfter, AwsCall, AwsFaultHook, with_faults};
+use local_aws::faults::{
+    AfterAnswer as AwsAfter, AwsCall, AwsFaultHook, ServiceFault, with_faults,
+};
 use tokio::sync::watch;
 
 /// When, relative to its write, the function dies.
@@ -44,6 +46,12 @@ struct State {
     /// The writes seen since arming, in order ("graph POST /users", "DynamoDB.PutItem").
     points: Vec<String>,
     crashes: usize,
+    /// Share of AWS calls answered with a [`ServiceFault`] instead of being sent (0: none).
+    aws_fault_rate: f64,
+    /// AWS calls seen while a fault rate is set: the seed of the next draw.
+    aws_calls: u64,
+    /// AWS calls answered with a fault since the rate was set.
+    aws_faults: u64,
 }
 
 /// The switch every hooked function of a stack shares.
@@ -75,6 +83,9 @@ impl CrashSwitch {
         *state = State {
             armed: true,
             plan,
+            aws_fault_rate: state.aws_fault_rate,
+            aws_calls: state.aws_calls,
+            aws_faults: state.aws_faults,
             ..State::default()
         };
         self.dead.send_replace(false);
@@ -89,6 +100,19 @@ impl CrashSwitch {
     /// The writes counted since arming.
     pub fn points(&self) -> Vec<String> {
         self.lock().points.clone()
+    }
+
+    /// From now on, `rate` of the functions' AWS calls (reads and writes, while armed) are
+    /// answered by AWS's throttling and internal errors instead of being sent: DynamoDB's
+    /// ProvisionedThroughputExceeded, ThrottlingException and 5xx, SQS send failures,
+    /// EventBridge's failed puts. The draws are deterministic (a counter, hashed).
+    pub fn set_aws_fault_rate(&self, rate: f64) {
+        self.lock().aws_fault_rate = rate;
+    }
+
+    /// AWS calls answered with a fault so far.
+    pub fn aws_faults(&self) -> u64 {
+        self.lock().aws_faults
     }
 
     /// Kills injected since arming.
@@ -187,8 +211,39 @@ impl FaultHook for CrashSwitch {
     }
 }
 
+/// splitmix64: a well-spread hash of a counter, for reproducible draws.
+fn spread(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+impl CrashSwitch {
+    /// The fault AWS answers `call` with this time, if any (drawn at the set rate).
+    fn aws_fault(&self, call: &AwsCall<'_>) -> Option<ServiceFault> {
+        let mut state = self.lock();
+        if !state.armed || state.aws_fault_rate <= 0.0 || self.is_dead() {
+            return None;
+        }
+        state.aws_calls += 1;
+        let draw = spread(state.aws_calls);
+        if (draw % 10_000) as f64 >= state.aws_fault_rate * 10_000.0 {
+            return None;
+        }
+        let choices = ServiceFault::choices(call.operation);
+        let fault = choices.get((draw / 10_000) as usize % choices.len().max(1))?;
+        state.aws_faults += 1;
+        Some(*fault)
+    }
+}
+
 impl AwsFaultHook for CrashSwitch {
     fn before(&self, call: &AwsCall<'_>) -> Result<AwsAfter, String> {
+        // (a refused call is not done, so it is no failure point: its retry is)
+        if let Some(fault) = self.aws_fault(call) {
+            return Ok(AwsAfter::Refuse(fault));
+        }
         match CrashSwitch::before(self, call.operation.to_owned(), call.write) {
             Ok(true) => Ok(AwsAfter::Interrupt),
             Ok(false) => Ok(AwsAfter::Deliver),

@@ -7,6 +7,12 @@
 //! EventBridge and Graph is one), so a step added to a worker is covered without touching this
 //! file. `PROOF=full` (make proof) crashes at every point; the default (make test) at every
 //! fifth point, each way, and always at the first and the last.
+//!
+//! Every run also reads the completion events a subscriber got (an EventBridge rule on the bus
+//! to a queue, as a customer would subscribe): each finished job puts one, with the record's
+//! status and no secret in it. Delivery is at least once by design (the event goes out before
+//! the record is written, so a crash in between puts it again on redelivery); a second event is
+//! accepted only for a kill in that window, and the table counts them.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,6 +40,12 @@ struct World {
     /// Graph answers 10 % of requests 429 and 5 % 503/504 (Retry-After 50 ms), and every
     /// access token issued is expired at the start of each run.
     graph_faults: bool,
+    /// The subscriber's queue: every completion event the bus routed to it.
+    subscriber: String,
+    /// The functions' AWS calls meet throttling and internal errors ([`CrashSwitch::set_aws_fault_rate`]).
+    aws_faults: bool,
+    /// Outside `make proof`, crash at every `stride`-th point (and the last).
+    stride: usize,
 }
 
 /// [`start_with`] a tenant of 1,500 accounts: enough accounts of one shape for a run each.
@@ -69,14 +81,65 @@ async fn start_with(accounts: usize) -> World {
         .connect_tenant(&tenant)
         .await
         .expect("tenant saved");
+    let subscriber = subscribe(&stack).await;
     World {
         tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
         domain: info.default_domain,
         graph_faults: false,
+        aws_faults: false,
+        stride: 5,
+        subscriber,
         stack,
         platform,
         switch,
     }
+}
+
+/// A customer's subscription to the completion events: a rule on the functions' bus
+/// (`EventBusName`, `default`) matching this bundle's source, with a queue as its target.
+async fn subscribe(stack: &Stack) -> String {
+    let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
+    let url = sqs
+        .create_queue()
+        .queue_name("proof-subscriber")
+        .send()
+        .await
+        .expect("subscriber queue")
+        .queue_url
+        .expect("queue url");
+    let arn_attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(arn_attribute.clone())
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| a.get(&arn_attribute).cloned())
+        .expect("queue arn");
+    let events = aws_sdk_eventbridge::Client::new(stack.sdk_config());
+    events
+        .put_rule()
+        .name("proof-jobs")
+        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
+        .send()
+        .await
+        .expect("rule");
+    events
+        .put_targets()
+        .rule("proof-jobs")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("subscriber")
+                .arn(arn)
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("target");
+    url
 }
 
 /// One job of a scenario and what its end must look like.
@@ -117,10 +180,16 @@ struct Row {
     deliveries: usize,
     lost: usize,
     doubled: usize,
+    /// Completion events the subscriber got.
+    events: usize,
+    /// Jobs whose completion event came twice (a kill between the event and the record).
+    repeated: usize,
     /// Runs with a crash planned.
     runs: u64,
     /// Graph 429 and 5xx answers and token expiries injected.
     faults: u64,
+    /// AWS throttling and internal errors injected (DynamoDB, SQS, EventBridge, Secrets Manager).
+    aws_faults: u64,
     /// Planned kills a run did not reach (it had fewer failure points than the clean run).
     unreached: usize,
     failures: Vec<String>,
@@ -140,6 +209,8 @@ struct Outcome {
     doubled: bool,
     /// The planned kill did not happen: the run had fewer failure points than the clean run.
     missed: bool,
+    /// Completion events of the job the subscriber got.
+    events: usize,
 }
 
 impl Row {
@@ -149,13 +220,15 @@ impl Row {
         self.lost += usize::from(outcome.lost);
         self.doubled += usize::from(outcome.doubled);
         self.unreached += usize::from(outcome.missed);
+        self.events += outcome.events;
+        self.repeated += usize::from(outcome.events > 1);
         self.failures
             .extend(outcome.wrong.iter().map(|w| format!("{run}: {w}")));
     }
 
     fn line(&self) -> String {
         format!(
-            "| {} | {} | {}{} | {} | {} | {} | {} | {} | {:.1} s |",
+            "| {} | {} | {}{} | {} | {} | {} | {} | {} | {} ({} repeated) | {} | {:.1} s |",
             self.scenario,
             self.points,
             self.crashes,
@@ -165,8 +238,11 @@ impl Row {
             },
             self.deliveries,
             self.faults,
+            self.aws_faults,
             self.lost,
             self.doubled,
+            self.events,
+            self.repeated,
             if self.failures.is_empty() {
                 "yes"
             } else {
@@ -181,10 +257,10 @@ fn full_matrix() -> bool {
     std::env::var("PROOF").is_ok_and(|v| v == "full")
 }
 
-/// The points to crash at: all (`PROOF=full`), else every fifth and the last.
-fn sampled(points: usize) -> Vec<usize> {
+/// The points to crash at: all (`PROOF=full`), else every `stride`-th and the last.
+fn sampled(points: usize, stride: usize) -> Vec<usize> {
     (1..=points)
-        .filter(|k| full_matrix() || k % 5 == 1 || *k == points)
+        .filter(|k| full_matrix() || k % stride == 1 % stride || *k == points)
         .collect()
 }
 
@@ -292,6 +368,123 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// The completion events the subscriber got since the last call, of job `job_id` (others
+    /// are dropped: runs are one at a time).
+    async fn completion_events(&self, job_id: &str) -> Vec<String> {
+        let sqs = aws_sdk_sqs::Client::new(self.stack.sdk_config());
+        let mut events = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&self.subscriber)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("subscriber receive");
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                let body = message.body.unwrap_or_default();
+                let event: Value = serde_json::from_str(&body).expect("an event is JSON");
+                if event["detail"]["job_id"] == job_id {
+                    events.push(body);
+                }
+                sqs.delete_message()
+                    .queue_url(&self.subscriber)
+                    .receipt_handle(message.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("subscriber delete");
+            }
+        }
+    }
+
+    /// Every secret value in Secrets Manager (generated passwords, the app's credentials).
+    async fn secret_values(&self) -> Vec<String> {
+        let secrets = aws_sdk_secretsmanager::Client::new(self.stack.sdk_config());
+        let mut values = Vec::new();
+        let mut next = None;
+        loop {
+            let page = secrets
+                .list_secrets()
+                .set_next_token(next)
+                .send()
+                .await
+                .expect("secrets listed");
+            for entry in page.secret_list() {
+                let Some(name) = entry.name() else { continue };
+                if let Ok(value) = secrets.get_secret_value().secret_id(name).send().await {
+                    values.extend(value.secret_string().map(str::to_owned));
+                }
+            }
+            next = page.next_token().map(str::to_owned);
+            if next.is_none() {
+                return values;
+            }
+        }
+    }
+
+    /// What is wrong with the completion events of a job that ended as `record` says. `window`:
+    /// the run was killed between putting the event and writing the record, so the redelivery
+    /// put it again (at least once, by design).
+    async fn check_events(
+        &self,
+        events: &[String],
+        record: Option<&JobRecord>,
+        window: bool,
+    ) -> Vec<String> {
+        let mut wrong = Vec::new();
+        // (under AWS faults the record's write after the event may be refused too, three times
+        // over the SDK's retries: the redelivery then puts the event again, as after a kill)
+        let allowed = if self.aws_faults {
+            lifecycle::jobs::MAX_DELIVERIES as usize
+        } else if window {
+            2
+        } else {
+            1
+        };
+        if events.is_empty() || events.len() > allowed {
+            wrong.push(format!(
+                "{} completion events (expected {})",
+                events.len(),
+                if allowed > 1 {
+                    format!("1 to {allowed}")
+                } else {
+                    "1".into()
+                }
+            ));
+        }
+        let status = record.map(|r| serde_json::to_value(r.status).expect("a status"));
+        for event in events {
+            let event: Value = serde_json::from_str(event).expect("an event is JSON");
+            if Some(&event["detail"]["status"]) != status.as_ref() {
+                wrong.push(format!(
+                    "completion event says {}, the record {status:?}",
+                    event["detail"]["status"]
+                ));
+            }
+        }
+        for secret in self.secret_values().await {
+            // (every secret this bundle keeps is a JSON document or a generated password)
+            let parts: Vec<String> = match serde_json::from_str::<Value>(&secret) {
+                Ok(Value::Object(fields)) => fields
+                    .values()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => vec![secret],
+            };
+            for part in parts.iter().filter(|p| p.len() >= 8) {
+                if events.iter().any(|e| e.contains(part.as_str())) {
+                    wrong.push("a completion event carries a secret value".into());
+                }
+            }
+        }
+        wrong
+    }
+
     /// Messages left in every dead-letter queue (jobs lost to operators).
     async fn dead_letters(&self) -> usize {
         let sqs = aws_sdk_sqs::Client::new(self.stack.sdk_config());
@@ -363,7 +556,19 @@ impl World {
         }
         let mut lost = false;
         let mut doubled = false;
-        match self.record(&job).await {
+        let events = self.completion_events(job.job_id.as_str()).await;
+        // Killed after the event went out and before the record said so: the event is put again.
+        let window = crash.is_some_and(|crash| {
+            let at = |point: usize| point.checked_sub(1).and_then(|i| labels.get(i));
+            let put = |label: Option<&String>| label.is_some_and(|l| l == "AWSEvents.PutEvents");
+            match crash.moment {
+                Moment::After => put(at(crash.point)),
+                Moment::Before => put(at(crash.point - 1)),
+            }
+        });
+        let record = self.record(&job).await;
+        wrong.extend(self.check_events(&events, record.as_ref(), window).await);
+        match record {
             Some(record) if record.status == JobStatus::Succeeded => {}
             Some(record) => {
                 lost = !record.status.is_finished();
@@ -501,6 +706,7 @@ impl World {
             lost,
             doubled,
             missed,
+            events: events.len(),
         }
     }
 
@@ -520,7 +726,7 @@ impl World {
         row.points = clean.points;
         row.add(&clean, "clean run");
         let mut index = 1;
-        for point in sampled(row.points) {
+        for point in sampled(row.points, self.stride) {
             for moment in [Moment::Before, Moment::After] {
                 index += 1;
                 let case = case_for(self, index);
@@ -537,6 +743,7 @@ impl World {
         if self.graph_faults {
             row.faults += row.runs;
         }
+        row.aws_faults = self.switch.aws_faults();
         row.seconds = started.elapsed().as_secs_f64();
         row
     }
@@ -544,9 +751,9 @@ impl World {
 
 fn report(row: &Row) {
     println!(
-        "| scenario | failure points | crashes injected | deliveries | Graph faults injected | jobs lost | jobs doubled | state == truth | time |"
+        "| scenario | failure points | crashes injected | deliveries | Graph faults injected | AWS faults injected | jobs lost | jobs doubled | completion events | state == truth | time |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!("{}", row.line());
     assert!(
         row.failures.is_empty() && row.lost == 0,
@@ -741,5 +948,33 @@ async fn given_graph_throttling_5xx_and_expired_tokens_when_an_onboarding_is_kil
         .await;
 
     // THEN every run made one account with its groups and license, and the job succeeded
+    report(&row);
+}
+
+#[tokio::test]
+async fn given_aws_throttling_and_internal_errors_when_an_onboarding_is_killed_at_each_failure_point_then_one_account_is_made_as_asked()
+ {
+    // GIVEN a connected tenant, and AWS answering 8 % of the functions' calls with its
+    // throttling and internal errors: DynamoDB ProvisionedThroughputExceeded, ThrottlingException
+    // and 5xx, SQS and Secrets Manager ThrottlingException/InternalFailure/ServiceUnavailable,
+    // EventBridge failed puts (whole, or the entry refused in a 200)
+    let mut world = start_with(60).await;
+    world.switch.set_aws_fault_rate(0.08);
+    world.aws_faults = true;
+    // (the SDK's back-off between its retries takes time: make test samples three points)
+    world.stride = 12;
+    let groups = world.groups(2);
+    let skus = vec![world.sku("FLOW_FREE")];
+
+    // WHEN an onboarding runs clean, then killed at each failure point and redelivered
+    let row = world
+        .matrix("onboard under AWS throttling and 5xx", |world, index| {
+            onboard_case(world, index, &groups, &skus)
+        })
+        .await;
+
+    // THEN every run made one account with its groups and license, in one POST /users and one
+    // assignLicense, the job succeeded, and its completion event said so
+    assert!(row.aws_faults > 0, "no AWS fault was injected");
     report(&row);
 }

@@ -4,8 +4,11 @@
 //! call off at either moment as a crash of the function would.
 //!
 //! Production code is untouched: the crash-matrix tests wrap a function's [`SdkConfig`] with
-//! [`with_faults`] when they build it. The call fails with a connector error of no known kind,
-//! which the SDK does not retry.
+//! [`with_faults`] when they build it. A cut-off call fails with a connector error of no known
+//! kind, which the SDK does not retry. The hook may also answer a call itself, unsent, with one
+//! of the failures AWS answers under load ([`ServiceFault`]: throttling, internal errors,
+//! EventBridge's per-entry failures), which the SDK and the code under test handle as they would
+//! in AWS.
 
 use std::sync::Arc;
 
@@ -13,8 +16,11 @@ use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use serde_json::json;
 
 /// One AWS request as the hook sees it.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +39,111 @@ pub enum AfterAnswer {
     Deliver,
     /// moto did the operation, but the caller never learns it.
     Interrupt,
+    /// The request is not sent: AWS answers it with this failure.
+    Refuse(ServiceFault),
+}
+
+/// A failure AWS answers a request with when it is throttled or has an internal error: the
+/// operation is not done. Only the errors the services document (the common errors of every AWS
+/// API, DynamoDB's own throttling and internal error, and EventBridge's per-entry failures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceFault {
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The error type as the JSON protocols name it (`__type`); for a per-entry failure, the
+    /// entry's `ErrorCode`.
+    pub error_type: &'static str,
+    /// The short code (`x-amzn-query-error`, SQS's query compatibility).
+    pub code: &'static str,
+    /// EventBridge's PutEvents answering 200 with the entry failed (`FailedEntryCount` 1).
+    pub per_entry: bool,
+}
+
+impl ServiceFault {
+    const fn new(status: u16, error_type: &'static str, code: &'static str) -> Self {
+        Self {
+            status,
+            error_type,
+            code,
+            per_entry: false,
+        }
+    }
+
+    /// The failures `operation` (`DynamoDB.PutItem`, `AmazonSQS.SendMessage`,
+    /// `AWSEvents.PutEvents`, `secretsmanager.CreateSecret`) can meet in AWS.
+    pub fn choices(operation: &str) -> Vec<ServiceFault> {
+        let common = [
+            Self::new(400, "ThrottlingException", "ThrottlingException"),
+            Self::new(500, "InternalFailure", "InternalFailure"),
+            Self::new(503, "ServiceUnavailable", "ServiceUnavailable"),
+        ];
+        let service = operation.split('.').next().unwrap_or(operation);
+        let mut choices = common.to_vec();
+        match service {
+            "DynamoDB" => {
+                choices = vec![
+                    Self::new(
+                        400,
+                        "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                        "ProvisionedThroughputExceededException",
+                    ),
+                    Self::new(
+                        400,
+                        "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                        "ThrottlingException",
+                    ),
+                    Self::new(
+                        500,
+                        "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                        "InternalServerError",
+                    ),
+                    Self::new(503, "ServiceUnavailable", "ServiceUnavailable"),
+                ];
+            }
+            "AWSEvents" if operation.ends_with(".PutEvents") => {
+                for code in ["ThrottlingException", "InternalFailure"] {
+                    choices.push(ServiceFault {
+                        status: 200,
+                        error_type: code,
+                        code,
+                        per_entry: true,
+                    });
+                }
+            }
+            _ => {}
+        }
+        choices
+    }
+
+    /// The answer AWS sends.
+    pub fn response(&self) -> HttpResponse {
+        let body = if self.per_entry {
+            json!({"FailedEntryCount": 1, "Entries": [{
+                "ErrorCode": self.error_type,
+                "ErrorMessage": "injected by the fault suite",
+            }]})
+        } else {
+            json!({"__type": self.error_type, "message": "injected by the fault suite"})
+        };
+        let status = StatusCode::try_from(self.status)
+            .or_else(|_| StatusCode::try_from(500u16))
+            .unwrap_or_else(|_| unreachable!("500 is a status"));
+        let mut response = HttpResponse::new(status, SdkBody::from(body.to_string()));
+        response
+            .headers_mut()
+            .insert("content-type", "application/x-amz-json-1.0");
+        if !self.per_entry {
+            let side = if self.status >= 500 {
+                "Receiver"
+            } else {
+                "Sender"
+            };
+            response
+                .headers_mut()
+                .insert("x-amzn-query-error", format!("{};{side}", self.code));
+        }
+        response
+    }
 }
 
 /// Sees every AWS request of one SDK configuration.
@@ -109,6 +220,9 @@ impl HttpConnector for Faulty {
             Ok(after) => after,
             Err(reason) => return HttpConnectorFuture::ready(Err(interrupted(reason))),
         };
+        if let AfterAnswer::Refuse(fault) = after {
+            return HttpConnectorFuture::ready(Ok(fault.response()));
+        }
         let answer = self.inner.call(request);
         if after == AfterAnswer::Deliver {
             return answer;
@@ -129,6 +243,30 @@ impl HttpConnector for Faulty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_each_service_when_its_faults_are_listed_then_they_are_the_errors_aws_documents() {
+        let dynamodb = ServiceFault::choices("DynamoDB.PutItem");
+        assert!(
+            dynamodb
+                .iter()
+                .any(|f| f.code == "ProvisionedThroughputExceededException" && f.status == 400)
+        );
+        assert!(dynamodb.iter().any(|f| f.status == 500));
+        let events = ServiceFault::choices("AWSEvents.PutEvents");
+        let entry = events
+            .iter()
+            .find(|f| f.per_entry)
+            .expect("a per-entry failure");
+        let response = entry.response();
+        assert_eq!(response.status().as_u16(), 200);
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body().bytes().expect("a body")).expect("JSON");
+        assert_eq!(body["FailedEntryCount"], 1);
+        let sqs = ServiceFault::choices("AmazonSQS.SendMessage");
+        assert!(sqs.iter().all(|f| !f.per_entry));
+        assert!(sqs.iter().any(|f| f.code == "ThrottlingException"));
+    }
 
     #[test]
     fn given_operation_names_when_classified_then_only_state_changes_are_writes() {
