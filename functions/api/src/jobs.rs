@@ -324,8 +324,11 @@ impl Intake {
         mut body: Map<String, Value>,
         tenant_id: &TenantId,
     ) -> Result<(Job, Option<NewPassword>), Refusal> {
-        match body.get("tenant_id").and_then(Value::as_str) {
-            Some(given) if TenantId::parse(given).ok().as_ref() != Some(tenant_id) => {
+        match body.get("tenant_id") {
+            None => {}
+            Some(Value::String(given))
+                if TenantId::parse(given).ok().as_ref() == Some(tenant_id) => {}
+            Some(Value::String(given)) => {
                 return Err(refuse(
                     400,
                     "bad_request",
@@ -334,7 +337,15 @@ impl Intake {
                     ),
                 ));
             }
-            _ => {}
+            Some(_) => {
+                return Err(refuse(
+                    400,
+                    "bad_request",
+                    format!(
+                        "the body's tenant_id must be a string, the tenant of the path ({tenant_id}), or left out"
+                    ),
+                ));
+            }
         }
         body.insert("tenant_id".into(), json!(tenant_id));
         let job_id = match body.get("job_id") {

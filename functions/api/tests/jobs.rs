@@ -408,6 +408,8 @@ async fn given_jobs_graph_or_dynamodb_would_refuse_when_submitted_then_400_names
         "account": format!("adele@{}", local.domain), "group": [group(1)]});
     let days = json!({"job_id": "j-days", "type": "license_refresh",
         "inactive_after_days": 999_999_999});
+    let mut tenant_object = onboard();
+    tenant_object["tenant_id"] = json!({});
 
     // WHEN each is submitted THEN 400 names the field and what to send
     for (job, expected) in [
@@ -435,6 +437,7 @@ async fn given_jobs_graph_or_dynamodb_would_refuse_when_submitted_then_400_names
             days,
             "inactive_after_days is 999999999; expected a whole number of days from 1 to 3650",
         ),
+        (tenant_object, "the body's tenant_id must be a string"),
     ] {
         let (status, answer) = local.submit(job).await;
         assert_eq!(status, 400, "{answer}");
