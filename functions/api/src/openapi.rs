@@ -298,7 +298,7 @@ pub const ROUTES: &[Route] = &[
         operation_id: "submitJobs",
         summary: "Submits a lifecycle job, or a list of up to 100.",
         query: &[],
-        body: Some(("JobRequest", true)),
+        body: Some(("JobSubmission", true)),
         answers: &[
             (
                 200,
@@ -702,7 +702,14 @@ pub fn path_parameters(path: &str) -> Vec<&str> {
 /// The component schemas: the error shapes, the request bodies (from their serde types) and the
 /// answers.
 fn schemas() -> Map<String, Value> {
+    components().0
+}
+
+/// The component schemas, and the names two different schemas claimed (each must be empty: a
+/// second schema under a taken name would replace the first wherever it is referred to).
+fn components() -> (Map<String, Value>, Vec<String>) {
     let mut schemas = Map::new();
+    let mut clashes = Vec::new();
     schemas.insert(
         "Error".into(),
         json!({
@@ -782,11 +789,11 @@ fn schemas() -> Map<String, Value> {
             "ConnectCustomer",
             schema_of::<lifecycle::model::ConnectCustomer>(),
         ),
-        ("JobRequest", lifecycle::model::job_request_schema()),
+        ("JobSubmission", lifecycle::model::job_request_schema()),
     ] {
-        hoist(name, schema, &mut schemas);
+        clashes.extend(hoist(name, schema, &mut schemas));
     }
-    schemas
+    (schemas, clashes)
 }
 
 /// A body type's schema (JSON Schema 2020-12, the dialect of OpenAPI 3.1).
@@ -798,19 +805,28 @@ fn schema_of<T: schemars::JsonSchema>() -> Value {
 }
 
 /// Puts `schema` under `name` in the components, its `$defs` beside it (a `$ref` to
-/// `#/$defs/X` becomes `#/components/schemas/X`, which is where it now lives).
-fn hoist(name: &str, mut schema: Value, schemas: &mut Map<String, Value>) {
+/// `#/$defs/X` becomes `#/components/schemas/X`, which is where it now lives). Answers the names
+/// that already held a different schema.
+fn hoist(name: &str, mut schema: Value, schemas: &mut Map<String, Value>) -> Vec<String> {
     retarget(&mut schema);
+    let mut entries = Vec::new();
     if let Value::Object(root) = &mut schema {
         root.remove("$schema");
         root.remove("$id");
         if let Some(Value::Object(defs)) = root.remove("$defs") {
-            for (def, value) in defs {
-                schemas.insert(def, value);
-            }
+            entries.extend(defs);
         }
     }
-    schemas.insert(name.into(), schema);
+    entries.push((name.to_owned(), schema));
+    let mut clashes = Vec::new();
+    for (entry, value) in entries {
+        if let Some(previous) = schemas.insert(entry.clone(), value)
+            && schemas.get(&entry) != Some(&previous)
+        {
+            clashes.push(entry);
+        }
+    }
+    clashes
 }
 
 fn retarget(value: &mut Value) {
@@ -854,6 +870,22 @@ mod tests {
             committed == text,
             "docs/openapi.json differs from the code: regenerate it with \
              `UPDATE_OPENAPI=1 cargo test -p api --lib openapi` and review the diff"
+        );
+    }
+
+    #[test]
+    fn given_every_body_and_answer_type_when_their_schemas_are_gathered_then_no_two_claim_one_name()
+    {
+        // GIVEN the schemas of every body and answer, each with the definitions it refers to
+        // WHEN they are gathered under one components map
+        let (schemas, clashes) = components();
+        // THEN no name was claimed twice: the body of POST /jobs once replaced the one-job schema
+        // it refers to, and the contract's job body referred to itself only
+        assert!(clashes.is_empty(), "schemas claimed twice: {clashes:?}");
+        let one_job = schemas["JobRequest"].to_string();
+        assert!(
+            one_job.contains("\"type\""),
+            "the one-job schema is {one_job}"
         );
     }
 
