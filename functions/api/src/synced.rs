@@ -107,7 +107,9 @@ impl SyncRoutes {
                 )
             })?
         };
-        let full = body.full || lifecycle::http::bool_query(request, "full")?;
+        // Both are read before either decides: a bad flag is refused even when the body says full.
+        let full_query = lifecycle::http::bool_query(request, "full")?;
+        let full = body.full || full_query;
         let tenant = self.tenant(request).await?;
         if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
             return Err(answer(

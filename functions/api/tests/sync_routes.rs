@@ -372,6 +372,16 @@ async fn given_bad_input_when_the_sync_routes_are_called_then_they_answer_with_w
             "{body}"
         );
     }
+    // also when the body already asks for a full run (the flag was not read then)
+    let (status, body) = local
+        .call(
+            "POST /tenants/{tenant_id}/sync",
+            &[],
+            &[("full", "(╯°□°）╯")],
+            Some(json!({"full": true})),
+        )
+        .await;
+    assert_eq!(status, 400, "?full=garbage with a full body: {body}");
     let (status, body) = local
         .call(
             "GET /tenants/{tenant_id}/accounts/{account_id}",
