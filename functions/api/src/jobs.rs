@@ -26,6 +26,7 @@
 //! for all jobs (from this API or straight from other services onto SQS) keeps validation in one
 //! place, next to the Graph calls it predicts.
 
+use crate::answers::{JobAccepted, JobView, PasswordHandedBack, PasswordPickup};
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -605,7 +606,7 @@ impl Intake {
             ));
         }
         self.finish_cancel(&record).await?;
-        Ok(Box::new(json_response(200, &view(&record))))
+        Ok(Box::new(json_response(200, &JobView::of(record))))
     }
 
     /// What follows a cancellation, each step repeatable: the parked item and the password
@@ -645,7 +646,7 @@ impl Intake {
             .get::<JobRecord>(&keys::job(&tenant_id, &job_id))
             .await
         {
-            Ok(Some(record)) => json_response(200, &view(&record)),
+            Ok(Some(record)) => json_response(200, &JobView::of(record)),
             Ok(None) => error_response(
                 404,
                 "job_not_found",
@@ -774,7 +775,10 @@ impl Intake {
             Ok(password) => {
                 let mut answer = json_response(
                     200,
-                    &json!({"job_id": job_id, "password": password.expose_secret()}),
+                    &PasswordHandedBack {
+                        job_id: &job_id,
+                        password: password.expose_secret(),
+                    },
                 );
                 answer
                     .headers
@@ -985,38 +989,18 @@ fn accepted(
     generated_password: Option<&str>,
 ) -> ApiGatewayV2httpResponse {
     let status_url = format!("/tenants/{}/jobs/{}", record.tenant_id, record.job_id);
-    let mut body = json!({
-        "job_id": record.job_id,
-        "status": record.status,
-        "dry_run": record.dry_run,
-        "status_url": status_url,
+    let generated_password = generated_password.map(|secret_id| PasswordPickup {
+        secret_id: secret_id.to_owned(),
+        pickup_url: format!("{status_url}/password"),
+        note: "handed back once: read it from the pickup URL (or the secret), which deletes it",
     });
-    if let Some(start_at) = record.job.as_ref().and_then(Job::start_at) {
-        body["start_at"] = json!(start_at);
-    }
-    if let Some(secret_id) = generated_password {
-        body["generated_password"] = json!({
-            "secret_id": secret_id,
-            "pickup_url": format!("{status_url}/password"),
-            "note": "handed back once: read it from the pickup URL (or the secret), which deletes it",
-        });
-    }
-    json_response(status, &body)
-}
-
-/// The record, with the checks, plan and warnings of its steps listed apart for readers.
-fn view(record: &JobRecord) -> Value {
-    let details = |prefix: &str| -> Vec<Value> {
-        record
-            .steps
-            .iter()
-            .filter(|step| step.name.starts_with(prefix))
-            .map(|step| json!({"name": step.name, "outcome": step.outcome, "detail": step.detail}))
-            .collect()
+    let body = JobAccepted {
+        job_id: record.job_id.clone(),
+        status: record.status,
+        dry_run: record.dry_run,
+        status_url,
+        start_at: record.job.as_ref().and_then(Job::start_at),
+        generated_password,
     };
-    let mut body = serde_json::to_value(record).unwrap_or(Value::Null);
-    body["checks"] = json!(details("check:"));
-    body["plan"] = json!(details("plan:"));
-    body["warnings"] = json!(details("warning:"));
-    body
+    json_response(status, &body)
 }

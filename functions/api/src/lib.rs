@@ -9,6 +9,7 @@
 //! ([`lifecycle::http::caller_tenant`]; a tenant of another organization is a 404).
 
 pub mod admin;
+pub mod answers;
 pub mod jobs;
 pub mod licenses;
 pub mod openapi;

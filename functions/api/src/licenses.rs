@@ -19,7 +19,6 @@ use lifecycle::model::{
 use lifecycle::store::keys;
 use lifecycle::{Platform, TenantId};
 use serde::Deserialize;
-use serde_json::json;
 
 /// Longest inactivity threshold accepted (ten years).
 const MAX_INACTIVE_AFTER_DAYS: u32 = 3650;
@@ -195,11 +194,11 @@ async fn try_refresh(
     }
     Ok(Box::new(json_response(
         202,
-        &json!({
-            "job_id": job.job_id,
-            "status": "queued",
-            "status_url": format!("/tenants/{}/jobs/{}", job.tenant_id, job.job_id),
-            "report_url": format!("/tenants/{}/licenses/report", job.tenant_id),
-        }),
+        &crate::answers::RefreshQueued {
+            status_url: format!("/tenants/{}/jobs/{}", job.tenant_id, job.job_id),
+            report_url: format!("/tenants/{}/licenses/report", job.tenant_id),
+            job_id: job.job_id,
+            status: lifecycle::model::JobStatus::Queued,
+        },
     )))
 }

@@ -9,6 +9,8 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use schemars::generate::SchemaSettings;
+
+use crate::answers;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -166,7 +168,7 @@ pub const ROUTES: &[Route] = &[
         summary: "A tenant's connection: status, mode, domains, last sync.",
         query: &[],
         body: None,
-        answers: &[(200, "The connection.", Content::Json("Object"))],
+        answers: &[(200, "The connection.", Content::Json("TenantConnection"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -180,7 +182,7 @@ pub const ROUTES: &[Route] = &[
         answers: &[(
             200,
             "What was deleted and revoked.",
-            Content::Json("Object"),
+            Content::Json("Removed"),
         )],
         errors: &[400, 404, 503],
     },
@@ -195,7 +197,7 @@ pub const ROUTES: &[Route] = &[
         answers: &[(
             202,
             "The sync run, queued or merged.",
-            Content::Json("Object"),
+            Content::Json("SyncQueued"),
         )],
         errors: &[400, 404, 409, 415, 503],
     },
@@ -207,7 +209,7 @@ pub const ROUTES: &[Route] = &[
         summary: "The tenant's sync runs, newest first.",
         query: &[("limit", "Runs to list (default 20).", runs_limit)],
         body: None,
-        answers: &[(200, "A page of sync runs.", Content::Json("Object"))],
+        answers: &[(200, "A page of sync runs.", Content::Json("SyncRunLog"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -218,7 +220,7 @@ pub const ROUTES: &[Route] = &[
         summary: "The tenant's synced accounts.",
         query: PAGE,
         body: None,
-        answers: &[(200, "A page of accounts.", Content::Json("Object"))],
+        answers: &[(200, "A page of accounts.", Content::Json("AccountPage"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -229,7 +231,7 @@ pub const ROUTES: &[Route] = &[
         summary: "One synced account, by object id or user principal name.",
         query: &[],
         body: None,
-        answers: &[(200, "The account.", Content::Json("Object"))],
+        answers: &[(200, "The account.", Content::Json("Account"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -255,7 +257,7 @@ pub const ROUTES: &[Route] = &[
         summary: "The tenant's synced groups.",
         query: PAGE,
         body: None,
-        answers: &[(200, "A page of groups.", Content::Json("Object"))],
+        answers: &[(200, "A page of groups.", Content::Json("GroupPage"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -266,7 +268,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Per-SKU seats: total, consumed, unused, suspended.",
         query: &[],
         body: None,
-        answers: &[(200, "The SKUs and their totals.", Content::Json("Object"))],
+        answers: &[(200, "The SKUs and their totals.", Content::Json("Licenses"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -277,7 +279,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Licensed accounts that are inactive (seats to reclaim).",
         query: &[("inactive_after_days", "Days without a sign-in.", days)],
         body: None,
-        answers: &[(200, "The report.", Content::Json("Object"))],
+        answers: &[(200, "The report.", Content::Json("LicenseReport"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -288,7 +290,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Queues a license refresh job.",
         query: &[],
         body: Some(("RefreshRequest", false)),
-        answers: &[(202, "The job.", Content::Json("Object"))],
+        answers: &[(202, "The job.", Content::Json("RefreshQueued"))],
         errors: &[400, 404, 409, 415, 503],
     },
     Route {
@@ -326,7 +328,7 @@ pub const ROUTES: &[Route] = &[
         summary: "A job's status, steps, checks, plan and warnings.",
         query: &[],
         body: None,
-        answers: &[(200, "The job record.", Content::Json("Object"))],
+        answers: &[(200, "The job record.", Content::Json("JobView"))],
         errors: &[400, 404, 503],
     },
     Route {
@@ -337,7 +339,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Cancels a job not yet started.",
         query: &[],
         body: None,
-        answers: &[(200, "The job, cancelled.", Content::Json("Object"))],
+        answers: &[(200, "The job, cancelled.", Content::Json("JobView"))],
         errors: &[400, 404, 409, 503],
     },
     Route {
@@ -348,7 +350,11 @@ pub const ROUTES: &[Route] = &[
         summary: "Hands an onboarding's generated password over once, then deletes it.",
         query: &[],
         body: None,
-        answers: &[(200, "The password (once).", Content::Json("Object"))],
+        answers: &[(
+            200,
+            "The password (once).",
+            Content::Json("PasswordHandedBack"),
+        )],
         errors: &[400, 404, 409, 503],
     },
     Route {
@@ -359,7 +365,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Queues a failed job again.",
         query: &[],
         body: None,
-        answers: &[(202, "The job, queued again.", Content::Json("Object"))],
+        answers: &[(202, "The job, queued again.", Content::Json("JobAccepted"))],
         errors: &[400, 404, 409, 503],
     },
     Route {
@@ -373,7 +379,7 @@ pub const ROUTES: &[Route] = &[
         answers: &[(
             200,
             "The receipt and its digest checks.",
-            Content::Json("Object"),
+            Content::Json("ReceiptAnswer"),
         )],
         errors: &[400, 404, 503],
     },
@@ -748,20 +754,8 @@ fn components() -> (Map<String, Value>, Vec<String>) {
                "properties": {"status": {"type": "string"}, "version": {"type": "string"}, "table": {"type": "string"}}}),
     );
     schemas.insert(
-        "TenantList".into(),
-        json!({"type": "object", "required": ["tenants"],
-               "properties": {"tenants": {"type": "array", "items": {"type": "object"}}}}),
-    );
-    schemas.insert(
         "StartLink".into(),
         json!({"type": "object", "required": ["start_url"], "properties": {"start_url": {"type": "string"}}}),
-    );
-    schemas.insert(
-        "JobAccepted".into(),
-        json!({"type": "object", "required": ["job_id", "status", "status_url"],
-               "properties": {"job_id": {"type": "string"}, "status": {"type": "string"},
-                              "dry_run": {"type": "boolean"}, "status_url": {"type": "string"},
-                              "start_at": {"type": "string"}, "generated_password": {"type": "object"}}}),
     );
     schemas.insert(
         "BulkResult".into(),
@@ -793,12 +787,55 @@ fn components() -> (Map<String, Value>, Vec<String>) {
     ] {
         clashes.extend(hoist(name, schema, &mut schemas));
     }
+    // An answer's types are described as they are serialized; one that a body shares but that
+    // reads otherwise (a job's password source, as stored) keeps a name of its own.
+    for (name, schema) in [
+        ("TenantList", answer_of::<answers::TenantList>()),
+        (
+            "TenantConnection",
+            answer_of::<lifecycle::model::TenantConnection>(),
+        ),
+        ("Removed", answer_of::<crate::removal::Removed>()),
+        ("SyncQueued", answer_of::<answers::SyncQueued>()),
+        ("SyncRunLog", answer_of::<answers::SyncRunLog>()),
+        ("AccountPage", answer_of::<answers::AccountPage>()),
+        ("Account", answer_of::<lifecycle::model::Account>()),
+        ("GroupPage", answer_of::<answers::GroupPage>()),
+        ("Licenses", answer_of::<answers::Licenses>()),
+        (
+            "LicenseReport",
+            answer_of::<lifecycle::license_report::LicenseReport>(),
+        ),
+        ("RefreshQueued", answer_of::<answers::RefreshQueued>()),
+        ("JobAccepted", answer_of::<answers::JobAccepted>()),
+        ("JobView", answer_of::<answers::JobView>()),
+        (
+            "PasswordHandedBack",
+            answer_of::<answers::PasswordHandedBack<'static>>(),
+        ),
+        (
+            "ReceiptAnswer",
+            answer_of::<crate::receipt::ReceiptAnswer>(),
+        ),
+    ] {
+        let schema = rename_taken_defs(schema, &schemas, "AsStored");
+        clashes.extend(hoist(name, schema, &mut schemas));
+    }
     (schemas, clashes)
 }
 
 /// A body type's schema (JSON Schema 2020-12, the dialect of OpenAPI 3.1).
 fn schema_of<T: schemars::JsonSchema>() -> Value {
     SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// An answer type's schema: as it is serialized (a field skipped when empty is not required).
+fn answer_of<T: schemars::JsonSchema>() -> Value {
+    SchemaSettings::draft2020_12()
+        .for_serialize()
         .into_generator()
         .into_root_schema_for::<T>()
         .to_value()
@@ -813,6 +850,10 @@ fn hoist(name: &str, mut schema: Value, schemas: &mut Map<String, Value>) -> Vec
     if let Value::Object(root) = &mut schema {
         root.remove("$schema");
         root.remove("$id");
+        // The generator titles a root with its type's name, which a `$defs` copy does not carry.
+        if root.get("title").and_then(Value::as_str) == Some(name) {
+            root.remove("title");
+        }
         if let Some(Value::Object(defs)) = root.remove("$defs") {
             entries.extend(defs);
         }
@@ -827,6 +868,39 @@ fn hoist(name: &str, mut schema: Value, schemas: &mut Map<String, Value>) -> Vec
         }
     }
     clashes
+}
+
+/// `schema` with each of its `$defs` whose name already holds a different schema renamed to
+/// that name and `suffix` (and every `$ref` to it changed to match).
+fn rename_taken_defs(mut schema: Value, taken: &Map<String, Value>, suffix: &str) -> Value {
+    retarget(&mut schema);
+    let Some(Value::Object(defs)) = schema.get("$defs") else {
+        return schema;
+    };
+    let renamed: Vec<String> = defs
+        .iter()
+        .filter(|(name, value)| taken.get(*name).is_some_and(|held| held != *value))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if renamed.is_empty() {
+        return schema;
+    }
+    let mut text = schema.to_string();
+    for name in &renamed {
+        text = text.replace(
+            &format!("\"#/components/schemas/{name}\""),
+            &format!("\"#/components/schemas/{name}{suffix}\""),
+        );
+    }
+    schema = serde_json::from_str(&text).unwrap_or(schema);
+    if let Some(Value::Object(defs)) = schema.get_mut("$defs") {
+        for name in renamed {
+            if let Some(value) = defs.remove(&name) {
+                defs.insert(format!("{name}{suffix}"), value);
+            }
+        }
+    }
+    schema
 }
 
 fn retarget(value: &mut Value) {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::{Answer, answer};
 
 /// How the digest was made and whether it matches the one kept with the job record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DigestCheck {
     pub algorithm: &'static str,
     pub of: &'static str,
@@ -33,7 +33,7 @@ pub struct DigestCheck {
 }
 
 /// The JSON answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReceiptAnswer {
     pub receipt: Receipt,
     pub digest: DigestCheck,

@@ -33,7 +33,7 @@ use serde::Serialize;
 const CHUNK: usize = 25;
 
 /// What was deleted here, by kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Deleted {
     pub accounts: usize,
     pub groups: usize,
@@ -54,7 +54,7 @@ pub struct Deleted {
 }
 
 /// How our access to the tenant ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Access {
     /// Whether the platform can no longer get a token for the tenant.
     pub revoked: bool,
@@ -65,7 +65,7 @@ pub struct Access {
 }
 
 /// The answer of a removal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Removed {
     pub tenant_id: TenantId,
     pub removed: bool,

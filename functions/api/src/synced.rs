@@ -30,7 +30,6 @@ use lifecycle::store::keys;
 use lifecycle::sync_runs::{self, SyncRequest};
 use lifecycle::{AccountId, PartitionKey, Platform, Record, StoreError, SyncRunId, TenantId, Upn};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// Largest page of accounts or groups.
 pub(crate) const MAX_LIMIT: usize = 1_000;
@@ -38,6 +37,9 @@ const DEFAULT_LIMIT: usize = 100;
 /// Longest sync log answered at once.
 pub(crate) const MAX_RUNS: usize = 200;
 
+use crate::answers::{
+    AccountPage, GroupPage, Licenses, SeatTotals, SkuSeats, SyncQueued, SyncRunLog,
+};
 use crate::{Answer, answer};
 
 /// The optional body of `POST /tenants/{tenant_id}/sync` (an empty body is `{"full": false}`).
@@ -139,13 +141,13 @@ impl SyncRoutes {
         };
         Ok(json_response(
             202,
-            &json!({
-                "sync_run_id": request.sync_run_id(),
-                "status": status,
-                "full": full,
-                "merged": merged,
-                "sync_runs": format!("/tenants/{}/sync-runs", tenant.tenant_id),
-            }),
+            &SyncQueued {
+                sync_run_id: request.sync_run_id().clone(),
+                status,
+                full,
+                merged,
+                sync_runs: format!("/tenants/{}/sync-runs", tenant.tenant_id),
+            },
         ))
     }
 
@@ -186,13 +188,15 @@ impl SyncRoutes {
         let runs: Vec<SyncRun> = newest.into_iter().rev().collect();
         Ok(json_response(
             200,
-            &json!({
-                "tenant_id": tenant.tenant_id,
-                "last_sync": tenant.last_sync,
-                "next_sync_due": tenant.next_sync_due,
-                "syncing": runs.iter().any(|r| matches!(r.status, SyncRunStatus::Queued | SyncRunStatus::Syncing)),
-                "sync_runs": runs,
-            }),
+            &SyncRunLog {
+                syncing: runs
+                    .iter()
+                    .any(|r| matches!(r.status, SyncRunStatus::Queued | SyncRunStatus::Syncing)),
+                tenant_id: tenant.tenant_id,
+                last_sync: tenant.last_sync,
+                next_sync_due: tenant.next_sync_due,
+                sync_runs: runs,
+            },
         ))
     }
 
@@ -209,7 +213,10 @@ impl SyncRoutes {
             .await?;
         Ok(json_response(
             200,
-            &json!({"accounts": page.items, "next_cursor": page.next_cursor}),
+            &AccountPage {
+                accounts: page.items,
+                next_cursor: page.next_cursor,
+            },
         ))
     }
 
@@ -226,7 +233,10 @@ impl SyncRoutes {
             .await?;
         Ok(json_response(
             200,
-            &json!({"groups": page.items, "next_cursor": page.next_cursor}),
+            &GroupPage {
+                groups: page.items,
+                next_cursor: page.next_cursor,
+            },
         ))
     }
 
@@ -283,12 +293,6 @@ impl SyncRoutes {
         &self,
         request: &ApiGatewayV2httpRequest,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
-        #[derive(Serialize)]
-        struct SkuSeats {
-            #[serde(flatten)]
-            sku: Sku,
-            unused: u32,
-        }
         let tenant = self.tenant(request).await?;
         let skus: Vec<Sku> = self
             .platform
@@ -298,13 +302,13 @@ impl SyncRoutes {
             .await
             .map_err(unavailable)?;
         let total = |seats: fn(&Sku) -> u32| skus.iter().map(|s| u64::from(seats(s))).sum::<u64>();
-        let totals = json!({
-            "enabled": total(|s| s.enabled),
-            "consumed": total(|s| s.consumed),
-            "unused": total(Sku::unused),
-            "suspended": total(|s| s.suspended),
-            "warning": total(|s| s.warning),
-        });
+        let totals = SeatTotals {
+            enabled: total(|s| s.enabled),
+            consumed: total(|s| s.consumed),
+            unused: total(Sku::unused),
+            suspended: total(|s| s.suspended),
+            warning: total(|s| s.warning),
+        };
         let skus: Vec<SkuSeats> = skus
             .into_iter()
             .map(|sku| SkuSeats {
@@ -314,7 +318,12 @@ impl SyncRoutes {
             .collect();
         Ok(json_response(
             200,
-            &json!({"tenant_id": tenant.tenant_id, "last_sync": tenant.last_sync, "skus": skus, "totals": totals}),
+            &Licenses {
+                tenant_id: tenant.tenant_id,
+                last_sync: tenant.last_sync,
+                skus,
+                totals,
+            },
         ))
     }
 

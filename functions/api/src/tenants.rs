@@ -9,7 +9,6 @@ use lifecycle::http::{error_response, json_response, path_param};
 use lifecycle::model::{TenantConnection, TenantIndexEntry};
 use lifecycle::store::keys;
 use lifecycle::{OrgId, Store, TenantId};
-use serde_json::json;
 
 /// `GET /tenants`: the connections of the caller's organization (`org`, from the token), in
 /// tenant id order. The tenant index is one small partition (an entry per connected tenant), read
@@ -44,7 +43,7 @@ pub async fn list(store: &Store, org: &OrgId) -> ApiGatewayV2httpResponse {
             Err(error) => return unavailable(error),
         }
     }
-    json_response(200, &json!({"tenants": tenants}))
+    json_response(200, &crate::answers::TenantList { tenants })
 }
 
 /// `GET /tenants/{tenant_id}`: 200 with the connection, 404 when the tenant was never connected.

@@ -682,6 +682,11 @@ id_schema!(JobId, {
     "description": "The job's id, chosen by the caller: 1 to 80 letters, digits, '_' or '-'. With the tenant, the idempotency key: the same id and body again is the same job."
 });
 id_schema!(SyncRunId, {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,80}$", "description": "A sync run's id."});
+id_schema!(OrgId, {
+    "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+    "description": "The platform organization a tenant is connected for: 1 to 64 letters, digits, '_', '-' or '.'."
+});
+id_schema!(DomainName, {"type": "string", "description": "A DNS domain name (a verified domain of the tenant), lowercase."});
 id_schema!(SkuPartNumber, {
     "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
     "description": "A SKU part number such as SPE_E5."

@@ -22,7 +22,7 @@ pub const DEFAULT_INACTIVE_LIMIT: usize = 1000;
 pub const NEEDS_P1: &str = "needs Entra ID P1";
 
 /// The report as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LicenseReport {
     pub tenant_id: TenantId,
     pub generated_at: DateTime<Utc>,
@@ -38,7 +38,7 @@ pub struct LicenseReport {
 }
 
 /// Seats over every SKU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 pub struct Totals {
     pub skus: usize,
     pub enabled: u64,
@@ -50,7 +50,7 @@ pub struct Totals {
 }
 
 /// One SKU's seats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SkuLine {
     pub sku_id: String,
     pub part_number: String,
@@ -78,7 +78,7 @@ impl From<&Sku> for SkuLine {
 }
 
 /// Whether last sign-in dates are known for the tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SignInActivity {
     pub available: bool,
     /// Why not, e.g. "not available: needs Entra ID P1".
@@ -87,7 +87,7 @@ pub struct SignInActivity {
 }
 
 /// A licensed account that looks unused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct InactiveAccount {
     pub account_id: String,
     pub upn: String,

@@ -17,7 +17,7 @@ use crate::model::{JobKind, JobRecord, JobStatus, StepOutcome, Submitter};
 pub const RECEIPT_KIND: &str = "m365-lifecycle job receipt v1";
 
 /// A job's receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Receipt {
     pub receipt: &'static str,
     pub tenant_id: String,
@@ -43,7 +43,7 @@ pub struct Receipt {
 }
 
 /// One step on the receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReceiptStep {
     pub name: String,
     pub outcome: StepOutcome,
@@ -55,7 +55,7 @@ pub struct ReceiptStep {
 }
 
 /// Something the job did not do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NotDone {
     pub step: String,
     pub reason: String,

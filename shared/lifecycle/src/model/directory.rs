@@ -7,7 +7,7 @@ use crate::ids::{AccountId, GroupId, IdError, SkuId, SkuPartNumber, Upn, UsageLo
 
 /// A license assigned to an account: directly, or inherited from a group (group-based licensing),
 /// in which case it can only be removed by removing the account from that group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignedLicense {
     pub sku_id: SkuId,
     #[serde(default)]
@@ -16,7 +16,7 @@ pub struct AssignedLicense {
 
 /// An account's last sign-in. Graph returns it only to tenants with Entra ID P1; otherwise it is
 /// recorded as not available rather than as an error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LastSignIn {
     /// Signed in at this time (interactive or not, whichever is later).
@@ -28,7 +28,7 @@ pub enum LastSignIn {
 }
 
 /// Mailbox usage from the reports API, when the permission is granted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MailboxUsage {
     pub storage_used_bytes: u64,
     #[serde(default)]
@@ -39,7 +39,7 @@ pub struct MailboxUsage {
 }
 
 /// An account (Graph `user`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Account {
     pub id: AccountId,
     pub upn: Upn,
@@ -64,7 +64,7 @@ pub struct Account {
 }
 
 /// The kind of a group, from `groupTypes`, `securityEnabled` and `mailEnabled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {
     /// Microsoft 365 group (`groupTypes` contains `Unified`).
@@ -78,7 +78,7 @@ pub enum GroupKind {
 }
 
 /// A group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Group {
     pub id: GroupId,
     pub display_name: String,
@@ -99,7 +99,7 @@ pub struct Membership {
 }
 
 /// A subscribed SKU: the tenant's seats of one license and how they are used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sku {
     pub sku_id: SkuId,
     pub part_number: SkuPartNumber,

@@ -485,7 +485,7 @@ pub struct LicenseRefreshJob {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -510,7 +510,7 @@ impl JobStatus {
 }
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepOutcome {
     Pending,
@@ -521,7 +521,7 @@ pub enum StepOutcome {
 }
 
 /// One step of a job, with the Graph request id of its write (the audit trail).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobStep {
     /// e.g. `create_account`, `assign_licenses`, `add_groups`.
     pub name: String,
@@ -537,7 +537,7 @@ pub struct JobStep {
 
 /// A job's record (`T#{tenant}#JOBS` / `{job id}`), written once when the job is accepted (the
 /// conditional write that makes the job id an idempotency key) and updated as it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobRecord {
     pub job_id: JobId,
     pub tenant_id: TenantId,
@@ -576,7 +576,7 @@ pub struct JobRecord {
 
 /// Who asked for a job: the caller's platform organization and the token's subject, both from
 /// the token API Gateway's authorizer verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Submitter {
     pub org_id: OrgId,
     #[serde(default, skip_serializing_if = "Option::is_none")]

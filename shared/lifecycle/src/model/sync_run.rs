@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{SyncRunId, TenantId};
 
 /// Where a sync run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncRunStatus {
     Queued,
@@ -25,7 +25,9 @@ impl SyncRunStatus {
 }
 
 /// Added, changed and removed items of one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(default)]
 pub struct ObjectCounts {
     pub added: u64,
@@ -34,7 +36,9 @@ pub struct ObjectCounts {
 }
 
 /// Counts per kind of item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(default)]
 pub struct SyncCounts {
     pub accounts: ObjectCounts,
@@ -44,7 +48,9 @@ pub struct SyncCounts {
 }
 
 /// What the run cost in Graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(default)]
 pub struct GraphCounters {
     pub requests: u64,
@@ -54,7 +60,7 @@ pub struct GraphCounters {
 }
 
 /// A sync run (`T#{tenant}#RUNS` / `{started_at}#{run id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SyncRun {
     pub id: SyncRunId,
     pub tenant_id: TenantId,

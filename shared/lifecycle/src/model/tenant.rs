@@ -7,7 +7,7 @@ use crate::ids::{DomainName, OrgId, SyncRunId, TenantId};
 use crate::model::SyncRunStatus;
 
 /// What the platform may do in a tenant: read only (sync, reports) or also write (lifecycle jobs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionMode {
     Read,
@@ -16,7 +16,7 @@ pub enum ConnectionMode {
 
 /// How the platform authenticates to the tenant. The customer's client secret itself lives in
 /// Secrets Manager (see [`crate::vault`]), never here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TenantAuth {
     /// Admin consent to the platform's multi-tenant app.
@@ -26,7 +26,7 @@ pub enum TenantAuth {
 }
 
 /// Whether the connection works.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionStatus {
     Connected,
@@ -40,7 +40,7 @@ pub enum ConnectionStatus {
 }
 
 /// What a sync reads, per tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SyncOptions {
     /// Skip mailbox usage (the report permission may not be granted).
@@ -50,7 +50,7 @@ pub struct SyncOptions {
 }
 
 /// The outcome of the tenant's latest sync run, kept on the tenant for listings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LastSync {
     pub sync_run_id: SyncRunId,
     pub status: SyncRunStatus,
@@ -58,7 +58,7 @@ pub struct LastSync {
 }
 
 /// A tenant connected to the platform (DynamoDB item `T#{tenant}` / `META`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TenantConnection {
     pub tenant_id: TenantId,
     pub org_id: OrgId,
