@@ -200,8 +200,125 @@ pub fn routes(template: &Template, lookup: &dyn Lookup) -> Result<Vec<Route>, Te
     Ok(routes)
 }
 
+/// An HttpApi's CORS configuration with its origins resolved, applied as API Gateway applies it
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html>): it
+/// answers preflight `OPTIONS` requests itself, with no route and no authorizer, and it puts its
+/// own CORS headers on every answer to a request that carries `Origin`, ignoring those the
+/// function sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// Allowed origins: exact (`https://app.example.com`), `*`, or a scheme wildcard
+    /// (`https://*`).
+    pub origins: Vec<String>,
+    pub methods: Vec<String>,
+    pub headers: Vec<String>,
+    pub expose: Vec<String>,
+    pub credentials: bool,
+    pub max_age: Option<u32>,
+}
+
+impl Cors {
+    /// Whether a page of `origin` may read the API's answers.
+    pub fn allows(&self, origin: &str) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        self.origins.iter().any(|allowed| {
+            let allowed = allowed.to_ascii_lowercase();
+            allowed == "*"
+                || allowed == origin
+                || allowed
+                    .strip_suffix('*')
+                    .is_some_and(|scheme| scheme.ends_with("://") && origin.starts_with(scheme))
+        })
+    }
+
+    /// API Gateway's own answer to a preflight request (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`); `None` for any other request.
+    pub fn preflight(&self, method: &Method, headers: &HeaderMap) -> Option<Response<Body>> {
+        if method != Method::OPTIONS || !headers.contains_key("access-control-request-method") {
+            return None;
+        }
+        let origin = headers.get("origin").and_then(|v| v.to_str().ok())?;
+        let mut answer = Response::builder().status(StatusCode::NO_CONTENT);
+        if self.allows(origin) {
+            answer = answer
+                .header("access-control-allow-origin", origin)
+                .header("access-control-allow-methods", self.methods.join(","))
+                .header("access-control-allow-headers", self.headers.join(","));
+            if let Some(max_age) = self.max_age {
+                answer = answer.header("access-control-max-age", max_age.to_string());
+            }
+            if self.credentials {
+                answer = answer.header("access-control-allow-credentials", "true");
+            }
+        }
+        answer.body(Body::empty()).ok()
+    }
+
+    /// `response` with the function's CORS headers replaced by the API's, for a request from
+    /// `origin`.
+    pub fn decorate(&self, origin: Option<&str>, mut response: Response<Body>) -> Response<Body> {
+        let Some(origin) = origin else {
+            return response;
+        };
+        let headers = response.headers_mut();
+        let theirs: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in theirs {
+            headers.remove(name);
+        }
+        if !self.allows(origin) {
+            return response;
+        }
+        let mut set = |name: &'static str, value: &str| {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        };
+        set("access-control-allow-origin", origin);
+        if !self.expose.is_empty() {
+            set("access-control-expose-headers", &self.expose.join(","));
+        }
+        if self.credentials {
+            set("access-control-allow-credentials", "true");
+        }
+        response
+    }
+}
+
+/// The CORS configuration of the template's HttpApi, its origins resolved against `lookup` (a
+/// `CommaDelimitedList` parameter's value is split at its commas); `None` without one.
+pub fn cors(template: &Template, lookup: &dyn Lookup) -> Result<Option<Cors>, TemplateError> {
+    let Some(spec) = template.http_api_specs.iter().find_map(|a| a.cors.as_ref()) else {
+        return Ok(None);
+    };
+    let mut origins = Vec::new();
+    for origin in &spec.allow_origins {
+        let value = origin.resolve(lookup, "CorsConfiguration.AllowOrigins")?;
+        origins.extend(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(Some(Cors {
+        origins,
+        methods: spec.allow_methods.clone(),
+        headers: spec.allow_headers.clone(),
+        expose: spec.expose_headers.clone(),
+        credentials: spec.allow_credentials,
+        max_age: spec.max_age,
+    }))
+}
+
 pub(crate) struct FrontState {
     pub routes: Vec<Route>,
+    /// The HttpApi's CORS configuration, if it has one.
+    pub cors: Option<Cors>,
     pub functions: Functions,
     pub schedules: Schedules,
     /// The local token issuer (signs and verifies bearer tokens).
@@ -218,6 +335,29 @@ pub(crate) fn router(state: Arc<FrontState>) -> Router {
 }
 
 async fn handle(
+    State(state): State<Arc<FrontState>>,
+    connect: ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response<Body> {
+    let admin = request.uri().path().starts_with("/_devstack");
+    let Some(cors) = state.cors.clone().filter(|_| !admin) else {
+        return route(State(state), connect, request).await;
+    };
+    if let Some(answer) = cors.preflight(request.method(), request.headers()) {
+        return answer;
+    }
+    let origin = request
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = route(State(state), connect, request).await;
+    cors.decorate(origin.as_deref(), response)
+}
+
+/// A request as API Gateway routes it: the admin routes, else the template's route, its
+/// authorizer and its function.
+async fn route(
     State(state): State<Arc<FrontState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
@@ -626,6 +766,143 @@ fn percent_decode(text: &str) -> String {
 mod tests {
     use super::*;
     use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+
+    struct Params(BTreeMap<String, String>);
+
+    impl Lookup for Params {
+        fn reference(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+        fn attribute(&self, _: &str, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    /// The CORS configuration of the project's template, with `origins` as `PlatformOrigins`.
+    fn template_cors(origins: &str) -> Cors {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+        let template = Template::load(&path).expect("the template");
+        let lookup = Params(BTreeMap::from([(
+            "PlatformOrigins".to_owned(),
+            origins.to_owned(),
+        )]));
+        cors(&template, &lookup)
+            .expect("resolved")
+            .expect("the HttpApi has a CORS configuration")
+    }
+
+    fn preflight_headers(origin: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("origin", HeaderValue::from_str(origin).expect("header"));
+        headers.insert(
+            "access-control-request-method",
+            HeaderValue::from_static("POST"),
+        );
+        headers.insert(
+            "access-control-request-headers",
+            HeaderValue::from_static("authorization,content-type"),
+        );
+        headers
+    }
+
+    fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+        response.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn given_the_templates_cors_when_a_browser_preflights_then_only_the_platforms_origins_are_answered()
+     {
+        // GIVEN the template's CORS configuration with two platform origins
+        let cors = template_cors("https://app.example.com, https://admin.example.com");
+        assert_eq!(
+            cors.origins,
+            ["https://app.example.com", "https://admin.example.com"]
+        );
+
+        // WHEN the platform's web app preflights a POST
+        let answer = cors
+            .preflight(
+                &Method::OPTIONS,
+                &preflight_headers("https://app.example.com"),
+            )
+            .expect("API Gateway answers the preflight itself");
+        // THEN it may: its origin, the methods and headers of the template, and the cache time
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            header(&answer, "access-control-allow-origin"),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            header(&answer, "access-control-allow-methods"),
+            Some("GET,POST,DELETE")
+        );
+        assert_eq!(
+            header(&answer, "access-control-allow-headers"),
+            Some("authorization,content-type")
+        );
+        assert_eq!(header(&answer, "access-control-max-age"), Some("600"));
+
+        // WHEN a page of another origin preflights THEN the answer allows nothing
+        let answer = cors
+            .preflight(
+                &Method::OPTIONS,
+                &preflight_headers("https://evil.example.net"),
+            )
+            .expect("answered");
+        assert!(
+            answer
+                .headers()
+                .keys()
+                .all(|name| !name.as_str().starts_with("access-control-")),
+            "{:?}",
+            answer.headers()
+        );
+        // AND a plain OPTIONS (no requested method) is not a preflight: it is routed
+        assert!(
+            cors.preflight(&Method::OPTIONS, &HeaderMap::new())
+                .is_none()
+        );
+        assert!(
+            cors.preflight(&Method::GET, &preflight_headers("https://app.example.com"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn given_a_function_answer_with_its_own_cors_headers_when_decorated_then_the_apis_replace_them()
+    {
+        // GIVEN the template's CORS configuration and a function that allows every origin itself
+        let cors = template_cors("https://app.example.com");
+        let answer = || {
+            Response::builder()
+                .status(200)
+                .header("access-control-allow-origin", "*")
+                .header("content-type", "application/json")
+                .body(Body::empty())
+                .expect("response")
+        };
+
+        // WHEN the answer goes to the platform's origin
+        let mine = cors.decorate(Some("https://app.example.com"), answer());
+        // THEN it carries the API's headers, not the function's
+        assert_eq!(
+            header(&mine, "access-control-allow-origin"),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            header(&mine, "access-control-expose-headers"),
+            Some("location,www-authenticate")
+        );
+        assert_eq!(header(&mine, "content-type"), Some("application/json"));
+
+        // WHEN it goes to another origin THEN no CORS header is left: the browser withholds it
+        let theirs = cors.decorate(Some("https://evil.example.net"), answer());
+        assert_eq!(header(&theirs, "access-control-allow-origin"), None);
+        // AND a request without Origin (not a browser's cross-origin call) is left as it was
+        let plain = cors.decorate(None, answer());
+        assert_eq!(header(&plain, "access-control-allow-origin"), Some("*"));
+    }
 
     fn route_table() -> Vec<Route> {
         let mut routes = vec![

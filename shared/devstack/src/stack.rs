@@ -196,6 +196,10 @@ pub struct Stack {
 /// The audience of the local issuer's tokens (the template's `ApiJwtAudience` locally).
 pub const LOCAL_JWT_AUDIENCE: &str = "m365-lifecycle-api";
 
+/// The origins the devstack's HTTP API answers browsers of (`PlatformOrigins`): the platform's web
+/// app served locally. A stack's extra parameters (`StackOptions`) replace them.
+pub const LOCAL_PLATFORM_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5173";
+
 impl Stack {
     /// Starts everything and returns once the front answers and the pollers run.
     pub async fn start(options: StackOptions) -> Result<Stack, StackError> {
@@ -264,6 +268,13 @@ impl Stack {
             ("LoginBaseUrl".to_owned(), login_base_url.clone()),
             ("PublicBaseUrl".to_owned(), api_url.clone()),
         ]);
+        if template.parameters.contains_key("PlatformOrigins") {
+            // The platform's web app while it is developed against the devstack.
+            parameters.insert(
+                "PlatformOrigins".to_owned(),
+                LOCAL_PLATFORM_ORIGINS.to_owned(),
+            );
+        }
         if let Some(app) = &platform_app {
             parameters.insert("PlatformAppClientId".to_owned(), app.client_id.clone());
         } else if template
@@ -374,6 +385,7 @@ impl Stack {
         });
         let state = Arc::new(FrontState {
             routes: routes.clone(),
+            cors: front::cors(&template, &provisioned)?,
             functions: functions.clone(),
             schedules: schedules.clone(),
             issuer: issuer.clone(),

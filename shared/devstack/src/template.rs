@@ -23,9 +23,9 @@ use thiserror::Error;
 
 pub use expr::{Expr, Lookup};
 pub use spec::{
-    EventSource, EventSpec, FunctionSpec, GenerateSecret, HttpApiSpec, IndexSpec, JwtAuthorizer,
-    KeyElement, Parameter, PolicyStatement, QueueSpec, RedrivePolicy, ScheduleExpression,
-    SecretSpec, TableSpec,
+    CorsSpec, EventSource, EventSpec, FunctionSpec, GenerateSecret, HttpApiSpec, IndexSpec,
+    JwtAuthorizer, KeyElement, Parameter, PolicyStatement, QueueSpec, RedrivePolicy,
+    ScheduleExpression, SecretSpec, TableSpec,
 };
 
 use parse::{as_str, as_u32, environment, function, http_api, queue, secret, table};

@@ -496,10 +496,49 @@ pub(super) fn http_api(
             audience,
         });
     }
+    let cors = p
+        .get("CorsConfiguration")
+        .map(|c| cors(c, &format!("{location}.Properties.CorsConfiguration")))
+        .transpose()?;
     Ok(HttpApiSpec {
         logical_id,
         default_authorizer,
         authorizers,
+        cors,
+    })
+}
+
+/// An HttpApi's `CorsConfiguration`.
+fn cors(c: &Value, location: &str) -> Result<CorsSpec, TemplateError> {
+    let strings = |key: &str| -> Result<Vec<String>, TemplateError> {
+        c.get(key)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .map(|v| as_str(v, &format!("{location}.{key}")).map(str::to_owned))
+            .collect()
+    };
+    let allow_origins = match c.get("AllowOrigins") {
+        None => Vec::new(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .map(|v| Expr::parse(v, &format!("{location}.AllowOrigins")))
+            .collect::<Result<_, _>>()?,
+        Some(other) => vec![Expr::parse(other, &format!("{location}.AllowOrigins"))?],
+    };
+    Ok(CorsSpec {
+        allow_origins,
+        allow_methods: strings("AllowMethods")?,
+        allow_headers: strings("AllowHeaders")?,
+        expose_headers: strings("ExposeHeaders")?,
+        allow_credentials: c
+            .get("AllowCredentials")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        max_age: c
+            .get("MaxAge")
+            .map(|v| as_u32(v, &format!("{location}.MaxAge")))
+            .transpose()?,
     })
 }
 

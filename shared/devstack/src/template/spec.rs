@@ -180,6 +180,21 @@ pub struct HttpApiSpec {
     pub default_authorizer: Option<String>,
     /// `Auth.Authorizers` (JWT authorizers; the only kind the devstack emulates).
     pub authorizers: Vec<JwtAuthorizer>,
+    /// `CorsConfiguration`, when the API answers browsers of other origins.
+    pub cors: Option<CorsSpec>,
+}
+
+/// An HttpApi's `CorsConfiguration`: API Gateway answers preflight requests itself and puts these
+/// headers on the integration's answers (ignoring any CORS headers the function sends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsSpec {
+    /// `AllowOrigins`: literals, or one `!Ref` to a `CommaDelimitedList` parameter.
+    pub allow_origins: Vec<Expr>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age: Option<u32>,
 }
 
 /// One statement of a function's inline policy (`Policies: - Statement: [...]`).
