@@ -597,7 +597,7 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
                 .name(name)
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
-                .schema(Some(text().min_length(Some(1)))),
+                .schema(Some(Ref::from_schema_name(path_schema(route, name)))),
         );
     }
     for (name, description, schema) in route.query {
@@ -695,6 +695,18 @@ fn error_description(status: u16) -> &'static str {
         502 => "Microsoft Graph or the identity platform refused or failed.",
         503 => "A dependency did not answer; try again later.",
         _ => "An error.",
+    }
+}
+
+/// The schema of a path parameter: the id type the handler parses it as.
+fn path_schema(route: &Route, name: &str) -> &'static str {
+    match name {
+        "tenant_id" | "customer_id" => "TenantId",
+        "job_id" => "JobId",
+        // By object id or user principal name; a restore names a deleted account by its id.
+        "account_id" if route.operation_id == "getAccount" => "AccountRef",
+        "account_id" => "AccountId",
+        _ => "Object",
     }
 }
 
@@ -976,6 +988,11 @@ mod tests {
             .filter_map(|rest| rest.split('"').next())
             .collect();
         assert!(!refs.is_empty());
+        for route in ROUTES {
+            for name in path_parameters(route.path) {
+                assert_ne!(path_schema(route, name), "Object", "{} {name}", route.path);
+            }
+        }
         for target in refs {
             // THEN it points at a component schema that exists
             let pointer = target.strip_prefix('#').expect("a local reference");

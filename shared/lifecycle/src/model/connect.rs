@@ -44,9 +44,11 @@ impl From<ModeParam> for ConnectionMode {
 #[serde(deny_unknown_fields)]
 pub struct OwnAppRequest {
     /// The customer's Entra tenant id (a GUID).
-    #[schemars(with = "String")]
     pub tenant_id: TenantId,
-    /// Application (client) id of the customer's app registration.
+    /// Application (client) id of the customer's app registration (a GUID).
+    #[schemars(regex(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+    ))]
     pub client_id: String,
     /// A client secret of that app registration: kept in Secrets Manager, never echoed.
     #[schemars(with = "String")]
