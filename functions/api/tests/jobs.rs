@@ -548,6 +548,8 @@ async fn given_each_job_type_when_submitted_then_it_lands_on_its_own_queue() {
         json!({"job_id": "j-upd", "type": "update_memberships", "account": account, "add_groups": []}),
         json!({"job_id": "j-off", "type": "offboard", "account": account}),
         json!({"job_id": "j-lic", "type": "license_refresh"}),
+        json!({"job_id": "j-move", "type": "update_account", "account": account, "job_title": "Lead"}),
+        json!({"job_id": "j-leave", "type": "set_sign_in", "account": account, "sign_in": "blocked"}),
     ] {
         let (status, answer) = local.submit(job).await;
         assert_eq!(status, 202, "{answer}");
@@ -565,7 +567,7 @@ async fn given_each_job_type_when_submitted_then_it_lands_on_its_own_queue() {
     };
     assert_eq!(
         ids(local.messages(&local.config.onboarding_queue_url).await),
-        ["j-upd"]
+        ["j-upd", "j-move", "j-leave"]
     );
     assert_eq!(
         ids(local.messages(&local.config.offboarding_queue_url).await),

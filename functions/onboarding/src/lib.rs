@@ -1,5 +1,6 @@
-//! The onboarding function: SQS `onboard` and `update_memberships` jobs from the onboarding FIFO
-//! queue (sent by the API's job intake or by other services directly, see
+//! The onboarding function: SQS `onboard` and `update_memberships` jobs (joiner), and the
+//! mover's `update_account` and `set_sign_in` jobs ([`account`], [`sign_in`]) from the
+//! onboarding FIFO queue (sent by the API's job intake or by other services directly, see
 //! [`lifecycle::model::Job`]).
 //!
 //! Every job is validated before any write, with one `$batch` of reads ([`reads`], [`rules`]);
@@ -9,11 +10,13 @@
 //! the job id the idempotency key, resumes a redelivered job and reports partial batch failures.
 //! An onboarding with a start time in the future waits for it ([`schedule`]).
 
+pub mod account;
 pub mod memberships;
 pub mod onboard;
 pub mod reads;
 pub mod rules;
 pub mod schedule;
+pub mod sign_in;
 pub mod steps;
 
 use aws_config::SdkConfig;
@@ -66,8 +69,14 @@ impl JobHandler for App {
                 JobKind::UpdateMemberships(update) => {
                     memberships::run(&self.platform, job, update, tenant, progress).await
                 }
+                JobKind::UpdateAccount(update) => {
+                    account::run(&self.platform, job, update, tenant, progress).await
+                }
+                JobKind::SetSignIn(set) => {
+                    sign_in::run(&self.platform, job, set, tenant, progress).await
+                }
                 other => Err(JobError::permanent(format!(
-                    "a {} job does not belong on the onboarding queue (onboard and update_memberships only)",
+                    "a {} job does not belong on the onboarding queue (onboard, update_memberships, update_account and set_sign_in only)",
                     other.job_type()
                 ))),
             }

@@ -112,7 +112,7 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
-fn sku_name(sku: &SubscribedSku) -> String {
+pub(crate) fn sku_name(sku: &SubscribedSku) -> String {
     sku.sku_part_number
         .clone()
         .unwrap_or_else(|| sku.sku_id.clone())
@@ -484,7 +484,7 @@ pub fn decide_onboard(
 }
 
 /// The tenant allows writes (the job runner refuses the job otherwise; listed for dry runs).
-fn mode_check(tenant: &TenantConnection) -> Check {
+pub(crate) fn mode_check(tenant: &TenantConnection) -> Check {
     if tenant.allows_writes() {
         Check::pass("read_write_mode", "tenant is connected in read/write mode")
     } else {

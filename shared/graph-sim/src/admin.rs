@@ -131,6 +131,7 @@ impl Sim {
             throttled: s.throttled,
             injected_5xx: s.injected_5xx,
             tokens_issued: s.tokens_issued,
+            patched_user_properties: s.patched_user_properties.clone(),
         }
     }
 

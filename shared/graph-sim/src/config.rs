@@ -311,6 +311,10 @@ pub struct Stats {
     /// Injected 502/503/504 answers.
     pub injected_5xx: u64,
     pub tokens_issued: u64,
+    /// Properties sent in accepted PATCH /users/{id} bodies, by name (how a test sees that only
+    /// what changed was sent).
+    #[serde(default)]
+    pub patched_user_properties: BTreeMap<String, u64>,
 }
 
 /// Errors of the typed admin API.

@@ -359,6 +359,7 @@ pub(crate) fn write_user(
             "creationType" => json::opt_str(out, u.guest.then_some("Invitation")),
             "department" => json::opt_str(out, u.department.as_deref()),
             "displayName" => json::str(out, &u.display_name),
+            "employeeId" => json::opt_str(out, u.employee_id.as_deref()),
             "externalUserState" => json::opt_str(out, u.guest.then_some("Accepted")),
             "externalUserStateChangeDateTime" => {
                 json::opt_date(out, u.guest.then_some(u.created))

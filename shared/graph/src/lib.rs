@@ -62,7 +62,7 @@ pub use models::{
 pub use paging::Page;
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use url_path::encode_segment;
-pub use writes::{NewUser, PasswordProfile, Receipt, UserPatch};
+pub use writes::{NewUser, PasswordProfile, ProfilePatch, Receipt, TextChange, UserPatch};
 
 /// Re-exported so callers can build [`BatchRequest`]s without depending on `reqwest`.
 pub use reqwest::Method;

@@ -28,6 +28,15 @@ impl BatchRequest {
         )
     }
 
+    /// `GET /users/{key}/manager?$select=…`: the account's manager (404 when it has none, or
+    /// when the account does not exist).
+    pub fn get_manager(id: impl Into<String>, key: &str, select: &str) -> Self {
+        Self::get(
+            id,
+            format!("/users/{}/manager?$select={select}", encode_segment(key)),
+        )
+    }
+
     /// `GET /directory/deletedItems/{id}?$select=…`: a soft-deleted account (404 when it is not
     /// in deleted items).
     pub fn get_deleted_user(id: impl Into<String>, object_id: &str, select: &str) -> Self {

@@ -116,6 +116,95 @@ impl UserPatch {
     }
 }
 
+/// A text property of a profile change: set to a value, or cleared (sent as `null`, which is how
+/// Graph clears a string property).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextChange {
+    Set(String),
+    Clear,
+}
+
+impl Serialize for TextChange {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Set(text) => serializer.serialize_str(text),
+            Self::Clear => serializer.serialize_none(),
+        }
+    }
+}
+
+impl TextChange {
+    /// `Clear` for an empty (or blank) text, else `Set`.
+    pub fn of(text: &str) -> Self {
+        if text.trim().is_empty() {
+            Self::Clear
+        } else {
+            Self::Set(text.to_owned())
+        }
+    }
+
+    /// The value Graph will hold afterwards (`None` when cleared).
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            Self::Set(text) => Some(text),
+            Self::Clear => None,
+        }
+    }
+}
+
+/// The body of a mover's PATCH /users/{id}: only the properties that are `Some` are sent, so a
+/// property the caller did not change is never overwritten.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfilePatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<TextChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surname: Option<TextChange>,
+    /// Graph cannot clear a display name, so it is always a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<TextChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<TextChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_location: Option<TextChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<TextChange>,
+    /// ISO 3166-1 alpha-2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<String>,
+    /// A rename: the domain must be verified in the tenant and the name free.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+}
+
+impl ProfilePatch {
+    /// The Graph names of the properties this patch sends, in the order Graph documents them.
+    pub fn property_names(&self) -> Vec<&'static str> {
+        [
+            ("givenName", self.given_name.is_some()),
+            ("surname", self.surname.is_some()),
+            ("displayName", self.display_name.is_some()),
+            ("jobTitle", self.job_title.is_some()),
+            ("department", self.department.is_some()),
+            ("officeLocation", self.office_location.is_some()),
+            ("employeeId", self.employee_id.is_some()),
+            ("usageLocation", self.usage_location.is_some()),
+            ("userPrincipalName", self.user_principal_name.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, sent)| sent.then_some(name))
+        .collect()
+    }
+
+    /// Nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.property_names().is_empty()
+    }
+}
+
 /// The body of POST /users/{id}/assignLicense (both arrays are required by Graph).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -166,6 +255,31 @@ impl TenantGraph {
         patch: &UserPatch,
     ) -> Result<Receipt<()>, GraphError> {
         let call = Call::new(Method::PATCH, self.url(&user_path(user_id))?).json(patch)?;
+        Ok(self.send(&call).await?.receipt(()))
+    }
+
+    /// Changes an account's profile properties in one PATCH /users/{id} (only those given).
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        patch: &ProfilePatch,
+    ) -> Result<Receipt<()>, GraphError> {
+        let call = Call::new(Method::PATCH, self.url(&user_path(user_id))?).json(patch)?;
+        Ok(self.send(&call).await?.receipt(()))
+    }
+
+    /// Makes `manager_id` the account's manager (PUT /users/{id}/manager/$ref). A manager that
+    /// does not exist: [`GraphError::is_not_found`].
+    pub async fn set_manager(
+        &self,
+        user_id: &str,
+        manager_id: &str,
+    ) -> Result<Receipt<()>, GraphError> {
+        let body = MemberRef {
+            odata_id: self.client().directory_object_url(manager_id),
+        };
+        let url = self.url(&format!("{}/manager/$ref", user_path(user_id)))?;
+        let call = Call::new(Method::PUT, url).json(&body)?;
         Ok(self.send(&call).await?.receipt(()))
     }
 

@@ -76,6 +76,8 @@ impl Receipt {
                     .and_then(|v| v.as_str().map(str::to_owned)),
             ),
             Some(JobKind::UpdateMemberships(update)) => (Some(update.account.to_string()), None),
+            Some(JobKind::UpdateAccount(update)) => (Some(update.account.to_string()), None),
+            Some(JobKind::SetSignIn(set)) => (Some(set.account.to_string()), None),
             Some(JobKind::Onboard(onboard)) => {
                 (Some(onboard.user_principal_name.to_string()), None)
             }

@@ -57,11 +57,15 @@ pub enum ScheduleError {
     Queue(#[from] QueueError),
 }
 
-/// The queue a job runs from: onboarding FIFO for onboard and membership jobs, offboarding FIFO
+/// The queue a job runs from: onboarding FIFO for onboard, membership and mover jobs
+/// (update_account, set_sign_in), offboarding FIFO
 /// for offboard, the license-refresh queue, the sync queue.
 pub fn queue_url<'a>(config: &'a Config, job: &Job) -> &'a str {
     match job.kind {
-        JobKind::Onboard(_) | JobKind::UpdateMemberships(_) => &config.onboarding_queue_url,
+        JobKind::Onboard(_)
+        | JobKind::UpdateMemberships(_)
+        | JobKind::UpdateAccount(_)
+        | JobKind::SetSignIn(_) => &config.onboarding_queue_url,
         JobKind::Offboard(_) => &config.offboarding_queue_url,
         JobKind::LicenseRefresh(_) => &config.license_refresh_queue_url,
         JobKind::Sync(_) => &config.sync_queue_url,

@@ -91,12 +91,16 @@ impl World {
     }
 
     pub async fn with_mode(mode: ConnectionMode) -> World {
+        World::with_sim(mode, SimConfig::single(60, 40)).await
+    }
+
+    /// The world over a simulator of `sim`'s tenants; the first is the one connected.
+    pub async fn with_sim(mode: ConnectionMode, sim: SimConfig) -> World {
         logs();
         // The table, queues and secrets of infra/template.yaml in moto (through the devstack);
         // the function runs with its own policy only, as under its execution role in AWS.
         let template = Template::load(&template_path()).expect("infra/template.yaml loads");
-        let mut options =
-            StackOptions::new(template, GraphSource::Simulator(SimConfig::single(60, 40)));
+        let mut options = StackOptions::new(template, GraphSource::Simulator(sim));
         // The handler is called directly; no poller or schedule competes with the test.
         options.registry = Registry::empty();
         let stack = Stack::start(options).await.expect("the local stack starts");

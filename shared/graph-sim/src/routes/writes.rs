@@ -135,6 +135,8 @@ const MAX_LENGTH: &[(&str, usize)] = &[
     ("mailNickname", 64),
     ("jobTitle", 128),
     ("department", 64),
+    ("officeLocation", 128),
+    ("employeeId", 16),
     ("mobilePhone", 64),
     ("country", 128),
 ];
@@ -192,6 +194,7 @@ fn apply_props(cx: &Cx<'_>, u: &mut User, b: &Map<String, Value>) -> Result<(), 
             "jobTitle" => u.job_title = text(cx, k, v)?,
             "department" => u.department = text(cx, k, v)?,
             "officeLocation" => u.office_location = text(cx, k, v)?,
+            "employeeId" => u.employee_id = text(cx, k, v)?,
             "mobilePhone" => u.mobile_phone = text(cx, k, v)?,
             "country" => u.country = text(cx, k, v)?,
             // "Although it's a string collection, only one number can be set for this property."
@@ -295,6 +298,7 @@ pub(crate) fn create_user(cx: &Cx<'_>) -> Result<Resp, Resp> {
         job_title: None,
         department: None,
         office_location: None,
+        employee_id: None,
         mobile_phone: None,
         business_phone: None,
         usage_location: None,
@@ -336,6 +340,7 @@ const ON_PREM_MASTERED: &[&str] = &[
     "jobTitle",
     "department",
     "officeLocation",
+    "employeeId",
     "mobilePhone",
     "businessPhones",
     "passwordProfile",
@@ -378,6 +383,8 @@ pub(crate) fn patch_user(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
     }
     copy.changed_seq = seq;
     t.users[idx as usize] = copy;
+    drop(t);
+    cx.sim.count_patched(b.keys().cloned());
     Ok(Resp::empty(StatusCode::NO_CONTENT))
 }
 
@@ -393,6 +400,7 @@ fn clone_user(u: &User) -> User {
         job_title: u.job_title.clone(),
         department: u.department.clone(),
         office_location: u.office_location.clone(),
+        employee_id: u.employee_id.clone(),
         mobile_phone: u.mobile_phone.clone(),
         business_phone: u.business_phone.clone(),
         usage_location: u.usage_location.clone(),

@@ -374,6 +374,7 @@ fn one_user(
         department: member.then(|| pick(rng, &pools.departments).clone()),
         country: usage_location.clone(),
         office_location: office,
+        employee_id: None,
         mobile_phone: (member && rng.f64() < 0.3)
             .then(|| Arc::from(format!("+1 425 555 {:04}", rng.u32(0..10_000)).as_str())),
         business_phone: (member && rng.f64() < 0.6)

@@ -55,6 +55,8 @@ pub(crate) struct User {
     pub job_title: Option<Str>,
     pub department: Option<Str>,
     pub office_location: Option<Str>,
+    /// `employeeId` (at most 16 characters).
+    pub employee_id: Option<Str>,
     pub mobile_phone: Option<Str>,
     pub business_phone: Option<Str>,
     pub usage_location: Option<Str>,
@@ -451,6 +453,7 @@ pub(crate) struct StatsInner {
     pub throttled: u64,
     pub injected_5xx: u64,
     pub tokens_issued: u64,
+    pub patched_user_properties: std::collections::BTreeMap<String, u64>,
 }
 
 /// The whole simulator state.
@@ -479,6 +482,15 @@ impl Sim {
         self.apps
             .iter()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// Counts the properties of an accepted PATCH /users/{id} body, by name.
+    pub fn count_patched(&self, names: impl Iterator<Item = String>) {
+        if let Ok(mut s) = self.stats.lock() {
+            for name in names {
+                *s.patched_user_properties.entry(name).or_default() += 1;
+            }
+        }
     }
 
     pub fn count(&self, route: &str) {

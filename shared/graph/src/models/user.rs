@@ -31,6 +31,19 @@ pub struct User {
     pub user_type: Option<String>,
     pub job_title: Option<String>,
     pub department: Option<String>,
+    /// Present only when selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub office_location: Option<String>,
+    /// Present only when selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_id: Option<String>,
+    /// Present only when selected: `SMTP:` (primary) and `smtp:` (alias) addresses.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub proxy_addresses: Vec<String>,
     #[serde(default, deserialize_with = "super::date_time")]
     pub created_date_time: Option<DateTime<Utc>>,
     /// Present only when selected, which needs Microsoft Entra ID P1/P2.

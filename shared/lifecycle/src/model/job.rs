@@ -30,6 +30,8 @@
 //! {"job_id":"j-5","tenant_id":"…","type":"license_refresh","inactive_after_days":30}
 //! ```
 //!
+//! The mover's `update_account` and `set_sign_in` are in [`super::account_jobs`].
+//!
 //! A password never travels in a job: only the id of a short-lived Secrets Manager secret that
 //! holds it (see [`crate::vault`]).
 
@@ -43,6 +45,7 @@ use crate::ids::{
     AccountId, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId, TenantId, Upn,
     UsageLocation,
 };
+use crate::model::account_jobs::{SetSignInJob, UpdateAccountJob};
 use crate::model::limits;
 
 /// How long a generated password waits to be handed back before its hand-over expires.
@@ -81,7 +84,11 @@ impl Job {
         match &self.kind {
             JobKind::Onboard(job) => job.start_at,
             JobKind::Offboard(job) => job.start_at,
-            JobKind::Sync(_) | JobKind::UpdateMemberships(_) | JobKind::LicenseRefresh(_) => None,
+            JobKind::Sync(_)
+            | JobKind::UpdateMemberships(_)
+            | JobKind::UpdateAccount(_)
+            | JobKind::SetSignIn(_)
+            | JobKind::LicenseRefresh(_) => None,
         }
     }
 
@@ -106,6 +113,8 @@ impl Job {
             JobKind::Onboard(job) => Some(job.user_principal_name.normalized().to_owned()),
             JobKind::UpdateMemberships(job) => Some(job.account.key()),
             JobKind::Offboard(job) => Some(job.account.key()),
+            JobKind::UpdateAccount(job) => Some(job.account.key()),
+            JobKind::SetSignIn(job) => Some(job.account.key()),
             JobKind::Sync(_) | JobKind::LicenseRefresh(_) => None,
         }
     }
@@ -120,6 +129,8 @@ pub enum JobKind {
     UpdateMemberships(UpdateMembershipsJob),
     Offboard(OffboardJob),
     LicenseRefresh(LicenseRefreshJob),
+    UpdateAccount(UpdateAccountJob),
+    SetSignIn(SetSignInJob),
 }
 
 impl JobKind {
@@ -131,6 +142,8 @@ impl JobKind {
             Self::UpdateMemberships(_) => "update_memberships",
             Self::Offboard(_) => "offboard",
             Self::LicenseRefresh(_) => "license_refresh",
+            Self::UpdateAccount(_) => "update_account",
+            Self::SetSignIn(_) => "set_sign_in",
         }
     }
 
@@ -138,7 +151,11 @@ impl JobKind {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            Self::Onboard(_) | Self::UpdateMemberships(_) | Self::Offboard(_)
+            Self::Onboard(_)
+                | Self::UpdateMemberships(_)
+                | Self::Offboard(_)
+                | Self::UpdateAccount(_)
+                | Self::SetSignIn(_)
         )
     }
 }

@@ -13,12 +13,14 @@ use crate::model::job::{Job, JobKind};
 /// The fields every job has, whatever its type.
 const ENVELOPE_FIELDS: [&str; 4] = ["job_id", "tenant_id", "dry_run", "type"];
 /// The job types, as `type` names them.
-pub(crate) const JOB_TYPES: [&str; 5] = [
+pub(crate) const JOB_TYPES: [&str; 7] = [
     "sync",
     "onboard",
     "update_memberships",
     "offboard",
     "license_refresh",
+    "update_account",
+    "set_sign_in",
 ];
 /// Longest refusal reason kept: serde may quote a value, and the reason is stored and logged.
 pub(crate) const REASON_MAX: usize = 1_000;
@@ -94,6 +96,8 @@ impl Job {
                 "update_memberships" => read(rest).map(JobKind::UpdateMemberships),
                 "offboard" => read(rest).map(JobKind::Offboard),
                 "license_refresh" => read(rest).map(JobKind::LicenseRefresh),
+                "update_account" => read(rest).map(JobKind::UpdateAccount),
+                "set_sign_in" => read(rest).map(JobKind::SetSignIn),
                 other => {
                     let known: Vec<String> = JOB_TYPES.iter().map(|t| format!("`{t}`")).collect();
                     Err(describe(

@@ -140,6 +140,13 @@ mod tests {
                    "account": "adele@contoso.com", "policy": "keep_disabled",
                    "start_at": "2027-03-31T17:00:00Z"}),
             json!({"job_id": "j-5", "tenant_id": TENANT, "type": "license_refresh", "inactive_after_days": 30}),
+            json!({"job_id": "j-6", "tenant_id": TENANT, "type": "update_account",
+                   "account": "adele@contoso.com", "job_title": "Lead Engineer",
+                   "office_location": "Building 4", "employee_id": "E-10442",
+                   "usage_location": "DE", "manager": "alex@contoso.com",
+                   "user_principal_name": "adele.vance@contoso.com"}),
+            json!({"job_id": "j-7", "tenant_id": TENANT, "type": "set_sign_in",
+                   "account": "adele@contoso.com", "sign_in": "blocked", "revoke_sessions": true}),
         ]
     }
 
@@ -210,6 +217,15 @@ mod tests {
             with(examples()[4].clone(), "inactive_after_days", json!(0)),
             with(examples()[3].clone(), "policy", json!("shred")),
             with(examples()[3].clone(), "type", json!("offbaord")),
+            with(examples()[5].clone(), "employee_id", json!("x".repeat(17))),
+            with(
+                examples()[5].clone(),
+                "office_location",
+                json!("x".repeat(129)),
+            ),
+            with(examples()[5].clone(), "display_name", json!("")),
+            with(examples()[5].clone(), "manager", json!("not an account")),
+            with(examples()[6].clone(), "sign_in", json!("paused")),
         ];
         for job in bad {
             // GIVEN a job outside the contract, WHEN checked, THEN both refuse it

@@ -4,7 +4,7 @@
 //!
 //! The lengths are Microsoft Graph's documented limits on the `user` properties a job sets
 //! (learn.microsoft.com/graph/api/resources/user: displayName 256, givenName 64, surname 64,
-//! mailNickname 64, jobTitle 128, department 64; the user principal name's 113 and 64 are
+//! mailNickname 64, jobTitle 128, department 64, officeLocation 128, employeeId 16; the user principal name's 113 and 64 are
 //! checked by [`crate::Upn`]). The list caps are this bundle's: they keep one job within one
 //! function invocation and its record far below DynamoDB's 400 KB item limit.
 
@@ -28,6 +28,10 @@ pub const MAIL_NICKNAME_MAX: usize = 64;
 pub const JOB_TITLE_MAX: usize = 128;
 /// `department`: at most 64 characters.
 pub const DEPARTMENT_MAX: usize = 64;
+/// `officeLocation`: at most 128 characters.
+pub const OFFICE_LOCATION_MAX: usize = 128;
+/// `employeeId`: at most 16 characters.
+pub const EMPLOYEE_ID_MAX: usize = 16;
 /// `onPremisesImmutableId`: Graph documents no figure; a base64 GUID is 24 characters, and 256
 /// keeps a pasted document out of the job.
 pub const IMMUTABLE_ID_MAX: usize = 256;
@@ -158,6 +162,46 @@ pub(crate) fn job_title<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
 
 pub(crate) fn department<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     optional_text(d, "department", "department", DEPARTMENT_MAX)
+}
+
+/// A text that, when given, may not be blank (a property Graph cannot clear).
+fn optional_required_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    field: &str,
+    graph: &str,
+    max: usize,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    if let Some(text) = &value {
+        check_text(field, graph, text, max, true).map_err(D::Error::custom)?;
+    }
+    Ok(value)
+}
+
+pub(crate) fn optional_display_name<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    optional_required_text(d, "display_name", "displayName", DISPLAY_NAME_MAX)
+}
+
+pub(crate) fn optional_given_name<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    optional_text(d, "given_name", "givenName", GIVEN_NAME_MAX)
+}
+
+pub(crate) fn optional_surname<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    optional_text(d, "surname", "surname", SURNAME_MAX)
+}
+
+pub(crate) fn office_location<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    optional_text(d, "office_location", "officeLocation", OFFICE_LOCATION_MAX)
+}
+
+pub(crate) fn employee_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    optional_text(d, "employee_id", "employeeId", EMPLOYEE_ID_MAX)
 }
 
 pub(crate) fn immutable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

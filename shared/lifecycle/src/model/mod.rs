@@ -4,6 +4,7 @@
 //! Every record is plain serde; the store adds its keys (and a TTL where the record is
 //! short-lived, see [`crate::store::Record`]).
 
+mod account_jobs;
 mod connect;
 mod directory;
 mod job;
@@ -14,6 +15,7 @@ mod snapshot;
 mod sync_run;
 mod tenant;
 
+pub use account_jobs::{SetSignInJob, SignIn, UpdateAccountJob};
 pub use connect::{ConnectCustomer, ModeParam, OwnAppRequest};
 pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,

@@ -40,6 +40,15 @@ impl Store {
         self.get(&keys::account(tenant, account)).await
     }
 
+    /// Writes one account of the tenant (a job's read-back of what Graph now holds).
+    pub async fn put_account(
+        &self,
+        tenant: &TenantId,
+        account: &Account,
+    ) -> Result<(), StoreError> {
+        self.put(&keys::account(tenant, &account.id), account).await
+    }
+
     /// Writes accounts of the tenant (25 to a request); returns how many were written.
     pub async fn put_accounts(
         &self,

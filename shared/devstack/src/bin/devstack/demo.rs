@@ -52,6 +52,10 @@ const STEPS: &[(&str, Step)] = &[
     ("Sync the tenant", sync),
     ("Accounts and licenses", accounts_and_licenses),
     ("Onboard an account", onboard),
+    (
+        "Move an account; leave and return (update_account, set_sign_in)",
+        crate::mover::move_account,
+    ),
     ("Offboard an account", offboard),
     (
         "Scheduled leave, cancelled; a list of jobs",
@@ -570,7 +574,7 @@ fn accounts_and_licenses(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> 
 }
 
 /// Sends a job to the API and waits (up to 60 s) until its record says it ended.
-async fn run_job(demo: &Demo, tenant_id: &str, job: Value) -> anyhow::Result<Value> {
+pub(crate) async fn run_job(demo: &Demo, tenant_id: &str, job: Value) -> anyhow::Result<Value> {
     let api = demo.stack.api_url();
     let response = demo
         .http
