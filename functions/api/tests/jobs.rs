@@ -168,6 +168,7 @@ async fn start(mode: ConnectionMode, with_sim: bool) -> Local {
         sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
         options: Default::default(),
         has_p1: None,
+        generation: None,
     };
     platform
         .connect_tenant(&connection)

@@ -127,6 +127,7 @@ async fn start(users: usize, groups: usize) -> Local {
             sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
             options: Default::default(),
             has_p1: None,
+            generation: None,
         })
         .await
         .expect("tenant");

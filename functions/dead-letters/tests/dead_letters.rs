@@ -53,8 +53,9 @@ impl Env {
             sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
             options: Default::default(),
             has_p1: Some(info.has_p1),
+            generation: None,
         };
-        platform
+        let tenant = platform
             .connect_tenant(&tenant)
             .await
             .expect("tenant saved");

@@ -72,8 +72,9 @@ impl Env {
                 sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
                 options: Default::default(),
                 has_p1: None,
+                generation: None,
             };
-            platform
+            let tenant = platform
                 .connect_tenant(&tenant)
                 .await
                 .expect("tenant saved");

@@ -289,16 +289,17 @@ pub async fn connect(
         sync_interval_minutes: interval,
         options: permissions::sync_options(&report.permissions, has_p1),
         has_p1,
+        generation: existing.as_ref().and_then(|t| t.generation.clone()),
     };
     // A new connection is created only where there is none; a live one is updated only while
     // it is live: a removal running meanwhile wins either way.
     let saved = if fresh {
         platform.connect_tenant(&tenant).await
     } else {
-        platform.save_tenant(&tenant).await
+        platform.save_tenant(&tenant).await.map(|()| tenant.clone())
     };
     match saved {
-        Ok(()) => {}
+        Ok(stored) => tenant = stored,
         Err(StoreError::TenantExists { .. } | StoreError::TenantGone { .. }) => {
             return Err(ConnectError::BeingRemoved {
                 tenant_id: tenant_id.clone(),

@@ -68,6 +68,7 @@ impl Env {
             sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
             options: Default::default(),
             has_p1: Some(info.has_p1),
+            generation: None,
         };
         platform
             .connect_tenant(&tenant)

@@ -813,6 +813,7 @@ mod tests {
             sync_interval_minutes: 60,
             options: Default::default(),
             has_p1: None,
+            generation: None,
         }
     }
 

@@ -244,6 +244,7 @@ impl Bench {
                 sync_interval_minutes: 60,
                 options: Default::default(),
                 has_p1: None,
+                generation: None,
             })
             .await?;
         let bench = Bench {

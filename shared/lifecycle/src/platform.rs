@@ -11,7 +11,8 @@ use tokio::sync::OnceCell;
 use crate::events::Events;
 use crate::ids::TenantId;
 use crate::model::{
-    ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection, TenantIndexEntry,
+    ConnectionGeneration, ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection,
+    TenantIndexEntry,
 };
 use crate::store::{PutOutcome, StoreError, keys};
 use crate::vault::VaultError;
@@ -113,17 +114,20 @@ impl Platform {
     }
 
     /// Updates a live connection: its META item and its entry in the tenant index (the
-    /// scheduler reads the index only). Both writes are conditional on the item being there and
-    /// not `removed`, so a sync, a license refresh or a reconnect that finishes after
-    /// `DELETE /tenants/{id}` writes nothing: [`StoreError::TenantGone`]. A new connection is
-    /// made with [`Self::connect_tenant`].
+    /// scheduler reads the index only). Both writes are conditional on the item being there,
+    /// not `removed`, and of `tenant`'s generation (the connection it was read from), so a sync,
+    /// a license refresh, a sync request or a reconnect that finishes after
+    /// `DELETE /tenants/{id}` writes nothing, even when the tenant was connected again
+    /// meanwhile: [`StoreError::TenantGone`]. A new connection is made with
+    /// [`Self::connect_tenant`].
     pub async fn save_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {
         let gone = || StoreError::TenantGone {
             tenant_id: tenant.tenant_id.clone(),
         };
+        let generation = tenant.generation.as_ref().map(ConnectionGeneration::as_str);
         if !self
             .store
-            .put_if_live(&keys::tenant_meta(&tenant.tenant_id), tenant)
+            .put_if_live(&keys::tenant_meta(&tenant.tenant_id), tenant, generation)
             .await?
         {
             return Err(gone());
@@ -133,6 +137,7 @@ impl Platform {
             .put_if_live(
                 &keys::tenant_index_entry(&tenant.tenant_id),
                 &TenantIndexEntry::from(tenant),
+                generation,
             )
             .await?
         {
@@ -141,7 +146,8 @@ impl Platform {
         Ok(())
     }
 
-    /// Makes a new connection: its META item only where there is none (a live connection is
+    /// Makes a new connection of a fresh generation ([`ConnectionGeneration::mint`]; the one
+    /// `tenant` carries is replaced) and answers it as stored: its META item only where there is none (a live connection is
     /// updated with [`Self::save_tenant`]; one still being removed refuses with
     /// [`StoreError::TenantExists`] until its removal ends), then its index entry. Should a
     /// removal delete the connection between the two writes, the index entry it missed is
@@ -152,10 +158,15 @@ impl Platform {
     /// [`StoreError::TenantExists`] answered, so that sweep can never delete the new
     /// connection's data. Write, then check, on both sides: whichever of the two writes its
     /// item second sees the other's.
-    pub async fn connect_tenant(&self, tenant: &TenantConnection) -> Result<(), StoreError> {
+    pub async fn connect_tenant(
+        &self,
+        tenant: &TenantConnection,
+    ) -> Result<TenantConnection, StoreError> {
+        let mut tenant = tenant.clone();
+        tenant.generation = Some(ConnectionGeneration::mint());
         let tenant_id = &tenant.tenant_id;
         let meta = keys::tenant_meta(tenant_id);
-        if self.store.put_new(&meta, tenant).await? == PutOutcome::AlreadyExists {
+        if self.store.put_new(&meta, &tenant).await? == PutOutcome::AlreadyExists {
             return Err(StoreError::TenantExists {
                 tenant_id: tenant_id.clone(),
             });
@@ -169,15 +180,21 @@ impl Platform {
         }
         let index = keys::tenant_index_entry(tenant_id);
         self.store
-            .put(&index, &TenantIndexEntry::from(tenant))
+            .put(&index, &TenantIndexEntry::from(&tenant))
             .await?;
-        if self.store.get::<TenantConnection>(&meta).await?.is_none() {
-            self.store.delete(&index).await?;
+        let stored = self.store.get::<TenantConnection>(&meta).await?;
+        if stored.is_none_or(|stored| stored.generation != tenant.generation) {
+            // Removed meanwhile, perhaps connected again: only our own index entry is deleted.
+            let ours = tenant
+                .generation
+                .as_ref()
+                .map_or("", ConnectionGeneration::as_str);
+            self.store.delete_if(&index, "generation", ours).await?;
             return Err(StoreError::TenantGone {
                 tenant_id: tenant_id.clone(),
             });
         }
-        Ok(())
+        Ok(tenant)
     }
 
     /// Marks the connection `removed` (and its index entry), whatever its state: from then on

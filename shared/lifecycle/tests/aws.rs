@@ -141,6 +141,7 @@ fn connection(tenant_id: &TenantId) -> TenantConnection {
         sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
         options: Default::default(),
         has_p1: None,
+        generation: None,
     }
 }
 

@@ -134,6 +134,7 @@ impl World {
             sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
             options: Default::default(),
             has_p1: None,
+            generation: None,
         };
         admin
             .connect_tenant(&connection)

@@ -150,12 +150,12 @@ impl Local {
             sync_interval_minutes: 60,
             options: SyncOptions::default(),
             has_p1: None,
+            generation: None,
         };
         self.platform()
             .connect_tenant(&tenant)
             .await
-            .expect("tenant saved");
-        tenant
+            .expect("tenant saved")
     }
 
     /// Requests a sync of `tenant` (as the API does) and returns its run id.

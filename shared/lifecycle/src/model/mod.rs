@@ -33,6 +33,6 @@ pub use snapshot::{
 };
 pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
 pub use tenant::{
-    ConnectionMode, ConnectionStatus, LastSync, OAuthState, SyncOptions, TenantAuth,
-    TenantConnection, TenantIndexEntry,
+    ConnectionGeneration, ConnectionMode, ConnectionStatus, LastSync, OAuthState, SyncOptions,
+    TenantAuth, TenantConnection, TenantIndexEntry,
 };

@@ -57,6 +57,26 @@ pub struct LastSync {
     pub at: DateTime<Utc>,
 }
 
+/// Which connection of a tenant a stored record belongs to: minted by
+/// [`crate::Platform::connect_tenant`] for every new connection and checked by every update of
+/// the connection ([`crate::Platform::save_tenant`]), so a writer that read the tenant before a
+/// removal and a reconnection cannot overwrite the new connection with the old one's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct ConnectionGeneration(String);
+
+impl ConnectionGeneration {
+    /// A fresh, random generation (128 bits: never reused).
+    pub fn mint() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A tenant connected to the platform (DynamoDB item `T#{tenant}` / `META`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TenantConnection {
@@ -79,6 +99,11 @@ pub struct TenantConnection {
     /// Whether the tenant has Entra ID P1 (last sign-in needs it); `None` until the first sync.
     #[serde(default)]
     pub has_p1: Option<bool>,
+    /// The connection this record belongs to: set by [`crate::Platform::connect_tenant`] (what
+    /// a caller sets is replaced); `None` only before that, or in a record stored before
+    /// generations existed (then an update is accepted only while the stored item has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<ConnectionGeneration>,
 }
 
 impl TenantConnection {
@@ -106,6 +131,9 @@ pub struct TenantIndexEntry {
     #[serde(default)]
     pub next_sync_due: Option<DateTime<Utc>>,
     pub sync_interval_minutes: u32,
+    /// The connection's generation (see [`TenantConnection::generation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<ConnectionGeneration>,
 }
 
 impl From<&TenantConnection> for TenantIndexEntry {
@@ -116,6 +144,7 @@ impl From<&TenantConnection> for TenantIndexEntry {
             status: tenant.status.clone(),
             next_sync_due: tenant.next_sync_due,
             sync_interval_minutes: tenant.sync_interval_minutes,
+            generation: tenant.generation.clone(),
         }
     }
 }

@@ -357,15 +357,27 @@ impl Store {
         Ok(PutOutcome::from_written(written))
     }
 
-    /// Replaces the item under `key` with `record` only while that item exists and its
-    /// `status.state` is not `removed` (a tenant connection or its index entry): how every update
-    /// of a connection is made, so that nothing running writes a removed tenant back. `false`
-    /// when there is no such item (nothing was written).
-    pub async fn put_if_live<T: Record>(&self, key: &Key, record: &T) -> Result<bool, StoreError> {
-        let condition = Condition::new("attribute_exists(#pk) AND #status.#state <> :removed")
-            .name("#status", "status")
-            .name("#state", "state")
-            .value(":removed", AttributeValue::S("removed".to_owned()));
+    /// Replaces the item under `key` with `record` only while that item exists, its
+    /// `status.state` is not `removed` and its `generation` is `generation` (absent for `None`):
+    /// how every update of a connection or its index entry is made, so that nothing running
+    /// writes a removed tenant back, nor overwrites a newer connection of the same tenant with
+    /// what it read of an older one. `false` when there is no such item (nothing was written).
+    pub async fn put_if_live<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        generation: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let live = "attribute_exists(#pk) AND #status.#state <> :removed";
+        let condition = match generation {
+            Some(generation) => Condition::new(format!("{live} AND #generation = :generation"))
+                .value(":generation", AttributeValue::S(generation.to_owned())),
+            None => Condition::new(format!("{live} AND attribute_not_exists(#generation)")),
+        }
+        .name("#status", "status")
+        .name("#state", "state")
+        .name("#generation", "generation")
+        .value(":removed", AttributeValue::S("removed".to_owned()));
         self.put_when(key, record, condition).await
     }
 

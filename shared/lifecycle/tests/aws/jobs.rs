@@ -733,3 +733,99 @@ async fn given_a_late_workers_sweep_of_a_removed_tenant_when_the_tenant_is_conne
         "the new connection's account was deleted"
     );
 }
+
+#[tokio::test]
+async fn given_a_sync_request_that_read_the_tenant_when_the_tenant_is_removed_and_connected_again_before_it_saves_then_the_new_connection_is_not_overwritten()
+ {
+    let (local, _) = platform().await;
+    let sync_queue = local
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name("sync")
+        .send()
+        .await
+        .expect("sync queue")
+        .queue_url
+        .expect("queue url");
+    let config = || {
+        let mut config = config();
+        config.sync_queue_url = sync_queue.clone();
+        config
+    };
+    let admin = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    // GIVEN a tenant connected by one organization, read by a sync request (the API's
+    // `POST /sync`), and a hook that, just before the request queues its run, removes the
+    // tenant (as `DELETE /tenants/{id}` does) and lets another organization connect it
+    let first = admin
+        .connect_tenant(&connection(&tenant(24)))
+        .await
+        .expect("connected");
+    let tenant_id = first.tenant_id.clone();
+    let mut second = connection(&tenant_id);
+    second.org_id = lifecycle::OrgId::parse("globex").expect("org");
+    second.display_name = "Contoso, connected again".into();
+    let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (hooked_admin, reconnection) = (admin.clone(), second.clone());
+    let hook: local_aws::hook::Hook =
+        std::sync::Arc::new(move |request: &local_aws::hook::Request| {
+            if request.target != "AmazonSQS.SendMessage"
+                || fired.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return None;
+            }
+            let (admin, second) = (hooked_admin.clone(), reconnection.clone());
+            let interleaving = tokio::spawn(async move {
+                remove(&admin, &second.tenant_id).await;
+                admin
+                    .connect_tenant(&second)
+                    .await
+                    .expect("connected again");
+            });
+            Some(Box::pin(async move {
+                interleaving
+                    .await
+                    .expect("the removal and reconnection ran");
+            }) as local_aws::hook::Interleaving)
+        });
+    let late = Platform::new(
+        config(),
+        &local_aws::hook::before(&local._moto.sdk_config().await, hook),
+    )
+    .expect("platform");
+
+    // WHEN the late request goes on and saves the connection it read
+    let requested =
+        lifecycle::sync_runs::request_sync(&late, &first, false, chrono::Utc::now()).await;
+
+    // THEN its save is refused, and the tenant keeps the new organization's connection (and its
+    // index entry) as that connection wrote it
+    assert!(
+        matches!(
+            requested,
+            Err(lifecycle::sync_runs::RequestError::Store(
+                StoreError::TenantGone { .. }
+            ))
+        ),
+        "{requested:?}"
+    );
+    let stored = admin
+        .tenant(&tenant_id)
+        .await
+        .expect("read")
+        .expect("the new connection");
+    assert_eq!(
+        stored.org_id.to_string(),
+        "globex",
+        "the old organization's record overwrote the new connection"
+    );
+    assert_eq!(stored.display_name, "Contoso, connected again");
+    assert!(stored.last_sync.is_none(), "{:?}", stored.last_sync);
+    let index = admin
+        .store
+        .get::<lifecycle::model::TenantIndexEntry>(&keys::tenant_index_entry(&tenant_id))
+        .await
+        .expect("read")
+        .expect("index entry");
+    assert_eq!(index.org_id.to_string(), "globex");
+}
