@@ -245,7 +245,7 @@ pub const ROUTES: &[Route] = &[
         answers: &[(
             200,
             "The steps taken (or planned).",
-            Content::Json("Object"),
+            Content::Json("RestoreReport"),
         )],
         errors: &[400, 404, 409, 415, 502, 503],
     },
@@ -821,6 +821,10 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         ("RefreshQueued", answer_of::<answers::RefreshQueued>()),
         ("JobAccepted", answer_of::<answers::JobAccepted>()),
         ("JobView", answer_of::<answers::JobView>()),
+        (
+            "RestoreReport",
+            answer_of::<offboarding::restore::RestoreReport>(),
+        ),
         (
             "PasswordHandedBack",
             answer_of::<answers::PasswordHandedBack<'static>>(),

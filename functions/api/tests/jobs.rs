@@ -2,6 +2,8 @@
 //! clients; for the end-to-end case the onboarding function against the Graph simulator.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
+mod documented;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -225,7 +227,13 @@ impl Local {
                 Some(job),
             ))
             .await;
-        (response.status_code, body(&response))
+        let answer = body(&response);
+        documented::check(
+            "POST /tenants/{tenant_id}/jobs",
+            response.status_code,
+            &answer,
+        );
+        (response.status_code, answer)
     }
 
     async fn get(&self, route: &str, job_id: &str) -> (i64, Value) {
@@ -237,7 +245,9 @@ impl Local {
                 None,
             ))
             .await;
-        (response.status_code, body(&response))
+        let answer = body(&response);
+        documented::check(route, response.status_code, &answer);
+        (response.status_code, answer)
     }
 
     fn onboard(&self, job_id: &str, password: Value) -> Value {

@@ -2,6 +2,8 @@
 //! clients, the sync function against the Graph simulator feeding the store the routes read.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
+mod documented;
+
 use std::collections::{BTreeSet, HashMap};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -178,6 +180,7 @@ impl Local {
             Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
             other => panic!("unexpected body {other:?}"),
         };
+        documented::check(route, response.status_code, &body);
         (response.status_code, body)
     }
 

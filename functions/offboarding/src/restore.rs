@@ -61,7 +61,7 @@ pub enum RestoreError {
 }
 
 /// One step of a restore.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RestoreStep {
     pub name: &'static str,
     pub outcome: StepOutcome,
@@ -71,7 +71,7 @@ pub struct RestoreStep {
 }
 
 /// The snapshot a restore worked from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SnapshotUsed {
     pub job_id: String,
     pub taken_at: chrono::DateTime<chrono::Utc>,
@@ -85,7 +85,7 @@ pub struct SnapshotUsed {
 }
 
 /// The account as the final read-back showed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Observed {
     pub account_enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,7 +102,7 @@ pub struct Observed {
 }
 
 /// What a restore did (or, in a dry run, would do).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RestoreReport {
     pub tenant_id: TenantId,
     pub account_id: AccountId,

@@ -51,7 +51,7 @@ impl AccountSnapshot {
 }
 
 /// One direct group membership.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotGroup {
     pub group_id: String,
     pub display_name: String,
@@ -63,7 +63,7 @@ pub struct SnapshotGroup {
 }
 
 /// One directly assigned license.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotLicense {
     pub sku_id: String,
     #[serde(default)]
@@ -71,7 +71,7 @@ pub struct SnapshotLicense {
 }
 
 /// One license inherited from a group (group-based licensing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InheritedLicense {
     pub sku_id: String,
     pub group_id: String,
