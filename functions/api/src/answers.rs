@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use lifecycle::model::{
-    Account, Group, JobRecord, JobStatus, LastSync, Sku, StepOutcome, SyncRun, SyncRunStatus,
-    TenantConnection,
+    Account, AdminLinks, Group, JobRecord, JobStatus, LastSync, Sku, StepOutcome, SyncRun,
+    SyncRunStatus, TenantConnection,
 };
 use lifecycle::{JobId, SyncRunId, TenantId};
 use schemars::JsonSchema;
@@ -41,10 +41,47 @@ pub struct SyncRunLog {
     pub sync_runs: Vec<SyncRun>,
 }
 
+/// An account as synced, with links to it in the Microsoft Entra and Microsoft 365 admin
+/// centers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AccountView {
+    #[serde(flatten)]
+    pub account: Account,
+    pub links: AdminLinks,
+}
+
+impl AccountView {
+    /// `account` of `tenant`, with its links.
+    pub fn of(tenant: &TenantId, account: Account) -> Self {
+        Self {
+            links: AdminLinks::account(tenant, &account.id),
+            account,
+        }
+    }
+}
+
+/// A group as synced, with links to it in the Microsoft Entra and Microsoft 365 admin centers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GroupView {
+    #[serde(flatten)]
+    pub group: Group,
+    pub links: AdminLinks,
+}
+
+impl GroupView {
+    /// `group` of `tenant`, with its links.
+    pub fn of(tenant: &TenantId, group: Group) -> Self {
+        Self {
+            links: AdminLinks::group(tenant, &group.id),
+            group,
+        }
+    }
+}
+
 /// `GET /tenants/{tenant_id}/accounts`: one page.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct AccountPage {
-    pub accounts: Vec<Account>,
+    pub accounts: Vec<AccountView>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
 }
@@ -52,7 +89,7 @@ pub struct AccountPage {
 /// `GET /tenants/{tenant_id}/groups`: one page.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct GroupPage {
-    pub groups: Vec<Group>,
+    pub groups: Vec<GroupView>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
 }

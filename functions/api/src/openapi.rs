@@ -811,7 +811,7 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         ("SyncQueued", answer_of::<answers::SyncQueued>()),
         ("SyncRunLog", answer_of::<answers::SyncRunLog>()),
         ("AccountPage", answer_of::<answers::AccountPage>()),
-        ("Account", answer_of::<lifecycle::model::Account>()),
+        ("Account", answer_of::<answers::AccountView>()),
         ("GroupPage", answer_of::<answers::GroupPage>()),
         ("Licenses", answer_of::<answers::Licenses>()),
         (

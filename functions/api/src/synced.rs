@@ -38,7 +38,8 @@ const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_RUNS: usize = 200;
 
 use crate::answers::{
-    AccountPage, GroupPage, Licenses, SeatTotals, SkuSeats, SyncQueued, SyncRunLog,
+    AccountPage, AccountView, GroupPage, GroupView, Licenses, SeatTotals, SkuSeats, SyncQueued,
+    SyncRunLog,
 };
 use crate::{Answer, answer};
 
@@ -214,7 +215,11 @@ impl SyncRoutes {
         Ok(json_response(
             200,
             &AccountPage {
-                accounts: page.items,
+                accounts: page
+                    .items
+                    .into_iter()
+                    .map(|account| AccountView::of(&tenant.tenant_id, account))
+                    .collect(),
                 next_cursor: page.next_cursor,
             },
         ))
@@ -234,7 +239,11 @@ impl SyncRoutes {
         Ok(json_response(
             200,
             &GroupPage {
-                groups: page.items,
+                groups: page
+                    .items
+                    .into_iter()
+                    .map(|group| GroupView::of(&tenant.tenant_id, group))
+                    .collect(),
                 next_cursor: page.next_cursor,
             },
         ))
@@ -266,7 +275,10 @@ impl SyncRoutes {
                 .await
                 .map_err(unavailable)?
             {
-                Some(account) => Ok(json_response(200, &account)),
+                Some(account) => Ok(json_response(
+                    200,
+                    &AccountView::of(&tenant.tenant_id, account),
+                )),
                 None => Err(not_found()),
             };
         }
@@ -281,7 +293,10 @@ impl SyncRoutes {
             let mut accounts = pin!(self.platform.store.query::<Account>(&partition, None));
             while let Some(account) = accounts.try_next().await.map_err(unavailable)? {
                 if account.upn == upn {
-                    return Ok(json_response(200, &account));
+                    return Ok(json_response(
+                        200,
+                        &AccountView::of(&tenant.tenant_id, account),
+                    ));
                 }
             }
         }

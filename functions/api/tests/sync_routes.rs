@@ -266,10 +266,21 @@ async fn given_a_connected_tenant_when_a_sync_is_requested_then_its_log_and_stor
         assert_eq!(status, 200, "{page}");
         pages += 1;
         for account in page["accounts"].as_array().expect("accounts") {
-            assert!(
-                seen.insert(account["id"].as_str().expect("id").to_owned()),
-                "account listed twice"
+            let id = account["id"].as_str().expect("id").to_owned();
+            // each carries its links to the admin centers, in its own tenant's directory
+            assert_eq!(
+                account["links"]["entra_admin_center"],
+                format!(
+                    "https://entra.microsoft.com/{}/#view/Microsoft_AAD_UsersAndTenants/UserProfileMenuBlade/~/overview/userId/{id}",
+                    local.tenant
+                ),
+                "{account}"
             );
+            assert_eq!(
+                account["links"]["microsoft_365_admin_center"],
+                format!("https://admin.microsoft.com/AdminPortal/Home#/users/:/UserDetails/{id}")
+            );
+            assert!(seen.insert(id), "account listed twice");
         }
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -293,6 +304,12 @@ async fn given_a_connected_tenant_when_a_sync_is_requested_then_its_log_and_stor
         .await;
     assert_eq!(status, 200);
     assert_eq!(by_id["upn"], user.user_principal_name.as_str());
+    assert!(
+        by_id["links"]["microsoft_365_admin_center"]
+            .as_str()
+            .is_some_and(|link| link.ends_with(&format!("/UserDetails/{}", user.id))),
+        "{by_id}"
+    );
     let (status, by_upn) = local
         .call(
             "GET /tenants/{tenant_id}/accounts/{account_id}",
@@ -316,6 +333,20 @@ async fn given_a_connected_tenant_when_a_sync_is_requested_then_its_log_and_stor
         groups["groups"].as_array().expect("groups").len(),
         truth.groups.len()
     );
+    for group in groups["groups"].as_array().expect("groups") {
+        let id = group["id"].as_str().expect("id");
+        assert_eq!(
+            group["links"]["entra_admin_center"],
+            format!(
+                "https://entra.microsoft.com/{}/#view/Microsoft_AAD_IAM/GroupDetailsMenuBlade/~/Overview/groupId/{id}",
+                local.tenant
+            )
+        );
+        assert_eq!(
+            group["links"]["microsoft_365_admin_center"],
+            format!("https://admin.microsoft.com/AdminPortal/Home#/groups/:/GroupDetails/{id}")
+        );
+    }
     let (status, licenses) = local
         .call("GET /tenants/{tenant_id}/licenses", &[], &[], None)
         .await;

@@ -100,6 +100,8 @@ pub struct InactiveAccount {
     pub last_sign_in: Option<DateTime<Utc>>,
     /// Whole days since the last sign-in; `None` when never signed in.
     pub days_inactive: Option<i64>,
+    /// The account in the Microsoft Entra and Microsoft 365 admin centers.
+    pub links: crate::model::AdminLinks,
 }
 
 /// What to put in the report.
@@ -180,6 +182,7 @@ pub async fn build(
             };
             inactive_total += 1;
             inactive.push(InactiveAccount {
+                links: crate::model::AdminLinks::account(tenant_id, &account.id),
                 account_id: account.id.to_string(),
                 upn: account.upn.to_string(),
                 display_name: account.display_name.clone(),
@@ -270,6 +273,10 @@ mod tests {
             licenses: Vec::new(),
             last_sign_in: last.and_then(|s| DateTime::from_timestamp(s, 0)),
             days_inactive: None,
+            links: crate::model::AdminLinks::account(
+                &TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap(),
+                &crate::AccountId::parse("0b9f1c2e-0000-4000-8000-000000000001").unwrap(),
+            ),
         }
     }
 

@@ -5,6 +5,7 @@
 //! short-lived, see [`crate::store::Record`]).
 
 mod account_jobs;
+mod admin_links;
 mod connect;
 mod directory;
 mod job;
@@ -16,6 +17,7 @@ mod sync_run;
 mod tenant;
 
 pub use account_jobs::{SetSignInJob, SignIn, UpdateAccountJob};
+pub use admin_links::AdminLinks;
 pub use connect::{ConnectCustomer, ModeParam, OwnAppRequest};
 pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,

@@ -552,6 +552,26 @@ fn accounts_and_licenses(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> 
             "GET /tenants/{tenant_id}/groups -> {} groups",
             groups["groups"].as_array().map_or(0, Vec::len)
         ));
+        // Each account and group carries its links to the admin centers.
+        for (kind, object) in [
+            ("account", &page["accounts"][0]),
+            ("group", &groups["groups"][0]),
+        ] {
+            lines.push(format!(
+                "  {kind} {} in the Entra admin center: {}",
+                object["display_name"].as_str().unwrap_or("?"),
+                object["links"]["entra_admin_center"]
+                    .as_str()
+                    .unwrap_or("?")
+            ));
+            lines.push(format!(
+                "  {kind} {} in the Microsoft 365 admin center: {}",
+                object["display_name"].as_str().unwrap_or("?"),
+                object["links"]["microsoft_365_admin_center"]
+                    .as_str()
+                    .unwrap_or("?")
+            ));
+        }
         let (status, licenses) = get_json(demo, &format!("/tenants/{tenant_id}/licenses")).await?;
         lines.push(format!(
             "GET /tenants/{tenant_id}/licenses -> {status}: {} seats, {} consumed, {} unused",
