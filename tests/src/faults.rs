@@ -125,8 +125,9 @@ impl CrashSwitch {
         self.lock().plan.is_some()
     }
 
-    /// A new process: calls go through again (the courier redelivers after a kill).
-    fn revive(&self) {
+    /// A new process: calls go through again (the courier redelivers after a kill; a caller
+    /// retries a request the API died answering).
+    pub fn revive(&self) {
         self.dead.send_replace(false);
     }
 
@@ -268,16 +269,23 @@ fn hooked_platform(
     Ok(platform)
 }
 
-/// The standard functions, the workers (onboarding, offboarding, license refresh, sync) hooked
-/// to `switch`; the API is not (jobs are put on the queues directly, as other services do).
+/// The standard functions, the workers (onboarding, offboarding, license refresh, sync) and the
+/// API hooked to `switch` (jobs are put on the queues directly, as other services do; the API's
+/// own writes, a restore's, are failure points too). The
+/// sync spends its time budget on every page, so each run is a chain of continuations (one
+/// invocation per page), and waits a second, not a minute, before a retry.
 pub fn hooked_registry(switch: &Arc<CrashSwitch>) -> Registry {
-    let (a, b, c, d) = (
+    let (a, b, c, d, e) = (
+        switch.clone(),
         switch.clone(),
         switch.clone(),
         switch.clone(),
         switch.clone(),
     );
     Registry::standard()
+        .register("functions/api", move |config, aws| {
+            hooked_platform(config, aws, &e).map(api::App::from_platform)
+        })
         .register("functions/onboarding", move |config, aws| {
             hooked_platform(config, aws, &a).map(onboarding::App::from_platform)
         })
@@ -288,7 +296,14 @@ pub fn hooked_registry(switch: &Arc<CrashSwitch>) -> Registry {
             hooked_platform(config, aws, &c).map(license_refresh::App::from_platform)
         })
         .register("functions/sync", move |config, aws| {
-            hooked_platform(config, aws, &d).map(sync::App::from_platform)
+            hooked_platform(config, aws, &d).map(|platform| {
+                sync::App::from_platform(platform).with_settings(sync::Settings {
+                    budget: Duration::ZERO,
+                    wait_delay: Duration::from_secs(1),
+                    retry_delay: Duration::from_secs(1),
+                    ..sync::Settings::default()
+                })
+            })
         })
 }
 
@@ -314,6 +329,17 @@ const MAX_INVOCATIONS: usize = 60;
 /// visibility timeout, without the wait). Every message is delivered through the real queue, so
 /// its receive count and redrive to the dead-letter queue are moto's.
 pub async fn deliver_all(stack: &Stack, functions: &[&str], switch: &CrashSwitch) -> Deliveries {
+    deliver_all_with(stack, functions, switch, &|| {}).await
+}
+
+/// [`deliver_all`], calling `on_kill` after each killed invocation (before its messages are
+/// delivered again): what changes in the world while the dead function waits for redelivery.
+pub async fn deliver_all_with(
+    stack: &Stack,
+    functions: &[&str],
+    switch: &CrashSwitch,
+    on_kill: &(dyn Fn() + Sync),
+) -> Deliveries {
     let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
     let sources: Vec<&SqsSource> = stack
         .sqs_sources()
@@ -361,6 +387,7 @@ pub async fn deliver_all(stack: &Stack, functions: &[&str], switch: &CrashSwitch
                 Outcome::Failed => ids.iter().map(|id| (*id).to_owned()).collect(),
                 Outcome::Killed => {
                     done.killed += 1;
+                    on_kill();
                     ids.iter().map(|id| (*id).to_owned()).collect()
                 }
             };

@@ -14,16 +14,19 @@
 //! the record is written, so a crash in between puts it again on redelivery); a second event is
 //! accepted only for a kill in that window, and the table counts them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
 use e2e::faults::{
-    Crash, CrashSwitch, Deliveries, Moment, deliver_all, hooked_registry, sim_routes,
+    Crash, CrashSwitch, Deliveries, Moment, deliver_all, deliver_all_with, hooked_registry,
+    sim_routes,
 };
 use graph_sim::{SimConfig, Truth, TruthUser};
-use lifecycle::model::{Job, JobRecord, JobStatus, Sku, TenantConnection};
+use lifecycle::model::{
+    Account, Group, Job, JobRecord, JobStatus, Membership, Sku, SyncRunStatus, TenantConnection,
+};
 use lifecycle::store::keys;
 use lifecycle::{Platform, TenantId};
 use serde_json::{Value, json};
@@ -44,8 +47,10 @@ struct World {
     subscriber: String,
     /// The functions' AWS calls meet throttling and internal errors ([`CrashSwitch::set_aws_fault_rate`]).
     aws_faults: bool,
-    /// Outside `make proof`, crash at every `stride`-th point (and the last).
-    stride: usize,
+    /// The points `make test` crashes at.
+    sample: Sample,
+    /// Each kill also expires the tenant's delta links: the redelivery's saved link answers 410.
+    expire_delta_on_kill: bool,
 }
 
 /// [`start_with`] a tenant of 1,500 accounts: enough accounts of one shape for a run each.
@@ -53,8 +58,12 @@ async fn start() -> World {
     start_with(1500).await
 }
 
-/// The stack over one simulated tenant of `accounts` accounts and 10 groups.
+/// The stack over one simulated tenant of `accounts` accounts and 10 groups. With `PROOF_LOG`
+/// set, the functions log (filtered by `RUST_LOG`), to follow a finding.
 async fn start_with(accounts: usize) -> World {
+    if std::env::var_os("PROOF_LOG").is_some() {
+        lifecycle::telemetry::init();
+    }
     let switch = Arc::new(CrashSwitch::default());
     let template = Template::load(&template_path()).expect("infra/template.yaml loads");
     let mut options = StackOptions::new(
@@ -87,7 +96,8 @@ async fn start_with(accounts: usize) -> World {
         domain: info.default_domain,
         graph_faults: false,
         aws_faults: false,
-        stride: 5,
+        sample: Sample::Every(5),
+        expire_delta_on_kill: false,
         subscriber,
         stack,
         platform,
@@ -169,6 +179,17 @@ enum Check {
     Offboarded { user_id: String, delete: bool },
     /// The stored SKUs equal the tenant's subscribed SKUs.
     Refreshed,
+    /// The sync run ended OK (full when `full`), and the store equals the tenant: live
+    /// accounts with their state and licenses, groups, memberships and SKUs. A sync has its own
+    /// log (the run), not a job record, and puts no completion event.
+    Synced { full: bool },
+    /// The account, offboarded (deleted) first, is restored through the API (`enable: true`)
+    /// by one undelete, with the groups and licenses it had before, and stored as Graph says.
+    Restored {
+        user_id: String,
+        groups: BTreeSet<String>,
+        skus: BTreeSet<String>,
+    },
 }
 
 /// One row of the proof table.
@@ -190,6 +211,8 @@ struct Row {
     faults: u64,
     /// AWS throttling and internal errors injected (DynamoDB, SQS, EventBridge, Secrets Manager).
     aws_faults: u64,
+    /// Runs that met Graph's 410 for an expired delta link (counted with the Graph faults).
+    gone: u64,
     /// Planned kills a run did not reach (it had fewer failure points than the clean run).
     unreached: usize,
     failures: Vec<String>,
@@ -211,6 +234,10 @@ struct Outcome {
     missed: bool,
     /// Completion events of the job the subscriber got.
     events: usize,
+    /// Graph answered 410 (a delta run became a full resync).
+    gone: bool,
+    /// The failure points of the run, in order.
+    labels: Vec<String>,
 }
 
 impl Row {
@@ -221,6 +248,7 @@ impl Row {
         self.doubled += usize::from(outcome.doubled);
         self.unreached += usize::from(outcome.missed);
         self.events += outcome.events;
+        self.gone += u64::from(outcome.gone);
         self.repeated += usize::from(outcome.events > 1);
         self.failures
             .extend(outcome.wrong.iter().map(|w| format!("{run}: {w}")));
@@ -257,11 +285,38 @@ fn full_matrix() -> bool {
     std::env::var("PROOF").is_ok_and(|v| v == "full")
 }
 
-/// The points to crash at: all (`PROOF=full`), else every `stride`-th and the last.
-fn sampled(points: usize, stride: usize) -> Vec<usize> {
-    (1..=points)
-        .filter(|k| full_matrix() || k % stride == 1 % stride || *k == points)
-        .collect()
+/// Which failure points `make test` crashes at (`make proof` crashes at all of them).
+#[derive(Debug, Clone, Copy)]
+enum Sample {
+    /// Every n-th point, and the last.
+    Every(usize),
+    /// The first point of this name (`AmazonSQS.SendMessage`: a sync's first continuation).
+    First(&'static str),
+}
+
+/// The points to crash at: those listed in `PROOF_POINTS` (`7,8`: to replay a finding), all
+/// (`PROOF=full`), else those of `sample`; `labels` name the points of the clean run.
+fn sampled(labels: &[String], sample: Sample) -> Vec<usize> {
+    let points = labels.len();
+    if let Ok(listed) = std::env::var("PROOF_POINTS") {
+        return listed
+            .split(',')
+            .filter_map(|point| point.trim().parse().ok())
+            .collect();
+    }
+    if full_matrix() {
+        return (1..=points).collect();
+    }
+    match sample {
+        Sample::Every(stride) => (1..=points)
+            .filter(|k| k % stride == 1 % stride || *k == points)
+            .collect(),
+        Sample::First(name) => labels
+            .iter()
+            .position(|label| label == name)
+            .map(|index| vec![index + 1])
+            .unwrap_or_else(|| panic!("the clean run has no {name}: {labels:?}")),
+    }
 }
 
 impl World {
@@ -517,6 +572,12 @@ impl World {
     /// Sends the case's job, delivers until the queues are empty with `crash` planned, and
     /// returns what is wrong with the outcome (nothing, when the job was done once as asked).
     async fn run(&self, case: &Case, crash: Option<Crash>) -> Outcome {
+        if let Check::Synced { full } = case.check {
+            return self.run_sync(case, full, crash).await;
+        }
+        if let Check::Restored { .. } = case.check {
+            return self.run_restore(case, crash).await;
+        }
         let job: Job = serde_json::from_value(case.job.clone()).expect("a job");
         if matches!(case.check, Check::Refreshed) {
             // Each run must find work: the stored SKUs go, so the refresh writes them again.
@@ -681,6 +742,8 @@ impl World {
                     wrong.push(format!("{user_id} still in {left:?}, unexplained"));
                 }
             }
+            // (run by `run_sync` and `run_restore`)
+            Check::Synced { .. } | Check::Restored { .. } => {}
             Check::Refreshed => {
                 for sku in self.truth().skus {
                     let id = lifecycle::SkuId::parse(&sku.sku_id).expect("a SKU id");
@@ -707,7 +770,335 @@ impl World {
             doubled,
             missed,
             events: events.len(),
+            gone: false,
+            labels,
         }
+    }
+
+    /// Queues one sync run of the tenant (`full`, or a delta run) as the API does, delivers the
+    /// sync queue until it is empty with `crash` planned (every page ends the invocation's
+    /// budget, so the run is a chain of continuations), and checks the run and the store.
+    async fn run_sync(&self, case: &Case, full: bool, crash: Option<Crash>) -> Outcome {
+        let tenant = self
+            .platform
+            .tenant(&self.tenant_id)
+            .await
+            .expect("tenant read")
+            .expect("tenant");
+        let run =
+            lifecycle::sync_runs::request_sync(&self.platform, &tenant, full, chrono::Utc::now())
+                .await
+                .expect("sync queued");
+        self.switch.arm(crash);
+        let sim = self.stack.sim().expect("sim");
+        let expire_on_kill = self.expire_delta_on_kill;
+        let on_kill = || {
+            if expire_on_kill {
+                // The redelivery comes after the delta links it saved expired: Graph answers 410.
+                sim.update_knobs(self.tenant_id.as_str(), |k| k.expire_delta_tokens = true)
+                    .expect("delta links expired");
+            }
+        };
+        let deliveries =
+            deliver_all_with(&self.stack, &[case.function], &self.switch, &on_kill).await;
+        let labels = self.switch.points();
+        if crash.is_none() {
+            for (index, label) in labels.iter().enumerate() {
+                println!("  failure point {}: {label}", index + 1);
+            }
+        }
+        let points = labels.len();
+        let missed = self.switch.pending();
+        self.switch.disarm();
+        if missed {
+            println!("  {crash:?} not reached: this run had {points} failure points");
+        }
+        let mut wrong = Vec::new();
+        if deliveries.stuck {
+            wrong.push(format!("still undelivered after {deliveries:?}"));
+        }
+        let ended = lifecycle::sync_runs::find_run(&self.platform.store, &self.tenant_id, &run.id)
+            .await
+            .expect("run read")
+            .map(|(_, run)| run);
+        let lost = !ended.as_ref().is_some_and(|r| r.status.is_finished());
+        let gone = !full
+            && deliveries.killed > 0
+            && self.expire_delta_on_kill
+            && ended.as_ref().is_some_and(|r| r.full);
+        match &ended {
+            Some(ended) if ended.status == SyncRunStatus::Ok => {
+                if full && !ended.full {
+                    wrong.push("a full sync ended as a delta run".into());
+                }
+            }
+            other => wrong.push(format!(
+                "sync run ended {:?}: {:?}",
+                other.as_ref().map(|r| r.status),
+                other.as_ref().and_then(|r| r.error.clone())
+            )),
+        }
+        wrong.extend(self.store_differs().await);
+        let events = self.completion_events(run.id.as_str()).await;
+        if !events.is_empty() {
+            wrong.push(format!("{} completion events for a sync run", events.len()));
+        }
+        Outcome {
+            deliveries,
+            wrong,
+            points,
+            lost,
+            doubled: false,
+            missed,
+            events: events.len(),
+            gone,
+            labels,
+        }
+    }
+
+    /// Every item of `partitions`, read side by side.
+    async fn items<T: lifecycle::store::Record + Send + 'static>(
+        &self,
+        partitions: Vec<lifecycle::store::PartitionKey>,
+    ) -> Vec<T> {
+        use futures::TryStreamExt as _;
+        let store = &self.platform.store;
+        let pages = futures::future::try_join_all(
+            partitions
+                .iter()
+                .map(|partition| store.query::<T>(partition, None).try_collect::<Vec<T>>()),
+        )
+        .await
+        .expect("partitions read");
+        pages.into_iter().flatten().collect()
+    }
+
+    /// Offboards the case's account (delete policy, through its queue, nothing killed), then asks
+    /// the API to restore it with `crash` planned: a killed request is asked again, as a caller
+    /// retries a dropped connection or a 5xx, until it is answered.
+    async fn run_restore(&self, case: &Case, crash: Option<Crash>) -> Outcome {
+        let Check::Restored {
+            user_id,
+            groups,
+            skus,
+        } = &case.check
+        else {
+            unreachable!("a restore case")
+        };
+        // GIVEN (not under test) the account offboarded and deleted
+        let job: Job = serde_json::from_value(case.job.clone()).expect("a job");
+        let url = self.stack.queue_url("OffboardingQueue").expect("queue");
+        self.platform.queue.send_job(url, &job).await.expect("sent");
+        deliver_all(&self.stack, &["OffboardingFunction"], &self.switch).await;
+        let offboarded = self.record(&job).await.map(|r| r.status);
+        assert_eq!(offboarded, Some(JobStatus::Succeeded), "the offboarding");
+        self.completion_events(job.job_id.as_str()).await;
+        let before = sim_routes(&self.stack);
+        let http = e2e::api_client(&self.stack, "org-proof");
+        let path = format!(
+            "{}/tenants/{}/accounts/{user_id}/restore",
+            self.stack.api_url(),
+            self.tenant_id
+        );
+        self.switch.arm(crash);
+        let mut deliveries = Deliveries::default();
+        let mut answer = None;
+        for _ in 0..8 {
+            let crashes = self.switch.crashes();
+            let response = http
+                .post(&path)
+                .json(&json!({"enable": true}))
+                .send()
+                .await
+                .expect("the API answers");
+            deliveries.invocations += 1;
+            deliveries.messages += 1;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if self.switch.crashes() > crashes {
+                // The function died mid-request: the caller saw a dropped connection.
+                deliveries.killed += 1;
+                self.switch.revive();
+                continue;
+            }
+            if status >= 500 {
+                continue;
+            }
+            answer = Some((status, body));
+            break;
+        }
+        let labels = self.switch.points();
+        if crash.is_none() {
+            for (index, label) in labels.iter().enumerate() {
+                println!("  failure point {}: {label}", index + 1);
+            }
+        }
+        let missed = self.switch.pending();
+        self.switch.disarm();
+        let after = sim_routes(&self.stack);
+        let delta = |route: &str| {
+            after.get(route).copied().unwrap_or(0) - before.get(route).copied().unwrap_or(0)
+        };
+        let mut wrong = Vec::new();
+        let lost = match &answer {
+            Some((200, body)) if body["complete"] == true => false,
+            Some((status, body)) => {
+                wrong.push(format!("the restore answered {status}: {body}"));
+                false
+            }
+            None => {
+                wrong.push(format!("no answer after {deliveries:?}"));
+                true
+            }
+        };
+        let undeleted = delta("POST /v1.0/directory/deletedItems/{id}/restore");
+        let assigned = delta("POST /v1.0/users/{id}/assignLicense");
+        let doubled = undeleted > 1 || assigned > 1;
+        if undeleted != 1 {
+            wrong.push(format!("the undelete was sent {undeleted} times"));
+        }
+        if assigned > 1 {
+            wrong.push(format!("assignLicense sent {assigned} times"));
+        }
+        let truth = self.truth();
+        match truth.users.iter().find(|u| &u.id == user_id) {
+            Some(user) => {
+                if !user.account_enabled {
+                    wrong.push(format!("{user_id} restored but not enabled"));
+                }
+                let held: BTreeSet<String> = user.sku_ids.iter().cloned().collect();
+                if &held != skus {
+                    wrong.push(format!(
+                        "licenses {held:?}, before the offboarding {skus:?}"
+                    ));
+                }
+                let member_of: BTreeSet<String> = truth
+                    .groups
+                    .iter()
+                    .filter(|g| g.member_ids.contains(user_id))
+                    .map(|g| g.id.clone())
+                    .collect();
+                if &member_of != groups {
+                    wrong.push(format!(
+                        "groups {member_of:?}, before the offboarding {groups:?}"
+                    ));
+                }
+            }
+            None => wrong.push(format!("{user_id} is not back in the tenant")),
+        }
+        // State follows the tenant: the stored account says what Graph says.
+        let id = lifecycle::AccountId::parse(user_id).expect("an account id");
+        let stored: Option<Account> = self
+            .platform
+            .store
+            .get(&keys::account(&self.tenant_id, &id))
+            .await
+            .expect("account read");
+        match stored {
+            Some(account) if !account.deleted && account.enabled => {}
+            other => wrong.push(format!(
+                "stored account {:?}",
+                other.map(|a| (a.deleted, a.enabled))
+            )),
+        }
+        Outcome {
+            deliveries,
+            wrong,
+            points: labels.len(),
+            lost,
+            doubled,
+            missed,
+            events: 0,
+            gone: false,
+            labels,
+        }
+    }
+
+    /// Where the store's picture of the tenant differs from the tenant (empty: it equals it).
+    async fn store_differs(&self) -> Vec<String> {
+        use futures::TryStreamExt as _;
+        let store = &self.platform.store;
+        let truth = self.truth();
+        let mut wrong = Vec::new();
+        let accounts: BTreeMap<String, Account> = self
+            .items::<Account>(keys::account_partitions(&self.tenant_id))
+            .await
+            .into_iter()
+            .filter(|a| !a.deleted)
+            .map(|a| (a.id.to_string(), a))
+            .collect();
+        let live: BTreeSet<&String> = accounts.keys().collect();
+        let users: BTreeSet<&String> = truth.users.iter().map(|u| &u.id).collect();
+        if live != users {
+            wrong.push(format!(
+                "live accounts differ: {} stored not in the tenant, {} of the tenant not stored",
+                live.difference(&users).count(),
+                users.difference(&live).count()
+            ));
+        }
+        for user in &truth.users {
+            let Some(account) = accounts.get(&user.id) else {
+                continue;
+            };
+            let licenses: BTreeSet<String> = account
+                .licenses
+                .iter()
+                .map(|l| l.sku_id.to_string())
+                .collect();
+            let held: BTreeSet<String> = user.sku_ids.iter().cloned().collect();
+            if account.enabled != user.account_enabled || licenses != held {
+                wrong.push(format!("account {} differs from the tenant", user.id));
+            }
+        }
+        let groups: BTreeSet<String> = self
+            .items::<Group>(keys::group_partitions(&self.tenant_id))
+            .await
+            .into_iter()
+            .filter(|g| !g.deleted)
+            .map(|g| g.id.to_string())
+            .collect();
+        let truth_groups: BTreeSet<String> = truth.groups.iter().map(|g| g.id.clone()).collect();
+        if groups != truth_groups {
+            wrong.push("live groups differ".into());
+        }
+        let memberships: BTreeSet<(String, String)> = self
+            .items::<Membership>(keys::membership_partitions(&self.tenant_id))
+            .await
+            .into_iter()
+            .map(|m| (m.group_id.to_string(), m.account_id.to_string()))
+            .collect();
+        let truth_memberships: BTreeSet<(String, String)> = truth
+            .groups
+            .iter()
+            .flat_map(|g| g.member_ids.iter().map(|m| (g.id.clone(), m.clone())))
+            .collect();
+        if memberships != truth_memberships {
+            wrong.push(format!(
+                "memberships differ: {} stored not in the tenant, {} of the tenant not stored",
+                memberships.difference(&truth_memberships).count(),
+                truth_memberships.difference(&memberships).count()
+            ));
+        }
+        let skus: Vec<Sku> = store
+            .query(&keys::sku_partition(&self.tenant_id), None)
+            .try_collect()
+            .await
+            .expect("SKUs");
+        let stored_skus: BTreeSet<(String, i64)> = skus
+            .iter()
+            .map(|s| (s.sku_id.to_string(), i64::from(s.consumed)))
+            .collect();
+        let truth_skus: BTreeSet<(String, i64)> = truth
+            .skus
+            .iter()
+            .map(|s| (s.sku_id.clone(), s.consumed))
+            .collect();
+        if stored_skus != truth_skus {
+            wrong.push(format!(
+                "SKUs differ: stored {stored_skus:?}, tenant {truth_skus:?}"
+            ));
+        }
+        wrong
     }
 
     /// The clean run, then one run per sampled point and moment.
@@ -726,12 +1117,15 @@ impl World {
         row.points = clean.points;
         row.add(&clean, "clean run");
         let mut index = 1;
-        for point in sampled(row.points, self.stride) {
+        for point in sampled(&clean.labels, self.sample) {
             for moment in [Moment::Before, Moment::After] {
                 index += 1;
                 let case = case_for(self, index);
                 let crash = Crash { point, moment };
                 let outcome = self.run(&case, Some(crash)).await;
+                for wrong in &outcome.wrong {
+                    println!("  crash {moment:?} point {point}: {wrong}");
+                }
                 row.runs += 1;
                 row.add(&outcome, &format!("crash {moment:?} point {point}"));
             }
@@ -743,6 +1137,7 @@ impl World {
         if self.graph_faults {
             row.faults += row.runs;
         }
+        row.faults += row.gone;
         row.aws_faults = self.switch.aws_faults();
         row.seconds = started.elapsed().as_secs_f64();
         row
@@ -962,7 +1357,7 @@ async fn given_aws_throttling_and_internal_errors_when_an_onboarding_is_killed_a
     world.switch.set_aws_fault_rate(0.08);
     world.aws_faults = true;
     // (the SDK's back-off between its retries takes time: make test samples three points)
-    world.stride = 12;
+    world.sample = Sample::Every(12);
     let groups = world.groups(2);
     let skus = vec![world.sku("FLOW_FREE")];
 
@@ -976,5 +1371,121 @@ async fn given_aws_throttling_and_internal_errors_when_an_onboarding_is_killed_a
     // THEN every run made one account with its groups and license, in one POST /users and one
     // assignLicense, the job succeeded, and its completion event said so
     assert!(row.aws_faults > 0, "no AWS fault was injected");
+    report(&row);
+}
+
+/// A sync matrix: every run first changes the tenant (an account deleted, one added, a
+/// membership added and one removed), so each run has changes to find and the sweep to do.
+async fn sync_matrix(world: &World, scenario: &str, full: bool) -> Row {
+    world
+        .matrix(scenario, |world, _| {
+            world
+                .stack
+                .sim()
+                .expect("sim")
+                .mutate(
+                    world.tenant_id.as_str(),
+                    &graph_sim::Mutation {
+                        add_users: 1,
+                        delete_users: 1,
+                        add_memberships: 1,
+                        remove_memberships: 1,
+                        update_users: 1,
+                    },
+                )
+                .expect("the tenant changes");
+            Case {
+                job: Value::Null,
+                function: "SyncFunction",
+                queue: "SyncQueue",
+                check: Check::Synced { full },
+            }
+        })
+        .await
+}
+
+#[tokio::test]
+async fn given_a_full_sync_that_continues_page_after_page_when_killed_at_each_failure_point_then_the_store_equals_the_tenant()
+ {
+    // GIVEN a synced tenant of 60 accounts whose sync spends its budget on every page, so each
+    // run is a chain of continuations (one invocation per page)
+    let mut world = start_with(60).await;
+    // (each run syncs the whole tenant: make test crashes at the first continuation only)
+    world.sample = Sample::First("AmazonSQS.SendMessage");
+
+    // WHEN the tenant changes and a full sync runs clean, then killed at each failure point
+    // (before and after every page write, checkpoint, continuation sent, lease) and redelivered
+    let row = sync_matrix(&world, "full sync over continuations", true).await;
+
+    // THEN every run ended OK and left the store equal to the tenant
+    report(&row);
+}
+
+#[tokio::test]
+async fn given_delta_links_that_expire_at_each_kill_when_a_delta_sync_is_killed_at_each_failure_point_then_the_store_equals_the_tenant()
+ {
+    // GIVEN a synced tenant whose delta links expire whenever the sync is killed, so the
+    // redelivery resumes from a saved link that Graph answers 410 syncStateNotFound
+    let mut world = start_with(60).await;
+    world.expire_delta_on_kill = true;
+    world.sample = Sample::First("AmazonSQS.SendMessage");
+
+    // WHEN the tenant changes and a delta sync runs clean, then killed at each failure point
+    let row = sync_matrix(&world, "delta sync, 410 after each kill", false).await;
+
+    // THEN every run ended OK (a full resync where Graph said 410) and the store equals the
+    // tenant, what vanished swept
+    assert!(row.gone > 0, "no run met Graph's 410");
+    report(&row);
+}
+
+#[tokio::test]
+async fn given_offboarded_accounts_when_their_restore_through_the_api_is_killed_at_each_failure_point_and_asked_again_then_each_is_back_once_as_before()
+ {
+    // GIVEN a connected tenant and licensed accounts in groups, stored here (a first sync)
+    let mut world = start_with(400).await;
+    let users = take_users(&world, "none", "none");
+    world
+        .run(
+            &Case {
+                job: Value::Null,
+                function: "SyncFunction",
+                queue: "SyncQueue",
+                check: Check::Synced { full: true },
+            },
+            None,
+        )
+        .await;
+    world.sample = Sample::Every(4);
+
+    // WHEN each account is offboarded (delete), then restored through the API with sign-in
+    // enabled, clean or killed at a failure point, and asked again until answered
+    let truth = world.truth();
+    let row = world
+        .matrix("restore (API, after offboard delete)", |world, index| {
+            let user = &users[index % users.len()];
+            Case {
+                job: json!({
+                    "job_id": format!("leave-{index}"), "tenant_id": world.tenant_id,
+                    "type": "offboard", "account": user.id, "policy": "delete",
+                }),
+                function: "ApiFunction",
+                queue: "OffboardingQueue",
+                check: Check::Restored {
+                    user_id: user.id.clone(),
+                    groups: truth
+                        .groups
+                        .iter()
+                        .filter(|g| g.member_ids.contains(&user.id))
+                        .map(|g| g.id.clone())
+                        .collect(),
+                    skus: user.sku_ids.iter().cloned().collect(),
+                },
+            }
+        })
+        .await;
+
+    // THEN each account is back, enabled, with the groups and licenses it had, from one undelete,
+    // the API answered complete, and the stored account says what Graph says
     report(&row);
 }

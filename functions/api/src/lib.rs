@@ -65,14 +65,19 @@ impl App {
             return Err(ApiError::NoTable);
         }
         // One Platform (its clients, built once) serves every route.
-        let platform = lifecycle::Platform::new(config.clone(), aws)?;
-        Ok(App {
+        let platform = lifecycle::Platform::new(config, aws)?;
+        Ok(App::from_platform(platform))
+    }
+
+    /// The function over `platform`'s clients (tests pass a platform whose clients are hooked).
+    pub fn from_platform(platform: lifecycle::Platform) -> App {
+        App {
             jobs: jobs::Intake::new(&platform),
             admin: admin::TenantAdmin::new(platform.clone()),
             dynamodb: platform.store.client().clone(),
+            config: platform.config.clone(),
             synced: synced::SyncRoutes::new(platform),
-            config,
-        })
+        }
     }
 
     /// Handles one HTTP request; every failure becomes an HTTP answer in the one error shape
