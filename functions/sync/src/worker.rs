@@ -177,11 +177,40 @@ async fn handle_message(
             // The lease stays with the run: its next delivery takes it back and resumes.
             Err(Redeliver(reason))
         }
-        Err(Failure::Transient(reason) | Failure::Permanent(reason)) => {
+        Err(Failure::Transient(reason)) => {
+            // The last delivery: the run ends failed here (never left "syncing" with its lease and
+            // pending claim held), and the message still goes to the dead-letter queue.
+            let reason = format!("gave up after {} deliveries: {reason}", deliveries(message));
+            tracing::warn!(%reason, "sync run failed");
+            give_up(platform, tenant_id, &run_id, &lease, reason.clone())
+                .await
+                .map_err(transient)?;
+            Err(Redeliver(reason))
+        }
+        Err(Failure::Permanent(reason)) => {
             tracing::warn!(%reason, "sync run failed");
             Ok(())
         }
     }
+}
+
+/// Ends `run` failed with `reason` (unless a delivery finished it meanwhile), shows it on the
+/// tenant and releases the tenant's lease, so the next requested sync runs.
+async fn give_up(
+    platform: &Platform,
+    tenant_id: &lifecycle::TenantId,
+    run: &lifecycle::SyncRunId,
+    lease: &Lease,
+    reason: String,
+) -> Result<(), StoreError> {
+    if let Some((key, mut run)) = runs::find_run(&platform.store, tenant_id, run).await?
+        && !run.status.is_finished()
+    {
+        let tenant = platform.tenant(tenant_id).await?;
+        fail_run(platform, tenant.as_ref(), &key, &mut run, reason).await?;
+    }
+    release(platform, lease).await;
+    Ok(())
 }
 
 enum Failure {

@@ -541,3 +541,48 @@ async fn given_a_wrong_client_secret_when_syncing_then_the_run_fails_with_the_re
         SyncRunStatus::Failed
     );
 }
+
+#[tokio::test]
+async fn given_graph_throttling_that_outlasts_every_delivery_when_the_last_one_gives_up_then_the_run_ends_failed_and_the_tenant_can_sync_again()
+ {
+    // GIVEN a tenant whose Graph answers every request 429, for longer than the sync's deliveries
+    let mut local = Local::start(SimConfig::single(40, 4), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    local
+        .sim
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| {
+            k.fail_rate_429 = 1.0;
+            k.retry_after_s = 0.01;
+        })
+        .expect("knobs");
+
+    // WHEN a sync is requested and its job is delivered until SQS would give up on it
+    let run = local.request(&tenant, false).await;
+    local.drain().await;
+
+    // THEN the run ended failed, naming the throttling and the deliveries, not left "syncing"
+    let ended = local.run(&tenant, &run).await;
+    assert_eq!(ended.status, SyncRunStatus::Failed, "{ended:?}");
+    let error = ended.error.clone().unwrap_or_default();
+    assert!(error.contains("gave up after 5 deliveries"), "{error}");
+    assert!(error.contains("429"), "{error}");
+    // AND the tenant shows it, and once Graph answers again a new sync runs (no lease or pending
+    // run left behind)
+    let connection = local
+        .platform()
+        .tenant(&tenant)
+        .await
+        .expect("read")
+        .expect("tenant");
+    assert_eq!(
+        connection.last_sync.map(|s| s.status),
+        Some(SyncRunStatus::Failed)
+    );
+    local
+        .sim
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| k.fail_rate_429 = 0.0)
+        .expect("knobs");
+    let next = local.sync(&tenant, false).await;
+    assert_eq!(next.status, SyncRunStatus::Ok, "{:?}", next.error);
+    assert_store_matches_truth(&local, 0).await;
+}
