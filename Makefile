@@ -132,10 +132,11 @@ iam-coverage: venv browser
 	LOCAL_AWS_IAM_LOG=$(IAM_LOG) cargo test --workspace --locked
 	cargo run --locked -p devstack -- iam-coverage $(IAM_LOG)
 
-# The crash matrix of tests/tests/crash_matrix.rs at every failure point (make test runs every
-# third); prints one table row per job kind, then the test result.
+# The crash matrix of tests/tests/crash_matrix.rs at every failure point (make test samples a few
+# per scenario) and the twenty-tenant run of tests/tests/many_tenants.rs (make proof only); prints
+# one table row per scenario, then the test results.
 proof: venv
-	PROOF=full cargo test --quiet --locked -p e2e --test crash_matrix -- --nocapture --test-threads 1 \
+	PROOF=full cargo test --quiet --locked -p e2e --test crash_matrix --test many_tenants -- --nocapture --test-threads 1 --include-ignored \
 	  | awk '/^\| scenario/ { if (!header++) { print; getline; print }; next } \
 	         /^\|---/ { next } /^\| / && !seen[$$0]++ { print } /^test result/ { print }'
 

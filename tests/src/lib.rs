@@ -47,18 +47,27 @@ pub fn template_with_fixtures() -> Template {
 
 /// Waits until `check` yields a value, polling every 100 ms, for at most [`PATIENCE`]; panics
 /// naming `what` otherwise.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(what, PATIENCE, check).await
+}
+
+/// [`eventually`] with another bound (a wave of work over many tenants takes longer).
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(value) = check().await {
             return value;
         }
         if tokio::time::Instant::now() >= deadline {
-            panic!("gave up waiting after {PATIENCE:?} for {what}");
+            panic!("gave up waiting after {patience:?} for {what}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
