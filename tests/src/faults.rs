@@ -329,16 +329,20 @@ const MAX_INVOCATIONS: usize = 60;
 /// visibility timeout, without the wait). Every message is delivered through the real queue, so
 /// its receive count and redrive to the dead-letter queue are moto's.
 pub async fn deliver_all(stack: &Stack, functions: &[&str], switch: &CrashSwitch) -> Deliveries {
-    deliver_all_with(stack, functions, switch, &|| {}).await
+    deliver_all_with(stack, functions, switch, &|| {}, false).await
 }
 
 /// [`deliver_all`], calling `on_kill` after each killed invocation (before its messages are
 /// delivered again): what changes in the world while the dead function waits for redelivery.
+/// With `twice`, every batch is delivered twice, as SQS's at-least-once delivery may: to two
+/// invocations at once from a standard queue, one after the other from a FIFO queue (which
+/// delivers a group's message again only once it is not in flight, e.g. after its delete failed).
 pub async fn deliver_all_with(
     stack: &Stack,
     functions: &[&str],
     switch: &CrashSwitch,
     on_kill: &(dyn Fn() + Sync),
+    twice: bool,
 ) -> Deliveries {
     let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
     let sources: Vec<&SqsSource> = stack
@@ -377,7 +381,26 @@ pub async fn deliver_all_with(
                 .iter()
                 .filter_map(|m| m.message_id.as_deref())
                 .collect();
-            let answer = invoke(stack, &source.function, event, switch).await;
+            let fifo = source.queue_url.ends_with(".fifo");
+            let answer = match (twice, fifo) {
+                (false, _) => invoke(stack, &source.function, event, switch).await,
+                (true, true) => {
+                    let first = invoke(stack, &source.function, event.clone(), switch).await;
+                    invoke(stack, &source.function, event, switch).await;
+                    first
+                }
+                (true, false) => {
+                    let (first, _) = tokio::join!(
+                        invoke(stack, &source.function, event.clone(), switch),
+                        invoke(stack, &source.function, event, switch)
+                    );
+                    first
+                }
+            };
+            if twice {
+                done.invocations += 1;
+                done.messages += messages.len();
+            }
             let failed = match answer {
                 Outcome::Answered(response) if source.report_batch_item_failures => {
                     devstack::poller::failed_messages(&response, &ids)

@@ -51,6 +51,8 @@ struct World {
     sample: Sample,
     /// Each kill also expires the tenant's delta links: the redelivery's saved link answers 410.
     expire_delta_on_kill: bool,
+    /// Every message is delivered twice ([`deliver_all_with`]).
+    twice: bool,
 }
 
 /// [`start_with`] a tenant of 1,500 accounts: enough accounts of one shape for a run each.
@@ -98,6 +100,7 @@ async fn start_with(accounts: usize) -> World {
         aws_faults: false,
         sample: Sample::Every(5),
         expire_delta_on_kill: false,
+        twice: false,
         subscriber,
         stack,
         platform,
@@ -526,7 +529,14 @@ impl World {
         }
         let before = sim_routes(&self.stack);
         self.switch.arm(crash);
-        let deliveries = deliver_all(&self.stack, &[case.function], &self.switch).await;
+        let deliveries = deliver_all_with(
+            &self.stack,
+            &[case.function],
+            &self.switch,
+            &|| {},
+            self.twice,
+        )
+        .await;
         let labels = self.switch.points();
         if crash.is_none() {
             for (index, label) in labels.iter().enumerate() {
@@ -731,8 +741,14 @@ impl World {
                     .expect("delta links expired");
             }
         };
-        let deliveries =
-            deliver_all_with(&self.stack, &[case.function], &self.switch, &on_kill).await;
+        let deliveries = deliver_all_with(
+            &self.stack,
+            &[case.function],
+            &self.switch,
+            &on_kill,
+            self.twice,
+        )
+        .await;
         let labels = self.switch.points();
         if crash.is_none() {
             for (index, label) in labels.iter().enumerate() {
@@ -1428,5 +1444,49 @@ async fn given_offboarded_accounts_when_their_restore_through_the_api_is_killed_
 
     // THEN each account is back, enabled, with the groups and licenses it had, from one undelete,
     // the API answered complete, and the stored account says what Graph says
+    report(&row);
+}
+
+#[tokio::test]
+async fn given_every_message_delivered_twice_when_an_onboarding_is_killed_at_each_failure_point_then_one_account_is_made_and_one_event_put()
+ {
+    // GIVEN a connected tenant whose onboarding queue delivers every message twice (one after
+    // the other: a FIFO queue redelivers a message whose delete failed)
+    let mut world = start_with(60).await;
+    world.twice = true;
+    world.sample = Sample::Every(12);
+    let groups = world.groups(2);
+    let skus = vec![world.sku("FLOW_FREE")];
+
+    // WHEN an onboarding runs clean, then killed at each failure point and redelivered
+    let row = world
+        .matrix("onboard, every message delivered twice", |world, index| {
+            onboard_case(world, index, &groups, &skus)
+        })
+        .await;
+
+    // THEN every run made one account in one POST /users and one assignLicense, and put one
+    // completion event
+    report(&row);
+}
+
+#[tokio::test]
+async fn given_every_sync_message_delivered_to_two_invocations_at_once_when_killed_at_a_continuation_then_the_store_equals_the_tenant()
+ {
+    // GIVEN a tenant whose sync queue (a standard queue) delivers every message to two
+    // invocations at the same time
+    let mut world = start_with(60).await;
+    world.twice = true;
+    world.sample = Sample::First("AmazonSQS.SendMessage");
+
+    // WHEN the tenant changes and a delta sync runs clean, then killed at a failure point
+    let row = sync_matrix(
+        &world,
+        "delta sync, every message to two invocations at once",
+        false,
+    )
+    .await;
+
+    // THEN every run ended OK and the store equals the tenant
     report(&row);
 }
