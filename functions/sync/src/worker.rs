@@ -106,6 +106,9 @@ async fn handle_message(
     };
     if run.status.is_finished() {
         tracing::info!(run = %run.id, status = ?run.status, "sync run already finished: duplicate delivery dropped");
+        // A delivery that died after writing the ended run, before its last steps: they are
+        // done here, so the tenant's lease and pending claim do not outlive the run.
+        settle_finished(platform, &run).await.map_err(transient)?;
         return Ok(());
     }
     let tenant = match platform.tenant(tenant_id).await.map_err(transient)? {
@@ -192,6 +195,27 @@ async fn handle_message(
             Ok(())
         }
     }
+}
+
+/// The last steps of an ended run, each a no-op when done already: the tenant shows the run's
+/// status, the pending claim is cleared and the lease released, if they are still the run's.
+async fn settle_finished(platform: &Platform, run: &SyncRun) -> Result<(), StoreError> {
+    if let Some(tenant) = platform.tenant(&run.tenant_id).await?
+        && tenant.status != ConnectionStatus::Removed
+        && tenant
+            .last_sync
+            .as_ref()
+            .is_some_and(|last| last.sync_run_id == run.id && last.status != run.status)
+    {
+        show_on_tenant(platform, &tenant, run).await?;
+    }
+    runs::clear_pending(platform, &run.tenant_id, &run.id).await;
+    let lease = Lease {
+        tenant_id: run.tenant_id.clone(),
+        holder: run.id.to_string(),
+        until: Utc::now(),
+    };
+    platform.store.release_lease(&lease).await
 }
 
 /// Ends `run` failed with `reason` (unless a delivery finished it meanwhile), shows it on the

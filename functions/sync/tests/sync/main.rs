@@ -586,3 +586,59 @@ async fn given_graph_throttling_that_outlasts_every_delivery_when_the_last_one_g
     assert_eq!(next.status, SyncRunStatus::Ok, "{:?}", next.error);
     assert_store_matches_truth(&local, 0).await;
 }
+
+#[tokio::test]
+async fn given_a_run_whose_delivery_died_after_recording_its_end_when_delivered_again_then_its_lease_and_pending_claim_are_let_go()
+ {
+    // GIVEN a synced tenant whose run was recorded ended, but whose delivery died before it let
+    // go of the tenant's lease and pending claim and showed the end on the tenant
+    let mut local = Local::start(SimConfig::single(40, 4), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    let run = local.sync(&tenant, false).await;
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    let platform = local.platform().clone();
+    let held = platform
+        .store
+        .acquire_lease(&tenant, run.id.as_str(), Duration::from_secs(900))
+        .await
+        .expect("lease");
+    assert!(matches!(held, lifecycle::LeaseOutcome::Acquired(_)));
+    let pending = lifecycle::sync_runs::PendingSync {
+        sync_run_id: run.id.clone(),
+        full: false,
+        queued_at: chrono::Utc::now(),
+    };
+    let claim = lifecycle::store::keys::pending_sync(&tenant);
+    platform.store.put(&claim, &pending).await.expect("claim");
+
+    // WHEN its job is delivered again (the redelivery of the dead invocation)
+    let job = lifecycle::model::Job::new(
+        tenant.clone(),
+        lifecycle::model::JobKind::Sync(lifecycle::model::SyncJob {
+            sync_run_id: run.id.clone(),
+            full: false,
+            resume: None,
+        }),
+    );
+    platform
+        .queue
+        .send_job(&local.queue_url, &job)
+        .await
+        .expect("sent");
+    local.drain().await;
+
+    // THEN the lease is free for the next run and the pending claim is gone, so the tenant's next
+    // sync request queues a run at once instead of merging into the ended one
+    let next = platform
+        .store
+        .acquire_lease(&tenant, "the-next-run", Duration::from_secs(900))
+        .await
+        .expect("lease");
+    assert!(
+        matches!(next, lifecycle::LeaseOutcome::Acquired(_)),
+        "{next:?}"
+    );
+    let claim: Option<lifecycle::sync_runs::PendingSync> =
+        platform.store.get(&claim).await.expect("claim read");
+    assert_eq!(claim, None);
+}
