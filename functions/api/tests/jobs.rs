@@ -4,157 +4,58 @@
 
 mod documented;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
+use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use lifecycle::model::{ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection};
 use lifecycle::{Config, DomainName, Function, Invocation, OrgId, Platform, Queue, TenantId};
-use local_aws::Moto;
 use serde_json::{Value, json};
 
-const TABLE: &str = "lifecycle-api-jobs-test";
-const PREFIX: &str = "m365-lifecycle-test/";
-const PLATFORM_SECRET: &str = "m365-lifecycle-test/platform/app-secret";
 const PASSWORD: &str = "Welcome-2025!intake";
 
+/// The local stack (infra/template.yaml's table, queues and secrets in moto, the Graph
+/// simulator), a tenant connected to organization `acme`, and the API function running with its
+/// own template policy.
 struct Local {
-    _moto: Moto,
+    stack: Stack,
+    /// The stack's full credentials: what the test itself reads (queues, secrets).
     sdk: SdkConfig,
     config: Config,
     api: api::App,
     platform: Platform,
-    sim: Option<graph_sim::SimHandle>,
+    with_sim: bool,
     tenant: String,
     domain: String,
 }
 
-async fn queue(sdk: &SdkConfig, name: &str) -> String {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let mut request = sqs.create_queue().queue_name(name);
-    if name.ends_with(".fifo") {
-        request = request.attributes(QueueAttributeName::FifoQueue, "true");
-    }
-    request
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url")
-}
-
 async fn start(mode: ConnectionMode, with_sim: bool) -> Local {
-    let moto = Moto::start()
-        .await
-        .expect("moto_server starts (run `make venv`)");
-    let sdk = moto.sdk_config().await;
-    let sim = if with_sim {
-        Some(
-            graph_sim::spawn(graph_sim::SimConfig::single(30, 20))
-                .await
-                .expect("simulator"),
-        )
+    let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+    let mut options = StackOptions::new(
+        template,
+        GraphSource::Simulator(graph_sim::SimConfig::single(30, 20)),
+    );
+    // The handlers are called directly; no poller or schedule competes with the test.
+    options.registry = Registry::empty();
+    options.poll_queues = false;
+    let stack = Stack::start(options).await.expect("the local stack starts");
+    let sdk = stack.sdk_config().clone();
+    let config = stack.config().clone();
+    // Without the simulator's part, a tenant Graph never hears of (no Graph call is made).
+    let (tenant, domain) = if with_sim {
+        let sim = stack.sim().expect("the simulator runs");
+        let info = sim.tenants().remove(0);
+        sim.grant_consent(&info.tenant_id).expect("consent");
+        (info.tenant_id.clone(), info.default_domain.clone())
     } else {
-        None
-    };
-    let (graph_base, login_base, client_id, secret, tenant, domain) = match &sim {
-        Some(sim) => {
-            let info = sim.tenants().remove(0);
-            sim.grant_consent(&info.tenant_id).expect("consent");
-            let app = sim.platform_app();
-            (
-                sim.graph_base_url(),
-                sim.login_base_url(),
-                app.client_id,
-                app.client_secret,
-                info.tenant_id.clone(),
-                info.default_domain.clone(),
-            )
-        }
-        None => (
-            "http://127.0.0.1:9/v1.0".to_owned(),
-            "http://127.0.0.1:9".to_owned(),
-            "00000000-0000-0000-0000-000000000001".to_owned(),
-            "unused".to_owned(),
+        (
             "72f988bf-86f1-41af-91ab-2d7cd011db47".to_owned(),
             "contoso.com".to_owned(),
-        ),
+        )
     };
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("table");
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(PLATFORM_SECRET)
-        .secret_string(&secret)
-        .send()
-        .await
-        .expect("platform secret");
-    // The job intake keys its body digests with a key derived from the state-signing key.
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(format!("{PREFIX}platform/state-key"))
-        .secret_string("a-random-state-signing-key-of-the-test")
-        .send()
-        .await
-        .expect("state-signing key");
-    let vars: HashMap<String, String> = [
-        ("TABLE_NAME", TABLE.to_owned()),
-        ("SYNC_QUEUE_URL", queue(&sdk, "sync").await),
-        ("ONBOARDING_QUEUE_URL", queue(&sdk, "onboarding.fifo").await),
-        (
-            "OFFBOARDING_QUEUE_URL",
-            queue(&sdk, "offboarding.fifo").await,
-        ),
-        (
-            "LICENSE_REFRESH_QUEUE_URL",
-            queue(&sdk, "license-refresh").await,
-        ),
-        ("GRAPH_BASE_URL", graph_base),
-        ("LOGIN_BASE_URL", login_base),
-        ("SECRET_PREFIX", PREFIX.to_owned()),
-        ("PLATFORM_APP_CLIENT_ID", client_id),
-        ("PLATFORM_APP_SECRET_ID", PLATFORM_SECRET.to_owned()),
-        (
-            "STATE_SIGNING_KEY_SECRET_ID",
-            format!("{PREFIX}platform/state-key"),
-        ),
-        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let config = Config::from_map(&vars).expect("config");
     let platform = Platform::new(config.clone(), &sdk).expect("platform");
     let connection = TenantConnection {
         tenant_id: TenantId::parse(&tenant).expect("tenant"),
@@ -176,17 +77,24 @@ async fn start(mode: ConnectionMode, with_sim: bool) -> Local {
         .connect_tenant(&connection)
         .await
         .expect("tenant saved");
-    let api = api::App::new(config.clone(), &sdk).expect("api");
+    let api = api::App::new(config.clone(), api_aws(&stack)).expect("api");
     Local {
-        _moto: moto,
+        stack,
         sdk,
         config,
         api,
         platform,
-        sim,
+        with_sim,
         tenant,
         domain,
     }
+}
+
+/// The API function's credentials: only its template policy, as its role in AWS.
+fn api_aws(stack: &Stack) -> &SdkConfig {
+    stack
+        .function_sdk_config("ApiFunction")
+        .expect("the template has the API function")
 }
 
 fn request(route: &str, params: &[(&str, &str)], body: Option<Value>) -> ApiGatewayV2httpRequest {
@@ -218,6 +126,11 @@ fn body(response: &ApiGatewayV2httpResponse) -> Value {
 }
 
 impl Local {
+    /// The Graph simulator, for the tests that connected its tenant.
+    fn sim(&self) -> Option<&graph_sim::SimHandle> {
+        self.stack.sim().filter(|_| self.with_sim)
+    }
+
     async fn submit(&self, job: Value) -> (i64, Value) {
         let response = self
             .api
@@ -311,7 +224,10 @@ async fn given_an_onboard_job_with_a_password_when_submitted_then_only_a_secret_
         .to_owned();
     assert_eq!(
         secret_id,
-        format!("{PREFIX}onboarding/{}/j-1/password", local.tenant)
+        format!(
+            "{}onboarding/{}/j-1/password",
+            local.config.secret_prefix, local.tenant
+        )
     );
     assert_eq!(
         messages[0].message_group_id(),
@@ -650,7 +566,7 @@ async fn given_a_generated_password_when_the_job_ran_then_it_is_handed_back_once
             .iter()
             .all(|(_, value)| value != &password)
     );
-    assert!(local.sim.is_some());
+    assert!(local.sim().is_some());
 }
 
 #[tokio::test]
@@ -696,7 +612,7 @@ async fn given_a_dry_run_when_submitted_and_run_then_the_plan_is_in_the_record_a
             .iter()
             .all(|(name, _)| !name.contains("j-dry"))
     );
-    let sim = local.sim.as_ref().expect("simulator");
+    let sim = local.sim().expect("simulator");
     let writes: u64 = sim
         .stats()
         .by_route
@@ -712,11 +628,11 @@ async fn given_a_job_completed_with_errors_when_retried_by_id_then_only_the_fail
 {
     // GIVEN: an onboarding whose account exists but whose license step failed for good
     let local = start(ConnectionMode::ReadWrite, true).await;
-    let sim = local.sim.as_ref().expect("simulator");
+    let sim = local.sim().expect("simulator");
     let worker = onboarding::App::from_platform(local.platform.clone());
     let mut body = local.onboard(
         "j-retry",
-        json!({"source": "secret", "secret_id": format!("{PREFIX}onboarding/{}/j-retry/password", local.tenant)}),
+        json!({"source": "secret", "secret_id": format!("{}onboarding/{}/j-retry/password", local.config.secret_prefix, local.tenant)}),
     );
     body["tenant_id"] = json!(local.tenant);
     body["licenses"] = json!(["SPE_E3"]);
@@ -982,7 +898,7 @@ async fn given_a_removal_that_lands_between_the_tenant_check_and_the_job_record_
                 assert_eq!(removed.status_code, 200, "{:?}", removed.body);
             }) as local_aws::hook::Interleaving)
         });
-    let hooked = local_aws::hook::before(&local.sdk, hook);
+    let hooked = local_aws::hook::before(api_aws(&local.stack), hook);
     let intake = api::App::new(local.config.clone(), &hooked).expect("api");
 
     // WHEN: an onboarding with a generated password is submitted through it

@@ -8,20 +8,16 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use chrono::Utc;
+use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use lifecycle::model::{ConnectionMode, ConnectionStatus, TenantAuth, TenantConnection};
-use lifecycle::{AppCredential, Config, OrgId, Platform, TenantId};
-use local_aws::Moto;
+use lifecycle::{AppCredential, OrgId, Platform, TenantId};
 use serde_json::{Value, json};
 
-const TABLE: &str = "lifecycle-api-sync-test";
-
+/// The local stack (infra/template.yaml's table, queues and secrets in moto, the Graph
+/// simulator), and the API and sync functions each running with its own template policy.
 struct Local {
-    _moto: Moto,
-    sim: graph_sim::SimHandle,
+    stack: Stack,
     api: api::App,
     sync: sync::App,
     platform: Platform,
@@ -30,75 +26,26 @@ struct Local {
 }
 
 async fn start(users: usize, groups: usize) -> Local {
-    let moto = Moto::start()
-        .await
-        .expect("moto_server starts (run `make venv`)");
-    let sdk = moto.sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
+    let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+    let mut options = StackOptions::new(
+        template,
+        GraphSource::Simulator(graph_sim::SimConfig::single(users, groups)),
+    );
+    // The handlers are called directly; no poller or schedule competes with the test.
+    options.registry = Registry::empty();
+    options.poll_queues = false;
+    let stack = Stack::start(options).await.expect("the local stack starts");
+    let config = stack.config().clone();
+    let queue_url = config.sync_queue_url.clone();
+    let platform = Platform::new(config.clone(), stack.sdk_config()).expect("platform");
+    let function_aws = |logical_id: &str| {
+        stack
+            .function_sdk_config(logical_id)
+            .expect("the template has the function")
     };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("table");
-    let queue_url = aws_sdk_sqs::Client::new(&sdk)
-        .create_queue()
-        .queue_name("sync")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let sim = graph_sim::spawn(graph_sim::SimConfig::single(users, groups))
-        .await
-        .expect("simulator");
-    let vars: HashMap<String, String> = [
-        ("TABLE_NAME", TABLE.to_owned()),
-        ("SYNC_QUEUE_URL", queue_url.clone()),
-        (
-            "ONBOARDING_QUEUE_URL",
-            "http://127.0.0.1:9/q/o.fifo".to_owned(),
-        ),
-        (
-            "OFFBOARDING_QUEUE_URL",
-            "http://127.0.0.1:9/q/f.fifo".to_owned(),
-        ),
-        (
-            "LICENSE_REFRESH_QUEUE_URL",
-            "http://127.0.0.1:9/q/l".to_owned(),
-        ),
-        ("GRAPH_BASE_URL", sim.graph_base_url()),
-        ("LOGIN_BASE_URL", sim.login_base_url()),
-        ("SECRET_PREFIX", "test/".to_owned()),
-        ("PLATFORM_APP_CLIENT_ID", sim.platform_app().client_id),
-        ("PLATFORM_APP_SECRET_ID", "test/platform".to_owned()),
-        ("STATE_SIGNING_KEY_SECRET_ID", "test/state".to_owned()),
-        ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let config = Config::from_map(&vars).expect("config");
-    let platform = Platform::new(config.clone(), &sdk).expect("platform");
+    let api = api::App::new(config.clone(), function_aws("ApiFunction")).expect("api");
+    let sync = sync::App::new(config, function_aws("SyncFunction")).expect("sync");
+    let sim = stack.sim().expect("the simulator runs");
     let info = sim.tenants().remove(0);
     let tenant_id = TenantId::parse(&info.tenant_id).expect("tenant");
     platform
@@ -133,14 +80,14 @@ async fn start(users: usize, groups: usize) -> Local {
         })
         .await
         .expect("tenant");
+    let tenant = info.tenant_id;
     Local {
-        _moto: moto,
-        api: api::App::new(config.clone(), &sdk).expect("api"),
-        sync: sync::App::new(config, &sdk).expect("sync"),
+        stack,
+        api,
+        sync,
         platform,
-        sim,
         queue_url,
-        tenant: info.tenant_id,
+        tenant,
     }
 }
 
@@ -287,7 +234,12 @@ async fn given_a_connected_tenant_when_a_sync_is_requested_then_its_log_and_stor
             None => break,
         }
     }
-    let truth = local.sim.truth(&local.tenant).expect("truth");
+    let truth = local
+        .stack
+        .sim()
+        .expect("the simulator runs")
+        .truth(&local.tenant)
+        .expect("truth");
     let truth_ids: BTreeSet<String> = truth.users.iter().map(|u| u.id.clone()).collect();
     assert_eq!(seen, truth_ids);
     assert!(pages >= 6);

@@ -69,12 +69,18 @@ async fn given_read_mode_when_the_admin_accepts_then_the_tenant_is_recorded_and_
     let location = url::Url::parse(&opened.location()).expect("absolute URL");
     assert_eq!(
         location.as_str().split('?').next(),
-        Some(format!("{}/organizations/v2.0/adminconsent", h.sim.login_base_url()).as_str())
+        Some(
+            format!(
+                "{}/organizations/v2.0/adminconsent",
+                h.sim().login_base_url()
+            )
+            .as_str()
+        )
     );
     let params: Vec<(String, String)> = location.query_pairs().into_owned().collect();
     assert_eq!(
         query_value(&params, "client_id"),
-        h.sim.platform_read_app().client_id
+        h.sim().platform_read_app().client_id
     );
     assert_eq!(
         query_value(&params, "scope"),
@@ -219,13 +225,13 @@ async fn given_forged_tampered_or_missing_states_when_the_callback_comes_then_40
     // connection)
     let h = Harness::start().await;
     let tenant = h.tenant(1);
-    h.sim
+    h.sim()
         .consent(
             &tenant.tenant_id,
             &graph_sim::ConsentChange {
                 granted: true,
                 roles: Vec::new(),
-                client_id: Some(h.sim.platform_read_app().client_id),
+                client_id: Some(h.sim().platform_read_app().client_id),
             },
         )
         .expect("consent");
@@ -283,7 +289,7 @@ async fn given_a_state_older_than_ten_minutes_when_the_callback_comes_then_400_e
     // GIVEN a correctly signed state whose flow started 11 minutes ago (its item still there)
     let h = Harness::start().await;
     let tenant = h.tenant(1);
-    h.sim.grant_consent(&tenant.tenant_id).expect("consent");
+    h.sim().grant_consent(&tenant.tenant_id).expect("consent");
     let started = Utc::now() - Duration::minutes(11);
     let claims = StateClaims::new(
         OrgId::parse("acme").expect("org"),
@@ -511,7 +517,7 @@ async fn given_write_mode_when_connected_then_the_read_write_app_is_used_and_wri
     assert!(
         h.open_start_link(&start.location())
             .await
-            .contains(&format!("client_id={}", h.sim.platform_app().client_id))
+            .contains(&format!("client_id={}", h.sim().platform_app().client_id))
     );
     let page = h.connect_by_consent(2, "write", "acme").await;
 

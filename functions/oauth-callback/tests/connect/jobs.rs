@@ -33,7 +33,7 @@ impl JobHandler for Writer {
 
 /// Graph requests other than reads that the simulator has served.
 fn graph_writes(h: &Harness) -> u64 {
-    h.sim
+    h.sim()
         .stats()
         .by_route
         .iter()

@@ -146,7 +146,7 @@ async fn given_an_own_app_without_the_write_permissions_when_posted_for_write_th
         .iter()
         .map(|p| p.name.to_owned())
         .collect();
-    h.sim
+    h.sim()
         .consent(
             &tenant.tenant_id,
             &graph_sim::ConsentChange {

@@ -54,7 +54,7 @@ async fn given_a_connected_partner_when_customers_are_listed_and_one_connected_t
     assert!(
         consent_url.starts_with(&format!(
             "{}/{}/v2.0/adminconsent",
-            h.sim.login_base_url(),
+            h.sim().login_base_url(),
             customer.tenant_id
         )),
         "{consent_url}"
@@ -76,7 +76,7 @@ async fn given_a_connected_partner_when_customers_are_listed_and_one_connected_t
 
     // AND the second customer, consented ahead of time (Partner Center), connects at once
     let second = h.tenant(2);
-    h.sim.grant_consent(&second.tenant_id).expect("consent");
+    h.sim().grant_consent(&second.tenant_id).expect("consent");
     let connected = h
         .call(
             route,

@@ -1,5 +1,6 @@
-//! One moto server and one Graph simulator per test, the table, queue and secrets the template
-//! declares, and the connection function built on them with the real clients.
+//! The local stack of one test (infra/template.yaml's table, queues and secrets in moto, the
+//! Graph simulator's demo tenants, through the devstack) and the connection function built on it
+//! with the real clients, under its own template IAM policy.
 
 use std::collections::HashMap;
 
@@ -7,131 +8,80 @@ use aws_config::SdkConfig;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use graph_sim::{SimConfig, SimHandle, TenantInfo};
 use lifecycle::model::{Job, TenantConnection};
 use lifecycle::store::keys;
-use lifecycle::{Config, Platform, TenantId};
-use local_aws::Moto;
+use lifecycle::{Platform, TenantId};
 use oauth_callback::App;
 use serde_json::Value;
 
-pub const TABLE: &str = "lifecycle";
 pub const PUBLIC_BASE_URL: &str = "https://connect.example.com";
-pub const PLATFORM_SECRET_ID: &str = "test/platform/app-secret";
-pub const READ_APP_SECRET_ID: &str = "test/platform/read-app-secret";
-pub const STATE_KEY_SECRET_ID: &str = "test/platform/state-signing-key";
 pub const STATE_KEY: &str = "test-state-signing-key-of-at-least-32-bytes";
 
-/// Everything one test needs; dropping it stops moto and the simulator.
+/// Everything one test needs; dropping it stops the stack.
 pub struct Harness {
+    /// The function, with its own template policy only (as under its execution role in AWS).
     pub app: App,
-    pub sim: SimHandle,
+    /// The stack's full credentials: what the test itself reads and writes.
     pub sdk: SdkConfig,
-
+    admin: Platform,
     pub sync_queue_url: String,
     /// The admin's browser: the flow cookie `GET /connect/start` set (`name=value`).
     pub browser_cookie: std::sync::Mutex<Option<String>>,
-    _moto: Moto,
+    stack: Stack,
 }
 
 impl Harness {
-    /// Moto, the simulator's demo tenants (a partner of two customers; the last without P1), the
-    /// resources, and the function.
+    /// The local stack with the simulator's demo tenants (a partner of two customers; the last
+    /// without P1), and the function.
     pub async fn start() -> Harness {
-        let moto = Moto::start()
-            .await
-            .expect("moto_server starts (run `make venv`)");
-        let sdk = moto.sdk_config().await;
-        let sim = graph_sim::spawn(SimConfig::demo())
-            .await
-            .expect("the simulator starts");
-
-        create_table(&sdk).await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let sync_queue_url = sqs
-            .create_queue()
-            .queue_name("sync")
+        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+        let mut options = StackOptions::new(template, GraphSource::Simulator(SimConfig::demo()));
+        // The handler is called directly; no poller or schedule competes with the test.
+        options.registry = Registry::empty();
+        options.poll_queues = false;
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        let sdk = stack.sdk_config().clone();
+        let mut config = stack.config().clone();
+        // The public HTTPS front the pages and redirects name, and the platform's own origin.
+        config.public_base_url = PUBLIC_BASE_URL.to_owned();
+        config.allowed_return_origins = vec!["https://app.example.com".to_owned()];
+        // A known state-signing key, so a test can forge or tamper with a state.
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .put_secret_value()
+            .secret_id(&config.state_signing_key_secret_id)
+            .secret_string(STATE_KEY)
             .send()
             .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
-        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        for (name, value) in [
-            (PLATFORM_SECRET_ID, sim.platform_app().client_secret),
-            (READ_APP_SECRET_ID, sim.platform_read_app().client_secret),
-            (STATE_KEY_SECRET_ID, STATE_KEY.to_owned()),
-        ] {
-            secrets
-                .create_secret()
-                .name(name)
-                .secret_string(value)
-                .send()
-                .await
-                .expect("create secret");
-        }
-
-        let vars: HashMap<String, String> = [
-            ("TABLE_NAME", TABLE.to_owned()),
-            ("SYNC_QUEUE_URL", sync_queue_url.clone()),
-            (
-                "ONBOARDING_QUEUE_URL",
-                format!("{sync_queue_url}-onboarding.fifo"),
-            ),
-            (
-                "OFFBOARDING_QUEUE_URL",
-                format!("{sync_queue_url}-offboarding.fifo"),
-            ),
-            (
-                "LICENSE_REFRESH_QUEUE_URL",
-                format!("{sync_queue_url}-license"),
-            ),
-            ("GRAPH_BASE_URL", sim.graph_base_url()),
-            ("LOGIN_BASE_URL", sim.login_base_url()),
-            ("SECRET_PREFIX", "test/".to_owned()),
-            ("PLATFORM_APP_CLIENT_ID", sim.platform_app().client_id),
-            ("PLATFORM_APP_SECRET_ID", PLATFORM_SECRET_ID.to_owned()),
-            (
-                "PLATFORM_READ_APP_CLIENT_ID",
-                sim.platform_read_app().client_id,
-            ),
-            ("PLATFORM_READ_APP_SECRET_ID", READ_APP_SECRET_ID.to_owned()),
-            (
-                "STATE_SIGNING_KEY_SECRET_ID",
-                STATE_KEY_SECRET_ID.to_owned(),
-            ),
-            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.to_owned()),
-            (
-                "ALLOWED_RETURN_ORIGINS",
-                "https://app.example.com".to_owned(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let config = Config::from_map(&vars).expect("test configuration");
-        let app = App::new(config, &sdk).expect("the function builds");
+            .expect("state-signing key");
+        let admin = Platform::new(config.clone(), &sdk).expect("platform");
+        let function_aws = stack
+            .function_sdk_config("OAuthCallbackFunction")
+            .expect("the template has the function");
+        let app = App::new(config.clone(), function_aws).expect("the function builds");
         Harness {
             app,
-            sim,
             sdk,
-
-            sync_queue_url,
+            admin,
+            sync_queue_url: config.sync_queue_url,
             browser_cookie: std::sync::Mutex::new(None),
-            _moto: moto,
+            stack,
         }
     }
 
     pub fn platform(&self) -> &Platform {
-        self.app.platform()
+        &self.admin
+    }
+
+    /// The Graph simulator.
+    pub fn sim(&self) -> &SimHandle {
+        self.stack.sim().expect("the simulator runs")
     }
 
     /// The simulator's tenants: [0] the partner, [1] a customer with P1, [2] one without.
     pub fn tenant(&self, index: usize) -> TenantInfo {
-        self.sim.tenants()[index].clone()
+        self.sim().tenants()[index].clone()
     }
 
     /// Calls the function with an HTTP API event for `route_key`, with the claims API Gateway's
@@ -228,7 +178,7 @@ impl Harness {
     pub async fn table_dump(&self) -> String {
         let items = aws_sdk_dynamodb::Client::new(&self.sdk)
             .scan()
-            .table_name(TABLE)
+            .table_name(&self.admin.config.table_name)
             .send()
             .await
             .expect("scan")
@@ -387,7 +337,7 @@ impl Harness {
             .expect("a tenant segment")
             .to_owned();
         let info = self
-            .sim
+            .sim()
             .tenants()
             .into_iter()
             .find(|t| t.tenant_id == tenant)
@@ -444,34 +394,6 @@ impl Harness {
             .await;
         self.callback(&back).await
     }
-}
-
-async fn create_table(sdk: &SdkConfig) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key schema")
-    };
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
 }
 
 /// The parts of an HTTP request a test sets.

@@ -73,19 +73,19 @@ async fn given_consent_revoked_when_tested_then_the_tenant_needs_reconnection_un
     let h = Harness::start().await;
     let info = h.tenant(1);
     assert_eq!(h.connect_by_consent(1, "write", "acme").await.status(), 200);
-    h.sim
+    h.sim()
         .consent(
             &info.tenant_id,
             &graph_sim::ConsentChange {
                 granted: false,
                 roles: Vec::new(),
-                client_id: Some(h.sim.platform_app().client_id),
+                client_id: Some(h.sim().platform_app().client_id),
             },
         )
         .expect("revoke");
     // Issued tokens outlive a revocation until they expire (up to an hour in Entra); expire them
     // now so the next call needs a new one.
-    h.sim
+    h.sim()
         .update_knobs(&info.tenant_id, |knobs| knobs.expire_tokens = true)
         .expect("expire tokens");
 
@@ -111,7 +111,7 @@ async fn given_consent_revoked_when_tested_then_the_tenant_needs_reconnection_un
     );
 
     // WHEN consent is granted again and the connection tested
-    h.sim.grant_consent(&info.tenant_id).expect("consent");
+    h.sim().grant_consent(&info.tenant_id).expect("consent");
     let tested = h
         .call(
             "POST /tenants/{tenant_id}/test",
@@ -151,7 +151,7 @@ async fn given_a_tenant_of_acme_when_globex_tests_it_or_lists_its_customers_then
     let h = Harness::start().await;
     let partner = h.tenant(0);
     assert_eq!(h.connect_by_consent(0, "write", "acme").await.status(), 200);
-    let graph_calls = h.sim.stats().requests;
+    let graph_calls = h.sim().stats().requests;
 
     // WHEN globex tests it and lists its customers
     let answers = [
@@ -176,5 +176,5 @@ async fn given_a_tenant_of_acme_when_globex_tests_it_or_lists_its_customers_then
         assert_eq!(answer.status(), 404, "{}", answer.text());
         assert_eq!(answer.json()["error"]["code"], "tenant_not_found");
     }
-    assert_eq!(h.sim.stats().requests, graph_calls);
+    assert_eq!(h.sim().stats().requests, graph_calls);
 }

@@ -13,14 +13,14 @@ use lifecycle::model::{LastSignIn, SyncRunStatus};
 use support::{Local, fast_settings, truth_memberships};
 
 fn tenant_id(local: &Local, index: usize) -> TenantId {
-    TenantId::parse(&local.sim.tenants()[index].tenant_id).expect("tenant id")
+    TenantId::parse(&local.sim().tenants()[index].tenant_id).expect("tenant id")
 }
 
 /// Asserts the store holds exactly the simulator's live accounts, groups, memberships and SKUs,
 /// and that a sample of accounts carries the right name, state and licenses.
 async fn assert_store_matches_truth(local: &Local, index: usize) {
     let tenant = tenant_id(local, index);
-    let truth = local.sim.truth(tenant.as_str()).expect("truth");
+    let truth = local.sim().truth(tenant.as_str()).expect("truth");
     let stored = local.stored(&tenant).await;
     let truth_users: BTreeSet<String> = truth.users.iter().map(|u| u.id.clone()).collect();
     assert_eq!(stored.live_accounts(), truth_users, "live accounts");
@@ -84,7 +84,7 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
     assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
     assert!(run.full);
     assert!(run.ended_at.is_some());
-    let truth = local.sim.truth(tenant.as_str()).expect("truth");
+    let truth = local.sim().truth(tenant.as_str()).expect("truth");
     assert_eq!(run.counts.accounts.added, truth.users.len() as u64);
     assert_eq!(run.counts.groups.added, truth.groups.len() as u64);
     assert_eq!(
@@ -129,7 +129,7 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
         .await
         .expect("read")
         .expect("tenant");
-    let info = &local.sim.tenants()[0];
+    let info = &local.sim().tenants()[0];
     assert_eq!(connection.display_name, info.display_name);
     let domains: BTreeSet<String> = connection
         .verified_domains
@@ -156,11 +156,11 @@ async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly
     let tenant = local.connect(0).await.tenant_id;
     let first = local.sync(&tenant, false).await;
     assert_eq!(first.status, SyncRunStatus::Ok, "{:?}", first.error);
-    let before = local.sim.truth(tenant.as_str()).expect("truth");
+    let before = local.sim().truth(tenant.as_str()).expect("truth");
 
     // WHEN accounts are added and deleted and memberships change, and the tenant syncs again
     let report = local
-        .sim
+        .sim()
         .mutate(
             tenant.as_str(),
             &Mutation {
@@ -172,7 +172,7 @@ async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly
             },
         )
         .expect("mutate");
-    let after = local.sim.truth(tenant.as_str()).expect("truth");
+    let after = local.sim().truth(tenant.as_str()).expect("truth");
     let second = local.sync(&tenant, false).await;
 
     // THEN the second run is a delta run that counted exactly the changes
@@ -218,7 +218,7 @@ async fn given_an_expired_delta_link_when_syncing_then_a_full_resync_also_remove
     let tenant = local.connect(0).await.tenant_id;
     local.sync(&tenant, false).await;
     let report = local
-        .sim
+        .sim()
         .mutate(
             tenant.as_str(),
             &Mutation {
@@ -229,7 +229,7 @@ async fn given_an_expired_delta_link_when_syncing_then_a_full_resync_also_remove
         )
         .expect("mutate");
     local
-        .sim
+        .sim()
         .update_knobs(tenant.as_str(), |k: &mut Knobs| {
             k.expire_delta_tokens = true
         })
@@ -308,7 +308,7 @@ async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_n
     assert!(local.invocations > 5, "{} invocations", local.invocations);
     assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
     // AND every object was counted once and stored once
-    let truth = local.sim.truth(tenant.as_str()).expect("truth");
+    let truth = local.sim().truth(tenant.as_str()).expect("truth");
     assert_eq!(run.counts.accounts.added, truth.users.len() as u64);
     assert_eq!(
         run.counts.memberships.added,
@@ -333,7 +333,7 @@ async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_rem
     let tenant = local.connect(0).await.tenant_id;
     local.sync(&tenant, false).await;
     let report = local
-        .sim
+        .sim()
         .mutate(
             tenant.as_str(),
             &Mutation {
@@ -344,7 +344,7 @@ async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_rem
         )
         .expect("mutate");
     local
-        .sim
+        .sim()
         .update_knobs(tenant.as_str(), |k: &mut Knobs| {
             k.expire_delta_tokens = true
         })
@@ -500,7 +500,7 @@ async fn given_a_wrong_client_secret_when_syncing_then_the_run_fails_with_the_re
     // GIVEN a tenant whose stored client secret is wrong
     let mut local = Local::start(SimConfig::single(50, 3), fast_settings()).await;
     let tenant = local.connect(0).await;
-    let info = &local.sim.tenants()[0];
+    let info = &local.sim().tenants()[0];
     local
         .platform()
         .vault

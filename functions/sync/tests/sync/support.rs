@@ -1,14 +1,12 @@
-//! The local stack of one test: a moto server with the table, the sync queue and the secrets; the
-//! Graph simulator; the sync function built with real clients pointed at both; and a driver that
-//! feeds the queue's messages to the function as Lambda's SQS event source would.
+//! The local stack of one test: infra/template.yaml's table, queues and secrets in moto and the
+//! Graph simulator (through the devstack); the sync function built with real clients pointed at
+//! both, under its own template IAM policy; and a driver that feeds the queue's messages to the
+//! function as Lambda's SQS event source would.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use chrono::Utc;
+use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use futures::TryStreamExt as _;
 use graph_sim::{SimConfig, SimHandle};
 use lifecycle::model::{
@@ -16,16 +14,16 @@ use lifecycle::model::{
     TenantAuth, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{AppCredential, Config, OrgId, Platform, SyncRunId, TenantId};
-use local_aws::Moto;
+use lifecycle::{AppCredential, OrgId, Platform, SyncRunId, TenantId};
 use serde_json::{Value, json};
+use std::time::Duration;
 use sync::{App, Settings};
 
-const TABLE: &str = "sync-test";
-
 pub struct Local {
-    _moto: Moto,
-    pub sim: SimHandle,
+    pub stack: Stack,
+    /// What the test itself does (connect, request, read): the stack's full credentials.
+    admin: Platform,
+    /// The function, with its own template policy only (as under its execution role in AWS).
     pub app: App,
     pub queue_url: String,
     /// Invocations of the function with a non-empty batch so far.
@@ -42,70 +40,35 @@ pub fn fast_settings() -> Settings {
 }
 
 impl Local {
-    /// Starts moto and the simulator (`sim`), provisions the table and queue, builds the function.
+    /// Starts the local stack (the template's resources in moto, the simulator with `sim`) and
+    /// builds the function with its own policy's credentials.
     pub async fn start(sim: SimConfig, settings: Settings) -> Local {
-        let moto = Moto::start()
-            .await
-            .expect("moto_server starts (run `make venv`)");
-        let sdk = moto.sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        create_table(&dynamodb).await;
-        let sqs = aws_sdk_sqs_client(&sdk);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("sync")
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
-        let sim = graph_sim::spawn(sim).await.expect("simulator starts");
-        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        secrets
-            .create_secret()
-            .name("test/platform/app-secret")
-            .secret_string(sim.platform_app().client_secret)
-            .send()
-            .await
-            .expect("platform secret");
-        let vars: HashMap<String, String> = [
-            ("TABLE_NAME", TABLE.to_owned()),
-            ("SYNC_QUEUE_URL", queue_url.clone()),
-            (
-                "ONBOARDING_QUEUE_URL",
-                "http://127.0.0.1:1/q/onboarding.fifo".into(),
-            ),
-            (
-                "OFFBOARDING_QUEUE_URL",
-                "http://127.0.0.1:1/q/offboarding.fifo".into(),
-            ),
-            (
-                "LICENSE_REFRESH_QUEUE_URL",
-                "http://127.0.0.1:1/q/license-refresh".into(),
-            ),
-            ("GRAPH_BASE_URL", sim.graph_base_url()),
-            ("LOGIN_BASE_URL", sim.login_base_url()),
-            ("SECRET_PREFIX", "test/".into()),
-            ("PLATFORM_APP_CLIENT_ID", sim.platform_app().client_id),
-            ("PLATFORM_APP_SECRET_ID", "test/platform/app-secret".into()),
-            (
-                "STATE_SIGNING_KEY_SECRET_ID",
-                "test/platform/state-key".into(),
-            ),
-            ("PUBLIC_BASE_URL", "http://127.0.0.1:3000".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let config = Config::from_map(&vars).expect("config");
-        let app = App::new(config, &sdk).expect("app").with_settings(settings);
+        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
+        let mut options = StackOptions::new(template, GraphSource::Simulator(sim));
+        // The test delivers the queue's messages itself; no poller or schedule competes.
+        options.registry = Registry::empty();
+        options.poll_queues = false;
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        let admin = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
+        let function_aws = stack
+            .function_sdk_config("SyncFunction")
+            .expect("the template has the function");
+        let app = App::new(stack.config().clone(), function_aws)
+            .expect("app")
+            .with_settings(settings);
+        let queue_url = stack.config().sync_queue_url.clone();
         Local {
-            _moto: moto,
-            sim,
+            stack,
+            admin,
             app,
             queue_url,
             invocations: 0,
         }
+    }
+
+    /// The Graph simulator.
+    pub fn sim(&self) -> &SimHandle {
+        self.stack.sim().expect("the simulator runs")
     }
 
     /// The same stack with the function rebuilt with other settings.
@@ -115,13 +78,13 @@ impl Local {
     }
 
     pub fn platform(&self) -> &Platform {
-        self.app.platform()
+        &self.admin
     }
 
     /// The simulator's tenant `index` as a connected tenant (its own app registration, whose
     /// secret goes to the vault).
     pub async fn connect(&self, index: usize) -> TenantConnection {
-        let info = &self.sim.tenants()[index];
+        let info = &self.sim().tenants()[index];
         let tenant_id = TenantId::parse(&info.tenant_id).expect("tenant id");
         self.platform()
             .vault
@@ -330,38 +293,6 @@ pub fn truth_memberships(truth: &graph_sim::Truth) -> BTreeSet<(String, String)>
         .iter()
         .flat_map(|g| g.member_ids.iter().map(|m| (g.id.clone(), m.clone())))
         .collect()
-}
-
-fn aws_sdk_sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(sdk)
-}
-
-async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
 }
 
 /// The SQS event Lambda would deliver for `messages`.
