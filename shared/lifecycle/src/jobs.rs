@@ -217,6 +217,7 @@ async fn run_batch(
 ) -> SqsBatchResponse {
     let mut failures = Vec::new();
     let mut blocked = false;
+    let mut started = false;
     for message in &event.records {
         let id = message.message_id.clone().unwrap_or_default();
         let fifo = message
@@ -225,12 +226,23 @@ async fn run_batch(
             .is_some_and(|arn| arn.ends_with(".fifo"));
         let out_of_time = invocation.is_some_and(|i| i.remaining() < JOB_START_RESERVE);
         if out_of_time && !blocked {
+            // A standard queue has no order to keep: the job goes back as a new message, so a
+            // job declined for the time the batch's others took never counts toward the
+            // queue's maxReceiveCount. Only after a job of this invocation started, so a job
+            // that no invocation has time for still ends in the dead-letter queue.
+            if !fifo && started && send_again(platform, message).await {
+                tracing::info!(message_id = %id, "too little time left in this invocation to start the job; sent again as a new message");
+                continue;
+            }
             tracing::info!(
                 message_id = %id,
                 "too little time left in this invocation to start the job; left for redelivery"
             );
         }
         let deadline = invocation.map(|i| i.deadline);
+        if !blocked && !out_of_time {
+            started = true;
+        }
         if blocked
             || out_of_time
             || run_message(platform, message, handler, deadline)
@@ -246,6 +258,23 @@ async fn run_batch(
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
+}
+
+/// Sends the job of `message` again to its queue as a new message (receive count 0), for a job
+/// of a standard queue declined for lack of time; whether it was sent (if not, the message is
+/// left for redelivery as before).
+async fn send_again(platform: &Platform, message: &SqsMessage) -> bool {
+    let Ok(job) = Job::from_json(message.body.as_deref().unwrap_or_default()) else {
+        return false;
+    };
+    let queue_url = crate::schedule::queue_url(&platform.config, &job);
+    match platform.queue.send_job(queue_url, &job).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(%error, job_id = %job.job_id, "a declined job could not be sent again; left for redelivery");
+            false
+        }
+    }
 }
 
 /// Marker: the message must be redelivered.

@@ -26,6 +26,8 @@ struct Worker {
     fail_once_after_first_step: bool,
     /// Removes the job's tenant (as `DELETE /tenants/{id}` does) after the first step.
     remove_tenant_while_running: Option<Platform>,
+    /// How long each job takes besides its writes.
+    takes: Option<std::time::Duration>,
 }
 
 impl JobHandler for Worker {
@@ -37,6 +39,9 @@ impl JobHandler for Worker {
     ) -> BoxFuture<'a, Result<JobStatus, JobError>> {
         Box::pin(async move {
             self.ran.lock().expect("lock").push(job.job_id.clone());
+            if let Some(takes) = self.takes {
+                tokio::time::sleep(takes).await;
+            }
             if progress.finished_step("first").is_none() {
                 progress.step(step("first")).await?;
                 if let Some(platform) = &self.remove_tenant_while_running {
@@ -828,4 +833,68 @@ async fn given_a_sync_request_that_read_the_tenant_when_the_tenant_is_removed_an
         .expect("read")
         .expect("index entry");
     assert_eq!(index.org_id.to_string(), "globex");
+}
+
+#[tokio::test]
+async fn given_a_standard_queue_batch_when_time_runs_short_after_its_first_job_then_the_others_are_sent_again_fresh_instead_of_counting_toward_the_dead_letter_queue()
+ {
+    let (local, _) = platform().await;
+    let queue_url = local
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name("jobs")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let mut config = config();
+    config.offboarding_queue_url = queue_url.clone();
+    let platform = Platform::new(config, &local._moto.sdk_config().await).expect("platform");
+    // GIVEN a connected tenant and two of its jobs on a standard queue, each on its 4th delivery
+    // (the 5th would dead-letter it), a worker whose job takes 0.6 s, and an invocation 10.5 s
+    // before its deadline (a job starts only while 10 s are left)
+    let tenant = connection(&tenant(25));
+    platform.connect_tenant(&tenant).await.expect("connected");
+    let jobs = [offboard(&tenant.tenant_id), offboard(&tenant.tenant_id)];
+    let bodies: Vec<String> = jobs
+        .iter()
+        .map(|job| serde_json::to_string(job).expect("json"))
+        .collect();
+    let worker = Worker {
+        takes: Some(std::time::Duration::from_millis(600)),
+        ..Worker::default()
+    };
+    let invocation = Invocation::with_timeout(std::time::Duration::from_millis(10_500));
+
+    // WHEN the batch runs within that invocation
+    let response = run_sqs_jobs_within(
+        &platform,
+        event_delivered("jobs", &bodies, 4),
+        &worker,
+        &invocation,
+    )
+    .await;
+
+    // THEN the first job ran; the second, never started, is not left to its 5th delivery but is
+    // on the queue again as a new message (received once so far)
+    assert_eq!(
+        *worker.ran.lock().expect("lock"),
+        vec![jobs[0].job_id.clone()]
+    );
+    assert!(
+        failed_ids(&response).is_empty(),
+        "{:?}",
+        failed_ids(&response)
+    );
+    let again = platform
+        .queue
+        .receive(&queue_url, 10, 0, 30)
+        .await
+        .expect("receive");
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].receive_count(), 1);
+    let sent: Job = serde_json::from_str(&again[0].body).expect("a job");
+    assert_eq!(sent.job_id, jobs[1].job_id);
 }
