@@ -549,7 +549,7 @@ async fn given_graph_throttling_that_outlasts_every_delivery_when_the_last_one_g
     let mut local = Local::start(SimConfig::single(40, 4), fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
     local
-        .sim
+        .sim()
         .update_knobs(tenant.as_str(), |k: &mut Knobs| {
             k.fail_rate_429 = 1.0;
             k.retry_after_s = 0.01;
@@ -579,7 +579,7 @@ async fn given_graph_throttling_that_outlasts_every_delivery_when_the_last_one_g
         Some(SyncRunStatus::Failed)
     );
     local
-        .sim
+        .sim()
         .update_knobs(tenant.as_str(), |k: &mut Knobs| k.fail_rate_429 = 0.0)
         .expect("knobs");
     let next = local.sync(&tenant, false).await;
