@@ -386,6 +386,60 @@ async fn given_a_parked_leave_when_cancelled_then_it_never_runs_and_only_its_org
 }
 
 #[tokio::test]
+async fn given_a_leave_less_than_ten_minutes_away_when_cancelled_while_it_waits_on_the_queue_then_it_is_cancelled_with_nothing_written()
+ {
+    // GIVEN alpha's leave of an account three minutes from now, which the offboarding worker
+    // has already received once (it waits on the queue, not parked: the start is near)
+    let world = World::start().await;
+    let upn = world.members(&world.alpha, 1).remove(0);
+    let leave = Utc::now() + Duration::minutes(3);
+    let (status, answer) = world
+        .alpha
+        .submit(
+            json!({"job_id": "j-soon", "type": "offboard", "account": upn,
+                       "start_at": leave.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let waiting = world
+        .record_when(
+            &world.alpha,
+            "j-soon",
+            "the worker to receive the leave",
+            |r| r.error.is_some() || !r.steps.is_empty(),
+        )
+        .await;
+    assert_eq!(waiting.status, JobStatus::Queued, "{waiting:?}");
+    assert_eq!(
+        step_outcome(&waiting, "wait_for_start"),
+        Some(StepOutcome::Pending),
+        "{waiting:?}"
+    );
+    assert!(
+        world.parked().await.is_empty(),
+        "a near leave is not parked"
+    );
+
+    // WHEN alpha cancels it before its start time
+    let (status, answer) = world.alpha.cancel("j-soon").await;
+
+    // THEN it is cancelled (not 409 "running"), nothing was written in the tenant, and the
+    // account may still sign in
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "cancelled", "{answer}");
+    let record = world
+        .record_when(&world.alpha, "j-soon", "the cancellation", |r| {
+            r.status == JobStatus::Cancelled
+        })
+        .await;
+    assert!(
+        record.steps.iter().all(|s| s.graph_request_id.is_none()),
+        "{record:?}"
+    );
+    assert!(world.enabled(&world.alpha, &upn));
+}
+
+#[tokio::test]
 async fn given_fifty_offboardings_with_three_bad_ones_when_sent_as_one_list_then_forty_seven_run_and_three_errors_name_their_field()
  {
     // GIVEN 47 accounts of alpha's tenant and three bad offboardings among them

@@ -129,6 +129,24 @@ impl JobProgress {
         self.step(step).await
     }
 
+    /// Records `step` with the job `queued`, unless the record was cancelled meanwhile; `false`
+    /// (nothing written) when it was. A job waiting for its start time stays cancellable, and a
+    /// cancellation that landed first is never overwritten.
+    pub async fn wait(&mut self, mut step: JobStep) -> Result<bool, JobError> {
+        step.at.get_or_insert_with(Utc::now);
+        self.record.status = JobStatus::Queued;
+        self.record.updated_at = Utc::now();
+        match self.record.steps.iter_mut().find(|s| s.name == step.name) {
+            Some(existing) => *existing = step,
+            None => self.record.steps.push(step),
+        }
+        let key = keys::job(&self.record.tenant_id, &self.record.job_id);
+        Ok(self
+            .store
+            .put_unless(&key, &self.record, "status", crate::schedule::CANCELLED)
+            .await?)
+    }
+
     async fn save(&mut self) -> Result<(), JobError> {
         self.record.updated_at = Utc::now();
         let key = keys::job(&self.record.tenant_id, &self.record.job_id);
@@ -440,6 +458,20 @@ async fn run_connected(
     if let Some(reason) = refusal(job, &tenant) {
         tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job refused");
         return fail(&mut progress, handler, job, reason).await;
+    }
+    // A job whose start time is near waits on the queue without ever being `running`, so it can
+    // be cancelled until its start time.
+    match crate::schedule::hold(&mut progress, job, Utc::now()).await? {
+        crate::schedule::Hold::Start => {}
+        crate::schedule::Hold::Waits(start_at) => {
+            return Err(JobError::Transient(format!(
+                "the job starts at {start_at}, not before"
+            )));
+        }
+        crate::schedule::Hold::Cancelled => {
+            tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "job cancelled while it waited for its start time; skipped");
+            return Ok(());
+        }
     }
     // Conditional: a job cancelled since it was read (DELETE on the job) is not started.
     progress.record.status = JobStatus::Running;

@@ -146,6 +146,66 @@ pub async fn gate(
     Ok(StartGate::Parked)
 }
 
+/// What a worker does with a job before starting it ([`hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// No start time, a dry run, a start time further than [`PARK_AFTER`] (the worker parks it),
+    /// or the start time has come: start it.
+    Start,
+    /// Starts within [`PARK_AFTER`], at this time: the record stays `queued` with a pending
+    /// [`WAIT_FOR_START`] step and the message goes back to the queue for redelivery.
+    Waits(DateTime<Utc>),
+    /// Cancelled while it waited: skip it.
+    Cancelled,
+}
+
+/// The rule for a job whose start time is near (at most [`PARK_AFTER`] away): it waits on the
+/// queue as `queued`, never `running`, so `DELETE /tenants/{id}/jobs/{job_id}` cancels it until
+/// its start time, exactly as it cancels a parked one. The wait is written conditionally, so a
+/// cancellation that lands first wins and the job is skipped. From its start time the job runs
+/// and a cancellation answers 409.
+pub async fn hold(
+    progress: &mut JobProgress,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> Result<Hold, JobError> {
+    let Some(start_at) = job.start_at() else {
+        return Ok(Hold::Start);
+    };
+    if job.dry_run || progress.finished_step(WAIT_FOR_START).is_some() {
+        return Ok(Hold::Start);
+    }
+    let waited = progress
+        .record()
+        .steps
+        .iter()
+        .any(|s| s.name == WAIT_FOR_START);
+    if start_at <= now {
+        // Its wait ends here, written while the record is still `queued`, so a cancellation that
+        // landed first still wins.
+        let done = wait_step(StepOutcome::Done, "start time reached".into());
+        return Ok(if !waited || progress.wait(done).await? {
+            Hold::Start
+        } else {
+            Hold::Cancelled
+        });
+    }
+    if start_at - now > PARK_AFTER {
+        return Ok(Hold::Start);
+    }
+    let step = wait_step(
+        StepOutcome::Pending,
+        format!(
+            "waits on the queue; runs at {start_at}, not before (cancel it before then with DELETE on the job)"
+        ),
+    );
+    Ok(if progress.wait(step).await? {
+        Hold::Waits(start_at)
+    } else {
+        Hold::Cancelled
+    })
+}
+
 fn wait_step(outcome: StepOutcome, detail: String) -> JobStep {
     JobStep {
         name: WAIT_FOR_START.into(),
