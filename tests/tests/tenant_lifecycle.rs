@@ -460,7 +460,8 @@ async fn given_an_offboarding_submitted_through_the_api_when_its_receipt_is_aske
     let (status, body) = running.call(reqwest::Method::GET, &path, None).await;
 
     // THEN it names who asked and when, lists every step of the job record with its Graph
-    // request-id, and every write step with what its read-back observed
+    // request-id, and every write step with what its read-back observed (structured: the Graph
+    // property, its value and the read's request-id)
     assert_eq!(status, 200, "{body}");
     let receipt = &body["receipt"];
     assert_eq!(receipt["submitted_by"]["org_id"], "org-e2e", "{body}");
@@ -482,13 +483,35 @@ async fn given_an_offboarding_submitted_through_the_api_when_its_receipt_is_aske
             let observed = step["observed"].as_array().expect("observed");
             assert!(!observed.is_empty(), "{name} has no read-back: {step}");
             assert!(
-                observed
-                    .iter()
-                    .all(|o| o.as_str().unwrap_or_default().contains("request-id")),
+                observed.iter().all(|o| o["property"].is_string()
+                    && o.get("value").is_some()
+                    && o["graph_request_id"].is_string()),
                 "{step}"
             );
         }
     }
+    let read_back = |name: &str, property: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["observed"].as_array())
+            .and_then(|o| o.iter().find(|o| o["property"] == property))
+            .map(|o| o["value"].clone())
+    };
+    assert_eq!(
+        read_back("block_sign_in", "accountEnabled"),
+        Some(json!(false)),
+        "{body}"
+    );
+    assert_eq!(
+        read_back("remove_licenses", "assignedLicenses"),
+        Some(json!([]))
+    );
+    assert_eq!(
+        read_back("delete_account", "deletedItems").map(|v| v["present"].clone()),
+        Some(json!(true)),
+        "{body}"
+    );
     assert!(
         receipt["before"]
             .as_str()

@@ -579,6 +579,8 @@ impl Intake {
                     "cancelled before it started; nothing was written in the tenant".into(),
                 ),
                 at: Some(now),
+                observed: Vec::new(),
+                not_done: Vec::new(),
             });
             // Ended, so its receipt's digest is kept with it, as for a job a worker ends.
             cancelled.receipt_digest = Some(lifecycle::receipt::Receipt::of(&cancelled).digest());

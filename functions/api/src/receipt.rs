@@ -13,7 +13,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use http::header;
 use lifecycle::http::{escape_html as escape, html_response, json_response, path_param};
 use lifecycle::model::JobRecord;
-use lifecycle::receipt::Receipt;
+use lifecycle::receipt::{Observed, Receipt};
 use lifecycle::store::keys;
 use lifecycle::{JobId, Store, TenantId};
 use serde::Serialize;
@@ -80,7 +80,7 @@ async fn try_receipt(store: &Store, request: &ApiGatewayV2httpRequest) -> Result
             ),
         ));
     }
-    let receipt = Receipt::of(&record);
+    let receipt = Receipt::issued(&record);
     let value = receipt.digest();
     let digest = DigestCheck {
         algorithm: "SHA-256",
@@ -167,16 +167,21 @@ fn render(body: &ReceiptAnswer) -> String {
     if let Some(before) = &r.before {
         row(&mut html, "Before", before);
     }
-    html.push_str("</table><h2>Steps</h2><table class=\"steps\"><tr><th>Step</th><th>Outcome</th><th>When</th><th>Graph request-id</th><th>What happened / observed</th></tr>");
+    html.push_str("</table><h2>Steps</h2><table class=\"steps\"><tr><th>Step</th><th>Outcome</th><th>When</th><th>Graph request-id</th><th>What happened</th><th>Read back from Graph</th></tr>");
     for step in &r.steps {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             escape(&step.name),
             escape(&json_text(&step.outcome)),
             escape(&step.at.map_or_else(String::new, |at| at.to_rfc3339())),
             escape(step.graph_request_id.as_deref().unwrap_or("-")),
             escape(step.detail.as_deref().unwrap_or_default()),
+            step.observed
+                .iter()
+                .map(|o| escape(&observed_text(o)))
+                .collect::<Vec<_>>()
+                .join("<br>"),
         );
     }
     html.push_str("</table>");
@@ -221,6 +226,19 @@ h1{font-size:22px}h2{font-size:17px;margin-top:24px}table{border-collapse:collap
 th,td{border:1px solid #cbd2d9;padding:6px 8px;text-align:left;vertical-align:top}\
 table.facts th{width:160px;background:#f5f7fa}code{font-size:12px}footer{margin-top:24px;color:#616e7c}\
 @media print{body{margin:0}}";
+
+/// One read-back for a person: `property = value (request-id …)`.
+fn observed_text(observed: &Observed) -> String {
+    match observed {
+        Observed::Read(read) => format!(
+            "{} = {} (request-id {})",
+            read.property,
+            read.value,
+            read.graph_request_id.as_deref().unwrap_or("-")
+        ),
+        Observed::Text(text) => text.clone(),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -681,6 +681,8 @@ async fn given_a_job_completed_with_errors_when_retried_by_id_then_only_the_fail
             graph_request_id: None,
             detail: None,
             at: Some(Utc::now()),
+            observed: Vec::new(),
+            not_done: Vec::new(),
         });
     }
     local

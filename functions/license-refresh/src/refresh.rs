@@ -60,6 +60,8 @@ fn step(name: &str, outcome: StepOutcome, detail: String) -> JobStep {
         graph_request_id: None,
         detail: Some(detail),
         at: None,
+        observed: Vec::new(),
+        not_done: Vec::new(),
     }
 }
 

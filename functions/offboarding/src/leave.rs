@@ -49,6 +49,8 @@ impl JobHandler for ScheduledLeave {
                             "dry run: the leave runs at {start_at}, not before (parked until then, cancellable)"
                         )),
                         at: None,
+                        observed: Vec::new(),
+                        not_done: Vec::new(),
                     })
                     .await?;
             }

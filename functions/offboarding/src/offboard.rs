@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use futures::future::BoxFuture;
 use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{
-    Account, AccountRef, AssignedLicense, Job, JobKind, JobStatus, JobStep, OffboardJob,
-    OffboardPolicy, StepOutcome, TenantConnection,
+    Account, AccountRef, AssignedLicense, Job, JobKind, JobStatus, JobStep, Observation,
+    OffboardJob, OffboardPolicy, StepOutcome, TenantConnection,
 };
 use lifecycle::store::keys;
 use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
@@ -54,6 +54,8 @@ fn step(name: &str, outcome: StepOutcome, request_id: Option<String>, detail: St
         graph_request_id: request_id,
         detail: Some(detail),
         at: None,
+        observed: Vec::new(),
+        not_done: Vec::new(),
     }
 }
 
@@ -148,29 +150,32 @@ impl Offboarding {
                 }
                 Action::SetAutomaticReply(reply) => run.set_reply(planned_step, reply).await?,
                 Action::Refused(reason, request_id) => {
-                    run.record(
-                        planned_step.name,
+                    run.record_planned(
+                        planned_step,
                         StepOutcome::Failed,
                         request_id.clone(),
                         reason.clone(),
+                        Vec::new(),
                     )
                     .await?
                 }
                 Action::KeepDisabled => {
-                    run.record(
-                        planned_step.name,
+                    run.record_planned(
+                        planned_step,
                         StepOutcome::Done,
                         None,
                         planned_step.detail.clone(),
+                        Vec::new(),
                     )
                     .await?
                 }
                 Action::Skip | Action::BlockSignIn | Action::RevokeSessions => {
-                    run.record(
-                        planned_step.name,
+                    run.record_planned(
+                        planned_step,
                         StepOutcome::Skipped,
                         None,
                         planned_step.detail.clone(),
+                        Vec::new(),
                     )
                     .await?
                 }
@@ -312,9 +317,9 @@ async fn dry_run(
             Action::Refused(..) => StepOutcome::Failed,
             _ => StepOutcome::Pending,
         };
-        progress
-            .step(step(planned_step.name, outcome, None, planned_step.detail))
-            .await?;
+        let mut planned = step(planned_step.name, outcome, None, planned_step.detail);
+        planned.not_done = planned_step.not_done;
+        progress.step(planned).await?;
     }
     Ok(JobStatus::Succeeded)
 }
@@ -350,19 +355,23 @@ impl ReadBack {
 }
 
 impl Run<'_, '_> {
-    async fn record(
+    /// Records a step of the plan: its outcome, the request-id of its write, what the read-back
+    /// observed, and what the plan knew it cannot do.
+    async fn record_planned(
         &mut self,
-        name: &str,
+        planned_step: &PlannedStep,
         outcome: StepOutcome,
         request_id: Option<String>,
         detail: String,
+        observed: Vec<Observation>,
     ) -> Result<(), JobError> {
         if outcome == StepOutcome::Failed {
             self.failed = true;
         }
-        self.progress
-            .step(step(name, outcome, request_id, detail))
-            .await
+        let mut recorded = step(planned_step.name, outcome, request_id, detail);
+        recorded.observed = observed;
+        recorded.not_done = planned_step.not_done.clone();
+        self.progress.step(recorded).await
     }
 
     /// Reads the account back from Graph (one `$batch`: the account and its memberships) and
@@ -428,11 +437,12 @@ impl Run<'_, '_> {
                     sent.push(planned_step);
                 }
                 _ => {
-                    self.record(
-                        planned_step.name,
+                    self.record_planned(
+                        planned_step,
                         StepOutcome::Skipped,
                         None,
                         planned_step.detail.clone(),
+                        Vec::new(),
                     )
                     .await?
                 }
@@ -472,26 +482,29 @@ impl Run<'_, '_> {
         let mut disagreements = Vec::new();
         for planned_step in sent {
             let name = planned_step.name;
-            let (agrees, observed) = if name == plan::BLOCK_SIGN_IN {
+            let read_id = read.request_id.as_deref();
+            let (agrees, observed, seen) = if name == plan::BLOCK_SIGN_IN {
                 (
                     !after.enabled,
                     format!("read-back accountEnabled={}", after.enabled),
+                    Observation::new("accountEnabled", after.enabled, read_id),
                 )
             } else {
+                let valid_from = after.sessions_valid_from.map(|at| at.to_rfc3339());
                 (
                     revoked(self.before, &after, sent_at),
                     format!(
                         "read-back signInSessionsValidFromDateTime={}",
-                        after
-                            .sessions_valid_from
-                            .map_or_else(|| "(none)".to_owned(), |at| at.to_rfc3339())
+                        valid_from.as_deref().unwrap_or("(none)")
                     ),
+                    Observation::new("signInSessionsValidFromDateTime", valid_from, read_id),
                 )
             };
             let observed = format!("{observed} (request-id {})", read.request_id());
+            let seen = vec![seen];
             if let Some((reason, request_id)) = refused.remove(name) {
                 let detail = format!("Graph refused: {}; {observed}", self.hint(name, reason));
-                self.record(name, StepOutcome::Failed, request_id, detail)
+                self.record_planned(planned_step, StepOutcome::Failed, request_id, detail, seen)
                     .await?;
             } else if let Some(request_id) = written.remove(name) {
                 if agrees {
@@ -500,19 +513,26 @@ impl Run<'_, '_> {
                     } else {
                         "sign-in sessions revoked (refresh tokens and session cookies invalidated)"
                     };
-                    self.record(
-                        name,
+                    self.record_planned(
+                        planned_step,
                         StepOutcome::Done,
                         request_id,
                         format!("{done}; {observed}"),
+                        seen,
                     )
                     .await?;
                 } else {
                     let detail = format!(
                         "Graph accepted the request but the read-back does not show it yet; {observed}; the next delivery tries again"
                     );
-                    self.record(name, StepOutcome::Failed, request_id, detail.clone())
-                        .await?;
+                    self.record_planned(
+                        planned_step,
+                        StepOutcome::Failed,
+                        request_id,
+                        detail.clone(),
+                        seen,
+                    )
+                    .await?;
                     disagreements.push(format!("{name}: {detail}"));
                 }
             }
@@ -640,7 +660,18 @@ impl Run<'_, '_> {
             StepOutcome::Failed
         };
         detail.push_str(&format!("; {observed}"));
-        self.record(planned_step.name, outcome, request_id, detail)
+        let left: Vec<&str> = self
+            .state
+            .groups
+            .iter()
+            .map(|g| g.display_name.as_str())
+            .collect();
+        let seen = vec![Observation::new(
+            "memberOf",
+            left,
+            read.request_id.as_deref(),
+        )];
+        self.record_planned(planned_step, outcome, request_id, detail, seen)
             .await
     }
 
@@ -674,6 +705,21 @@ impl Run<'_, '_> {
             self.state.inherited_licenses.len(),
             read.request_id()
         );
+        let read_id = read.request_id.as_deref();
+        let inherited: Vec<serde_json::Value> = self
+            .state
+            .inherited_licenses
+            .iter()
+            .map(|(sku, group)| serde_json::json!({"skuId": sku, "assignedByGroup": group}))
+            .collect();
+        let seen = vec![
+            Observation::new(
+                "assignedLicenses",
+                self.state.direct_licenses.clone(),
+                read_id,
+            ),
+            Observation::new("licenseAssignmentStates", inherited, read_id),
+        ];
         let (outcome, detail) = match failure {
             Some(reason) => (StepOutcome::Failed, format!("{reason}; {observed}")),
             None if !left.is_empty() => {
@@ -693,7 +739,7 @@ impl Run<'_, '_> {
                 ),
             ),
         };
-        self.record(planned_step.name, outcome, request_id, detail)
+        self.record_planned(planned_step, outcome, request_id, detail, seen)
             .await
     }
 
@@ -729,12 +775,14 @@ impl Run<'_, '_> {
             // Not recorded: the next delivery lists the collection again and removes the rest.
             return Err(error);
         }
-        let (left, observed) = match &read {
+        let (left, observed, seen) = match &read {
             Listing::Read {
                 entries: now,
                 request_id,
                 ..
             } => {
+                let names: Vec<&str> = now.iter().map(|e| e.name.as_str()).collect();
+                let seen = Observation::new(collection.property(), names, request_id.as_deref());
                 let left: Vec<&Entry> = entries
                     .iter()
                     .filter(|e| now.iter().any(|n| n.id == e.id))
@@ -745,7 +793,7 @@ impl Run<'_, '_> {
                     collection.noun(),
                     request_id.as_deref().unwrap_or("-")
                 );
-                (left, observed)
+                (left, observed, vec![seen])
             }
             Listing::Refused { reason, request_id } => (
                 Vec::new(),
@@ -753,6 +801,7 @@ impl Run<'_, '_> {
                     "read-back refused: {reason} (request-id {})",
                     request_id.as_deref().unwrap_or("-")
                 ),
+                Vec::new(),
             ),
         };
         if failures.is_empty() && !left.is_empty() {
@@ -777,7 +826,7 @@ impl Run<'_, '_> {
             StepOutcome::Failed
         };
         detail.push_str(&format!("; {observed}"));
-        self.record(planned_step.name, outcome, request_id, detail)
+        self.record_planned(planned_step, outcome, request_id, detail, seen)
             .await
     }
 
@@ -790,6 +839,18 @@ impl Run<'_, '_> {
     ) -> Result<(), JobError> {
         let (written, observed) = options::set_reply(self.graph, &self.before.id, reply).await?;
         let wanted = options::wanted_audience(reply);
+        let read_back: Vec<Observation> = match &observed {
+            ReplyState::Read {
+                status,
+                external_audience,
+                request_id,
+            } => vec![Observation::new(
+                "automaticRepliesSetting",
+                serde_json::json!({"status": status, "externalAudience": external_audience}),
+                request_id.as_deref(),
+            )],
+            ReplyState::Refused { .. } => Vec::new(),
+        };
         let (agrees, seen) = match &observed {
             ReplyState::Read {
                 status,
@@ -812,11 +873,12 @@ impl Run<'_, '_> {
         };
         match written {
             Err((reason, request_id)) => {
-                self.record(
-                    planned_step.name,
+                self.record_planned(
+                    planned_step,
                     StepOutcome::Failed,
                     request_id,
                     format!("Graph refused: {reason}; {seen}"),
+                    read_back,
                 )
                 .await
             }
@@ -839,7 +901,7 @@ impl Run<'_, '_> {
                         1
                     )
                 );
-                self.record(planned_step.name, outcome, request_id, detail)
+                self.record_planned(planned_step, outcome, request_id, detail, read_back)
                     .await
             }
         }
@@ -869,6 +931,17 @@ impl Run<'_, '_> {
             ),
             read_id.as_deref().unwrap_or("-")
         );
+        let seen = vec![Observation::new(
+            "deletedItems",
+            serde_json::json!({
+                "present": entry.is_some(),
+                "deletedDateTime": entry
+                    .as_ref()
+                    .and_then(|e| e.deleted_date_time)
+                    .map(|at| at.to_rfc3339()),
+            }),
+            read_id.as_deref(),
+        )];
         if let Some(entry) = &entry {
             let enabled = entry.account_enabled;
             update_account(self.platform, self.tenant_id, &self.before.id, |account| {
@@ -896,7 +969,7 @@ impl Run<'_, '_> {
                 )));
             }
         };
-        self.record(planned_step.name, outcome, request_id, detail)
+        self.record_planned(planned_step, outcome, request_id, detail, seen)
             .await
     }
 }

@@ -56,6 +56,15 @@ impl Collection {
         }
     }
 
+    /// The collection's Graph name, as a read-back names it.
+    pub fn property(self) -> &'static str {
+        match self {
+            Self::AuthenticationMethods => "authentication/methods",
+            Self::AppRoleAssignments => "appRoleAssignments",
+            Self::PermissionGrants => "oauth2PermissionGrants",
+        }
+    }
+
     /// What one entry is called, for a person.
     pub fn noun(self) -> &'static str {
         match self {

@@ -52,6 +52,8 @@ pub struct PlannedStep {
     pub action: Action,
     /// What it would do (or why it does nothing), for a person.
     pub detail: String,
+    /// What it cannot do, and why (recorded as the step's `not_done`).
+    pub not_done: Vec<String>,
 }
 
 /// The steps for `state` under `job`, in order: block sign-in and revoke sessions first (cutting
@@ -122,6 +124,7 @@ fn planned(name: &'static str, action: Action, detail: String) -> PlannedStep {
         name,
         action,
         detail,
+        not_done: Vec::new(),
     }
 }
 
@@ -147,12 +150,12 @@ fn groups_step(job: &OffboardJob, state: &AccountState) -> PlannedStep {
             names(&removable)
         )
     };
+    let mut not_done = Vec::new();
     for group in &kept {
         if let Some(reason) = group.removal.reason() {
-            detail.push_str(&format!(
-                "; cannot remove from {}: {reason}",
-                group.display_name
-            ));
+            let cannot = format!("cannot remove from {}: {reason}", group.display_name);
+            detail.push_str(&format!("; {cannot}"));
+            not_done.push(cannot);
         }
     }
     let action = if removable.is_empty() {
@@ -160,7 +163,10 @@ fn groups_step(job: &OffboardJob, state: &AccountState) -> PlannedStep {
     } else {
         Action::RemoveGroups(removable.into_iter().cloned().collect())
     };
-    planned(REMOVE_GROUPS, action, detail)
+    PlannedStep {
+        not_done,
+        ..planned(REMOVE_GROUPS, action, detail)
+    }
 }
 
 fn licenses_step(
@@ -195,6 +201,7 @@ fn licenses_step(
                 .join(", ")
         )
     };
+    let mut not_done = Vec::new();
     for (sku_id, group_id) in &state.inherited_licenses {
         let sku = name_of(sku_id);
         let group = state.groups.iter().find(|g| &g.id == group_id);
@@ -205,9 +212,11 @@ fn licenses_step(
                 "; license {sku} is inherited from group {name}: it goes when the account leaves the group"
             ));
         } else {
-            detail.push_str(&format!(
-                "; license {sku} is inherited from group {name} and cannot be removed directly: it stays until the account leaves that group"
-            ));
+            let cannot = format!(
+                "license {sku} is inherited from group {name} and cannot be removed directly: it stays until the account leaves that group"
+            );
+            detail.push_str(&format!("; {cannot}"));
+            not_done.push(cannot);
         }
     }
     let action = if state.direct_licenses.is_empty() {
@@ -215,7 +224,10 @@ fn licenses_step(
     } else {
         Action::RemoveLicenses(state.direct_licenses.clone())
     };
-    planned(REMOVE_LICENSES, action, detail)
+    PlannedStep {
+        not_done,
+        ..planned(REMOVE_LICENSES, action, detail)
+    }
 }
 
 fn entries_step(collection: Collection, listing: &Listing) -> PlannedStep {

@@ -24,6 +24,8 @@ pub fn step(
         graph_request_id: request_id,
         detail: Some(detail.into()),
         at: None,
+        observed: Vec::new(),
+        not_done: Vec::new(),
     }
 }
 

@@ -346,6 +346,8 @@ async fn crashed_record(world: &World, job: &Value, created: Option<&str>) {
         graph_request_id: None,
         detail: Some("checks passed".into()),
         at: Some(Utc::now()),
+        observed: Vec::new(),
+        not_done: Vec::new(),
     });
     if let Some(id) = created {
         record.steps.push(JobStep {
@@ -354,6 +356,8 @@ async fn crashed_record(world: &World, job: &Value, created: Option<&str>) {
             graph_request_id: Some("r-1".into()),
             detail: Some(format!("created account {id}")),
             at: Some(Utc::now()),
+            observed: Vec::new(),
+            not_done: Vec::new(),
         });
     }
     world
@@ -967,8 +971,18 @@ async fn given_a_start_time_minutes_away_when_run_then_the_message_is_handed_bac
         "redelivered after the visibility timeout"
     );
     assert_eq!(world.sim().stats().requests, requests);
+    // (still queued, so it can be cancelled until its start time)
     let record = world.record("j-soon").await;
-    assert!(error_of(&record).contains("not before"), "{record:#?}");
+    assert_eq!(record.status, JobStatus::Queued, "{record:#?}");
+    let wait = step(&record, "wait_for_start");
+    assert_eq!(wait.outcome, StepOutcome::Pending, "{record:#?}");
+    assert!(
+        wait.detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not before"),
+        "{record:#?}"
+    );
 }
 
 // ------------------------------------------------------- the queue's order and its dead-letter queue

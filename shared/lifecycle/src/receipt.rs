@@ -3,22 +3,31 @@
 //! the same record always gives the same receipt. Its SHA-256 digest (of the canonical JSON:
 //! object keys sorted, no whitespace, UTF-8) is kept with the job record when the job ends, so a
 //! copy handed to an auditor can be checked against it later.
+//!
+//! The receipt reads the steps' structured read-backs ([`JobStep::observed`]) and what they could
+//! not do ([`JobStep::not_done`]). A record that ended before those fields existed keeps the
+//! receipt it was issued with (v1, read from the steps' detail text), so its kept digest still
+//! matches: [`Receipt::issued`].
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::model::{JobKind, JobRecord, JobStatus, StepOutcome, Submitter};
+use crate::model::{JobKind, JobRecord, JobStatus, JobStep, Observation, StepOutcome, Submitter};
 
 /// What the receipt is, in its own first field.
-pub const RECEIPT_KIND: &str = "m365-lifecycle job receipt v1";
+pub const RECEIPT_KIND: &str = "m365-lifecycle job receipt v2";
+/// The kind of a receipt issued before read-backs were structured (their text in `observed`).
+pub const RECEIPT_KIND_V1: &str = "m365-lifecycle job receipt v1";
 
 /// A job's receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Receipt {
+    /// [`RECEIPT_KIND`] (or [`RECEIPT_KIND_V1`] for a record ended before v2).
     pub receipt: &'static str,
     pub tenant_id: String,
     pub job_id: String,
@@ -43,31 +52,119 @@ pub struct Receipt {
 }
 
 /// One step on the receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ReceiptStep {
     pub name: String,
     pub outcome: StepOutcome,
     pub at: Option<DateTime<Utc>>,
     pub graph_request_id: Option<String>,
     pub detail: Option<String>,
-    /// What the read-back after the step observed (with the read's request-id).
-    pub observed: Vec<String>,
+    /// What the read-back after the step observed in Graph (each with the read's request-id).
+    pub observed: Vec<Observed>,
+}
+
+/// One read-back value on the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Observed {
+    /// The property read, Graph's value and the read's request-id (v2).
+    Read(Observation),
+    /// A read-back clause of the step's detail text (v1 receipts only).
+    Text(String),
 }
 
 /// Something the job did not do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct NotDone {
     pub step: String,
     pub reason: String,
 }
 
 /// Step details are `; `-separated clauses; these open a clause that says what a step could not
-/// do (a group Graph cannot change, a license that only leaves with its group).
+/// do (a group Graph cannot change, a license that only leaves with its group). v1 only.
 const CANNOT: [&str; 2] = ["cannot ", "license "];
 
 impl Receipt {
-    /// The receipt of `record`.
+    /// The receipt of `record`, from its steps' structured read-backs.
     pub fn of(record: &JobRecord) -> Receipt {
+        let steps = record
+            .steps
+            .iter()
+            .map(|step| {
+                receipt_step(
+                    step,
+                    step.observed.iter().cloned().map(Observed::Read).collect(),
+                )
+            })
+            .collect();
+        let mut not_done = Vec::new();
+        for step in &record.steps {
+            if step.outcome == StepOutcome::Failed {
+                not_done.push(failed(step));
+            }
+            not_done.extend(step.not_done.iter().map(|reason| NotDone {
+                step: step.name.clone(),
+                reason: reason.clone(),
+            }));
+        }
+        Self::from_parts(record, RECEIPT_KIND, steps, not_done)
+    }
+
+    /// The receipt `record` was issued with: [`of`](Self::of), except for a record that ended
+    /// before read-backs were structured and whose kept digest is that of its v1 receipt (read
+    /// from the detail text), which keeps that receipt so a copy handed out then still checks.
+    pub fn issued(record: &JobRecord) -> Receipt {
+        let current = Self::of(record);
+        let Some(kept) = record.receipt_digest.as_deref() else {
+            return current;
+        };
+        if current.digest() == kept {
+            return current;
+        }
+        let v1 = Self::v1(record);
+        if v1.digest() == kept { v1 } else { current }
+    }
+
+    /// The v1 receipt of `record`: read-backs and what was not done read from the steps' detail
+    /// text.
+    pub fn v1(record: &JobRecord) -> Receipt {
+        let steps = record
+            .steps
+            .iter()
+            .map(|step| {
+                let observed = clauses(step.detail.as_deref())
+                    .filter(|c| c.starts_with("read-back") || c.contains(" read-back "))
+                    .map(|c| Observed::Text(c.to_owned()))
+                    .collect();
+                receipt_step(step, observed)
+            })
+            .collect();
+        let mut not_done = Vec::new();
+        for step in &record.steps {
+            if step.outcome == StepOutcome::Failed {
+                not_done.push(failed(step));
+                continue;
+            }
+            for clause in clauses(step.detail.as_deref()) {
+                let cannot = clause.contains("cannot ")
+                    && CANNOT.iter().any(|start| clause.starts_with(start));
+                if cannot {
+                    not_done.push(NotDone {
+                        step: step.name.clone(),
+                        reason: clause.to_owned(),
+                    });
+                }
+            }
+        }
+        Self::from_parts(record, RECEIPT_KIND_V1, steps, not_done)
+    }
+
+    fn from_parts(
+        record: &JobRecord,
+        kind: &'static str,
+        steps: Vec<ReceiptStep>,
+        mut not_done: Vec<NotDone>,
+    ) -> Receipt {
         let (account, policy) = match record.job.as_ref().map(|job| &job.kind) {
             Some(JobKind::Offboard(offboard)) => (
                 Some(offboard.account.to_string()),
@@ -83,41 +180,6 @@ impl Receipt {
             }
             _ => (None, None),
         };
-        let steps: Vec<ReceiptStep> = record
-            .steps
-            .iter()
-            .map(|step| ReceiptStep {
-                name: step.name.clone(),
-                outcome: step.outcome,
-                at: step.at,
-                graph_request_id: step.graph_request_id.clone(),
-                detail: step.detail.clone(),
-                observed: clauses(step.detail.as_deref())
-                    .filter(|c| c.starts_with("read-back") || c.contains(" read-back "))
-                    .map(str::to_owned)
-                    .collect(),
-            })
-            .collect();
-        let mut not_done = Vec::new();
-        for step in &record.steps {
-            if step.outcome == StepOutcome::Failed {
-                not_done.push(NotDone {
-                    step: step.name.clone(),
-                    reason: step.detail.clone().unwrap_or_else(|| "failed".to_owned()),
-                });
-                continue;
-            }
-            for clause in clauses(step.detail.as_deref()) {
-                let cannot = clause.contains("cannot ")
-                    && CANNOT.iter().any(|start| clause.starts_with(start));
-                if cannot {
-                    not_done.push(NotDone {
-                        step: step.name.clone(),
-                        reason: clause.to_owned(),
-                    });
-                }
-            }
-        }
         if let Some(error) = &record.error
             && record.status == JobStatus::Failed
         {
@@ -127,7 +189,7 @@ impl Receipt {
             });
         }
         Receipt {
-            receipt: RECEIPT_KIND,
+            receipt: kind,
             tenant_id: record.tenant_id.to_string(),
             job_id: record.job_id.to_string(),
             job_type: record.job_type.clone(),
@@ -179,6 +241,25 @@ pub fn sha256_hex(text: &str) -> String {
     hex
 }
 
+fn receipt_step(step: &JobStep, observed: Vec<Observed>) -> ReceiptStep {
+    ReceiptStep {
+        name: step.name.clone(),
+        outcome: step.outcome,
+        at: step.at,
+        graph_request_id: step.graph_request_id.clone(),
+        detail: step.detail.clone(),
+        observed,
+    }
+}
+
+/// A failed step on the "not done" list, its detail as the reason.
+fn failed(step: &JobStep) -> NotDone {
+    NotDone {
+        step: step.name.clone(),
+        reason: step.detail.clone().unwrap_or_else(|| "failed".to_owned()),
+    }
+}
+
 fn clauses(detail: Option<&str>) -> impl Iterator<Item = &str> {
     detail.unwrap_or_default().split("; ").map(str::trim)
 }
@@ -220,7 +301,9 @@ fn canonical(value: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Job, JobStep};
+    use crate::model::Job;
+
+    const DETAIL: &str = "removed from 1 group(s): Sales; cannot remove from Dyn: dynamic membership; read-back memberOf: 1 direct group(s) left: Dyn (request-id r-2)";
 
     fn record() -> JobRecord {
         let job: Job = serde_json::from_value(serde_json::json!({
@@ -229,28 +312,80 @@ mod tests {
         }))
         .unwrap();
         let mut record = JobRecord::queued(&job, Utc::now());
-        record.steps.push(JobStep {
-            name: "remove_groups".into(),
-            outcome: StepOutcome::Done,
-            graph_request_id: Some("r-1".into()),
-            detail: Some("removed from 1 group(s): Sales; cannot remove from Dyn: dynamic membership; read-back memberOf: 1 direct group(s) left: Dyn (request-id r-2)".into()),
-            at: None,
-        });
+        let mut step = JobStep::new("remove_groups", StepOutcome::Done, DETAIL);
+        step.graph_request_id = Some("r-1".into());
+        step.observed = vec![Observation::new(
+            "memberOf",
+            serde_json::json!(["Dyn"]),
+            Some("r-2"),
+        )];
+        step.not_done = vec!["cannot remove from Dyn: dynamic membership".into()];
+        record.steps.push(step);
         record.status = JobStatus::Succeeded;
         record
     }
 
+    /// A record as a worker wrote it before read-backs were structured: the detail text only,
+    /// with its v1 receipt's digest kept.
+    fn v1_record() -> JobRecord {
+        let mut record = record();
+        record.steps[0].observed.clear();
+        record.steps[0].not_done.clear();
+        record.receipt_digest = Some(Receipt::v1(&record).digest());
+        record
+    }
+
     #[test]
-    fn given_a_record_when_its_receipt_is_made_then_read_backs_and_what_was_not_done_are_listed() {
+    fn given_a_record_when_its_receipt_is_made_then_its_structured_read_backs_and_what_was_not_done_are_listed()
+     {
         let receipt = Receipt::of(&record());
+        assert_eq!(receipt.receipt, RECEIPT_KIND);
         assert_eq!(receipt.policy.as_deref(), Some("delete"));
-        assert_eq!(receipt.steps[0].observed.len(), 1);
-        assert!(receipt.steps[0].observed[0].starts_with("read-back memberOf"));
+        assert_eq!(
+            receipt.steps[0].observed,
+            vec![Observed::Read(Observation::new(
+                "memberOf",
+                serde_json::json!(["Dyn"]),
+                Some("r-2")
+            ))]
+        );
+        let json = serde_json::to_value(&receipt).unwrap();
+        assert_eq!(
+            json["steps"][0]["observed"][0],
+            serde_json::json!({"property": "memberOf", "value": ["Dyn"], "graph_request_id": "r-2"})
+        );
         assert_eq!(receipt.not_done.len(), 1);
         assert_eq!(
             receipt.not_done[0].reason,
             "cannot remove from Dyn: dynamic membership"
         );
+    }
+
+    #[test]
+    fn given_a_record_ended_before_read_backs_were_structured_when_read_then_it_keeps_its_v1_receipt_and_digest()
+     {
+        // GIVEN a stored record of the old shape (no `observed`, no `not_done`) and its v1 digest
+        let stored = serde_json::to_value(v1_record()).unwrap();
+        assert!(stored["steps"][0].get("observed").is_none());
+        let record: JobRecord = serde_json::from_value(stored).unwrap();
+
+        // WHEN its receipt is issued
+        let receipt = Receipt::issued(&record);
+
+        // THEN it is the v1 receipt, read from the detail text, and its digest matches the kept one
+        assert_eq!(receipt.receipt, RECEIPT_KIND_V1);
+        assert_eq!(
+            receipt.steps[0].observed,
+            vec![Observed::Text(
+                "read-back memberOf: 1 direct group(s) left: Dyn (request-id r-2)".into()
+            )]
+        );
+        assert_eq!(receipt.not_done.len(), 1);
+        assert_eq!(Some(receipt.digest()), record.receipt_digest);
+        // AND a v2 record keeps its v2 receipt
+        let mut current = self::record();
+        current.receipt_digest = Some(Receipt::of(&current).digest());
+        assert_eq!(Receipt::issued(&current).receipt, RECEIPT_KIND);
     }
 
     #[test]
@@ -262,6 +397,9 @@ mod tests {
         let mut changed = record.clone();
         changed.steps[0].graph_request_id = Some("r-9".into());
         assert_ne!(Receipt::of(&changed).digest(), digest);
+        let mut read_otherwise = record.clone();
+        read_otherwise.steps[0].observed[0].value = serde_json::json!([]);
+        assert_ne!(Receipt::of(&read_otherwise).digest(), digest);
     }
 
     #[test]

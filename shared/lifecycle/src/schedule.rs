@@ -213,6 +213,8 @@ fn wait_step(outcome: StepOutcome, detail: String) -> JobStep {
         graph_request_id: None,
         detail: Some(detail),
         at: None,
+        observed: Vec::new(),
+        not_done: Vec::new(),
     }
 }
 

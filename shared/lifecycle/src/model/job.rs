@@ -502,7 +502,7 @@ pub struct LicenseRefreshJob {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -527,7 +527,7 @@ impl JobStatus {
 }
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepOutcome {
     Pending,
@@ -538,7 +538,7 @@ pub enum StepOutcome {
 }
 
 /// One step of a job, with the Graph request id of its write (the audit trail).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct JobStep {
     /// e.g. `create_account`, `assign_licenses`, `add_groups`.
     pub name: String,
@@ -550,6 +550,59 @@ pub struct JobStep {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
+    /// What the read-back after the step observed in Graph, one entry per property read: the
+    /// step is done only when these agree with what it set. Empty for a step without a
+    /// read-back, and in records written before read-backs were kept apart from `detail`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<Observation>,
+    /// What the step could not do, and why (a group Graph cannot change, a license that only
+    /// leaves with its group): the receipt's "not done" list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_done: Vec<String>,
+}
+
+impl JobStep {
+    /// A step named `name` that ended `outcome`, with `detail` for a person; no request-id,
+    /// read-back or time yet (the record sets the time when it is written).
+    pub fn new(name: impl Into<String>, outcome: StepOutcome, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            outcome,
+            graph_request_id: None,
+            detail: Some(detail.into()),
+            at: None,
+            observed: Vec::new(),
+            not_done: Vec::new(),
+        }
+    }
+}
+
+/// One value a step's read-back observed in Graph, with the request-id of the read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Observation {
+    /// The Graph property or collection read, in Graph's words: `accountEnabled`,
+    /// `signInSessionsValidFromDateTime`, `memberOf`, `assignedLicenses`, `deletedItems`, ...
+    pub property: String,
+    /// What Graph answered: a boolean, a time, a count, or the names still there.
+    pub value: serde_json::Value,
+    /// The Graph request-id of the read, when Graph gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_request_id: Option<String>,
+}
+
+impl Observation {
+    /// `property` read as `value` by the read with `request_id`.
+    pub fn new(
+        property: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+        request_id: Option<&str>,
+    ) -> Self {
+        Self {
+            property: property.into(),
+            value: value.into(),
+            graph_request_id: request_id.map(str::to_owned),
+        }
+    }
 }
 
 /// A job's record (`T#{tenant}#JOBS` / `{job id}`), written once when the job is accepted (the
@@ -593,7 +646,7 @@ pub struct JobRecord {
 
 /// Who asked for a job: the caller's platform organization and the token's subject, both from
 /// the token API Gateway's authorizer verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Submitter {
     pub org_id: OrgId,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -24,9 +24,9 @@ pub use directory::{
 };
 pub use job::{
     AccountRef, AutomaticReply, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep,
-    LicenseRef, LicenseRefreshJob, OffboardJob, OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL,
-    PasswordHandover, PasswordSource, StepOutcome, Submitter, SyncCursor, SyncJob,
-    UpdateMembershipsJob,
+    LicenseRef, LicenseRefreshJob, Observation, OffboardJob, OffboardPolicy, OnboardJob,
+    PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource, StepOutcome, Submitter, SyncCursor,
+    SyncJob, UpdateMembershipsJob,
 };
 pub use job_parser::JobParseError;
 pub use job_schema::{job_message_schema, job_request_schema};

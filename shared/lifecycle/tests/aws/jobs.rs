@@ -90,6 +90,8 @@ fn step(name: &str) -> JobStep {
         graph_request_id: None,
         detail: None,
         at: None,
+        observed: Vec::new(),
+        not_done: Vec::new(),
     }
 }
 

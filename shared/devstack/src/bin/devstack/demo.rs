@@ -765,6 +765,19 @@ pub(crate) async fn send(
     Ok((status, body))
 }
 
+/// One read-back of a receipt step: `property=value (request-id …)` (a v1 receipt's text as is).
+fn observation(observed: &Value) -> String {
+    match observed {
+        Value::String(text) => text.clone(),
+        read => format!(
+            "{}={} (request-id {})",
+            read["property"].as_str().unwrap_or("?"),
+            read["value"],
+            read["graph_request_id"].as_str().unwrap_or("-")
+        ),
+    }
+}
+
 /// The lines of a job receipt worth showing: who, when, each step with its request-id, what was
 /// not done and why, and whether the digest matches the one kept with the job record.
 fn receipt_summary(answer: &Value) -> Vec<String> {
@@ -782,12 +795,7 @@ fn receipt_summary(answer: &Value) -> Vec<String> {
     for step in receipt["steps"].as_array().into_iter().flatten() {
         let observed = step["observed"]
             .as_array()
-            .map(|o| {
-                o.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
+            .map(|o| o.iter().map(observation).collect::<Vec<_>>().join("; "))
             .unwrap_or_default();
         lines.push(format!(
             "  {:<29} {:<8} request-id {}",
