@@ -440,6 +440,104 @@ async fn given_a_leave_less_than_ten_minutes_away_when_cancelled_while_it_waits_
 }
 
 #[tokio::test]
+async fn given_scheduled_leaves_that_cannot_run_when_submitted_then_each_is_refused_naming_its_field_and_nothing_is_kept()
+ {
+    // GIVEN alpha's tenant, and beta's tenant whose consent lacks the permission to delete
+    // authentication methods (UserAuthenticationMethod.ReadWrite.All)
+    let world = World::start().await;
+    let sim = world.stack.sim().expect("simulator");
+    let roles: Vec<String> = [
+        "User.Read.All",
+        "Group.Read.All",
+        "GroupMember.Read.All",
+        "Organization.Read.All",
+        "Domain.Read.All",
+        "User.ReadWrite.All",
+        "User.EnableDisableAccount.All",
+        "User.DeleteRestore.All",
+        "User.RevokeSessions.All",
+        "LicenseAssignment.ReadWrite.All",
+        "GroupMember.ReadWrite.All",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    sim.consent(
+        world.beta.tenant_id.as_str(),
+        &graph_sim::ConsentChange {
+            granted: true,
+            roles,
+            client_id: None,
+        },
+    )
+    .expect("consent narrowed");
+    let leave = (Utc::now() + Duration::days(2)).to_rfc3339();
+    let ghost = format!("nobody-here@{}", world.alpha.domain);
+
+    // WHEN alpha schedules the leave of an account its tenant does not have
+    let (status, answer) = world
+        .alpha
+        .submit(
+            json!({"job_id": "j-ghost", "type": "offboard", "account": ghost,
+                       "start_at": leave}),
+        )
+        .await;
+
+    // THEN it is refused at once, naming the field, and nothing of it is recorded or parked
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["field"], "account", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not found")),
+        "{answer}"
+    );
+    let (status, _) = world
+        .alpha
+        .call(reqwest::Method::GET, "/tenants/{tenant}/jobs/j-ghost", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // WHEN beta schedules a leave asking to remove the account's authentication methods
+    let upn = world.members(&world.beta, 1).remove(0);
+    let (status, answer) = world
+        .beta
+        .submit(
+            json!({"job_id": "j-methods", "type": "offboard", "account": upn,
+                       "start_at": leave, "remove_authentication_methods": true}),
+        )
+        .await;
+
+    // THEN it is refused naming the option and the permission it lacks
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["error"]["field"], "remove_authentication_methods",
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("UserAuthenticationMethod.ReadWrite.All")),
+        "{answer}"
+    );
+
+    // AND the same leave without that option is accepted and parked; nothing else is
+    let (status, answer) = world
+        .beta
+        .submit(
+            json!({"job_id": "j-plain", "type": "offboard", "account": upn,
+                       "start_at": leave}),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    world
+        .record_when(&world.beta, "j-plain", "the leave to be parked", |r| {
+            step_outcome(r, "wait_for_start") == Some(StepOutcome::Pending)
+        })
+        .await;
+    assert_eq!(world.parked().await.len(), 1);
+}
+
+#[tokio::test]
 async fn given_fifty_offboardings_with_three_bad_ones_when_sent_as_one_list_then_forty_seven_run_and_three_errors_name_their_field()
  {
     // GIVEN 47 accounts of alpha's tenant and three bad offboardings among them

@@ -38,8 +38,9 @@ use http::{HeaderValue, header};
 use lifecycle::events::Events;
 use lifecycle::http::{body_text, error_response, json_response, path_param, require_json};
 use lifecycle::model::{
-    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, JobStep, PASSWORD_HANDOVER_TTL,
-    PasswordHandover, PasswordSource, StepOutcome, Submitter, TenantConnection,
+    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, JobStep, OffboardJob,
+    PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource, StepOutcome, Submitter,
+    TenantConnection,
 };
 use lifecycle::queue::deduplication_id;
 use lifecycle::schedule::{self, QUEUED};
@@ -54,8 +55,10 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// What the job routes need: the store, the queues and the vault.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Intake {
+    /// The function's one platform: a scheduled leave is checked against its tenant in Graph.
+    platform: Platform,
     store: Store,
     queue: Queue,
     vault: Vault,
@@ -65,11 +68,25 @@ pub struct Intake {
     digest_key: Arc<tokio::sync::OnceCell<SecretString>>,
 }
 
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake").finish_non_exhaustive()
+    }
+}
+
 /// A refusal as an HTTP answer.
 type Refusal = Box<ApiGatewayV2httpResponse>;
 
 fn refuse(status: u16, code: &str, message: impl std::fmt::Display) -> Refusal {
     Box::new(error_response(status, code, message))
+}
+
+/// A refusal that names the request field at fault (`error.field`).
+fn refuse_field(status: u16, code: &str, field: &str, message: impl std::fmt::Display) -> Refusal {
+    let body = json!({"error": {"code": code, "message": message.to_string(), "field": field}});
+    let mut answer = error_response(status, code, "");
+    answer.body = Some(Body::Text(body.to_string()));
+    Box::new(answer)
 }
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> Refusal {
@@ -87,6 +104,7 @@ impl Intake {
     /// The routes over the function's one [`Platform`]'s clients (no I/O).
     pub fn new(platform: &Platform) -> Self {
         Self {
+            platform: platform.clone(),
             store: platform.store.clone(),
             queue: platform.queue.clone(),
             vault: platform.vault.clone(),
@@ -206,6 +224,12 @@ impl Intake {
                 ),
             ));
         }
+        if let JobKind::Offboard(spec) = &job.kind
+            && spec.start_at.is_some()
+            && !job.dry_run
+        {
+            self.check_leave(tenant, spec).await?;
+        }
         let digest = self.body_digest(&job, password.as_ref()).await?;
         let key = keys::job(tenant_id, &job.job_id);
         let mut record = JobRecord::queued(&job, Utc::now());
@@ -265,6 +289,39 @@ impl Intake {
         }
         tracing::info!(job_id = %job.job_id, job_type = job.job_type(), dry_run = job.dry_run, "job accepted");
         Ok(Box::new(accepted(status, &record, handover.as_deref())))
+    }
+
+    /// Checks a scheduled leave against its tenant when it is submitted
+    /// ([`offboarding::verdict::check`]): one that cannot run as asked (its account is not in the
+    /// tenant, or is deleted under keep_disabled; an option whose permission is not granted) is
+    /// refused with 422 naming the field, instead of failing at its date. 503 when Graph cannot
+    /// be read; nothing is accepted then.
+    async fn check_leave(
+        &self,
+        tenant: &TenantConnection,
+        spec: &OffboardJob,
+    ) -> Result<(), Refusal> {
+        let graph = self
+            .platform
+            .tenant_graph(tenant)
+            .await
+            .map_err(|error| unavailable("the tenant's credential could not be read", error))?;
+        match offboarding::verdict::check(&graph, &tenant.tenant_id, spec).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(doomed)) => Err(refuse_field(
+                422,
+                "leave_cannot_run",
+                doomed.field,
+                format!(
+                    "the leave cannot run as asked: {}: {}",
+                    doomed.field, doomed.reason
+                ),
+            )),
+            Err(error) => Err(unavailable(
+                "the tenant could not be read to check the leave",
+                error,
+            )),
+        }
     }
 
     /// The keyed digest of an accepted body: HMAC-SHA256 of the job as queued and of its

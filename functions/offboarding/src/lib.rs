@@ -21,6 +21,7 @@ mod plan;
 mod preflight;
 pub mod restore;
 mod snapshot;
+pub mod verdict;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{
     Account, AccountRef, AssignedLicense, Job, JobKind, JobStatus, JobStep, Observation,
-    OffboardJob, OffboardPolicy, StepOutcome, TenantConnection,
+    StepOutcome, TenantConnection,
 };
 use lifecycle::store::keys;
 use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
@@ -21,6 +21,7 @@ use crate::options::{self, Collection, Entry, Listing, ReplyState};
 use crate::plan::{self, Action, PlannedStep};
 use crate::preflight;
 use crate::snapshot;
+use crate::verdict;
 
 /// The offboard job handler.
 #[derive(Clone)]
@@ -88,17 +89,22 @@ impl Offboarding {
             .tenant_graph_until(tenant, progress.deadline())
             .await?;
         let (found, read_ids) = account::read(&graph, &spec.account).await?;
+        // The same account checks as at submit (the tenant may have changed since), before any
+        // write.
+        if let Some(doomed) = verdict::account_verdict(spec, &found, &job.tenant_id) {
+            return Err(JobError::permanent(doomed.reason));
+        }
         let state = match found {
             Found::Active(state) => state,
             Found::Missing => {
                 return Err(JobError::permanent(format!(
-                    "account {} was not found in tenant {} (neither active nor in deleted items): check the id or user principal name",
+                    "account {} was not found in tenant {}",
                     spec.account, job.tenant_id
                 )));
             }
             Found::Deleted { id, upn, enabled } => {
                 return self
-                    .already_deleted(job, spec, &id, &upn, enabled, progress)
+                    .already_deleted(job, &id, &upn, enabled, progress)
                     .await;
             }
         };
@@ -243,23 +249,16 @@ impl Offboarding {
             .collect())
     }
 
-    /// The account is in deleted items already: with the delete policy that is the goal (e.g. a
-    /// redelivery after the delete went through), otherwise a person must restore it first.
+    /// The account is in deleted items already under the delete policy: that is the goal (e.g. a
+    /// redelivery after the delete went through). Under keep_disabled the verdict has refused it.
     async fn already_deleted(
         &self,
         job: &Job,
-        spec: &OffboardJob,
         id: &str,
         upn: &str,
         enabled: Option<bool>,
         progress: &mut JobProgress,
     ) -> Result<JobStatus, JobError> {
-        if spec.policy == OffboardPolicy::KeepDisabled {
-            return Err(JobError::permanent(format!(
-                "account {upn} ({id}) is deleted (in deleted items, restorable for 30 days); restore it with POST /tenants/{}/accounts/{id}/restore, then offboard it again to keep it disabled",
-                job.tenant_id
-            )));
-        }
         let names = [
             plan::BLOCK_SIGN_IN,
             plan::REVOKE_SESSIONS,

@@ -56,6 +56,15 @@ impl Collection {
         }
     }
 
+    /// The job option that asks to empty it.
+    pub fn option(self) -> &'static str {
+        match self {
+            Self::AuthenticationMethods => "remove_authentication_methods",
+            Self::AppRoleAssignments => "remove_app_role_assignments",
+            Self::PermissionGrants => "remove_permission_grants",
+        }
+    }
+
     /// The collection's Graph name, as a read-back names it.
     pub fn property(self) -> &'static str {
         match self {
