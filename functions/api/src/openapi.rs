@@ -475,7 +475,7 @@ pub const ROUTES: &[Route] = &[
         answers: &[(
             201,
             "The connection and its permission report.",
-            Content::Json("Object"),
+            Content::Json("TenantConnected"),
         )],
         errors: &[400, 409, 415, 422, 502, 503],
     },
@@ -487,7 +487,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Tests a connection: a report per permission.",
         query: &[],
         body: None,
-        answers: &[(200, "The report.", Content::Json("Object"))],
+        answers: &[(200, "The report.", Content::Json("ConnectionTested"))],
         errors: &[400, 404, 409, 422, 502, 503],
     },
     Route {
@@ -498,7 +498,7 @@ pub const ROUTES: &[Route] = &[
         summary: "A partner tenant's GDAP customer tenants.",
         query: &[],
         body: None,
-        answers: &[(200, "The customers.", Content::Json("Object"))],
+        answers: &[(200, "The customers.", Content::Json("PartnerCustomers"))],
         errors: &[400, 404, 409, 502, 503],
     },
     Route {
@@ -510,8 +510,16 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Some(("ConnectCustomer", false)),
         answers: &[
-            (200, "The customer is connected.", Content::Json("Object")),
-            (201, "The customer is connected.", Content::Json("Object")),
+            (
+                201,
+                "The customer is connected.",
+                Content::Json("TenantConnected"),
+            ),
+            (
+                202,
+                "The customer has not consented yet: a partner administrator opens start_url.",
+                Content::Json("ConsentRequired"),
+            ),
         ],
         errors: &[400, 404, 409, 415, 422, 502, 503],
     },
@@ -821,6 +829,22 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         ("RefreshQueued", answer_of::<answers::RefreshQueued>()),
         ("JobAccepted", answer_of::<answers::JobAccepted>()),
         ("JobView", answer_of::<answers::JobView>()),
+        (
+            "TenantConnected",
+            answer_of::<lifecycle::model::TenantConnected>(),
+        ),
+        (
+            "ConnectionTested",
+            answer_of::<lifecycle::model::ConnectionTested>(),
+        ),
+        (
+            "PartnerCustomers",
+            answer_of::<lifecycle::model::PartnerCustomers>(),
+        ),
+        (
+            "ConsentRequired",
+            answer_of::<lifecycle::model::ConsentRequired>(),
+        ),
         (
             "RestoreReport",
             answer_of::<offboarding::restore::RestoreReport>(),

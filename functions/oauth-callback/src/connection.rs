@@ -17,40 +17,9 @@ use lifecycle::{DomainName, OrgId, Platform, StoreError, SyncRunId, TenantId, Va
 use serde::Serialize;
 use thiserror::Error;
 
+pub use lifecycle::model::{ConnectionReport, P1Probe};
+
 use crate::permissions::{self, PermissionCheck};
-
-/// Whether the tenant has Microsoft Entra ID P1 (needed for last sign-in per account).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct P1Probe {
-    /// `None` when it could not be told (AuditLog.Read.All missing, or Graph failed).
-    pub available: Option<bool>,
-    pub detail: String,
-}
-
-/// The outcome of testing a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConnectionReport {
-    pub tenant_id: TenantId,
-    pub mode: ConnectionMode,
-    /// The app the platform signs in as.
-    pub client_id: String,
-    /// `None` when Organization.Read.All is missing.
-    pub display_name: Option<String>,
-    pub verified_domains: Vec<DomainName>,
-    pub permissions: Vec<PermissionCheck>,
-    /// Required permissions that are missing; the connection is refused while any is.
-    pub missing_permissions: Vec<&'static str>,
-    pub entra_id_p1: P1Probe,
-    /// The offboard job's opt-in options and whether this tenant's grant allows each.
-    pub offboard_options: Vec<permissions::OptionCheck>,
-}
-
-impl ConnectionReport {
-    /// Whether the connection can be used in its mode.
-    pub fn is_usable(&self) -> bool {
-        self.missing_permissions.is_empty()
-    }
-}
 
 /// Tests a connection through `graph` (a handle for the tenant and the app to test).
 #[tracing::instrument(skip(graph), fields(tenant_id = %tenant_id, client_id = %graph.client_id()))]

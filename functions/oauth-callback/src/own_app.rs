@@ -141,12 +141,14 @@ pub(crate) async fn connect(
     match connection::connect(platform, &org_id, auth, &report, Utc::now()).await {
         Ok(connected) => json_response(
             201,
-            &json!({
-                "tenant": connected.tenant,
-                "report": report,
-                "sync_run_id": connected.sync_run_id,
-                "first_sync_queued": connected.first_sync_queued,
-            }),
+            &lifecycle::model::TenantConnected {
+                status: None,
+                partner_tenant_id: None,
+                tenant: connected.tenant,
+                report,
+                sync_run_id: connected.sync_run_id,
+                first_sync_queued: connected.first_sync_queued,
+            },
         ),
         Err(error) => connect_failed(&error),
     }

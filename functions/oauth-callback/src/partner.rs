@@ -19,14 +19,16 @@ use graph::{DelegatedAdminCustomer, GraphError, TokenError};
 use lifecycle::http::{body_text, error_response, json_response, path_param};
 use lifecycle::model::{TenantAuth, TenantConnection};
 use lifecycle::{Platform, TenantId};
-use serde_json::json;
 
 use crate::App;
 use crate::connection::{self};
 use crate::consent::{checked_return, start_link};
 use crate::own_app::{connect_failed, missing_permissions, test_failed};
 use crate::test_route::live_tenant;
-use lifecycle::model::ConnectCustomer;
+use lifecycle::model::{
+    ConnectCustomer, ConsentRequired, Customer, CustomerConnection, PartnerCustomers,
+    TenantConnected,
+};
 
 /// The partner's customers, or the answer to give.
 async fn customers_of(
@@ -88,23 +90,31 @@ pub(crate) async fn customers(
         // Only the partner's own organization's connections are shown: another organization's
         // connection of the same customer reads as not connected here.
         let connection = match platform.tenant(&tenant_id).await {
-            Ok(connection) => connection
-                .filter(|c| c.org_id == partner.org_id)
-                .map(|c| json!({"status": c.status, "mode": c.mode})),
+            Ok(connection) => {
+                connection
+                    .filter(|c| c.org_id == partner.org_id)
+                    .map(|c| CustomerConnection {
+                        status: c.status,
+                        mode: c.mode,
+                    })
+            }
             Err(error) => {
                 tracing::error!(%error, "could not read a customer's connection");
                 return error_response(503, "unavailable", "try again later");
             }
         };
-        listed.push(json!({
-            "tenant_id": tenant_id,
-            "display_name": customer.display_name,
-            "connection": connection,
-        }));
+        listed.push(Customer {
+            tenant_id,
+            display_name: customer.display_name,
+            connection,
+        });
     }
     json_response(
         200,
-        &json!({"partner_tenant_id": partner.tenant_id, "customers": listed}),
+        &PartnerCustomers {
+            partner_tenant_id: partner.tenant_id,
+            customers: listed,
+        },
     )
 }
 
@@ -189,12 +199,12 @@ pub(crate) async fn connect_customer(
             };
             return json_response(
                 202,
-                &json!({
-                    "status": "consent_required",
-                    "tenant_id": customer_id,
-                    "start_url": start_url,
-                    "message": "the platform's app is not consented in the customer tenant yet: a partner administrator with a GDAP role that may grant consent in that customer opens start_url in a browser, accepts, and signs in",
-                }),
+                &ConsentRequired {
+                    status: "consent_required",
+                    tenant_id: customer_id,
+                    start_url,
+                    message: "the platform's app is not consented in the customer tenant yet: a partner administrator with a GDAP role that may grant consent in that customer opens start_url in a browser, accepts, and signs in",
+                },
             );
         }
         Err(error) => return test_failed(&error),
@@ -213,14 +223,14 @@ pub(crate) async fn connect_customer(
     {
         Ok(connected) => json_response(
             201,
-            &json!({
-                "status": "connected",
-                "partner_tenant_id": partner.tenant_id,
-                "tenant": connected.tenant,
-                "report": report,
-                "sync_run_id": connected.sync_run_id,
-                "first_sync_queued": connected.first_sync_queued,
-            }),
+            &TenantConnected {
+                status: Some("connected"),
+                partner_tenant_id: Some(partner.tenant_id),
+                tenant: connected.tenant,
+                report,
+                sync_run_id: connected.sync_run_id,
+                first_sync_queued: connected.first_sync_queued,
+            },
         ),
         Err(error) => connect_failed(&error),
     }

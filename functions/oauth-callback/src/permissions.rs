@@ -7,7 +7,7 @@
 //! customer's own app holding `User.ReadWrite.All`) counts as granted.
 
 use lifecycle::model::{ConnectionMode, SyncOptions};
-use serde::Serialize;
+pub use lifecycle::model::{Grant, OptionCheck, PermissionCheck};
 
 /// One application permission the product asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,16 +178,6 @@ pub const OFFBOARD_OPTIONS: [(&str, &str); 4] = [
     ("automatic_reply", "MailboxSettings.ReadWrite"),
 ];
 
-/// Whether one offboard option can run in this tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OptionCheck {
-    /// The offboard job's field.
-    pub option: &'static str,
-    pub permission: &'static str,
-    /// Granted in a read/write connection: the option can run.
-    pub possible: bool,
-}
-
 /// Which offboard options the granted permissions allow (none in a read-only connection).
 pub fn offboard_options(mode: ConnectionMode, report: &[PermissionCheck]) -> Vec<OptionCheck> {
     OFFBOARD_OPTIONS
@@ -207,33 +197,6 @@ pub fn for_mode(mode: ConnectionMode) -> impl Iterator<Item = &'static Permissio
         ConnectionMode::ReadWrite => WRITE_PERMISSIONS,
     };
     READ_PERMISSIONS.iter().chain(write)
-}
-
-/// Whether a permission is granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Grant {
-    Granted,
-    Missing,
-}
-
-/// One line of the permission report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PermissionCheck {
-    pub permission: &'static str,
-    pub needed_for: &'static str,
-    pub required: bool,
-    pub status: Grant,
-    /// The broader permission that grants it, when not granted by name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub granted_through: Option<String>,
-}
-
-impl PermissionCheck {
-    /// Whether it is granted (by name or through a broader permission).
-    pub fn is_granted(&self) -> bool {
-        self.status == Grant::Granted
-    }
 }
 
 /// The report of every permission `mode` needs against the granted `roles`.

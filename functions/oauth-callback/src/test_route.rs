@@ -6,7 +6,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lifecycle::http::{error_response, json_response, path_param};
-use lifecycle::model::{ConnectionStatus, TenantConnection};
+use lifecycle::model::{ConnectionStatus, ConnectionTested, TenantConnection, TestProblem};
 use lifecycle::{Platform, TenantId, VaultError};
 use serde_json::json;
 
@@ -51,13 +51,16 @@ pub(crate) async fn test(app: &App, request: &ApiGatewayV2httpRequest) -> ApiGat
         }) => {
             return json_response(
                 200,
-                &json!({
-                    "ok": false,
-                    "tenant_id": tenant.tenant_id,
-                    "status": tenant.status,
-                    "problem": {"code": "credential_missing",
-                                "message": "the tenant's app credential is not stored; connect it again with POST /tenants"},
-                }),
+                &ConnectionTested {
+                    ok: false,
+                    tenant_id: tenant.tenant_id,
+                    status: tenant.status,
+                    report: None,
+                    problem: Some(TestProblem {
+                        code: "credential_missing",
+                        message: "the tenant's app credential is not stored; connect it again with POST /tenants",
+                    }),
+                },
             );
         }
         Err(error) => {
@@ -84,12 +87,13 @@ pub(crate) async fn test(app: &App, request: &ApiGatewayV2httpRequest) -> ApiGat
             }
             json_response(
                 200,
-                &json!({
-                    "ok": usable,
-                    "tenant_id": tenant.tenant_id,
-                    "status": tenant.status,
-                    "report": report,
-                }),
+                &ConnectionTested {
+                    ok: usable,
+                    tenant_id: tenant.tenant_id,
+                    status: tenant.status,
+                    report: Some(report),
+                    problem: None,
+                },
             )
         }
         Err(error) if error.is_retryable() => error_response(

@@ -7,6 +7,7 @@
 mod account_jobs;
 mod admin_links;
 mod connect;
+mod connection_report;
 mod directory;
 mod job;
 mod job_parser;
@@ -19,6 +20,10 @@ mod tenant;
 pub use account_jobs::{SetSignInJob, SignIn, UpdateAccountJob};
 pub use admin_links::AdminLinks;
 pub use connect::{ConnectCustomer, ModeParam, OwnAppRequest};
+pub use connection_report::{
+    ConnectionReport, ConnectionTested, ConsentRequired, Customer, CustomerConnection, Grant,
+    OptionCheck, P1Probe, PartnerCustomers, PermissionCheck, TenantConnected, TestProblem,
+};
 pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
 };
