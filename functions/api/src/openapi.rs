@@ -803,7 +803,10 @@ fn components() -> (Map<String, Value>, Vec<String>) {
             "ConnectCustomer",
             schema_of::<lifecycle::model::ConnectCustomer>(),
         ),
-        ("JobSubmission", lifecycle::model::job_request_schema()),
+        (
+            "JobSubmission",
+            closed_one_job(lifecycle::model::job_request_schema()),
+        ),
     ] {
         clashes.extend(hoist(name, schema, &mut schemas));
     }
@@ -862,6 +865,50 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         clashes.extend(hoist(name, schema, &mut schemas));
     }
     (schemas, clashes)
+}
+
+/// `schema` (an object of envelope `properties` and a `oneOf` of object branches, closed by
+/// `unevaluatedProperties: false`) with the envelope's properties copied into every branch and
+/// each branch closed by `additionalProperties: false` instead. It accepts exactly the same
+/// documents; fuzzers that generate from a schema (schemathesis) cannot generate from the
+/// `unevaluatedProperties` form once it has more than a few branches.
+fn closed_branches(mut schema: Value) -> Value {
+    let Some(root) = schema.as_object_mut() else {
+        return schema;
+    };
+    if root.get("unevaluatedProperties") != Some(&Value::Bool(false)) {
+        return schema;
+    }
+    let envelope = root.get("properties").cloned().unwrap_or_else(|| json!({}));
+    let Some(Value::Array(branches)) = root.get_mut("oneOf") else {
+        return schema;
+    };
+    for branch in branches.iter_mut() {
+        let Some(branch) = branch.as_object_mut() else {
+            continue;
+        };
+        let properties = branch.entry("properties").or_insert_with(|| json!({}));
+        if let (Some(properties), Some(envelope)) =
+            (properties.as_object_mut(), envelope.as_object())
+        {
+            for (name, value) in envelope {
+                properties
+                    .entry(name.clone())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+        branch.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    root.remove("unevaluatedProperties");
+    schema
+}
+
+/// The job submission schema with its one-job definition in the [`closed_branches`] form.
+fn closed_one_job(mut schema: Value) -> Value {
+    if let Some(one) = schema.pointer_mut("/$defs/JobRequest") {
+        *one = closed_branches(one.take());
+    }
+    schema
 }
 
 /// A body type's schema (JSON Schema 2020-12, the dialect of OpenAPI 3.1).
