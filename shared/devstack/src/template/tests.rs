@@ -86,7 +86,19 @@ fn given_the_real_template_when_parsed_then_the_api_function_serves_get_health()
             method: "GET".into(),
             path: "/health".into()
         }));
-    assert_eq!(api.timeout, Some(30), "Globals.Function.Timeout applies");
+    assert_eq!(
+        api.timeout,
+        Some(29),
+        "its own Timeout, under API Gateway's 30 s integration limit"
+    );
+    let dead_letters = template
+        .function("DeadLetterFunction")
+        .expect("DeadLetterFunction");
+    assert_eq!(
+        dead_letters.timeout,
+        Some(30),
+        "Globals.Function.Timeout applies where a function sets none"
+    );
 }
 
 #[test]
