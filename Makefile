@@ -97,7 +97,7 @@ contract-test: venv $(FUZZ_STAMP)
 	FUZZ_VENV=$(FUZZ_VENV) tools/contract-test.sh
 
 fuzz: venv $(FUZZ_STAMP)
-	FUZZ_VENV=$(FUZZ_VENV) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} tools/contract-test.sh
+	FUZZ_VENV=$(FUZZ_VENV) FUZZ_JOB_COVERAGE=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} tools/contract-test.sh
 
 demo: venv
 	cargo run --locked -p devstack -- demo
