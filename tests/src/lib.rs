@@ -1,6 +1,8 @@
 //! Support for the end-to-end tests in tests/: the real template with the test fixtures merged in,
 //! test functions that record what they were given, and a bounded wait for asynchronous outcomes.
 
+pub mod orgs;
+
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -6,140 +6,13 @@
 //! Two organizations, `alpha` and `beta`, each with its own tenant (the simulator's second and
 //! third), connected read/write by admin consent.
 
-use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
+use devstack::Stack;
 use e2e::eventually;
-use graph_sim::SimConfig;
-use lifecycle::model::{JobRecord, TenantConnection};
+use e2e::orgs::World;
+use lifecycle::model::JobRecord;
 use lifecycle::store::keys;
 use lifecycle::{JobId, Platform, TenantId};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-
-/// The stack and the two organizations' tenants.
-struct World {
-    stack: Stack,
-    platform: Platform,
-    alpha: Org,
-    beta: Org,
-}
-
-/// One organization: its API client and its tenant.
-struct Org {
-    http: reqwest::Client,
-    api_url: String,
-    tenant_id: TenantId,
-    domain: String,
-}
-
-impl World {
-    async fn start() -> World {
-        let template = Template::load(&template_path()).expect("infra/template.yaml loads");
-        let options = StackOptions::new(template, GraphSource::Simulator(SimConfig::demo()));
-        let stack = Stack::start(options).await.expect("the stack starts");
-        let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
-        let alpha = connect(&stack, &platform, "alpha", 1).await;
-        let beta = connect(&stack, &platform, "beta", 2).await;
-        World {
-            stack,
-            platform,
-            alpha,
-            beta,
-        }
-    }
-
-    /// A stored secret's value, `None` when there is none.
-    async fn secret(&self, name: &str) -> Option<String> {
-        self.platform
-            .vault
-            .get_secret(name)
-            .await
-            .ok()
-            .map(|value| value.expose_secret().to_owned())
-    }
-
-    /// The job's record once it satisfies `done`.
-    async fn record_when(
-        &self,
-        org: &Org,
-        job_id: &str,
-        what: &str,
-        done: impl Fn(&JobRecord) -> bool,
-    ) -> JobRecord {
-        let key = keys::job(&org.tenant_id, &JobId::parse(job_id).expect("job id"));
-        eventually(what, || async {
-            self.platform
-                .store
-                .get::<JobRecord>(&key)
-                .await
-                .ok()
-                .flatten()
-                .filter(&done)
-        })
-        .await
-    }
-}
-
-/// Connects the simulator's tenant `index` to organization `org` (admin consent granted there).
-async fn connect(stack: &Stack, platform: &Platform, org: &str, index: usize) -> Org {
-    let sim = stack.sim().expect("simulator");
-    let info = sim.tenants().remove(index);
-    sim.grant_consent(&info.tenant_id).expect("consent");
-    let tenant: TenantConnection = serde_json::from_value(json!({
-        "tenant_id": info.tenant_id, "org_id": org, "display_name": info.display_name,
-        "verified_domains": info.verified_domains, "mode": "read_write", "auth": {"kind": "consent"},
-        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
-        "sync_interval_minutes": 60
-    }))
-    .expect("a tenant connection");
-    platform
-        .connect_tenant(&tenant)
-        .await
-        .expect("tenant saved");
-    Org {
-        http: e2e::api_client(stack, org),
-        api_url: stack.api_url().to_owned(),
-        tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
-        domain: info.default_domain.clone(),
-    }
-}
-
-impl Org {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let path = path.replace("{tenant}", self.tenant_id.as_str());
-        let mut request = self.http.request(method, format!("{}{path}", self.api_url));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the API answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("a body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn submit(&self, job: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, "/tenants/{tenant}/jobs", Some(job))
-            .await
-    }
-
-    /// An onboard job of this organization's tenant; with `start_at` a day ahead it is validated
-    /// and then parked, so its password secret stays until the start.
-    fn onboard(&self, job_id: &str, nickname: &str, password: Value, parked: bool) -> Value {
-        let mut job = json!({
-            "job_id": job_id, "type": "onboard",
-            "given_name": "New", "surname": "Hire", "display_name": format!("New Hire {nickname}"),
-            "mail_nickname": nickname,
-            "user_principal_name": format!("{nickname}@{}", self.domain),
-            "usage_location": "US", "password": password,
-        });
-        if parked {
-            job["start_at"] = json!((chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339());
-        }
-        job
-    }
-}
 
 #[tokio::test]
 async fn given_another_orgs_parked_onboarding_when_an_attacker_reuses_its_job_id_then_the_generated_password_is_not_theirs_to_take()
@@ -504,12 +377,8 @@ async fn given_tokens_without_the_write_or_admin_scope_when_they_change_a_tenant
     // write but not administer tenants
     let world = World::start().await;
     let org = &world.alpha;
-    let as_scoped = |scopes: &[&str]| Org {
-        http: e2e::scoped_api_client(&world.stack, "alpha", scopes),
-        api_url: org.api_url.clone(),
-        tenant_id: org.tenant_id.clone(),
-        domain: org.domain.clone(),
-    };
+    let as_scoped =
+        |scopes: &[&str]| org.with_client(e2e::scoped_api_client(&world.stack, "alpha", scopes));
     let reader = as_scoped(&["lifecycle.read"]);
     let writer = as_scoped(&["lifecycle.read", "lifecycle.write"]);
 
