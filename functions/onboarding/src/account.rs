@@ -16,7 +16,7 @@ use lifecycle::model::{
 use lifecycle::{JobProgress, Platform, UsageLocation};
 
 use crate::rules::{self, Check, PlannedCall};
-use crate::steps::{self, VALIDATE, step};
+use crate::steps::{self, Decided, VALIDATE, step};
 
 /// Step name of the PATCH of the account's properties.
 pub const UPDATE_PROFILE: &str = "update_profile";
@@ -478,33 +478,14 @@ pub async fn run(
     }
     let decision = decide(update, tenant, &facts);
 
-    if job.dry_run {
-        steps::record_checks(progress, &decision.checks).await?;
-        steps::record_warnings(progress, &decision.warnings).await?;
-        steps::record_plan(progress, &decision.plan()).await?;
-        return match rules::failures(&decision.checks) {
-            Some(reason) => Err(JobError::Permanent(reason)),
-            None => Ok(JobStatus::Succeeded),
-        };
-    }
-    if !resumed {
-        steps::record_checks(progress, &decision.checks).await?;
-    }
-    if let Some(reason) = rules::failures(&decision.checks) {
-        return Err(JobError::Permanent(reason));
-    }
-    if !resumed {
-        steps::record_warnings(progress, &decision.warnings).await?;
-        let mut summary = format!("{} checks passed", decision.checks.len());
-        if !decision.unchanged.is_empty() {
-            summary.push_str(&format!(
-                "; nothing to do for: {}",
-                decision.unchanged.join(", ")
-            ));
-        }
-        progress
-            .step(step(VALIDATE, StepOutcome::Done, None, summary))
-            .await?;
+    let decided = Decided {
+        checks: &decision.checks,
+        warnings: &decision.warnings,
+        plan: &decision.plan(),
+        summary: steps::validated_summary(decision.checks.len(), &decision.unchanged),
+    };
+    if let Some(status) = steps::settle_decision(progress, job.dry_run, decided).await? {
+        return Ok(status);
     }
     write(&graph, progress, &decision).await?;
     let after = read_back(&graph, progress, update, &decision, facts.account.as_ref()).await?;

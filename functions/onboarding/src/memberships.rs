@@ -11,7 +11,7 @@ use lifecycle::{JobProgress, Platform};
 
 use crate::reads;
 use crate::rules::{self, GroupChoice, MembershipDecision};
-use crate::steps::{self, GroupChange, VALIDATE, step};
+use crate::steps::{self, Decided, GroupChange, step};
 
 /// Step name of the license change.
 pub const CHANGE_LICENSES: &str = "change_licenses";
@@ -39,41 +39,16 @@ pub async fn run(
     let facts = reads::membership_facts(&graph, &update.account, &groups, with_skus).await?;
     let names = reads::group_names(&graph, &rules::inheriting_groups(update, &facts)).await?;
     let decision = rules::decide_memberships(update, tenant, &facts, &names);
-    let resumed = progress.finished_step(VALIDATE).is_some();
-
-    if job.dry_run {
-        steps::record_checks(progress, &decision.checks).await?;
-        steps::record_warnings(progress, &decision.warnings).await?;
-        steps::record_plan(progress, &decision.plan()).await?;
-        return match rules::failures(&decision.checks) {
-            Some(reason) => Err(JobError::Permanent(reason)),
-            None => Ok(JobStatus::Succeeded),
-        };
-    }
-    if !resumed {
-        steps::record_checks(progress, &decision.checks).await?;
-    }
-    if let Some(reason) = rules::failures(&decision.checks) {
-        return Err(JobError::Permanent(reason));
-    }
-    if !resumed {
-        steps::record_warnings(progress, &decision.warnings).await?;
-        progress
-            .step(step(VALIDATE, StepOutcome::Done, None, summary(&decision)))
-            .await?;
+    let decided = Decided {
+        checks: &decision.checks,
+        warnings: &decision.warnings,
+        plan: &decision.plan(),
+        summary: steps::validated_summary(decision.checks.len(), &decision.unchanged),
+    };
+    if let Some(status) = steps::settle_decision(progress, job.dry_run, decided).await? {
+        return Ok(status);
     }
     apply(&graph, progress, &decision).await
-}
-
-fn summary(decision: &MembershipDecision) -> String {
-    let mut summary = format!("{} checks passed", decision.checks.len());
-    if !decision.unchanged.is_empty() {
-        summary.push_str(&format!(
-            "; nothing to do for: {}",
-            decision.unchanged.join(", ")
-        ));
-    }
-    summary
 }
 
 async fn apply(

@@ -11,7 +11,7 @@ use lifecycle::{JobProgress, Platform};
 
 use crate::account::{UPDATE_SYNCED_ACCOUNT, synced_account};
 use crate::rules::{self, Check, PlannedCall};
-use crate::steps::{self, VALIDATE, step};
+use crate::steps::{self, Decided, step};
 
 /// Step name of the `accountEnabled` change.
 pub const SET_SIGN_IN: &str = "set_sign_in";
@@ -113,30 +113,14 @@ pub async fn run(
         .await?;
     let before = account(&graph, &set.account.to_string()).await?;
     let decision = decide(set, tenant, before.as_ref());
-    let resumed = progress.finished_step(VALIDATE).is_some();
-    if job.dry_run {
-        steps::record_checks(progress, &decision.checks).await?;
-        steps::record_plan(progress, &decision.plan()).await?;
-        return match rules::failures(&decision.checks) {
-            Some(reason) => Err(JobError::Permanent(reason)),
-            None => Ok(JobStatus::Succeeded),
-        };
-    }
-    if !resumed {
-        steps::record_checks(progress, &decision.checks).await?;
-    }
-    if let Some(reason) = rules::failures(&decision.checks) {
-        return Err(JobError::Permanent(reason));
-    }
-    if !resumed {
-        progress
-            .step(step(
-                VALIDATE,
-                StepOutcome::Done,
-                None,
-                format!("{} checks passed", decision.checks.len()),
-            ))
-            .await?;
+    let decided = Decided {
+        checks: &decision.checks,
+        warnings: &[],
+        plan: &decision.plan(),
+        summary: steps::validated_summary(decision.checks.len(), &[]),
+    };
+    if let Some(status) = steps::settle_decision(progress, job.dry_run, decided).await? {
+        return Ok(status);
     }
     let id = decision.account_id.as_str();
     let started = Utc::now();

@@ -82,6 +82,58 @@ pub async fn record_warnings(
     Ok(())
 }
 
+/// What a handler decided before any write: the validation results, the warnings, the Graph
+/// calls a real run makes (its plan) and the summary recorded on the [`VALIDATE`] step.
+pub struct Decided<'a> {
+    pub checks: &'a [Check],
+    pub warnings: &'a [String],
+    pub plan: &'a [PlannedCall],
+    pub summary: String,
+}
+
+/// The one "record the checks, end a dry run with the plan, fail on failures" block every
+/// handler runs before writing. A dry run records checks, warnings and plan and ends (its status
+/// is returned); a real run records checks and warnings once (not again on a resumed delivery,
+/// which [`VALIDATE`] marks), fails permanently on a failed check, and answers `None`: go on.
+pub async fn settle_decision(
+    progress: &mut JobProgress,
+    dry_run: bool,
+    decided: Decided<'_>,
+) -> Result<Option<lifecycle::model::JobStatus>, JobError> {
+    let resumed = progress.finished_step(VALIDATE).is_some();
+    if dry_run {
+        record_checks(progress, decided.checks).await?;
+        record_warnings(progress, decided.warnings).await?;
+        record_plan(progress, decided.plan).await?;
+        return match crate::rules::failures(decided.checks) {
+            Some(reason) => Err(JobError::Permanent(reason)),
+            None => Ok(Some(lifecycle::model::JobStatus::Succeeded)),
+        };
+    }
+    if !resumed {
+        record_checks(progress, decided.checks).await?;
+    }
+    if let Some(reason) = crate::rules::failures(decided.checks) {
+        return Err(JobError::Permanent(reason));
+    }
+    if !resumed {
+        record_warnings(progress, decided.warnings).await?;
+        progress
+            .step(step(VALIDATE, StepOutcome::Done, None, decided.summary))
+            .await?;
+    }
+    Ok(None)
+}
+
+/// The [`VALIDATE`] step's summary: how many checks passed, and what needed nothing.
+pub fn validated_summary(checks: usize, unchanged: &[String]) -> String {
+    let mut summary = format!("{checks} checks passed");
+    if !unchanged.is_empty() {
+        summary.push_str(&format!("; nothing to do for: {}", unchanged.join(", ")));
+    }
+    summary
+}
+
 /// A group change of one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupChange {
