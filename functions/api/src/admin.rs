@@ -4,6 +4,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lifecycle::Platform;
+use lifecycle::model::TenantConnection;
 
 /// The dependencies of these routes, built once per cold start.
 #[derive(Clone)]
@@ -26,34 +27,34 @@ impl TenantAdmin {
     }
 
     /// `DELETE /tenants/{tenant_id}`.
-    pub async fn remove_tenant(
-        &self,
-        request: &ApiGatewayV2httpRequest,
-    ) -> ApiGatewayV2httpResponse {
-        crate::removal::remove(&self.platform, request).await
+    pub async fn remove_tenant(&self, tenant: &TenantConnection) -> ApiGatewayV2httpResponse {
+        crate::removal::remove(&self.platform, tenant).await
     }
 
     /// `GET /tenants/{tenant_id}/licenses/report`.
     pub async fn license_report(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> ApiGatewayV2httpResponse {
-        crate::licenses::report(&self.platform, request).await
+        crate::licenses::report(&self.platform, request, tenant).await
     }
 
     /// `POST /tenants/{tenant_id}/licenses/refresh`.
     pub async fn license_refresh(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> ApiGatewayV2httpResponse {
-        crate::licenses::refresh(&self.platform, request).await
+        crate::licenses::refresh(&self.platform, request, tenant).await
     }
 
     /// `POST /tenants/{tenant_id}/accounts/{account_id}/restore`.
     pub async fn restore_account(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> ApiGatewayV2httpResponse {
-        crate::restore::restore(&self.platform, request).await
+        crate::restore::restore(&self.platform, request, tenant).await
     }
 }

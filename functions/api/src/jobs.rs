@@ -27,6 +27,7 @@
 //! place, next to the Graph calls it predicts.
 
 use crate::answers::{JobAccepted, JobView, PasswordHandedBack, PasswordPickup};
+use crate::tenant_state;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -121,21 +122,31 @@ impl Intake {
     /// `{"jobs":[...]}` is a list of up to [`BULK_MAX`] jobs, answered 207 with one result each
     /// (see `submit_many`).
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
-    pub async fn submit(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match self.try_submit(request).await {
+    pub async fn submit(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
+    ) -> ApiGatewayV2httpResponse {
+        match self.try_submit(request, tenant).await {
             Ok(answer) | Err(answer) => *answer,
         }
     }
 
-    async fn try_submit(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
-        let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
-            .map_err(|error| refuse(400, "bad_request", error))?;
+    async fn try_submit(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
+    ) -> Result<Refusal, Refusal> {
         let body = read_body(request)?;
         let submitter = lifecycle::http::caller_submitter(request, &self.config.org_claim);
         let submitter = submitter.as_ref();
         match bulk_items(body)? {
-            Submission::One(body) => self.submit_one(&tenant_id, body, None, submitter).await,
-            Submission::Many(items) => self.submit_many(&tenant_id, items, submitter).await,
+            Submission::One(body) => self.submit_one(tenant, body, submitter).await,
+            Submission::Many(items) => {
+                // The tenant's state is checked once for the whole list (404/409).
+                let tenant = tenant_state::connected(tenant)?;
+                self.submit_many(tenant, items, submitter).await
+            }
         }
     }
 
@@ -146,28 +157,19 @@ impl Intake {
     /// does not stop the others.
     async fn submit_many(
         &self,
-        tenant_id: &TenantId,
+        tenant: &TenantConnection,
         items: Vec<Value>,
         submitter: Option<&Submitter>,
     ) -> Result<Refusal, Refusal> {
-        let tenant = self.connected_tenant(tenant_id).await?;
         let results: Vec<Value> = futures::stream::iter(items.into_iter().enumerate())
-            .map(|(index, item)| {
-                let tenant = &tenant;
-                async move {
-                    let answer = match item {
-                        Value::Object(body) => {
-                            match self
-                                .submit_one(tenant_id, body, Some(tenant), submitter)
-                                .await
-                            {
-                                Ok(answer) | Err(answer) => answer,
-                            }
-                        }
-                        _ => refuse(400, "bad_request", "a job is a JSON object"),
-                    };
-                    item_result(index, &answer)
-                }
+            .map(|(index, item)| async move {
+                let answer = match item {
+                    Value::Object(body) => match self.submit_one(tenant, body, submitter).await {
+                        Ok(answer) | Err(answer) => answer,
+                    },
+                    _ => refuse(400, "bad_request", "a job is a JSON object"),
+                };
+                item_result(index, &answer)
             })
             .buffered(BULK_CONCURRENCY)
             .collect()
@@ -191,38 +193,24 @@ impl Intake {
         )))
     }
 
-    /// One job: validated, recorded and queued. `tenant` is the connected tenant when already
-    /// read (a list of jobs), else it is read after the job is found well formed.
+    /// One job: validated, recorded and queued. The tenant's state is checked once the job is
+    /// found well formed (a malformed job is a 400 whatever the tenant's state).
     async fn submit_one(
         &self,
-        tenant_id: &TenantId,
+        tenant: &TenantConnection,
         body: Map<String, Value>,
-        tenant: Option<&TenantConnection>,
         submitter: Option<&Submitter>,
     ) -> Result<Refusal, Refusal> {
+        let tenant_id = &tenant.tenant_id;
         let (job, password) = self.parse(body, tenant_id)?;
         check_start(&job, Utc::now())?;
         if let Some(NewPassword::Given(value)) = &password {
             lifecycle::password::check(value)
                 .map_err(|error| refuse(400, "weak_password", error))?;
         }
-        let read;
-        let tenant = match tenant {
-            Some(tenant) => tenant,
-            None => {
-                read = self.connected_tenant(tenant_id).await?;
-                &read
-            }
-        };
-        if job.kind.is_write() && !tenant.allows_writes() {
-            return Err(refuse(
-                409,
-                "read_only_tenant",
-                format!(
-                    "tenant {tenant_id} is connected read-only, so a {} job cannot run; reconnect it in read/write mode",
-                    job.job_type()
-                ),
-            ));
+        let tenant = tenant_state::connected(tenant)?;
+        if job.kind.is_write() {
+            tenant_state::writable(tenant, &format!("a {} job cannot run", job.job_type()))?;
         }
         if let JobKind::Offboard(spec) = &job.kind
             && spec.start_at.is_some()
@@ -450,35 +438,6 @@ impl Intake {
         Ok((job, password))
     }
 
-    /// The connected tenant, or 404 / 409.
-    async fn connected_tenant(&self, tenant_id: &TenantId) -> Result<TenantConnection, Refusal> {
-        let tenant = self
-            .store
-            .get::<TenantConnection>(&keys::tenant_meta(tenant_id))
-            .await
-            .map_err(|error| unavailable("the tenant could not be read", error))?
-            .ok_or_else(|| {
-                refuse(
-                    404,
-                    "tenant_not_found",
-                    format!("tenant {tenant_id} is not connected"),
-                )
-            })?;
-        match &tenant.status {
-            ConnectionStatus::Connected => Ok(tenant),
-            ConnectionStatus::NeedsReconnection { reason } => Err(refuse(
-                409,
-                "needs_reconnection",
-                format!("tenant {tenant_id} needs reconnection ({reason}); reconnect it first"),
-            )),
-            ConnectionStatus::Removed => Err(refuse(
-                404,
-                "tenant_not_found",
-                format!("tenant {tenant_id} was removed"),
-            )),
-        }
-    }
-
     /// Moves the password into the job's short-lived secret; for a generated one also into the
     /// hand-over secret (and records the hand-over), whose name is returned. Only the submission
     /// that created the job record gets here with a new body, and every secret is create-only,
@@ -532,7 +491,7 @@ impl Intake {
     }
 
     /// Checks the connection again after the job's record and secrets were written: a removal
-    /// (`DELETE /tenants/{id}`) may have run between [`Self::connected_tenant`] and those writes,
+    /// (`DELETE /tenants/{id}`) may have run between the router's read of the tenant and those writes,
     /// and would then have missed them. Write, then check: when the tenant is no longer
     /// connected, what this submission wrote (record, password secrets, hand-over) is deleted
     /// here and the job is refused with 404 before it is queued; when it still is, a removal
@@ -736,13 +695,21 @@ impl Intake {
     /// again; it resumes at its first unfinished or failed step (nothing done is redone).
     /// 202; 404 for an unknown job; 409 for a job in any other state.
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
-    pub async fn retry(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match self.try_retry(request).await {
+    pub async fn retry(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
+    ) -> ApiGatewayV2httpResponse {
+        match self.try_retry(request, tenant).await {
             Ok(answer) | Err(answer) => *answer,
         }
     }
 
-    async fn try_retry(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
+    async fn try_retry(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
+    ) -> Result<Refusal, Refusal> {
         let (tenant_id, job_id) = ids(request)?;
         let key = keys::job(&tenant_id, &job_id);
         let mut record = self.job_or_404(&tenant_id, &job_id).await?;
@@ -765,7 +732,7 @@ impl Intake {
                 ),
             ));
         };
-        self.connected_tenant(&tenant_id).await?;
+        tenant_state::connected(tenant)?;
         record.status = JobStatus::Queued;
         record.completed_at = None;
         record.error = None;

@@ -17,6 +17,7 @@ pub mod receipt;
 pub mod removal;
 pub mod restore;
 pub mod synced;
+pub(crate) mod tenant_state;
 pub mod tenants;
 
 use aws_config::SdkConfig;
@@ -25,6 +26,7 @@ use aws_lambda_events::encodings::Body;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use lifecycle::http::{caller_org, caller_tenant};
+use lifecycle::model::TenantConnection;
 use lifecycle::{Config, Function, HandlerError, Invocation};
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -91,55 +93,76 @@ impl App {
     /// (`GET /health`, `GET /tenants/{tenant_id}`) names the handler.
     async fn route(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
         let key = request.route_key.as_deref().unwrap_or_default();
-        if key == "GET /health" {
-            return self.health().await;
-        }
-        if key == "GET /openapi.json" {
-            return openapi::serve();
+        match key {
+            "GET /health" => return self.health().await,
+            "GET /openapi.json" => return openapi::serve(),
+            _ => {}
         }
         let org = match caller_org(request, &self.config.org_claim) {
             Ok(org) => org,
             Err(answer) => return *answer,
         };
-        if key.contains(" /tenants/{tenant_id}")
-            && let Err(answer) = caller_tenant(&self.store(), request, &org).await
-        {
-            return *answer;
+        if key == "GET /tenants" {
+            return tenants::list(&self.store(), &org).await;
         }
+        if !key.contains(" /tenants/{tenant_id}") {
+            return no_route(key);
+        }
+        match caller_tenant(&self.store(), request, &org).await {
+            Ok(tenant) => self.tenant_route(key, request, &tenant).await,
+            Err(answer) => *answer,
+        }
+    }
+
+    /// The routes of one tenant: `tenant` is the caller's own, read once here and handed to the
+    /// handler (each checks the state it needs with [`tenant_state`]).
+    async fn tenant_route(
+        &self,
+        key: &str,
+        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
+    ) -> ApiGatewayV2httpResponse {
         match key {
-            "GET /tenants" => tenants::list(&self.store(), &org).await,
-            "GET /tenants/{tenant_id}" => tenants::get(&self.store(), request).await,
-            "POST /tenants/{tenant_id}/jobs" => self.jobs.submit(request).await,
+            "GET /tenants/{tenant_id}" => tenants::get(tenant),
+            "POST /tenants/{tenant_id}/jobs" => self.jobs.submit(request, tenant).await,
             "GET /tenants/{tenant_id}/jobs/{job_id}" => self.jobs.get(request).await,
             "GET /tenants/{tenant_id}/jobs/{job_id}/password" => {
                 self.jobs.take_password(request).await
             }
-            "POST /tenants/{tenant_id}/jobs/{job_id}/retry" => self.jobs.retry(request).await,
+            "POST /tenants/{tenant_id}/jobs/{job_id}/retry" => {
+                self.jobs.retry(request, tenant).await
+            }
             "GET /tenants/{tenant_id}/jobs/{job_id}/receipt" => {
                 receipt::receipt(&self.store(), request).await
             }
             "DELETE /tenants/{tenant_id}/jobs/{job_id}" => self.jobs.cancel(request).await,
-            "DELETE /tenants/{tenant_id}" => self.admin.remove_tenant(request).await,
-            "GET /tenants/{tenant_id}/licenses/report" => self.admin.license_report(request).await,
+            "DELETE /tenants/{tenant_id}" => self.admin.remove_tenant(tenant).await,
+            "GET /tenants/{tenant_id}/licenses/report" => {
+                self.admin.license_report(request, tenant).await
+            }
             "POST /tenants/{tenant_id}/licenses/refresh" => {
-                self.admin.license_refresh(request).await
+                self.admin.license_refresh(request, tenant).await
             }
             "POST /tenants/{tenant_id}/accounts/{account_id}/restore" => {
-                self.admin.restore_account(request).await
+                self.admin.restore_account(request, tenant).await
             }
-            "POST /tenants/{tenant_id}/sync" => answered(self.synced.request_sync(request).await),
-            "GET /tenants/{tenant_id}/sync-runs" => answered(self.synced.sync_runs(request).await),
-            "GET /tenants/{tenant_id}/accounts" => answered(self.synced.accounts(request).await),
+            "POST /tenants/{tenant_id}/sync" => {
+                answered(self.synced.request_sync(request, tenant).await)
+            }
+            "GET /tenants/{tenant_id}/sync-runs" => {
+                answered(self.synced.sync_runs(request, tenant).await)
+            }
+            "GET /tenants/{tenant_id}/accounts" => {
+                answered(self.synced.accounts(request, tenant).await)
+            }
             "GET /tenants/{tenant_id}/accounts/{account_id}" => {
-                answered(self.synced.account(request).await)
+                answered(self.synced.account(request, tenant).await)
             }
-            "GET /tenants/{tenant_id}/groups" => answered(self.synced.groups(request).await),
-            "GET /tenants/{tenant_id}/licenses" => answered(self.synced.licenses(request).await),
-            other => lifecycle::http::error_response(
-                404,
-                "not_found",
-                format!("no route {other:?} in the API function: see GET /openapi.json"),
-            ),
+            "GET /tenants/{tenant_id}/groups" => {
+                answered(self.synced.groups(request, tenant).await)
+            }
+            "GET /tenants/{tenant_id}/licenses" => answered(self.synced.licenses(tenant).await),
+            other => no_route(other),
         }
     }
 
@@ -189,6 +212,15 @@ impl Function for App {
             Ok(serde_json::to_value(response)?)
         })
     }
+}
+
+/// The answer to a route key this function does not serve.
+fn no_route(key: &str) -> ApiGatewayV2httpResponse {
+    lifecycle::http::error_response(
+        404,
+        "not_found",
+        format!("no route {key:?} in the API function: see GET /openapi.json"),
+    )
 }
 
 /// A handler's answer, whether it succeeded or refused.

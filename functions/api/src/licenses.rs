@@ -11,13 +11,11 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
+use lifecycle::Platform;
 use lifecycle::http::{body_text, json_response, path_param, query_param};
 use lifecycle::license_report::{self as report, ReportOptions};
-use lifecycle::model::{
-    ConnectionStatus, Job, JobKind, JobRecord, LicenseRefreshJob, TenantConnection,
-};
+use lifecycle::model::{Job, JobKind, JobRecord, LicenseRefreshJob, TenantConnection};
 use lifecycle::store::keys;
-use lifecycle::{Platform, TenantId};
 use serde::Deserialize;
 
 /// Longest inactivity threshold accepted (ten years).
@@ -25,7 +23,7 @@ const MAX_INACTIVE_AFTER_DAYS: u32 = 3650;
 /// Most inactive accounts listed in one answer.
 const MAX_LIMIT: usize = 10_000;
 
-use crate::{Answer, answer};
+use crate::{Answer, answer, tenant_state};
 
 fn unavailable(error: impl std::fmt::Display) -> Answer {
     tracing::error!(%error, "license route failed");
@@ -34,24 +32,6 @@ fn unavailable(error: impl std::fmt::Display) -> Answer {
         "unavailable",
         "the store could not be read; try again later",
     )
-}
-
-/// The connected tenant named by the path, or the answer that says why not.
-async fn tenant(
-    platform: &Platform,
-    request: &ApiGatewayV2httpRequest,
-) -> Result<TenantConnection, Answer> {
-    let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
-        .map_err(|error| answer(400, "bad_request", error))?;
-    match platform.tenant(&tenant_id).await {
-        Ok(Some(tenant)) if tenant.status != ConnectionStatus::Removed => Ok(tenant),
-        Ok(_) => Err(answer(
-            404,
-            "not_found",
-            format!("tenant {tenant_id} is not connected"),
-        )),
-        Err(error) => Err(unavailable(error)),
-    }
 }
 
 fn number<T>(
@@ -84,8 +64,9 @@ where
 pub async fn report(
     platform: &Platform,
     request: &ApiGatewayV2httpRequest,
+    tenant: &TenantConnection,
 ) -> ApiGatewayV2httpResponse {
-    match try_report(platform, request).await {
+    match try_report(platform, request, tenant).await {
         Ok(answer) | Err(answer) => *answer,
     }
 }
@@ -93,8 +74,9 @@ pub async fn report(
 async fn try_report(
     platform: &Platform,
     request: &ApiGatewayV2httpRequest,
+    tenant: &TenantConnection,
 ) -> Result<Answer, Answer> {
-    let tenant = tenant(platform, request).await?;
+    let tenant = tenant_state::live(tenant)?;
     let mut options = ReportOptions::at(Utc::now());
     if let Some(days) = number(request, "inactive_after_days", 1..=MAX_INACTIVE_AFTER_DAYS)? {
         options.inactive_after_days = days;
@@ -102,7 +84,7 @@ async fn try_report(
     if let Some(limit) = number(request, "limit", 0..=MAX_LIMIT)? {
         options.limit = limit;
     }
-    let report = report::build(&platform.store, &tenant, options)
+    let report = report::build(&platform.store, tenant, options)
         .await
         .map_err(unavailable)?;
     Ok(Box::new(json_response(200, &report)))
@@ -123,8 +105,9 @@ pub(crate) struct RefreshRequest {
 pub async fn refresh(
     platform: &Platform,
     request: &ApiGatewayV2httpRequest,
+    tenant: &TenantConnection,
 ) -> ApiGatewayV2httpResponse {
-    match try_refresh(platform, request).await {
+    match try_refresh(platform, request, tenant).await {
         Ok(answer) | Err(answer) => *answer,
     }
 }
@@ -132,18 +115,9 @@ pub async fn refresh(
 async fn try_refresh(
     platform: &Platform,
     request: &ApiGatewayV2httpRequest,
+    tenant: &TenantConnection,
 ) -> Result<Answer, Answer> {
-    let tenant = tenant(platform, request).await?;
-    if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
-        return Err(answer(
-            409,
-            "needs_reconnection",
-            format!(
-                "tenant {} needs reconnection ({reason}); reconnect it, then refresh",
-                tenant.tenant_id
-            ),
-        ));
-    }
+    let tenant = tenant_state::connected(tenant)?;
     lifecycle::http::require_json(request)?;
     let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
     let body: RefreshRequest = if text.trim().is_empty() {

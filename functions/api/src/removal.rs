@@ -21,9 +21,9 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use futures::TryStreamExt as _;
-use lifecycle::http::{error_response, json_response, path_param};
+use lifecycle::http::{error_response, json_response};
 use lifecycle::model::{ConnectionMode, TenantAuth, TenantConnection, TenantIndexEntry};
 use lifecycle::store::keys;
 use lifecycle::{PartitionKey, Platform, StoreError, TenantId};
@@ -85,39 +85,21 @@ fn unavailable(error: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
     )
 }
 
-/// `DELETE /tenants/{tenant_id}`.
-#[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
-pub async fn remove(
-    platform: &Platform,
-    request: &ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
-    let tenant_id = match TenantId::parse(path_param(request, "tenant_id")) {
-        Ok(id) => id,
-        Err(error) => return error_response(400, "bad_request", error),
-    };
-    let tenant = match platform.tenant(&tenant_id).await {
-        Ok(tenant) => tenant,
-        Err(error) => return unavailable(error),
-    };
+/// `DELETE /tenants/{tenant_id}`: `tenant` is the caller's, as the router read it (a removal
+/// that stopped half-way left it marked removed, so sending the DELETE again finishes it).
+#[tracing::instrument(skip_all, fields(tenant_id = %tenant.tenant_id))]
+pub async fn remove(platform: &Platform, tenant: &TenantConnection) -> ApiGatewayV2httpResponse {
+    let tenant_id = tenant.tenant_id.clone();
     let mut secrets_deleted = Vec::new();
-    let access = match &tenant {
-        Some(tenant) => {
-            if let Err(error) = platform.mark_removed(tenant).await {
-                return unavailable(error);
-            }
-            match revoke_access(platform, tenant).await {
-                Ok((access, deleted)) => {
-                    secrets_deleted.extend(deleted);
-                    Some(access)
-                }
-                Err(error) => return unavailable(error),
-            }
+    if let Err(error) = platform.mark_removed(tenant).await {
+        return unavailable(error);
+    }
+    let access = match revoke_access(platform, tenant).await {
+        Ok((access, deleted)) => {
+            secrets_deleted.extend(deleted);
+            access
         }
-        // An earlier removal may have stopped half-way: its secret goes too.
-        None => match platform.vault.delete_app_credential(&tenant_id).await {
-            Ok(()) => None,
-            Err(error) => return unavailable(error),
-        },
+        Err(error) => return unavailable(error),
     };
     match platform.vault.delete_onboarding_secrets(&tenant_id).await {
         Ok(names) => secrets_deleted.extend(names),
@@ -127,15 +109,6 @@ pub async fn remove(
         Ok(deleted) => deleted,
         Err(error) => return unavailable(error),
     };
-    if tenant.is_none() && deleted.total == 0 && secrets_deleted.is_empty() {
-        return error_response(
-            404,
-            "not_found",
-            format!(
-                "tenant {tenant_id} is not connected here (never connected, or already removed)"
-            ),
-        );
-    }
     tracing::info!(tenant_id = %tenant_id, items = deleted.total, "tenant removed");
     json_response(
         200,
@@ -144,7 +117,7 @@ pub async fn remove(
             removed: true,
             deleted,
             secrets_deleted,
-            access,
+            access: Some(access),
         },
     )
 }

@@ -12,12 +12,12 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use graph::GraphError;
 use lifecycle::http::{body_text, json_response, path_param, require_json};
-use lifecycle::model::{ConnectionStatus, TenantConnection};
-use lifecycle::{AccountId, Platform, TenantId};
+use lifecycle::model::TenantConnection;
+use lifecycle::{AccountId, Platform};
 use offboarding::restore::{RestoreError, RestoreOptions};
 use serde::Deserialize;
 
-use crate::{Answer, answer};
+use crate::{Answer, answer, tenant_state};
 
 /// The optional body.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -39,8 +39,9 @@ pub(crate) struct RestoreRequest {
 pub async fn restore(
     platform: &Platform,
     request: &ApiGatewayV2httpRequest,
+    tenant: &TenantConnection,
 ) -> ApiGatewayV2httpResponse {
-    match try_restore(platform, request).await {
+    match try_restore(platform, request, tenant).await {
         Ok(answer) | Err(answer) => *answer,
     }
 }
@@ -70,9 +71,9 @@ fn options(request: &ApiGatewayV2httpRequest) -> Result<RestoreOptions, Answer> 
 async fn try_restore(
     platform: &Platform,
     request: &ApiGatewayV2httpRequest,
+    tenant: &TenantConnection,
 ) -> Result<Answer, Answer> {
-    let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
-        .map_err(|error| answer(400, "bad_request", error))?;
+    let tenant_id = &tenant.tenant_id;
     let account_id = AccountId::parse(path_param(request, "account_id")).map_err(|error| {
         answer(
             400,
@@ -81,8 +82,8 @@ async fn try_restore(
         )
     })?;
     let options = options(request)?;
-    let tenant = writable_tenant(platform, &tenant_id).await?;
-    let graph = platform.tenant_graph(&tenant).await.map_err(|error| {
+    let tenant = tenant_state::writable(tenant, "accounts cannot be restored")?;
+    let graph = platform.tenant_graph(tenant).await.map_err(|error| {
         tracing::error!(%error, "no Graph handle for the tenant");
         answer(
             503,
@@ -93,7 +94,7 @@ async fn try_restore(
     let report = match offboarding::restore::restore(
         platform,
         &graph,
-        &tenant_id,
+        tenant_id,
         &account_id,
         options,
     )
@@ -116,7 +117,7 @@ async fn try_restore(
             return Err(answer(503, "unavailable", error));
         }
         Err(RestoreError::Graph(error)) => {
-            return Err(graph_failure(platform, &tenant, error).await);
+            return Err(graph_failure(platform, tenant, error).await);
         }
         Err(error) => {
             tracing::error!(%error, "restore failed");
@@ -129,51 +130,6 @@ async fn try_restore(
     };
     tracing::info!(account_id = %account_id, restored = report.restored, complete = report.complete, dry_run = report.dry_run, "account restore");
     Ok(Box::new(json_response(200, &report)))
-}
-
-/// The tenant, if it is connected in read/write mode.
-async fn writable_tenant(
-    platform: &Platform,
-    tenant_id: &TenantId,
-) -> Result<TenantConnection, Answer> {
-    let tenant = match platform.tenant(tenant_id).await {
-        Ok(Some(tenant)) => tenant,
-        Ok(None) => {
-            return Err(answer(
-                404,
-                "not_found",
-                format!("tenant {tenant_id} is not connected"),
-            ));
-        }
-        Err(error) => {
-            tracing::error!(%error, "tenant not readable");
-            return Err(answer(
-                503,
-                "unavailable",
-                "the store could not be read; try again later",
-            ));
-        }
-    };
-    match &tenant.status {
-        ConnectionStatus::Connected if tenant.allows_writes() => Ok(tenant),
-        ConnectionStatus::Connected => Err(answer(
-            409,
-            "read_only",
-            format!(
-                "tenant {tenant_id} is connected read-only, so accounts cannot be restored; reconnect it in read/write mode"
-            ),
-        )),
-        ConnectionStatus::NeedsReconnection { reason } => Err(answer(
-            409,
-            "needs_reconnection",
-            format!("tenant {tenant_id} needs reconnection ({reason}); reconnect it, then restore"),
-        )),
-        ConnectionStatus::Removed => Err(answer(
-            404,
-            "not_found",
-            format!("tenant {tenant_id} was removed"),
-        )),
-    }
 }
 
 async fn graph_failure(

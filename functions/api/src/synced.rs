@@ -23,9 +23,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use chrono::Utc;
 use futures::{StreamExt as _, TryStreamExt as _};
 use lifecycle::http::{body_text, json_response, path_param, query_param};
-use lifecycle::model::{
-    Account, ConnectionStatus, Group, Sku, SyncRun, SyncRunStatus, TenantConnection,
-};
+use lifecycle::model::{Account, Group, Sku, SyncRun, SyncRunStatus, TenantConnection};
 use lifecycle::store::keys;
 use lifecycle::sync_runs::{self, SyncRequest};
 use lifecycle::{AccountId, PartitionKey, Platform, Record, StoreError, SyncRunId, TenantId, Upn};
@@ -41,7 +39,7 @@ use crate::answers::{
     AccountPage, AccountView, GroupPage, GroupView, Licenses, SeatTotals, SkuSeats, SyncQueued,
     SyncRunLog,
 };
-use crate::{Answer, answer};
+use crate::{Answer, answer, tenant_state};
 
 /// The optional body of `POST /tenants/{tenant_id}/sync` (an empty body is `{"full": false}`).
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -72,30 +70,13 @@ impl SyncRoutes {
         Self { platform }
     }
 
-    async fn tenant(&self, request: &ApiGatewayV2httpRequest) -> Result<TenantConnection, Answer> {
-        let tenant_id = TenantId::parse(path_param(request, "tenant_id"))
-            .map_err(|error| answer(400, "bad_request", error))?;
-        match self
-            .platform
-            .tenant(&tenant_id)
-            .await
-            .map_err(unavailable)?
-        {
-            Some(tenant) if tenant.status != ConnectionStatus::Removed => Ok(tenant),
-            _ => Err(answer(
-                404,
-                "tenant_not_found",
-                format!("tenant {tenant_id} is not connected"),
-            )),
-        }
-    }
-
     /// `POST /tenants/{tenant_id}/sync`: 202 with the run id; 409 when the tenant must be
     /// reconnected first.
     #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
     pub async fn request_sync(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
         lifecycle::http::require_json(request)?;
         let text = body_text(request).map_err(|message| answer(400, "bad_request", message))?;
@@ -113,15 +94,8 @@ impl SyncRoutes {
         // Both are read before either decides: a bad flag is refused even when the body says full.
         let full_query = lifecycle::http::bool_query(request, "full")?;
         let full = body.full || full_query;
-        let tenant = self.tenant(request).await?;
-        if let ConnectionStatus::NeedsReconnection { reason } = &tenant.status {
-            return Err(answer(
-                409,
-                "needs_reconnection",
-                format!("the tenant must be reconnected before it can sync: {reason}"),
-            ));
-        }
-        let request = sync_runs::request_or_merge_sync(&self.platform, &tenant, full, Utc::now())
+        let tenant = tenant_state::connected(tenant)?;
+        let request = sync_runs::request_or_merge_sync(&self.platform, tenant, full, Utc::now())
             .await
             .map_err(|error| {
                 tracing::error!(%error, "sync could not be queued");
@@ -170,9 +144,10 @@ impl SyncRoutes {
     pub async fn sync_runs(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
         let limit = limit(request, 20, MAX_RUNS)?;
-        let tenant = self.tenant(request).await?;
+        let tenant = tenant_state::live(tenant)?;
         // The log is kept oldest first; only the newest `limit` are held while it streams by.
         let mut newest: VecDeque<SyncRun> = VecDeque::with_capacity(limit + 1);
         let mut log = pin!(
@@ -193,8 +168,8 @@ impl SyncRoutes {
                 syncing: runs
                     .iter()
                     .any(|r| matches!(r.status, SyncRunStatus::Queued | SyncRunStatus::Syncing)),
-                tenant_id: tenant.tenant_id,
-                last_sync: tenant.last_sync,
+                tenant_id: tenant.tenant_id.clone(),
+                last_sync: tenant.last_sync.clone(),
                 next_sync_due: tenant.next_sync_due,
                 sync_runs: runs,
             },
@@ -205,8 +180,9 @@ impl SyncRoutes {
     pub async fn accounts(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
-        let tenant = self.tenant(request).await?;
+        let tenant = tenant_state::live(tenant)?;
         let page = self
             .page::<Account>(request, keys::account_partitions(&tenant.tenant_id), |a| {
                 (a.id.as_str().to_owned(), a.deleted)
@@ -229,8 +205,9 @@ impl SyncRoutes {
     pub async fn groups(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
-        let tenant = self.tenant(request).await?;
+        let tenant = tenant_state::live(tenant)?;
         let page = self
             .page::<Group>(request, keys::group_partitions(&tenant.tenant_id), |g| {
                 (g.id.as_str().to_owned(), g.deleted)
@@ -254,8 +231,9 @@ impl SyncRoutes {
     pub async fn account(
         &self,
         request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
-        let tenant = self.tenant(request).await?;
+        let tenant = tenant_state::live(tenant)?;
         let wanted = path_param(request, "account_id");
         let not_found = || {
             answer(
@@ -306,9 +284,9 @@ impl SyncRoutes {
     /// `GET /tenants/{tenant_id}/licenses`: the subscribed SKUs with their seats, and totals.
     pub async fn licenses(
         &self,
-        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
-        let tenant = self.tenant(request).await?;
+        let tenant = tenant_state::live(tenant)?;
         let skus: Vec<Sku> = self
             .platform
             .store
@@ -334,8 +312,8 @@ impl SyncRoutes {
         Ok(json_response(
             200,
             &Licenses {
-                tenant_id: tenant.tenant_id,
-                last_sync: tenant.last_sync,
+                tenant_id: tenant.tenant_id.clone(),
+                last_sync: tenant.last_sync.clone(),
                 skus,
                 totals,
             },

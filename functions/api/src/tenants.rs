@@ -3,12 +3,12 @@
 //! with the reason, removed), its mode, domains and last sync. Connecting itself is the
 //! connection function's (functions/oauth-callback).
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use futures::TryStreamExt as _;
-use lifecycle::http::{error_response, json_response, path_param};
+use lifecycle::http::{error_response, json_response};
 use lifecycle::model::{TenantConnection, TenantIndexEntry};
 use lifecycle::store::keys;
-use lifecycle::{OrgId, Store, TenantId};
+use lifecycle::{OrgId, Store};
 
 /// `GET /tenants`: the connections of the caller's organization (`org`, from the token), in
 /// tenant id order. The tenant index is one small partition (an entry per connected tenant), read
@@ -46,30 +46,8 @@ pub async fn list(store: &Store, org: &OrgId) -> ApiGatewayV2httpResponse {
     json_response(200, &crate::answers::TenantList { tenants })
 }
 
-/// `GET /tenants/{tenant_id}`: 200 with the connection, 404 when the tenant was never connected.
-#[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id")))]
-pub async fn get(store: &Store, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let tenant_id = match TenantId::parse(path_param(request, "tenant_id")) {
-        Ok(tenant_id) => tenant_id,
-        Err(error) => return error_response(400, "bad_request", error),
-    };
-    match store
-        .get::<TenantConnection>(&keys::tenant_meta(&tenant_id))
-        .await
-    {
-        Ok(Some(tenant)) => json_response(200, &tenant),
-        Ok(None) => error_response(
-            404,
-            "tenant_not_found",
-            format!("tenant {tenant_id} is not connected"),
-        ),
-        Err(error) => {
-            tracing::error!(%error, "could not read the tenant");
-            error_response(
-                503,
-                "unavailable",
-                "the tenant could not be read; try again later",
-            )
-        }
-    }
+/// `GET /tenants/{tenant_id}`: 200 with the connection (a removed one too, while its removal
+/// is unfinished); the router has read it and answered 404 when it is not the caller's.
+pub fn get(tenant: &TenantConnection) -> ApiGatewayV2httpResponse {
+    json_response(200, tenant)
 }
