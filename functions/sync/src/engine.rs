@@ -342,15 +342,29 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Between pages: stops the run when the tenant was removed meanwhile
-    /// ([`StoreError::TenantGone`]; the worker then sweeps what it wrote), and renews the lease
-    /// when half of it has passed.
-    async fn keep_lease(&mut self) -> Result<(), SyncError> {
-        if !self.platform.is_connected(&self.tenant.tenant_id).await? {
-            return Err(SyncError::Store(lifecycle::StoreError::TenantGone {
+    /// Before a page's writes are committed: stops the run ([`StoreError::TenantGone`]) unless
+    /// the tenant's stored connection is still the one this run syncs: there, not `removed`,
+    /// and of the same generation. A removal followed by a new connection mints a new
+    /// generation, so a late run of the old connection writes nothing under the new one (one
+    /// consistent read per page; the worker sweeps what a run wrote before a bare removal).
+    async fn ensure_same_connection(&self) -> Result<(), SyncError> {
+        let current = self.platform.tenant(&self.tenant.tenant_id).await?;
+        let same = current.is_some_and(|current| {
+            current.status != lifecycle::model::ConnectionStatus::Removed
+                && current.generation == self.tenant.generation
+        });
+        if same {
+            Ok(())
+        } else {
+            Err(SyncError::Store(StoreError::TenantGone {
                 tenant_id: self.tenant.tenant_id.clone(),
-            }));
+            }))
         }
+    }
+
+    /// Between pages: renews the lease when half of it has passed (the connection itself is
+    /// checked at each page's commit, [`Self::ensure_same_connection`]).
+    async fn keep_lease(&mut self) -> Result<(), SyncError> {
         let left = self.lease.until - Utc::now();
         let half = chrono::Duration::from_std(self.settings.lease_ttl / 2).unwrap_or_default();
         if left < half {

@@ -104,6 +104,17 @@ async fn handle_message(
             (key, run)
         }
     };
+    if sync.resume.is_some() && !found {
+        // A continuation whose run record is gone: the tenant was removed after the run began
+        // (removal deletes the log), perhaps connected again since. Its cursor belongs to the
+        // old connection: resuming it would write that run's pages under the new one.
+        tracing::warn!(run = %run.id, "continuation of a run whose record is gone (the tenant was removed): dropped, nothing written");
+        platform
+            .sweep_if_removed(tenant_id)
+            .await
+            .map_err(transient)?;
+        return Ok(());
+    }
     if run.status.is_finished() {
         tracing::info!(run = %run.id, status = ?run.status, "sync run already finished: duplicate delivery dropped");
         // A delivery that died after writing the ended run, before its last steps: they are
@@ -353,6 +364,13 @@ async fn run_sync(
                 .map(|_| ())
                 .map_err(|error| Failure::Transient(error.to_string()))
         }
+        Err(SyncError::Store(StoreError::TenantGone { .. })) => {
+            // Removed meanwhile (perhaps connected again: a new generation). Nothing more of
+            // this run is written, not even its end: a bare removal is swept by the caller.
+            tracing::warn!(run = %run.id, "the tenant's connection changed during its sync: this run stops, writing nothing more");
+            release(platform, &lease).await;
+            Ok(())
+        }
         Err(SyncError::Store(StoreError::LeaseLost { holder, .. })) => {
             // Another delivery took the tenant over after our lease expired: it carries on.
             tracing::warn!(run = %run.id, ?holder, "sync lease lost: this delivery stops");
@@ -442,28 +460,24 @@ async fn fail_run(
     lifecycle::metrics::sync_run_ended(run).emit();
     runs::clear_pending(platform, &run.tenant_id, &run.id).await;
     if let Some(tenant) = tenant {
-        let fresh = platform.tenant(&tenant.tenant_id).await?;
-        if let Some(fresh) = fresh {
-            show_on_tenant(platform, &fresh, run).await?;
+        match show_on_tenant(platform, tenant, run).await {
+            // Removed (or connected again) meanwhile: the new connection shows none of it.
+            Err(StoreError::TenantGone { .. }) => {}
+            other => other?,
         }
     }
     Ok(())
 }
 
 /// Shows the run as the tenant's last sync (re-reading the tenant so a concurrent change, such as
-/// being marked for reconnection, is kept).
+/// being marked for reconnection, is kept; [`StoreError::TenantGone`] when the connection is no
+/// longer the one `tenant` was read from).
 async fn show_on_tenant(
     platform: &Platform,
     tenant: &TenantConnection,
     run: &SyncRun,
 ) -> Result<(), StoreError> {
-    let mut shown =
-        platform
-            .tenant(&tenant.tenant_id)
-            .await?
-            .ok_or_else(|| StoreError::TenantGone {
-                tenant_id: tenant.tenant_id.clone(),
-            })?;
+    let mut shown = same_connection(platform, tenant).await?;
     shown.last_sync = Some(LastSync {
         sync_run_id: run.id.clone(),
         status: run.status,
@@ -479,13 +493,7 @@ async fn finish_tenant(
     synced: &TenantConnection,
     run: &SyncRun,
 ) -> Result<(), StoreError> {
-    let mut tenant =
-        platform
-            .tenant(&synced.tenant_id)
-            .await?
-            .ok_or_else(|| StoreError::TenantGone {
-                tenant_id: synced.tenant_id.clone(),
-            })?;
+    let mut tenant = same_connection(platform, synced).await?;
     tenant.display_name = synced.display_name.clone();
     tenant.verified_domains = synced.verified_domains.clone();
     if synced.has_p1.is_some() {
@@ -501,4 +509,20 @@ async fn finish_tenant(
         tenant.next_sync_due = Some(now + runs::interval(&tenant));
     }
     platform.save_tenant(&tenant).await
+}
+
+/// The tenant as stored now, when it is still the connection `tenant` was read from (same
+/// generation); [`StoreError::TenantGone`] when it was removed, or removed and connected again:
+/// a run of the old connection shows nothing on the new one.
+async fn same_connection(
+    platform: &Platform,
+    tenant: &TenantConnection,
+) -> Result<TenantConnection, StoreError> {
+    platform
+        .tenant(&tenant.tenant_id)
+        .await?
+        .filter(|stored| stored.generation == tenant.generation)
+        .ok_or_else(|| StoreError::TenantGone {
+            tenant_id: tenant.tenant_id.clone(),
+        })
 }

@@ -58,6 +58,8 @@ impl Engine<'_> {
         complete: bool,
         full: bool,
     ) -> Result<(), SyncError> {
+        // A link saved under a newer connection of the tenant would resume its first round.
+        self.ensure_same_connection().await?;
         DeltaState {
             resource: resource.to_owned(),
             link: link.to_owned(),

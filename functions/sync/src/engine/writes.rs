@@ -11,8 +11,10 @@ use super::*;
 
 impl Engine<'_> {
     /// Writes a page's changes: BatchWriteItem requests of 25, several at a time, each request's
-    /// items spread over the shard partitions by their ids.
+    /// items spread over the shard partitions by their ids; nothing when the tenant's connection
+    /// is no longer this run's ([`Engine::ensure_same_connection`]).
     pub(super) async fn apply(&mut self, writes: Writes) -> Result<(), SyncError> {
+        self.ensure_same_connection().await?;
         let concurrency = self.settings.write_concurrency.max(1);
         let store = self.store().clone();
         let (accounts, groups, memberships, deletes) = futures::try_join!(

@@ -642,3 +642,94 @@ async fn given_a_run_whose_delivery_died_after_recording_its_end_when_delivered_
         platform.store.get(&claim).await.expect("claim read");
     assert_eq!(claim, None);
 }
+
+#[tokio::test]
+async fn given_a_sync_between_two_pages_when_its_tenant_is_removed_and_connected_again_then_it_writes_nothing_more_under_the_new_connection()
+ {
+    // GIVEN a tenant of two users pages, and a sync whose AWS requests pass a hook: once its
+    // first items are written, just before it next reads the tenant's connection, the tenant is
+    // removed (marked, its items deleted, its connection deleted) and connected again (a new
+    // generation)
+    let mut local = Local::start(SimConfig::single(1_200, 6), fast_settings()).await;
+    let first = local.connect(0).await;
+    let tenant = first.tenant_id.clone();
+    let admin = local.platform().clone();
+    let writes_seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let meta_of = format!("T#{}", tenant.as_str());
+    let hook: local_aws::hook::Hook = {
+        let (writes_seen, fired, first) = (writes_seen.clone(), fired.clone(), first.clone());
+        std::sync::Arc::new(move |request: &local_aws::hook::Request| {
+            if request.target == "DynamoDB_20120810.BatchWriteItem" {
+                writes_seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                return None;
+            }
+            let reads_connection = request.target == "DynamoDB_20120810.GetItem"
+                && request.body.contains("\"META\"")
+                && request.body.contains(&meta_of);
+            if !reads_connection
+                || !writes_seen.load(std::sync::atomic::Ordering::SeqCst)
+                || fired.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return None;
+            }
+            let (admin, first) = (admin.clone(), first.clone());
+            // (a task of its own: polled inside the function's request, the admin's calls
+            // would outgrow the test thread's stack)
+            let removal = tokio::spawn(async move {
+                assert!(admin.mark_removed(&first).await.expect("marked removed"));
+                admin
+                    .store
+                    .delete_tenant(&first.tenant_id)
+                    .await
+                    .expect("items deleted");
+                admin
+                    .store
+                    .delete(&lifecycle::store::keys::tenant_meta(&first.tenant_id))
+                    .await
+                    .expect("connection deleted");
+                admin.connect_tenant(&first).await.expect("connected again");
+            });
+            Some(Box::pin(async move {
+                removal.await.expect("the removal and reconnection ran");
+            }) as local_aws::hook::Interleaving)
+        })
+    };
+    local.app = local.hooked_app(fast_settings(), hook);
+
+    // WHEN a sync of the first connection runs (its job delivered until the queue is empty)
+    let run = local.request(&tenant, false).await;
+    local.drain().await;
+
+    // THEN the removal and reconnection happened between its pages
+    assert!(
+        fired.load(std::sync::atomic::Ordering::SeqCst),
+        "the hook never fired"
+    );
+    let second = local
+        .platform()
+        .tenant(&tenant)
+        .await
+        .expect("read")
+        .expect("connected again");
+    assert_ne!(second.generation, first.generation);
+    // AND the old connection's sync wrote no account, group, membership or SKU after it: the
+    // new connection's store is empty until its own first sync
+    let stored = local.stored(&tenant).await;
+    assert_eq!(
+        (
+            stored.accounts.len(),
+            stored.groups.len(),
+            stored.memberships.len(),
+            stored.skus.len()
+        ),
+        (0, 0, 0, 0),
+        "items written under the new connection by the old one's sync"
+    );
+    // AND the new connection shows no sync of the old one, and the old run left no record
+    assert_eq!(second.last_sync, None);
+    let key = lifecycle::sync_runs::run_key(&tenant, &run).expect("run key");
+    let old_run: Option<lifecycle::model::SyncRun> =
+        local.platform().store.get(&key).await.expect("read");
+    assert_eq!(old_run.map(|r| r.status), None);
+}

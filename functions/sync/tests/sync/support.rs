@@ -66,6 +66,21 @@ impl Local {
         }
     }
 
+    /// The sync function again, its AWS requests passed through `hook` first (a test plays a
+    /// race between two of them this way; see [`local_aws::hook`]).
+    pub fn hooked_app(&self, settings: Settings, hook: local_aws::hook::Hook) -> App {
+        let function_aws = self
+            .stack
+            .function_sdk_config("SyncFunction")
+            .expect("the template has the function");
+        App::new(
+            self.stack.config().clone(),
+            &local_aws::hook::before(function_aws, hook),
+        )
+        .expect("app")
+        .with_settings(settings)
+    }
+
     /// The Graph simulator.
     pub fn sim(&self) -> &SimHandle {
         self.stack.sim().expect("the simulator runs")
