@@ -19,39 +19,12 @@
 //! Idempotent: while anything of the tenant is left, a DELETE removes it and answers 200 with the
 //! counts; when nothing is left (already removed, or never connected) it answers 404.
 
-use std::collections::HashMap;
-
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use futures::TryStreamExt as _;
 use lifecycle::http::{error_response, json_response};
-use lifecycle::model::{ConnectionMode, TenantAuth, TenantConnection, TenantIndexEntry};
-use lifecycle::store::keys;
-use lifecycle::{PartitionKey, Platform, StoreError, TenantId};
+use lifecycle::model::{ConnectionMode, TenantAuth, TenantConnection};
+use lifecycle::store::Deleted;
+use lifecycle::{Platform, TenantId};
 use serde::Serialize;
-
-/// Items per BatchWriteItem (DynamoDB's limit).
-const CHUNK: usize = 25;
-
-/// What was deleted here, by kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Deleted {
-    pub accounts: usize,
-    pub groups: usize,
-    pub memberships: usize,
-    pub skus: usize,
-    pub sync_runs: usize,
-    pub jobs: usize,
-    /// Offboarding snapshots (what a restore would give back).
-    pub snapshots: usize,
-    /// Jobs parked until their start time.
-    pub parked_jobs: usize,
-    /// The connection, sync lease and delta links.
-    pub connection: usize,
-    pub index_entry: usize,
-    /// Items found by the final sweep (written while the removal ran).
-    pub other: usize,
-    pub total: usize,
-}
 
 /// How our access to the tenant ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -105,7 +78,7 @@ pub async fn remove(platform: &Platform, tenant: &TenantConnection) -> ApiGatewa
         Ok(names) => secrets_deleted.extend(names),
         Err(error) => return unavailable(error),
     }
-    let deleted = match delete_items(platform, &tenant_id).await {
+    let deleted = match platform.store.delete_removed_tenant(&tenant_id).await {
         Ok(deleted) => deleted,
         Err(error) => return unavailable(error),
     };
@@ -161,96 +134,4 @@ async fn revoke_access(
             )
         }
     })
-}
-
-/// The kind of each partition, for the counts.
-fn kinds(tenant: &TenantId) -> HashMap<PartitionKey, &'static str> {
-    let mut kinds = HashMap::new();
-    for (kind, partitions) in [
-        ("accounts", keys::account_partitions(tenant)),
-        ("groups", keys::group_partitions(tenant)),
-        ("memberships", keys::membership_partitions(tenant)),
-        ("skus", vec![keys::sku_partition(tenant)]),
-        ("sync_runs", vec![keys::sync_run_partition(tenant)]),
-        (
-            "jobs",
-            vec![
-                keys::job_partition(tenant),
-                keys::password_handover_partition(tenant),
-            ],
-        ),
-        ("snapshots", vec![keys::snapshot_partition(tenant)]),
-        ("connection", vec![keys::tenant_partition(tenant)]),
-    ] {
-        for partition in partitions {
-            kinds.insert(partition, kind);
-        }
-    }
-    kinds
-}
-
-/// Deletes every item of the tenant: each partition's items, the index entry, a sweep for
-/// anything written meanwhile, and the connection item last of all (so a removal that stops
-/// half-way is found and finished by the next DELETE, and no new connection is made before the
-/// sweep ends).
-async fn delete_items(platform: &Platform, tenant: &TenantId) -> Result<Deleted, StoreError> {
-    let store = &platform.store;
-    let kinds = kinds(tenant);
-    let meta = keys::tenant_meta(tenant);
-    let mut deleted = Deleted {
-        parked_jobs: store.delete_scheduled_jobs(tenant).await?,
-        ..Deleted::default()
-    };
-    for partition in keys::all_tenant_partitions(tenant) {
-        let mut count = 0;
-        let mut stream = std::pin::pin!(store.query_keys(&partition, None));
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while let Some(key) = stream.try_next().await? {
-            if key == meta {
-                continue;
-            }
-            chunk.push(key);
-            if chunk.len() == CHUNK {
-                count += store.batch_delete(std::mem::take(&mut chunk)).await?;
-            }
-        }
-        count += store.batch_delete(chunk).await?;
-        match kinds.get(&partition).copied().unwrap_or("other") {
-            "accounts" => deleted.accounts += count,
-            "groups" => deleted.groups += count,
-            "memberships" => deleted.memberships += count,
-            "skus" => deleted.skus += count,
-            "sync_runs" => deleted.sync_runs += count,
-            "jobs" => deleted.jobs += count,
-            "snapshots" => deleted.snapshots += count,
-            "connection" => deleted.connection += count,
-            _ => deleted.other += count,
-        }
-    }
-    if store
-        .take::<TenantIndexEntry>(&keys::tenant_index_entry(tenant))
-        .await?
-        .is_some()
-    {
-        deleted.index_entry = 1;
-    }
-    // The sweep for anything written meanwhile comes before the connection goes: while the
-    // connection (marked `removed`) is there, no new connection of the tenant can be made, so
-    // this sweep never deletes a newer connection's data.
-    deleted.other += store.delete_tenant(tenant).await?;
-    if store.take::<TenantConnection>(&meta).await?.is_some() {
-        deleted.connection += 1;
-    }
-    deleted.total = deleted.accounts
-        + deleted.groups
-        + deleted.memberships
-        + deleted.skus
-        + deleted.sync_runs
-        + deleted.jobs
-        + deleted.snapshots
-        + deleted.parked_jobs
-        + deleted.connection
-        + deleted.index_entry
-        + deleted.other;
-    Ok(deleted)
 }

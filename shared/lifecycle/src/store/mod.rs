@@ -8,6 +8,7 @@
 mod item;
 pub mod keys;
 mod tenant_items;
+mod tenant_removal;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -31,6 +32,7 @@ use crate::sdk_error::{AwsFailure, BoxError, classify};
 use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
 pub use keys::{Key, PartitionKey};
 pub use tenant_items::SkusReplaced;
+pub use tenant_removal::Deleted;
 
 /// Items per BatchWriteItem request (the DynamoDB limit).
 const BATCH_SIZE: usize = 25;
