@@ -84,6 +84,15 @@ impl SyncError {
             Self::RoundWithoutLink { .. } => true,
         }
     }
+
+    /// How long Graph asked the sync to wait before asking again (its `Retry-After` on a 429 or
+    /// 503 the invocation could not wait out), if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Graph(error) => error.retry_after(),
+            Self::Store(_) | Self::RoundWithoutLink { .. } => None,
+        }
+    }
 }
 
 /// The phases of a run, in order.

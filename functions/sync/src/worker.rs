@@ -15,6 +15,7 @@ use lifecycle::model::{
 };
 use lifecycle::store::keys;
 use lifecycle::{Key, Lease, LeaseOutcome, Platform, StoreError};
+use std::time::Duration;
 use tracing::Instrument as _;
 
 use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
@@ -25,9 +26,35 @@ use lifecycle::sync_runs as runs;
 /// queue then).
 const MAX_DELIVERIES: u32 = 5;
 
-/// Why a message is reported as a batch item failure (SQS delivers it again).
+/// The longest a message can be kept from the queue: SQS's 12-hour visibility timeout limit
+/// (counted from its receipt, so a little is kept back for the invocation itself).
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600 - 900);
+
+/// Why a message is reported as a batch item failure (SQS delivers it again), and when: after
+/// `after`, or the settings' retry delay.
 #[derive(Debug)]
-pub(crate) struct Redeliver(String);
+pub(crate) struct Redeliver {
+    reason: String,
+    after: Option<Duration>,
+}
+
+impl Redeliver {
+    /// Delivered again after the settings' retry delay.
+    fn soon(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+
+    /// Delivered again no sooner than `after` (at most [`MAX_VISIBILITY`]).
+    fn after(reason: impl Into<String>, after: Duration) -> Self {
+        Self {
+            reason: reason.into(),
+            after: Some(after.min(MAX_VISIBILITY)),
+        }
+    }
+}
 
 /// Runs every message of the batch in turn and lists the ones to deliver again.
 pub(crate) async fn handle_batch(
@@ -40,13 +67,15 @@ pub(crate) async fn handle_batch(
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sync_job", message_id = %message_id);
-        if let Err(Redeliver(reason)) = handle_message(platform, settings, &message, &mut reports)
-            .instrument(span)
-            .await
+        if let Err(Redeliver { reason, after }) =
+            handle_message(platform, settings, &message, &mut reports)
+                .instrument(span)
+                .await
         {
-            tracing::warn!(message_id = %message_id, %reason, "sync job will be delivered again");
+            let after = after.unwrap_or(settings.retry_delay);
+            tracing::warn!(message_id = %message_id, %reason, ?after, "sync job will be delivered again");
             if let Some(receipt) = message.receipt_handle.as_deref() {
-                let seconds = i32::try_from(settings.retry_delay.as_secs()).unwrap_or(i32::MAX);
+                let seconds = i32::try_from(after.as_secs()).unwrap_or(i32::MAX);
                 if let Err(error) = platform
                     .queue
                     .change_visibility(&platform.config.sync_queue_url, receipt, seconds)
@@ -80,14 +109,15 @@ async fn handle_message(
 ) -> Result<(), Redeliver> {
     let body = message.body.as_deref().unwrap_or_default();
     // A malformed job is delivered again until it lands in the dead-letter queue: never dropped.
-    let job = Job::from_json(body).map_err(|error| Redeliver(format!("not a job: {error}")))?;
+    let job =
+        Job::from_json(body).map_err(|error| Redeliver::soon(format!("not a job: {error}")))?;
     let JobKind::Sync(sync) = &job.kind else {
-        return Err(Redeliver(format!(
+        return Err(Redeliver::soon(format!(
             "a {} job on the sync queue",
             job.job_type()
         )));
     };
-    let transient = |error: StoreError| Redeliver(error.to_string());
+    let transient = |error: StoreError| Redeliver::soon(error.to_string());
     let tenant_id = &job.tenant_id;
     let found_run = runs::find_run(&platform.store, tenant_id, &sync.sync_run_id)
         .await
@@ -159,7 +189,9 @@ async fn handle_message(
                 .min(settings.wait_delay)
                 .max(std::time::Duration::from_secs(1));
             tracing::info!(run = %run.id, %holder, ?wait, "another sync of the tenant is running: this one waits");
-            requeue(platform, &job, wait).await.map_err(Redeliver)?;
+            requeue(platform, &job, wait)
+                .await
+                .map_err(Redeliver::soon)?;
             return Ok(());
         }
     };
@@ -187,11 +219,23 @@ async fn handle_message(
     }
     match result {
         Ok(()) => Ok(()),
-        Err(Failure::Transient(reason)) if deliveries(message) < MAX_DELIVERIES => {
-            // The lease stays with the run: its next delivery takes it back and resumes.
-            Err(Redeliver(reason))
+        Err(Failure::Transient {
+            reason,
+            retry_after: Some(wait),
+        }) if wait > settings.retry_delay && deliveries(message) < MAX_DELIVERIES => {
+            // Graph asked for a longer wait than the invocation could give (a usage report's
+            // minutes): the message comes back once it has passed, not every retry delay, so
+            // the wait costs one delivery. The run stays syncing and says why.
+            wait_out(platform, tenant_id, &run_id, wait, &reason)
+                .await
+                .map_err(transient)?;
+            Err(Redeliver::after(reason, wait))
         }
-        Err(Failure::Transient(reason)) => {
+        Err(Failure::Transient { reason, .. }) if deliveries(message) < MAX_DELIVERIES => {
+            // The lease stays with the run: its next delivery takes it back and resumes.
+            Err(Redeliver::soon(reason))
+        }
+        Err(Failure::Transient { reason, .. }) => {
             // The last delivery: the run ends failed here (never left "syncing" with its lease and
             // pending claim held), and the message still goes to the dead-letter queue.
             let reason = format!("gave up after {} deliveries: {reason}", deliveries(message));
@@ -199,7 +243,7 @@ async fn handle_message(
             give_up(platform, tenant_id, &run_id, &lease, reason.clone())
                 .await
                 .map_err(transient)?;
-            Err(Redeliver(reason))
+            Err(Redeliver::soon(reason))
         }
         Err(Failure::Permanent(reason)) => {
             tracing::warn!(%reason, "sync run failed");
@@ -248,9 +292,47 @@ async fn give_up(
     Ok(())
 }
 
+/// Says on a syncing run why it waits: Graph's `Retry-After` and when the next delivery comes
+/// (the run's end clears it).
+async fn wait_out(
+    platform: &Platform,
+    tenant_id: &lifecycle::TenantId,
+    run: &lifecycle::SyncRunId,
+    wait: Duration,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let wait = wait.min(MAX_VISIBILITY);
+    if let Some((key, mut run)) = runs::find_run(&platform.store, tenant_id, run).await?
+        && !run.status.is_finished()
+    {
+        let resumes = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        run.error = Some(format!(
+            "waiting for Microsoft Graph: it asked the sync to wait {} s (Retry-After); the sync resumes on a later delivery, from {} ({reason})",
+            wait.as_secs(),
+            resumes.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+        platform.store.put(&key, &run).await?;
+    }
+    Ok(())
+}
+
 enum Failure {
-    Transient(String),
+    /// A later delivery may succeed; `retry_after` is Graph's `Retry-After` when it said one.
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     Permanent(String),
+}
+
+impl Failure {
+    /// A transient failure with no wait asked for.
+    fn transient(reason: impl Into<String>) -> Self {
+        Self::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
 }
 
 /// Runs (or continues) the sync of one tenant while holding its lease.
@@ -265,7 +347,7 @@ async fn run_sync(
     lease: &Lease,
     reports: &mut Vec<Report>,
 ) -> Result<(), Failure> {
-    let store_failure = |error: StoreError| Failure::Transient(error.to_string());
+    let store_failure = |error: StoreError| Failure::transient(error.to_string());
     // A run whose id carries its queue time is keyed by that time, so its start can be recorded;
     // another id's record is keyed by `started_at`, which therefore stays the queue time.
     if run.status == SyncRunStatus::Queued && runs::queued_at(&run.id).is_some() {
@@ -289,7 +371,7 @@ async fn run_sync(
         .await
     {
         Ok(graph) => graph,
-        Err(error) if error.is_retryable() => return Err(Failure::Transient(error.to_string())),
+        Err(error) if error.is_retryable() => return Err(Failure::transient(error.to_string())),
         Err(error) => {
             let reason = format!("the tenant's app credential could not be read: {error}");
             release(platform, lease).await;
@@ -362,7 +444,7 @@ async fn run_sync(
                 .send_job(&platform.config.sync_queue_url, &continuation)
                 .await
                 .map(|_| ())
-                .map_err(|error| Failure::Transient(error.to_string()))
+                .map_err(|error| Failure::transient(error.to_string()))
         }
         Err(SyncError::Store(StoreError::TenantGone { .. })) => {
             // Removed meanwhile (perhaps connected again: a new generation). Nothing more of
@@ -376,7 +458,14 @@ async fn run_sync(
             tracing::warn!(run = %run.id, ?holder, "sync lease lost: this delivery stops");
             Ok(())
         }
-        Err(error) if error.is_retryable() => Err(Failure::Transient(error.to_string())),
+        Err(error) if error.is_retryable() => {
+            // Counts and figures so far stay on the run; the next delivery resumes from the
+            // links saved after the last applied page.
+            Err(Failure::Transient {
+                reason: error.to_string(),
+                retry_after: error.retry_after(),
+            })
+        }
         Err(error) => {
             let reason = actionable(&error);
             if let SyncError::Graph(graph_error) = &error

@@ -733,3 +733,81 @@ async fn given_a_sync_between_two_pages_when_its_tenant_is_removed_and_connected
         local.platform().store.get(&key).await.expect("read");
     assert_eq!(old_run.map(|r| r.status), None);
 }
+
+#[tokio::test]
+async fn given_a_usage_report_throttled_for_minutes_when_the_sync_meets_it_then_its_message_waits_out_retry_after_and_a_later_delivery_finishes_the_run()
+ {
+    // GIVEN a tenant whose app has spent its usage-report budget (14 reports per window), the
+    // window set to 7 minutes, so Graph answers the next report 429 with Retry-After: 420
+    let mut local = Local::start(SimConfig::single(40, 4), fast_settings()).await;
+    let connection = local.connect(0).await;
+    let tenant = connection.tenant_id.clone();
+    local
+        .sim()
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| {
+            k.throttle_window_ms = 7_000
+        })
+        .expect("knobs");
+    let graph = local
+        .platform()
+        .tenant_graph(&connection)
+        .await
+        .expect("graph");
+    for _ in 0..14 {
+        graph
+            .mailbox_usage(graph::MailboxUsagePeriod::D7)
+            .await
+            .expect("a report within the budget");
+    }
+    let refused = graph
+        .mailbox_usage(graph::MailboxUsagePeriod::D7)
+        .await
+        .expect_err("the budget is spent");
+    assert_eq!(refused.retry_after(), Some(Duration::from_secs(420)));
+
+    // WHEN a sync is requested and its job delivered
+    let run = local.request(&tenant, false).await;
+    let messages = local.receive(1, 1).await;
+    assert_eq!(messages.len(), 1);
+    let answer = local
+        .app
+        .handle(support::sqs_event(&messages))
+        .await
+        .expect("the function answers");
+
+    // THEN the message is handed back, and stays away past the retry delay (1 s here): it comes
+    // back when Graph's wait has passed, not every retry delay until the deliveries run out
+    assert_eq!(
+        answer["batchItemFailures"][0]["itemIdentifier"],
+        serde_json::json!(messages[0].message_id)
+    );
+    assert!(
+        local.receive(1, 3).await.is_empty(),
+        "the message came back before Retry-After"
+    );
+    // AND the run is still syncing and says why and until when
+    let waiting = local.run(&tenant, &run).await;
+    assert_eq!(waiting.status, SyncRunStatus::Syncing);
+    let reason = waiting.error.clone().unwrap_or_default();
+    assert!(reason.contains("wait 420 s (Retry-After)"), "{reason}");
+
+    // WHEN Graph's window has passed (shortened now) and the message's visibility ends
+    local
+        .sim()
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| k.throttle_window_ms = 1)
+        .expect("knobs");
+    local
+        .platform()
+        .queue
+        .change_visibility(&local.queue_url, &messages[0].receipt_handle, 0)
+        .await
+        .expect("visible");
+    local.drain().await;
+
+    // THEN a later delivery finished the run, the waiting reason gone, the store equal to the
+    // tenant
+    let ended = local.run(&tenant, &run).await;
+    assert_eq!(ended.status, SyncRunStatus::Ok, "{:?}", ended.error);
+    assert_eq!(ended.error, None);
+    assert_store_matches_truth(&local, 0).await;
+}
