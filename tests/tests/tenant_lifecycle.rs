@@ -301,6 +301,7 @@ async fn given_an_offboarded_and_deleted_account_when_restored_with_enable_then_
             "set_manager",
             "add_groups",
             "assign_licenses",
+            "restore_automatic_reply",
             "enable_sign_in"
         ],
         "{plan}"

@@ -113,7 +113,7 @@ async fn try_restore(
         Err(error @ RestoreError::NothingToRestore(_)) => {
             return Err(answer(409, "not_deleted", error));
         }
-        Err(error @ RestoreError::NotConfirmed(_)) => {
+        Err(error @ (RestoreError::NotConfirmed(_) | RestoreError::Interrupted(_))) => {
             return Err(answer(503, "unavailable", error));
         }
         Err(RestoreError::Graph(error)) => {

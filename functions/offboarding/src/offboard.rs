@@ -123,7 +123,8 @@ impl Offboarding {
             .await;
         }
         if progress.finished_step(plan::SNAPSHOT).is_none() {
-            self.take_snapshot(&graph, job, &state, progress).await?;
+            self.take_snapshot(&graph, job, &state, &found_options, progress)
+                .await?;
         }
         let mut run = Run {
             platform: &self.platform,
@@ -194,18 +195,23 @@ impl Offboarding {
         })
     }
 
-    /// Keeps what this offboarding is about to remove (groups, licenses, sign-in), before its
-    /// first write, so one restore call can give it back; recorded as the `snapshot` step, so a
-    /// redelivery (which reads an account already changed) never replaces it.
+    /// Keeps what this offboarding is about to remove or change (groups, licenses, sign-in, the
+    /// mailbox's automatic reply when the job sets one), before its first write, so one restore
+    /// call can give it back; recorded as the `snapshot` step, so a redelivery (which reads an
+    /// account already changed) never replaces it.
     async fn take_snapshot(
         &self,
         graph: &TenantGraph,
         job: &Job,
         state: &AccountState,
+        found_options: &options::Found,
         progress: &mut JobProgress,
     ) -> Result<(), JobError> {
         let mut snapshot = snapshot::of(job, state)?;
         snapshot.manager_id = preflight::manager_id(graph, &state.id).await?;
+        if let Some(ReplyState::Read { setting, .. }) = &found_options.reply {
+            snapshot.automatic_reply = Some(setting.clone());
+        }
         self.platform.store.put_account_snapshot(&snapshot).await?;
         progress
             .step(step(
@@ -836,29 +842,30 @@ impl Run<'_, '_> {
         planned_step: &PlannedStep,
         reply: &lifecycle::model::AutomaticReply,
     ) -> Result<(), JobError> {
-        let (written, observed) = options::set_reply(self.graph, &self.before.id, reply).await?;
+        let (written, observed) =
+            options::set_reply(self.graph, &self.before.id, options::reply_body(reply)).await?;
         let wanted = options::wanted_audience(reply);
         let read_back: Vec<Observation> = match &observed {
             ReplyState::Read {
-                status,
-                external_audience,
+                setting,
                 request_id,
             } => vec![Observation::new(
                 "automaticRepliesSetting",
-                serde_json::json!({"status": status, "externalAudience": external_audience}),
+                serde_json::json!({"status": setting.status, "externalAudience": setting.external_audience}),
                 request_id.as_deref(),
             )],
             ReplyState::Refused { .. } => Vec::new(),
         };
         let (agrees, seen) = match &observed {
             ReplyState::Read {
-                status,
-                external_audience,
+                setting,
                 request_id,
             } => (
-                status == "alwaysEnabled" && external_audience == wanted,
+                setting.status == "alwaysEnabled" && setting.external_audience == wanted,
                 format!(
-                    "read-back automaticRepliesSetting status={status}, externalAudience={external_audience} (request-id {})",
+                    "read-back automaticRepliesSetting status={}, externalAudience={} (request-id {})",
+                    setting.status,
+                    setting.external_audience,
                     request_id.as_deref().unwrap_or("-")
                 ),
             ),

@@ -4,9 +4,9 @@
 //! grants, and set its mailbox's automatic reply. Each is allowed with application permissions;
 //! each step deletes, then reads the collection back, and is done only when the read-back agrees.
 
-use graph::{BatchRequest, GraphError, Method, TenantGraph};
+use graph::{BatchRequest, BatchResponse, GraphError, Method, TenantGraph};
 use lifecycle::JobError;
-use lifecycle::model::{AutomaticReply, OffboardJob};
+use lifecycle::model::{AutomaticReply, OffboardJob, SnapshotAutomaticReply, ZonedDateTime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -120,8 +120,7 @@ pub enum Listing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyState {
     Read {
-        status: String,
-        external_audience: String,
+        setting: SnapshotAutomaticReply,
         request_id: Option<String>,
     },
     Refused {
@@ -207,14 +206,10 @@ pub async fn read(
             return Err(JobError::Transient("the $batch answer lacks a step".into()));
         };
         found.reply = Some(match outcome.result {
-            Ok(response) => {
-                let settings: MailboxSettings = response.json()?;
-                ReplyState::Read {
-                    status: settings.automatic_replies_setting.status,
-                    external_audience: settings.automatic_replies_setting.external_audience,
-                    request_id: response.request_id,
-                }
-            }
+            Ok(response) => ReplyState::Read {
+                setting: reply_setting(&response)?,
+                request_id: response.request_id,
+            },
             Err(error) => {
                 let (reason, request_id) = refusal(error, MAILBOX_PERMISSION)?;
                 ReplyState::Refused { reason, request_id }
@@ -251,29 +246,68 @@ struct Page {
 #[serde(rename_all = "camelCase")]
 struct MailboxSettings {
     #[serde(default)]
-    automatic_replies_setting: ReplySetting,
+    automatic_replies_setting: Option<ReplySetting>,
 }
 
+/// `automaticRepliesSetting` on the wire (messages may be null).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReplySetting {
-    #[serde(default = "disabled")]
-    status: String,
     #[serde(default)]
-    external_audience: String,
+    status: Option<String>,
+    #[serde(default)]
+    external_audience: Option<String>,
+    #[serde(default)]
+    internal_reply_message: Option<String>,
+    #[serde(default)]
+    external_reply_message: Option<String>,
+    #[serde(default)]
+    scheduled_start_date_time: Option<WireDateTime>,
+    #[serde(default)]
+    scheduled_end_date_time: Option<WireDateTime>,
 }
 
-impl Default for ReplySetting {
-    fn default() -> Self {
-        Self {
-            status: disabled(),
-            external_audience: String::new(),
-        }
+/// `dateTimeTimeZone` on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireDateTime {
+    #[serde(default)]
+    date_time: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+}
+
+impl WireDateTime {
+    fn zoned(self) -> Option<ZonedDateTime> {
+        Some(ZonedDateTime {
+            date_time: self.date_time.filter(|d| !d.is_empty())?,
+            time_zone: self.time_zone.unwrap_or_else(|| "UTC".into()),
+        })
     }
 }
 
-fn disabled() -> String {
-    "disabled".into()
+/// The automatic reply of a `GET /users/{id}/mailboxSettings` answer (a mailbox that never
+/// had one set shows `disabled`).
+fn reply_setting(response: &BatchResponse) -> Result<SnapshotAutomaticReply, GraphError> {
+    let settings: MailboxSettings = response.json()?;
+    let Some(wire) = settings.automatic_replies_setting else {
+        return Ok(SnapshotAutomaticReply {
+            status: "disabled".into(),
+            external_audience: "none".into(),
+            internal_reply_message: String::new(),
+            external_reply_message: String::new(),
+            scheduled_start: None,
+            scheduled_end: None,
+        });
+    };
+    Ok(SnapshotAutomaticReply {
+        status: wire.status.unwrap_or_else(|| "disabled".into()),
+        external_audience: wire.external_audience.unwrap_or_else(|| "none".into()),
+        internal_reply_message: wire.internal_reply_message.unwrap_or_default(),
+        external_reply_message: wire.external_reply_message.unwrap_or_default(),
+        scheduled_start: wire.scheduled_start_date_time.and_then(WireDateTime::zoned),
+        scheduled_end: wire.scheduled_end_date_time.and_then(WireDateTime::zoned),
+    })
 }
 
 /// The authentication method kinds removed, by `@odata.type`, with the collection that deletes
@@ -448,16 +482,40 @@ pub fn wanted_audience(reply: &AutomaticReply) -> &'static str {
     }
 }
 
-/// Sets the automatic reply (PATCH), then reads it back (GET).
+/// The PATCH body that puts a snapshot's automatic reply back as it was (the schedule only when
+/// one was recorded).
+pub fn restore_body(setting: &SnapshotAutomaticReply) -> Value {
+    let mut reply = json!({
+        "status": setting.status,
+        "externalAudience": setting.external_audience,
+        "internalReplyMessage": setting.internal_reply_message,
+        "externalReplyMessage": setting.external_reply_message,
+    });
+    for (name, at) in [
+        ("scheduledStartDateTime", &setting.scheduled_start),
+        ("scheduledEndDateTime", &setting.scheduled_end),
+    ] {
+        if let Some(at) = at {
+            reply[name] = json!({ "dateTime": at.date_time, "timeZone": at.time_zone });
+        }
+    }
+    json!({ "automaticRepliesSetting": reply })
+}
+
+/// What Graph answered to a PATCH of the automatic reply: its request id, or the reason it
+/// refused (and that refusal's request id).
+pub type ReplyWrite = Result<Option<String>, (String, Option<String>)>;
+
+/// Sets the automatic reply (PATCH `body`), then reads it back (GET), in one `$batch`.
 pub async fn set_reply(
     graph: &TenantGraph,
     user_id: &str,
-    reply: &AutomaticReply,
-) -> Result<(Result<Option<String>, (String, Option<String>)>, ReplyState), JobError> {
+    body: Value,
+) -> Result<(ReplyWrite, ReplyState), JobError> {
     let url = format!("/users/{}/mailboxSettings", encode_segment(user_id));
     let mut outcomes = graph
         .batch(vec![
-            BatchRequest::new("set", Method::PATCH, &url).with_body(reply_body(reply)),
+            BatchRequest::new("set", Method::PATCH, &url).with_body(body),
             BatchRequest::new("read-back", Method::GET, &url).after("set"),
         ])
         .await?
@@ -470,14 +528,10 @@ pub async fn set_reply(
         Err(error) => Err(refusal(error, MAILBOX_PERMISSION)?),
     };
     let observed = match read.result {
-        Ok(response) => {
-            let settings: MailboxSettings = response.json()?;
-            ReplyState::Read {
-                status: settings.automatic_replies_setting.status,
-                external_audience: settings.automatic_replies_setting.external_audience,
-                request_id: response.request_id,
-            }
-        }
+        Ok(response) => ReplyState::Read {
+            setting: reply_setting(&response)?,
+            request_id: response.request_id,
+        },
         Err(error) => {
             let (reason, request_id) = match written {
                 // The read only failed because the write did (424): say the write's reason.

@@ -302,16 +302,18 @@ fn reply_step(
             format!("cannot read the mailbox settings: {reason}"),
         ),
         ReplyState::Read {
-            status, request_id, ..
+            setting,
+            request_id,
         } => {
             let mut detail = format!(
-                "set the automatic reply: PATCH /users/{id}/mailboxSettings status=alwaysEnabled, externalAudience={} ({} characters inside{}); read before: status={status} (request-id {})",
+                "set the automatic reply: PATCH /users/{id}/mailboxSettings status=alwaysEnabled, externalAudience={} ({} characters inside{}); read before: status={} (request-id {}); the reply before is kept in the snapshot, and a restore puts it back",
                 options::wanted_audience(reply),
                 reply.internal_message.chars().count(),
                 reply
                     .external_message
                     .as_ref()
                     .map_or_else(String::new, |m| format!(", {} outside", m.chars().count())),
+                setting.status,
                 request_id.as_deref().unwrap_or("-")
             );
             if job.policy == OffboardPolicy::Delete {

@@ -2,21 +2,27 @@
 //! items, then give back its usage location (before any license: Graph assigns none without one)
 //! and its manager, the direct groups and direct licenses (with their disabled plans) the
 //! offboarding removed, and re-enable sign-in when asked. Group-inherited licenses come back with
-//! their group. Every write is judged by a read-back of the account from Graph; the stored account
+//! their group. The mailbox's automatic reply, when the offboarding set its own, is put back as
+//! the snapshot recorded it (after the licenses: the mailbox needs its license). Every write is judged by a read-back of the account from Graph; the stored account
 //! is written from that read-back. Idempotent: what is already back is skipped, so a caller whose
 //! answer was lost simply sends the restore again.
 //!
 //! Runs inline (the API's route): an undelete, one `$batch` per 20 groups, one assignLicense, one
-//! PATCH and two reads fit well inside API Gateway's 30 s.
+//! PATCH, the automatic reply's `$batch` (PATCH and read-back) and two reads fit well inside API
+//! Gateway's 30 s.
 
 use graph::{AssignedLicense, BatchRequest, GraphError, TenantGraph, UserPatch};
-use lifecycle::model::{AccountRef, AccountSnapshot, SnapshotGroup, SnapshotLicense, StepOutcome};
-use lifecycle::{AccountId, Platform, StoreError, TenantId};
+use lifecycle::model::{
+    AccountRef, AccountSnapshot, SnapshotAutomaticReply, SnapshotGroup, SnapshotLicense,
+    StepOutcome,
+};
+use lifecycle::{AccountId, JobError, Platform, StoreError, TenantId};
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::account::{self, AccountState, Found};
 use crate::offboard::store_observed;
+use crate::options::{self, ReplyState, ReplyWrite};
 use crate::preflight;
 use graph::encode_segment;
 
@@ -27,6 +33,7 @@ pub const SET_MANAGER: &str = "set_manager";
 pub const ADD_GROUPS: &str = "add_groups";
 pub const ASSIGN_LICENSES: &str = "assign_licenses";
 pub const ENABLE_SIGN_IN: &str = "enable_sign_in";
+pub const RESTORE_AUTOMATIC_REPLY: &str = "restore_automatic_reply";
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,10 +61,20 @@ pub enum RestoreError {
         "Graph accepted the restore of account {0} but the read-back does not show it active yet; send the restore again"
     )]
     NotConfirmed(AccountId),
+    /// Graph could not be reached for a moment (throttled, unavailable) part-way: what was done
+    /// is skipped when the restore is sent again.
+    #[error("{0}; send the restore again (what is back already is skipped)")]
+    Interrupted(String),
     #[error(transparent)]
     Graph(#[from] GraphError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<JobError> for RestoreError {
+    fn from(error: JobError) -> Self {
+        RestoreError::Interrupted(error.to_string())
+    }
 }
 
 /// One step of a restore.
@@ -82,6 +99,9 @@ pub struct SnapshotUsed {
     pub manager_id: Option<String>,
     pub groups: Vec<SnapshotGroup>,
     pub direct_licenses: Vec<SnapshotLicense>,
+    /// The mailbox's automatic reply before the offboarding set its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatic_reply: Option<SnapshotAutomaticReply>,
 }
 
 /// The account as the final read-back showed it.
@@ -97,6 +117,9 @@ pub struct Observed {
     pub direct_licenses: Vec<String>,
     /// (SKU id, group id) of each group-inherited license.
     pub inherited_licenses: Vec<(String, String)>,
+    /// The mailbox's automatic reply, when the restore put one back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatic_reply: Option<SnapshotAutomaticReply>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph_request_id: Option<String>,
 }
@@ -209,6 +232,7 @@ pub async fn restore(
             manager_id: s.manager_id.clone(),
             groups: s.groups.clone(),
             direct_licenses: s.direct_licenses.clone(),
+            automatic_reply: s.automatic_reply.clone(),
         }),
         steps,
         observed: None,
@@ -229,13 +253,19 @@ pub async fn restore(
                 })
                 .ok();
             let read_id = read_ids.into_iter().next();
+            let reply_after = match &written.reply {
+                Some((_, ReplyState::Read { setting, .. })) => Some(setting.clone()),
+                _ => None,
+            };
             report.steps.extend(plan.judge(
                 written,
                 &after,
                 manager_after.as_deref(),
                 read_id.as_deref(),
             ));
-            report.observed = Some(observed(&after, manager_after, read_id));
+            let mut seen = observed(&after, manager_after, read_id);
+            seen.automatic_reply = reply_after;
+            report.observed = Some(seen);
         }
         _ => report.steps.extend(plan.pending()),
     }
@@ -274,6 +304,7 @@ fn observed(
         groups: state.groups.iter().map(|g| g.id.clone()).collect(),
         direct_licenses: state.direct_licenses.clone(),
         inherited_licenses: state.inherited_licenses.clone(),
+        automatic_reply: None,
         graph_request_id,
     }
 }
@@ -290,6 +321,9 @@ struct Plan {
     /// offboarding left them, and the platform cannot add the member back either.
     kept_groups: Vec<SnapshotGroup>,
     licenses: Vec<SnapshotLicense>,
+    /// The snapshot's automatic reply, put back as it was (a PATCH of the same value is
+    /// harmless, so it is sent on every restore that has one).
+    reply: Option<SnapshotAutomaticReply>,
     enable: bool,
     enable_asked: bool,
 }
@@ -300,6 +334,8 @@ struct Written {
     manager: Option<Result<Option<String>, String>>,
     groups: Vec<(String, Result<Option<String>, String>)>,
     licenses: Option<Result<Option<String>, String>>,
+    /// The PATCH's answer and the read-back after it.
+    reply: Option<(ReplyWrite, ReplyState)>,
     enable: Option<Result<Option<String>, String>>,
 }
 
@@ -354,6 +390,7 @@ impl Plan {
             groups,
             kept_groups,
             licenses,
+            reply: snapshot.and_then(|s| s.automatic_reply.clone()),
             enable: options.enable && !state.is_some_and(|s| s.enabled),
             enable_asked: options.enable,
         }
@@ -439,8 +476,29 @@ impl Plan {
             self.manager_pending(),
             self.groups_pending(),
             self.licenses_pending(),
+            self.reply_pending(),
             self.enable_pending(),
         ]
+    }
+
+    fn reply_pending(&self) -> RestoreStep {
+        match &self.reply {
+            Some(reply) => step(
+                RESTORE_AUTOMATIC_REPLY,
+                StepOutcome::Pending,
+                None,
+                format!(
+                    "put back the automatic reply from before the offboarding (after the licenses: the mailbox needs its license): PATCH /users/{{id}}/mailboxSettings {}",
+                    reply.summary()
+                ),
+            ),
+            None => step(
+                RESTORE_AUTOMATIC_REPLY,
+                StepOutcome::Skipped,
+                None,
+                "the offboarding did not change the automatic reply".into(),
+            ),
+        }
     }
 
     fn groups_pending(&self) -> RestoreStep {
@@ -501,19 +559,21 @@ impl Plan {
         }
     }
 
-    /// Sends the writes: groups (20 per `$batch`), licenses (one assignLicense), sign-in (PATCH).
-    /// A permanent refusal is kept for the step; a transient failure ends the restore (the caller
-    /// sends it again; what was done is skipped then).
+    /// Sends the writes: groups (20 per `$batch`), licenses (one assignLicense), the automatic
+    /// reply (PATCH and read-back), sign-in (PATCH). A permanent refusal is kept for the step; a
+    /// transient failure ends the restore (the caller sends it again; what was done is skipped
+    /// then).
     async fn write(
         &self,
         graph: &TenantGraph,
         state: &AccountState,
-    ) -> Result<Written, GraphError> {
+    ) -> Result<Written, RestoreError> {
         let mut written = Written {
             usage_location: None,
             manager: None,
             groups: Vec::new(),
             licenses: None,
+            reply: None,
             enable: None,
         };
         // Usage location first: Graph assigns no license (direct or from a group) without one.
@@ -524,7 +584,7 @@ impl Plan {
             };
             written.usage_location = Some(match graph.update_user(&state.id, &patch).await {
                 Ok(receipt) => Ok(receipt.request_id),
-                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) if error.is_retryable() => return Err(error.into()),
                 Err(error) => Err(error.to_string()),
             });
         }
@@ -540,7 +600,7 @@ impl Plan {
             let outcome = graph.batch(vec![request]).await?.pop();
             written.manager = Some(match outcome.map(|o| o.result) {
                 Some(Ok(response)) => Ok(response.request_id),
-                Some(Err(error)) if error.is_retryable() => return Err(error),
+                Some(Err(error)) if error.is_retryable() => return Err(error.into()),
                 Some(Err(error)) => Err(error.to_string()),
                 None => Err("the $batch answer is empty".into()),
             });
@@ -561,7 +621,7 @@ impl Plan {
                     Err(error) if error.is_member_already_present() => {
                         Ok(error.request_id().map(str::to_owned))
                     }
-                    Err(error) if error.is_retryable() => return Err(error),
+                    Err(error) if error.is_retryable() => return Err(error.into()),
                     Err(error) => Err(error.to_string()),
                 };
                 written.groups.push((group.group_id.clone(), result));
@@ -578,9 +638,14 @@ impl Plan {
                 .collect();
             written.licenses = Some(match graph.assign_license(&state.id, &add, &[]).await {
                 Ok(receipt) => Ok(receipt.request_id),
-                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) if error.is_retryable() => return Err(error.into()),
                 Err(error) => Err(error.to_string()),
             });
+        }
+        // After the licenses: Exchange serves a mailbox only while the account has its license.
+        if let Some(reply) = &self.reply {
+            let body = options::restore_body(reply);
+            written.reply = Some(options::set_reply(graph, &state.id, body).await?);
         }
         if self.enable {
             let patch = UserPatch {
@@ -589,7 +654,7 @@ impl Plan {
             };
             written.enable = Some(match graph.update_user(&state.id, &patch).await {
                 Ok(receipt) => Ok(receipt.request_id),
-                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) if error.is_retryable() => return Err(error.into()),
                 Err(error) => Err(error.to_string()),
             });
         }
@@ -720,6 +785,10 @@ impl Plan {
                 steps.push(step(ASSIGN_LICENSES, outcome, id, detail));
             }
         }
+        steps.push(match (&self.reply, written.reply) {
+            (Some(wanted), Some((result, observed))) => judged_reply(wanted, result, observed),
+            _ => self.reply_pending(),
+        });
         match written.enable {
             None => steps.push(self.enable_pending()),
             Some(result) => {
@@ -775,4 +844,42 @@ fn judged(
             ),
         ),
     }
+}
+
+/// The automatic reply's step: done when Graph took the PATCH and the read-back shows the
+/// snapshot's status and audience again (Exchange may reformat the messages' HTML, so their text
+/// is sent back as recorded and not compared).
+fn judged_reply(
+    wanted: &SnapshotAutomaticReply,
+    result: ReplyWrite,
+    observed: ReplyState,
+) -> RestoreStep {
+    let (agrees, seen) = match &observed {
+        ReplyState::Read {
+            setting,
+            request_id,
+        } => (
+            setting.status == wanted.status
+                && setting.external_audience == wanted.external_audience,
+            format!(
+                "read-back automaticRepliesSetting {} (request-id {})",
+                setting.summary(),
+                request_id.as_deref().unwrap_or("-")
+            ),
+        ),
+        ReplyState::Refused { reason, request_id } => (
+            false,
+            format!(
+                "read-back refused: {reason} (request-id {})",
+                request_id.as_deref().unwrap_or("-")
+            ),
+        ),
+    };
+    judged(
+        RESTORE_AUTOMATIC_REPLY,
+        result.map_err(|(reason, _)| reason),
+        agrees,
+        format!("automatic reply put back: {}", wanted.summary()),
+        seen,
+    )
 }

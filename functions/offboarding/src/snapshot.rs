@@ -1,6 +1,7 @@
 //! The snapshot an offboarding takes before its first write: the account as Graph showed it
 //! (direct groups, removable or not, direct licenses with their disabled plans, group-inherited
-//! licenses with their group, usage location, sign-in), kept for Entra ID's 30-day restore window.
+//! licenses with their group, usage location, sign-in, and the mailbox's automatic reply when the
+//! job sets its own), kept for Entra ID's 30-day restore window.
 
 use lifecycle::model::{
     AccountSnapshot, InheritedLicense, Job, SNAPSHOT_RETENTION, SnapshotGroup, SnapshotLicense,
@@ -27,6 +28,8 @@ pub fn of(job: &Job, state: &AccountState) -> Result<AccountSnapshot, JobError> 
         usage_location: state.usage_location.clone(),
         // Filled by the caller from `/users/{id}/manager` (one more read).
         manager_id: None,
+        // Filled by the caller when the job sets an automatic reply (the options' read).
+        automatic_reply: None,
         groups: state
             .groups
             .iter()
@@ -59,8 +62,14 @@ pub fn of(job: &Job, state: &AccountState) -> Result<AccountSnapshot, JobError> 
 /// The snapshot step's detail, for a person.
 pub fn summary(snapshot: &AccountSnapshot) -> String {
     let kept = snapshot.groups.iter().filter(|g| !g.removable).count();
+    let reply = snapshot
+        .automatic_reply
+        .as_ref()
+        .map_or_else(String::new, |reply| {
+            format!(", automatic reply before: {}", reply.summary())
+        });
     format!(
-        "snapshot taken before the first write: accountEnabled={}, manager {}, {} direct group(s) ({kept} not removable here), {} direct license(s), {} license(s) from groups; restorable with POST /tenants/{}/accounts/{}/restore until {} ({} days)",
+        "snapshot taken before the first write: accountEnabled={}, manager {}, {} direct group(s) ({kept} not removable here), {} direct license(s), {} license(s) from groups{reply}; restorable with POST /tenants/{}/accounts/{}/restore until {} ({} days)",
         snapshot.account_enabled,
         snapshot.manager_id.as_deref().unwrap_or("none"),
         snapshot.groups.len(),

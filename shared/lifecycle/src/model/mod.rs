@@ -36,7 +36,8 @@ pub use job::{
 pub use job_parser::JobParseError;
 pub use job_schema::{job_message_schema, job_request_schema};
 pub use snapshot::{
-    AccountSnapshot, InheritedLicense, SNAPSHOT_RETENTION, SnapshotGroup, SnapshotLicense,
+    AccountSnapshot, InheritedLicense, SNAPSHOT_RETENTION, SnapshotAutomaticReply, SnapshotGroup,
+    SnapshotLicense, ZonedDateTime,
 };
 pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
 pub use tenant::{

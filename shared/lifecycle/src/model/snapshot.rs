@@ -36,6 +36,10 @@ pub struct AccountSnapshot {
     /// Licenses inherited from a group: they come back with the group.
     #[serde(default)]
     pub inherited_licenses: Vec<InheritedLicense>,
+    /// The mailbox's automatic reply as Graph showed it, kept when the offboarding sets its own
+    /// (`automatic_reply`), so a restore can put the person's own reply back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic_reply: Option<SnapshotAutomaticReply>,
 }
 
 impl AccountSnapshot {
@@ -75,4 +79,54 @@ pub struct SnapshotLicense {
 pub struct InheritedLicense {
     pub sku_id: String,
     pub group_id: String,
+}
+
+/// A mailbox's `automaticRepliesSetting` as Graph answered it (the messages as Graph holds them,
+/// HTML included), so a restore can send it back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SnapshotAutomaticReply {
+    /// `disabled`, `alwaysEnabled` or `scheduled`.
+    pub status: String,
+    /// Who outside the organization gets the external message: `none`, `contactsOnly` or `all`.
+    pub external_audience: String,
+    #[serde(default)]
+    pub internal_reply_message: String,
+    #[serde(default)]
+    pub external_reply_message: String,
+    /// When a `scheduled` reply starts, in the time zone named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_start: Option<ZonedDateTime>,
+    /// When a `scheduled` reply ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_end: Option<ZonedDateTime>,
+}
+
+impl SnapshotAutomaticReply {
+    /// One line for a person: status, audience, schedule and the messages' lengths (the texts
+    /// stay in the snapshot).
+    pub fn summary(&self) -> String {
+        let schedule = match (&self.scheduled_start, &self.scheduled_end) {
+            (Some(start), Some(end)) if self.status == "scheduled" => format!(
+                " from {} to {} ({})",
+                start.date_time, end.date_time, start.time_zone
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "status={}{schedule}, externalAudience={}, internal message {} characters, external message {} characters",
+            self.status,
+            self.external_audience,
+            self.internal_reply_message.chars().count(),
+            self.external_reply_message.chars().count()
+        )
+    }
+}
+
+/// Graph's `dateTimeTimeZone`: a local date and time and the time zone it is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ZonedDateTime {
+    /// e.g. `2026-12-24T00:00:00.0000000`.
+    pub date_time: String,
+    /// e.g. `UTC` or `W. Europe Standard Time`.
+    pub time_zone: String,
 }

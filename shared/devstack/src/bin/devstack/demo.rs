@@ -856,10 +856,12 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             .iter()
             .filter(|g| g.member_ids.contains(&target.id))
             .count();
-        // Two opt-in options: registered devices and enterprise app access go too.
+        // Three opt-in options: registered devices and enterprise app access go too, and the
+        // mailbox answers with an automatic reply (the person's own is kept in the snapshot).
         let job = serde_json::json!({
             "type": "offboard", "account": target.user_principal_name, "policy": "delete",
-            "remove_authentication_methods": true, "remove_app_role_assignments": true
+            "remove_authentication_methods": true, "remove_app_role_assignments": true,
+            "automatic_reply": {"internal_message": "I have left the company; please write to hr@contoso.com"}
         });
         let record = run_job(demo, &tenant_id, job).await?;
         let status = record["status"].as_str().unwrap_or("?").to_owned();
@@ -873,6 +875,14 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             anyhow::bail!("the offboarding ended {status}: {}", record["error"]);
         }
         let after = sim.truth(&tenant_id)?;
+        let reply_status = |truth: &graph_sim::Truth| {
+            truth
+                .users
+                .iter()
+                .find(|u| u.id == target.id)
+                .and_then(|u| u.automatic_reply.clone())
+                .map_or_else(|| "disabled (never set)".to_owned(), |(status, _)| status)
+        };
         lines.push(format!(
             "simulator: in deleted items {}, still member of {} group(s)",
             after.deleted_user_ids.contains(&target.id),
@@ -913,7 +923,7 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
         ));
         for step in restored["steps"].as_array().into_iter().flatten() {
             lines.push(format!(
-                "  {:<16} {:<8} request-id {}",
+                "  {:<23} {:<8} request-id {}",
                 step["name"].as_str().unwrap_or_default(),
                 step["outcome"].as_str().unwrap_or("?"),
                 step["graph_request_id"].as_str().unwrap_or("-")
@@ -940,6 +950,16 @@ fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             account.map_or(0, |u| u.auth_methods.len()),
             target.app_role_assignment_ids.len(),
             account.map_or(0, |u| u.app_role_assignment_ids.len())
+        ));
+        // The person's own automatic reply is back (the offboarding's was on meanwhile: its
+        // `set_automatic_reply` step above).
+        lines.push(format!(
+            "simulator: automatic reply {} before the offboarding, {} after the restore",
+            target
+                .automatic_reply
+                .clone()
+                .map_or_else(|| "disabled (never set)".to_owned(), |(status, _)| status),
+            reply_status(&back)
         ));
         Ok(Outcome::Done(lines))
     })
