@@ -45,7 +45,6 @@ use lifecycle::model::{
 };
 use lifecycle::queue::deduplication_id;
 use lifecycle::schedule::{self, QUEUED};
-use lifecycle::store::keys;
 use lifecycle::{
     Config, JobId, Platform, PutOutcome, Queue, SecretWrite, Store, TenantId, Vault, VaultError,
 };
@@ -219,13 +218,12 @@ impl Intake {
             self.check_leave(tenant, spec).await?;
         }
         let digest = self.body_digest(&job, password.as_ref()).await?;
-        let key = keys::job(tenant_id, &job.job_id);
         let mut record = JobRecord::queued(&job, Utc::now());
         record.body_digest = Some(digest.clone());
         record.submitted_by = submitter.cloned();
         let status = match self
             .store
-            .put_new(&key, &record)
+            .put_new_job_record(&record)
             .await
             .map_err(|error| unavailable("the job could not be recorded", error))?
         {
@@ -233,7 +231,7 @@ impl Intake {
             PutOutcome::AlreadyExists => {
                 let existing = self
                     .store
-                    .get::<JobRecord>(&key)
+                    .job_record(tenant_id, &job.job_id)
                     .await
                     .map_err(|error| unavailable("the job could not be read", error))?
                     .ok_or_else(|| {
@@ -484,7 +482,7 @@ impl Intake {
             valid_until: Utc::now() + PASSWORD_HANDOVER_TTL,
         };
         self.store
-            .put_new(&keys::password_handover(tenant_id, job_id), &record)
+            .put_new_password_handover(tenant_id, job_id, &record)
             .await
             .map_err(|error| unavailable("the password could not be stored", error))?;
         Ok(Some(handover.name().to_owned()))
@@ -500,7 +498,7 @@ impl Intake {
         let tenant_id = &job.tenant_id;
         let live = self
             .store
-            .get::<TenantConnection>(&keys::tenant_meta(tenant_id))
+            .connection(tenant_id)
             .await
             .map_err(|error| unavailable("the tenant could not be read", error))?
             .is_some_and(|tenant| tenant.status != ConnectionStatus::Removed);
@@ -511,7 +509,7 @@ impl Intake {
             |error| unavailable("the job of a removed tenant could not be withdrawn", error);
         self.forget_passwords(job).await.map_err(withdrawn)?;
         self.store
-            .delete(&keys::job(tenant_id, &job.job_id))
+            .delete_job_record(tenant_id, &job.job_id)
             .await
             .map_err(|error| withdrawn(error.to_string()))?;
         tracing::warn!(job_id = %job.job_id, "the tenant was removed while the job was accepted: its record and secrets are deleted");
@@ -529,11 +527,7 @@ impl Intake {
         record.status = JobStatus::Failed;
         record.error = Some("the job could not be queued; send it again".into());
         record.completed_at = Some(Utc::now());
-        if let Err(error) = self
-            .store
-            .put(&keys::job(&job.tenant_id, &job.job_id), &record)
-            .await
-        {
+        if let Err(error) = self.store.put_job_record(&record).await {
             tracing::error!(%error, "could not mark the unqueued job failed");
         }
         if let Err(error) = self.forget_passwords(job).await {
@@ -557,7 +551,7 @@ impl Intake {
             .await
             .map_err(|error| error.to_string())?;
         self.store
-            .delete(&keys::password_handover(tenant_id, job_id))
+            .delete_password_handover(tenant_id, job_id)
             .await
             .map_err(|error| error.to_string())
     }
@@ -577,7 +571,6 @@ impl Intake {
 
     async fn try_cancel(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
         let (tenant_id, job_id) = ids(request)?;
-        let key = keys::job(&tenant_id, &job_id);
         let read = || self.job_or_404(&tenant_id, &job_id);
         let mut record = read().await?;
         if record.status == JobStatus::Queued {
@@ -603,7 +596,7 @@ impl Intake {
             // Conditional: a worker that has just set it running wins, and this answers 409.
             record = if self
                 .store
-                .put_if(&key, &cancelled, "status", QUEUED)
+                .put_job_record_if_status(&cancelled, QUEUED)
                 .await
                 .map_err(|error| unavailable("the job could not be cancelled", error))?
             {
@@ -659,11 +652,7 @@ impl Intake {
             Ok(ids) => ids,
             Err(answer) => return *answer,
         };
-        match self
-            .store
-            .get::<JobRecord>(&keys::job(&tenant_id, &job_id))
-            .await
-        {
+        match self.store.job_record(&tenant_id, &job_id).await {
             Ok(Some(record)) => json_response(200, &JobView::of(record)),
             Ok(None) => error_response(
                 404,
@@ -711,7 +700,6 @@ impl Intake {
         tenant: &TenantConnection,
     ) -> Result<Refusal, Refusal> {
         let (tenant_id, job_id) = ids(request)?;
-        let key = keys::job(&tenant_id, &job_id);
         let mut record = self.job_or_404(&tenant_id, &job_id).await?;
         if record.status != JobStatus::CompletedWithErrors {
             return Err(refuse(
@@ -738,7 +726,7 @@ impl Intake {
         record.error = None;
         record.updated_at = Utc::now();
         self.store
-            .put(&key, &record)
+            .put_job_record(&record)
             .await
             .map_err(|error| unavailable("the job could not be recorded", error))?;
         let attempt = format!("retry-{}", Utc::now().timestamp_millis());
@@ -776,11 +764,7 @@ impl Intake {
                 ),
             )
         };
-        match self
-            .store
-            .take::<PasswordHandover>(&keys::password_handover(&tenant_id, &job_id))
-            .await
-        {
+        match self.store.take_password_handover(&tenant_id, &job_id).await {
             Ok(Some(handover)) if handover.valid_until > Utc::now() => {}
             Ok(Some(_)) => {
                 // Expired: its secret goes as well, unread.

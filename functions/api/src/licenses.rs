@@ -15,7 +15,6 @@ use lifecycle::Platform;
 use lifecycle::http::{body_text, json_response, path_param, query_param};
 use lifecycle::license_report::{self as report, ReportOptions};
 use lifecycle::model::{Job, JobKind, JobRecord, LicenseRefreshJob, TenantConnection};
-use lifecycle::store::keys;
 use serde::Deserialize;
 
 /// Longest inactivity threshold accepted (ten years).
@@ -146,10 +145,9 @@ async fn try_refresh(
             inactive_after_days: body.inactive_after_days,
         }),
     );
-    let key = keys::job(&job.tenant_id, &job.job_id);
     platform
         .store
-        .put_new(&key, &JobRecord::queued(&job, Utc::now()))
+        .put_new_job_record(&JobRecord::queued(&job, Utc::now()))
         .await
         .map_err(unavailable)?;
     if let Err(error) = platform
@@ -158,7 +156,10 @@ async fn try_refresh(
         .await
     {
         // Nothing was queued: leave no record claiming otherwise.
-        let _ = platform.store.delete(&key).await;
+        let _ = platform
+            .store
+            .delete_job_record(&job.tenant_id, &job.job_id)
+            .await;
         tracing::error!(%error, "license refresh could not be queued");
         return Err(answer(
             503,

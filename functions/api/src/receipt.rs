@@ -12,9 +12,7 @@ use std::fmt::Write as _;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use http::header;
 use lifecycle::http::{escape_html as escape, html_response, json_response, path_param};
-use lifecycle::model::JobRecord;
 use lifecycle::receipt::{Observed, Receipt};
-use lifecycle::store::keys;
 use lifecycle::{JobId, Store, TenantId};
 use serde::Serialize;
 
@@ -54,7 +52,7 @@ async fn try_receipt(store: &Store, request: &ApiGatewayV2httpRequest) -> Result
     let job_id = JobId::parse(path_param(request, "job_id"))
         .map_err(|error| answer(400, "bad_request", format!("job_id: {error}")))?;
     let record = store
-        .get::<JobRecord>(&keys::job(&tenant_id, &job_id))
+        .job_record(&tenant_id, &job_id)
         .await
         .map_err(|error| {
             tracing::error!(%error, "job record not readable");

@@ -150,11 +150,7 @@ impl SyncRoutes {
         let tenant = tenant_state::live(tenant)?;
         // The log is kept oldest first; only the newest `limit` are held while it streams by.
         let mut newest: VecDeque<SyncRun> = VecDeque::with_capacity(limit + 1);
-        let mut log = pin!(
-            self.platform
-                .store
-                .query::<SyncRun>(&keys::sync_run_partition(&tenant.tenant_id), None)
-        );
+        let mut log = pin!(self.platform.store.sync_runs(&tenant.tenant_id));
         while let Some(run) = log.try_next().await.map_err(unavailable)? {
             newest.push_back(run);
             if newest.len() > limit {
@@ -249,7 +245,7 @@ impl SyncRoutes {
             return match self
                 .platform
                 .store
-                .get::<Account>(&keys::account(&tenant.tenant_id, &id))
+                .account(&tenant.tenant_id, &id)
                 .await
                 .map_err(unavailable)?
             {
@@ -267,15 +263,13 @@ impl SyncRoutes {
                 format!("the account must be an object id or a user principal name: {error}"),
             )
         })?;
-        for partition in keys::account_partitions(&tenant.tenant_id) {
-            let mut accounts = pin!(self.platform.store.query::<Account>(&partition, None));
-            while let Some(account) = accounts.try_next().await.map_err(unavailable)? {
-                if account.upn == upn {
-                    return Ok(json_response(
-                        200,
-                        &AccountView::of(&tenant.tenant_id, account),
-                    ));
-                }
+        let mut accounts = pin!(self.platform.store.accounts(&tenant.tenant_id));
+        while let Some(account) = accounts.try_next().await.map_err(unavailable)? {
+            if account.upn == upn {
+                return Ok(json_response(
+                    200,
+                    &AccountView::of(&tenant.tenant_id, account),
+                ));
             }
         }
         Err(not_found())
@@ -290,7 +284,7 @@ impl SyncRoutes {
         let skus: Vec<Sku> = self
             .platform
             .store
-            .query::<Sku>(&keys::sku_partition(&tenant.tenant_id), None)
+            .subscribed_skus(&tenant.tenant_id)
             .try_collect()
             .await
             .map_err(unavailable)?;

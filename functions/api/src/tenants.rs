@@ -7,7 +7,6 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use futures::TryStreamExt as _;
 use lifecycle::http::{error_response, json_response};
 use lifecycle::model::{TenantConnection, TenantIndexEntry};
-use lifecycle::store::keys;
 use lifecycle::{OrgId, Store};
 
 /// `GET /tenants`: the connections of the caller's organization (`org`, from the token), in
@@ -24,7 +23,7 @@ pub async fn list(store: &Store, org: &OrgId) -> ApiGatewayV2httpResponse {
         )
     };
     let entries: Vec<TenantIndexEntry> = match store
-        .query::<TenantIndexEntry>(&keys::tenant_index(), None)
+        .tenant_index()
         .try_filter(|entry| std::future::ready(&entry.org_id == org))
         .try_collect()
         .await
@@ -34,10 +33,7 @@ pub async fn list(store: &Store, org: &OrgId) -> ApiGatewayV2httpResponse {
     };
     let mut tenants = Vec::with_capacity(entries.len());
     for entry in entries {
-        match store
-            .get::<TenantConnection>(&keys::tenant_meta(&entry.tenant_id))
-            .await
-        {
+        match store.connection(&entry.tenant_id).await {
             Ok(Some(tenant)) if &tenant.org_id == org => tenants.push(tenant),
             Ok(_) => {}
             Err(error) => return unavailable(error),

@@ -122,7 +122,9 @@ impl Local {
         request.request_context.authorizer =
             serde_json::from_value(serde_json::json!({"jwt": {"claims": {"org_id": "acme"}}}))
                 .expect("authorizer context");
-        let response: ApiGatewayV2httpResponse = self.api.handle(request).await;
+        // Boxed, as the Lambda runtime boxes each invocation: a debug build's handler futures
+        // are too large for a test thread's stack when nested in the test's own future.
+        let response: ApiGatewayV2httpResponse = Box::pin(self.api.handle(request)).await;
         let body = match &response.body {
             Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
             other => panic!("unexpected body {other:?}"),
@@ -151,7 +153,9 @@ impl Local {
                 "attributes": m.attributes, "messageAttributes": {}, "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync", "awsRegion": "us-east-1"
             })).collect::<Vec<_>>()});
-            let response = self.sync.handle(event).await.expect("sync answers");
+            let response = Box::pin(self.sync.handle(event))
+                .await
+                .expect("sync answers");
             assert_eq!(response["batchItemFailures"], json!([]));
             for m in &messages {
                 self.platform

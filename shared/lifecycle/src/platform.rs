@@ -102,7 +102,7 @@ impl Platform {
 
     /// The stored connection of `tenant`, if any.
     pub async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantConnection>, StoreError> {
-        self.store.get(&keys::tenant_meta(tenant)).await
+        self.store.connection(tenant).await
     }
 
     /// Every entry of the tenant index (one small partition, streamed): what the scheduled
@@ -110,7 +110,7 @@ impl Platform {
     pub fn tenant_index(
         &self,
     ) -> impl futures::Stream<Item = Result<TenantIndexEntry, StoreError>> + Send + 'static {
-        self.store.query(&keys::tenant_index(), None)
+        self.store.tenant_index()
     }
 
     /// Updates a live connection: its META item and its entry in the tenant index (the

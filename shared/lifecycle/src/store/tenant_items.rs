@@ -8,7 +8,10 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::{PutOutcome, Store, StoreError, keys};
 use crate::ids::{AccountId, JobId, SkuId, TenantId};
-use crate::model::{Account, AccountSnapshot, JobRecord, Sku};
+use crate::model::{
+    Account, AccountSnapshot, JobRecord, PasswordHandover, Sku, SyncRun, TenantConnection,
+    TenantIndexEntry,
+};
 
 /// What [`Store::replace_skus`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,6 +23,30 @@ pub struct SkusReplaced {
 }
 
 impl Store {
+    /// The tenant's connection (a removed one too, until its removal ends).
+    pub async fn connection(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<TenantConnection>, StoreError> {
+        self.get(&keys::tenant_meta(tenant)).await
+    }
+
+    /// The tenant index: one entry per connected tenant, every organization's (one small
+    /// partition, read whole).
+    pub fn tenant_index(
+        &self,
+    ) -> impl Stream<Item = Result<TenantIndexEntry, StoreError>> + Send + 'static + use<> {
+        self.query::<TenantIndexEntry>(&keys::tenant_index(), None)
+    }
+
+    /// The tenant's sync runs, oldest first.
+    pub fn sync_runs(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Stream<Item = Result<SyncRun, StoreError>> + Send + 'static + use<> {
+        self.query::<SyncRun>(&keys::sync_run_partition(tenant), None)
+    }
+
     /// Every stored account of the tenant, shard by shard, one page in memory at a time.
     pub fn accounts(
         &self,
@@ -29,6 +56,14 @@ impl Store {
         futures::stream::iter(keys::account_partitions(tenant))
             .map(move |partition| store.query::<Account>(&partition, None))
             .flatten()
+    }
+
+    /// The tenant's subscribed SKUs as stored, in SKU id order.
+    pub fn subscribed_skus(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Stream<Item = Result<Sku, StoreError>> + Send + 'static + use<> {
+        self.query::<Sku>(&keys::sku_partition(tenant), None)
     }
 
     /// One stored account of the tenant.
@@ -120,6 +155,57 @@ impl Store {
     ) -> Result<PutOutcome, StoreError> {
         let key = keys::job(&record.tenant_id, &record.job_id);
         self.put_unless_status(&key, record, ended).await
+    }
+
+    /// Writes a job's record over the stored one.
+    pub async fn put_job_record(&self, record: &JobRecord) -> Result<(), StoreError> {
+        self.put(&keys::job(&record.tenant_id, &record.job_id), record)
+            .await
+    }
+
+    /// Writes a job's record over the stored one only while that one's status is `status`;
+    /// whether it was written.
+    pub async fn put_job_record_if_status(
+        &self,
+        record: &JobRecord,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        self.put_if(
+            &keys::job(&record.tenant_id, &record.job_id),
+            record,
+            "status",
+            status,
+        )
+        .await
+    }
+
+    /// Deletes a job's record.
+    pub async fn delete_job_record(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<(), StoreError> {
+        self.delete(&keys::job(tenant, job)).await
+    }
+
+    /// Writes a job's generated-password hand-over item unless one exists.
+    pub async fn put_new_password_handover(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+        handover: &PasswordHandover,
+    ) -> Result<PutOutcome, StoreError> {
+        self.put_new(&keys::password_handover(tenant, job), handover)
+            .await
+    }
+
+    /// Takes (reads and deletes) a job's generated-password hand-over item.
+    pub async fn take_password_handover(
+        &self,
+        tenant: &TenantId,
+        job: &JobId,
+    ) -> Result<Option<PasswordHandover>, StoreError> {
+        self.take(&keys::password_handover(tenant, job)).await
     }
 
     /// The snapshot an offboarding took of an account before its first write.
