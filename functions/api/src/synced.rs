@@ -12,22 +12,24 @@
 //! - `GET /tenants/{tenant_id}/licenses`: per-SKU seats (enabled, consumed, unused, suspended,
 //!   warning) and their totals.
 //!
-//! Accounts and groups live in [`keys::SHARDS`] partitions per tenant; a page walks them in
-//! order, and the cursor (`{shard}.{last id}`) says where the next page starts. Pages are read
-//! from a stream and never hold more than one page of records.
+//! Accounts and groups live in sharded partitions per tenant ([`lifecycle::Store::list_accounts`]);
+//! a page walks them in order, and the cursor (`{shard}.{last id}`) says where the next page
+//! starts: DynamoDB reads that shard from after the cursor's id (a key condition), so a deep page
+//! costs what it returns, not everything before it. Pages never hold more than one page of
+//! records.
 
 use std::collections::VecDeque;
 use std::pin::pin;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::Utc;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use lifecycle::http::{body_text, json_response, path_param, query_param};
-use lifecycle::model::{Account, Group, Sku, SyncRun, SyncRunStatus, TenantConnection};
-use lifecycle::store::keys;
+use lifecycle::model::{Sku, SyncRun, SyncRunStatus, TenantConnection};
+use lifecycle::store::ShardCursor;
 use lifecycle::sync_runs::{self, SyncRequest};
-use lifecycle::{AccountId, PartitionKey, Platform, Record, StoreError, SyncRunId, TenantId, Upn};
-use serde::{Deserialize, Serialize};
+use lifecycle::{AccountId, Platform, StoreError, SyncRunId, TenantId, Upn};
+use serde::Deserialize;
 
 /// Largest page of accounts or groups.
 pub(crate) const MAX_LIMIT: usize = 1_000;
@@ -179,11 +181,15 @@ impl SyncRoutes {
         tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
         let tenant = tenant_state::live(tenant)?;
+        let (from, limit, include_deleted) = listing(request)?;
         let page = self
-            .page::<Account>(request, keys::account_partitions(&tenant.tenant_id), |a| {
-                (a.id.as_str().to_owned(), a.deleted)
+            .platform
+            .store
+            .list_accounts(&tenant.tenant_id, from.as_ref(), limit, |a| {
+                include_deleted || !a.deleted
             })
-            .await?;
+            .await
+            .map_err(unavailable)?;
         Ok(json_response(
             200,
             &AccountPage {
@@ -192,7 +198,7 @@ impl SyncRoutes {
                     .into_iter()
                     .map(|account| AccountView::of(&tenant.tenant_id, account))
                     .collect(),
-                next_cursor: page.next_cursor,
+                next_cursor: page.next.map(|cursor| cursor.to_string()),
             },
         ))
     }
@@ -204,11 +210,15 @@ impl SyncRoutes {
         tenant: &TenantConnection,
     ) -> Result<ApiGatewayV2httpResponse, Answer> {
         let tenant = tenant_state::live(tenant)?;
+        let (from, limit, include_deleted) = listing(request)?;
         let page = self
-            .page::<Group>(request, keys::group_partitions(&tenant.tenant_id), |g| {
-                (g.id.as_str().to_owned(), g.deleted)
+            .platform
+            .store
+            .list_groups(&tenant.tenant_id, from.as_ref(), limit, |g| {
+                include_deleted || !g.deleted
             })
-            .await?;
+            .await
+            .map_err(unavailable)?;
         Ok(json_response(
             200,
             &GroupPage {
@@ -217,7 +227,7 @@ impl SyncRoutes {
                     .into_iter()
                     .map(|group| GroupView::of(&tenant.tenant_id, group))
                     .collect(),
-                next_cursor: page.next_cursor,
+                next_cursor: page.next.map(|cursor| cursor.to_string()),
             },
         ))
     }
@@ -313,74 +323,29 @@ impl SyncRoutes {
             },
         ))
     }
-
-    /// One page of a sharded kind: walks the partitions from the cursor's, skipping up to its
-    /// last id, and stops after `limit` records.
-    async fn page<T: Record + Serialize + Send + 'static>(
-        &self,
-        request: &ApiGatewayV2httpRequest,
-        partitions: Vec<PartitionKey>,
-        id_of: fn(&T) -> (String, bool),
-    ) -> Result<Page<T>, Answer> {
-        let limit = limit(request, DEFAULT_LIMIT, MAX_LIMIT)?;
-        let include_deleted = lifecycle::http::bool_query(request, "include_deleted")?;
-        let (first_shard, after) = match query_param(request, "cursor") {
-            Some(cursor) => parse_cursor(cursor, partitions.len())?,
-            None => (0, None),
-        };
-        let mut items = Vec::with_capacity(limit);
-        for (shard, partition) in partitions.iter().enumerate().skip(first_shard) {
-            let after = if shard == first_shard {
-                after.clone()
-            } else {
-                None
-            };
-            let records = self.platform.store.query::<T>(partition, None);
-            let mut records = pin!(records.try_filter(move |record| {
-                let id = id_of(record).0;
-                futures::future::ready(after.as_deref().is_none_or(|after| id.as_str() > after))
-            }));
-            while let Some(record) = records.next().await {
-                let record = record.map_err(unavailable)?;
-                let (id, deleted) = id_of(&record);
-                if deleted && !include_deleted {
-                    continue;
-                }
-                items.push(record);
-                if items.len() == limit {
-                    return Ok(Page {
-                        items,
-                        next_cursor: Some(format!("{shard}.{id}")),
-                    });
-                }
-            }
-        }
-        Ok(Page {
-            items,
-            next_cursor: None,
-        })
-    }
 }
 
-struct Page<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
+/// A listing's query: where it goes on (`cursor`), how many (`limit`), and whether deleted
+/// objects are shown (`include_deleted`).
+fn listing(
+    request: &ApiGatewayV2httpRequest,
+) -> Result<(Option<ShardCursor>, usize, bool), Answer> {
+    let limit = limit(request, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let include_deleted = lifecycle::http::bool_query(request, "include_deleted")?;
+    let from = query_param(request, "cursor")
+        .map(parse_cursor)
+        .transpose()?;
+    Ok((from, limit, include_deleted))
 }
 
-fn parse_cursor(cursor: &str, shards: usize) -> Result<(usize, Option<String>), Answer> {
-    let bad = || {
+fn parse_cursor(cursor: &str) -> Result<ShardCursor, Answer> {
+    ShardCursor::parse(cursor).ok_or_else(|| {
         answer(
             400,
             "bad_request",
             "the cursor is not one this API gave out; start again without it",
         )
-    };
-    let (shard, after) = cursor.split_once('.').ok_or_else(bad)?;
-    let shard: usize = shard.parse().map_err(|_| bad())?;
-    if shard >= shards || after.is_empty() {
-        return Err(bad());
-    }
-    Ok((shard, Some(after.to_owned())))
+    })
 }
 
 fn limit(request: &ApiGatewayV2httpRequest, default: usize, max: usize) -> Result<usize, Answer> {
@@ -412,12 +377,16 @@ mod tests {
 
     #[test]
     fn given_cursors_when_parsed_then_only_ones_the_api_makes_are_accepted() {
+        // GIVEN a cursor of the form the listing gives out, and three it never gives out
+        let made = "3.0b9f1c2e-0000-4000-8000-000000000001";
+
+        // WHEN each is parsed THEN the made one reads back as itself, the others are a 400
         assert_eq!(
-            parse_cursor("3.0b9f1c2e-0000-4000-8000-000000000001", 16).ok(),
-            Some((3, Some("0b9f1c2e-0000-4000-8000-000000000001".to_owned())))
+            parse_cursor(made).map(|c| c.to_string()).ok().as_deref(),
+            Some(made)
         );
-        assert!(parse_cursor("16.x", 16).is_err());
-        assert!(parse_cursor("nope", 16).is_err());
-        assert!(parse_cursor("2.", 16).is_err());
+        assert!(parse_cursor("16.x").is_err(), "shard out of range");
+        assert!(parse_cursor("nope").is_err());
+        assert!(parse_cursor("2.").is_err());
     }
 }

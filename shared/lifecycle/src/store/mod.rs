@@ -31,7 +31,7 @@ use crate::model::{
 use crate::sdk_error::{AwsFailure, BoxError, classify};
 use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
 pub use keys::{Key, PartitionKey};
-pub use tenant_items::SkusReplaced;
+pub use tenant_items::{Listing, ShardCursor, SkusReplaced};
 pub use tenant_removal::Deleted;
 
 /// Items per BatchWriteItem request (the DynamoDB limit).
@@ -536,7 +536,24 @@ impl Store {
     where
         T: Record + Send + 'static,
     {
-        futures::StreamExt::map(self.query_items(partition, sk_prefix, false), |item| {
+        let range = SortKeys::of_prefix(sk_prefix);
+        futures::StreamExt::map(self.query_items(partition, range, false), |item| {
+            item.and_then(from_item)
+        })
+    }
+
+    /// The records of one partition whose sort key comes after `after`, in sort-key order (the
+    /// rest of a partition a listing stopped in: DynamoDB reads from there, not from the start).
+    pub fn query_after<T>(
+        &self,
+        partition: &PartitionKey,
+        after: &str,
+    ) -> impl Stream<Item = Result<T, StoreError>> + Send + 'static + use<T>
+    where
+        T: Record + Send + 'static,
+    {
+        let range = SortKeys::After(after.to_owned());
+        futures::StreamExt::map(self.query_items(partition, range, false), |item| {
             item.and_then(from_item)
         })
     }
@@ -547,7 +564,8 @@ impl Store {
         partition: &PartitionKey,
         sk_prefix: Option<&str>,
     ) -> impl Stream<Item = Result<Key, StoreError>> + Send + 'static {
-        futures::StreamExt::map(self.query_items(partition, sk_prefix, true), |item| {
+        let range = SortKeys::of_prefix(sk_prefix);
+        futures::StreamExt::map(self.query_items(partition, range, true), |item| {
             item.and_then(|item| key_of(&item).ok_or(StoreError::MissingKey))
         })
     }
@@ -555,14 +573,14 @@ impl Store {
     fn query_items(
         &self,
         partition: &PartitionKey,
-        sk_prefix: Option<&str>,
+        range: SortKeys,
         keys_only: bool,
     ) -> impl Stream<Item = Result<Item, StoreError>> + Send + 'static + use<> {
         struct Pages {
             client: Client,
             table: String,
             pk: String,
-            sk_prefix: Option<String>,
+            range: SortKeys,
             keys_only: bool,
             buffer: VecDeque<Item>,
             next: Option<HashMap<String, AttributeValue>>,
@@ -572,7 +590,7 @@ impl Store {
             client: self.client.clone(),
             table: self.table.clone(),
             pk: partition.as_str().to_owned(),
-            sk_prefix: sk_prefix.map(str::to_owned),
+            range,
             keys_only,
             buffer: VecDeque::new(),
             next: None,
@@ -593,12 +611,16 @@ impl Store {
                     .expression_attribute_names("#pk", PK)
                     .expression_attribute_values(":pk", AttributeValue::S(pages.pk.clone()))
                     .set_exclusive_start_key(pages.next.take());
-                request = match &pages.sk_prefix {
-                    Some(prefix) => request
+                request = match &pages.range {
+                    SortKeys::All => request.key_condition_expression("#pk = :pk"),
+                    SortKeys::Prefix(prefix) => request
                         .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                         .expression_attribute_names("#sk", SK)
                         .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone())),
-                    None => request.key_condition_expression("#pk = :pk"),
+                    SortKeys::After(after) => request
+                        .key_condition_expression("#pk = :pk AND #sk > :after")
+                        .expression_attribute_names("#sk", SK)
+                        .expression_attribute_values(":after", AttributeValue::S(after.clone())),
                 };
                 if pages.keys_only {
                     request = request
@@ -1005,6 +1027,19 @@ fn build_failure(err: aws_sdk_dynamodb::error::BuildError) -> AwsFailure {
 
 /// The TTL attribute's name, for tests and the template (`expires_at`, epoch seconds).
 pub const TTL_ATTRIBUTE: &str = EXPIRES_AT;
+
+/// Which sort keys of a partition a query reads.
+enum SortKeys {
+    All,
+    Prefix(String),
+    After(String),
+}
+
+impl SortKeys {
+    fn of_prefix(prefix: Option<&str>) -> SortKeys {
+        prefix.map_or(SortKeys::All, |prefix| SortKeys::Prefix(prefix.to_owned()))
+    }
+}
 
 #[cfg(test)]
 mod tests {

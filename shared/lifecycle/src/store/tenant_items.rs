@@ -6,12 +6,45 @@ use std::collections::{HashMap, HashSet};
 
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
-use super::{PutOutcome, Store, StoreError, keys};
+use super::{PartitionKey, PutOutcome, Record, Store, StoreError, keys};
 use crate::ids::{AccountId, JobId, SkuId, TenantId};
 use crate::model::{
-    Account, AccountSnapshot, JobRecord, PasswordHandover, Sku, SyncRun, TenantConnection,
+    Account, AccountSnapshot, Group, JobRecord, PasswordHandover, Sku, SyncRun, TenantConnection,
     TenantIndexEntry,
 };
+
+/// Where a listing of a sharded kind (accounts, groups) goes on: the shard it stopped in and
+/// the last id read there. Its text form (`{shard}.{id}`) is the API's opaque page cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardCursor {
+    shard: usize,
+    after: String,
+}
+
+impl ShardCursor {
+    /// A cursor this store gave out, or `None` for any other text.
+    pub fn parse(text: &str) -> Option<ShardCursor> {
+        let (shard, after) = text.split_once('.')?;
+        let shard: usize = shard.parse().ok()?;
+        (shard < usize::from(keys::SHARDS) && !after.is_empty()).then(|| ShardCursor {
+            shard,
+            after: after.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for ShardCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.shard, self.after)
+    }
+}
+
+/// One page of a listing, and where the next one starts (`None` at the end).
+#[derive(Debug)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next: Option<ShardCursor>,
+}
 
 /// What [`Store::replace_skus`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,6 +78,64 @@ impl Store {
         tenant: &TenantId,
     ) -> impl Stream<Item = Result<SyncRun, StoreError>> + Send + 'static + use<> {
         self.query::<SyncRun>(&keys::sync_run_partition(tenant), None)
+    }
+
+    /// Up to `limit` of the tenant's accounts that `keep` keeps, shard by shard from `from`.
+    pub async fn list_accounts(
+        &self,
+        tenant: &TenantId,
+        from: Option<&ShardCursor>,
+        limit: usize,
+        keep: impl Fn(&Account) -> bool,
+    ) -> Result<Listing<Account>, StoreError> {
+        let id = |account: &Account| account.id.as_str().to_owned();
+        self.list_sharded(keys::account_partitions(tenant), from, limit, id, keep)
+            .await
+    }
+
+    /// Up to `limit` of the tenant's groups that `keep` keeps, shard by shard from `from`.
+    pub async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        from: Option<&ShardCursor>,
+        limit: usize,
+        keep: impl Fn(&Group) -> bool,
+    ) -> Result<Listing<Group>, StoreError> {
+        let id = |group: &Group| group.id.as_str().to_owned();
+        self.list_sharded(keys::group_partitions(tenant), from, limit, id, keep)
+            .await
+    }
+
+    /// Walks `partitions` from the cursor's, reading its shard from after its id (a key
+    /// condition: DynamoDB skips what came before), and stops after `limit` kept records.
+    async fn list_sharded<T: Record + Send + 'static>(
+        &self,
+        partitions: Vec<PartitionKey>,
+        from: Option<&ShardCursor>,
+        limit: usize,
+        id_of: impl Fn(&T) -> String,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Listing<T>, StoreError> {
+        let first = from.map_or(0, |cursor| cursor.shard);
+        let mut items = Vec::with_capacity(limit);
+        for (shard, partition) in partitions.iter().enumerate().skip(first) {
+            let mut records = match from.filter(|cursor| cursor.shard == shard) {
+                Some(cursor) => self.query_after::<T>(partition, &cursor.after).boxed(),
+                None => self.query::<T>(partition, None).boxed(),
+            };
+            while let Some(record) = records.try_next().await? {
+                if !keep(&record) {
+                    continue;
+                }
+                let after = id_of(&record);
+                items.push(record);
+                if items.len() == limit {
+                    let next = Some(ShardCursor { shard, after });
+                    return Ok(Listing { items, next });
+                }
+            }
+        }
+        Ok(Listing { items, next: None })
     }
 
     /// Every stored account of the tenant, shard by shard, one page in memory at a time.
