@@ -2,10 +2,13 @@
 //!
 //! A sync has its own record, the [`SyncRun`] in the tenant's sync log, so this is not the
 //! generic job runner: the run id is the idempotency key (a finished run's message is a duplicate
-//! and is dropped), and the tenant's lease, held in the run's name, keeps two runs from syncing
-//! one tenant at once. A run that finds another run holding the lease waits: its job goes back on
-//! the queue with a delay. A continuation (or a redelivery after a crash) of the same run takes
-//! the lease back at once and resumes where the saved links say.
+//! and is dropped), and the tenant's lease keeps two runs, and two copies of one run's message,
+//! from syncing one tenant at once. Each delivery holds the lease in a name of its own
+//! ([`LeaseNames`]). A delivery that finds another holder waits: its job goes back on
+//! the queue with a delay, and carries on once the holder ends (or, if it died, once its lease
+//! expires). A delivery that stops with work left (paused, or handed back for a retry) hands the
+//! lease over to the message that carries on (its continuation, or itself delivered again),
+//! which takes it at once and resumes where the saved links say.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
@@ -175,9 +178,15 @@ async fn handle_message(
             .map_err(transient)?;
         return Ok(());
     }
+    let names = LeaseNames::new(&run.id, sync.resume.as_ref());
     let lease = match platform
         .store
-        .acquire_lease(tenant_id, run.id.as_str(), settings.lease_ttl)
+        .take_over_lease(
+            tenant_id,
+            &names.mine,
+            &names.handed_to_me,
+            settings.lease_ttl,
+        )
         .await
         .map_err(transient)?
     {
@@ -188,7 +197,15 @@ async fn handle_message(
                 .unwrap_or_default()
                 .min(settings.wait_delay)
                 .max(std::time::Duration::from_secs(1));
-            tracing::info!(run = %run.id, %holder, ?wait, "another sync of the tenant is running: this one waits");
+            if LeaseNames::of_run(&holder, &run.id) {
+                // Another copy of this run's message (SQS delivers at least once), or the
+                // delivery this one continues, is at work: the work is not done twice. This copy
+                // comes back and carries on if that one dies (its lease expires), and is dropped
+                // once the run has ended.
+                tracing::info!(run = %run.id, %holder, ?wait, "another delivery of this run holds the tenant's lease: this copy waits");
+            } else {
+                tracing::info!(run = %run.id, %holder, ?wait, "another sync of the tenant is running: this one waits");
+            }
             requeue(platform, &job, wait)
                 .await
                 .map_err(Redeliver::soon)?;
@@ -229,10 +246,12 @@ async fn handle_message(
             wait_out(platform, tenant_id, &run_id, wait, &reason)
                 .await
                 .map_err(transient)?;
+            hand_back(platform, tenant_id, &run_id, &names, settings).await;
             Err(Redeliver::after(reason, wait))
         }
         Err(Failure::Transient { reason, .. }) if deliveries(message) < MAX_DELIVERIES => {
-            // The lease stays with the run: its next delivery takes it back and resumes.
+            // The lease goes to the message's next delivery: it takes it at once and resumes.
+            hand_back(platform, tenant_id, &run_id, &names, settings).await;
             Err(Redeliver::soon(reason))
         }
         Err(Failure::Transient { reason, .. }) => {
@@ -265,12 +284,88 @@ async fn settle_finished(platform: &Platform, run: &SyncRun) -> Result<(), Store
         show_on_tenant(platform, &tenant, run).await?;
     }
     runs::clear_pending(platform, &run.tenant_id, &run.id).await;
-    let lease = Lease {
-        tenant_id: run.tenant_id.clone(),
-        holder: run.id.to_string(),
-        until: Utc::now(),
+    release_run_lease(platform, &run.tenant_id, &run.id).await
+}
+
+/// The names a delivery of a run holds the tenant's lease in. Each delivery has a name of its
+/// own (`{run}/{random}`), so two copies of one message (SQS delivers at least once, a standard
+/// queue even to two invocations at once) do not both sync: the second finds the first's name
+/// and waits. A delivery that stops with work left hands the lease over to the name of the
+/// message that carries on, `{run}/next-{cursor}` (the run and the cursor it resumes from), which
+/// that message, and no stale copy of an earlier one, takes over at once.
+pub(crate) struct LeaseNames {
+    /// This delivery's own name.
+    mine: String,
+    /// The name a delivery of this run and cursor hands the lease over to.
+    handed_to_me: String,
+}
+
+impl LeaseNames {
+    fn new(run: &lifecycle::SyncRunId, resume: Option<&lifecycle::model::SyncCursor>) -> Self {
+        Self {
+            mine: format!("{run}/{}", uuid::Uuid::new_v4().simple()),
+            handed_to_me: Self::handed_to(run, resume),
+        }
+    }
+
+    /// The name the message of `run` resuming from `resume` takes the lease over in.
+    fn handed_to(
+        run: &lifecycle::SyncRunId,
+        resume: Option<&lifecycle::model::SyncCursor>,
+    ) -> String {
+        let cursor = resume.map_or(0, |cursor| {
+            crate::state::hash_str(&format!("{}\n{}", cursor.phase, cursor.link))
+        });
+        format!("{run}/next-{cursor:016x}")
+    }
+
+    /// Whether `holder` is a name of a delivery of `run` (or `run` itself, the name before
+    /// deliveries had their own).
+    fn of_run(holder: &str, run: &lifecycle::SyncRunId) -> bool {
+        holder
+            .strip_prefix(run.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
+
+/// After a delivery that will be delivered again: the lease, if this delivery (or the
+/// continuation it could not send) still holds it, goes over to the message's next delivery.
+async fn hand_back(
+    platform: &Platform,
+    tenant: &lifecycle::TenantId,
+    run: &lifecycle::SyncRunId,
+    names: &LeaseNames,
+    settings: &Settings,
+) {
+    let handed = async {
+        if let Some(lease) = platform.store.lease(tenant).await?
+            && (lease.holder == names.mine
+                || (LeaseNames::of_run(&lease.holder, run) && lease.holder.contains("/next-")))
+        {
+            platform
+                .store
+                .hand_over_lease(&lease, &names.handed_to_me, settings.lease_ttl)
+                .await?;
+        }
+        Ok::<(), StoreError>(())
     };
-    platform.store.release_lease(&lease).await
+    if let Err(error) = handed.await {
+        tracing::warn!(%error, "the sync lease could not be handed over; the next delivery takes it when it expires");
+    }
+}
+
+/// Releases the tenant's lease if a delivery of `run` holds it.
+async fn release_run_lease(
+    platform: &Platform,
+    tenant: &lifecycle::TenantId,
+    run: &lifecycle::SyncRunId,
+) -> Result<(), StoreError> {
+    match platform.store.lease(tenant).await? {
+        Some(lease) if LeaseNames::of_run(&lease.holder, run) => {
+            platform.store.release_lease(&lease).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Ends `run` failed with `reason` (unless a delivery finished it meanwhile), shows it on the
@@ -289,7 +384,8 @@ async fn give_up(
         fail_run(platform, tenant.as_ref(), &key, &mut run, reason).await?;
     }
     release(platform, lease).await;
-    Ok(())
+    // (or the name it was handed over to, should a continuation's send have failed)
+    release_run_lease(platform, tenant_id, run).await
 }
 
 /// Says on a syncing run why it waits: Graph's `Retry-After` and when the next delivery comes
@@ -438,7 +534,23 @@ async fn run_sync(
                 }),
             );
             tracing::info!(run = %run.id, phase = %cursor.phase, "sync run paused: continuation queued");
-            // The lease stays with the run, so the continuation takes it back at once.
+            // The lease goes over to the continuation (before it is sent), which takes it at once;
+            // a stale copy of this message cannot.
+            match platform
+                .store
+                .hand_over_lease(
+                    &lease,
+                    &LeaseNames::handed_to(&run.id, Some(&cursor)),
+                    settings.lease_ttl,
+                )
+                .await
+            {
+                Err(StoreError::LeaseLost { holder, .. }) => {
+                    tracing::warn!(run = %run.id, ?holder, "sync lease lost: another delivery carries on");
+                    return Ok(());
+                }
+                other => other.map_err(store_failure)?,
+            };
             platform
                 .queue
                 .send_job(&platform.config.sync_queue_url, &continuation)

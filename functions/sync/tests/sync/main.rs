@@ -811,3 +811,64 @@ async fn given_a_usage_report_throttled_for_minutes_when_the_sync_meets_it_then_
     assert_eq!(ended.error, None);
     assert_store_matches_truth(&local, 0).await;
 }
+
+#[tokio::test]
+async fn given_one_runs_message_delivered_to_two_invocations_at_once_when_both_run_then_one_syncs_and_the_other_waits_and_a_dead_holders_run_is_carried_on()
+ {
+    // GIVEN a requested sync whose message SQS hands to two invocations at once (a standard
+    // queue delivers at least once)
+    let mut local = Local::start(SimConfig::single(60, 4), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    let run = local.request(&tenant, false).await;
+    let messages = local.receive(1, 1).await;
+    assert_eq!(messages.len(), 1);
+    let event = support::sqs_event(&messages);
+
+    // WHEN both invocations run it
+    let (a, b) = tokio::join!(
+        local.app.handle_reporting(event.clone()),
+        local.app.handle_reporting(event)
+    );
+    let (a, b) = (a.expect("answers"), b.expect("answers"));
+
+    // THEN only one of them synced (one engine run: the work is not done twice), and neither
+    // reported a failure
+    assert_eq!(
+        a.1.len() + b.1.len(),
+        1,
+        "sync invocations that ran the engine"
+    );
+    assert_eq!(a.0["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(b.0["batchItemFailures"], serde_json::json!([]));
+    local
+        .platform()
+        .queue
+        .delete(&local.queue_url, &messages[0].receipt_handle)
+        .await
+        .expect("delete");
+    // AND the run ended OK with the store equal to the tenant, and the waiting copy, delivered
+    // after it, is dropped
+    local.drain().await;
+    let ended = local.run(&tenant, &run).await;
+    assert_eq!(ended.status, SyncRunStatus::Ok, "{:?}", ended.error);
+    assert_store_matches_truth(&local, 0).await;
+
+    // GIVEN a second run whose first delivery died holding the tenant's lease (for 2 s more)
+    let second = local.request(&tenant, false).await;
+    let dead = format!("{second}/a-delivery-that-died");
+    let held = local
+        .platform()
+        .store
+        .acquire_lease(&tenant, &dead, Duration::from_secs(2))
+        .await
+        .expect("lease");
+    assert!(matches!(held, lifecycle::LeaseOutcome::Acquired(_)));
+
+    // WHEN its message is delivered again (until the queue is empty)
+    local.drain().await;
+
+    // THEN the redelivery waited for the dead delivery's lease to expire and finished the run
+    let ended = local.run(&tenant, &second).await;
+    assert_eq!(ended.status, SyncRunStatus::Ok, "{:?}", ended.error);
+    assert_store_matches_truth(&local, 0).await;
+}

@@ -887,6 +887,32 @@ impl Store {
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<LeaseOutcome, StoreError> {
+        self.acquire_lease_taking(tenant, holder, None, ttl, now)
+            .await
+    }
+
+    /// [`Self::acquire_lease`], also taking the lease over while it is held in the name
+    /// `handed_to` (a name its last holder handed it over to, [`Self::hand_over_lease`]): the
+    /// lease then becomes `holder`'s.
+    pub async fn take_over_lease(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        handed_to: &str,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.acquire_lease_taking(tenant, holder, Some(handed_to), ttl, Utc::now())
+            .await
+    }
+
+    async fn acquire_lease_taking(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        handed_to: Option<&str>,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseOutcome, StoreError> {
         let key = keys::sync_lease(tenant);
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
         let lease = LeaseItem {
@@ -895,6 +921,19 @@ impl Store {
             until_ms: until.timestamp_millis(),
         };
         let item = to_item(&key, &lease, lease.expires_at())?;
+        let mut condition =
+            String::from("attribute_not_exists(#pk) OR #until < :now OR #holder = :holder");
+        let mut values = std::collections::HashMap::from([
+            (
+                ":now".to_owned(),
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            ),
+            (":holder".to_owned(), AttributeValue::S(holder.to_owned())),
+        ]);
+        if let Some(name) = handed_to {
+            condition.push_str(" OR #holder = :handed_to");
+            values.insert(":handed_to".to_owned(), AttributeValue::S(name.to_owned()));
+        }
         // A lease released between our failed write and our read shows as absent: try again,
         // a few times at most.
         for _ in 0..3 {
@@ -903,17 +942,11 @@ impl Store {
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item.clone()))
-                .condition_expression(
-                    "attribute_not_exists(#pk) OR #until < :now OR #holder = :holder",
-                )
+                .condition_expression(&condition)
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#until", "until_ms")
                 .expression_attribute_names("#holder", "holder")
-                .expression_attribute_values(
-                    ":now",
-                    AttributeValue::N(now.timestamp_millis().to_string()),
-                )
-                .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+                .set_expression_attribute_values(Some(values.clone()))
                 .send()
                 .await
                 .map_err(|err| StoreError::aws("PutItem", classify(err)));
@@ -947,12 +980,47 @@ impl Store {
     /// Extends a lease we hold to `ttl` from now; [`StoreError::LeaseLost`] when another holder
     /// has taken it meanwhile (the caller must stop writing).
     pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StoreError> {
+        self.put_held_lease(lease, &lease.holder, ttl).await
+    }
+
+    /// Hands a lease we hold over to the name `to`, for `ttl` from now: whoever takes it over in
+    /// that name ([`Self::take_over_lease`]) carries on without waiting for it to expire.
+    /// [`StoreError::LeaseLost`] when another holder has taken it meanwhile.
+    pub async fn hand_over_lease(
+        &self,
+        lease: &Lease,
+        to: &str,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        self.put_held_lease(lease, to, ttl).await
+    }
+
+    /// The tenant's lease as stored (perhaps expired), if any.
+    pub async fn lease(&self, tenant: &TenantId) -> Result<Option<Lease>, StoreError> {
+        Ok(self
+            .get::<LeaseItem>(&keys::sync_lease(tenant))
+            .await?
+            .map(|item| Lease {
+                tenant_id: item.tenant_id,
+                holder: item.holder,
+                until: DateTime::from_timestamp_millis(item.until_ms)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            }))
+    }
+
+    /// Writes the lease `lease` holds with `holder` until `ttl` from now, if `lease` still holds it.
+    async fn put_held_lease(
+        &self,
+        lease: &Lease,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
         let key = keys::sync_lease(&lease.tenant_id);
         let stored = LeaseItem {
             tenant_id: lease.tenant_id.clone(),
-            holder: lease.holder.clone(),
+            holder: holder.to_owned(),
             until_ms: until.timestamp_millis(),
         };
         let item = to_item(&key, &stored, stored.expires_at())?;
@@ -969,8 +1037,9 @@ impl Store {
             .map_err(|err| StoreError::aws("PutItem", classify(err)));
         match result {
             Ok(_) => Ok(Lease {
+                tenant_id: lease.tenant_id.clone(),
+                holder: holder.to_owned(),
                 until: DateTime::from_timestamp_millis(stored.until_ms).unwrap_or(until),
-                ..lease.clone()
             }),
             Err(err) if err.is_condition_failure() => {
                 let current = self.get::<LeaseItem>(&key).await?;
