@@ -278,7 +278,7 @@ impl Intake {
     }
 
     /// Checks a scheduled leave against its tenant when it is submitted
-    /// ([`offboarding::verdict::check`]): one that cannot run as asked (its account is not in the
+    /// ([`lifecycle::offboarding::verdict::check`]): one that cannot run as asked (its account is not in the
     /// tenant, or is deleted under keep_disabled; an option whose permission is not granted) is
     /// refused with 422 naming the field, instead of failing at its date. 503 when Graph cannot
     /// be read; nothing is accepted then.
@@ -292,7 +292,7 @@ impl Intake {
             .tenant_graph(tenant)
             .await
             .map_err(|error| unavailable("the tenant's credential could not be read", error))?;
-        match offboarding::verdict::check(&graph, &tenant.tenant_id, spec).await {
+        match lifecycle::offboarding::verdict::check(&graph, &tenant.tenant_id, spec).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(doomed)) => Err(refuse_field(
                 422,

@@ -850,7 +850,7 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         ),
         (
             "RestoreReport",
-            answer_of::<offboarding::restore::RestoreReport>(),
+            answer_of::<lifecycle::offboarding::restore::RestoreReport>(),
         ),
         (
             "PasswordHandedBack",

@@ -2,19 +2,20 @@
 //! from the snapshot the offboarding took before its first write (kept 30 days, Entra ID's
 //! restore window): undeletes the account when it is in deleted items, gives back its direct
 //! groups and direct licenses (disabled plans as they were; group-inherited licenses come back
-//! with their group), and re-enables sign-in when asked. Optional JSON body:
+//! with their group), puts back the mailbox's own automatic reply, and re-enables sign-in when
+//! asked. Optional JSON body:
 //! `{"enable": false, "dry_run": false}`; `dry_run: true` answers the plan and writes nothing.
 //!
-//! A route rather than a job: a handful of Graph calls ([`offboarding::restore`]), and the caller
-//! wants the answer now. Every write is judged by a read-back; the answer lists each step with its
+//! A route rather than a job: a handful of Graph calls ([`lifecycle::offboarding::restore`], in the
+//! domain crate, so the API links no function crate), and the caller wants the answer now. Every write is judged by a read-back; the answer lists each step with its
 //! Graph request id and what the read-back observed.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use graph::GraphError;
 use lifecycle::http::{body_text, json_response, path_param, require_json};
 use lifecycle::model::TenantConnection;
+use lifecycle::offboarding::restore::{RestoreError, RestoreOptions};
 use lifecycle::{AccountId, Platform};
-use offboarding::restore::{RestoreError, RestoreOptions};
 use serde::Deserialize;
 
 use crate::{Answer, answer, tenant_state};
@@ -91,7 +92,7 @@ async fn try_restore(
             "the tenant's credential could not be read; try again later",
         )
     })?;
-    let report = match offboarding::restore::restore(
+    let report = match lifecycle::offboarding::restore::restore(
         platform,
         &graph,
         tenant_id,

@@ -13,15 +13,15 @@
 //! plan with no write. An offboarding with `start_at` (a scheduled leave) waits for it
 //! ([`leave`]).
 
-pub mod account;
 mod leave;
 mod offboard;
-mod options;
 mod plan;
 mod preflight;
-pub mod restore;
 mod snapshot;
-pub mod verdict;
+
+// The account reads, the options, the checks and the restore live in the domain crate, shared
+// with the API (which checks scheduled leaves and runs the restore inline).
+use lifecycle::offboarding::{account, options, stored, verdict};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsEvent;

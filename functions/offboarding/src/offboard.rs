@@ -10,17 +10,16 @@ use std::collections::HashMap;
 use futures::future::BoxFuture;
 use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
 use lifecycle::model::{
-    Account, AccountRef, AssignedLicense, Job, JobKind, JobStatus, JobStep, Observation,
-    StepOutcome, TenantConnection,
+    AccountRef, Job, JobKind, JobStatus, JobStep, Observation, StepOutcome, TenantConnection,
 };
-use lifecycle::store::keys;
-use lifecycle::{AccountId, GroupId, JobError, JobHandler, JobProgress, Platform, SkuId, TenantId};
+use lifecycle::{AccountId, JobError, JobHandler, JobProgress, Platform, TenantId};
 
 use crate::account::{self, AccountState, Found, MemberGroup};
 use crate::options::{self, Collection, Entry, Listing, ReplyState};
 use crate::plan::{self, Action, PlannedStep};
 use crate::preflight;
 use crate::snapshot;
+use crate::stored::{store_observed, update_account};
 use crate::verdict;
 
 /// The offboard job handler.
@@ -208,7 +207,7 @@ impl Offboarding {
         progress: &mut JobProgress,
     ) -> Result<(), JobError> {
         let mut snapshot = snapshot::of(job, state)?;
-        snapshot.manager_id = preflight::manager_id(graph, &state.id).await?;
+        snapshot.manager_id = account::manager_id(graph, &state.id).await?;
         if let Some(ReplyState::Read { setting, .. }) = &found_options.reply {
             snapshot.automatic_reply = Some(setting.clone());
         }
@@ -992,81 +991,4 @@ fn revoked(
         (Some(was), Some(now)) if now > was => true,
         (_, Some(now)) => now >= sent_at - CLOCK_SKEW,
     }
-}
-
-/// Writes the stored account (when the platform has it) from what Graph answered: sign-in,
-/// licenses, not deleted; and forgets the stored memberships of groups Graph no longer lists.
-pub(crate) async fn store_observed(
-    platform: &Platform,
-    tenant_id: &TenantId,
-    before: &AccountState,
-    after: &AccountState,
-) -> Result<(), JobError> {
-    let licenses = stored_licenses(after);
-    update_account(platform, tenant_id, &after.id, |account| {
-        account.enabled = after.enabled;
-        account.deleted = false;
-        account.licenses = licenses;
-    })
-    .await?;
-    let Ok(account_id) = AccountId::parse(&after.id) else {
-        return Ok(());
-    };
-    let left: Vec<_> = before
-        .groups
-        .iter()
-        .filter(|g| !after.groups.iter().any(|now| now.id == g.id))
-        .filter_map(|g| GroupId::parse(&g.id).ok())
-        .map(|group| keys::membership(tenant_id, &group, &account_id))
-        .collect();
-    if !left.is_empty() {
-        platform.store.batch_delete(left).await?;
-    }
-    Ok(())
-}
-
-/// The stored form of the licenses Graph shows: direct ones, then group-inherited ones with their
-/// group.
-fn stored_licenses(state: &AccountState) -> Vec<AssignedLicense> {
-    let mut out: Vec<AssignedLicense> = Vec::new();
-    let direct = state.direct_licenses.iter().map(|sku| (sku, None));
-    let inherited = state
-        .inherited_licenses
-        .iter()
-        .map(|(sku, group)| (sku, GroupId::parse(group).ok()));
-    for (sku, group) in direct.chain(inherited) {
-        let Ok(sku_id) = SkuId::parse(sku) else {
-            continue;
-        };
-        let license = AssignedLicense {
-            sku_id,
-            assigned_by_group: group,
-        };
-        if !out.contains(&license) {
-            out.push(license);
-        }
-    }
-    out
-}
-
-/// Changes the stored account, when the platform has it (a sync brings it otherwise), so the
-/// platform shows what Graph answered at once instead of after the next sync.
-async fn update_account(
-    platform: &Platform,
-    tenant_id: &TenantId,
-    account_id: &str,
-    change: impl FnOnce(&mut Account),
-) -> Result<(), JobError> {
-    let Ok(account_id) = AccountId::parse(account_id) else {
-        return Ok(());
-    };
-    let key = keys::account(tenant_id, &account_id);
-    if let Some(mut account) = platform.store.get::<Account>(&key).await? {
-        let before = account.clone();
-        change(&mut account);
-        if account != before {
-            platform.store.put(&key, &account).await?;
-        }
-    }
-    Ok(())
 }

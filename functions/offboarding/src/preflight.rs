@@ -170,29 +170,6 @@ pub async fn read(graph: &TenantGraph, id: &str) -> Result<Preflight, GraphError
     Ok(found)
 }
 
-/// The object id of the account's manager (`GET /users/{id}/manager`), for the snapshot: `None`
-/// when it has none, or when Graph refuses the read for good (the snapshot then names no manager).
-pub async fn manager_id(graph: &TenantGraph, id: &str) -> Result<Option<String>, GraphError> {
-    let request = BatchRequest::new(
-        "manager",
-        Method::GET,
-        format!("/users/{}/manager?$select=id", encode_segment(id)),
-    );
-    let Some(outcome) = graph.batch(vec![request]).await?.pop() else {
-        return Ok(None);
-    };
-    match outcome.result {
-        Ok(response) => Ok(Some(response.json::<Object>()?.id)),
-        Err(error) if error.is_retryable() => Err(error),
-        Err(error) => {
-            if !error.is_not_found() {
-                tracing::warn!(%error, "the manager could not be read for the snapshot");
-            }
-            Ok(None)
-        }
-    }
-}
-
 /// The `preflight` step's detail: one clause per topic, each saying what to do.
 pub fn summary(
     preflight: &Preflight,

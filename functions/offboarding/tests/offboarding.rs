@@ -1072,12 +1072,12 @@ async fn given_an_offboarded_account_whose_manager_and_usage_location_changed_wh
     assert_eq!(moved.usage_location.as_deref(), Some(elsewhere));
 
     // WHEN it is restored
-    let report = offboarding::restore::restore(
+    let report = lifecycle::offboarding::restore::restore(
         &env.platform,
         &graph,
         &env.tenant.tenant_id,
         &AccountId::parse(&target.id).expect("id"),
-        offboarding::restore::RestoreOptions::default(),
+        lifecycle::offboarding::restore::RestoreOptions::default(),
     )
     .await
     .expect("restored");

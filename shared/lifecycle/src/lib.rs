@@ -1,5 +1,7 @@
 //! The m365-lifecycle domain: typed identifiers and records, configuration, tracing set-up, and the
-//! adapters over DynamoDB (store), SQS (queue) and Secrets Manager (vault).
+//! adapters over DynamoDB (store), SQS (queue) and Secrets Manager (vault); and the rules more than
+//! one function needs ([`offboarding`]: an account as offboarding reads it, a leave's checks and
+//! the one-call restore, shared by the offboarding function and the API).
 
 pub mod aws;
 pub mod config;
@@ -12,6 +14,7 @@ pub mod jobs;
 pub mod license_report;
 pub mod metrics;
 pub mod model;
+pub mod offboarding;
 pub mod password;
 pub mod platform;
 pub mod queue;

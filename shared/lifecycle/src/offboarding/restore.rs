@@ -3,27 +3,27 @@
 //! and its manager, the direct groups and direct licenses (with their disabled plans) the
 //! offboarding removed, and re-enable sign-in when asked. Group-inherited licenses come back with
 //! their group. The mailbox's automatic reply, when the offboarding set its own, is put back as
-//! the snapshot recorded it (after the licenses: the mailbox needs its license). Every write is judged by a read-back of the account from Graph; the stored account
-//! is written from that read-back. Idempotent: what is already back is skipped, so a caller whose
+//! the snapshot recorded it (after the licenses: the mailbox needs its license). Every write is
+//! judged by a read-back of the account from Graph; the stored account is written from that
+//! read-back. Idempotent: what is already back is skipped, so a caller whose
 //! answer was lost simply sends the restore again.
 //!
 //! Runs inline (the API's route): an undelete, one `$batch` per 20 groups, one assignLicense, one
 //! PATCH, the automatic reply's `$batch` (PATCH and read-back) and two reads fit well inside API
 //! Gateway's 30 s.
 
-use graph::{AssignedLicense, BatchRequest, GraphError, TenantGraph, UserPatch};
-use lifecycle::model::{
+use crate::model::{
     AccountRef, AccountSnapshot, SnapshotAutomaticReply, SnapshotGroup, SnapshotLicense,
     StepOutcome,
 };
-use lifecycle::{AccountId, JobError, Platform, StoreError, TenantId};
+use crate::{AccountId, JobError, Platform, StoreError, TenantId};
+use graph::{AssignedLicense, BatchRequest, GraphError, TenantGraph, UserPatch};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::account::{self, AccountState, Found};
-use crate::offboard::store_observed;
-use crate::options::{self, ReplyState, ReplyWrite};
-use crate::preflight;
+use super::account::{self, AccountState, Found};
+use super::options::{self, ReplyState, ReplyWrite};
+use super::stored::store_observed;
 use graph::encode_segment;
 
 /// Step names of a restore.
@@ -208,7 +208,7 @@ pub async fn restore(
         }
     };
     let manager_now = match &state {
-        Some(state) => preflight::manager_id(graph, &state.id).await?,
+        Some(state) => account::manager_id(graph, &state.id).await?,
         None => None,
     };
     let plan = Plan::new(
@@ -245,7 +245,7 @@ pub async fn restore(
             let Found::Active(after) = found else {
                 return Err(RestoreError::NotConfirmed(account_id.clone()));
             };
-            let manager_after = preflight::manager_id(graph, &after.id).await?;
+            let manager_after = account::manager_id(graph, &after.id).await?;
             store_observed(platform, tenant_id, &state, &after)
                 .await
                 .map_err(|error| {

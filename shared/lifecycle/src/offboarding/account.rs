@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::AccountRef;
 use futures::TryStreamExt as _;
 use graph::{BatchRequest, GraphError, TenantGraph};
-use lifecycle::model::AccountRef;
 
 /// The account properties offboarding reads.
 const ACCOUNT_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,assignedLicenses,licenseAssignmentStates,signInSessionsValidFromDateTime";
@@ -244,6 +244,34 @@ pub async fn read_deleted(
             Ok((None, request_id))
         }
         Err(error) => Err(error),
+    }
+}
+
+/// The object id of the account's manager (`GET /users/{id}/manager`), for the snapshot and the
+/// restore: `None` when it has none, or when Graph refuses the read for good (the snapshot then
+/// names no manager).
+pub async fn manager_id(graph: &TenantGraph, id: &str) -> Result<Option<String>, GraphError> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        id: String,
+    }
+    let request = BatchRequest::new(
+        "manager",
+        graph::Method::GET,
+        format!("/users/{}/manager?$select=id", graph::encode_segment(id)),
+    );
+    let Some(outcome) = graph.batch(vec![request]).await?.pop() else {
+        return Ok(None);
+    };
+    match outcome.result {
+        Ok(response) => Ok(Some(response.json::<Object>()?.id)),
+        Err(error) if error.is_retryable() => Err(error),
+        Err(error) => {
+            if !error.is_not_found() {
+                tracing::warn!(%error, "the manager could not be read for the snapshot");
+            }
+            Ok(None)
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 //! grants, and set its mailbox's automatic reply. Each is allowed with application permissions;
 //! each step deletes, then reads the collection back, and is done only when the read-back agrees.
 
+use crate::JobError;
+use crate::model::{AutomaticReply, OffboardJob, SnapshotAutomaticReply, ZonedDateTime};
 use graph::{BatchRequest, BatchResponse, GraphError, Method, TenantGraph};
-use lifecycle::JobError;
-use lifecycle::model::{AutomaticReply, OffboardJob, SnapshotAutomaticReply, ZonedDateTime};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

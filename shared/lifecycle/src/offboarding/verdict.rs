@@ -3,12 +3,12 @@
 //! job field at fault, not discovered at the leave date; the worker makes the account checks
 //! again when the leave runs (the tenant may have changed in between), before any write.
 
+use crate::model::{OffboardJob, OffboardPolicy};
+use crate::{JobError, TenantId};
 use graph::TenantGraph;
-use lifecycle::model::{OffboardJob, OffboardPolicy};
-use lifecycle::{JobError, TenantId};
 
-use crate::account::{self, Found};
-use crate::options::{self, Listing, ReplyState};
+use super::account::{self, Found};
+use super::options::{self, Listing, ReplyState};
 
 /// Why an offboarding cannot run as asked: the job field at fault and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,11 +23,7 @@ pub struct Doomed {
 /// The account checks: an account in neither the active accounts nor deleted items cannot be
 /// offboarded; one already deleted cannot be kept disabled (it must be restored first). An
 /// account already deleted under the delete policy is no refusal: the leave has nothing to do.
-pub(crate) fn account_verdict(
-    spec: &OffboardJob,
-    found: &Found,
-    tenant_id: &TenantId,
-) -> Option<Doomed> {
+pub fn account_verdict(spec: &OffboardJob, found: &Found, tenant_id: &TenantId) -> Option<Doomed> {
     match found {
         Found::Missing => Some(Doomed {
             field: "account",
@@ -50,7 +46,7 @@ pub(crate) fn account_verdict(
 
 /// The options' checks: an option whose collection (or the mailbox settings) Graph refuses to
 /// read for this tenant (its permission is not granted) cannot run.
-pub(crate) fn options_verdict(found: &options::Found) -> Option<Doomed> {
+pub fn options_verdict(found: &options::Found) -> Option<Doomed> {
     for (collection, listing) in &found.listings {
         if let Listing::Refused { reason, .. } = listing {
             return Some(Doomed {
