@@ -136,6 +136,12 @@ pub const WRITE_PERMISSIONS: &[Permission] = &[
         included_in: &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
     },
     Permission {
+        name: "Group.ReadWrite.All",
+        needed_for: "group provisioning jobs: create, rename and delete groups (refused by Graph without it)",
+        required: false,
+        included_in: &["Directory.ReadWrite.All"],
+    },
+    Permission {
         name: "UserAuthenticationMethod.ReadWrite.All",
         needed_for: "offboard option remove_authentication_methods (skipped without it)",
         required: false,

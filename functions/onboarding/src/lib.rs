@@ -1,6 +1,6 @@
 //! The onboarding function: SQS `onboard` and `update_memberships` jobs (joiner), and the
 //! mover's `update_account` and `set_sign_in` jobs ([`account`], [`sign_in`]) from the
-//! onboarding FIFO queue (sent by the API's job intake or by other services directly, see
+//! onboarding FIFO queue, and the group provisioning jobs ([`groups`]) (sent by the API's job intake or by other services directly, see
 //! [`lifecycle::model::Job`]).
 //!
 //! Every job is validated before any write, with one `$batch` of reads ([`reads`], [`rules`]);
@@ -11,6 +11,7 @@
 //! An onboarding with a start time in the future waits for it ([`schedule`]).
 
 pub mod account;
+pub mod groups;
 pub mod memberships;
 pub mod onboard;
 pub mod reads;
@@ -75,8 +76,20 @@ impl JobHandler for App {
                 JobKind::SetSignIn(set) => {
                     sign_in::run(&self.platform, job, set, tenant, progress).await
                 }
+                JobKind::CreateGroup(create) => {
+                    groups::create(&self.platform, job, create, tenant, progress).await
+                }
+                JobKind::UpdateGroup(update) => {
+                    groups::update(&self.platform, job, update, tenant, progress).await
+                }
+                JobKind::SetGroupMembers(set) => {
+                    groups::set_members(&self.platform, job, set, tenant, progress).await
+                }
+                JobKind::DeleteGroup(delete) => {
+                    groups::delete(&self.platform, job, delete, tenant, progress).await
+                }
                 other => Err(JobError::permanent(format!(
-                    "a {} job does not belong on the onboarding queue (onboard, update_memberships, update_account and set_sign_in only)",
+                    "a {} job does not belong on the onboarding queue (onboard, update_memberships, update_account, set_sign_in and the group provisioning jobs only)",
                     other.job_type()
                 ))),
             }

@@ -2,7 +2,7 @@
 //! change; what it leaves out is kept from the stored record.
 
 use chrono::{NaiveDate, Utc};
-use lifecycle::model::{Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage};
+use lifecycle::model::{Account, AssignedLicense, Group, LastSignIn, MailboxUsage};
 use lifecycle::{AccountId, GroupId, IdError, SkuId, Upn, UsageLocation};
 use thiserror::Error;
 
@@ -167,48 +167,15 @@ fn licenses(user: &graph::User, stored: Option<&Account>) -> Vec<AssignedLicense
     out
 }
 
-/// The group of a Graph group; `stored` fills what a delta item omitted.
+/// The group of a Graph group; `stored` fills what a delta item omitted ([`Group::from_graph`],
+/// shared with the group provisioning jobs).
 pub fn group(graph_group: &graph::Group, stored: Option<&Group>) -> Result<Group, ConvertError> {
-    let id = field(
+    field(
         "group",
         &graph_group.id,
         "id",
-        GroupId::parse(&graph_group.id),
-    )?;
-    let described = graph_group.mail_enabled.is_some()
-        || graph_group.security_enabled.is_some()
-        || !graph_group.group_types.is_empty();
-    let (kind, dynamic, mail_enabled) = match stored {
-        Some(stored) if !described => (stored.kind, stored.dynamic, stored.mail_enabled),
-        _ => (
-            group_kind(graph_group),
-            graph_group.is_dynamic(),
-            graph_group.mail_enabled.unwrap_or(false),
-        ),
-    };
-    Ok(Group {
-        id,
-        display_name: graph_group
-            .display_name
-            .clone()
-            .or_else(|| stored.map(|s| s.display_name.clone()))
-            .unwrap_or_default(),
-        kind,
-        dynamic,
-        mail_enabled,
-        deleted: false,
-    })
-}
-
-fn group_kind(graph_group: &graph::Group) -> GroupKind {
-    match graph_group.kind() {
-        graph::GroupKind::Microsoft365 => GroupKind::Microsoft365,
-        graph::GroupKind::MailEnabledSecurity => GroupKind::MailEnabledSecurity,
-        graph::GroupKind::Distribution => GroupKind::Distribution,
-        // Security, and the combinations Graph does not document (neither mail nor security
-        // enabled): recorded as security groups, the kind that takes members through Graph.
-        _ => GroupKind::Security,
-    }
+        Group::from_graph(graph_group, stored),
+    )
 }
 
 /// The last sign-in of an account from its sign-in activity.

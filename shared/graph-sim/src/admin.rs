@@ -247,6 +247,7 @@ impl Sim {
         truth.groups = t
             .groups
             .iter()
+            .filter(|g| g.deleted_at.is_none())
             .map(|g| TruthGroup {
                 id: g.id.to_string(),
                 display_name: g.display_name.to_string(),

@@ -41,6 +41,7 @@ fn describe(role: &str) -> &'static str {
         "User.RevokeSessions.All" => "Revoke all sign in sessions for a user",
         "LicenseAssignment.ReadWrite.All" => "Manage all license assignments",
         "GroupMember.ReadWrite.All" => "Read and write all group memberships",
+        "Group.ReadWrite.All" => "Read and write all groups",
         "UserAuthenticationMethod.ReadWrite.All" => {
             "Read and write all users' authentication methods"
         }

@@ -34,6 +34,7 @@ mod config;
 mod delta;
 mod error;
 pub mod fault;
+mod groups;
 mod lookup;
 mod metrics;
 pub mod models;
@@ -51,6 +52,7 @@ pub use client::{GraphClient, TenantGraph};
 pub use config::{ConfigError, GraphConfig};
 pub use delta::{DeltaEvent, DeltaPage, GroupChange, MemberChange, RemovedReason, UserChange};
 pub use error::{ErrorDetail, GraphError};
+pub use groups::{GroupPatch, MAX_OWNERS_ON_CREATE, NewGroup};
 pub use lookup::{BatchAnswers, MEMBER_OF_PAGE};
 pub use metrics::GraphMetrics;
 pub use models::{

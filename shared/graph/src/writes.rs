@@ -22,7 +22,7 @@ pub struct Receipt<T> {
 }
 
 impl Reply {
-    fn receipt<T>(self, value: T) -> Receipt<T> {
+    pub(crate) fn receipt<T>(self, value: T) -> Receipt<T> {
         Receipt {
             value,
             request_id: self.request_id,

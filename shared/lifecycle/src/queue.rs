@@ -114,15 +114,16 @@ pub fn is_fifo(queue_url: &str) -> bool {
 /// Longest FIFO message group id SQS accepts.
 pub const MESSAGE_GROUP_ID_MAX: usize = 128;
 
-/// The FIFO message group of a job: `{tenant}:{account}`, or `{tenant}:tenant` for a job about
-/// the whole tenant, so jobs for one account run in order and different accounts in parallel.
+/// The FIFO message group of a job: `{tenant}:{account}`, `{tenant}:group:{group}` for a group
+/// provisioning job ([`Job::ordering_key`]), or `{tenant}:tenant` for a job about the whole
+/// tenant, so jobs for one account or group run in order and different ones in parallel.
 ///
 /// SQS caps a group id at 128 characters and a UPN may have 113, so when `{tenant}:{account}`
 /// would be longer the account part is `#` and the first 32 hex digits of the SHA-256 of the
 /// normalised account key: still one group per (tenant, account), at most 69 characters. (No
 /// account key reads like that: a UPN holds an `@`, an object id is a hyphenated GUID.)
 pub fn message_group_id(job: &Job) -> String {
-    let account = job.account().unwrap_or_else(|| "tenant".to_owned());
+    let account = job.ordering_key().unwrap_or_else(|| "tenant".to_owned());
     let readable = format!("{}:{account}", job.tenant_id);
     if readable.len() <= MESSAGE_GROUP_ID_MAX {
         return readable;

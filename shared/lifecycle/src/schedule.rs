@@ -58,14 +58,18 @@ pub enum ScheduleError {
 }
 
 /// The queue a job runs from: onboarding FIFO for onboard, membership and mover jobs
-/// (update_account, set_sign_in), offboarding FIFO
+/// (update_account, set_sign_in) and group provisioning jobs, offboarding FIFO
 /// for offboard, the license-refresh queue, the sync queue.
 pub fn queue_url<'a>(config: &'a Config, job: &Job) -> &'a str {
     match job.kind {
         JobKind::Onboard(_)
         | JobKind::UpdateMemberships(_)
         | JobKind::UpdateAccount(_)
-        | JobKind::SetSignIn(_) => &config.onboarding_queue_url,
+        | JobKind::SetSignIn(_)
+        | JobKind::CreateGroup(_)
+        | JobKind::UpdateGroup(_)
+        | JobKind::SetGroupMembers(_)
+        | JobKind::DeleteGroup(_) => &config.onboarding_queue_url,
         JobKind::Offboard(_) => &config.offboarding_queue_url,
         JobKind::LicenseRefresh(_) => &config.license_refresh_queue_url,
         JobKind::Sync(_) => &config.sync_queue_url,

@@ -275,6 +275,7 @@ pub(crate) fn users(cx: &Cx<'_>) -> Result<Resp, Resp> {
 fn group_changes(t: &Tenant, c: &Cursor, with_members: bool) -> Vec<(u32, Vec<(u32, bool)>)> {
     let Some(since) = c.since else {
         return (0..t.groups.len() as u32)
+            .filter(|&g| t.groups[g as usize].deleted_at.is_none())
             .map(|g| {
                 let m = if with_members {
                     t.groups[g as usize]
@@ -344,6 +345,14 @@ pub(crate) fn groups(cx: &Cx<'_>) -> Result<Resp, Resp> {
             out.push(b',');
         }
         objects += 1;
+        if grp.deleted_at.is_some() {
+            out.extend_from_slice(b"{\"id\":");
+            json::uuid(&mut out, &grp.id);
+            out.extend_from_slice(b",\"@removed\":{\"reason\":\"deleted\"}}");
+            pos += 1;
+            offset = 0;
+            continue;
+        }
         out.push(b'{');
         let mut first = true;
         props::write_group_props(&mut out, &mut first, &t, grp, &sel);

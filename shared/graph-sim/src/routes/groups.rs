@@ -55,7 +55,10 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<Resp, Resp> {
         cx.q.page_size(999)
             .map_err(|m| http::bad_request(cx.ids, &m))?;
     let start = start_of(cx, "g")?;
-    let keep = |i: usize| f.as_ref().is_none_or(|f| group_matches(&t.groups[i], f));
+    let keep = |i: usize| {
+        t.groups[i].deleted_at.is_none()
+            && f.as_ref().is_none_or(|f| group_matches(&t.groups[i], f))
+    };
     let count = (cx.q.count && cx.q.skiptoken.is_none())
         .then(|| (0..t.groups.len()).filter(|&i| keep(i)).count());
     let (idx, next) = page(t.groups.len(), start, size, keep);
@@ -83,7 +86,7 @@ pub(crate) fn count(cx: &Cx<'_>) -> Result<Resp, Resp> {
     let n = t
         .groups
         .iter()
-        .filter(|g| f.as_ref().is_none_or(|f| group_matches(g, f)))
+        .filter(|g| g.deleted_at.is_none() && f.as_ref().is_none_or(|f| group_matches(g, f)))
         .count();
     let mut r = Resp::json(StatusCode::OK, n.to_string().into_bytes());
     r.content_type = Some("text/plain");

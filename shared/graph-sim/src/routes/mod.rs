@@ -5,6 +5,7 @@ pub(crate) mod access;
 pub(crate) mod batch;
 pub(crate) mod delta;
 pub(crate) mod directory;
+pub(crate) mod group_writes;
 pub(crate) mod groups;
 pub(crate) mod relations;
 pub(crate) mod users;
@@ -108,6 +109,9 @@ pub(crate) enum Route {
     GroupsCount,
     GroupsDelta,
     Group(String),
+    CreateGroup,
+    PatchGroup(String),
+    DeleteGroup(String),
     GroupMembers(String),
     AddMember(String),
     RemoveMember(String, String),
@@ -226,6 +230,11 @@ impl Route {
             ("GET", ["groups", "$count"]) => (Route::GroupsCount, "GET /groups/$count"),
             ("GET", ["groups", d]) if is_delta(d) => (Route::GroupsDelta, "GET /groups/delta"),
             ("GET", ["groups", id]) => (Route::Group(id.to_string()), "GET /groups/{id}"),
+            ("POST", ["groups"]) => (Route::CreateGroup, "POST /groups"),
+            ("PATCH", ["groups", id]) => (Route::PatchGroup(id.to_string()), "PATCH /groups/{id}"),
+            ("DELETE", ["groups", id]) => {
+                (Route::DeleteGroup(id.to_string()), "DELETE /groups/{id}")
+            }
             ("GET", ["groups", id, "members"])
             | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => (
                 Route::GroupMembers(id.to_string()),
@@ -290,6 +299,9 @@ impl Route {
             | Route::AssignLicense(_)
             | Route::AddMember(_)
             | Route::RemoveMember(..)
+            | Route::CreateGroup
+            | Route::PatchGroup(_)
+            | Route::DeleteGroup(_)
             | Route::Restore(_)
             | Route::SetManager(_)
             | Route::RemoveManager(_)
@@ -510,6 +522,9 @@ fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
         Route::Groups => groups::list(cx),
         Route::GroupsCount => groups::count(cx),
         Route::Group(id) => groups::get(cx, id),
+        Route::CreateGroup => group_writes::create(cx),
+        Route::PatchGroup(id) => group_writes::patch(cx, id),
+        Route::DeleteGroup(id) => group_writes::delete(cx, id),
         Route::GroupMembers(id) => groups::members(cx, id),
         Route::UsersDelta => delta::users(cx),
         Route::GroupsDelta => delta::groups(cx),

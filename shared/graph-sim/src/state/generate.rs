@@ -32,6 +32,7 @@ pub(crate) const WRITE_ROLES: &[&str] = &[
     "User.RevokeSessions.All",
     "LicenseAssignment.ReadWrite.All",
     "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
     "UserAuthenticationMethod.ReadWrite.All",
     "AppRoleAssignment.ReadWrite.All",
     "DelegatedPermissionGrant.ReadWrite.All",
@@ -514,6 +515,7 @@ fn groups(t: &mut Tenant, n: usize, pools: &Pools, rng: &mut fastrand::Rng) {
             members: Vec::new(),
             owners: Vec::new(),
             changed_seq: 0,
+            deleted_at: None,
         };
         if kind.is_dynamic() {
             let city = (users >= 2000).then_some(office);

@@ -141,6 +141,8 @@ pub(crate) struct Group {
     /// Owner user indexes (`/groups/{id}/owners`, `/users/{id}/ownedObjects`).
     pub owners: Vec<u32>,
     pub changed_seq: u64,
+    /// Deleted through DELETE /groups/{id}: gone from every read, reported by delta.
+    pub deleted_at: Option<i64>,
 }
 
 /// An activated directory role (`microsoft.graph.directoryRole`) and its members (user indexes):
@@ -264,7 +266,10 @@ impl Tenant {
     /// The groups (indexes) `user` owns.
     pub fn owned_groups(&self, user: u32) -> Vec<u32> {
         (0..self.groups.len() as u32)
-            .filter(|&g| self.groups[g as usize].owners.contains(&user))
+            .filter(|&g| {
+                let group = &self.groups[g as usize];
+                group.deleted_at.is_none() && group.owners.contains(&user)
+            })
             .collect()
     }
 
@@ -361,7 +366,9 @@ impl Tenant {
         u.changed_seq = seq;
         let groups = std::mem::take(&mut u.groups_before_delete);
         for g in groups {
-            self.add_member(g, user);
+            if self.groups[g as usize].deleted_at.is_none() {
+                self.add_member(g, user);
+            }
         }
     }
 

@@ -25,7 +25,7 @@ fn live_user(t: &Tenant, rng: &mut fastrand::Rng) -> Option<u32> {
 pub(crate) fn assignable(t: &Tenant, g: u32) -> bool {
     use crate::state::GroupKind::*;
     let grp = &t.groups[g as usize];
-    matches!(grp.kind, Security | Unified) && !grp.on_prem
+    matches!(grp.kind, Security | Unified) && !grp.on_prem && grp.deleted_at.is_none()
 }
 
 pub(crate) fn apply(

@@ -11,6 +11,10 @@ pub struct Group {
     /// Object id (GUID).
     pub id: String,
     pub display_name: Option<String>,
+    /// Read only where selected ([`Group::SELECT_PROVISIONED`]).
+    pub mail_nickname: Option<String>,
+    /// Read only where selected ([`Group::SELECT_PROVISIONED`]).
+    pub description: Option<String>,
     pub mail: Option<String>,
     pub mail_enabled: Option<bool>,
     pub security_enabled: Option<bool>,
@@ -49,6 +53,10 @@ impl Group {
     /// [`Group::SELECT`] and where the group is mastered (`onPremisesSyncEnabled`): what a job
     /// that changes memberships must know before it tries.
     pub const SELECT_WITH_SOURCE: &'static str = "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,membershipRuleProcessingState,onPremisesSyncEnabled";
+
+    /// What a group provisioning job reads back: [`Group::SELECT_WITH_SOURCE`] with the mail
+    /// nickname and the description.
+    pub const SELECT_PROVISIONED: &'static str = "id,displayName,mailNickname,description,mail,mailEnabled,securityEnabled,groupTypes,membershipRule,membershipRuleProcessingState,onPremisesSyncEnabled";
 
     /// What kind of group this is.
     pub fn kind(&self) -> GroupKind {

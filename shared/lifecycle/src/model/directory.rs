@@ -115,6 +115,55 @@ pub struct Sku {
     pub capability_status: String,
 }
 
+impl Group {
+    /// The stored group of a Graph group: the one conversion the sync and the group
+    /// provisioning jobs share. `stored` fills what a delta item omitted (a delta change may
+    /// carry only the changed properties).
+    pub fn from_graph(
+        graph_group: &graph::Group,
+        stored: Option<&Group>,
+    ) -> Result<Group, IdError> {
+        let id = GroupId::parse(&graph_group.id)?;
+        let described = graph_group.mail_enabled.is_some()
+            || graph_group.security_enabled.is_some()
+            || !graph_group.group_types.is_empty();
+        let (kind, dynamic, mail_enabled) = match stored {
+            Some(stored) if !described => (stored.kind, stored.dynamic, stored.mail_enabled),
+            _ => (
+                GroupKind::of(graph_group),
+                graph_group.is_dynamic(),
+                graph_group.mail_enabled.unwrap_or(false),
+            ),
+        };
+        Ok(Group {
+            id,
+            display_name: graph_group
+                .display_name
+                .clone()
+                .or_else(|| stored.map(|s| s.display_name.clone()))
+                .unwrap_or_default(),
+            kind,
+            dynamic,
+            mail_enabled,
+            deleted: false,
+        })
+    }
+}
+
+impl GroupKind {
+    /// The kind of a Graph group. Security, and the combinations Graph does not document
+    /// (neither mail nor security enabled), are recorded as security groups, the kind that
+    /// takes members through Graph.
+    pub fn of(graph_group: &graph::Group) -> GroupKind {
+        match graph_group.kind() {
+            graph::GroupKind::Microsoft365 => GroupKind::Microsoft365,
+            graph::GroupKind::MailEnabledSecurity => GroupKind::MailEnabledSecurity,
+            graph::GroupKind::Distribution => GroupKind::Distribution,
+            _ => GroupKind::Security,
+        }
+    }
+}
+
 impl Sku {
     /// The stored SKU of a subscribed SKU as Graph lists it: the one conversion that the sync and
     /// the license refresh share, so the stored value never depends on which of them wrote last.

@@ -30,7 +30,9 @@
 //! {"job_id":"j-5","tenant_id":"…","type":"license_refresh","inactive_after_days":30}
 //! ```
 //!
-//! The mover's `update_account` and `set_sign_in` are in [`super::account_jobs`].
+//! The mover's `update_account` and `set_sign_in` are in [`super::account_jobs`]; group
+//! provisioning (`create_group`, `update_group`, `set_group_members`, `delete_group`) in
+//! [`super::group_jobs`].
 //!
 //! A password never travels in a job: only the id of a short-lived Secrets Manager secret that
 //! holds it (see [`crate::vault`]).
@@ -46,6 +48,9 @@ use crate::ids::{
     UsageLocation,
 };
 use crate::model::account_jobs::{SetSignInJob, UpdateAccountJob};
+use crate::model::group_jobs::{
+    CreateGroupJob, DeleteGroupJob, SetGroupMembersJob, UpdateGroupJob,
+};
 use crate::model::limits;
 
 /// How long a generated password waits to be handed back before its hand-over expires.
@@ -88,7 +93,11 @@ impl Job {
             | JobKind::UpdateMemberships(_)
             | JobKind::UpdateAccount(_)
             | JobKind::SetSignIn(_)
-            | JobKind::LicenseRefresh(_) => None,
+            | JobKind::LicenseRefresh(_)
+            | JobKind::CreateGroup(_)
+            | JobKind::UpdateGroup(_)
+            | JobKind::SetGroupMembers(_)
+            | JobKind::DeleteGroup(_) => None,
         }
     }
 
@@ -115,7 +124,27 @@ impl Job {
             JobKind::Offboard(job) => Some(job.account.key()),
             JobKind::UpdateAccount(job) => Some(job.account.key()),
             JobKind::SetSignIn(job) => Some(job.account.key()),
-            JobKind::Sync(_) | JobKind::LicenseRefresh(_) => None,
+            JobKind::Sync(_)
+            | JobKind::LicenseRefresh(_)
+            | JobKind::CreateGroup(_)
+            | JobKind::UpdateGroup(_)
+            | JobKind::SetGroupMembers(_)
+            | JobKind::DeleteGroup(_) => None,
+        }
+    }
+
+    /// What the job's FIFO message group orders by: its account, or its group (`group:{id}`,
+    /// or `group:{mail nickname}` for a create, lower-cased), so the jobs of one account or one
+    /// group run one after the other; `None` for tenant-wide jobs.
+    pub fn ordering_key(&self) -> Option<String> {
+        match &self.kind {
+            JobKind::CreateGroup(job) => {
+                Some(format!("group:{}", job.mail_nickname.to_ascii_lowercase()))
+            }
+            JobKind::UpdateGroup(job) => Some(format!("group:{}", job.group)),
+            JobKind::SetGroupMembers(job) => Some(format!("group:{}", job.group)),
+            JobKind::DeleteGroup(job) => Some(format!("group:{}", job.group)),
+            _ => self.account(),
         }
     }
 }
@@ -131,6 +160,10 @@ pub enum JobKind {
     LicenseRefresh(LicenseRefreshJob),
     UpdateAccount(UpdateAccountJob),
     SetSignIn(SetSignInJob),
+    CreateGroup(CreateGroupJob),
+    UpdateGroup(UpdateGroupJob),
+    SetGroupMembers(SetGroupMembersJob),
+    DeleteGroup(DeleteGroupJob),
 }
 
 impl JobKind {
@@ -144,6 +177,10 @@ impl JobKind {
             Self::LicenseRefresh(_) => "license_refresh",
             Self::UpdateAccount(_) => "update_account",
             Self::SetSignIn(_) => "set_sign_in",
+            Self::CreateGroup(_) => "create_group",
+            Self::UpdateGroup(_) => "update_group",
+            Self::SetGroupMembers(_) => "set_group_members",
+            Self::DeleteGroup(_) => "delete_group",
         }
     }
 
@@ -156,6 +193,10 @@ impl JobKind {
                 | Self::Offboard(_)
                 | Self::UpdateAccount(_)
                 | Self::SetSignIn(_)
+                | Self::CreateGroup(_)
+                | Self::UpdateGroup(_)
+                | Self::SetGroupMembers(_)
+                | Self::DeleteGroup(_)
         )
     }
 }

@@ -13,7 +13,7 @@ use crate::model::job::{Job, JobKind};
 /// The fields every job has, whatever its type.
 const ENVELOPE_FIELDS: [&str; 4] = ["job_id", "tenant_id", "dry_run", "type"];
 /// The job types, as `type` names them.
-pub(crate) const JOB_TYPES: [&str; 7] = [
+pub(crate) const JOB_TYPES: [&str; 11] = [
     "sync",
     "onboard",
     "update_memberships",
@@ -21,6 +21,10 @@ pub(crate) const JOB_TYPES: [&str; 7] = [
     "license_refresh",
     "update_account",
     "set_sign_in",
+    "create_group",
+    "update_group",
+    "set_group_members",
+    "delete_group",
 ];
 /// Longest refusal reason kept: serde may quote a value, and the reason is stored and logged.
 pub(crate) const REASON_MAX: usize = 1_000;
@@ -98,6 +102,10 @@ impl Job {
                 "license_refresh" => read(rest).map(JobKind::LicenseRefresh),
                 "update_account" => read(rest).map(JobKind::UpdateAccount),
                 "set_sign_in" => read(rest).map(JobKind::SetSignIn),
+                "create_group" => read(rest).map(JobKind::CreateGroup),
+                "update_group" => read(rest).map(JobKind::UpdateGroup),
+                "set_group_members" => read(rest).map(JobKind::SetGroupMembers),
+                "delete_group" => read(rest).map(JobKind::DeleteGroup),
                 other => {
                     let known: Vec<String> = JOB_TYPES.iter().map(|t| format!("`{t}`")).collect();
                     Err(describe(

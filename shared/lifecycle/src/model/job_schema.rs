@@ -147,6 +147,15 @@ mod tests {
                    "user_principal_name": "adele.vance@contoso.com"}),
             json!({"job_id": "j-7", "tenant_id": TENANT, "type": "set_sign_in",
                    "account": "adele@contoso.com", "sign_in": "blocked", "revoke_sessions": true}),
+            json!({"job_id": "g-1", "tenant_id": TENANT, "type": "create_group",
+                   "group_type": "microsoft365", "display_name": "Finance Approvers",
+                   "mail_nickname": "finance-approvers", "description": "Invoices over 10k",
+                   "owners": ["adele@contoso.com"]}),
+            json!({"job_id": "g-2", "tenant_id": TENANT, "type": "update_group",
+                   "group": GROUP, "display_name": "Finance Approvers (EMEA)"}),
+            json!({"job_id": "g-3", "tenant_id": TENANT, "type": "set_group_members",
+                   "group": GROUP, "members": ["adele@contoso.com", GROUP]}),
+            json!({"job_id": "g-4", "tenant_id": TENANT, "type": "delete_group", "group": GROUP}),
         ]
     }
 

@@ -35,6 +35,12 @@ pub const EMPLOYEE_ID_MAX: usize = 16;
 /// `onPremisesImmutableId`: Graph documents no figure; a base64 GUID is 24 characters, and 256
 /// keeps a pasted document out of the job.
 pub const IMMUTABLE_ID_MAX: usize = 256;
+/// A group's `description`: at most 1,024 characters.
+pub const GROUP_DESCRIPTION_MAX: usize = 1_024;
+/// Owners of a new group: Graph binds at most 20 owners and members in one POST /groups.
+pub const MAX_GROUP_OWNERS: usize = 20;
+/// The wanted members of one `set_group_members` job: 50 `$batch` requests of 20 at most.
+pub const MAX_GROUP_MEMBERS: usize = 1_000;
 /// A Secrets Manager secret name: at most 512 characters (AWS's limit).
 pub const SECRET_ID_MAX: usize = 512;
 /// Groups one job may add or remove (each list): 5 `$batch` requests of 20.
@@ -206,6 +212,24 @@ pub(crate) fn employee_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Stri
 
 pub(crate) fn immutable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     optional_text(d, "immutable_id", "onPremisesImmutableId", IMMUTABLE_ID_MAX)
+}
+
+pub(crate) fn group_description<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    optional_text(d, "description", "description", GROUP_DESCRIPTION_MAX)
+}
+
+pub(crate) fn group_owners<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::model::AccountRef>, D::Error> {
+    capped(d, "owners", MAX_GROUP_OWNERS)
+}
+
+pub(crate) fn group_members<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::model::AccountRef>, D::Error> {
+    capped(d, "members", MAX_GROUP_MEMBERS)
 }
 
 /// Checks an automatic reply message: 1 to [`REPLY_MESSAGE_MAX`] characters.

@@ -9,6 +9,7 @@ mod admin_links;
 mod connect;
 mod connection_report;
 mod directory;
+mod group_jobs;
 mod job;
 mod job_parser;
 mod job_schema;
@@ -26,6 +27,9 @@ pub use connection_report::{
 };
 pub use directory::{
     Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
+};
+pub use group_jobs::{
+    CreateGroupJob, DeleteGroupJob, GroupType, SetGroupMembersJob, UpdateGroupJob,
 };
 pub use job::{
     AccountRef, AutomaticReply, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep,

@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::{PartitionKey, PutOutcome, Record, Store, StoreError, keys};
-use crate::ids::{AccountId, JobId, SkuId, TenantId};
+use crate::ids::{AccountId, GroupId, JobId, SkuId, TenantId};
 use crate::model::{
-    Account, AccountSnapshot, Group, JobRecord, PasswordHandover, Sku, SyncRun, TenantConnection,
-    TenantIndexEntry,
+    Account, AccountSnapshot, Group, JobRecord, Membership, PasswordHandover, Sku, SyncRun,
+    TenantConnection, TenantIndexEntry,
 };
 
 /// Where a listing of a sharded kind (accounts, groups) goes on: the shard it stopped in and
@@ -186,6 +186,73 @@ impl Store {
             .map(|account| (keys::account(tenant, &account.id), account))
             .collect();
         self.batch_put(records).await
+    }
+
+    /// Writes one group of the tenant (a job's read-back of what Graph now holds).
+    pub async fn put_group(&self, tenant: &TenantId, group: &Group) -> Result<(), StoreError> {
+        self.put(&keys::group(tenant, &group.id), group).await
+    }
+
+    /// Removes a group the tenant no longer has, with its stored memberships; returns how many
+    /// memberships went with it.
+    pub async fn remove_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<usize, StoreError> {
+        let removed = self
+            .replace_group_members(tenant, group, &[])
+            .await?
+            .removed;
+        self.delete(&keys::group(tenant, group)).await?;
+        Ok(removed)
+    }
+
+    /// Makes the stored account members of `group` exactly `members` (what Graph answered):
+    /// writes the missing memberships and deletes the others.
+    pub async fn replace_group_members(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        members: &[AccountId],
+    ) -> Result<SkusReplaced, StoreError> {
+        let partition = keys::group_members_partition(tenant, group);
+        let stored: HashSet<String> = self
+            .query_keys(&partition, Some(&keys::group_members_prefix(group)))
+            .map_ok(|key| key.sk().to_owned())
+            .try_collect()
+            .await?;
+        let wanted: Vec<_> = members
+            .iter()
+            .map(|account| (keys::membership(tenant, group, account), account))
+            .collect();
+        let wanted_keys: HashSet<&str> = wanted.iter().map(|(key, _)| key.sk()).collect();
+        let gone: Vec<_> = stored
+            .iter()
+            .filter(|sk| !wanted_keys.contains(sk.as_str()))
+            .filter_map(|sk| {
+                let account =
+                    AccountId::parse(sk.strip_prefix(&keys::group_members_prefix(group))?).ok()?;
+                Some(keys::membership(tenant, group, &account))
+            })
+            .collect();
+        let missing: Vec<_> = wanted
+            .iter()
+            .filter(|(key, _)| !stored.contains(key.sk()))
+            .map(|(key, account)| {
+                (
+                    key.clone(),
+                    Membership {
+                        group_id: group.clone(),
+                        account_id: (*account).clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(SkusReplaced {
+            written: self.batch_put(missing).await?,
+            removed: self.batch_delete(gone).await?,
+        })
     }
 
     /// The tenant's stored SKUs, by SKU id.
