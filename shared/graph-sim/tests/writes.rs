@@ -386,3 +386,121 @@ async fn given_a_read_only_consent_when_writing_then_403() {
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
 }
+
+#[tokio::test]
+async fn given_group_bodies_graph_refuses_when_posted_then_400_naming_why_and_a_valid_one_is_201_then_patched_and_deleted()
+ {
+    // GIVEN a tenant and one of its users as owner
+    let env = Env::start(SimConfig::single(20, 3)).await;
+    let token = env.token(0).await;
+    let (_, users) = send(
+        &env,
+        &token,
+        reqwest::Method::GET,
+        "/users?$select=id",
+        None,
+    )
+    .await;
+    let owner = users["value"][0]["id"].as_str().unwrap().to_owned();
+    let bind = |id: &str| format!("{}/users/{id}", env.sim.graph_base_url());
+    let security = json!({"displayName": "Ops", "mailNickname": "ops", "mailEnabled": false,
+        "securityEnabled": true, "groupTypes": []});
+    let with = |field: &str, value: Value| {
+        let mut body = security.clone();
+        body[field] = value;
+        body
+    };
+    let refused = [
+        (with("mailEnabled", json!(true)), "mail-enabled groups"),
+        (with("mailNickname", json!("ops team")), "'mailNickname'"),
+        (
+            with("mailNickname", json!("x".repeat(65))),
+            "'mailNickname'",
+        ),
+        (
+            with("description", json!("x".repeat(1025))),
+            "'description'",
+        ),
+        (with("groupTypes", json!(["Unified"])), "'mailEnabled'"),
+        (with("securityEnabled", Value::Null), "'securityEnabled'"),
+        (
+            with("owners@odata.bind", json!(vec![bind(&owner); 21])),
+            "up to 20 members and owners",
+        ),
+    ];
+    for (body, reason) in refused {
+        // WHEN posted, THEN 400 with the reason and no group made
+        let (status, answer) = send(
+            &env,
+            &token,
+            reqwest::Method::POST,
+            "/groups",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{body}: {message}");
+    }
+    // WHEN a Microsoft 365 group with an owner is posted, THEN 201, and its address is taken
+    let m365 = json!({"displayName": "Sales", "mailNickname": "sales-team", "mailEnabled": true,
+        "securityEnabled": false, "groupTypes": ["Unified"], "owners@odata.bind": [bind(&owner)]});
+    let (status, group) = send(
+        &env,
+        &token,
+        reqwest::Method::POST,
+        "/groups",
+        Some(m365.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{group}");
+    let id = group["id"].as_str().unwrap().to_owned();
+    let (_, owners) = send(
+        &env,
+        &token,
+        reqwest::Method::GET,
+        &format!("/groups/{id}/owners"),
+        None,
+    )
+    .await;
+    assert_eq!(owners["value"][0]["id"], owner.as_str());
+    let (status, answer) = send(&env, &token, reqwest::Method::POST, "/groups", Some(m365)).await;
+    assert_eq!(status, 400, "{answer}");
+    // AND it is found by mail nickname, renamed, then deleted and gone
+    let (_, found) = send(
+        &env,
+        &token,
+        reqwest::Method::GET,
+        "/groups?$filter=mailNickname%20eq%20'sales-team'&$select=id",
+        None,
+    )
+    .await;
+    assert_eq!(found["value"][0]["id"], id.as_str());
+    let (status, _) = send(
+        &env,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/groups/{id}"),
+        Some(json!({"displayName": "Sales EMEA"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        &env,
+        &token,
+        reqwest::Method::DELETE,
+        &format!("/groups/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        &env,
+        &token,
+        reqwest::Method::GET,
+        &format!("/groups/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -56,6 +56,10 @@ const STEPS: &[(&str, Step)] = &[
         "Move an account; leave and return (update_account, set_sign_in)",
         crate::mover::move_account,
     ),
+    (
+        "Provision a group (create_group, set_group_members, update_group, delete_group)",
+        crate::groups::provision_group,
+    ),
     ("Offboard an account", offboard),
     (
         "Scheduled leave, cancelled; a list of jobs",

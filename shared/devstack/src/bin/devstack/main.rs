@@ -5,6 +5,7 @@
 //! `devstack iam-coverage FILE`: which actions of each function's policy a test run used.
 
 mod demo;
+mod groups;
 mod mover;
 mod scheduled;
 

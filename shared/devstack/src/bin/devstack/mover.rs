@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::demo::{Demo, Outcome, demo_tenant, get_json, run_job};
 
 /// The step lines of a finished job, checks left out.
-fn step_lines(record: &Value) -> Vec<String> {
+pub(crate) fn step_lines(record: &Value) -> Vec<String> {
     record["steps"]
         .as_array()
         .into_iter()
@@ -31,7 +31,7 @@ fn step_lines(record: &Value) -> Vec<String> {
         .collect()
 }
 
-fn ended(record: &Value, what: &str) -> anyhow::Result<()> {
+pub(crate) fn ended(record: &Value, what: &str) -> anyhow::Result<()> {
     match record["status"].as_str() {
         Some("succeeded") => Ok(()),
         other => anyhow::bail!("{what} ended {}: {}", other.unwrap_or("?"), record["error"]),
