@@ -265,7 +265,7 @@ pub async fn create(
             method: "POST",
             path: "/groups".to_owned(),
             purpose: format!(
-                "create {kind} group {} ({}) with {} owners",
+                "create {kind} group {} ({}) with {} owner(s)",
                 create.display_name,
                 create.mail_nickname,
                 found.len()
