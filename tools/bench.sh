@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the figures README.md quotes. Nothing here is asserted: it measures and prints.
 #   1. Graph client: list 100,000 users and 2,000 groups with their members from the simulator.
-#   2. Sync: a full sync of the same tenant into DynamoDB (moto), then a delta sync after 1 % change.
+#   2. Sync: a full sync of the same tenant into DynamoDB (moto), then a delta sync after 1 % change;
+#      then a full sync of a smaller tenant under Graph's modelled latency (its critical path).
 #   3. Cold start: each function's init and first invocation under a local Lambda Runtime API
 #      emulation (tools/coldstart.py).
 # Release builds (the Lambda profile). The simulator runs as its own process, so the client's CPU
@@ -41,6 +42,14 @@ echo
 echo "==> Sync: one tenant of $USERS accounts and $GROUP_COUNT groups into DynamoDB (moto), full then delta"
 echo "    (moto is far slower than DynamoDB: wall times here are an upper bound)"
 "$target/release/examples/bench_sync" --users "$USERS" --groups "$GROUP_COUNT"
+
+LATENCY_USERS=${BENCH_LATENCY_USERS:-10000}
+LATENCY_GROUPS=${BENCH_LATENCY_GROUPS:-200}
+echo
+echo "==> Sync under Graph's latency model (graph_sim::LatencyModel::graph): one full sync of"
+echo "    $LATENCY_USERS accounts and $LATENCY_GROUPS groups, where its Graph time goes and its critical path"
+"$target/release/examples/bench_sync" --users "$LATENCY_USERS" --groups "$LATENCY_GROUPS" \
+  --latency graph --full-only
 
 echo
 echo "==> Cold start: each function under a local Lambda Runtime API (exec -> first next = init)"

@@ -9,15 +9,21 @@
 //!    tier (or `--ru-per-10s`): lost items (store against the simulator's ground truth) and
 //!    throttled answers.
 //!
+//! With `--latency graph` the simulator answers in Graph's modelled time
+//! (`graph_sim::LatencyModel::graph`), and the full sync also prints where its Graph time went and
+//! its critical path: the longest chain of requests that must run one after another (a delta
+//! chain's pages depend on each other; the users, sign-in and groups chains do not depend on each
+//! other, nor do the single reads).
+//!
 //! ```text
 //! cargo run --release -p sync --example bench_sync -- [--users 100000] [--groups 2000] \
-//!     [--ru-per-10s 800] [--throttled-only]
+//!     [--ru-per-10s 800] [--throttled-only] [--latency graph] [--full-only]
 //! ```
 //! The simulator runs in a child process (this program with `--serve-sim`), so the peak RSS is the
 //! sync's alone; moto is its own process too. The last line of stdout is one JSON object.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead as _;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -36,9 +42,10 @@ use sync::state::hash_str;
 use sync::{App, Report};
 
 const TABLE: &str = "bench-sync";
-/// Graph's page sizes: /users and delta 999, /users with signInActivity 500 [graph-facts].
+/// Graph's page sizes: /users and delta 999; /users selecting signInActivity 120 [learn:
+/// graph/api/user-list, note on signInActivity; the simulator serves the same].
 const PAGE: u64 = 999;
-const PAGE_SIGN_IN: u64 = 500;
+const PAGE_SIGN_IN: u64 = 120;
 /// Member references per groups-delta page in the simulator (Graph splits big groups too).
 const MEMBER_REFS_PER_PAGE: u64 = 2_000;
 /// Graph's resource units per 10 s for a tenant of more than 500 users.
@@ -56,6 +63,13 @@ fn flag(name: &str, default: usize) -> Result<usize, BoxError> {
             .map_err(|_| format!("{name} expects a number"))?),
         None => Ok(default),
     }
+}
+
+/// Whether `--latency graph` was given.
+fn latency_modelled() -> bool {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.windows(2)
+        .any(|pair| pair[0] == "--latency" && pair[1] == "graph")
 }
 
 #[tokio::main]
@@ -80,6 +94,11 @@ async fn serve_sim() -> Result<(), BoxError> {
     let groups = flag("--groups", 2_000)?;
     let sim = graph_sim::spawn(graph_sim::SimConfig::single(users, groups)).await?;
     let tenant = sim.tenants().remove(0);
+    if latency_modelled() {
+        sim.update_knobs(&tenant.tenant_id, |knobs| {
+            knobs.latency = Some(graph_sim::LatencyModel::graph());
+        })?;
+    }
     println!(
         "{}",
         json!({
@@ -146,6 +165,8 @@ async fn bench() -> Result<(), BoxError> {
             &users.to_string(),
             "--groups",
             &groups.to_string(),
+            "--latency",
+            if latency_modelled() { "graph" } else { "none" },
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -275,8 +296,10 @@ impl Bench {
         let counts = self.truth_json(true).await?;
         let memberships = counts["counts"]["memberships"].as_u64().unwrap_or(0);
         reset_peak_rss();
+        let modelled_before = self.modelled_ms().await?;
         let (full, full_reports, full_wall) = self.sync(false).await?;
         let full_rss = peak_rss_mb();
+        let modelled = modelled_since(&modelled_before, &self.modelled_ms().await?);
         let floor = 1 // organization
             + 1 // subscribedSkus
             + 1 // mailbox usage report
@@ -299,6 +322,12 @@ impl Bench {
             phases(&full_reports),
             full_items as f64 / full_wall.as_secs_f64()
         );
+        if latency_modelled() {
+            print_critical_path(&modelled, full_wall);
+        }
+        if std::env::args().any(|a| a == "--full-only") {
+            return Ok(());
+        }
 
         // 2. Delta sync after 1 % of accounts and memberships changed.
         child.ask("snapshot")?;
@@ -430,6 +459,19 @@ impl Bench {
                 return Ok((record, reports, started.elapsed()));
             }
         }
+    }
+
+    /// The simulator's modelled Graph time so far, by kind of request (ms).
+    async fn modelled_ms(&self) -> Result<BTreeMap<String, u64>, BoxError> {
+        let stats: Value = self
+            .http
+            .get(format!("{}/stats", self.admin))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(serde_json::from_value(stats["modelled_ms"].clone()).unwrap_or_default())
     }
 
     async fn truth_json(&self, counts_only: bool) -> Result<Value, BoxError> {
@@ -663,4 +705,46 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), BoxErro
         .send()
         .await?;
     Ok(())
+}
+
+/// The modelled time of each kind of request between two readings of the simulator's stats.
+fn modelled_since(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(kind, ms)| (kind.clone(), ms - before.get(kind).copied().unwrap_or(0)))
+        .filter(|(_, ms)| *ms > 0)
+        .collect()
+}
+
+/// Prints where the full sync's Graph time went and its critical path: the chains whose requests
+/// depend on each other (users delta, users with sign-in activity, groups delta) each run one
+/// request after another; the single reads (organization, SKUs, report, token) need not wait
+/// for anything. The critical path is the longest of them; the wall time against it is what
+/// running the independent work concurrently could still save.
+fn print_critical_path(modelled: &BTreeMap<String, u64>, wall: Duration) {
+    let chains = ["GET /users/delta", "GET /users", "GET /groups/delta"];
+    let ms = |kind: &str| modelled.get(kind).copied().unwrap_or(0);
+    let longest_chain = chains.iter().map(|kind| ms(kind)).max().unwrap_or(0);
+    let singles = modelled
+        .iter()
+        .filter(|(kind, _)| !chains.contains(&kind.as_str()))
+        .map(|(_, ms)| *ms)
+        .max()
+        .unwrap_or(0);
+    let critical = Duration::from_millis(longest_chain.max(singles));
+    let total: u64 = modelled.values().sum();
+    println!("  Graph time modelled (graph_sim::LatencyModel::graph), by kind of request:");
+    for (kind, ms) in modelled {
+        println!("    {kind:<24} {:>8.1} s", *ms as f64 / 1_000.0);
+    }
+    println!(
+        "  sum {:.1} s; critical path {:.1} s (the longest chain); wall {:.1} s = {:.2} x the critical path",
+        total as f64 / 1_000.0,
+        critical.as_secs_f64(),
+        wall.as_secs_f64(),
+        wall.as_secs_f64() / critical.as_secs_f64().max(0.001)
+    );
 }

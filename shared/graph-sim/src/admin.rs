@@ -132,6 +132,7 @@ impl Sim {
             injected_5xx: s.injected_5xx,
             tokens_issued: s.tokens_issued,
             patched_user_properties: s.patched_user_properties.clone(),
+            modelled_ms: s.modelled_ms.clone(),
         }
     }
 

@@ -195,6 +195,9 @@ pub(crate) async fn token(
     body: Bytes,
 ) -> Response {
     sim.count("POST /{tenant}/oauth2/v2.0/token");
+    if let Some(time) = crate::latency::token_time(&sim, &tenant_key) {
+        tokio::time::sleep(time).await;
+    }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| {
         form.iter()

@@ -124,6 +124,9 @@ pub struct TenantInfo {
 pub struct Knobs {
     /// Added before every Graph request of the tenant is answered.
     pub latency_ms: u64,
+    /// Graph's response time, modelled per request (`None`: answers as fast as it can). The
+    /// modelled time includes the simulator's own; `latency_ms` comes on top.
+    pub latency: Option<crate::latency::LatencyModel>,
     /// Resource units per window per app; `None` = Graph's figure for the tenant's size
     /// (3,500 below 50 users, 5,000 up to 500, 8,000 above).
     pub ru_per_10s: Option<u64>,
@@ -158,6 +161,7 @@ impl Default for Knobs {
     fn default() -> Self {
         Knobs {
             latency_ms: 0,
+            latency: None,
             ru_per_10s: None,
             writes_per_150s: 3000,
             fail_rate_5xx: 0.0,
@@ -315,6 +319,11 @@ pub struct Stats {
     /// what changed was sent).
     #[serde(default)]
     pub patched_user_properties: BTreeMap<String, u64>,
+    /// Under a latency model: the modelled milliseconds, summed by kind of request ("GET
+    /// /users/delta", "POST /$batch", "GET /groups/{id}/…", "POST token"), so a benchmark can
+    /// tell the chains that must run one after another from those that need not.
+    #[serde(default)]
+    pub modelled_ms: BTreeMap<String, u64>,
 }
 
 /// Errors of the typed admin API.

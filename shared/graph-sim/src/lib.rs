@@ -14,6 +14,7 @@ mod config;
 mod consent;
 mod http;
 mod json;
+mod latency;
 mod odata;
 mod oidc;
 mod props;
@@ -35,6 +36,7 @@ pub use config::{
     AppInfo, ConsentChange, Knobs, MembershipRef, Mutation, MutationReport, SimConfig, SimError,
     Stats, TenantInfo, TenantSpec, Truth, TruthCounts, TruthGroup, TruthRole, TruthSku, TruthUser,
 };
+pub use latency::LatencyModel;
 
 use state::{Runtime, Sim, StatsInner, TenantSlot, derive_seed};
 

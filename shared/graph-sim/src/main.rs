@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use graph_sim::{SimConfig, TenantSpec};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: graph-sim [--port P] [--seed S] [--users N] [--groups G] [--no-p1] [--demo]");
+    eprintln!(
+        "usage: graph-sim [--port P] [--seed S] [--users N] [--groups G] [--no-p1] [--demo] [--latency graph]"
+    );
     ExitCode::from(2)
 }
 
@@ -18,6 +20,7 @@ async fn main() -> ExitCode {
     let mut groups: usize = 50;
     let mut demo = false;
     let mut p1 = true;
+    let mut latency = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> Option<u64> {
@@ -49,6 +52,11 @@ async fn main() -> ExitCode {
             },
             "--demo" => demo = true,
             "--no-p1" => p1 = false,
+            // Graph's response time, modelled (graph_sim::LatencyModel::graph), for every tenant.
+            "--latency" => match args.next().as_deref() {
+                Some("graph") => latency = true,
+                _ => return usage(),
+            },
             _ => return usage(),
         }
     }
@@ -72,6 +80,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if latency {
+        for tenant in sim.tenants() {
+            let model = Some(graph_sim::LatencyModel::graph());
+            if let Err(error) = sim.update_knobs(&tenant.tenant_id, |knobs| knobs.latency = model) {
+                eprintln!("graph-sim: cannot set the latency model: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let ready = serde_json::json!({
         "login_base_url": sim.login_base_url(),
         "graph_base_url": sim.graph_base_url(),

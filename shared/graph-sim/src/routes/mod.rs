@@ -580,14 +580,28 @@ pub(crate) async fn graph(
             .into_http(&ids.request_id, &ids.client_request_id);
         }
     };
-    let latency = sim.tenants[caller.tenant]
+    let arrived = tokio::time::Instant::now();
+    let (latency, model, spread) = sim.tenants[caller.tenant]
         .rt
         .lock()
-        .map(|rt| rt.knobs.latency_ms)
-        .unwrap_or(0);
+        .map(|mut rt| {
+            let spread = rt.faults.f64();
+            (rt.knobs.latency_ms, rt.knobs.latency.clone(), spread)
+        })
+        .unwrap_or((0, None, 0.0));
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    // Kept for the latency model, which needs the request's `$batch` steps and the answer's size.
+    let modelled = model.map(|model| {
+        (
+            model,
+            method.clone(),
+            path.clone(),
+            query.clone(),
+            body.clone(),
+        )
+    });
     let sim2 = sim.clone();
     let ids2 = ids.clone();
     // Pages of 999 objects and batches are built off the async workers.
@@ -617,5 +631,11 @@ pub(crate) async fn graph(
             "An internal error occurred.",
         )
     });
+    if let Some((model, method, path, query, request)) = modelled {
+        let kind = crate::latency::kind_of(&method, &path, &query, &request, &resp.body);
+        let time = model.time(kind, spread);
+        sim.count_modelled(crate::latency::label(&method, &path), time);
+        tokio::time::sleep_until(arrived + Duration::from_millis(latency) + time).await;
+    }
     resp.into_http(&ids.request_id, &ids.client_request_id)
 }

@@ -461,6 +461,7 @@ pub(crate) struct StatsInner {
     pub injected_5xx: u64,
     pub tokens_issued: u64,
     pub patched_user_properties: std::collections::BTreeMap<String, u64>,
+    pub modelled_ms: std::collections::BTreeMap<String, u64>,
 }
 
 /// The whole simulator state.
@@ -497,6 +498,13 @@ impl Sim {
             for name in names {
                 *s.patched_user_properties.entry(name).or_default() += 1;
             }
+        }
+    }
+
+    /// Adds a request's modelled time to its kind's sum.
+    pub fn count_modelled(&self, kind: String, time: std::time::Duration) {
+        if let Ok(mut s) = self.stats.lock() {
+            *s.modelled_ms.entry(kind).or_default() += time.as_millis() as u64;
         }
     }
 
