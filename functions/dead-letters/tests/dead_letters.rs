@@ -196,8 +196,9 @@ async fn received_events(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Valu
 async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_their_event_and_ended_or_foreign_records_are_untouched()
  {
     // GIVEN three offboard jobs in a dead-letter queue: one cut off while running, one that
-    // failed transiently every time, one whose worker ended it on its last delivery; and a
-    // fourth whose id is taken by another job of the tenant
+    // failed transiently every time, one whose worker ended it on its last delivery; a fourth
+    // whose id is taken by another job of the tenant; and an onboarding cut off while running,
+    // whose initial password is still in Secrets Manager
     let template = Template::load(&template_path()).expect("infra/template.yaml loads");
     let env = Env::start(template, Registry::empty()).await;
     let (sqs, subscriber) = subscribe(&env.stack).await;
@@ -229,9 +230,30 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
     let mut record = JobRecord::queued(&other, now);
     record.status = JobStatus::Running;
     env.put_record(&record).await;
+    let joiner_id = JobId::new();
+    let joiner: Job = serde_json::from_value(json!({
+        "job_id": joiner_id.to_string(), "tenant_id": env.tenant.tenant_id.to_string(),
+        "type": "onboard", "given_name": "Adele", "surname": "Vance",
+        "display_name": "Adele Vance", "mail_nickname": "adele.vance",
+        "user_principal_name": "adele.vance@contoso.com", "usage_location": "US",
+        "password": {"source": "generate"}
+    }))
+    .expect("an onboard job");
+    let mut record = JobRecord::queued(&joiner, now);
+    record.status = JobStatus::Running;
+    env.put_record(&record).await;
+    env.platform
+        .vault
+        .create_onboarding_password(
+            &env.tenant.tenant_id,
+            &joiner_id,
+            &secrecy::SecretString::from("Initial-Passw0rd!".to_owned()),
+        )
+        .await
+        .expect("password stored");
 
     // WHEN the dead-letter function settles them
-    let bodies: Vec<String> = [&cut_off, &throttled, &ended, &reused]
+    let bodies: Vec<String> = [&cut_off, &throttled, &ended, &reused, &joiner]
         .iter()
         .map(|job| serde_json::to_string(job).expect("json"))
         .collect();
@@ -267,11 +289,22 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
     let record = env.record(&other).await;
     assert_eq!(record.status, JobStatus::Running);
     assert_eq!(record.job.as_ref(), Some(&other));
-    // ... and exactly the two failed jobs' completion events were put
+    // ... the onboarding is failed and its password secret is gone (secretsmanager:DeleteSecret
+    // under the function's own policy), as when its worker fails it for good
+    assert_eq!(env.record(&joiner).await.status, JobStatus::Failed);
+    assert!(
+        env.platform
+            .vault
+            .get_onboarding_password(&env.tenant.tenant_id, &joiner_id)
+            .await
+            .is_err(),
+        "the dead-lettered onboarding's password secret is still there"
+    );
+    // ... and exactly the three failed jobs' completion events were put
     let mut events = Vec::new();
     for _ in 0..5 {
         events.extend(received_events(&sqs, &subscriber).await);
-        if events.len() >= 2 {
+        if events.len() >= 3 {
             break;
         }
     }
@@ -283,7 +316,11 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
         })
         .collect();
     ids.sort();
-    let mut expected = vec![cut_off.job_id.to_string(), throttled.job_id.to_string()];
+    let mut expected = vec![
+        cut_off.job_id.to_string(),
+        throttled.job_id.to_string(),
+        joiner_id.to_string(),
+    ];
     expected.sort();
     assert_eq!(ids, expected);
     assert!(received_events(&sqs, &subscriber).await.is_empty());
@@ -293,13 +330,28 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
 #[tokio::test]
 async fn given_dead_lettered_sync_messages_when_settled_then_the_run_fails_even_when_the_message_is_malformed()
  {
-    // GIVEN two sync runs left unfinished: one whose function was cut off while syncing, one
-    // whose job message is malformed (an unknown field), both in the sync dead-letter queue
+    // GIVEN three sync runs left unfinished: one whose function was cut off while syncing (it
+    // holds the tenant's pending-run claim, as every requested run does), one whose job message
+    // is malformed (an unknown field), and one recorded before run ids carried their time (found
+    // only by reading the tenant's sync log), all in the sync dead-letter queue
     let template = Template::load(&template_path()).expect("infra/template.yaml loads");
     let env = Env::start(template, Registry::empty()).await;
-    let syncing = runs::request_sync(&env.platform, &env.tenant, false, Utc::now())
+    let syncing = match runs::request_or_merge_sync(&env.platform, &env.tenant, false, Utc::now())
         .await
-        .expect("sync requested");
+        .expect("sync requested")
+    {
+        runs::SyncRequest::Queued(run) => run,
+        merged => panic!("the first request queues a run: {merged:?}"),
+    };
+    let pending = keys::pending_sync(&env.tenant.tenant_id);
+    assert!(
+        env.platform
+            .store
+            .get::<runs::PendingSync>(&pending)
+            .await
+            .expect("read claim")
+            .is_some()
+    );
     let key = runs::run_key(&env.tenant.tenant_id, &syncing.id).expect("run key");
     let mut run = syncing.clone();
     run.status = SyncRunStatus::Syncing;
@@ -313,6 +365,19 @@ async fn given_dead_lettered_sync_messages_when_settled_then_the_run_fails_even_
     };
     let mut malformed = sync_body(&malformed_run);
     malformed["fulll"] = json!(true);
+    let mut untimed = runs::queued_run(
+        &env.tenant.tenant_id,
+        lifecycle::SyncRunId::parse("run-without-its-time").expect("run id"),
+        false,
+        Utc::now() - chrono::Duration::minutes(30),
+    );
+    untimed.status = SyncRunStatus::Syncing;
+    let untimed_key = keys::sync_run(&env.tenant.tenant_id, untimed.started_at, &untimed.id);
+    env.platform
+        .store
+        .put(&untimed_key, &untimed)
+        .await
+        .expect("run saved");
 
     // WHEN the dead-letter function settles them
     let response = env
@@ -320,6 +385,7 @@ async fn given_dead_lettered_sync_messages_when_settled_then_the_run_fails_even_
         .handle(dead_letters(&[
             sync_body(&syncing).to_string(),
             malformed.to_string(),
+            sync_body(&untimed).to_string(),
         ]))
         .await;
 
@@ -343,6 +409,25 @@ async fn given_dead_lettered_sync_messages_when_settled_then_the_run_fails_even_
         reason.starts_with("dead-lettered after 5 deliveries: ") && reason.contains("timeout"),
         "{reason}"
     );
+    // ... and its pending-run claim is cleared, so the next request queues a new run
+    assert!(
+        env.platform
+            .store
+            .get::<runs::PendingSync>(&pending)
+            .await
+            .expect("read claim")
+            .is_none(),
+        "the dead-lettered run still holds the tenant's pending-run claim"
+    );
+    // ... the run without its time in its id is found in the sync log and failed
+    let found: SyncRun = env
+        .platform
+        .store
+        .get(&untimed_key)
+        .await
+        .expect("read run")
+        .expect("run");
+    assert_eq!(found.status, SyncRunStatus::Failed, "{found:?}");
     let refused = stored(&malformed_run).await;
     assert_eq!(refused.status, SyncRunStatus::Failed);
     let reason = refused.error.unwrap_or_default();

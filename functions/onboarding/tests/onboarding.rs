@@ -334,6 +334,91 @@ async fn given_a_job_delivered_twice_when_run_then_one_account_exists() {
     assert_eq!(world.route("POST /v1.0/users"), 1);
 }
 
+#[tokio::test]
+async fn given_a_tenant_removed_while_its_onboarding_runs_when_the_job_ends_then_nothing_of_the_tenant_remains()
+ {
+    // GIVEN an onboarding of a tenant whose Graph answers take a second each (the job is still
+    // running when the tenant goes)
+    let world = World::start().await;
+    let secret = world.put_password("j-removed", PASSWORD).await;
+    let job = world.onboard_job("j-removed", "removed", &secret);
+    world
+        .sim()
+        .update_knobs(world.tenant_id.as_str(), |knobs| knobs.latency_ms = 1_000)
+        .expect("knobs");
+    // The test's own reads and writes use the administrator, not the function's policy.
+    let admin =
+        lifecycle::Platform::new(world.stack.config().clone(), &world.sdk).expect("platform");
+    let job_key = lifecycle::store::keys::job(
+        &world.tenant_id,
+        &lifecycle::JobId::parse("j-removed").expect("id"),
+    );
+
+    // WHEN the job runs and, once its record says running, the tenant is removed (its connection
+    // marked removed, as the API's removal does before it deletes the tenant's items)
+    let removal = async {
+        for _ in 0..600 {
+            let record: Option<JobRecord> = admin.store.get(&job_key).await.expect("read");
+            if record.is_some_and(|r| r.status == JobStatus::Running) {
+                let mut tenant = admin
+                    .tenant(&world.tenant_id)
+                    .await
+                    .expect("read tenant")
+                    .expect("tenant");
+                tenant.status = lifecycle::model::ConnectionStatus::Removed;
+                admin
+                    .save_tenant(&tenant)
+                    .await
+                    .expect("tenant marked removed");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the job never showed running");
+    };
+    let (failures, ()) = tokio::join!(world.deliver(std::slice::from_ref(&job)), removal);
+
+    // THEN the message is settled (nothing to redeliver) and the worker swept what it wrote
+    // (Platform::sweep_if_removed, BatchWriteItem under the function's own policy): no job record,
+    // no item of the tenant but its connection marked removed (the API's removal deletes that
+    // last), and the password secret is gone
+    assert!(failures.is_empty(), "{failures:?}");
+    let record: Option<JobRecord> = admin.store.get(&job_key).await.expect("read");
+    assert!(
+        record.is_none(),
+        "the job record outlived the removal: {record:?}"
+    );
+    let scan = aws_sdk_dynamodb::Client::new(&world.sdk)
+        .scan()
+        .table_name(&world.platform().config.table_name)
+        .send()
+        .await
+        .expect("scan");
+    let connection = format!("T#{}", world.tenant_id);
+    let left: Vec<String> = scan
+        .items()
+        .iter()
+        .filter(|item| format!("{item:?}").contains(world.tenant_id.as_str()))
+        .filter_map(|item| {
+            let pk = item.get("pk").and_then(|v| v.as_s().ok())?;
+            let sk = item.get("sk").and_then(|v| v.as_s().ok())?;
+            (!(pk == &connection && sk == "META")).then(|| format!("{pk} / {sk}"))
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "items of the removed tenant remain: {left:?}"
+    );
+    assert!(
+        !world
+            .secrets()
+            .await
+            .iter()
+            .any(|(name, _)| name == &secret),
+        "the password secret outlived the removal"
+    );
+}
+
 /// A record as an earlier delivery left it: validated, and (when `created`) with the account
 /// created, then the Lambda died.
 async fn crashed_record(world: &World, job: &Value, created: Option<&str>) {
