@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use lifecycle::model::{
     Account, AdminLinks, Group, JobRecord, JobStatus, LastSync, Sku, StepOutcome, SyncRun,
-    SyncRunStatus, TenantConnection,
+    SyncRunStatus, SyncSettings, TenantConnection, TenantSyncSettings,
 };
 use lifecycle::{JobId, SyncRunId, TenantId};
 use schemars::JsonSchema;
@@ -28,6 +28,42 @@ pub struct SyncQueued {
     pub merged: bool,
     /// Where the run's progress is listed.
     pub sync_runs: String,
+}
+
+/// `GET/PUT /tenants/{tenant_id}/sync-settings`: what the tenant's sync keeps and how often.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SyncSettingsView {
+    pub tenant_id: TenantId,
+    #[serde(flatten)]
+    pub settings: SyncSettings,
+    /// When the tenant last changed them (`null`: the defaults, never changed).
+    pub updated_at: Option<DateTime<Utc>>,
+    /// A change of what is kept waits for a full run (it removes what no longer belongs and
+    /// reads again what now does).
+    pub full_sync_pending: bool,
+    /// The full run queued (or merged into) for this change, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_run_id: Option<SyncRunId>,
+    /// When the next scheduled sync is due.
+    pub next_sync_due: Option<DateTime<Utc>>,
+}
+
+impl SyncSettingsView {
+    /// The stored settings of `tenant`, and the run queued for their change.
+    pub fn of(
+        tenant: &TenantConnection,
+        stored: TenantSyncSettings,
+        sync_run_id: Option<SyncRunId>,
+    ) -> Self {
+        Self {
+            tenant_id: stored.tenant_id,
+            settings: stored.settings,
+            updated_at: stored.updated_at,
+            full_sync_pending: stored.full_sync_pending,
+            sync_run_id,
+            next_sync_due: tenant.next_sync_due,
+        }
+    }
 }
 
 /// `GET /tenants/{tenant_id}/sync-runs`: the newest runs first.

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod receipt;
 pub mod removal;
 pub mod restore;
+pub mod sync_settings;
 pub mod synced;
 pub(crate) mod tenant_state;
 pub mod tenants;
@@ -40,6 +41,19 @@ pub(crate) fn answer(status: u16, code: &str, message: impl std::fmt::Display) -
     Box::new(lifecycle::http::error_response(status, code, message))
 }
 
+/// [`answer`] that names the request field at fault (`error.field`).
+pub(crate) fn answer_field(
+    status: u16,
+    code: &str,
+    field: &str,
+    message: impl std::fmt::Display,
+) -> Answer {
+    let body = json!({"error": {"code": code, "message": message.to_string(), "field": field}});
+    let mut response = lifecycle::http::error_response(status, code, "");
+    response.body = Some(Body::Text(body.to_string()));
+    Box::new(response)
+}
+
 /// Why the function could not be built.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -58,6 +72,7 @@ pub struct App {
     admin: admin::TenantAdmin,
     jobs: jobs::Intake,
     synced: synced::SyncRoutes,
+    settings: sync_settings::SettingsRoutes,
 }
 
 impl App {
@@ -78,6 +93,7 @@ impl App {
             admin: admin::TenantAdmin::new(platform.clone()),
             dynamodb: platform.store.client().clone(),
             config: platform.config.clone(),
+            settings: sync_settings::SettingsRoutes::new(platform.clone()),
             synced: synced::SyncRoutes::new(platform),
         }
     }
@@ -154,6 +170,12 @@ impl App {
             }
             "GET /tenants/{tenant_id}/accounts" => {
                 answered(self.synced.accounts(request, tenant).await)
+            }
+            "GET /tenants/{tenant_id}/sync-settings" => {
+                answered(Box::pin(self.settings.get(tenant)).await)
+            }
+            "PUT /tenants/{tenant_id}/sync-settings" => {
+                answered(Box::pin(self.settings.put(request, tenant)).await)
             }
             "GET /tenants/{tenant_id}/accounts/{account_id}" => {
                 answered(self.synced.account(request, tenant).await)

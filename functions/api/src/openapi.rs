@@ -214,6 +214,32 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/tenants/{tenant_id}/sync-settings",
+        access: READ,
+        operation_id: "getSyncSettings",
+        summary: "What the tenant's sync keeps (kinds, which accounts) and how often.",
+        query: &[],
+        body: None,
+        answers: &[(200, "The sync settings.", Content::Json("SyncSettingsView"))],
+        errors: &[400, 404, 503],
+    },
+    Route {
+        method: "PUT",
+        path: "/tenants/{tenant_id}/sync-settings",
+        access: WRITE,
+        operation_id: "putSyncSettings",
+        summary: "Replaces the tenant's sync settings; a change of what is kept makes the next run full.",
+        query: &[],
+        body: Some(("SyncSettings", true)),
+        answers: &[(
+            200,
+            "The sync settings as stored (and the full run queued for the change).",
+            Content::Json("SyncSettingsView"),
+        )],
+        errors: &[400, 404, 415, 503],
+    },
+    Route {
+        method: "GET",
         path: "/tenants/{tenant_id}/accounts",
         access: READ,
         operation_id: "listAccounts",
@@ -788,6 +814,10 @@ fn components() -> (Map<String, Value>, Vec<String>) {
     for (name, schema) in [
         ("SyncRequest", schema_of::<crate::synced::SyncBody>()),
         (
+            "SyncSettings",
+            schema_of::<lifecycle::model::SyncSettings>(),
+        ),
+        (
             "RefreshRequest",
             schema_of::<crate::licenses::RefreshRequest>(),
         ),
@@ -821,6 +851,7 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         ("Removed", answer_of::<crate::removal::Removed>()),
         ("SyncQueued", answer_of::<answers::SyncQueued>()),
         ("SyncRunLog", answer_of::<answers::SyncRunLog>()),
+        ("SyncSettingsView", answer_of::<answers::SyncSettingsView>()),
         ("AccountPage", answer_of::<answers::AccountPage>()),
         ("Account", answer_of::<answers::AccountView>()),
         ("GroupPage", answer_of::<answers::GroupPage>()),

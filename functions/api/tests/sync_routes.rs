@@ -153,8 +153,12 @@ impl Local {
                 "attributes": m.attributes, "messageAttributes": {}, "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync", "awsRegion": "us-east-1"
             })).collect::<Vec<_>>()});
-            let response = Box::pin(self.sync.handle(event))
+            // A task of its own: polled from the runtime, not under the test's future, so the
+            // sync's deep debug-build frames have the thread's whole stack.
+            let sync = self.sync.clone();
+            let response = tokio::spawn(async move { sync.handle(event).await })
                 .await
+                .expect("the sync task ends")
                 .expect("sync answers");
             assert_eq!(response["batchItemFailures"], json!([]));
             for m in &messages {
@@ -392,4 +396,156 @@ async fn given_bad_input_when_the_sync_routes_are_called_then_they_answer_with_w
         .await
         .expect("receive");
     assert!(messages.is_empty());
+}
+
+/// Every stored account of the local tenant, soft-deleted ones included: `(id, upn)`.
+async fn stored_accounts(local: &Local) -> BTreeSet<String> {
+    use futures::TryStreamExt as _;
+    let tenant = TenantId::parse(&local.tenant).expect("tenant");
+    let accounts: Vec<lifecycle::model::Account> = local
+        .platform
+        .store
+        .accounts(&tenant)
+        .try_collect()
+        .await
+        .expect("the store answers");
+    accounts.into_iter().map(|a| a.id.to_string()).collect()
+}
+
+#[tokio::test]
+async fn given_synced_accounts_when_the_sync_settings_narrow_and_widen_then_excluded_accounts_leave_the_store_and_come_back()
+ {
+    // Boxed: the scenario's future is too large for the test thread's stack in debug builds.
+    Box::pin(narrow_and_widen()).await;
+}
+
+async fn narrow_and_widen() {
+    // GIVEN a tenant of 30 accounts and 2 groups, synced with the default settings
+    let local = start(30, 2).await;
+    let (status, defaults) = local
+        .call("GET /tenants/{tenant_id}/sync-settings", &[], &[], None)
+        .await;
+    assert_eq!(status, 200, "{defaults}");
+    assert_eq!(defaults["interval_minutes"], 60, "{defaults}");
+    assert_eq!(defaults["kinds"]["groups"], true, "{defaults}");
+    assert_eq!(defaults["updated_at"], Value::Null, "{defaults}");
+    local
+        .call("POST /tenants/{tenant_id}/sync", &[], &[], None)
+        .await;
+    local.run_sync_queue().await;
+    let truth = local
+        .stack
+        .sim()
+        .expect("the simulator runs")
+        .truth(&local.tenant)
+        .expect("truth");
+    let everyone: BTreeSet<String> = truth.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(stored_accounts(&local).await, everyone);
+    // ... of whom the guests, the disabled and the unlicensed are the ones the new settings leave out
+    let kept: BTreeSet<String> = truth
+        .users
+        .iter()
+        .filter(|u| u.user_type != "Guest" && u.account_enabled && !u.sku_ids.is_empty())
+        .map(|u| u.id.clone())
+        .collect();
+    assert!(
+        kept.len() < everyone.len() && !kept.is_empty(),
+        "the tenant has accounts on both sides"
+    );
+
+    // WHEN a rule is broken, the settings are refused naming the field and nothing changes
+    for (body, field) in [
+        (json!({"interval_minutes": 14}), "interval_minutes"),
+        (json!({"interval_minutes": 1441}), "interval_minutes"),
+        (
+            json!({"kinds": {"groups": false, "memberships": true}}),
+            "kinds.memberships",
+        ),
+    ] {
+        let (status, refused) = local
+            .call(
+                "PUT /tenants/{tenant_id}/sync-settings",
+                &[],
+                &[],
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 400, "{refused}");
+        assert_eq!(refused["error"]["field"], field, "{refused}");
+    }
+    let (status, refused) = local
+        .call(
+            "PUT /tenants/{tenant_id}/sync-settings",
+            &[],
+            &[],
+            Some(json!({"accounts": {"exclude_everyone": true}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exclude_everyone")),
+        "{refused}"
+    );
+
+    // WHEN the settings narrow: no guests, no disabled, no unlicensed accounts, no groups, every 15 minutes
+    let (status, narrowed) = local
+        .call(
+            "PUT /tenants/{tenant_id}/sync-settings",
+            &[],
+            &[],
+            Some(json!({
+                "kinds": {"groups": false, "memberships": false},
+                "accounts": {"exclude_guests": true, "exclude_disabled": true, "exclude_unlicensed": true},
+                "interval_minutes": 15
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{narrowed}");
+    assert_eq!(narrowed["full_sync_pending"], true, "{narrowed}");
+    assert!(narrowed["sync_run_id"].is_string(), "{narrowed}");
+    // ... the next scheduled sync is due 15 minutes after the last one
+    let (_, log) = local
+        .call("GET /tenants/{tenant_id}/sync-runs", &[], &[], None)
+        .await;
+    let last: chrono::DateTime<Utc> = log["last_sync"]["at"].as_str().unwrap().parse().unwrap();
+    let due: chrono::DateTime<Utc> = log["next_sync_due"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due - last, chrono::Duration::minutes(15), "{log}");
+    local.run_sync_queue().await;
+
+    // THEN the excluded accounts are gone from the store (not marked deleted: gone), the groups too
+    assert_eq!(stored_accounts(&local).await, kept);
+    let (_, groups) = local
+        .call("GET /tenants/{tenant_id}/groups", &[], &[], None)
+        .await;
+    assert_eq!(groups["groups"], json!([]), "{groups}");
+    let (_, settings) = local
+        .call("GET /tenants/{tenant_id}/sync-settings", &[], &[], None)
+        .await;
+    assert_eq!(settings["full_sync_pending"], false, "{settings}");
+    assert_eq!(settings["accounts"]["exclude_guests"], true, "{settings}");
+
+    // WHEN the settings widen back to the defaults
+    let (status, widened) = local
+        .call(
+            "PUT /tenants/{tenant_id}/sync-settings",
+            &[],
+            &[],
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{widened}");
+    local.run_sync_queue().await;
+
+    // THEN every account and group is back
+    assert_eq!(stored_accounts(&local).await, everyone);
+    let (_, groups) = local
+        .call("GET /tenants/{tenant_id}/groups", &[], &[], None)
+        .await;
+    assert_eq!(
+        groups["groups"].as_array().map(Vec::len),
+        Some(truth.groups.len()),
+        "{groups}"
+    );
 }

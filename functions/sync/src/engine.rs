@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use graph::{GraphError, TenantGraph};
 use lifecycle::model::{
-    Account, Group, MailboxUsage, Membership, SyncCursor, SyncRun, TenantConnection,
+    Account, Group, MailboxUsage, Membership, SyncCursor, SyncRun, SyncSettings, TenantConnection,
 };
 use lifecycle::{Key, Lease, Platform, Store, StoreError};
 use thiserror::Error;
@@ -218,6 +218,8 @@ pub struct Engine<'a> {
     graph_base: lifecycle::model::GraphCounters,
     sign_ins: Option<SignIns>,
     mailboxes: Option<Mailboxes>,
+    /// What the tenant chose to sync (kinds, which accounts).
+    sync: SyncSettings,
     /// Problems that leave the run Partial, for a person.
     notes: Vec<String>,
     report: Report,
@@ -245,9 +247,27 @@ impl<'a> Engine<'a> {
             lease,
             sign_ins: None,
             mailboxes: None,
+            sync: SyncSettings::default(),
             notes: Vec::new(),
             report: Report::default(),
         }
+    }
+
+    /// The same engine keeping what the tenant's sync settings choose (the defaults keep
+    /// everything). Kinds the settings turn off are not read from Graph where they have their
+    /// own reads (last sign-in, mailbox usage).
+    pub fn with_sync_settings(mut self, sync: SyncSettings) -> Self {
+        self.tenant.options.skip_sign_in |= !sync.kinds.last_sign_in;
+        self.tenant.options.skip_mailboxes |= !sync.kinds.mailboxes;
+        self.sync = sync;
+        self
+    }
+
+    /// `account` as the tenant's sync settings keep it, or `None` when they leave it out.
+    fn kept(&self, account: Account) -> Option<Account> {
+        self.sync
+            .keeps(&account)
+            .then(|| self.sync.trimmed(account))
     }
 
     /// The run as it stands (counts, Graph figures).

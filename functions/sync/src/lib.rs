@@ -2,7 +2,8 @@
 //! licenses, mailboxes, domains, organization), kept current from Microsoft Graph.
 //!
 //! Two kinds of events reach it:
-//! - the hourly EventBridge schedule: [`schedule::fan_out`] queues one sync job per due tenant;
+//! - the EventBridge schedule (every 15 minutes, the shortest interval a tenant may choose):
+//!   [`schedule::fan_out`] queues one sync job per due tenant;
 //! - SQS sync jobs (from the fan-out, `POST /tenants/{id}/sync`, the first sync after connecting,
 //!   or a run's own continuation): each syncs one tenant ([`engine`]), with partial batch failures.
 //!

@@ -1,4 +1,5 @@
-//! The scheduled fan-out: every hour (EventBridge), queue one sync for each tenant that is due.
+//! The scheduled fan-out: every 15 minutes (EventBridge), queue one sync for each tenant that is
+//! due (each tenant's interval, 15 minutes to 24 hours, is in its sync settings).
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;

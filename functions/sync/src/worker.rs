@@ -477,6 +477,16 @@ async fn run_sync(
             return Err(Failure::Permanent(reason));
         }
     };
+    // Read at every delivery: a continuation keeps to the settings as they are now. A change
+    // of what is kept makes the next run full (from its start), so it removes what no longer
+    // belongs and reads again what now does.
+    // Boxed, as the store calls below it: the sync's future stays small enough for a thread's
+    // stack in debug builds.
+    let stored_settings = Box::pin(platform.store.sync_settings(&tenant.tenant_id))
+        .await
+        .map_err(store_failure)?;
+    let full = sync.full || (sync.resume.is_none() && stored_settings.full_sync_pending);
+    let sync_settings = stored_settings.settings.clone();
     let mut engine = Engine::new(
         platform,
         graph,
@@ -484,8 +494,9 @@ async fn run_sync(
         (run, run_key.clone()),
         lease.clone(),
         settings,
-    );
-    let outcome = engine.execute(sync.resume.as_ref(), sync.full).await;
+    )
+    .with_sync_settings(sync_settings);
+    let outcome = engine.execute(sync.resume.as_ref(), full).await;
     let report = engine.report().clone();
     reports.push(report.clone());
     tracing::info!(
@@ -518,6 +529,18 @@ async fn run_sync(
             finish_tenant(platform, &synced_tenant, &run)
                 .await
                 .map_err(store_failure)?;
+            // A change made while this run was under way may have reached only its later
+            // pages: the pending full run is then still owed.
+            if full
+                && stored_settings.full_sync_pending
+                && stored_settings
+                    .updated_at
+                    .is_none_or(|at| at < run.started_at)
+            {
+                Box::pin(platform.store.clear_full_sync_pending(&stored_settings))
+                    .await
+                    .map_err(store_failure)?;
+            }
             runs::clear_pending(platform, &run.tenant_id, &run.id).await;
             release(platform, &lease).await;
             lifecycle::metrics::sync_run_ended(&run).emit();
@@ -529,7 +552,7 @@ async fn run_sync(
                 job.tenant_id.clone(),
                 JobKind::Sync(SyncJob {
                     sync_run_id: run.id.clone(),
-                    full: sync.full,
+                    full,
                     resume: Some(cursor.clone()),
                 }),
             );

@@ -835,7 +835,7 @@ mod tests {
         );
         assert_eq!(
             header(&answer, "access-control-allow-methods"),
-            Some("GET,POST,DELETE")
+            Some("GET,POST,PUT,DELETE")
         );
         assert_eq!(
             header(&answer, "access-control-allow-headers"),

@@ -22,6 +22,14 @@ impl Engine<'_> {
         &mut self,
         force_full: bool,
     ) -> Result<Option<String>, SyncError> {
+        if !self.sync.kinds.groups {
+            // The tenant's sync settings leave groups out: none is kept, nor any membership.
+            self.purge(keys::group_partitions(&self.tenant.tenant_id))
+                .await?;
+            self.purge(keys::membership_partitions(&self.tenant.tenant_id))
+                .await?;
+            return Ok(None);
+        }
         let mut plan = self.plan("groups", force_full).await?;
         if plan.done {
             return Ok(None);
@@ -42,7 +50,13 @@ impl Engine<'_> {
                     }
                 });
             }
-            match self.groups_round(&plan, sets).await {
+            let round = self.groups_round(&plan, sets).await;
+            if matches!(round, Ok(None)) && !self.sync.kinds.memberships {
+                // The tenant's sync settings leave memberships out.
+                self.purge(keys::membership_partitions(&self.tenant.tenant_id))
+                    .await?;
+            }
+            match round {
                 Err(SyncError::Graph(GraphError::ResyncRequired(detail))) if !plan.full => {
                     tracing::info!(tenant_id = %self.tenant.tenant_id, %detail, "groups delta link refused: full resync");
                     plan = RoundPlan {

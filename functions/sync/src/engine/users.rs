@@ -156,6 +156,16 @@ impl Engine<'_> {
                     continue;
                 }
             };
+            let key = keys::account(&self.tenant.tenant_id, &account.id);
+            let Some(account) = self.kept(account) else {
+                // Left out by the tenant's sync settings: a stored copy no longer belongs.
+                if let Some(old) = sets.items.remove(&id_hash) {
+                    self.run.counts.accounts.removed += 1;
+                    self.run.counts.licenses.removed += old.licenses.len() as u64;
+                    writes.deletes.push(key);
+                }
+                continue;
+            };
             let new = StoredAccount {
                 fingerprint: fingerprint(&account),
                 licenses: license_hashes(&account.licenses),
@@ -212,6 +222,19 @@ impl Engine<'_> {
                             self.note(format!("an account was skipped: {error}"));
                             continue;
                         }
+                    };
+                    let Some(account) = self.kept(account) else {
+                        // Left out by the tenant's sync settings: a stored copy no longer belongs.
+                        if let Some(old) = old {
+                            if !old.deleted {
+                                self.run.counts.accounts.removed += 1;
+                                self.run.counts.licenses.removed += old.licenses.len() as u64;
+                            }
+                            writes
+                                .deletes
+                                .push(keys::account(&self.tenant.tenant_id, &old.id));
+                        }
+                        continue;
                     };
                     match old {
                         Some(old) if *old == account => continue,

@@ -12,9 +12,13 @@ use super::*;
 impl Engine<'_> {
     /// Writes a page's changes: BatchWriteItem requests of 25, several at a time, each request's
     /// items spread over the shard partitions by their ids; nothing when the tenant's connection
-    /// is no longer this run's ([`Engine::ensure_same_connection`]).
-    pub(super) async fn apply(&mut self, writes: Writes) -> Result<(), SyncError> {
+    /// is no longer this run's ([`Engine::ensure_same_connection`]). What the tenant's sync
+    /// settings leave out (memberships) is not written.
+    pub(super) async fn apply(&mut self, mut writes: Writes) -> Result<(), SyncError> {
         self.ensure_same_connection().await?;
+        if !self.sync.kinds.memberships {
+            writes.memberships.clear();
+        }
         let concurrency = self.settings.write_concurrency.max(1);
         let store = self.store().clone();
         let (accounts, groups, memberships, deletes) = futures::try_join!(
@@ -64,6 +68,20 @@ async fn delete_all(
             futures::future::ready(Ok(total + deleted))
         })
         .await
+}
+
+impl Engine<'_> {
+    /// Deletes every item of `partitions` (a kind the tenant's sync settings turn off).
+    pub(super) async fn purge(
+        &mut self,
+        partitions: Vec<lifecycle::PartitionKey>,
+    ) -> Result<(), SyncError> {
+        self.ensure_same_connection().await?;
+        // Boxed: the sync's future stays small enough for a thread's stack in debug builds.
+        let deleted = Box::pin(self.store().delete_partitions(partitions)).await?;
+        self.report.items_deleted += deleted as u64;
+        Ok(())
+    }
 }
 
 pub(super) fn marked_deleted(account: &Account) -> Account {

@@ -16,6 +16,7 @@ mod job_schema;
 pub mod limits;
 mod snapshot;
 mod sync_run;
+pub mod sync_settings;
 mod tenant;
 
 pub use account_jobs::{SetSignInJob, SignIn, UpdateAccountJob};
@@ -44,6 +45,9 @@ pub use snapshot::{
     SnapshotLicense, ZonedDateTime,
 };
 pub use sync_run::{GraphCounters, ObjectCounts, SyncCounts, SyncRun, SyncRunStatus};
+pub use sync_settings::{
+    AccountFilter, SettingsError, SyncKinds, SyncSettings, TenantSyncSettings,
+};
 pub use tenant::{
     ConnectionGeneration, ConnectionMode, ConnectionStatus, LastSync, OAuthState, SyncOptions,
     TenantAuth, TenantConnection, TenantIndexEntry,

@@ -140,6 +140,11 @@ pub fn delta_link(tenant: &TenantId, resource: &str) -> Key {
     Key::new(tenant_partition(tenant), format!("DELTA#{resource}"))
 }
 
+/// The tenant's sync settings ([`crate::model::TenantSyncSettings`]).
+pub fn sync_settings(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "SYNC_SETTINGS")
+}
+
 /// The sort-key prefix of every delta link of a tenant (in [`tenant_partition`]).
 pub const DELTA_LINK_PREFIX: &str = "DELTA#";
 

@@ -145,6 +145,7 @@ impl Record for Account {}
 impl Record for Group {}
 impl Record for Membership {}
 impl Record for Sku {}
+impl Record for crate::model::TenantSyncSettings {}
 impl Record for SyncRun {}
 
 impl Record for JobRecord {

@@ -10,7 +10,7 @@ use super::{PartitionKey, PutOutcome, Record, Store, StoreError, keys};
 use crate::ids::{AccountId, GroupId, JobId, SkuId, TenantId};
 use crate::model::{
     Account, AccountSnapshot, Group, JobRecord, Membership, PasswordHandover, Sku, SyncRun,
-    TenantConnection, TenantIndexEntry,
+    SyncSettings, TenantConnection, TenantIndexEntry, TenantSyncSettings,
 };
 
 /// Where a listing of a sharded kind (accounts, groups) goes on: the shard it stopped in and
@@ -136,6 +136,61 @@ impl Store {
             }
         }
         Ok(Listing { items, next: None })
+    }
+
+    /// The tenant's sync settings: as stored, or the defaults when the tenant never chose.
+    pub async fn sync_settings(&self, tenant: &TenantId) -> Result<TenantSyncSettings, StoreError> {
+        Ok(self
+            .get(&keys::sync_settings(tenant))
+            .await?
+            .unwrap_or_else(|| TenantSyncSettings {
+                tenant_id: tenant.clone(),
+                settings: SyncSettings::default(),
+                updated_at: None,
+                full_sync_pending: false,
+                revision: None,
+            }))
+    }
+
+    /// Stores the tenant's sync settings (the connection's checks are the caller's).
+    pub async fn put_sync_settings(&self, settings: &TenantSyncSettings) -> Result<(), StoreError> {
+        self.put(&keys::sync_settings(&settings.tenant_id), settings)
+            .await
+    }
+
+    /// Records that the full run `settings` asked for has ended: clears its
+    /// `full_sync_pending`, unless the settings changed again since they were read.
+    pub async fn clear_full_sync_pending(
+        &self,
+        settings: &TenantSyncSettings,
+    ) -> Result<(), StoreError> {
+        let Some(revision) = settings.revision.as_deref() else {
+            return Ok(());
+        };
+        let mut cleared = settings.clone();
+        cleared.full_sync_pending = false;
+        self.put_if(
+            &keys::sync_settings(&settings.tenant_id),
+            &cleared,
+            "revision",
+            revision,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes every item of the tenant's `partitions` (its groups or memberships when the sync
+    /// settings turn their kind off); returns how many were deleted.
+    pub async fn delete_partitions(
+        &self,
+        partitions: Vec<PartitionKey>,
+    ) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        for partition in partitions {
+            let keys: Vec<super::Key> = self.query_keys(&partition, None).try_collect().await?;
+            deleted += self.batch_delete(keys).await?;
+        }
+        Ok(deleted)
     }
 
     /// Every stored account of the tenant, shard by shard, one page in memory at a time.

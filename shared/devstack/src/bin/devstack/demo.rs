@@ -51,6 +51,7 @@ const STEPS: &[(&str, Step)] = &[
     ("Connect a tenant (admin consent)", connect),
     ("Sync the tenant", sync),
     ("Accounts and licenses", accounts_and_licenses),
+    ("Choose what to sync", crate::choices::sync_settings),
     ("Onboard an account", onboard),
     (
         "Move an account; leave and return (update_account, set_sign_in)",
@@ -442,7 +443,11 @@ fn sync(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
 }
 
 /// Waits (up to 120 s) until the sync run has ended, and returns it.
-async fn finished_run(demo: &Demo, tenant_id: &str, run_id: &str) -> anyhow::Result<Value> {
+pub(crate) async fn finished_run(
+    demo: &Demo,
+    tenant_id: &str,
+    run_id: &str,
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (_, log) = get_json(demo, &format!("/tenants/{tenant_id}/sync-runs?limit=50")).await?;
@@ -466,7 +471,7 @@ async fn finished_run(demo: &Demo, tenant_id: &str, run_id: &str) -> anyhow::Res
 }
 
 /// One line about a finished run: status, kind, counts, Graph cost, duration.
-fn describe_run(run: &Value) -> String {
+pub(crate) fn describe_run(run: &Value) -> String {
     let counts = &run["counts"];
     let kind = |name: &str| {
         let c = &counts[name];

@@ -4,6 +4,7 @@
 //! organization ORG, with every scope or only the given ones.
 //! `devstack iam-coverage FILE`: which actions of each function's policy a test run used.
 
+mod choices;
 mod demo;
 mod groups;
 mod mover;
