@@ -264,6 +264,12 @@ impl Intake {
         };
         let handover = match password {
             Some(password) => self.store_password(&job, password).await?,
+            // A passwordless joiner's pass is made by the worker once the account exists, and
+            // waits in the same hand-over.
+            None if is_passwordless(&job) => Some(
+                self.vault
+                    .generated_password_name(&job.tenant_id, &job.job_id),
+            ),
             None => None,
         };
         self.withdraw_if_removed(&job).await?;
@@ -978,13 +984,13 @@ fn take_password(
         },
         Some("generate") if dry_run => return Ok(None),
         Some("generate") => NewPassword::Generate,
-        Some("secret") => return Ok(None),
+        Some("secret") | Some("temporary_access_pass") => return Ok(None),
         _ => {
             *password = Value::Null;
             return Err(refuse(
                 400,
                 "bad_request",
-                "password.source must be \"value\", \"generate\" or \"secret\"",
+                "password.source must be \"value\", \"generate\", \"secret\" or \"temporary_access_pass\"",
             ));
         }
     };
@@ -1013,4 +1019,10 @@ fn accepted(
         generated_password,
     };
     json_response(status, &body)
+}
+
+/// An onboarding (not a dry run) that asks for a Temporary Access Pass instead of a password.
+fn is_passwordless(job: &Job) -> bool {
+    matches!(&job.kind, JobKind::Onboard(onboard)
+        if !job.dry_run && matches!(onboard.password, PasswordSource::TemporaryAccessPass { .. }))
 }

@@ -143,7 +143,7 @@ pub const WRITE_PERMISSIONS: &[Permission] = &[
     },
     Permission {
         name: "UserAuthenticationMethod.ReadWrite.All",
-        needed_for: "offboard option remove_authentication_methods (skipped without it)",
+        needed_for: "onboarding with a Temporary Access Pass (passwordless joiners; Graph refuses the pass without it) and offboard option remove_authentication_methods (skipped without it)",
         required: false,
         included_in: &[],
     },

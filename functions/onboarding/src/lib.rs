@@ -10,6 +10,7 @@
 //! the job id the idempotency key, resumes a redelivered job and reports partial batch failures.
 //! An onboarding with a start time in the future waits for it ([`schedule`]).
 
+pub mod access_pass;
 pub mod account;
 pub mod groups;
 pub mod memberships;

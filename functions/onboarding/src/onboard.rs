@@ -16,6 +16,7 @@ use lifecycle::store::keys;
 use lifecycle::{JobProgress, Platform, SecretWrite};
 use secrecy::SecretString;
 
+use crate::access_pass;
 use crate::reads;
 use crate::rules::{self, Check, OnboardDecision};
 use crate::schedule;
@@ -37,6 +38,8 @@ enum Password {
     },
     /// Could not be used; the check says why.
     Unusable { secret_id: Option<String> },
+    /// A passwordless joiner's: random, in memory only, handed to nobody.
+    Ephemeral { value: SecretString },
 }
 
 impl Password {
@@ -44,6 +47,7 @@ impl Password {
         match self {
             Self::Value { secret_id, .. } => Some(secret_id),
             Self::Unusable { secret_id } => secret_id.as_deref(),
+            Self::Ephemeral { .. } => None,
         }
     }
 }
@@ -66,6 +70,14 @@ async fn resolve_password(
             return Ok((Password::Unusable { secret_id: None }, check));
         }
         PasswordSource::Generate => generate_password(platform, job).await?,
+        PasswordSource::TemporaryAccessPass { .. } => {
+            let check = Check::pass(
+                RULE,
+                "passwordless: a Temporary Access Pass is handed back once; the initial password is random and handed to nobody",
+            );
+            let value = password::generate();
+            return Ok((Password::Ephemeral { value }, check));
+        }
     };
     if !platform
         .vault
@@ -229,6 +241,7 @@ pub async fn run(
         };
         let secret_id = password_secret(platform, job, onboard);
         finish_password(platform, progress, secret_id.as_deref()).await?;
+        access_pass::hand_over(platform, &graph, job, onboard, &account.id, progress).await?;
         return apply(
             &graph,
             progress,
@@ -298,8 +311,12 @@ pub async fn run(
             ))
             .await?;
     }
-    let Password::Value { secret_id, value } = password else {
-        return Err(JobError::permanent("the password could not be read"));
+    let (secret_id, value) = match password {
+        Password::Value { secret_id, value } => (Some(secret_id), value),
+        Password::Ephemeral { value } => (None, value),
+        Password::Unusable { .. } => {
+            return Err(JobError::permanent("the password could not be read"));
+        }
     };
 
     let mut assigned = Vec::new();
@@ -322,13 +339,14 @@ pub async fn run(
         None => match create(&graph, onboard, value, progress).await {
             Ok(id) => id,
             Err(JobError::Permanent(reason)) => {
-                forget_password(platform, Some(&secret_id)).await?;
+                forget_password(platform, secret_id.as_deref()).await?;
                 return Err(JobError::Permanent(reason));
             }
             Err(error) => return Err(error),
         },
     };
-    finish_password(platform, progress, Some(&secret_id)).await?;
+    finish_password(platform, progress, secret_id.as_deref()).await?;
+    access_pass::hand_over(platform, &graph, job, onboard, &account_id, progress).await?;
     apply(&graph, progress, &account_id, &decision, &assigned).await
 }
 
@@ -403,6 +421,7 @@ fn password_secret(platform: &Platform, job: &Job, onboard: &OnboardJob) -> Opti
         PasswordSource::Generate => platform
             .vault
             .onboarding_password_name(&job.tenant_id, &job.job_id),
+        PasswordSource::TemporaryAccessPass { .. } => return None,
     };
     platform
         .vault

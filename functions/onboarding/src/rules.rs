@@ -305,6 +305,21 @@ impl OnboardDecision {
                 job.user_principal_name, job.usage_location
             ),
         }];
+        if let lifecycle::model::PasswordSource::TemporaryAccessPass {
+            lifetime_minutes,
+            one_time_use,
+            ..
+        } = &job.password
+        {
+            plan.push(PlannedCall {
+                method: "POST",
+                path: "/users/{new account id}/authentication/temporaryAccessPassMethods".into(),
+                purpose: format!(
+                    "create a Temporary Access Pass ({lifetime_minutes} minutes{}), handed back once",
+                    if *one_time_use { ", one sign-in" } else { "" }
+                ),
+            });
+        }
         if !self.licenses.is_empty() {
             plan.push(PlannedCall {
                 method: "POST",

@@ -504,3 +504,64 @@ async fn given_group_bodies_graph_refuses_when_posted_then_400_naming_why_and_a_
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn given_temporary_access_pass_requests_when_posted_then_graphs_lifetime_bounds_and_one_pass_per_user_hold()
+ {
+    // GIVEN a user of the tenant
+    let env = Env::start(SimConfig::single(20, 3)).await;
+    let token = env.token(0).await;
+    let (_, users) = send(
+        &env,
+        &token,
+        reqwest::Method::GET,
+        "/users?$select=id",
+        None,
+    )
+    .await;
+    let user = users["value"][1]["id"].as_str().unwrap().to_owned();
+    let path = format!("/users/{user}/authentication/temporaryAccessPassMethods");
+    // WHEN a lifetime outside 10..=43200 minutes is asked, THEN 400 naming it
+    for minutes in [9, 43_201] {
+        let (status, body) = send(
+            &env,
+            &token,
+            reqwest::Method::POST,
+            &path,
+            Some(json!({"lifetimeInMinutes": minutes, "isUsableOnce": true})),
+        )
+        .await;
+        assert_eq!(status, 400, "{minutes}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("lifetimeInMinutes")
+        );
+    }
+    // WHEN a valid one is asked, THEN 201 with the pass, which no read shows again
+    let (status, created) = send(
+        &env,
+        &token,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"lifetimeInMinutes": 60, "isUsableOnce": true})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let pass = created["temporaryAccessPass"].as_str().unwrap().to_owned();
+    assert!(pass.len() >= 8 && created["isUsableOnce"] == json!(true));
+    let (_, listed) = send(&env, &token, reqwest::Method::GET, &path, None).await;
+    assert_eq!(listed["value"][0]["id"], created["id"]);
+    assert!(!listed.to_string().contains(&pass));
+    // AND a second pass for the same user is refused
+    let (status, _) = send(
+        &env,
+        &token,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"lifetimeInMinutes": 60})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}

@@ -27,6 +27,7 @@
 //! request goes through one retry policy ([`RetryPolicy`]) and every failure is a [`GraphError`].
 //! The crate knows nothing of AWS.
 
+mod access_pass;
 mod auth;
 mod batch;
 mod client;
@@ -46,6 +47,7 @@ mod url_path;
 mod wire;
 mod writes;
 
+pub use access_pass::{NewTemporaryAccessPass, TemporaryAccessPass};
 pub use auth::{AadError, AppCredential, TokenError};
 pub use batch::{BatchOutcome, BatchRequest, BatchResponse, MAX_BATCH_STEPS};
 pub use client::{GraphClient, TenantGraph};

@@ -15,7 +15,8 @@ use crate::json::iso;
 use crate::routes::Cx;
 use crate::routes::users::unsupported_options;
 use crate::state::access::{
-    ALTERNATE_MOBILE_PHONE_ID, AutoReply, MOBILE_PHONE_ID, MethodKind, PASSWORD_METHOD_ID,
+    ALTERNATE_MOBILE_PHONE_ID, AuthMethod, AutoReply, MOBILE_PHONE_ID, MethodKind,
+    PASSWORD_METHOD_ID,
 };
 
 const READ_METHODS: &[&str] = &[
@@ -101,14 +102,7 @@ pub(crate) fn methods(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
             }
             MethodKind::Email => v["emailAddress"] = json!(&*m.label),
             MethodKind::SoftwareOath => v["secretKey"] = Value::Null,
-            MethodKind::TemporaryAccessPass => {
-                v["createdDateTime"] = json!(created);
-                v["isUsable"] = json!(false);
-                v["isUsableOnce"] = json!(true);
-                v["lifetimeInMinutes"] = json!(60);
-                v["methodUsabilityReason"] = json!("Expired");
-                v["temporaryAccessPass"] = Value::Null;
-            }
+            MethodKind::TemporaryAccessPass => pass_fields(&mut v, m),
         }
         value.push(v);
     }
@@ -440,4 +434,139 @@ fn patched_reply(
         ));
     }
     Ok(reply)
+}
+
+/// A Temporary Access Pass as Graph lists it (the pass itself is never listed, only answered
+/// once by the POST that creates it).
+fn pass_fields(v: &mut Value, m: &AuthMethod) {
+    let (start, lifetime, once) = m.pass.unwrap_or((m.created, 60, true));
+    let now = chrono::Utc::now().timestamp();
+    let end = start + i64::from(lifetime) * 60;
+    let reason = if now < start {
+        "NotYetValid"
+    } else if now >= end {
+        "Expired"
+    } else {
+        "EnabledByPolicy"
+    };
+    v["createdDateTime"] = json!(iso(m.created));
+    v["startDateTime"] = json!(iso(start));
+    v["isUsable"] = json!(reason == "EnabledByPolicy");
+    v["isUsableOnce"] = json!(once);
+    v["lifetimeInMinutes"] = json!(lifetime);
+    v["methodUsabilityReason"] = json!(reason);
+    v["temporaryAccessPass"] = Value::Null;
+}
+
+/// GET /users/{id}/authentication/temporaryAccessPassMethods
+pub(crate) fn passes(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(READ_METHODS)?;
+    let idx = user_index(cx, key)?;
+    let t = cx.read();
+    let value: Vec<Value> = t
+        .access
+        .get(&idx)
+        .map(|a| a.methods.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .filter(|m| m.kind == MethodKind::TemporaryAccessPass)
+        .map(|m| {
+            let mut v = json!({ "id": m.id });
+            pass_fields(&mut v, m);
+            v
+        })
+        .collect();
+    Ok(list(
+        cx,
+        &format!("users('{key}')/authentication/temporaryAccessPassMethods"),
+        value,
+    ))
+}
+
+/// POST /users/{id}/authentication/temporaryAccessPassMethods: Graph's rules
+/// [learn: graph/api/authentication-post-temporaryaccesspassmethods]: `lifetimeInMinutes` 10 to
+/// 43,200 (default 60), `isUsableOnce` a boolean, `startDateTime` an ISO 8601 time; one pass per
+/// user (a second is 400). 201 with the pass, which no later read shows.
+pub(crate) fn create_pass(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
+    cx.require(WRITE_METHODS)?;
+    let body = match serde_json::from_slice::<Value>(cx.body) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Err(http::bad_request(
+                cx.ids,
+                "Unable to read JSON request payload.",
+            ));
+        }
+    };
+    let invalid = |prop: &str| {
+        http::bad_request(
+            cx.ids,
+            &format!(
+                "Invalid value specified for property '{prop}' of resource 'TemporaryAccessPassAuthenticationMethod'."
+            ),
+        )
+    };
+    if let Some(other) = body.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "lifetimeInMinutes" | "isUsableOnce" | "startDateTime"
+        )
+    }) {
+        return Err(invalid(other));
+    }
+    let lifetime = match body.get("lifetimeInMinutes") {
+        None => 60,
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (10..=43_200).contains(n))
+            .ok_or_else(|| invalid("lifetimeInMinutes"))?,
+    };
+    let once = match body.get("isUsableOnce") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("isUsableOnce")),
+    };
+    let now = chrono::Utc::now().timestamp();
+    let start = match body.get("startDateTime") {
+        None | Some(Value::Null) => now,
+        Some(Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|_| invalid("startDateTime"))?
+            .timestamp(),
+        Some(_) => return Err(invalid("startDateTime")),
+    };
+    let idx = user_index(cx, key)?;
+    let mut t = cx.write();
+    let mut rng = fastrand::Rng::with_seed(t.rng.u64(..));
+    let access = t.access.entry(idx).or_default();
+    if access
+        .methods
+        .iter()
+        .any(|m| m.kind == MethodKind::TemporaryAccessPass)
+    {
+        return Err(http::bad_request(
+            cx.ids,
+            "The user already has a Temporary Access Pass; delete it before creating another.",
+        ));
+    }
+    let id = crate::state::new_id(&mut rng).to_string();
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let pass: String = (0..16)
+        .map(|_| CHARS[rng.usize(..CHARS.len())] as char)
+        .collect();
+    let method = AuthMethod {
+        id: id.clone(),
+        kind: MethodKind::TemporaryAccessPass,
+        label: std::sync::Arc::from("Temporary Access Pass"),
+        created: now,
+        pass: Some((start, lifetime, once)),
+    };
+    let mut v = json!({ "id": id });
+    pass_fields(&mut v, &method);
+    v["temporaryAccessPass"] = json!(pass);
+    access.methods.push(method);
+    v["@odata.context"] = json!(cx.context(&format!(
+        "users('{key}')/authentication/temporaryAccessPassMethods/$entity"
+    )));
+    Ok(Resp::value(StatusCode::CREATED, &v))
 }

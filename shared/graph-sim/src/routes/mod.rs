@@ -93,6 +93,8 @@ pub(crate) enum Route {
     UserOwnedObjects(String),
     GroupOwners(String),
     UserAuthMethods(String),
+    UserPasses(String),
+    CreatePass(String),
     DeleteAuthMethod(String, String, String),
     UserAppRoleAssignments(String),
     DeleteAppRoleAssignment(String, String),
@@ -177,6 +179,14 @@ impl Route {
             ("GET", ["users", id, "authentication", "methods"]) => (
                 Route::UserAuthMethods(id.to_string()),
                 "GET /users/{id}/authentication/methods",
+            ),
+            ("GET", ["users", id, "authentication", "temporaryAccessPassMethods"]) => (
+                Route::UserPasses(id.to_string()),
+                "GET /users/{id}/authentication/temporaryAccessPassMethods",
+            ),
+            ("POST", ["users", id, "authentication", "temporaryAccessPassMethods"]) => (
+                Route::CreatePass(id.to_string()),
+                "POST /users/{id}/authentication/temporaryAccessPassMethods",
             ),
             ("DELETE", ["users", id, "authentication", kind, m]) => (
                 Route::DeleteAuthMethod(id.to_string(), kind.to_string(), m.to_string()),
@@ -306,6 +316,7 @@ impl Route {
             | Route::SetManager(_)
             | Route::RemoveManager(_)
             | Route::DeleteAuthMethod(..)
+            | Route::CreatePass(_)
             | Route::DeleteAppRoleAssignment(..)
             | Route::DeletePermissionGrant(_)
             | Route::PatchMailboxSettings(_)
@@ -510,6 +521,8 @@ fn dispatch(cx: &Cx<'_>, route: &Route) -> Result<Resp, Resp> {
         Route::UserOwnedObjects(id) => relations::owned_objects(cx, id),
         Route::GroupOwners(id) => relations::group_owners(cx, id),
         Route::UserAuthMethods(id) => access::methods(cx, id),
+        Route::UserPasses(id) => access::passes(cx, id),
+        Route::CreatePass(id) => access::create_pass(cx, id),
         Route::DeleteAuthMethod(id, kind, m) => access::delete_method(cx, id, kind, m),
         Route::UserAppRoleAssignments(id) => access::app_roles(cx, id),
         Route::DeleteAppRoleAssignment(id, a) => access::delete_app_role(cx, id, a),

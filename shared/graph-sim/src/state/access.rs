@@ -66,6 +66,9 @@ pub(crate) struct AuthMethod {
     /// Phone number, e-mail address or device name, as Graph shows it.
     pub label: Str,
     pub created: i64,
+    /// A Temporary Access Pass's terms (start, lifetime in minutes, usable once), when one was
+    /// created through POST .../temporaryAccessPassMethods.
+    pub pass: Option<(i64, u32, bool)>,
 }
 
 /// One app role assignment of a user to an enterprise application.
@@ -156,6 +159,7 @@ pub(crate) fn generate(t: &mut Tenant, seed: u64, index: usize, started: i64) {
         let created = u.created + 86_400;
         let mut access = UserAccess::default();
         let method = |kind: MethodKind, id: String, label: String| AuthMethod {
+            pass: None,
             id,
             kind,
             label: label.as_str().into(),

@@ -346,6 +346,25 @@ pub enum PasswordSource {
     },
     /// Generate one; it is handed back once, by reference, to the caller.
     Generate,
+    /// Passwordless joiner: no password is handed out (the account gets a random one nobody
+    /// learns); a Temporary Access Pass is created for the account and handed back once,
+    /// through the same one-time hand-over as a generated password, and never stored.
+    TemporaryAccessPass {
+        /// How long the pass is valid once it starts: Graph accepts 10 to 43,200 minutes (30
+        /// days); the tenant's policy may narrow that.
+        #[schemars(range(min = 10, max = 43200))]
+        #[serde(
+            default = "limits::default_pass_lifetime",
+            deserialize_with = "limits::pass_lifetime"
+        )]
+        lifetime_minutes: u32,
+        /// When the pass becomes usable (default: at once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_at: Option<DateTime<Utc>>,
+        /// Usable for one sign-in only (default `true`).
+        #[serde(default = "limits::yes")]
+        one_time_use: bool,
+    },
 }
 
 /// Create an account (and its licenses and groups). Texts are checked against Graph's limits and

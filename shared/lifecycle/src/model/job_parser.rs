@@ -157,8 +157,13 @@ fn describe(path: &str, message: &str) -> String {
     let field = path.trim_start_matches('.');
     // The password object itself: serde would quote a value sent in its place.
     if field == "password" {
-        return "password must be {\"source\":\"secret\",\"secret_id\":\"<onboarding secret>\"} \
-                or {\"source\":\"generate\"}"
+        // Only the pass's own bounds are repeated: they quote no value of the caller's.
+        if message.starts_with("lifetime_minutes is ") {
+            return format!("password.{message}");
+        }
+        return "password must be {\"source\":\"secret\",\"secret_id\":\"<onboarding secret>\"}, \
+                {\"source\":\"generate\"} or {\"source\":\"temporary_access_pass\",\
+                \"lifetime_minutes\":60,\"one_time_use\":true}"
             .to_owned();
     }
     let message = suggest(message).unwrap_or_else(|| message.to_owned());

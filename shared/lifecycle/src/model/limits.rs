@@ -232,6 +232,29 @@ pub(crate) fn group_members<'de, D: Deserializer<'de>>(
     capped(d, "members", MAX_GROUP_MEMBERS)
 }
 
+/// A Temporary Access Pass's lifetime: Graph's bounds, 10 minutes to 30 days.
+pub const PASS_LIFETIME_MINUTES: RangeInclusive<u32> = 10..=43_200;
+
+pub(crate) fn default_pass_lifetime() -> u32 {
+    60
+}
+
+pub(crate) fn yes() -> bool {
+    true
+}
+
+pub(crate) fn pass_lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let minutes = u32::deserialize(d)?;
+    if !PASS_LIFETIME_MINUTES.contains(&minutes) {
+        return Err(D::Error::custom(format!(
+            "lifetime_minutes is {minutes}; Microsoft Graph accepts a Temporary Access Pass lifetime of {} to {} minutes",
+            PASS_LIFETIME_MINUTES.start(),
+            PASS_LIFETIME_MINUTES.end()
+        )));
+    }
+    Ok(minutes)
+}
+
 /// Checks an automatic reply message: 1 to [`REPLY_MESSAGE_MAX`] characters.
 fn check_reply_message(field: &str, value: &str) -> Result<(), String> {
     if value.trim().is_empty() {
@@ -334,5 +357,44 @@ pub(crate) fn inactive_after_days<'de, D: Deserializer<'de>>(
         }
         Some(days) => Ok(u32::try_from(days).ok()),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod pass_tests {
+    use crate::model::{Job, JobKind, PasswordSource};
+
+    fn onboard(password: serde_json::Value) -> Result<Job, String> {
+        Job::from_value(serde_json::json!({"job_id": "j-tap",
+            "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47", "type": "onboard",
+            "given_name": "Ada", "surname": "Lovelace", "display_name": "Ada Lovelace",
+            "mail_nickname": "ada", "user_principal_name": "ada@contoso.com",
+            "usage_location": "GB", "password": password}))
+        .map_err(|error| error.reason)
+    }
+
+    #[test]
+    fn given_temporary_access_pass_lifetimes_when_parsed_then_graphs_bounds_hold_and_defaults_apply()
+     {
+        // GIVEN lifetimes outside Graph's 10..=43200 minutes, WHEN parsed, THEN refused naming it
+        for minutes in [9, 43_201] {
+            let reason = onboard(serde_json::json!({"source": "temporary_access_pass",
+                "lifetime_minutes": minutes}))
+            .unwrap_err();
+            assert!(reason.contains("lifetime_minutes is"), "{reason}");
+        }
+        // AND a pass without terms is one sign-in within 60 minutes, from now
+        let job = onboard(serde_json::json!({"source": "temporary_access_pass"})).unwrap();
+        let JobKind::Onboard(spec) = &job.kind else {
+            panic!("an onboard job")
+        };
+        assert_eq!(
+            spec.password,
+            PasswordSource::TemporaryAccessPass {
+                lifetime_minutes: 60,
+                start_at: None,
+                one_time_use: true
+            }
+        );
     }
 }
