@@ -1498,3 +1498,96 @@ async fn given_every_sync_message_delivered_to_two_invocations_at_once_when_kill
     // THEN every run ended OK and the store equals the tenant
     report(&row);
 }
+
+#[tokio::test]
+async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_newer_ran_then_it_is_refused_as_superseded_and_the_account_keeps_what_the_newer_asked()
+ {
+    // GIVEN an account outside a group and two updates of it, submitted in this order (their
+    // records written at submission, as the API does): the older adds the group, the newer
+    // takes it out again
+    let world = start_with(60).await;
+    let group = world.groups(1).remove(0);
+    let user = world.members("none", &group).remove(0);
+    let update = |job_id: &str, change: &str| -> Job {
+        serde_json::from_value(json!({
+            "job_id": job_id, "tenant_id": world.tenant_id, "type": "update_memberships",
+            "account": user.user_principal_name, change: [group],
+        }))
+        .expect("a job")
+    };
+    let (older, newer) = (
+        update("older-add", "add_groups"),
+        update("newer-remove", "remove_groups"),
+    );
+    let submitted = chrono::Utc::now() - chrono::Duration::seconds(10);
+    for (job, at) in [
+        (&older, submitted),
+        (&newer, submitted + chrono::Duration::seconds(1)),
+    ] {
+        world
+            .platform
+            .store
+            .put_new(
+                &keys::job(&job.tenant_id, &job.job_id),
+                &JobRecord::queued(job, at),
+            )
+            .await
+            .expect("the record written at submission");
+    }
+    let queue = world.stack.queue_url("OnboardingQueue").expect("queue");
+    let in_group = || {
+        world
+            .truth()
+            .groups
+            .iter()
+            .any(|g| g.id == group && g.member_ids.contains(&user.id))
+    };
+
+    // WHEN the newer job is delivered and runs, and only then the older one (a dead-letter
+    // redrive, or a resend, brings it late)
+    for job in [&newer, &older] {
+        world
+            .platform
+            .queue
+            .send_job(queue, job)
+            .await
+            .expect("sent");
+        deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+    }
+
+    // THEN the newer job succeeded, the older one failed as superseded without a Graph write,
+    // and the account is outside the group, as the newer job asked
+    let newer_record = world.record(&newer).await.expect("newer record");
+    assert_eq!(
+        newer_record.status,
+        JobStatus::Succeeded,
+        "{newer_record:?}"
+    );
+    let older_record = world.record(&older).await.expect("older record");
+    assert_eq!(older_record.status, JobStatus::Failed, "{older_record:?}");
+    let reason = older_record.error.clone().unwrap_or_default();
+    assert!(reason.contains("superseded: job newer-remove"), "{reason}");
+    assert!(
+        !in_group(),
+        "the older job put the account back in the group"
+    );
+
+    // WHEN a job submitted after both asks for the group again
+    let latest = update("latest-add", "add_groups");
+    world
+        .platform
+        .queue
+        .send_job(queue, &latest)
+        .await
+        .expect("sent");
+    deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+
+    // THEN it runs: only older jobs are refused
+    let latest_record = world.record(&latest).await.expect("latest record");
+    assert_eq!(
+        latest_record.status,
+        JobStatus::Succeeded,
+        "{latest_record:?}"
+    );
+    assert!(in_group());
+}

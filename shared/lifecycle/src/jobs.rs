@@ -473,6 +473,10 @@ async fn run_connected(
             return Ok(());
         }
     }
+    if let Some(reason) = superseded(platform, job, &progress.record).await? {
+        tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job superseded");
+        return fail(&mut progress, handler, job, reason).await;
+    }
     // Conditional: a job cancelled since it was read (DELETE on the job) is not started.
     progress.record.status = JobStatus::Running;
     progress.record.updated_at = Utc::now();
@@ -498,7 +502,9 @@ async fn run_connected(
         }
         Ok(status) => {
             tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, ?status, "job finished");
-            progress.finish(status, None).await
+            progress.finish(status, None).await?;
+            note_latest(platform, job, &progress.record).await;
+            Ok(())
         }
         Err(JobError::Permanent(reason)) => {
             tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
@@ -522,6 +528,73 @@ async fn run_connected(
             progress.save().await?;
             Err(error)
         }
+    }
+}
+
+/// The newest job of one account that ran to its end: its id and when it was submitted (its
+/// record's `created_at`, in epoch milliseconds for the write condition).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct LatestAccountJob {
+    job_id: crate::JobId,
+    submitted_ms: i64,
+}
+
+impl crate::store::Record for LatestAccountJob {}
+
+/// Why a job must not start, when an account's jobs arrive out of order: a job of the same
+/// account submitted after this one already ran to its end. Within a FIFO message group SQS keeps
+/// the order, but a dead-letter redrive, or a job sent again by hand, can bring an older job after
+/// a newer one; run then, it would undo what the newer job did (add the group back that the newer
+/// update removed, enable the leaver). Only a job that has not started is refused (a started one
+/// resumes), and not one with a start time (a scheduled job takes effect when it is due).
+async fn superseded(
+    platform: &Platform,
+    job: &Job,
+    record: &JobRecord,
+) -> Result<Option<String>, JobError> {
+    let Some(account) = job.account() else {
+        return Ok(None);
+    };
+    if record.status != JobStatus::Queued || !record.steps.is_empty() || job.start_at().is_some() {
+        return Ok(None);
+    }
+    let key = keys::latest_account_job(&job.tenant_id, &account);
+    let Some(latest) = platform.store.get::<LatestAccountJob>(&key).await? else {
+        return Ok(None);
+    };
+    if latest.job_id == job.job_id || latest.submitted_ms <= record.created_at.timestamp_millis() {
+        return Ok(None);
+    }
+    let submitted = chrono::DateTime::from_timestamp_millis(latest.submitted_ms)
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    Ok(Some(format!(
+        "superseded: job {} for account {account}, submitted after this one (at {submitted}), has already run, so this older job is not run (it would undo what the newer one did); if it is still wanted, send it again under a new job_id",
+        latest.job_id
+    )))
+}
+
+/// After a job of an account ran to its end: it is the account's newest, unless a job submitted
+/// later ended first. A failed write is logged: the check it feeds is a guard, not the job.
+async fn note_latest(platform: &Platform, job: &Job, record: &JobRecord) {
+    let Some(account) = job.account() else {
+        return;
+    };
+    let latest = LatestAccountJob {
+        job_id: job.job_id.clone(),
+        submitted_ms: record.created_at.timestamp_millis(),
+    };
+    if let Err(error) = platform
+        .store
+        .put_if_newer(
+            &keys::latest_account_job(&job.tenant_id, &account),
+            &latest,
+            "submitted_ms",
+            latest.submitted_ms,
+        )
+        .await
+    {
+        tracing::warn!(%error, job_id = %job.job_id, "the account's newest job could not be noted");
     }
 }
 

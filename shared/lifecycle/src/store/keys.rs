@@ -125,6 +125,13 @@ pub fn tenant_meta(tenant: &TenantId) -> Key {
     Key::new(tenant_partition(tenant), "META")
 }
 
+/// The newest job of one account (`account`: [`Job::account`](crate::model::Job::account)) that
+/// ran to its end: an older job of that account arriving later is superseded
+/// ([`crate::jobs`]).
+pub fn latest_account_job(tenant: &TenantId, account: &str) -> Key {
+    Key::new(tenant_partition(tenant), format!("LATEST#{account}"))
+}
+
 /// The tenant's sync lease (one sync at a time).
 pub fn sync_lease(tenant: &TenantId) -> Key {
     Key::new(tenant_partition(tenant), "LEASE#sync")

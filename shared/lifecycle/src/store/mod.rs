@@ -441,6 +441,22 @@ impl Store {
         self.put_when(key, record, condition).await
     }
 
+    /// Writes `record` under `key` unless the item there has a number `attribute` of `value` or
+    /// more: of several writers, the newest stays. `false` (nothing written) when a newer one is
+    /// there.
+    pub async fn put_if_newer<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        attribute: &str,
+        value: i64,
+    ) -> Result<bool, StoreError> {
+        let condition = Condition::new("attribute_not_exists(#pk) OR #a < :v")
+            .name("#a", attribute)
+            .value(":v", AttributeValue::N(value.to_string()));
+        self.put_when(key, record, condition).await
+    }
+
     /// The one conditional PutItem behind every `put_*` above: writes `record` under `key` when
     /// `condition` holds; `false`, with nothing written, when it does not.
     async fn put_when<T: Record>(
