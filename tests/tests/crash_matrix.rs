@@ -7,8 +7,8 @@
 //! EventBridge and Graph is one), so a step added to a worker is covered without touching this
 //! file. `PROOF=full` (make proof) crashes at every point; the default (make test) at every
 //! fifth point, each way, and always at the first and the last. The scenarios that take tens of
-//! seconds even sampled (AWS faults, the full sync, the restore, the duplicates) are ignored by
-//! `make test` and run by `make proof` (`--include-ignored`).
+//! seconds even sampled (AWS faults, the full sync, the delta sync with 410s, the restore, the
+//! duplicates) are ignored by `make test` and run by `make proof` (`--include-ignored`).
 //!
 //! Every run also reads the completion events a subscriber got (an EventBridge rule on the bus
 //! to a queue, as a customer would subscribe): each finished job puts one, with the record's
@@ -1384,6 +1384,7 @@ async fn given_a_full_sync_that_continues_page_after_page_when_killed_at_each_fa
 }
 
 #[tokio::test]
+#[ignore = "tens of seconds even sampled: make proof runs it (it paid for the sync's new tests in make test)"]
 async fn given_delta_links_that_expire_at_each_kill_when_a_delta_sync_is_killed_at_each_failure_point_then_the_store_equals_the_tenant()
  {
     // GIVEN a synced tenant whose delta links expire whenever the sync is killed, so the
