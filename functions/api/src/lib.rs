@@ -12,6 +12,7 @@ pub mod admin;
 pub mod answers;
 pub mod jobs;
 pub mod licenses;
+pub mod matches;
 pub mod openapi;
 pub mod receipt;
 pub mod removal;
@@ -73,6 +74,7 @@ pub struct App {
     jobs: jobs::Intake,
     synced: synced::SyncRoutes,
     settings: sync_settings::SettingsRoutes,
+    matches: matches::MatchRoutes,
 }
 
 impl App {
@@ -94,6 +96,7 @@ impl App {
             dynamodb: platform.store.client().clone(),
             config: platform.config.clone(),
             settings: sync_settings::SettingsRoutes::new(platform.clone()),
+            matches: matches::MatchRoutes::new(platform.clone()),
             synced: synced::SyncRoutes::new(platform),
         }
     }
@@ -170,6 +173,15 @@ impl App {
             }
             "GET /tenants/{tenant_id}/accounts" => {
                 answered(self.synced.accounts(request, tenant).await)
+            }
+            "POST /tenants/{tenant_id}/matches" => {
+                answered(Box::pin(self.matches.match_people(request, tenant)).await)
+            }
+            "GET /tenants/{tenant_id}/matches" => {
+                answered(Box::pin(self.matches.list(tenant)).await)
+            }
+            "PUT /tenants/{tenant_id}/matches/{person_id}" => {
+                answered(Box::pin(self.matches.confirm(request, tenant)).await)
             }
             "GET /tenants/{tenant_id}/sync-settings" => {
                 answered(Box::pin(self.settings.get(tenant)).await)

@@ -213,6 +213,47 @@ pub const ROUTES: &[Route] = &[
         errors: &[400, 404, 503],
     },
     Route {
+        method: "POST",
+        path: "/tenants/{tenant_id}/matches",
+        access: READ,
+        operation_id: "matchPeople",
+        summary: "Matches the platform's people (at most 200) to the tenant's synced accounts.",
+        query: &[],
+        body: Some(("MatchRequest", true)),
+        answers: &[(
+            200,
+            "Each person's match or suggestions, and the accounts matched to nobody.",
+            Content::Json("MatchReport"),
+        )],
+        errors: &[400, 404, 413, 415, 503],
+    },
+    Route {
+        method: "GET",
+        path: "/tenants/{tenant_id}/matches",
+        access: READ,
+        operation_id: "listConfirmedMatches",
+        summary: "The confirmed matches, each confirmed or broken.",
+        query: &[],
+        body: None,
+        answers: &[(
+            200,
+            "The confirmed matches.",
+            Content::Json("ConfirmedMatches"),
+        )],
+        errors: &[400, 404, 503],
+    },
+    Route {
+        method: "PUT",
+        path: "/tenants/{tenant_id}/matches/{person_id}",
+        access: WRITE,
+        operation_id: "confirmMatch",
+        summary: "Confirms that a person is a synced account of the tenant.",
+        query: &[],
+        body: Some(("ConfirmMatch", true)),
+        answers: &[(200, "The confirmed match.", Content::Json("ConfirmedView"))],
+        errors: &[400, 404, 415, 503],
+    },
+    Route {
         method: "GET",
         path: "/tenants/{tenant_id}/sync-settings",
         access: READ,
@@ -737,6 +778,7 @@ fn path_schema(route: &Route, name: &str) -> &'static str {
     match name {
         "tenant_id" | "customer_id" => "TenantId",
         "job_id" => "JobId",
+        "person_id" => "PersonId",
         // By object id or user principal name; a restore names a deleted account by its id.
         "account_id" if route.operation_id == "getAccount" => "AccountRef",
         "account_id" => "AccountId",
@@ -818,6 +860,11 @@ fn components() -> (Map<String, Value>, Vec<String>) {
             schema_of::<lifecycle::model::SyncSettings>(),
         ),
         (
+            "MatchRequest",
+            schema_of::<lifecycle::matching::MatchRequest>(),
+        ),
+        ("ConfirmMatch", schema_of::<crate::matches::ConfirmBody>()),
+        (
             "RefreshRequest",
             schema_of::<crate::licenses::RefreshRequest>(),
         ),
@@ -852,6 +899,18 @@ fn components() -> (Map<String, Value>, Vec<String>) {
         ("SyncQueued", answer_of::<answers::SyncQueued>()),
         ("SyncRunLog", answer_of::<answers::SyncRunLog>()),
         ("SyncSettingsView", answer_of::<answers::SyncSettingsView>()),
+        (
+            "MatchReport",
+            answer_of::<lifecycle::matching::MatchReport>(),
+        ),
+        (
+            "ConfirmedMatches",
+            answer_of::<lifecycle::matching::ConfirmedMatches>(),
+        ),
+        (
+            "ConfirmedView",
+            answer_of::<lifecycle::matching::ConfirmedView>(),
+        ),
         ("AccountPage", answer_of::<answers::AccountPage>()),
         ("Account", answer_of::<answers::AccountView>()),
         ("GroupPage", answer_of::<answers::GroupPage>()),

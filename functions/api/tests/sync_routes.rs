@@ -99,6 +99,18 @@ impl Local {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> (i64, Value) {
+        self.call_as("acme", route, params, query, body).await
+    }
+
+    /// [`Self::call`] by a caller of organization `org`.
+    async fn call_as(
+        &self,
+        org: &str,
+        route: &str,
+        params: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (i64, Value) {
         let mut request = ApiGatewayV2httpRequest::default();
         request.route_key = Some(route.to_owned());
         request.path_parameters = params
@@ -120,7 +132,7 @@ impl Local {
         request.body = body.map(|b| b.to_string());
         // The claims API Gateway's JWT authorizer hands over for a caller of organization acme.
         request.request_context.authorizer =
-            serde_json::from_value(serde_json::json!({"jwt": {"claims": {"org_id": "acme"}}}))
+            serde_json::from_value(serde_json::json!({"jwt": {"claims": {"org_id": org}}}))
                 .expect("authorizer context");
         // Boxed, as the Lambda runtime boxes each invocation: a debug build's handler futures
         // are too large for a test thread's stack when nested in the test's own future.
@@ -548,4 +560,222 @@ async fn narrow_and_widen() {
         Some(truth.groups.len()),
         "{groups}"
     );
+}
+
+#[tokio::test]
+async fn given_fifty_people_when_matched_then_exact_near_and_unknown_people_get_their_matches_and_a_confirmed_one_survives_a_resync()
+ {
+    // Boxed: the scenario's future is too large for the test thread's stack in debug builds.
+    Box::pin(fifty_people()).await;
+}
+
+/// A name one letter off: the last letter of the last word dropped.
+fn misspelt(name: &str) -> String {
+    let mut name = name.to_owned();
+    name.pop();
+    name
+}
+
+async fn fifty_people() {
+    // GIVEN a synced tenant of 40 accounts
+    let local = start(40, 2).await;
+    local
+        .call("POST /tenants/{tenant_id}/sync", &[], &[], None)
+        .await;
+    local.run_sync_queue().await;
+    let sim = local.stack.sim().expect("the simulator runs");
+    let truth = sim.truth(&local.tenant).expect("truth");
+    // ... whose stored accounts keep their job title, department, office and mail addresses
+    let (_, stored) = local
+        .call(
+            "GET /tenants/{tenant_id}/accounts/{account_id}",
+            &[("account_id", &truth.users[1].id)],
+            &[],
+            None,
+        )
+        .await;
+    assert!(stored["mail"].is_string(), "{stored}");
+    assert!(
+        stored["proxy_addresses"][0]
+            .as_str()
+            .is_some_and(|p| p.starts_with("SMTP:")),
+        "{stored}"
+    );
+    assert!(
+        stored.get("job_title").is_some() && stored.get("office_location").is_some(),
+        "{stored}"
+    );
+    // ... and fifty people of the platform: 20 by an address in other case, 15 by a name one
+    // letter off (no address), 15 nobody knows
+    let mut people = Vec::new();
+    for (n, user) in truth.users.iter().take(20).enumerate() {
+        people.push(json!({"id": format!("exact-{n}"), "name": user.display_name,
+                           "emails": ["someone@example.com", user.user_principal_name.to_uppercase()]}));
+    }
+    for (n, user) in truth.users.iter().skip(20).take(15).enumerate() {
+        people.push(
+            json!({"id": format!("near-{n}"), "name": misspelt(&user.display_name), "emails": []}),
+        );
+    }
+    for n in 0..15 {
+        people.push(
+            json!({"id": format!("none-{n}"), "name": format!("Xq{n} Zzyzx-Vhorl"),
+                           "emails": [format!("xq{n}@nowhere.example")]}),
+        );
+    }
+
+    // WHEN they are matched
+    let (status, report) = local
+        .call(
+            "POST /tenants/{tenant_id}/matches",
+            &[],
+            &[],
+            Some(json!({"people": people})),
+        )
+        .await;
+
+    // THEN the exact ones name their account, the near ones suggest it with a score, the rest none
+    assert_eq!(status, 200, "{report}");
+    let matches = report["matches"].as_array().expect("matches");
+    assert_eq!(matches.len(), 50);
+    for (n, user) in truth.users.iter().take(20).enumerate() {
+        let m = &matches[n];
+        assert_eq!(m["status"], "exact", "{m}");
+        assert_eq!(m["matched_by"], "upn", "{m}");
+        assert_eq!(m["account"]["id"], user.id.as_str(), "{m}");
+    }
+    for (n, user) in truth.users.iter().skip(20).take(15).enumerate() {
+        let m = &matches[20 + n];
+        assert_eq!(m["status"], "suggested", "{m}");
+        let suggested = m["suggestions"].as_array().expect("suggestions");
+        assert!(
+            suggested
+                .iter()
+                .any(|s| s["account"]["id"] == user.id.as_str()
+                    && s["score"].as_f64().is_some_and(|score| score >= 0.85)),
+            "{} not suggested for {}: {m}",
+            user.display_name,
+            misspelt(&user.display_name)
+        );
+    }
+    for m in &matches[35..] {
+        assert_eq!(m["status"], "none", "{m}");
+        assert_eq!(m["suggestions"], json!([]), "{m}");
+    }
+    // ... and the accounts nobody matched are the other twenty
+    assert_eq!(report["unmatched_accounts_total"], truth.users.len() - 20);
+
+    // WHEN an attacker's organization reads, confirms or matches against the tenant
+    let near = &truth.users[20];
+    for (route, params, body) in [
+        ("GET /tenants/{tenant_id}/matches", vec![], None),
+        (
+            "PUT /tenants/{tenant_id}/matches/{person_id}",
+            vec![("person_id", "near-0")],
+            Some(json!({"account_id": near.id})),
+        ),
+        (
+            "POST /tenants/{tenant_id}/matches",
+            vec![],
+            Some(
+                json!({"people": [{"id": "x", "name": near.display_name, "emails": [near.user_principal_name]}]}),
+            ),
+        ),
+    ] {
+        let (status, refused) = local.call_as("mallory", route, &params, &[], body).await;
+        // THEN the tenant is not found for it, and nothing is confirmed
+        assert_eq!(status, 404, "{route}: {refused}");
+    }
+    let (_, confirmed) = local
+        .call("GET /tenants/{tenant_id}/matches", &[], &[], None)
+        .await;
+    assert_eq!(confirmed["matches"], json!([]), "{confirmed}");
+
+    // WHEN the platform confirms a near match, and one to an account that is then deleted
+    let (status, confirmed) = local
+        .call(
+            "PUT /tenants/{tenant_id}/matches/{person_id}",
+            &[("person_id", "near-0")],
+            &[],
+            Some(json!({"account_id": near.id})),
+        )
+        .await;
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
+    let (status, missing) = local
+        .call(
+            "PUT /tenants/{tenant_id}/matches/{person_id}",
+            &[("person_id", "near-1")],
+            &[],
+            Some(json!({"account_id": "00000000-0000-0000-0000-000000000001"})),
+        )
+        .await;
+    assert_eq!(status, 404, "{missing}");
+    assert_eq!(missing["error"]["field"], "account_id", "{missing}");
+    let deleted = sim
+        .mutate(
+            &local.tenant,
+            &graph_sim::Mutation {
+                delete_users: 1,
+                ..graph_sim::Mutation::default()
+            },
+        )
+        .expect("a user deleted")
+        .deleted_users
+        .remove(0);
+    let (status, _) = local
+        .call(
+            "PUT /tenants/{tenant_id}/matches/{person_id}",
+            &[("person_id", "gone-1")],
+            &[],
+            Some(json!({"account_id": deleted})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // ... and a full resync runs
+    local
+        .call(
+            "POST /tenants/{tenant_id}/sync",
+            &[],
+            &[],
+            Some(json!({"full": true})),
+        )
+        .await;
+    local.run_sync_queue().await;
+
+    // THEN the confirmed match survives it, and the deleted account's shows broken
+    let (_, report) = local
+        .call(
+            "POST /tenants/{tenant_id}/matches",
+            &[],
+            &[],
+            Some(json!({"people": [
+                {"id": "near-0", "name": misspelt(&near.display_name)},
+                {"id": "gone-1", "name": "Whoever Was"}
+            ]})),
+        )
+        .await;
+    assert_eq!(report["matches"][0]["status"], "confirmed", "{report}");
+    assert_eq!(report["matches"][0]["matched_by"], "confirmed", "{report}");
+    assert_eq!(report["matches"][0]["account"]["id"], near.id.as_str());
+    assert_eq!(report["matches"][1]["status"], "broken", "{report}");
+    assert_eq!(
+        report["matches"][1]["confirmed_account_id"],
+        deleted.as_str()
+    );
+    let (_, listed) = local
+        .call("GET /tenants/{tenant_id}/matches", &[], &[], None)
+        .await;
+    let states: Vec<(&str, &str)> = listed["matches"]
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| {
+            (
+                m["person_id"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(states, vec![("gone-1", "broken"), ("near-0", "confirmed")]);
 }

@@ -124,6 +124,7 @@ impl Env {
                 last_sign_in: LastSignIn::Never,
                 mailbox: None,
                 deleted: false,
+                profile: Default::default(),
             };
             (keys::account(&tenant.tenant_id, &account.id), account)
         });

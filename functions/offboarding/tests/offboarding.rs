@@ -140,6 +140,7 @@ impl Env {
             last_sign_in: LastSignIn::Never,
             mailbox: None,
             deleted: false,
+            profile: Default::default(),
         };
         self.platform
             .store

@@ -11,7 +11,7 @@
 use graph::{BatchRequest, GraphError, ProfilePatch, SubscribedSku, TenantGraph, TextChange, User};
 use lifecycle::jobs::JobError;
 use lifecycle::model::{
-    AccountRef, Job, JobStatus, StepOutcome, TenantConnection, UpdateAccountJob,
+    AccountRef, Job, JobStatus, Profile, StepOutcome, TenantConnection, UpdateAccountJob,
 };
 use lifecycle::{JobProgress, Platform, UsageLocation};
 
@@ -693,7 +693,16 @@ async fn store(
         return Ok(());
     };
     let recorded = match synced_account(platform, tenant, after).await? {
-        Some(account) => {
+        Some(mut account) => {
+            // The read-back selects every profile property: an absent one is cleared in Graph.
+            account.profile = Profile {
+                job_title: after.job_title.clone(),
+                department: after.department.clone(),
+                office_location: after.office_location.clone(),
+                employee_id: after.employee_id.clone(),
+                mail: after.mail.clone(),
+                proxy_addresses: after.proxy_addresses.clone(),
+            };
             platform
                 .store
                 .put_account(&tenant.tenant_id, &account)

@@ -66,6 +66,7 @@ async fn store_as_synced(world: &World, user: &TruthUser) {
         last_sign_in: LastSignIn::Never,
         mailbox: None,
         deleted: false,
+        profile: Default::default(),
     };
     world
         .platform()
@@ -204,6 +205,14 @@ async fn given_a_mover_when_updated_then_only_what_differs_is_sent_in_one_patch_
     // AND the synced account is what Graph answered, at once
     let synced = stored(&world, &mover.id).await;
     assert_eq!(synced.upn.as_str(), new_upn);
+    // ... its job, department, office and employee id included
+    assert_eq!(synced.profile.job_title.as_deref(), Some("Head of Moving"));
+    assert_eq!(synced.profile.department.as_deref(), Some("Logistics"));
+    assert_eq!(
+        synced.profile.office_location.as_deref(),
+        Some("Building 4")
+    );
+    assert_eq!(synced.profile.employee_id.as_deref(), Some("E-10442"));
     assert_eq!(
         synced.usage_location.map(|l| l.to_string()).as_deref(),
         Some(location)

@@ -2,7 +2,7 @@
 //! change; what it leaves out is kept from the stored record.
 
 use chrono::{NaiveDate, Utc};
-use lifecycle::model::{Account, AssignedLicense, Group, LastSignIn, MailboxUsage};
+use lifecycle::model::{Account, AssignedLicense, Group, LastSignIn, MailboxUsage, Profile};
 use lifecycle::{AccountId, GroupId, IdError, SkuId, Upn, UsageLocation};
 use thiserror::Error;
 
@@ -110,7 +110,33 @@ pub fn account(
         last_sign_in: extras.last_sign_in,
         mailbox: extras.mailbox,
         deleted: false,
+        profile: profile(user, stored),
     })
+}
+
+/// Job, department, office, employee id and mail addresses. A delta item may carry only what
+/// changed, so what it leaves out is kept from the stored record (a property cleared in the
+/// tenant is cleared by the next full round, or at once by a mover job's read-back).
+fn profile(user: &graph::User, stored: Option<&Account>) -> Profile {
+    let kept = stored.map(|s| &s.profile);
+    let text = |value: &Option<String>, old: Option<&Option<String>>| {
+        value
+            .clone()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| old.cloned().flatten())
+    };
+    Profile {
+        job_title: text(&user.job_title, kept.map(|p| &p.job_title)),
+        department: text(&user.department, kept.map(|p| &p.department)),
+        office_location: text(&user.office_location, kept.map(|p| &p.office_location)),
+        employee_id: text(&user.employee_id, kept.map(|p| &p.employee_id)),
+        mail: text(&user.mail, kept.map(|p| &p.mail)),
+        proxy_addresses: if user.proxy_addresses.is_empty() {
+            kept.map(|p| p.proxy_addresses.clone()).unwrap_or_default()
+        } else {
+            user.proxy_addresses.clone()
+        },
+    }
 }
 
 /// Direct and group-inherited licenses: from `licenseAssignmentStates` when Graph sent them

@@ -618,6 +618,27 @@ impl OrgId {
 
 string_newtype!(OrgId);
 
+/// The SaaS-management platform's id of one of its people (a contact), as the platform sends it
+/// to matching: 1-128 letters, digits, `_`, `-`, `.`, `:` or `@`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PersonId(String);
+
+impl PersonId {
+    /// Parses a person id.
+    pub fn parse(input: &str) -> Result<Self, IdError> {
+        parse_token(
+            "person id",
+            input,
+            128,
+            &['_', '-', '.', ':', '@'],
+            "1 to 128 letters, digits, '_', '-', '.', ':' or '@'",
+        )
+        .map(Self)
+    }
+}
+
+string_newtype!(PersonId);
+
 /// A SKU's part number (`skuPartNumber`), the readable name of a license such as `SPE_E5` or
 /// `ENTERPRISEPACK`: 1-64 letters, digits, `_`, `-` or `.`. Kept as given; [`Self::matches`]
 /// compares case-insensitively, since callers type them by hand.
@@ -667,6 +688,7 @@ const GUID_PATTERN: &str =
 id_schema!(TenantId, {"type": "string", "pattern": GUID_PATTERN, "description": "A Microsoft Entra tenant (directory) id: a GUID."});
 id_schema!(AccountId, {"type": "string", "pattern": GUID_PATTERN, "description": "An account's object id: a GUID."});
 id_schema!(GroupId, {"type": "string", "pattern": GUID_PATTERN, "description": "A group's object id: a GUID."});
+id_schema!(PersonId, {"type": "string", "pattern": "^[A-Za-z0-9_.:@-]{1,128}$", "description": "The platform's id of one of its people: 1-128 letters, digits, '_', '-', '.', ':' or '@'."});
 id_schema!(SkuId, {"type": "string", "pattern": GUID_PATTERN, "description": "A SKU id (skuId): a GUID."});
 id_schema!(Upn, {
     "type": "string", "maxLength": UPN_MAX,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod license_report;
+pub mod matching;
 pub mod metrics;
 pub mod model;
 pub mod offboarding;
@@ -30,8 +31,8 @@ pub use aws::{AwsClients, load_sdk_config};
 pub use config::{Config, ConfigError, PlatformReadApp};
 pub use function::{Function, HandlerError, Invocation, Trigger};
 pub use ids::{
-    AccountId, DomainName, GroupId, IdError, JobId, OrgId, SkuId, SkuPartNumber, SyncRunId,
-    TenantId, Upn, UsageLocation,
+    AccountId, DomainName, GroupId, IdError, JobId, OrgId, PersonId, SkuId, SkuPartNumber,
+    SyncRunId, TenantId, Upn, UsageLocation,
 };
 pub use jobs::{
     JOB_START_RESERVE, JobError, JobHandler, JobProgress, MAX_DELIVERIES, RETRY_NOTE, run_sqs_jobs,

@@ -123,6 +123,7 @@ fn account(n: u32) -> Account {
         },
         mailbox: None,
         deleted: false,
+        profile: Default::default(),
     }
 }
 

@@ -564,6 +564,7 @@ async fn given_a_removed_tenant_with_leftovers_when_connected_again_then_it_star
         },
         mailbox: None,
         deleted: false,
+        profile: Default::default(),
     };
     h.platform()
         .store

@@ -75,7 +75,7 @@ pub struct User {
 
 impl User {
     /// The properties of [`User`] a sync reads (without sign-in activity and assignment states).
-    pub const SELECT: &'static str = "id,displayName,givenName,surname,userPrincipalName,mail,mailNickname,accountEnabled,usageLocation,assignedLicenses,onPremisesSyncEnabled,userType,jobTitle,department,createdDateTime";
+    pub const SELECT: &'static str = "id,displayName,givenName,surname,userPrincipalName,mail,mailNickname,accountEnabled,usageLocation,assignedLicenses,onPremisesSyncEnabled,userType,jobTitle,department,officeLocation,employeeId,proxyAddresses,createdDateTime";
     /// [`User::SELECT`] plus `signInActivity` (needs Entra ID P1/P2 and AuditLog.Read.All; page size 500).
     pub const SELECT_SIGN_IN: &'static str = "id,displayName,userPrincipalName,accountEnabled,userType,assignedLicenses,createdDateTime,signInActivity";
     /// What a license refresh reads: who holds which SKU, directly or through a group.

@@ -38,6 +38,26 @@ pub struct MailboxUsage {
     pub report_date: NaiveDate,
 }
 
+/// What the directory says about the person behind an account: job, department, office, employee
+/// id, and the mail addresses matching ([`crate::matching`]) finds people by. Each is as Graph
+/// answered it (`None` or empty: not set there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct Profile {
+    /// `jobTitle`.
+    pub job_title: Option<String>,
+    /// `department`.
+    pub department: Option<String>,
+    /// `officeLocation`.
+    pub office_location: Option<String>,
+    /// `employeeId`.
+    pub employee_id: Option<String>,
+    /// `mail`: the primary SMTP address.
+    pub mail: Option<String>,
+    /// `proxyAddresses`: `SMTP:` (primary) and `smtp:` (alias) addresses, as Graph lists them.
+    pub proxy_addresses: Vec<String>,
+}
+
 /// An account (Graph `user`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Account {
@@ -61,6 +81,10 @@ pub struct Account {
     /// Removed in the tenant (soft-deleted there, restorable for 30 days).
     #[serde(default)]
     pub deleted: bool,
+    /// Job, department, office, employee id and mail addresses (a record stored before they were
+    /// kept reads them as not set, until the next sync).
+    #[serde(flatten, default)]
+    pub profile: Profile,
 }
 
 /// The kind of a group, from `groupTypes`, `securityEnabled` and `mailEnabled`.

@@ -27,7 +27,7 @@ pub use connection_report::{
     OptionCheck, P1Probe, PartnerCustomers, PermissionCheck, TenantConnected, TestProblem,
 };
 pub use directory::{
-    Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Sku,
+    Account, AssignedLicense, Group, GroupKind, LastSignIn, MailboxUsage, Membership, Profile, Sku,
 };
 pub use group_jobs::{
     CreateGroupJob, DeleteGroupJob, GroupType, SetGroupMembersJob, UpdateGroupJob,

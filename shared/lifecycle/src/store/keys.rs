@@ -30,7 +30,7 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{AccountId, GroupId, JobId, SkuId, SyncRunId, TenantId};
+use crate::ids::{AccountId, GroupId, JobId, PersonId, SkuId, SyncRunId, TenantId};
 
 /// Partitions per tenant for accounts, groups and memberships.
 pub const SHARDS: u8 = 16;
@@ -146,6 +146,17 @@ pub fn pending_sync(tenant: &TenantId) -> Key {
 pub fn delta_link(tenant: &TenantId, resource: &str) -> Key {
     Key::new(tenant_partition(tenant), format!("DELTA#{resource}"))
 }
+
+/// A match the platform confirmed between one of its people and an account of the tenant.
+pub fn confirmed_match(tenant: &TenantId, person: &PersonId) -> Key {
+    Key::new(
+        tenant_partition(tenant),
+        format!("{CONFIRMED_MATCH_PREFIX}{person}"),
+    )
+}
+
+/// The sort-key prefix of every confirmed match of a tenant (in [`tenant_partition`]).
+pub const CONFIRMED_MATCH_PREFIX: &str = "MATCH#";
 
 /// The tenant's sync settings ([`crate::model::TenantSyncSettings`]).
 pub fn sync_settings(tenant: &TenantId) -> Key {

@@ -146,6 +146,7 @@ impl Record for Group {}
 impl Record for Membership {}
 impl Record for Sku {}
 impl Record for crate::model::TenantSyncSettings {}
+impl Record for crate::matching::ConfirmedMatch {}
 impl Record for SyncRun {}
 
 impl Record for JobRecord {

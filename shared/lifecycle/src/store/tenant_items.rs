@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::{PartitionKey, PutOutcome, Record, Store, StoreError, keys};
 use crate::ids::{AccountId, GroupId, JobId, SkuId, TenantId};
+use crate::matching::ConfirmedMatch;
 use crate::model::{
     Account, AccountSnapshot, Group, JobRecord, Membership, PasswordHandover, Sku, SyncRun,
     SyncSettings, TenantConnection, TenantIndexEntry, TenantSyncSettings,
@@ -156,6 +157,26 @@ impl Store {
     pub async fn put_sync_settings(&self, settings: &TenantSyncSettings) -> Result<(), StoreError> {
         self.put(&keys::sync_settings(&settings.tenant_id), settings)
             .await
+    }
+
+    /// Every match the platform confirmed for the tenant, by person id.
+    pub fn confirmed_matches(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Stream<Item = Result<ConfirmedMatch, StoreError>> + Send + 'static + use<> {
+        self.query::<ConfirmedMatch>(
+            &keys::tenant_partition(tenant),
+            Some(keys::CONFIRMED_MATCH_PREFIX),
+        )
+    }
+
+    /// Stores (or replaces) a confirmed match of the tenant.
+    pub async fn put_confirmed_match(&self, confirmed: &ConfirmedMatch) -> Result<(), StoreError> {
+        self.put(
+            &keys::confirmed_match(&confirmed.tenant_id, &confirmed.person_id),
+            confirmed,
+        )
+        .await
     }
 
     /// Records that the full run `settings` asked for has ended: clears its

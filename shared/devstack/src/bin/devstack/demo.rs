@@ -52,6 +52,10 @@ const STEPS: &[(&str, Step)] = &[
     ("Sync the tenant", sync),
     ("Accounts and licenses", accounts_and_licenses),
     ("Choose what to sync", crate::choices::sync_settings),
+    (
+        "Match the platform's people to accounts",
+        crate::choices::match_people,
+    ),
     ("Onboard an account", onboard),
     (
         "Move an account; leave and return (update_account, set_sign_in)",
