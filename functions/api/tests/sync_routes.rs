@@ -148,7 +148,9 @@ impl Local {
     /// Delivers the sync queue's messages to the sync function until it is empty.
     async fn run_sync_queue(&self) {
         let mut idle = 0;
-        while idle < 2 {
+        // One empty receive (1 s long poll) ends it: a run's continuation is sent before its
+        // handler returns, so it is already waiting.
+        while idle < 1 {
             let messages = self
                 .platform
                 .queue
