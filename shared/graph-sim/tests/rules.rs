@@ -475,6 +475,8 @@ async fn given_a_user_with_phone_methods_when_deleted_out_of_order_or_the_passwo
         json!({"automaticRepliesSetting": {"status": "scheduled"}}),
         json!({"automaticRepliesSetting": {"externalAudience": "everyone"}}),
         json!({"autoReply": {}}),
+        // userPurpose is read-only (mailboxSettings, Graph v1.0: "Read-only")
+        json!({"userPurpose": "shared"}),
     ] {
         let (status, body) = send(&env, &token, Method::PATCH, &settings, bad.clone()).await;
         // THEN 400, and nothing changed

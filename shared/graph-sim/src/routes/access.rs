@@ -52,6 +52,10 @@ const MAILBOX_PROPS: [&str; 9] = [
     "workingHours",
 ];
 
+/// The properties of `mailboxSettings` Graph documents as read-only (the mailbox's purpose: a
+/// user's, a shared or a linked mailbox, set by Exchange).
+const READ_ONLY_MAILBOX_PROPS: [&str; 1] = ["userPurpose"];
+
 fn user_index(cx: &Cx<'_>, key: &str) -> Result<u32, Resp> {
     cx.read()
         .find_user(key)
@@ -323,6 +327,14 @@ pub(crate) fn patch_mailbox_settings(cx: &Cx<'_>, key: &str) -> Result<Resp, Res
         _ => return Err(invalid(cx, "Unable to read JSON request payload.")),
     };
     for name in body.keys() {
+        if READ_ONLY_MAILBOX_PROPS.contains(&name.as_str()) {
+            return Err(invalid(
+                cx,
+                &format!(
+                    "The property '{name}' of 'microsoft.graph.mailboxSettings' is read-only."
+                ),
+            ));
+        }
         if !MAILBOX_PROPS.contains(&name.as_str()) {
             return Err(invalid(
                 cx,
