@@ -392,7 +392,12 @@ async fn given_two_sync_jobs_for_one_tenant_when_delivered_together_then_one_run
         support::sqs_event(&messages[..1]),
         support::sqs_event(&messages[1..2]),
     );
-    let (a, b) = tokio::join!(local.app.handle(one), local.app.handle(two));
+    // Boxed, as the Lambda runtime boxes each invocation: two debug-build handler futures side by
+    // side overflow a test thread's stack.
+    let (a, b) = tokio::join!(
+        Box::pin(local.app.handle(one)),
+        Box::pin(local.app.handle(two))
+    );
     for response in [a, b] {
         let response = response.expect("the function answers");
         assert_eq!(response["batchItemFailures"], serde_json::json!([]));
@@ -826,8 +831,9 @@ async fn given_one_runs_message_delivered_to_two_invocations_at_once_when_both_r
 
     // WHEN both invocations run it
     let (a, b) = tokio::join!(
-        local.app.handle_reporting(event.clone()),
-        local.app.handle_reporting(event)
+        // Boxed, as the Lambda runtime boxes each invocation (see above).
+        Box::pin(local.app.handle_reporting(event.clone())),
+        Box::pin(local.app.handle_reporting(event))
     );
     let (a, b) = (a.expect("answers"), b.expect("answers"));
 

@@ -163,9 +163,9 @@ impl Local {
     /// as failed (and makes those visible again), as Lambda's event source does.
     pub async fn deliver(&mut self, messages: Vec<lifecycle::ReceivedMessage>) -> Value {
         self.invocations += 1;
-        let response = self
-            .app
-            .handle(sqs_event(&messages))
+        // Boxed, as the Lambda runtime boxes each invocation: a debug build's handler future is
+        // too large to nest in a test's own future on a test thread's stack.
+        let response = Box::pin(self.app.handle(sqs_event(&messages)))
             .await
             .expect("the function answers");
         let failed: BTreeSet<String> = response["batchItemFailures"]
