@@ -219,6 +219,7 @@ fn account(user: &graph::User) -> Option<Account> {
         last_sign_in: LastSignIn::Never,
         mailbox: None,
         deleted: false,
+        profile: Default::default(),
     })
 }
 
