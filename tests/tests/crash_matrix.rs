@@ -1591,4 +1591,44 @@ async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_
         "{latest_record:?}"
     );
     assert!(in_group());
+
+    // GIVEN a removal, and then a dry run of the same removal, submitted after all of those
+    let base = chrono::Utc::now();
+    let removal = update("real-remove", "remove_groups");
+    let mut dry_run = update("dry-remove", "remove_groups");
+    dry_run.dry_run = true;
+    for (job, at) in [
+        (&removal, base + chrono::Duration::seconds(1)),
+        (&dry_run, base + chrono::Duration::seconds(2)),
+    ] {
+        world
+            .platform
+            .store
+            .put_new(
+                &keys::job(&job.tenant_id, &job.job_id),
+                &JobRecord::queued(job, at),
+            )
+            .await
+            .expect("the record written at submission");
+    }
+
+    // WHEN the dry run is delivered and runs first, and then the removal
+    for job in [&dry_run, &removal] {
+        world
+            .platform
+            .queue
+            .send_job(queue, job)
+            .await
+            .expect("sent");
+        deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+    }
+
+    // THEN the removal runs: a dry run changed nothing, so it supersedes nothing
+    let removal_record = world.record(&removal).await.expect("removal record");
+    assert_eq!(
+        removal_record.status,
+        JobStatus::Succeeded,
+        "{removal_record:?}"
+    );
+    assert!(!in_group(), "the removal did not run after a dry run of it");
 }

@@ -575,9 +575,10 @@ async fn superseded(
 }
 
 /// After a job of an account ran to its end: it is the account's newest, unless a job submitted
-/// later ended first. A failed write is logged: the check it feeds is a guard, not the job.
+/// later ended first. A dry run changed nothing, so it supersedes nothing and is not noted. A
+/// failed write is logged: the check it feeds is a guard, not the job.
 async fn note_latest(platform: &Platform, job: &Job, record: &JobRecord) {
-    let Some(account) = job.account() else {
+    let Some(account) = job.account().filter(|_| !job.dry_run) else {
         return;
     };
     let latest = LatestAccountJob {
