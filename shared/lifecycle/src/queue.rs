@@ -114,9 +114,9 @@ pub fn is_fifo(queue_url: &str) -> bool {
 /// Longest FIFO message group id SQS accepts.
 pub const MESSAGE_GROUP_ID_MAX: usize = 128;
 
-/// The FIFO message group of a job: `{tenant}:{account}`, `{tenant}:group:{group}` for a group
+/// The FIFO message group of a job: `{tenant}:{account}`, `{tenant}:groups` for a group
 /// provisioning job ([`Job::ordering_key`]), or `{tenant}:tenant` for a job about the whole
-/// tenant, so jobs for one account or group run in order and different ones in parallel.
+/// tenant, so jobs for one account, or a tenant's group jobs, run in order and others in parallel.
 ///
 /// SQS caps a group id at 128 characters and a UPN may have 113, so when `{tenant}:{account}`
 /// would be longer the account part is `#` and the first 32 hex digits of the SHA-256 of the
@@ -354,6 +354,36 @@ mod tests {
         assert_ne!(one, other);
         assert_eq!(one, same);
         assert!(one.starts_with(&format!("{TENANT}:#")), "{one}");
+    }
+
+    fn group_job(fields: serde_json::Value) -> Job {
+        let mut body = serde_json::json!({"job_id":"j-1","tenant_id":TENANT});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(fields.as_object().expect("an object").clone());
+        Job::from_value(body).expect("a valid group job")
+    }
+
+    #[test]
+    fn given_a_delete_of_an_old_group_and_a_create_of_its_nickname_when_grouped_then_they_run_in_order()
+     {
+        // GIVEN a delete of group 5f2c… (mail nickname "sales") and a create of a new "Sales"
+        // group, submitted one after the other
+        let group = "5f2c3b1e-7d4a-4e8b-9c0d-1a2b3c4d5e6f";
+        let delete = group_job(serde_json::json!({"type":"delete_group","group":group}));
+        let create = group_job(serde_json::json!({"type":"create_group",
+            "group_type":"security","display_name":"Sales","mail_nickname":"Sales"}));
+        let rename = group_job(serde_json::json!({"type":"update_group","group":group,
+            "display_name":"Old sales"}));
+
+        // WHEN their FIFO message groups are made
+        let groups = [&delete, &create, &rename].map(message_group_id);
+
+        // THEN all share the tenant's group ordering, so the create cannot run beside the
+        // delete and take the dying group (found by nickname) for its own
+        assert!(groups.iter().all(|id| *id == format!("{TENANT}:groups")), "{groups:?}");
+        // AND an account's jobs still run apart from them
+        assert_ne!(message_group_id(&offboard("sales@contoso.com")), groups[0]);
     }
 
     #[test]

@@ -151,13 +151,13 @@ mod tests {
             let reason = create(fields.clone()).unwrap_err();
             assert!(reason.contains(expected), "{fields}: {reason}");
         }
-        // AND a valid one keeps its fields, and orders by group in its FIFO group
+        // AND a valid one keeps its fields, and orders with the tenant's other group jobs
         let job = create(serde_json::json!({"owners": ["adele@contoso.com"]})).unwrap();
         let JobKind::CreateGroup(spec) = &job.kind else {
             panic!("a create_group job")
         };
         assert_eq!(spec.owners.len(), 1);
         assert!(job.kind.is_write());
-        assert_eq!(job.ordering_key().as_deref(), Some("group:finance"));
+        assert_eq!(job.ordering_key().as_deref(), Some("groups"));
     }
 }

@@ -133,17 +133,21 @@ impl Job {
         }
     }
 
-    /// What the job's FIFO message group orders by: its account, or its group (`group:{id}`,
-    /// or `group:{mail nickname}` for a create, lower-cased), so the jobs of one account or one
-    /// group run one after the other; `None` for tenant-wide jobs.
+    /// What the job's FIFO message group orders by: its account, `groups` for every group
+    /// provisioning job of the tenant, or `None` for tenant-wide jobs.
+    ///
+    /// Group jobs share one ordering per tenant because they name the same group in two ways:
+    /// a create by its mail nickname (no id exists yet), every later job by object id. Ordered
+    /// apart, a `delete_group` of an old "sales" group could run beside a new `create_group`
+    /// of "sales", whose redelivery check (find by mail nickname) would take the dying group for
+    /// its own. Group provisioning is rare; running a tenant's group jobs one at a time costs
+    /// little and leaves no such race.
     pub fn ordering_key(&self) -> Option<String> {
         match &self.kind {
-            JobKind::CreateGroup(job) => {
-                Some(format!("group:{}", job.mail_nickname.to_ascii_lowercase()))
-            }
-            JobKind::UpdateGroup(job) => Some(format!("group:{}", job.group)),
-            JobKind::SetGroupMembers(job) => Some(format!("group:{}", job.group)),
-            JobKind::DeleteGroup(job) => Some(format!("group:{}", job.group)),
+            JobKind::CreateGroup(_)
+            | JobKind::UpdateGroup(_)
+            | JobKind::SetGroupMembers(_)
+            | JobKind::DeleteGroup(_) => Some("groups".to_owned()),
             _ => self.account(),
         }
     }
