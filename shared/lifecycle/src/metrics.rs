@@ -33,7 +33,8 @@ pub const SYNC_ITEMS_CHANGED: &str = "SyncItemsChanged";
 pub const GRAPH_REQUESTS: &str = "GraphRequests";
 pub const GRAPH_RETRIES: &str = "GraphRetries";
 pub const GRAPH_THROTTLED: &str = "GraphThrottled";
-/// Minutes the most overdue connected tenant's sync is past due, read by the hourly fan-out.
+/// Minutes the most overdue connected tenant's sync is past due, read by the fan-out (every 15
+/// minutes).
 pub const SYNC_OVERDUE_MINUTES: &str = "SyncOverdueMinutes";
 
 /// Every metric name the bundle emits.
@@ -184,7 +185,7 @@ pub fn sync_run_ended(run: &SyncRun) -> MetricLine {
         .property("Full", run.full)
 }
 
-/// The line of an hourly fan-out: how far past due the most overdue connected tenant is.
+/// The line of a fan-out (every 15 minutes): how far past due the most overdue connected tenant is.
 pub fn sync_overdue(minutes: i64, tenant: Option<&str>) -> MetricLine {
     let line =
         MetricLine::new(Vec::new()).value(SYNC_OVERDUE_MINUTES, Unit::None, minutes.max(0) as f64);
