@@ -381,7 +381,10 @@ mod tests {
 
         // THEN all share the tenant's group ordering, so the create cannot run beside the
         // delete and take the dying group (found by nickname) for its own
-        assert!(groups.iter().all(|id| *id == format!("{TENANT}:groups")), "{groups:?}");
+        assert!(
+            groups.iter().all(|id| *id == format!("{TENANT}:groups")),
+            "{groups:?}"
+        );
         // AND an account's jobs still run apart from them
         assert_ne!(message_group_id(&offboard("sales@contoso.com")), groups[0]);
     }

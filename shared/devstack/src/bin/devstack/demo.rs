@@ -58,6 +58,10 @@ const STEPS: &[(&str, Step)] = &[
     ),
     ("Onboard an account", onboard),
     (
+        "A passwordless joiner (Temporary Access Pass)",
+        crate::passwordless::passwordless_joiner,
+    ),
+    (
         "Move an account; leave and return (update_account, set_sign_in)",
         crate::mover::move_account,
     ),

@@ -8,6 +8,7 @@ mod choices;
 mod demo;
 mod groups;
 mod mover;
+mod passwordless;
 mod scheduled;
 
 use std::path::PathBuf;
