@@ -607,12 +607,37 @@ async fn fifty_people() {
         stored.get("job_title").is_some() && stored.get("office_location").is_some(),
         "{stored}"
     );
-    // ... and fifty people of the platform: 20 by an address in other case, 15 by a name one
-    // letter off (no address), 15 nobody knows
+    // ... and fifty people of the platform: 20 by an address in other case (the first five by
+    // the mailbox's alias only, as Graph lists it in proxyAddresses: smtp:…@….onmicrosoft.com),
+    // 15 by a name one letter off (no address), 15 nobody knows
+    let alias = |user: &graph_sim::TruthUser| {
+        user.proxy_addresses
+            .iter()
+            .find_map(|address| address.strip_prefix("smtp:"))
+            .map(str::to_owned)
+    };
+    let by_alias: Vec<&graph_sim::TruthUser> = truth
+        .users
+        .iter()
+        .take(20)
+        .filter(|user| alias(user).is_some())
+        .take(5)
+        .collect();
+    assert_eq!(
+        by_alias.len(),
+        5,
+        "five of the first twenty have a mailbox alias"
+    );
     let mut people = Vec::new();
     for (n, user) in truth.users.iter().take(20).enumerate() {
-        people.push(json!({"id": format!("exact-{n}"), "name": user.display_name,
-                           "emails": ["someone@example.com", user.user_principal_name.to_uppercase()]}));
+        let address = match by_alias.iter().any(|u| u.id == user.id) {
+            true => alias(user).expect("an alias"),
+            false => user.user_principal_name.clone(),
+        };
+        people.push(
+            json!({"id": format!("exact-{n}"), "name": user.display_name,
+                           "emails": ["someone@example.com", address.to_uppercase()]}),
+        );
     }
     for (n, user) in truth.users.iter().skip(20).take(15).enumerate() {
         people.push(
@@ -643,7 +668,11 @@ async fn fifty_people() {
     for (n, user) in truth.users.iter().take(20).enumerate() {
         let m = &matches[n];
         assert_eq!(m["status"], "exact", "{m}");
-        assert_eq!(m["matched_by"], "upn", "{m}");
+        let by = match by_alias.iter().any(|u| u.id == user.id) {
+            true => "proxy_address",
+            false => "upn",
+        };
+        assert_eq!(m["matched_by"], by, "{m}");
         assert_eq!(m["account"]["id"], user.id.as_str(), "{m}");
     }
     for (n, user) in truth.users.iter().skip(20).take(15).enumerate() {

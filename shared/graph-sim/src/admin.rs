@@ -237,6 +237,7 @@ impl Sim {
                 automatic_reply: access
                     .and_then(|a| a.auto_reply.as_ref())
                     .map(|r| (r.status.clone(), r.internal_message.clone())),
+                proxy_addresses: u.proxy_addresses(&t),
             })
             .collect();
         truth.deleted_user_ids = t

@@ -280,6 +280,9 @@ pub struct TruthUser {
     /// The mailbox's automatic reply (status, internal message), once changed.
     #[serde(default)]
     pub automatic_reply: Option<(String, String)>,
+    /// `proxyAddresses`: `SMTP:` primary first, then `smtp:` aliases.
+    #[serde(default)]
+    pub proxy_addresses: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -339,8 +339,11 @@ pub(crate) fn write_user(
             }
             "proxyAddresses" => {
                 out.push(b'[');
-                if let Some(m) = &u.mail {
-                    json::str(out, &format!("SMTP:{m}"));
+                for (n, address) in u.proxy_addresses(t).iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    json::str(out, address);
                 }
                 out.push(b']');
             }

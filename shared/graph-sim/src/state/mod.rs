@@ -81,6 +81,25 @@ pub(crate) struct User {
 }
 
 impl User {
+    /// `proxyAddresses`: the primary address (`SMTP:` + mail) and, for a member's mailbox at a
+    /// custom domain, the secondary address Exchange Online gives every mailbox at the tenant's
+    /// initial domain (`smtp:{mailNickname}@{tenant}.onmicrosoft.com`). Guests and accounts
+    /// without mail have no mailbox alias.
+    pub fn proxy_addresses(&self, t: &Tenant) -> Vec<String> {
+        let Some(mail) = &self.mail else {
+            return Vec::new();
+        };
+        let mut addresses = vec![format!("SMTP:{mail}")];
+        let initial = t.initial_domain();
+        let at_custom_domain = mail
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| !domain.eq_ignore_ascii_case(initial));
+        if !self.guest && at_custom_domain && !self.mail_nickname.is_empty() {
+            addresses.push(format!("smtp:{}@{initial}", self.mail_nickname));
+        }
+        addresses
+    }
+
     /// The distinct SKUs in `assignedLicenses`, in assignment order.
     pub fn assigned_skus(&self) -> impl Iterator<Item = u16> + '_ {
         self.licenses
