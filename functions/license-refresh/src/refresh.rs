@@ -8,15 +8,17 @@
 
 use std::collections::HashMap;
 use std::pin::pin;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use futures::TryStreamExt as _;
 use futures::future::BoxFuture;
+use futures::{StreamExt as _, TryStreamExt as _};
 use graph::{GraphError, SubscribedSku, TenantGraph};
 use lifecycle::model::{
     Job, JobKind, JobStatus, JobStep, LastSignIn, Sku, StepOutcome, TenantConnection,
 };
-use lifecycle::{JobError, JobHandler, JobProgress, Platform, TenantId};
+use lifecycle::store::SignInCursor;
+use lifecycle::{AccountId, JobError, JobHandler, JobProgress, Platform, TenantId};
 
 use lifecycle::license_report::{self as report, NEEDS_P1, ReportOptions};
 
@@ -28,6 +30,16 @@ pub const INACTIVE_ACCOUNTS: &str = "inactive_accounts";
 const NAMED_IN_DETAIL: usize = 20;
 /// Changed accounts written at a time, so memory stays bounded on a 100k-account tenant.
 const WRITE_CHUNK: usize = 500;
+/// Last sign-ins written at once (each an UpdateItem of one attribute).
+const WRITES_AT_ONCE: usize = 8;
+/// What an invocation keeps back after its last page: saving the job's step, sending the
+/// continuation and the runner's own writes take well under a second; Graph's retries end
+/// this long before the deadline. The next page is read only while this and twice the slowest
+/// page of the invocation (its read and writes) are left.
+const PAGE_RESERVE: Duration = Duration::from_secs(3);
+/// How many times a sign-in page's read of stored accounts (per account) the report's read of
+/// whole accounts is allowed to take, in [`Clock::report_time`].
+const REPORT_MARGIN: u32 = 3;
 
 /// The license-refresh job handler.
 #[derive(Clone)]
@@ -79,27 +91,40 @@ impl LicenseRefresh {
                 job.job_type()
             )));
         };
+        let mut clock = Clock::new(progress.deadline());
+        // Graph's retries end before the invocation's last seconds, which saving and handing
+        // the job on take.
         let graph = self
             .platform
-            .tenant_graph_until(tenant, progress.deadline())
+            .tenant_graph_until(tenant, clock.graph_deadline())
             .await?;
         if progress.finished_step(SKUS).is_none() {
             let detail = self.refresh_skus(&graph, &tenant.tenant_id).await?;
             progress.step(step(SKUS, StepOutcome::Done, detail)).await?;
         }
         if progress.finished_step(LAST_SIGN_IN).is_none() {
-            let (outcome, detail) = if tenant.options.skip_sign_in {
-                (
-                    StepOutcome::Skipped,
-                    "not requested (tenant option skip_sign_in)".to_owned(),
-                )
-            } else {
-                (
-                    StepOutcome::Done,
-                    self.refresh_sign_ins(&graph, tenant).await?,
-                )
-            };
-            progress.step(step(LAST_SIGN_IN, outcome, detail)).await?;
+            match self.sign_in_step(&graph, tenant, job, &mut clock).await? {
+                SignInStep::Ended(outcome, detail) => {
+                    progress.step(step(LAST_SIGN_IN, outcome, detail)).await?;
+                }
+                SignInStep::Stopped(detail) => {
+                    progress
+                        .step(step(LAST_SIGN_IN, StepOutcome::Pending, detail))
+                        .await?;
+                    return self.hand_on(job).await;
+                }
+                SignInStep::Taken => {
+                    tracing::warn!(
+                        "another delivery of this job reads its sign-ins; this one stops"
+                    );
+                    return Ok(JobStatus::Running);
+                }
+            }
+        }
+        // The report reads every stored account: when this invocation's reads say it has not the
+        // time for them, it waits for the next invocation.
+        if !clock.has(clock.report_time()) {
+            return self.hand_on(job).await;
         }
         // Re-read: the sign-in step may have learnt whether the tenant has P1.
         let tenant = self
@@ -147,6 +172,20 @@ impl LicenseRefresh {
         Ok(JobStatus::Succeeded)
     }
 
+    /// Hands the job on to a later invocation: the job is sent again as a new message (the
+    /// license-refresh queue is a standard queue, so there is no deduplication to defeat and
+    /// the new message's receive count starts at 0: a continuation never counts toward
+    /// `maxReceiveCount`), and the job stays `running` (not finished: no completion event). The
+    /// next delivery skips the finished steps and continues where the saved cursor stands.
+    async fn hand_on(&self, job: &Job) -> Result<JobStatus, JobError> {
+        self.platform
+            .queue
+            .send_job(&self.platform.config.license_refresh_queue_url, job)
+            .await?;
+        tracing::info!("license refresh continues in a later invocation");
+        Ok(JobStatus::Running)
+    }
+
     /// Writes the tenant's SKUs (only those that changed) and removes the ones it no longer has.
     async fn refresh_skus(
         &self,
@@ -173,76 +212,180 @@ impl LicenseRefresh {
         ))
     }
 
-    /// Reads every account's last sign-in and writes it on the stored accounts that changed;
-    /// without P1, marks them "not available: needs Entra ID P1".
-    async fn refresh_sign_ins(
+    /// The last-sign-in step: skipped where the tenant asked not to keep last sign-in, else the
+    /// read of every account's last sign-in, continued from where an earlier invocation of the
+    /// job stopped.
+    async fn sign_in_step(
         &self,
         graph: &TenantGraph,
         tenant: &TenantConnection,
-    ) -> Result<String, JobError> {
-        let mut sign_ins: HashMap<String, LastSignIn> = HashMap::new();
-        let mut users = pin!(graph.users_with_sign_in_activity());
-        let has_p1 = loop {
-            match users.try_next().await {
-                Ok(Some(user)) => {
-                    let last = match user
-                        .sign_in_activity
-                        .as_ref()
-                        .and_then(graph::SignInActivity::last_activity)
-                    {
-                        Some(at) => LastSignIn::At { at },
-                        None => LastSignIn::Never,
-                    };
-                    sign_ins.insert(user.id.to_ascii_lowercase(), last);
-                }
-                Ok(None) => break true,
-                Err(GraphError::SignInActivityUnavailable(_)) => break false,
-                Err(error) => return Err(error.into()),
+        job: &Job,
+        clock: &mut Clock,
+    ) -> Result<SignInStep, JobError> {
+        if tenant.options.skip_sign_in {
+            return Ok(SignInStep::Ended(
+                StepOutcome::Skipped,
+                "not requested (tenant option skip_sign_in)".to_owned(),
+            ));
+        }
+        let settings = self.platform.store.sync_settings(&tenant.tenant_id).await?;
+        if !settings.settings.kinds.accounts || !settings.settings.kinds.last_sign_in {
+            return Ok(SignInStep::Ended(
+                StepOutcome::Skipped,
+                "not kept: the tenant's sync settings leave last sign-in out (kinds.last_sign_in)"
+                    .to_owned(),
+            ));
+        }
+        self.read_sign_ins(graph, tenant, job, clock).await
+    }
+
+    /// Reads the pages of `signInActivity` from the job's saved cursor (or the start) and, page
+    /// by page, writes the last sign-in of the stored accounts whose last sign-in changed, then
+    /// saves the cursor. Stops before the invocation's deadline leaves too little time for
+    /// another page; without P1, marks the stored accounts "not available: needs Entra ID P1".
+    async fn read_sign_ins(
+        &self,
+        graph: &TenantGraph,
+        tenant: &TenantConnection,
+        job: &Job,
+        clock: &mut Clock,
+    ) -> Result<SignInStep, JobError> {
+        let store = &self.platform.store;
+        let mut cursor = store
+            .sign_in_cursor(&tenant.tenant_id, &job.job_id)
+            .await?
+            .unwrap_or_default();
+        let resumed = cursor.pages > 0;
+        if resumed && cursor.next_link.is_none() {
+            // Every page was read; only the step's record was lost.
+            return Ok(SignInStep::Ended(StepOutcome::Done, read_detail(&cursor)));
+        }
+        cursor.invocations += 1;
+        let mut pages = pin!(graph.user_sign_in_pages(cursor.next_link.as_deref()));
+        let mut slowest = Duration::ZERO;
+        let mut read_here = 0_u64;
+        loop {
+            if read_here > 0 && !clock.has(PAGE_RESERVE + slowest * 2) {
+                return Ok(SignInStep::Stopped(format!(
+                    "{}; continues in the next invocation (this one ends in {} s)",
+                    read_detail(&cursor),
+                    clock.remaining().as_secs()
+                )));
             }
-        };
-        self.note_p1(tenant, has_p1).await?;
+            let started = Instant::now();
+            let page = match pages.try_next().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(GraphError::SignInActivityUnavailable(detail)) if !resumed => {
+                    tracing::info!(%detail, "last sign-in not available: no Entra ID P1");
+                    self.note_p1(tenant, false).await?;
+                    let marked = self.mark_not_available(&tenant.tenant_id).await?;
+                    return Ok(SignInStep::Ended(
+                        StepOutcome::Done,
+                        format!(
+                            "not available: {NEEDS_P1} (the tenant has no Entra ID P1 or P2); {marked} stored account(s) marked"
+                        ),
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            cursor.read += page.items.len() as u64;
+            cursor.updated += self
+                .write_page(&tenant.tenant_id, page.items, clock)
+                .await?;
+            cursor.pages += 1;
+            cursor.next_link = page.next_link;
+            cursor.updated_at = Some(Utc::now());
+            if !store
+                .save_sign_in_cursor(&tenant.tenant_id, &job.job_id, &cursor)
+                .await?
+            {
+                return Ok(SignInStep::Taken);
+            }
+            read_here += 1;
+            slowest = slowest.max(started.elapsed());
+            if cursor.next_link.is_none() {
+                break;
+            }
+        }
+        clock.accounts = cursor.read;
+        self.note_p1(tenant, true).await?;
+        Ok(SignInStep::Ended(StepOutcome::Done, read_detail(&cursor)))
+    }
+
+    /// Writes the last sign-in of each stored account of `users` whose last sign-in changed
+    /// (the attribute alone); returns how many were written.
+    async fn write_page(
+        &self,
+        tenant: &TenantId,
+        users: Vec<graph::User>,
+        clock: &mut Clock,
+    ) -> Result<u64, JobError> {
+        let read: HashMap<AccountId, LastSignIn> = users
+            .into_iter()
+            .filter_map(|user| {
+                let last = match user
+                    .sign_in_activity
+                    .as_ref()
+                    .and_then(graph::SignInActivity::last_activity)
+                {
+                    Some(at) => LastSignIn::At { at },
+                    None => LastSignIn::Never,
+                };
+                AccountId::parse(&user.id)
+                    .map_err(|error| tracing::warn!(user_id = %user.id, %error, "a user with an unusable id is left out"))
+                    .ok()
+                    .map(|id| (id, last))
+            })
+            .collect();
+        let ids: Vec<AccountId> = read.keys().cloned().collect();
+        let started = Instant::now();
+        let stored = self.platform.store.last_sign_ins(tenant, &ids).await?;
+        clock.note_read(started.elapsed(), ids.len());
+        let changed: Vec<(AccountId, LastSignIn)> = read
+            .into_iter()
+            .filter(|(id, last)| stored.get(id).is_some_and(|known| known != last))
+            .collect();
+        self.set_last_sign_ins(tenant, changed).await
+    }
+
+    /// Marks every stored account of the tenant whose last sign-in says otherwise "not available:
+    /// needs Entra ID P1"; returns how many were written.
+    async fn mark_not_available(&self, tenant: &TenantId) -> Result<u64, JobError> {
         let not_available = LastSignIn::NotAvailable {
             reason: NEEDS_P1.to_owned(),
         };
-        let mut updated = 0;
+        let mut marked = 0;
         let mut changed = Vec::new();
-        let mut accounts = pin!(self.platform.store.accounts(&tenant.tenant_id));
-        while let Some(mut account) = accounts.try_next().await? {
-            let wanted = if has_p1 {
-                match sign_ins.get(account.id.as_str()) {
-                    Some(last) => last.clone(),
-                    None => continue,
-                }
-            } else {
-                not_available.clone()
-            };
-            if account.last_sign_in != wanted {
-                account.last_sign_in = wanted;
-                changed.push(account);
+        let mut accounts = pin!(self.platform.store.accounts(tenant));
+        while let Some(account) = accounts.try_next().await? {
+            if account.last_sign_in != not_available {
+                changed.push((account.id, not_available.clone()));
             }
             if changed.len() >= WRITE_CHUNK {
-                updated += self
-                    .platform
-                    .store
-                    .put_accounts(&tenant.tenant_id, std::mem::take(&mut changed))
+                marked += self
+                    .set_last_sign_ins(tenant, std::mem::take(&mut changed))
                     .await?;
             }
         }
-        updated += self
-            .platform
-            .store
-            .put_accounts(&tenant.tenant_id, changed)
+        marked += self.set_last_sign_ins(tenant, changed).await?;
+        Ok(marked)
+    }
+
+    /// Sets each account's last sign-in (the attribute alone, a few at a time); returns how many
+    /// stored accounts were written (one removed meanwhile is not).
+    async fn set_last_sign_ins(
+        &self,
+        tenant: &TenantId,
+        changed: Vec<(AccountId, LastSignIn)>,
+    ) -> Result<u64, JobError> {
+        let store = &self.platform.store;
+        let written: Vec<bool> = futures::stream::iter(changed)
+            .map(|(id, last)| async move { store.set_last_sign_in(tenant, &id, &last).await })
+            .buffer_unordered(WRITES_AT_ONCE)
+            .try_collect()
             .await?;
-        Ok(if has_p1 {
-            format!(
-                "last sign-in read for {} account(s); {updated} stored account(s) updated",
-                sign_ins.len()
-            )
-        } else {
-            format!(
-                "not available: {NEEDS_P1} (the tenant has no Entra ID P1 or P2); {updated} stored account(s) marked"
-            )
-        })
+        Ok(written.into_iter().filter(|w| *w).count() as u64)
     }
 
     /// Remembers on the tenant whether it has P1, when that changed.
@@ -251,10 +394,94 @@ impl LicenseRefresh {
             return Ok(());
         }
         if let Some(mut current) = self.platform.tenant(&tenant.tenant_id).await? {
+            if current.has_p1 == Some(has_p1) {
+                return Ok(());
+            }
             current.has_p1 = Some(has_p1);
             self.platform.save_tenant(&current).await?;
         }
         Ok(())
+    }
+}
+
+/// How the last-sign-in step of one invocation ended.
+enum SignInStep {
+    /// The step is over (done or skipped), with its detail.
+    Ended(StepOutcome, String),
+    /// Stopped before the deadline with pages left; the cursor is saved.
+    Stopped(String),
+    /// Another delivery of the same job saved the page this one read: that one goes on.
+    Taken,
+}
+
+fn read_detail(cursor: &SignInCursor) -> String {
+    format!(
+        "last sign-in read for {} account(s) in {} page(s) over {} invocation(s); {} stored account(s) updated",
+        cursor.read, cursor.pages, cursor.invocations, cursor.updated
+    )
+}
+
+/// The time left in the invocation running the job (no deadline: all the time there is), and
+/// what this invocation measured of the store's pace.
+struct Clock {
+    deadline: Option<SystemTime>,
+    /// The slowest read of stored accounts per account, in this invocation.
+    read_per_account: Option<Duration>,
+    /// Accounts the sign-in read returned (for the report's time).
+    accounts: u64,
+}
+
+impl Clock {
+    fn new(deadline: Option<SystemTime>) -> Self {
+        Self {
+            deadline,
+            read_per_account: None,
+            accounts: 0,
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.map_or(Duration::MAX, |deadline| {
+            deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Whether more than `needed` is left.
+    fn has(&self, needed: Duration) -> bool {
+        self.remaining() > needed
+    }
+
+    /// Where Graph's retries must end: [`PAGE_RESERVE`] before the invocation's deadline.
+    fn graph_deadline(&self) -> Option<SystemTime> {
+        self.deadline
+            .map(|deadline| deadline.checked_sub(PAGE_RESERVE).unwrap_or(deadline))
+    }
+
+    /// Notes a read of `accounts` stored accounts that took `took`.
+    fn note_read(&mut self, took: Duration, accounts: usize) {
+        let Ok(accounts) = u32::try_from(accounts) else {
+            return;
+        };
+        if accounts == 0 {
+            return;
+        }
+        let pace = took / accounts;
+        self.read_per_account = Some(self.read_per_account.map_or(pace, |known| known.max(pace)));
+    }
+
+    /// The time the inactive-accounts report needs, which reads every stored account: from this
+    /// invocation's slowest read of stored accounts, with a margin of [`REPORT_MARGIN`] (the
+    /// report reads whole accounts, the sign-in pages one attribute). Without a measure (the
+    /// sign-ins were read by an earlier invocation, or not at all) the invocation is a fresh one
+    /// and the report runs.
+    fn report_time(&self) -> Duration {
+        let accounts = u32::try_from(self.accounts).unwrap_or(u32::MAX);
+        let reads = self.read_per_account.map_or(Duration::ZERO, |pace| {
+            pace.saturating_mul(accounts).saturating_mul(REPORT_MARGIN)
+        });
+        PAGE_RESERVE.saturating_add(reads)
     }
 }
 

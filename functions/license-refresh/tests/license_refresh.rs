@@ -4,10 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use std::time::SystemTime;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
-use graph_sim::{ConsentChange, SimConfig, TenantSpec, Truth};
+use futures::TryStreamExt as _;
+use graph_sim::{ConsentChange, LatencyModel, SimConfig, TenantSpec, Truth};
 use license_refresh::{App, schedule};
 use lifecycle::license_report::{self as report, ReportOptions};
 use lifecycle::model::{
@@ -15,7 +18,7 @@ use lifecycle::model::{
     LastSignIn, LicenseRefreshJob, TenantAuth, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{AccountId, JobId, OrgId, Platform, SkuId, TenantId, Upn};
+use lifecycle::{AccountId, Function, Invocation, JobId, OrgId, Platform, SkuId, TenantId, Upn};
 use serde_json::json;
 
 struct Env {
@@ -32,10 +35,15 @@ impl Env {
     async fn start() -> Env {
         let mut without_p1 = TenantSpec::new(30, 6);
         without_p1.has_p1 = false;
+        Env::with_tenants(vec![TenantSpec::new(50, 8), without_p1]).await
+    }
+
+    /// The stack with these simulated tenants, each connected read-only with consent.
+    async fn with_tenants(specs: Vec<TenantSpec>) -> Env {
         let sim = SimConfig {
             seed: 7,
             port: 0,
-            tenants: vec![TenantSpec::new(50, 8), without_p1],
+            tenants: specs,
         };
         let template = Template::load(&template_path()).expect("infra/template.yaml loads");
         let mut options = StackOptions::new(template, GraphSource::Simulator(sim));
@@ -103,6 +111,16 @@ impl Env {
 
     /// Stores every account of the tenant as a sync would, before any sign-in is known.
     async fn store_accounts(&self, tenant: &TenantConnection) {
+        self.store_accounts_signed_in(tenant, &std::collections::HashMap::new())
+            .await;
+    }
+
+    /// Stores every account of the tenant, with the last sign-in of `known` (by id) or never.
+    async fn store_accounts_signed_in(
+        &self,
+        tenant: &TenantConnection,
+        known: &std::collections::HashMap<String, LastSignIn>,
+    ) {
         let truth = self.truth(tenant);
         let accounts = truth.users.iter().map(|user| {
             let account = Account {
@@ -121,7 +139,7 @@ impl Env {
                         assigned_by_group: None,
                     })
                     .collect(),
-                last_sign_in: LastSignIn::Never,
+                last_sign_in: known.get(&user.id).cloned().unwrap_or(LastSignIn::Never),
                 mailbox: None,
                 deleted: false,
                 profile: Default::default(),
@@ -140,14 +158,7 @@ impl Env {
         tenant: &TenantConnection,
         inactive_after_days: Option<u32>,
     ) -> JobRecord {
-        let job = Job {
-            job_id: JobId::new(),
-            tenant_id: tenant.tenant_id.clone(),
-            dry_run: false,
-            kind: JobKind::LicenseRefresh(LicenseRefreshJob {
-                inactive_after_days,
-            }),
-        };
+        let job = refresh_job(tenant, inactive_after_days);
         let body = serde_json::to_string(&job).expect("json");
         self.deliver(&body).await;
         self.platform
@@ -182,6 +193,17 @@ impl Env {
         report::build(&self.platform.store, &stored, options)
             .await
             .expect("report")
+    }
+}
+
+fn refresh_job(tenant: &TenantConnection, inactive_after_days: Option<u32>) -> Job {
+    Job {
+        job_id: JobId::new(),
+        tenant_id: tenant.tenant_id.clone(),
+        dry_run: false,
+        kind: JobKind::LicenseRefresh(LicenseRefreshJob {
+            inactive_after_days,
+        }),
     }
 }
 
@@ -433,4 +455,230 @@ async fn given_a_misspelt_field_on_the_queue_when_run_then_the_job_fails_naming_
             "the job is not valid: unknown field `inactive_after_day`; did you mean `inactive_after_days`?"
         )
     );
+}
+
+/// Delivers the messages of the license-refresh queue one by one as Lambda's SQS event source
+/// does, each invocation ending `seconds` after it starts and cut off there (as Lambda cuts a
+/// function off at its timeout: the message is then delivered again), until the queue is empty or
+/// `rounds` invocations ran.
+async fn deliver_from_queue(env: &Env, seconds: u64, rounds: usize) -> Delivered {
+    let queue = env.stack.queue_url("LicenseRefreshQueue").expect("queue");
+    let mut delivered = Delivered::default();
+    while delivered.invocations < rounds {
+        let messages = env
+            .platform
+            .queue
+            .receive(queue, 1, 1, 60)
+            .await
+            .expect("receive");
+        let Some(message) = messages.into_iter().next() else {
+            break;
+        };
+        delivered.invocations += 1;
+        let event = json!({"Records": [{
+            "messageId": message.message_id, "receiptHandle": message.receipt_handle,
+            "body": message.body, "eventSource": "aws:sqs",
+            "attributes": {"ApproximateReceiveCount": message.receive_count().to_string()},
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:license-refresh"
+        }]});
+        let timeout = std::time::Duration::from_secs(seconds);
+        let invocation = Invocation::new(
+            format!("r-{}", delivered.invocations),
+            SystemTime::now() + timeout,
+        );
+        let response =
+            tokio::time::timeout(timeout, Function::invoke(&env.app, event, invocation)).await;
+        match response {
+            Ok(Ok(response)) => {
+                let response: SqsBatchResponse =
+                    serde_json::from_value(response).expect("a batch response");
+                assert!(response.batch_item_failures.is_empty(), "{response:?}");
+                env.platform
+                    .queue
+                    .delete(queue, &message.receipt_handle)
+                    .await
+                    .expect("delete");
+            }
+            // Cut off at its deadline, or failed: Lambda leaves the message for redelivery.
+            _ => {
+                delivered.cut_off += 1;
+                env.platform
+                    .queue
+                    .change_visibility(queue, &message.receipt_handle, 0)
+                    .await
+                    .expect("visible again");
+            }
+        }
+    }
+    delivered
+}
+
+/// What [`deliver_from_queue`] did.
+#[derive(Debug, Default)]
+struct Delivered {
+    invocations: usize,
+    /// Invocations cut off at their deadline (or failed).
+    cut_off: usize,
+}
+
+#[tokio::test]
+async fn given_a_tenant_whose_sign_ins_take_longer_than_an_invocation_when_refreshed_then_later_invocations_continue_from_the_saved_page_and_the_job_succeeds_once()
+ {
+    // GIVEN a P1 tenant of 360 accounts (3 sign-in pages of 120), all stored, a quarter of them
+    // with a last sign-in Graph no longer answers (they signed in since)
+    let env = Env::with_tenants(vec![TenantSpec::new(360, 2)]).await;
+    let tenant = &env.tenants[0];
+    let served = served_sign_ins(&env, tenant).await;
+    let known: std::collections::HashMap<String, LastSignIn> = served
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| index % 4 != 0)
+        .map(|(_, (id, last))| (id.clone(), last.clone()))
+        .collect();
+    env.store_accounts_signed_in(tenant, &known).await;
+    let stale = served
+        .iter()
+        .filter(|(id, last)| !known.contains_key(id) && *last != LastSignIn::Never)
+        .count();
+    assert!(
+        stale > 10,
+        "a quarter of the accounts that signed in are stale"
+    );
+    // ... and Graph's sign-in pages take 3 s each (Graph's sign-in store is slow)
+    set_sign_in_latency(&env, tenant, 3_000);
+    let pages_before = pages_read(&env);
+
+    // WHEN its refresh job is queued and each invocation has 11 s (the runner starts a job only
+    // with 10 s left; after a page of 3 s, less than 3 s + twice the page is left), the 3 pages
+    // being 9 s of Graph's time
+    let job = refresh_job(tenant, None);
+    let queue = env.stack.queue_url("LicenseRefreshQueue").expect("queue");
+    env.platform
+        .queue
+        .send_job(queue, &job)
+        .await
+        .expect("queued");
+    let first = deliver_from_queue(&env, 11, 1).await;
+    // ... and between two invocations a sync rewrites a stale account (a new name)
+    let renamed = served
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, (id, last))| !known.contains_key(id) && *last != LastSignIn::Never)
+        .map(|(_, (id, _))| AccountId::parse(id).expect("id"))
+        .expect("a stale account");
+    let mut account = env
+        .platform
+        .store
+        .account(&tenant.tenant_id, &renamed)
+        .await
+        .expect("read")
+        .expect("stored");
+    account.display_name = "Renamed by a sync".into();
+    env.platform
+        .store
+        .put_account(&tenant.tenant_id, &account)
+        .await
+        .expect("written");
+    let rest = deliver_from_queue(&env, 11, 8).await;
+    let invocations = first.invocations + rest.invocations;
+
+    // THEN it took at least three invocations and the job succeeded, once: no message is left
+    let record: JobRecord = env
+        .platform
+        .store
+        .get(&keys::job(&tenant.tenant_id, &job.job_id))
+        .await
+        .expect("read record")
+        .expect("a job record");
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:#?}");
+    assert!(invocations >= 3, "{invocations} invocation(s): {record:#?}");
+    let left = env
+        .platform
+        .queue
+        .receive(queue, 10, 0, 1)
+        .await
+        .expect("receive");
+    assert!(left.is_empty(), "{left:?}");
+    // ... only the stale accounts were written
+    let step = detail(&record, "last_sign_in");
+    assert!(
+        step.starts_with("last sign-in read for 360 account(s) in 3 page(s) over ")
+            && step.ends_with(&format!("; {stale} stored account(s) updated")),
+        "{record:#?}"
+    );
+    // ... and no sign-in page was read twice (3 pages, 3 reads), but for a page an invocation
+    // was cut off in (Lambda's timeout; none is expected)
+    let read = pages_read(&env) - pages_before;
+    let cut_off = (first.cut_off + rest.cut_off) as u64;
+    assert!(
+        (3..=3 + cut_off).contains(&read),
+        "{read} page reads, {cut_off} cut off"
+    );
+    // ... every stored account's last sign-in is what Graph answers
+    set_sign_in_latency(&env, tenant, 0);
+    let stored: std::collections::HashMap<String, Account> = env
+        .platform
+        .store
+        .accounts(&tenant.tenant_id)
+        .map_ok(|account| (account.id.as_str().to_owned(), account))
+        .try_collect()
+        .await
+        .expect("accounts");
+    assert_eq!(stored.len(), 360);
+    for (id, last) in served_sign_ins(&env, tenant).await {
+        assert_eq!(&stored[&id].last_sign_in, &last, "{id}");
+    }
+    // ... and the sync's write between two invocations is kept (the refresh wrote last sign-in
+    // alone), with the account's last sign-in right
+    assert_eq!(stored[renamed.as_str()].display_name, "Renamed by a sync");
+    env.stack.shutdown().await;
+}
+
+/// Every account's last sign-in as Graph serves it, by lower-case id, in Graph's order.
+async fn served_sign_ins(env: &Env, tenant: &TenantConnection) -> Vec<(String, LastSignIn)> {
+    let graph = env.platform.tenant_graph(tenant).await.expect("graph");
+    let users: Vec<graph::User> = graph
+        .users_with_sign_in_activity()
+        .try_collect()
+        .await
+        .expect("sign-ins");
+    users
+        .into_iter()
+        .map(|user| {
+            let last = match user
+                .sign_in_activity
+                .as_ref()
+                .and_then(graph::SignInActivity::last_activity)
+            {
+                Some(at) => LastSignIn::At { at },
+                None => LastSignIn::Never,
+            };
+            (user.id.to_ascii_lowercase(), last)
+        })
+        .collect()
+}
+
+/// Graph's time for a page of `signInActivity` (nothing else is slowed).
+fn set_sign_in_latency(env: &Env, tenant: &TenantConnection, ms: u64) {
+    let sim = env.stack.sim().expect("sim");
+    let mut knobs = sim.knobs(tenant.tenant_id.as_str()).expect("knobs");
+    knobs.latency = (ms > 0).then_some(LatencyModel {
+        read_ms: 0,
+        per_object_us: 0,
+        delta_ms: 0,
+        sign_in_activity_ms: ms,
+        write_ms: 0,
+        batch_step_ms: 0,
+        token_ms: 0,
+        jitter: 0.0,
+    });
+    sim.set_knobs(tenant.tenant_id.as_str(), knobs)
+        .expect("knobs set");
+}
+
+/// Pages of `GET /users` the simulator served so far.
+fn pages_read(env: &Env) -> u64 {
+    let stats = env.stack.sim().expect("sim").stats();
+    stats.by_route.get("GET /v1.0/users").copied().unwrap_or(0)
 }

@@ -87,6 +87,26 @@ fn take_string(item: &mut Item, name: &str) -> String {
     }
 }
 
+/// One attribute of `value`'s serde form, as [`to_item`] writes it (an UpdateItem's value).
+pub(crate) fn attribute_of<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_value(value)
+        .map(to_attribute)
+        .map_err(StoreError::Encode)
+}
+
+/// One attribute read back, as [`from_item`] reads it.
+pub(crate) fn value_of<T: DeserializeOwned>(
+    attribute: AttributeValue,
+    key: &Key,
+) -> Result<T, StoreError> {
+    serde_json::from_value(from_attribute(attribute)).map_err(|source| StoreError::Decode {
+        pk: key.pk().to_owned(),
+        sk: key.sk().to_owned(),
+        record: std::any::type_name::<T>(),
+        source,
+    })
+}
+
 fn to_attribute(value: Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),

@@ -142,6 +142,12 @@ pub fn pending_sync(tenant: &TenantId) -> Key {
     Key::new(tenant_partition(tenant), "SYNC#pending")
 }
 
+/// Where the sign-in read of one license-refresh job stands (the next page's link), so a later
+/// invocation of the job continues there.
+pub fn sign_in_cursor(tenant: &TenantId, job: &JobId) -> Key {
+    Key::new(tenant_partition(tenant), format!("SIGNINS#{job}"))
+}
+
 /// A saved delta link or cursor of one resource (`users`, `groups`, ...).
 pub fn delta_link(tenant: &TenantId, resource: &str) -> Key {
     Key::new(tenant_partition(tenant), format!("DELTA#{resource}"))

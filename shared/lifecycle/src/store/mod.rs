@@ -7,6 +7,7 @@
 
 mod item;
 pub mod keys;
+mod sign_ins;
 mod tenant_items;
 mod tenant_removal;
 
@@ -31,6 +32,7 @@ use crate::model::{
 use crate::sdk_error::{AwsFailure, BoxError, classify};
 use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
 pub use keys::{Key, PartitionKey};
+pub use sign_ins::SignInCursor;
 pub use tenant_items::{Listing, ShardCursor, SkusReplaced};
 pub use tenant_removal::Deleted;
 
@@ -225,6 +227,17 @@ impl Record for LeaseItem {
     fn expires_at(&self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp_millis(self.until_ms).map(|until| until + LEASE_CLEANUP_GRACE)
     }
+}
+
+/// What a BatchGetItem reads of each item.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Projection {
+    /// Every attribute.
+    Whole,
+    /// Only the key.
+    Keys,
+    /// The key and one top-level attribute (a read costs the same, but less crosses the wire).
+    KeysAnd(&'static str),
 }
 
 /// The DynamoDB adapter; cheap to clone (the client is a handle).
@@ -692,7 +705,7 @@ impl Store {
     /// out; the pairs come in no particular order. One request instead of a GetItem per key: how
     /// a sync compares a page of changed objects with what it stored.
     pub async fn batch_get<T: Record>(&self, keys: &[Key]) -> Result<Vec<(Key, T)>, StoreError> {
-        let items = self.batch_get_items(keys, false).await?;
+        let items = self.batch_get_items(keys, Projection::Whole).await?;
         items
             .into_iter()
             .map(|item| {
@@ -704,17 +717,17 @@ impl Store {
 
     /// Which of `keys` have an item (only the keys are read), 100 per BatchGetItem.
     pub async fn batch_existing(&self, keys: &[Key]) -> Result<Vec<Key>, StoreError> {
-        let items = self.batch_get_items(keys, true).await?;
+        let items = self.batch_get_items(keys, Projection::Keys).await?;
         items
             .iter()
             .map(|item| key_of(item).ok_or(StoreError::MissingKey))
             .collect()
     }
 
-    async fn batch_get_items(
+    pub(crate) async fn batch_get_items(
         &self,
         keys: &[Key],
-        keys_only: bool,
+        projection: Projection,
     ) -> Result<Vec<Item>, StoreError> {
         let mut unique: Vec<&Key> = keys.iter().collect();
         unique.sort();
@@ -745,11 +758,21 @@ impl Store {
                 let mut request = KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut pending)))
                     .consistent_read(true);
-                if keys_only {
-                    request = request
-                        .projection_expression("#pk, #sk")
-                        .expression_attribute_names("#pk", PK)
-                        .expression_attribute_names("#sk", SK);
+                match projection {
+                    Projection::Whole => {}
+                    Projection::Keys => {
+                        request = request
+                            .projection_expression("#pk, #sk")
+                            .expression_attribute_names("#pk", PK)
+                            .expression_attribute_names("#sk", SK);
+                    }
+                    Projection::KeysAnd(attribute) => {
+                        request = request
+                            .projection_expression("#pk, #sk, #a")
+                            .expression_attribute_names("#pk", PK)
+                            .expression_attribute_names("#sk", SK)
+                            .expression_attribute_names("#a", attribute);
+                    }
                 }
                 let request = request
                     .build()
