@@ -3,7 +3,9 @@
 #   1. Graph client: list 100,000 users and 2,000 groups with their members from the simulator.
 #   2. Sync: a full sync of the same tenant into DynamoDB (moto), then a delta sync after 1 % change;
 #      then a full sync of a smaller tenant under Graph's modelled latency (its critical path).
-#   3. Cold start: each function's init and first invocation under a local Lambda Runtime API
+#   3. Job latency: POST /jobs to a finished onboarding and offboarding (p50, p95), 100 jobs over
+#      10 tenants at once on the whole local stack, Graph under its latency model.
+#   4. Cold start: each function's init and first invocation under a local Lambda Runtime API
 #      emulation (tools/coldstart.py).
 # Release builds (the Lambda profile). The simulator runs as its own process, so the client's CPU
 # time and peak RSS are the client's alone.
@@ -50,6 +52,11 @@ echo "==> Sync under Graph's latency model (graph_sim::LatencyModel::graph): one
 echo "    $LATENCY_USERS accounts and $LATENCY_GROUPS groups, where its Graph time goes and its critical path"
 "$target/release/examples/bench_sync" --users "$LATENCY_USERS" --groups "$LATENCY_GROUPS" \
   --latency graph --full-only
+
+echo
+echo "==> Job latency under Graph's latency model: 100 jobs (onboard, offboard) over 10 tenants at once"
+cargo build --release --locked -p e2e --example bench_jobs
+"$target/release/examples/bench_jobs" --tenants 10 --jobs-per-tenant 10 --pollers 10
 
 echo
 echo "==> Cold start: each function under a local Lambda Runtime API (exec -> first next = init)"

@@ -115,6 +115,12 @@ pub struct StackOptions {
     /// ([`Stack::sqs_sources`], e.g. the crash matrix, which kills a handler mid-way and
     /// redelivers) turns them off.
     pub poll_queues: bool,
+    /// Invocations at once per SQS event source (at least 1). Lambda runs several pollers per
+    /// event source and, on a FIFO queue, as many invocations as there are message groups with
+    /// messages ready; SQS itself (moto too) holds back a group's next message while one is in
+    /// flight, so order per group holds at any setting. 1 (the default) keeps a test's
+    /// deliveries one after another; the job-latency bench runs 10.
+    pub pollers: usize,
 }
 
 impl GraphSource {
@@ -159,6 +165,7 @@ impl StackOptions {
             stack_name: "m365-lifecycle".into(),
             parameters: BTreeMap::new(),
             poll_queues: true,
+            pollers: 1,
         }
     }
 }
@@ -214,6 +221,7 @@ impl Stack {
             stack_name,
             parameters: extra_parameters,
             poll_queues,
+            pollers,
         } = options;
 
         let moto = local_aws::Moto::start().await?;
@@ -432,13 +440,15 @@ impl Stack {
         }
         if poll_queues {
             for source in &sqs_sources {
-                tasks.spawn(poller::run(
-                    sqs.clone(),
-                    functions.clone(),
-                    source.clone(),
-                    settings,
-                    region.clone(),
-                ));
+                for _ in 0..pollers.max(1) {
+                    tasks.spawn(poller::run(
+                        sqs.clone(),
+                        functions.clone(),
+                        source.clone(),
+                        settings,
+                        region.clone(),
+                    ));
+                }
             }
         }
         schedules.spawn_timers(time_scale, &mut tasks);
