@@ -5,7 +5,8 @@
 #      then a full sync of a smaller tenant under Graph's modelled latency (its critical path).
 #   3. Job latency: POST /jobs to a finished onboarding and offboarding (p50, p95), 100 jobs over
 #      10 tenants at once on the whole local stack, Graph under its latency model.
-#   4. Cold start: each function's init and first invocation under a local Lambda Runtime API
+#   4. Thousands of tenants: a simulation of one deployment serving 5,000 and 50,000 tenants.
+#   5. Cold start: each function's init and first invocation under a local Lambda Runtime API
 #      emulation (tools/coldstart.py).
 # Release builds (the Lambda profile). The simulator runs as its own process, so the client's CPU
 # time and peak RSS are the client's alone.
@@ -57,6 +58,10 @@ echo
 echo "==> Job latency under Graph's latency model: 100 jobs (onboard, offboard) over 10 tenants at once"
 cargo build --release --locked -p e2e --example bench_jobs
 "$target/release/examples/bench_jobs" --tenants 10 --jobs-per-tenant 10 --pollers 10
+
+echo
+echo "==> Thousands of tenants on a simulated clock (tools/capacity.py): 5,000, then 50,000"
+python3 tools/capacity.py --scale 50000
 
 echo
 echo "==> Cold start: each function under a local Lambda Runtime API (exec -> first next = init)"
