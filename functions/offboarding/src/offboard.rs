@@ -64,7 +64,7 @@ fn step(name: &str, outcome: StepOutcome, request_id: Option<String>, detail: St
 fn step_failure(error: GraphError) -> Result<(String, Option<String>), JobError> {
     let request_id = error.request_id().map(str::to_owned);
     match JobError::from(error) {
-        JobError::Permanent(reason) => Ok((reason, request_id)),
+        JobError::Permanent { reason, .. } => Ok((reason, request_id)),
         other => Err(other),
     }
 }
@@ -564,7 +564,7 @@ impl Run<'_, '_> {
             return Err(error);
         }
         if !disagreements.is_empty() {
-            return Err(JobError::Transient(format!(
+            return Err(JobError::transient(format!(
                 "access not confirmed yet: {}",
                 disagreements.join("; ")
             )));
@@ -645,7 +645,7 @@ impl Run<'_, '_> {
             read.request_id()
         );
         if failures.is_empty() && !still.is_empty() {
-            return Err(JobError::Transient(format!(
+            return Err(JobError::transient(format!(
                 "Graph accepted the removals but the read-back still lists {}; the next delivery tries again",
                 still
                     .iter()
@@ -727,7 +727,7 @@ impl Run<'_, '_> {
         let (outcome, detail) = match failure {
             Some(reason) => (StepOutcome::Failed, format!("{reason}; {observed}")),
             None if !left.is_empty() => {
-                return Err(JobError::Transient(format!(
+                return Err(JobError::transient(format!(
                     "Graph accepted the license removal but the read-back still shows {}; the next delivery tries again",
                     left.iter()
                         .map(|s| s.as_str())
@@ -809,7 +809,7 @@ impl Run<'_, '_> {
             ),
         };
         if failures.is_empty() && !left.is_empty() {
-            return Err(JobError::Transient(format!(
+            return Err(JobError::transient(format!(
                 "Graph accepted the removals but the read-back still lists {}; the next delivery tries again",
                 left.iter()
                     .map(|e| e.name.as_str())
@@ -888,7 +888,7 @@ impl Run<'_, '_> {
                 .await
             }
             Ok(_) if !agrees && matches!(observed, ReplyState::Read { .. }) => {
-                Err(JobError::Transient(format!(
+                Err(JobError::transient(format!(
                     "Graph accepted the automatic reply but the read-back does not show it; {seen}; the next delivery tries again"
                 )))
             }
@@ -969,7 +969,7 @@ impl Run<'_, '_> {
                 ),
             ),
             (None, false) => {
-                return Err(JobError::Transient(format!(
+                return Err(JobError::transient(format!(
                     "Graph accepted the delete but the account is not in deleted items yet; {observed}; the next delivery tries again"
                 )));
             }

@@ -105,7 +105,7 @@ pub async fn hand_over(
         // Only a delivery that found no hand-over gets here; one written meanwhile by another
         // copy of this message holds that copy's pass, which Graph replaced: it must not stay.
         platform.vault.delete_secret(&handover_name).await?;
-        return Err(JobError::Transient(
+        return Err(JobError::transient(
             "another delivery of this job created a Temporary Access Pass at the same time; retrying".to_owned(),
         ));
     }

@@ -211,7 +211,7 @@ pub async fn run(
     if let Some(start_at) = waiting_for
         && start_at - Utc::now() <= schedule::PARK_AFTER
     {
-        return Err(JobError::Transient(format!(
+        return Err(JobError::transient(format!(
             "the account is to be created at {start_at}, not before"
         )));
     }
@@ -272,7 +272,7 @@ pub async fn run(
     }
     if let Some(reason) = rules::failures(&decision.checks) {
         forget_password(platform, password.secret_id()).await?;
-        return Err(JobError::Permanent(reason));
+        return Err(JobError::permanent(reason));
     }
     if !resumed {
         progress
@@ -338,9 +338,9 @@ pub async fn run(
         }
         None => match create(&graph, onboard, value, progress).await {
             Ok(id) => id,
-            Err(JobError::Permanent(reason)) => {
+            Err(error @ JobError::Permanent { .. }) => {
                 forget_password(platform, secret_id.as_deref()).await?;
-                return Err(JobError::Permanent(reason));
+                return Err(error);
             }
             Err(error) => return Err(error),
         },
@@ -384,7 +384,7 @@ async fn create(
             }
             _ => {
                 record_create_failure(progress, &error).await?;
-                Err(JobError::Permanent(format!(
+                Err(JobError::permanent(format!(
                     "user principal name {upn} was taken by another account before this job could create it"
                 )))
             }
@@ -392,7 +392,7 @@ async fn create(
         Err(error) if error.is_retryable() => Err(error.into()),
         Err(error) => {
             record_create_failure(progress, &error).await?;
-            Err(JobError::Permanent(format!(
+            Err(JobError::permanent(format!(
                 "account {upn} was not created, so no license or group was changed: {error}"
             )))
         }
@@ -558,7 +558,7 @@ async fn dry_run(
     steps::record_plan(progress, &decision.plan(onboard)).await?;
     forget_password(platform, secret_id).await?;
     match rules::failures(&decision.checks) {
-        Some(reason) => Err(JobError::Permanent(reason)),
+        Some(reason) => Err(JobError::permanent(reason)),
         None => Ok(JobStatus::Succeeded),
     }
 }

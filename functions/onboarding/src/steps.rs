@@ -106,7 +106,7 @@ pub async fn settle_decision(
         record_warnings(progress, decided.warnings).await?;
         record_plan(progress, decided.plan).await?;
         return match crate::rules::failures(decided.checks) {
-            Some(reason) => Err(JobError::Permanent(reason)),
+            Some(reason) => Err(JobError::permanent(reason)),
             None => Ok(Some(lifecycle::model::JobStatus::Succeeded)),
         };
     }
@@ -114,7 +114,7 @@ pub async fn settle_decision(
         record_checks(progress, decided.checks).await?;
     }
     if let Some(reason) = crate::rules::failures(decided.checks) {
-        return Err(JobError::Permanent(reason));
+        return Err(JobError::permanent(reason));
     }
     if !resumed {
         record_warnings(progress, decided.warnings).await?;

@@ -9,13 +9,20 @@
 //! expires). A delivery that stops with work left (paused, or handed back for a retry) hands the
 //! lease over to the message that carries on (its continuation, or itself delivered again),
 //! which takes it at once and resumes where the saved links say.
+//!
+//! Deliveries are counted and handed back as for every other job: [`lifecycle::MAX_DELIVERIES`],
+//! [`jobs::receive_count`], and [`jobs::hand_back`] for a wait that must not use up a delivery
+//! (Graph's long `Retry-After`, another delivery holding the tenant's lease): the job goes back
+//! as a fresh message delayed by the wait.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use graph::GraphError;
+use lifecycle::jobs::{self, HandedBack, MAX_DELIVERIES};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, LastSync, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
+use lifecycle::queue::MAX_VISIBILITY;
 use lifecycle::store::keys;
 use lifecycle::{Key, Lease, LeaseOutcome, Platform, StoreError};
 use std::time::Duration;
@@ -23,15 +30,6 @@ use tracing::Instrument as _;
 
 use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
 use lifecycle::sync_runs as runs;
-
-/// Deliveries after which a run that keeps failing for a transient reason is recorded as failed
-/// (the queue's `maxReceiveCount` in infra/template.yaml moves the message to the dead-letter
-/// queue then).
-const MAX_DELIVERIES: u32 = 5;
-
-/// The longest a message can be kept from the queue: SQS's 12-hour visibility timeout limit
-/// (counted from its receipt, so a little is kept back for the invocation itself).
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600 - 900);
 
 /// Why a message is reported as a batch item failure (SQS delivers it again), and when: after
 /// `after`, or the settings' retry delay.
@@ -59,6 +57,13 @@ impl Redeliver {
     }
 }
 
+/// A copy of a run waiting for another delivery's lease comes back this long after the lease
+/// would expire, so it finds it expired if its holder died.
+const LEASE_EXPIRY_MARGIN: Duration = Duration::from_secs(1);
+
+/// The shortest wait before a waiting job comes back.
+const MIN_WAIT: Duration = Duration::from_secs(1);
+
 /// Runs every message of the batch in turn and lists the ones to deliver again.
 pub(crate) async fn handle_batch(
     platform: &Platform,
@@ -77,30 +82,13 @@ pub(crate) async fn handle_batch(
         {
             let after = after.unwrap_or(settings.retry_delay);
             tracing::warn!(message_id = %message_id, %reason, ?after, "sync job will be delivered again");
-            if let Some(receipt) = message.receipt_handle.as_deref() {
-                let seconds = i32::try_from(after.as_secs()).unwrap_or(i32::MAX);
-                if let Err(error) = platform
-                    .queue
-                    .change_visibility(&platform.config.sync_queue_url, receipt, seconds)
-                    .await
-                {
-                    tracing::warn!(%error, "the retry delay could not be set; the queue's visibility timeout applies");
-                }
-            }
+            jobs::hide(platform, &platform.config.sync_queue_url, &message, after).await;
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message_id;
             response.batch_item_failures.push(failure);
         }
     }
     (response, reports)
-}
-
-fn deliveries(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(1)
 }
 
 /// One sync job.
@@ -192,24 +180,31 @@ async fn handle_message(
     {
         LeaseOutcome::Acquired(lease) => lease,
         LeaseOutcome::Held { holder, until } => {
-            let wait = (until - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .min(settings.wait_delay)
-                .max(std::time::Duration::from_secs(1));
-            if LeaseNames::of_run(&holder, &run.id) {
+            let held_for = (until - Utc::now()).to_std().unwrap_or_default();
+            let wait = if LeaseNames::of_run(&holder, &run.id) {
                 // Another copy of this run's message (SQS delivers at least once), or the
                 // delivery this one continues, is at work: the work is not done twice. This copy
-                // comes back and carries on if that one dies (its lease expires), and is dropped
-                // once the run has ended.
-                tracing::info!(run = %run.id, %holder, ?wait, "another delivery of this run holds the tenant's lease: this copy waits");
+                // is needed only if that one dies, which its lease's expiry shows (a live holder
+                // renews it): it comes back then, not every wait delay, carries on if the holder
+                // died, waits again if it renewed, and is dropped once the run has ended.
+                let wait = held_for + LEASE_EXPIRY_MARGIN;
+                tracing::info!(run = %run.id, %holder, ?wait, "another delivery of this run holds the tenant's lease: this copy waits for it to end");
+                wait
             } else {
+                // Another run: it starts soon after that one ends (which releases the lease).
+                let wait = held_for.min(settings.wait_delay);
                 tracing::info!(run = %run.id, %holder, ?wait, "another sync of the tenant is running: this one waits");
-            }
-            requeue(platform, &job, wait)
-                .await
-                .map_err(Redeliver::soon)?;
-            return Ok(());
+                wait
+            };
+            // A fresh message: the wait uses up none of the job's deliveries.
+            let queue_url = &platform.config.sync_queue_url;
+            return match jobs::hand_back(platform, queue_url, &job, wait.max(MIN_WAIT)).await {
+                HandedBack::Resent => Ok(()),
+                HandedBack::Left => Err(Redeliver::after(
+                    "the tenant's lease is held; waiting for it",
+                    wait.max(MIN_WAIT),
+                )),
+            };
         }
     };
     let run_id = run.id.clone();
@@ -234,30 +229,37 @@ async fn handle_message(
         tracing::warn!(run = %run_id, "the tenant was removed during its sync: the sync stops, nothing of it is kept");
         return Ok(());
     }
+    let deliveries = jobs::receive_count(message);
     match result {
         Ok(()) => Ok(()),
         Err(Failure::Transient {
             reason,
             retry_after: Some(wait),
-        }) if wait > settings.retry_delay && deliveries(message) < MAX_DELIVERIES => {
+        }) if wait > settings.retry_delay => {
             // Graph asked for a longer wait than the invocation could give (a usage report's
-            // minutes): the message comes back once it has passed, not every retry delay, so
-            // the wait costs one delivery. The run stays syncing and says why.
+            // minutes): the job comes back once it has passed, not every retry delay, as a fresh
+            // message, so the wait uses up none of its deliveries however often Graph asks for
+            // one. The run stays syncing and says why.
             wait_out(platform, tenant_id, &run_id, wait, &reason)
                 .await
                 .map_err(transient)?;
-            hand_back(platform, tenant_id, &run_id, &names, settings).await;
-            Err(Redeliver::after(reason, wait))
+            hand_over(platform, tenant_id, &run_id, &names, settings).await;
+            let queue_url = &platform.config.sync_queue_url;
+            match jobs::hand_back(platform, queue_url, &job, wait).await {
+                HandedBack::Resent => Ok(()),
+                // Not sent: this message is hidden for the wait instead (a delivery used).
+                HandedBack::Left => Err(Redeliver::after(reason, wait)),
+            }
         }
-        Err(Failure::Transient { reason, .. }) if deliveries(message) < MAX_DELIVERIES => {
+        Err(Failure::Transient { reason, .. }) if deliveries < MAX_DELIVERIES => {
             // The lease goes to the message's next delivery: it takes it at once and resumes.
-            hand_back(platform, tenant_id, &run_id, &names, settings).await;
+            hand_over(platform, tenant_id, &run_id, &names, settings).await;
             Err(Redeliver::soon(reason))
         }
         Err(Failure::Transient { reason, .. }) => {
             // The last delivery: the run ends failed here (never left "syncing" with its lease and
             // pending claim held), and the message still goes to the dead-letter queue.
-            let reason = format!("gave up after {} deliveries: {reason}", deliveries(message));
+            let reason = format!("gave up after {deliveries} deliveries: {reason}");
             tracing::warn!(%reason, "sync run failed");
             give_up(platform, tenant_id, &run_id, &lease, reason.clone())
                 .await
@@ -330,7 +332,7 @@ impl LeaseNames {
 
 /// After a delivery that will be delivered again: the lease, if this delivery (or the
 /// continuation it could not send) still holds it, goes over to the message's next delivery.
-async fn hand_back(
+async fn hand_over(
     platform: &Platform,
     tenant: &lifecycle::TenantId,
     run: &lifecycle::SyncRunId,
@@ -641,32 +643,6 @@ async fn release(platform: &Platform, lease: &Lease) {
     if let Err(error) = platform.store.release_lease(lease).await {
         tracing::warn!(%error, "the sync lease could not be released; it expires on its own");
     }
-}
-
-/// Puts `job` back on the sync queue, delivered after `delay` (SQS allows up to 15 minutes).
-/// The error is SQS's, for the log.
-async fn requeue(platform: &Platform, job: &Job, delay: std::time::Duration) -> Result<(), String> {
-    let body = serde_json::to_string(job).map_err(|error| error.to_string())?;
-    let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
-    platform
-        .queue
-        .client()
-        .send_message()
-        .queue_url(&platform.config.sync_queue_url)
-        .message_body(body)
-        .message_attributes(
-            lifecycle::queue::JOB_TYPE_ATTRIBUTE,
-            aws_sdk_sqs::types::MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(job.job_type())
-                .build()
-                .map_err(|error| error.to_string())?,
-        )
-        .delay_seconds(seconds)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|error| aws_sdk_sqs::error::DisplayErrorContext(&error).to_string())
 }
 
 /// Records the run as failed with `reason`, and on the tenant when given.

@@ -12,6 +12,14 @@
 //! every step, so a redelivery resumes at the first unfinished step. After the job, a tenant
 //! removed meanwhile is swept ([`Platform::sweep_if_removed`]): nothing the job wrote outlives
 //! the removal.
+//!
+//! A delivery that fails transiently uses up one of the job's [`MAX_DELIVERIES`] (SQS's
+//! `maxReceiveCount`); a job that must wait (Graph's `Retry-After` of [`LONG_RETRY_AFTER`] or
+//! more, or a worker stopping part-way on purpose: [`JobError::Later`]) is handed back instead
+//! ([`hand_back`]): on a standard queue as a fresh message delayed by the wait, so waiting never
+//! dead-letters a job. The sync worker, which keeps its own run record instead of a job record,
+//! counts and hands back its deliveries through the same functions ([`receive_count`],
+//! [`hand_back`], [`hide`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -30,37 +38,126 @@ use crate::platform::{AccessError, Platform};
 use crate::store::{PutOutcome, Store, StoreError, keys};
 use crate::{Invocation, QueueError, VaultError};
 
-/// Why a job (or one of its steps) could not go on.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// The error behind a [`JobError`], kept whole for the log's source chain (cheap to clone).
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a job (or one of its steps) could not go on. `reason` is what the job record and its
+/// completion event say; `source`, when there is one, is the error it came from.
+#[derive(Debug, Clone, Error)]
 #[non_exhaustive]
 pub enum JobError {
     /// Retrying will not help (bad input, Graph 400/403/404): the job is marked failed with this
     /// reason and the message is deleted.
-    #[error("{0}")]
-    Permanent(String),
+    #[error("{reason}")]
+    Permanent {
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// Consent was revoked or the secret expired: the tenant is marked "needs reconnection" and the
     /// job failed with this reason.
-    #[error("{0}")]
-    Reconnect(String),
-    /// Throttling, timeouts, 5xx: the message is left for SQS to redeliver; the next delivery
-    /// resumes at the first unfinished step.
-    #[error("{0}")]
-    Transient(String),
+    #[error("{reason}")]
+    Reconnect {
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Throttling, timeouts, 5xx: the job is delivered again and resumes at its first unfinished
+    /// step. `retry_after` is Graph's `Retry-After` when it said one: a wait of at least
+    /// [`LONG_RETRY_AFTER`] (longer than the invocation could wait out) hands the job back for a
+    /// delivery after it, as [`JobError::Later`] does; otherwise the message is left for SQS to
+    /// redeliver, a delivery used.
+    #[error("{reason}")]
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// Not a failure: the worker stopped part-way on purpose (a resumable job's next part, a wait
+    /// Graph asked for) and hands its job back, to be delivered again no sooner than `after`
+    /// (see [`hand_back`]). It does not count towards [`MAX_DELIVERIES`] on a standard queue;
+    /// `reason` stays on the job record until the job goes on.
+    #[error("{reason}")]
+    Later { reason: String, after: Duration },
 }
 
 impl JobError {
     /// A permanent failure with a reason a person can act on.
     pub fn permanent(reason: impl Into<String>) -> Self {
-        Self::Permanent(reason.into())
+        Self::Permanent {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A transient failure: the message is delivered again (a delivery used).
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self::Transient {
+            reason: reason.into(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// The job handed back ([`JobError::Later`]), to be delivered again no sooner than `after`,
+    /// without using up a delivery.
+    pub fn later(reason: impl Into<String>, after: Duration) -> Self {
+        Self::Later {
+            reason: reason.into(),
+            after,
+        }
+    }
+
+    /// What the job record says of this failure.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Permanent { reason, .. }
+            | Self::Reconnect { reason, .. }
+            | Self::Transient { reason, .. }
+            | Self::Later { reason, .. } => reason,
+        }
+    }
+
+    /// When the job is handed back rather than left for redelivery: the wait before its next
+    /// delivery ([`JobError::Later`], or a transient failure whose `Retry-After` is at least
+    /// [`LONG_RETRY_AFTER`]).
+    pub fn hand_back_after(&self) -> Option<Duration> {
+        match self {
+            Self::Later { after, .. } => Some(*after),
+            Self::Transient {
+                retry_after: Some(wait),
+                ..
+            } if *wait >= LONG_RETRY_AFTER => Some(*wait),
+            _ => None,
+        }
     }
 }
 
+/// A `Retry-After` from this long up is waited out on the queue, not in the invocation: the job
+/// is handed back ([`hand_back`]) instead of being left for redelivery, so a long throttle does
+/// not use up the job's deliveries. Graph clients wait shorter ones themselves while the
+/// invocation has time; one that still reaches the runner counts as a failed delivery, so a
+/// throttle that never ends still ends the job.
+pub const LONG_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 impl From<GraphError> for JobError {
     fn from(error: GraphError) -> Self {
-        match &error {
-            GraphError::Token(token) if !token.is_retryable() => Self::Reconnect(error.to_string()),
-            _ if error.is_retryable() => Self::Transient(error.to_string()),
-            _ => Self::Permanent(error.to_string()),
+        let reason = error.to_string();
+        let retry_after = error.retry_after();
+        let retryable = error.is_retryable();
+        let reconnect = matches!(&error, GraphError::Token(token) if !token.is_retryable());
+        let source: Option<Cause> = Some(std::sync::Arc::new(error));
+        if reconnect {
+            Self::Reconnect { reason, source }
+        } else if retryable {
+            Self::Transient {
+                reason,
+                retry_after,
+                source,
+            }
+        } else {
+            Self::Permanent { reason, source }
         }
     }
 }
@@ -69,10 +166,13 @@ macro_rules! classify_by_retryable {
     ($($error:ty),*) => {$(
         impl From<$error> for JobError {
             fn from(error: $error) -> Self {
-                if error.is_retryable() {
-                    Self::Transient(error.to_string())
+                let reason = error.to_string();
+                let retryable = error.is_retryable();
+                let source: Option<Cause> = Some(std::sync::Arc::new(error));
+                if retryable {
+                    Self::Transient { reason, retry_after: None, source }
                 } else {
-                    Self::Permanent(error.to_string())
+                    Self::Permanent { reason, source }
                 }
             }
         }
@@ -309,19 +409,109 @@ async fn run_message(
         Ok(job) => job,
         Err(error) => return refuse_malformed(platform, message_id, error).await,
     };
-    let deliveries = message
+    let queue_url = crate::schedule::queue_url(&platform.config, &job);
+    let delivery = Delivery {
+        receive_count: receive_count(message),
+        fifo: crate::queue::is_fifo(queue_url),
+        deadline,
+    };
+    let span = tracing::info_span!("job", job_id = %job.job_id, tenant_id = %job.tenant_id, job_type = job.job_type());
+    async {
+        let Err(error) = run_job(platform, &job, handler, &delivery).await else {
+            return Ok(());
+        };
+        match error.hand_back_after() {
+            Some(after) => {
+                tracing::info!(%error, ?after, "job handed back for a later delivery");
+                match hand_back(platform, queue_url, &job, after).await {
+                    HandedBack::Resent => Ok(()),
+                    // The queue's visibility timeout applies (a delivery used).
+                    HandedBack::Left => Err(Redeliver),
+                }
+            }
+            None => {
+                tracing::warn!(%error, "job will be retried");
+                Err(Redeliver)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// How many times SQS has delivered `message` (its `ApproximateReceiveCount`; 1 when absent).
+pub fn receive_count(message: &SqsMessage) -> u32 {
+    message
         .attributes
         .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse::<u32>().ok())
-        .unwrap_or(1);
-    let span = tracing::info_span!("job", job_id = %job.job_id, tenant_id = %job.tenant_id, job_type = job.job_type());
-    run_job(platform, &job, handler, deliveries, deadline)
-        .instrument(span)
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1)
+}
+
+/// One delivery of a job's message, as the runner sees it.
+struct Delivery {
+    /// SQS's receive count of the message.
+    receive_count: u32,
+    /// Whether the message came from a FIFO queue, where a hand-back still uses up a delivery.
+    fifo: bool,
+    /// When the invocation ends (Lambda's deadline), if known.
+    deadline: Option<SystemTime>,
+}
+
+/// How a handed-back job's message left its delivery ([`hand_back`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandedBack {
+    /// Sent again as a fresh message delivered after the wait: this one is done (delete it).
+    /// Its receive count starts again, so the wait used up no delivery.
+    Resent,
+    /// Not sent again (a FIFO queue, or the send failed): report this message as a batch item
+    /// failure, for a redelivery that SQS counts (after the queue's visibility timeout, or
+    /// sooner or later with [`hide`]).
+    Left,
+}
+
+/// Hands `job` (from `queue_url`) back for a delivery no sooner than `after`, without using up
+/// one of its deliveries where SQS allows it:
+/// - on a standard queue it is sent again as a fresh message delayed by `after` (SQS delays a
+///   message at most [`crate::queue::MAX_SEND_DELAY`], 15 min: a job that must wait longer
+///   runs then and is handed back again, one cheap invocation per 15 min), and the message
+///   delivered is done. Should the invocation die before SQS deletes that one, it comes back
+///   too: a second copy of the job, which every job tolerates (SQS delivers at least once).
+/// - on a FIFO queue SQS refuses a delay per message, and a fresh message would go behind the
+///   later jobs of its group (a later update of the account would overtake it), so the message
+///   is left for redelivery: there a long wait still uses up a delivery.
+pub async fn hand_back(
+    platform: &Platform,
+    queue_url: &str,
+    job: &Job,
+    after: Duration,
+) -> HandedBack {
+    if crate::queue::is_fifo(queue_url) {
+        return HandedBack::Left;
+    }
+    match platform.queue.send_job_after(queue_url, job, after).await {
+        Ok(_) => HandedBack::Resent,
+        Err(error) => {
+            tracing::warn!(%error, "the handed-back job could not be sent again; its message is left for redelivery (a delivery used)");
+            HandedBack::Left
+        }
+    }
+}
+
+/// Keeps `message` from the queue for `after` (at most [`crate::queue::MAX_VISIBILITY`]) before
+/// it is reported as a batch item failure; when that fails the queue's visibility timeout applies.
+pub async fn hide(platform: &Platform, queue_url: &str, message: &SqsMessage, after: Duration) {
+    let Some(receipt) = message.receipt_handle.as_deref() else {
+        return;
+    };
+    let seconds = i32::try_from(after.min(crate::queue::MAX_VISIBILITY).as_secs()).unwrap_or(0);
+    if let Err(error) = platform
+        .queue
+        .change_visibility(queue_url, receipt, seconds)
         .await
-        .map_err(|error| {
-            tracing::warn!(%error, "job will be retried");
-            Redeliver
-        })
+    {
+        tracing::warn!(%error, "the wait before the next delivery could not be set; the queue's visibility timeout applies");
+    }
 }
 
 /// A message that is not a valid job. When its tenant and job id can be read, the job is
@@ -396,14 +586,13 @@ async fn run_job(
     platform: &Platform,
     job: &Job,
     handler: &dyn JobHandler,
-    deliveries: u32,
-    deadline: Option<SystemTime>,
+    delivery: &Delivery,
 ) -> Result<(), JobError> {
     let tenant = match platform.tenant(&job.tenant_id).await? {
         Some(tenant) if tenant.status != ConnectionStatus::Removed => tenant,
         _ => return drop_unconnected(platform, job, handler).await,
     };
-    let result = run_connected(platform, job, handler, tenant, deliveries, deadline).await;
+    let result = run_connected(platform, job, handler, tenant, delivery).await;
     // Whoever notices a removal last cleans up: the record and whatever the worker wrote while
     // the tenant was being removed go, and so does what only the worker knows of (its secrets).
     if platform.sweep_if_removed(&job.tenant_id).await? {
@@ -448,10 +637,9 @@ async fn run_connected(
     job: &Job,
     handler: &dyn JobHandler,
     tenant: TenantConnection,
-    deliveries: u32,
-    deadline: Option<SystemTime>,
+    delivery: &Delivery,
 ) -> Result<(), JobError> {
-    let mut progress = match accept(platform, job, deadline).await? {
+    let mut progress = match accept(platform, job, delivery.deadline).await? {
         Some(progress) => progress,
         None => return Ok(()),
     };
@@ -464,7 +652,7 @@ async fn run_connected(
     match crate::schedule::hold(&mut progress, job, Utc::now()).await? {
         crate::schedule::Hold::Start => {}
         crate::schedule::Hold::Waits(start_at) => {
-            return Err(JobError::Transient(format!(
+            return Err(JobError::transient(format!(
                 "the job starts at {start_at}, not before"
             )));
         }
@@ -506,24 +694,34 @@ async fn run_connected(
             note_latest(platform, job, &progress.record).await;
             Ok(())
         }
-        Err(JobError::Permanent(reason)) => {
+        Err(JobError::Permanent { reason, .. }) => {
             tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
             fail(&mut progress, handler, job, reason).await
         }
-        Err(JobError::Reconnect(reason)) => {
+        Err(JobError::Reconnect { reason, .. }) => {
             platform
                 .mark_needs_reconnection(&tenant, reason.clone())
                 .await?;
             fail(&mut progress, handler, job, reason).await
         }
-        Err(error @ JobError::Transient(_)) if deliveries >= MAX_DELIVERIES => {
-            let reason = format!("gave up after {deliveries} deliveries: {error}");
-            tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
-            fail(&mut progress, handler, job, reason).await?;
-            // Still reported, so the message also lands in the dead-letter queue for operators.
+        // Handed back on a standard queue: a fresh message, so no delivery is used up.
+        Err(error) if error.hand_back_after().is_some() && !delivery.fifo => {
+            progress.record.error = Some(format!("{RETRY_NOTE}{error}"));
+            progress.save().await?;
             Err(error)
         }
-        Err(error @ JobError::Transient(_)) => {
+        Err(error) if delivery.receive_count >= MAX_DELIVERIES => {
+            let reason = format!(
+                "gave up after {} deliveries: {error}",
+                delivery.receive_count
+            );
+            tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
+            fail(&mut progress, handler, job, reason).await?;
+            // Still reported (and not handed back), so the message also lands in the dead-letter
+            // queue for operators.
+            Err(JobError::transient(error.reason()))
+        }
+        Err(error) => {
             progress.record.error = Some(format!("{RETRY_NOTE}{error}"));
             progress.save().await?;
             Err(error)
@@ -632,7 +830,7 @@ async fn accept(
                     .is_some_and(|accepted| accepted != job) =>
             {
                 tracing::error!(job_id = %job.job_id, tenant_id = %job.tenant_id, "the job id is taken by another job of this tenant; message left for the dead-letter queue");
-                return Err(JobError::Transient(format!(
+                return Err(JobError::transient(format!(
                     "job id {} of tenant {} is taken by another job; send this job under a new job_id",
                     job.job_id, job.tenant_id
                 )));

@@ -111,6 +111,13 @@ pub fn is_fifo(queue_url: &str) -> bool {
     queue_url.trim_end_matches('/').ends_with(".fifo")
 }
 
+/// The longest `DelaySeconds` SQS accepts on a message: 15 minutes.
+pub const MAX_SEND_DELAY: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// The longest a received message can be kept from the queue: SQS's 12-hour visibility limit,
+/// counted from its receipt, less a quarter hour kept for the invocation itself.
+pub const MAX_VISIBILITY: std::time::Duration = std::time::Duration::from_secs(12 * 3600 - 900);
+
 /// Longest FIFO message group id SQS accepts.
 pub const MESSAGE_GROUP_ID_MAX: usize = 128;
 
@@ -175,6 +182,37 @@ impl Queue {
     pub async fn send_job(&self, queue_url: &str, job: &Job) -> Result<String, QueueError> {
         self.send_job_deduplicated(queue_url, job, &deduplication_id(job, None))
             .await
+    }
+
+    /// Sends `job` to a standard queue, delivered no sooner than `delay` (SQS's `DelaySeconds`:
+    /// at most [`MAX_SEND_DELAY`], whole seconds). A fresh message: its receive count starts
+    /// again, which is how a job is handed back for a later delivery without using up one of its
+    /// deliveries. A FIFO queue takes no delay per message (SQS refuses it): use
+    /// [`Queue::change_visibility`] there.
+    pub async fn send_job_after(
+        &self,
+        queue_url: &str,
+        job: &Job,
+        delay: std::time::Duration,
+    ) -> Result<String, QueueError> {
+        let body = serde_json::to_string(job).map_err(QueueError::Encode)?;
+        let job_type = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(job.job_type())
+            .build()
+            .map_err(QueueError::Build)?;
+        let seconds = i32::try_from(delay.min(MAX_SEND_DELAY).as_secs()).unwrap_or(0);
+        let output = self
+            .client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .message_attributes(JOB_TYPE_ATTRIBUTE, job_type)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|err| QueueError::aws("SendMessage", classify(err)))?;
+        Ok(output.message_id.unwrap_or_default())
     }
 
     /// Sends `job` with another FIFO deduplication id than its first send (see

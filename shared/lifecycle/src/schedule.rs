@@ -136,7 +136,7 @@ pub async fn gate(
         return Ok(StartGate::Due);
     }
     if start_at - now <= PARK_AFTER {
-        return Err(JobError::Transient(format!(
+        return Err(JobError::transient(format!(
             "the job starts at {start_at}, not before"
         )));
     }

@@ -11,6 +11,7 @@ use graph_sim::{Knobs, Mutation, SimConfig, TenantSpec};
 use lifecycle::TenantId;
 use lifecycle::model::{LastSignIn, SyncRunStatus};
 use support::{Local, fast_settings, truth_memberships};
+use sync::Settings;
 
 fn tenant_id(local: &Local, index: usize) -> TenantId {
     TenantId::parse(&local.sim().tenants()[index].tenant_id).expect("tenant id")
@@ -780,15 +781,19 @@ async fn given_a_usage_report_throttled_for_minutes_when_the_sync_meets_it_then_
         .await
         .expect("the function answers");
 
-    // THEN the message is handed back, and stays away past the retry delay (1 s here): it comes
-    // back when Graph's wait has passed, not every retry delay until the deliveries run out
-    assert_eq!(
-        answer["batchItemFailures"][0]["itemIdentifier"],
-        serde_json::json!(messages[0].message_id)
-    );
+    // THEN the job is handed back as a fresh message (this one is done, so the wait uses up no
+    // delivery), and stays away past the retry delay (1 s here): it comes back when Graph's wait
+    // has passed, not every retry delay until the deliveries run out
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
+    local
+        .platform()
+        .queue
+        .delete(&local.queue_url, &messages[0].receipt_handle)
+        .await
+        .expect("deleted, as Lambda does after a success");
     assert!(
         local.receive(1, 3).await.is_empty(),
-        "the message came back before Retry-After"
+        "the job came back before Retry-After"
     );
     // AND the run is still syncing and says why and until when
     let waiting = local.run(&tenant, &run).await;
@@ -796,17 +801,19 @@ async fn given_a_usage_report_throttled_for_minutes_when_the_sync_meets_it_then_
     let reason = waiting.error.clone().unwrap_or_default();
     assert!(reason.contains("wait 420 s (Retry-After)"), "{reason}");
 
-    // WHEN Graph's window has passed (shortened now) and the message's visibility ends
+    // WHEN Graph's window has passed (shortened now) and the job comes back (sent here as SQS
+    // delivers the delayed copy after 420 s)
     local
         .sim()
         .update_knobs(tenant.as_str(), |k: &mut Knobs| k.throttle_window_ms = 1)
         .expect("knobs");
+    let job = lifecycle::model::Job::from_json(&messages[0].body).expect("the job");
     local
         .platform()
         .queue
-        .change_visibility(&local.queue_url, &messages[0].receipt_handle, 0)
+        .send_job(&local.queue_url, &job)
         .await
-        .expect("visible");
+        .expect("sent");
     local.drain().await;
 
     // THEN a later delivery finished the run, the waiting reason gone, the store equal to the
@@ -859,22 +866,98 @@ async fn given_one_runs_message_delivered_to_two_invocations_at_once_when_both_r
     assert_eq!(ended.status, SyncRunStatus::Ok, "{:?}", ended.error);
     assert_store_matches_truth(&local, 0).await;
 
-    // GIVEN a second run whose first delivery died holding the tenant's lease (for 2 s more)
+    // GIVEN a second run one of whose deliveries holds the tenant's lease for 4 s more (alive or
+    // dead: a live one would renew it)
     let second = local.request(&tenant, false).await;
-    let dead = format!("{second}/a-delivery-that-died");
+    let holder = format!("{second}/another-delivery");
     let held = local
         .platform()
         .store
-        .acquire_lease(&tenant, &dead, Duration::from_secs(2))
+        .acquire_lease(&tenant, &holder, Duration::from_secs(4))
         .await
         .expect("lease");
     assert!(matches!(held, lifecycle::LeaseOutcome::Acquired(_)));
 
-    // WHEN its message is delivered again (until the queue is empty)
-    local.drain().await;
+    // WHEN the run's message is delivered, and again each time it comes back, as Lambda does,
+    // until the run ends
+    let mut deliveries = Vec::new();
+    while local.run(&tenant, &second).await.status != SyncRunStatus::Ok && deliveries.len() < 10 {
+        let messages = local.receive(1, 10).await;
+        assert_eq!(messages.len(), 1, "the waiting copy came back");
+        deliveries.push(messages[0].receive_count());
+        local.deliver_as_lambda(messages).await;
+    }
 
-    // THEN the redelivery waited for the dead delivery's lease to expire and finished the run
+    // THEN the copy waited for the lease's end, not the wait delay (1 s): it came back once, after
+    // the lease expired, and carried the run on; each delivery was its message's first (the wait
+    // used up no delivery)
+    assert_eq!(
+        deliveries,
+        vec![1, 1],
+        "receive counts of the copy's deliveries"
+    );
     let ended = local.run(&tenant, &second).await;
     assert_eq!(ended.status, SyncRunStatus::Ok, "{:?}", ended.error);
+    assert_store_matches_truth(&local, 0).await;
+}
+
+#[tokio::test]
+async fn given_graph_asking_a_sync_to_wait_six_times_in_a_row_when_each_wait_is_handed_back_then_no_delivery_is_used_up_and_the_run_finishes()
+ {
+    // GIVEN a tenant whose Graph answers every request 429 with a Retry-After (1 s) longer than
+    // the sync's retry delay (none here) and than its invocation can wait (a 5 s budget leaves no
+    // time for Graph retries)
+    let settings = Settings {
+        retry_delay: Duration::ZERO,
+        budget: Duration::from_secs(5),
+        ..fast_settings()
+    };
+    let mut local = Local::start(SimConfig::single(40, 4), settings).await;
+    let tenant = local.connect(0).await.tenant_id;
+    local
+        .sim()
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| {
+            k.fail_rate_429 = 1.0;
+            k.retry_after_s = 1.0;
+        })
+        .expect("knobs");
+
+    // WHEN a sync is requested and its job meets that throttle six times in a row, each
+    // delivery handled as Lambda does (SQS counts every receive; five is the queue's limit)
+    let run = local.request(&tenant, false).await;
+    let mut receive_counts = Vec::new();
+    for round in 1..=6 {
+        let messages = local.receive(1, 10).await;
+        assert_eq!(messages.len(), 1, "round {round}: the job came back");
+        receive_counts.push(messages[0].receive_count());
+        local.deliver_as_lambda(messages).await;
+        // THEN after each the run still waits, saying why (it did not give up)
+        let waiting = local.run(&tenant, &run).await;
+        assert_eq!(
+            waiting.status,
+            SyncRunStatus::Syncing,
+            "round {round}: {waiting:?}"
+        );
+        let reason = waiting.error.unwrap_or_default();
+        assert!(reason.contains("(Retry-After)"), "round {round}: {reason}");
+    }
+    // AND the job came back each time as a fresh message: no delivery used up
+    assert_eq!(
+        receive_counts,
+        vec![1; 6],
+        "receive counts of the job's deliveries"
+    );
+
+    // WHEN Graph answers again
+    local
+        .sim()
+        .update_knobs(tenant.as_str(), |k: &mut Knobs| k.fail_rate_429 = 0.0)
+        .expect("knobs");
+    local.drain().await;
+
+    // THEN the run finished, the store equal to the tenant
+    let ended = local.run(&tenant, &run).await;
+    assert_eq!(ended.status, SyncRunStatus::Ok, "{:?}", ended.error);
+    assert_eq!(ended.error, None);
     assert_store_matches_truth(&local, 0).await;
 }

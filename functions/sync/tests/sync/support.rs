@@ -192,6 +192,30 @@ impl Local {
         response
     }
 
+    /// Invokes the function with `messages` as Lambda's event source does, to the letter: the
+    /// ones not reported failed are deleted, the failed ones left as the function hid them (no
+    /// early redelivery: SQS counts each receive, as it would in AWS).
+    pub async fn deliver_as_lambda(&mut self, messages: Vec<lifecycle::ReceivedMessage>) -> Value {
+        self.invocations += 1;
+        let response = Box::pin(self.app.handle(sqs_event(&messages)))
+            .await
+            .expect("the function answers");
+        let failed: BTreeSet<String> = response["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+            .collect();
+        for message in messages.iter().filter(|m| !failed.contains(&m.message_id)) {
+            self.platform()
+                .queue
+                .delete(&self.queue_url, &message.receipt_handle)
+                .await
+                .expect("delete");
+        }
+        response
+    }
+
     /// Delivers messages one at a time until the queue stays empty for `idle`.
     pub async fn drain(&mut self) {
         let mut idle_rounds = 0;

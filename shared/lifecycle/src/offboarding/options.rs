@@ -181,7 +181,7 @@ pub async fn read(
     let mut found = Found::default();
     for collection in collections {
         let Some(outcome) = outcomes.next() else {
-            return Err(JobError::Transient("the $batch answer lacks a step".into()));
+            return Err(JobError::transient("the $batch answer lacks a step"));
         };
         let listing = match outcome.result {
             Ok(response) => {
@@ -203,7 +203,7 @@ pub async fn read(
     }
     if job.automatic_reply.is_some() {
         let Some(outcome) = outcomes.next() else {
-            return Err(JobError::Transient("the $batch answer lacks a step".into()));
+            return Err(JobError::transient("the $batch answer lacks a step"));
         };
         found.reply = Some(match outcome.result {
             Ok(response) => ReplyState::Read {
@@ -225,13 +225,13 @@ pub fn refusal(error: GraphError, permission: &str) -> Result<(String, Option<St
     let request_id = error.request_id().map(str::to_owned);
     let forbidden = error.status() == Some(403);
     match JobError::from(error) {
-        JobError::Permanent(reason) if forbidden => Ok((
+        JobError::Permanent { reason, .. } if forbidden => Ok((
             format!(
                 "{reason}; this needs the application permission {permission} (see the connection test)"
             ),
             request_id,
         )),
-        JobError::Permanent(reason) => Ok((reason, request_id)),
+        JobError::Permanent { reason, .. } => Ok((reason, request_id)),
         other => Err(other),
     }
 }
@@ -436,7 +436,7 @@ pub async fn list(
         )])
         .await?;
     let Some(outcome) = outcomes.pop() else {
-        return Err(JobError::Transient("the $batch answer is empty".into()));
+        return Err(JobError::transient("the $batch answer is empty"));
     };
     Ok(match outcome.result {
         Ok(response) => {
@@ -521,7 +521,7 @@ pub async fn set_reply(
         .await?
         .into_iter();
     let (Some(set), Some(read)) = (outcomes.next(), outcomes.next()) else {
-        return Err(JobError::Transient("the $batch answer lacks a step".into()));
+        return Err(JobError::transient("the $batch answer lacks a step"));
     };
     let written = match set.result {
         Ok(response) => Ok(response.request_id),

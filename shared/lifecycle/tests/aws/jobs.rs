@@ -28,6 +28,8 @@ struct Worker {
     remove_tenant_while_running: Option<Platform>,
     /// How long each job takes besides its writes.
     takes: Option<std::time::Duration>,
+    /// After the first step, hands the job back with this error instead of finishing it.
+    hand_back_after_first_step: Option<JobError>,
 }
 
 impl JobHandler for Worker {
@@ -48,7 +50,10 @@ impl JobHandler for Worker {
                     remove(platform, &job.tenant_id).await;
                 }
                 if self.fail_once_after_first_step {
-                    return Err(JobError::Transient("Graph answered 503".into()));
+                    return Err(JobError::transient("Graph answered 503"));
+                }
+                if let Some(error) = &self.hand_back_after_first_step {
+                    return Err(error.clone());
                 }
             }
             progress.step(step("second")).await?;
@@ -899,4 +904,141 @@ async fn given_a_standard_queue_batch_when_time_runs_short_after_its_first_job_t
     assert_eq!(again[0].receive_count(), 1);
     let sent: Job = serde_json::from_str(&again[0].body).expect("a job");
     assert_eq!(sent.job_id, jobs[1].job_id);
+}
+
+/// A standard queue "jobs" in `local`'s moto, and a platform whose offboarding jobs go there.
+async fn standard_queue(local: &super::Local) -> (String, Platform) {
+    let queue_url = local
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name("jobs")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let mut config = config();
+    config.offboarding_queue_url = queue_url.clone();
+    let platform = Platform::new(config, &local._moto.sdk_config().await).expect("platform");
+    (queue_url, platform)
+}
+
+#[tokio::test]
+async fn given_a_job_on_its_last_delivery_when_graph_asks_it_to_wait_longer_than_the_invocation_can_then_it_is_handed_back_fresh_not_failed()
+ {
+    let (local, _) = platform().await;
+    let (queue_url, platform) = standard_queue(&local).await;
+    // GIVEN a connected tenant's job on a standard queue, on its 5th delivery (the last before
+    // its dead-letter queue), whose worker meets a 429 with Retry-After: 90 s after a first step
+    let tenant = connection(&tenant(26));
+    platform.connect_tenant(&tenant).await.expect("connected");
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    let worker = Worker {
+        hand_back_after_first_step: Some(JobError::Transient {
+            reason: "throttled by Microsoft Graph (retry after 90s)".into(),
+            retry_after: Some(std::time::Duration::from_secs(90)),
+            source: None,
+        }),
+        ..Worker::default()
+    };
+
+    // WHEN it runs
+    let response = run_sqs_jobs(
+        &platform,
+        event_delivered("jobs", &[body], lifecycle::MAX_DELIVERIES),
+        &worker,
+    )
+    .await;
+
+    // THEN it is not failed: the message is done and the job waits on the queue as a fresh
+    // message (delayed, so not visible yet), its record still running and saying why
+    assert!(
+        failed_ids(&response).is_empty(),
+        "{:?}",
+        failed_ids(&response)
+    );
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Running, "{record:?}");
+    assert!(
+        record
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("retry after 90s"),
+        "{record:?}"
+    );
+    assert!(worker.abandoned.lock().expect("lock").is_empty());
+    let attributes = platform
+        .queue
+        .client()
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("attributes");
+    let delayed = attributes
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        })
+        .cloned();
+    assert_eq!(delayed.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn given_a_worker_that_hands_its_job_back_when_it_runs_then_the_job_comes_back_fresh_and_resumes_after_its_done_steps()
+ {
+    let (local, _) = platform().await;
+    let (queue_url, platform) = standard_queue(&local).await;
+    // GIVEN a connected tenant's job on a standard queue, on its 5th delivery, whose worker
+    // stops after a first step and hands the job back for its next part (as a resumable job
+    // does), at once
+    let tenant = connection(&tenant(27));
+    platform.connect_tenant(&tenant).await.expect("connected");
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    let worker = Worker {
+        hand_back_after_first_step: Some(JobError::later(
+            "the next part runs in a fresh invocation",
+            std::time::Duration::ZERO,
+        )),
+        ..Worker::default()
+    };
+
+    // WHEN it runs, and then its job comes back
+    let response = run_sqs_jobs(
+        &platform,
+        event_delivered("jobs", &[body], lifecycle::MAX_DELIVERIES),
+        &worker,
+    )
+    .await;
+    assert!(
+        failed_ids(&response).is_empty(),
+        "{:?}",
+        failed_ids(&response)
+    );
+    let again = platform
+        .queue
+        .receive(&queue_url, 10, 1, 30)
+        .await
+        .expect("receive");
+
+    // THEN it came back as a fresh message (its first receive) and, run again, resumes after its
+    // done step and finishes
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].receive_count(), 1);
+    let resumed = Worker::default();
+    let response = run_sqs_jobs(
+        &platform,
+        event_delivered("jobs", &[again[0].body.clone()], 1),
+        &resumed,
+    )
+    .await;
+    assert!(failed_ids(&response).is_empty());
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+    assert_eq!(record.error, None);
 }
