@@ -75,9 +75,10 @@ pub(crate) async fn handle_batch(
     for message in event.records {
         let message_id = message.message_id.clone().unwrap_or_default();
         let span = tracing::info_span!("sync_job", message_id = %message_id);
+        // Boxed: a debug build's poll frames of the sync are large, and a test thread's stack
+        // (2 MiB) is where the crash matrix polls them.
         if let Err(Redeliver { reason, after }) =
-            handle_message(platform, settings, &message, &mut reports)
-                .instrument(span)
+            Box::pin(handle_message(platform, settings, &message, &mut reports).instrument(span))
                 .await
         {
             let after = after.unwrap_or(settings.retry_delay);
@@ -208,7 +209,7 @@ async fn handle_message(
         }
     };
     let run_id = run.id.clone();
-    let result = run_sync(
+    let result = Box::pin(run_sync(
         platform,
         settings,
         &job,
@@ -217,7 +218,7 @@ async fn handle_message(
         (run_key, run),
         &lease,
         reports,
-    )
+    ))
     .await;
     // Whoever notices a removal last cleans up: the run's writes have all been made, so a
     // removal that ran meanwhile is finished here for them (BatchWriteItem has no conditions).
@@ -498,7 +499,7 @@ async fn run_sync(
         settings,
     )
     .with_sync_settings(sync_settings);
-    let outcome = engine.execute(sync.resume.as_ref(), full).await;
+    let outcome = Box::pin(engine.execute(sync.resume.as_ref(), full)).await;
     let report = engine.report().clone();
     reports.push(report.clone());
     tracing::info!(
