@@ -7,14 +7,15 @@
 
 use std::collections::HashMap;
 
-use graph::{BatchRequest, GraphError, Method, TenantGraph};
-use serde::Deserialize;
+use graph::{BatchRequest, BatchResponse, DirectoryObject, GraphError, TenantGraph};
 
 use crate::account::{AccountState, Removal};
-use graph::encode_segment;
 
-/// Graph's largest page for these lists.
-const PAGE: u32 = 999;
+/// The steps of the first `$batch`.
+const MANAGER: &str = "manager";
+const DIRECT_REPORTS: &str = "directReports";
+const OWNED_OBJECTS: &str = "ownedObjects";
+const ROLES: &str = "roles";
 
 /// What the pre-flight found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,138 +33,102 @@ pub struct Preflight {
     pub request_ids: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct Page {
-    #[serde(default)]
-    value: Vec<Object>,
-}
-
-#[derive(Deserialize)]
-struct Object {
-    #[serde(rename = "@odata.type", default)]
-    odata_type: Option<String>,
-    id: String,
-    #[serde(rename = "displayName", default)]
-    display_name: Option<String>,
-    #[serde(rename = "userPrincipalName", default)]
-    user_principal_name: Option<String>,
-}
-
-impl Object {
-    fn person(&self) -> String {
-        match (&self.display_name, &self.user_principal_name) {
-            (Some(name), Some(upn)) => format!("{name} <{upn}>"),
-            (None, Some(upn)) => upn.clone(),
-            (Some(name), None) => name.clone(),
-            (None, None) => self.id.clone(),
+impl Preflight {
+    /// A step's answer, its request-id kept; `None` when Graph refused the read for good (named
+    /// in `unread` as `what`). A transient failure is returned.
+    fn answer(
+        &mut self,
+        answer: Result<BatchResponse, GraphError>,
+        what: &str,
+    ) -> Result<Option<BatchResponse>, GraphError> {
+        match answer {
+            Ok(response) => {
+                self.request_ids.extend(response.request_id.clone());
+                Ok(Some(response))
+            }
+            Err(error) if error.is_retryable() => Err(error),
+            Err(error) => {
+                self.unread.push(format!("{what}: {error}"));
+                Ok(None)
+            }
         }
     }
+}
 
-    fn name(&self) -> String {
-        self.display_name.clone().unwrap_or_else(|| self.id.clone())
+/// "Name <upn>", or whichever of the two Graph gave, or the id.
+fn person(object: &DirectoryObject) -> String {
+    match (&object.display_name, &object.user_principal_name) {
+        (Some(name), Some(upn)) => format!("{name} <{upn}>"),
+        (None, Some(upn)) => upn.clone(),
+        (Some(name), None) => name.clone(),
+        (None, None) => object.id.clone(),
     }
+}
+
+/// The display name, or the id.
+fn name(object: &DirectoryObject) -> String {
+    object
+        .display_name
+        .clone()
+        .unwrap_or_else(|| object.id.clone())
 }
 
 /// Reads the pre-flight of the account `id`. A read Graph refuses for good is named in `unread`;
 /// a transient failure is returned (the delivery is retried).
 pub async fn read(graph: &TenantGraph, id: &str) -> Result<Preflight, GraphError> {
-    let key = encode_segment(id);
-    let person = "id,displayName,userPrincipalName";
-    let requests = vec![
-        BatchRequest::new(
-            "manager",
-            Method::GET,
-            format!("/users/{key}/manager?$select={person}"),
-        ),
-        BatchRequest::new(
-            "directReports",
-            Method::GET,
-            format!("/users/{key}/directReports?$select={person}&$top={PAGE}"),
-        ),
-        BatchRequest::new(
-            "ownedObjects",
-            Method::GET,
-            format!("/users/{key}/ownedObjects?$select=id,displayName&$top={PAGE}"),
-        ),
-        BatchRequest::new(
-            "roles",
-            Method::GET,
-            format!(
-                "/users/{key}/memberOf/microsoft.graph.directoryRole?$select=id,displayName,roleTemplateId&$top={PAGE}"
-            ),
-        ),
-    ];
+    let mut answers = graph
+        .look_up(vec![
+            BatchRequest::get_manager(MANAGER, id, DirectoryObject::SELECT_PERSON),
+            BatchRequest::list_direct_reports(DIRECT_REPORTS, id),
+            BatchRequest::list_owned_objects(OWNED_OBJECTS, id),
+            BatchRequest::list_directory_roles(ROLES, id),
+        ])
+        .await?;
     let mut found = Preflight::default();
-    let mut owned = Vec::new();
-    for outcome in graph.batch(requests).await? {
-        let response = match outcome.result {
-            Ok(response) => response,
-            Err(error) if outcome.id == "manager" && error.is_not_found() => continue,
-            Err(error) if error.is_retryable() => return Err(error),
-            Err(error) => {
-                found.unread.push(format!("{}: {error}", outcome.id));
-                continue;
-            }
-        };
-        found.request_ids.extend(response.request_id.clone());
-        match outcome.id.as_str() {
-            "manager" => found.manager = Some(response.json::<Object>()?.person()),
-            "directReports" => {
-                found.direct_reports = response
-                    .json::<Page>()?
-                    .value
-                    .iter()
-                    .map(Object::person)
-                    .collect();
-            }
-            "ownedObjects" => {
-                owned = response
-                    .json::<Page>()?
-                    .value
-                    .into_iter()
-                    .filter(|o| o.odata_type.as_deref() == Some("#microsoft.graph.group"))
-                    .collect();
-            }
-            _ => {
-                found.admin_roles = response
-                    .json::<Page>()?
-                    .value
-                    .iter()
-                    .map(Object::name)
-                    .collect();
+    match answers.take(MANAGER) {
+        // No manager is an answer, not a refusal.
+        Err(error) if error.is_not_found() => {}
+        manager => {
+            if let Some(response) = found.answer(manager, MANAGER)? {
+                found.manager = Some(person(&response.json()?));
             }
         }
+    }
+    if let Some(response) = found.answer(answers.take(DIRECT_REPORTS), DIRECT_REPORTS)? {
+        found.direct_reports = response
+            .items::<DirectoryObject>()?
+            .iter()
+            .map(person)
+            .collect();
+    }
+    let mut owned = Vec::new();
+    if let Some(response) = found.answer(answers.take(OWNED_OBJECTS), OWNED_OBJECTS)? {
+        owned = response.items::<DirectoryObject>()?;
+        owned.retain(DirectoryObject::is_group);
+    }
+    if let Some(response) = found.answer(answers.take(ROLES), ROLES)? {
+        found.admin_roles = response
+            .items::<DirectoryObject>()?
+            .iter()
+            .map(name)
+            .collect();
     }
     if owned.is_empty() {
         return Ok(found);
     }
-    let requests = owned
+    let steps = owned
         .iter()
         .enumerate()
-        .map(|(n, group)| {
-            BatchRequest::new(
-                n.to_string(),
-                Method::GET,
-                format!(
-                    "/groups/{}/owners?$select=id&$top={PAGE}",
-                    encode_segment(&group.id)
-                ),
-            )
-        })
+        .map(|(n, group)| BatchRequest::list_group_owners(n.to_string(), &group.id))
         .collect();
-    for (group, outcome) in owned.iter().zip(graph.batch(requests).await?) {
-        match outcome.result {
-            Ok(response) => {
-                found.request_ids.extend(response.request_id.clone());
-                let owners = response.json::<Page>()?.value;
-                if owners.iter().all(|o| o.id.eq_ignore_ascii_case(id)) {
-                    found.sole_owner_of.push(group.name());
-                }
+    let mut answers = graph.look_up(steps).await?;
+    for (n, group) in owned.iter().enumerate() {
+        let what = format!("owners of {}", name(group));
+        if let Some(response) = found.answer(answers.take(&n.to_string()), &what)? {
+            let owners = response.items::<DirectoryObject>()?;
+            if owners.iter().all(|o| o.id.eq_ignore_ascii_case(id)) {
+                found.sole_owner_of.push(name(group));
             }
-            Err(error) if error.is_retryable() => return Err(error),
-            Err(error) => found
-                .unread
-                .push(format!("owners of {}: {error}", group.name())),
         }
     }
     found.request_ids.dedup();

@@ -125,6 +125,19 @@ impl BatchRequest {
         .with_body(to_value(&body))
     }
 
+    /// PUT /users/{id}/manager/$ref; `manager_url` from [`GraphClient::directory_object_url`](crate::GraphClient::directory_object_url).
+    pub fn set_manager(id: impl Into<String>, user_id: &str, manager_url: String) -> Self {
+        let body = MemberRef {
+            odata_id: manager_url,
+        };
+        BatchRequest::new(
+            id,
+            Method::PUT,
+            format!("{}/manager/$ref", user_path(user_id)),
+        )
+        .with_body(to_value(&body))
+    }
+
     /// DELETE /groups/{id}/members/{id}/$ref.
     pub fn remove_group_member(id: impl Into<String>, group_id: &str, object_id: &str) -> Self {
         BatchRequest::new(id, Method::DELETE, member_path(group_id, object_id))

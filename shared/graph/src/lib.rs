@@ -55,13 +55,13 @@ pub use config::{ConfigError, GraphConfig};
 pub use delta::{DeltaEvent, DeltaPage, GroupChange, MemberChange, RemovedReason, UserChange};
 pub use error::{ErrorDetail, GraphError};
 pub use groups::{GroupPatch, MAX_OWNERS_ON_CREATE, NewGroup};
-pub use lookup::{BatchAnswers, MEMBER_OF_PAGE};
+pub use lookup::{BatchAnswers, MEMBER_OF_PAGE, RELATION_PAGE};
 pub use metrics::GraphMetrics;
 pub use models::{
-    AssignedLicense, DelegatedAdminCustomer, DeletedUser, DirectoryObjectRef, Domain, Group,
-    GroupKind, LicenseAssignmentState, LicenseDetails, LicenseUnitsDetail, MailboxUsagePeriod,
-    MailboxUsageReport, MailboxUsageRow, Organization, ServicePlanInfo, SignInActivity,
-    SubscribedSku, User, VerifiedDomain,
+    AssignedLicense, DelegatedAdminCustomer, DeletedUser, DirectoryObject, DirectoryObjectRef,
+    Domain, Group, GroupKind, LicenseAssignmentState, LicenseDetails, LicenseUnitsDetail,
+    MailboxUsagePeriod, MailboxUsageReport, MailboxUsageRow, Organization, ServicePlanInfo,
+    SignInActivity, SubscribedSku, User, VerifiedDomain,
 };
 pub use paging::Page;
 pub use retry::{RetryPolicy, parse_retry_after};

@@ -1,5 +1,6 @@
 //! Look-ups as `$batch` steps, and their answers by step id: an account, a deleted account, a
-//! group, an account's groups (`memberOf`), the verified domains and the subscribed SKUs. The
+//! group, an account's groups (`memberOf`), its manager, direct reports, owned objects and
+//! directory roles, a group's owners, the verified domains and the subscribed SKUs. The
 //! lifecycle jobs read what they need in one round trip with these, so no function crate writes a
 //! Graph path, a `$select`, a percent-encoding or a page's wire form.
 
@@ -12,12 +13,16 @@ use serde::de::DeserializeOwned;
 use crate::batch::{BatchOutcome, BatchRequest, BatchResponse};
 use crate::client::TenantGraph;
 use crate::error::{ErrorDetail, GraphError};
-use crate::models::{Domain, Group, SubscribedSku};
+use crate::models::{DirectoryObject, Domain, Group, SubscribedSku};
 use crate::paging::{Page, unchanged};
 use crate::url_path::encode_segment;
 
 /// Graph's largest page for `memberOf` [learn: graph/api/user-list-memberof].
 pub const MEMBER_OF_PAGE: u32 = 999;
+
+/// Graph's largest page for an account's relation lists (`directReports`, `ownedObjects`,
+/// `memberOf/microsoft.graph.directoryRole`) and a group's `owners` [learn: graph/paging].
+pub const RELATION_PAGE: u32 = 999;
 
 impl BatchRequest {
     /// `GET /users/{key}?$select=…`: an account by object id or UPN (404 when there is none).
@@ -69,6 +74,40 @@ impl BatchRequest {
         )
     }
 
+    /// The first page of the people reporting to the account ([`DirectoryObject::SELECT_PERSON`]).
+    pub fn list_direct_reports(id: impl Into<String>, key: &str) -> Self {
+        Self::relation(id, key, "directReports", DirectoryObject::SELECT_PERSON)
+    }
+
+    /// The first page of the objects the account owns ([`DirectoryObject::SELECT_NAMED`]); the
+    /// groups among them are [`DirectoryObject::is_group`].
+    pub fn list_owned_objects(id: impl Into<String>, key: &str) -> Self {
+        Self::relation(id, key, "ownedObjects", DirectoryObject::SELECT_NAMED)
+    }
+
+    /// The first page of the directory (admin) roles the account holds
+    /// ([`DirectoryObject::SELECT_NAMED`]).
+    pub fn list_directory_roles(id: impl Into<String>, key: &str) -> Self {
+        Self::relation(
+            id,
+            key,
+            "memberOf/microsoft.graph.directoryRole",
+            DirectoryObject::SELECT_NAMED,
+        )
+    }
+
+    /// The first page of a group's owners, by id ([`DirectoryObject::SELECT_ID`]).
+    pub fn list_group_owners(id: impl Into<String>, group_id: &str) -> Self {
+        Self::get(
+            id,
+            format!(
+                "/groups/{}/owners?$select={}&$top={RELATION_PAGE}",
+                encode_segment(group_id),
+                DirectoryObject::SELECT_ID
+            ),
+        )
+    }
+
     /// The tenant's domains ([`Domain::SELECT`]).
     pub fn list_domains(id: impl Into<String>) -> Self {
         Self::get(id, format!("/domains?$select={}", Domain::SELECT))
@@ -79,6 +118,17 @@ impl BatchRequest {
         Self::get(
             id,
             format!("/subscribedSkus?$select={}", SubscribedSku::SELECT),
+        )
+    }
+
+    /// `GET /users/{key}/{relation}?$select=…&$top=…`: the first page of a relation list.
+    fn relation(id: impl Into<String>, key: &str, relation: &str, select: &str) -> Self {
+        Self::get(
+            id,
+            format!(
+                "/users/{}/{relation}?$select={select}&$top={RELATION_PAGE}",
+                encode_segment(key)
+            ),
         )
     }
 
@@ -94,6 +144,13 @@ struct Collection<T> {
     value: Vec<T>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
+}
+
+impl BatchResponse {
+    /// The items of a one-page collection answer (domains, SKUs, an account's relation lists).
+    pub fn items<T: DeserializeOwned>(&self) -> Result<Vec<T>, GraphError> {
+        Ok(self.json::<Collection<T>>()?.value)
+    }
 }
 
 /// One directory object of a `memberOf` answer: kept only when it is a group (an account is also
@@ -160,7 +217,7 @@ impl BatchAnswers {
 
     /// The items of a one-page collection step (domains, SKUs).
     pub fn list<T: DeserializeOwned>(&mut self, id: &str) -> Result<Vec<T>, GraphError> {
-        Ok(self.take(id)?.json::<Collection<T>>()?.value)
+        self.take(id)?.items()
     }
 
     /// The groups of a [`BatchRequest::list_member_of`] step (other directory objects left out),
@@ -214,6 +271,13 @@ mod tests {
         assert_eq!(step.url, "/users/..%2Fx%3Fy/memberOf?$select=id&$top=999");
         let step = BatchRequest::get_group("g", "..", "id");
         assert_eq!(step.url, "/groups/%2E%2E?$select=id");
+        let step = BatchRequest::list_directory_roles("r", "a/b");
+        assert_eq!(
+            step.url,
+            "/users/a%2Fb/memberOf/microsoft.graph.directoryRole?$select=id,displayName&$top=999"
+        );
+        let step = BatchRequest::list_group_owners("o", "g?x");
+        assert_eq!(step.url, "/groups/g%3Fx/owners?$select=id&$top=999");
     }
 
     #[test]

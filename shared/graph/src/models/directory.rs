@@ -34,6 +34,40 @@ impl DirectoryObjectRef {
     }
 }
 
+/// A directory object of an account's relation lists (manager, direct reports, owned objects,
+/// directory roles, a group's owners): its type, id and the names Graph was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryObject {
+    /// E.g. `#microsoft.graph.user`, `#microsoft.graph.group`, `#microsoft.graph.directoryRole`.
+    #[serde(
+        rename = "@odata.type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub odata_type: Option<String>,
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Only on users, and only where selected ([`DirectoryObject::SELECT_PERSON`]).
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+}
+
+impl DirectoryObject {
+    /// The `$select` for a person (manager, direct report).
+    pub const SELECT_PERSON: &'static str = "id,displayName,userPrincipalName";
+    /// The `$select` for any named object (owned objects, directory roles).
+    pub const SELECT_NAMED: &'static str = "id,displayName";
+    /// The `$select` for an object's id alone (a group's owners).
+    pub const SELECT_ID: &'static str = "id";
+
+    /// Whether the object is a group.
+    pub fn is_group(&self) -> bool {
+        self.odata_type.as_deref() == Some("#microsoft.graph.group")
+    }
+}
+
 /// A domain of the tenant (`microsoft.graph.domain`); `id` is the domain name.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

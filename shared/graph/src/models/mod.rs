@@ -9,7 +9,8 @@ mod report;
 mod user;
 
 pub use directory::{
-    DelegatedAdminCustomer, DeletedUser, DirectoryObjectRef, Domain, Organization, VerifiedDomain,
+    DelegatedAdminCustomer, DeletedUser, DirectoryObject, DirectoryObjectRef, Domain, Organization,
+    VerifiedDomain,
 };
 pub use group::{Group, GroupKind};
 pub use license::{

@@ -251,20 +251,16 @@ pub async fn read_deleted(
 /// restore: `None` when it has none, or when Graph refuses the read for good (the snapshot then
 /// names no manager).
 pub async fn manager_id(graph: &TenantGraph, id: &str) -> Result<Option<String>, GraphError> {
-    #[derive(serde::Deserialize)]
-    struct Object {
-        id: String,
-    }
-    let request = BatchRequest::new(
-        "manager",
-        graph::Method::GET,
-        format!("/users/{}/manager?$select=id", graph::encode_segment(id)),
-    );
-    let Some(outcome) = graph.batch(vec![request]).await?.pop() else {
-        return Ok(None);
-    };
-    match outcome.result {
-        Ok(response) => Ok(Some(response.json::<Object>()?.id)),
+    const MANAGER: &str = "manager";
+    let mut answers = graph
+        .look_up(vec![BatchRequest::get_manager(
+            MANAGER,
+            id,
+            graph::DirectoryObject::SELECT_ID,
+        )])
+        .await?;
+    match answers.take(MANAGER) {
+        Ok(response) => Ok(Some(response.json::<graph::DirectoryObjectRef>()?.id)),
         Err(error) if error.is_retryable() => Err(error),
         Err(error) => {
             if !error.is_not_found() {

@@ -24,7 +24,6 @@ use thiserror::Error;
 use super::account::{self, AccountState, Found};
 use super::options::{self, ReplyState, ReplyWrite};
 use super::stored::store_observed;
-use graph::encode_segment;
 
 /// Step names of a restore.
 pub const UNDELETE: &str = "undelete";
@@ -589,14 +588,11 @@ impl Plan {
             });
         }
         if let Some(manager) = &self.manager {
-            let request = BatchRequest::new(
+            let request = BatchRequest::set_manager(
                 SET_MANAGER,
-                graph::Method::PUT,
-                format!("/users/{}/manager/$ref", encode_segment(&state.id)),
-            )
-            .with_body(serde_json::json!({
-                "@odata.id": graph.client().directory_object_url(manager)
-            }));
+                &state.id,
+                graph.client().directory_object_url(manager),
+            );
             let outcome = graph.batch(vec![request]).await?.pop();
             written.manager = Some(match outcome.map(|o| o.result) {
                 Some(Ok(response)) => Ok(response.request_id),
