@@ -1,4 +1,6 @@
-//! The one retry policy every Graph and token request goes through.
+//! The one retry policy every Graph and token request goes through, and the project's one
+//! backoff: the store's retry of DynamoDB's unprocessed batch items uses [`RetryPolicy`] too (this
+//! crate knows nothing of AWS; the policy is plain numbers).
 //!
 //! Microsoft's guidance [learn: graph/throttling]: on 429 (and 503) wait `Retry-After` when it is
 //! given; otherwise back off exponentially. We use "full jitter" (a uniform delay between zero

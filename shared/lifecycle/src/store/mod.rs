@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use futures::Stream;
+use graph::RetryPolicy;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
@@ -40,10 +41,15 @@ pub use tenant_removal::Deleted;
 const BATCH_SIZE: usize = 25;
 /// Keys per BatchGetItem request (the DynamoDB limit).
 const BATCH_GET_SIZE: usize = 100;
-/// BatchWriteItem attempts for one chunk before its unprocessed items are reported as an error.
-const BATCH_ATTEMPTS: u32 = 8;
-const BACKOFF_BASE: Duration = Duration::from_millis(50);
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// The retry of a batch request's unprocessed items: 8 attempts per chunk before they are
+/// reported as an error, with the project's one backoff ([`RetryPolicy::backoff`]: full jitter,
+/// from 0.1 s doubling up to 5 s; at most about 11 s of waits per chunk).
+const BATCH_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    deadline: Duration::from_secs(60),
+    base_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(5),
+};
 /// A lease item outlives its expiry by this much before DynamoDB's TTL removes it.
 const LEASE_CLEANUP_GRACE: chrono::Duration = chrono::Duration::hours(1);
 
@@ -745,14 +751,14 @@ impl Store {
                 .collect();
             let mut attempt = 0;
             while !pending.is_empty() {
-                if attempt == BATCH_ATTEMPTS {
+                if attempt == BATCH_RETRY.max_attempts {
                     return Err(StoreError::Unprocessed {
                         count: pending.len(),
-                        attempts: BATCH_ATTEMPTS,
+                        attempts: BATCH_RETRY.max_attempts,
                     });
                 }
                 if attempt > 0 {
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(BATCH_RETRY.backoff(attempt)).await;
                 }
                 attempt += 1;
                 let mut request = KeysAndAttributes::builder()
@@ -831,9 +837,9 @@ impl Store {
         }
         let count = by_key.len();
         let mut pending: Vec<WriteRequest> = by_key.into_values().collect();
-        for attempt in 0..BATCH_ATTEMPTS {
+        for attempt in 0..BATCH_RETRY.max_attempts {
             if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(BATCH_RETRY.backoff(attempt)).await;
             }
             let output = self
                 .client
@@ -857,7 +863,7 @@ impl Store {
         }
         Err(StoreError::Unprocessed {
             count: pending.len(),
-            attempts: BATCH_ATTEMPTS,
+            attempts: BATCH_RETRY.max_attempts,
         })
     }
 
@@ -1117,15 +1123,6 @@ impl Store {
     }
 }
 
-/// Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)].
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(2u32.saturating_pow(attempt))
-        .min(BACKOFF_CAP);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(fastrand::u64(0..=millis))
-}
-
 fn build_failure(err: aws_sdk_dynamodb::error::BuildError) -> AwsFailure {
     AwsFailure {
         code: None,
@@ -1158,7 +1155,7 @@ mod tests {
     #[test]
     fn given_attempts_when_backing_off_then_the_wait_never_exceeds_the_cap() {
         for attempt in 0..40 {
-            assert!(backoff(attempt) <= BACKOFF_CAP);
+            assert!(BATCH_RETRY.backoff(attempt) <= BATCH_RETRY.max_delay);
         }
     }
 }
