@@ -4,7 +4,9 @@
 //! call off at either moment as a crash of the function would.
 //!
 //! Production code is untouched: the crash-matrix tests wrap a function's [`SdkConfig`] with
-//! [`with_faults`] when they build it. A cut-off call fails with a connector error of no known
+//! [`with_faults`] when they build it. The race tests' interleavings ([`crate::hook::before`]) go
+//! through the same connector: a hook may also run a future of the test's choosing before a call
+//! is sent ([`AwsFaultHook::interleave`]). A cut-off call fails with a connector error of no known
 //! kind, which the SDK does not retry. The hook may also answer a call itself, unsent, with one
 //! of the failures AWS answers under load ([`ServiceFault`]: throttling, internal errors,
 //! EventBridge's per-entry failures), which the SDK and the code under test handle as they would
@@ -21,6 +23,8 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use serde_json::json;
+
+use crate::hook::{Interleaving, Request};
 
 /// One AWS request as the hook sees it.
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +156,11 @@ pub trait AwsFaultHook: Send + Sync + std::fmt::Debug {
     fn before(&self, call: &AwsCall<'_>) -> Result<AfterAnswer, String>;
     /// After moto answered a call marked [`AfterAnswer::Interrupt`]: the reason the caller sees.
     fn interrupt_after(&self, call: &AwsCall<'_>) -> String;
+    /// Before a call [`Self::before`] let through is sent: a future to run to its end first (a
+    /// race test's interleaving), or `None` to send it at once.
+    fn interleave(&self, _request: &Request) -> Option<Interleaving> {
+        None
+    }
 }
 
 /// `sdk` with every request passed by `hook` first.
@@ -223,20 +232,43 @@ impl HttpConnector for Faulty {
         if let AfterAnswer::Refuse(fault) = after {
             return HttpConnectorFuture::ready(Ok(fault.response()));
         }
-        let answer = self.inner.call(request);
-        if after == AfterAnswer::Deliver {
-            return answer;
+        let interleaving = self.hook.interleave(&seen(&request));
+        if interleaving.is_none() && after == AfterAnswer::Deliver {
+            return self.inner.call(request);
         }
+        let inner = self.inner.clone();
         let hook = self.hook.clone();
         HttpConnectorFuture::new(async move {
-            let response = answer.await?;
-            drop(response);
+            if let Some(interleaving) = interleaving {
+                interleaving.await;
+            }
+            let answer = inner.call(request).await;
+            if after == AfterAnswer::Deliver {
+                return answer;
+            }
+            drop(answer?);
             let call = AwsCall {
                 operation: &operation,
                 write: is_write(&operation),
             };
             Err(interrupted(hook.interrupt_after(&call)))
         })
+    }
+}
+
+/// The request as a hook's interleaving sees it: its raw target and its body as text.
+fn seen(request: &HttpRequest) -> Request {
+    Request {
+        target: request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .to_owned(),
+        body: request
+            .body()
+            .bytes()
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .unwrap_or_default(),
     }
 }
 

@@ -12,11 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
-    http_client_fn,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+
+use crate::faults::{AfterAnswer, AwsCall, AwsFaultHook, with_faults};
 
 /// What a hook sees of a request: the JSON protocols' target (`DynamoDB_20120810.PutItem`,
 /// `secretsmanager.CreateSecret`, `AmazonSQS.SendMessage`) and the body as text.
@@ -33,52 +30,33 @@ pub type Interleaving = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub type Hook = Arc<dyn Fn(&Request) -> Option<Interleaving> + Send + Sync>;
 
 /// `sdk` with `hook` run before each of its requests (see the module documentation). The
-/// requests then go on through `sdk`'s own HTTP client (AWS's limits still apply).
+/// requests then go on through `sdk`'s own HTTP client (AWS's limits still apply). It is the
+/// fault layer's connector ([`with_faults`]) with a hook that lets every call through and only
+/// interleaves: one interception of the SDK's requests, two ways to use it.
 pub fn before(sdk: &SdkConfig, hook: Hook) -> SdkConfig {
-    let Some(inner) = sdk.http_client() else {
-        return sdk.clone();
-    };
-    let client: SharedHttpClient = http_client_fn(move |settings, components| {
-        SharedHttpConnector::new(Hooked {
-            inner: inner.http_connector(settings, components),
-            hook: hook.clone(),
-        })
-    });
-    sdk.to_builder().http_client(client).build()
+    with_faults(sdk, Arc::new(Interleaver(hook)))
 }
 
-struct Hooked {
-    inner: SharedHttpConnector,
-    hook: Hook,
-}
+/// A fault hook that never fails a call: it only runs the test's interleavings.
+struct Interleaver(Hook);
 
-impl std::fmt::Debug for Hooked {
+impl std::fmt::Debug for Interleaver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooked").finish_non_exhaustive()
+        f.debug_struct("Interleaver").finish_non_exhaustive()
     }
 }
 
-impl HttpConnector for Hooked {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let seen = Request {
-            target: request
-                .headers()
-                .get("x-amz-target")
-                .unwrap_or_default()
-                .to_owned(),
-            body: request
-                .body()
-                .bytes()
-                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-                .unwrap_or_default(),
-        };
-        let Some(interleaving) = (self.hook)(&seen) else {
-            return self.inner.call(request);
-        };
-        let inner = self.inner.clone();
-        HttpConnectorFuture::new(async move {
-            interleaving.await;
-            inner.call(request).await
-        })
+impl AwsFaultHook for Interleaver {
+    fn before(&self, _call: &AwsCall<'_>) -> Result<AfterAnswer, String> {
+        Ok(AfterAnswer::Deliver)
+    }
+
+    fn interrupt_after(&self, call: &AwsCall<'_>) -> String {
+        // Never asked: `before` delivers every answer.
+        format!("{} was not to be interrupted", call.operation)
+    }
+
+    fn interleave(&self, request: &Request) -> Option<Interleaving> {
+        (self.0)(request)
     }
 }
