@@ -1500,6 +1500,31 @@ async fn given_every_sync_message_delivered_to_two_invocations_at_once_when_kill
     report(&row);
 }
 
+/// Writes the job's record as the API does when the job is submitted, at `at`.
+async fn submit_at(world: &World, job: &Job, at: chrono::DateTime<chrono::Utc>) {
+    world
+        .platform
+        .store
+        .put_new(
+            &keys::job(&job.tenant_id, &job.job_id),
+            &JobRecord::queued(job, at),
+        )
+        .await
+        .expect("the record written at submission");
+}
+
+/// Sends the job to the onboarding queue and delivers what the queue holds.
+async fn deliver(world: &World, job: &Job) {
+    let queue = world.stack.queue_url("OnboardingQueue").expect("queue");
+    world
+        .platform
+        .queue
+        .send_job(queue, job)
+        .await
+        .expect("sent");
+    deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+}
+
 #[tokio::test]
 async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_newer_ran_then_it_is_refused_as_superseded_and_the_account_keeps_what_the_newer_asked()
  {
@@ -1525,17 +1550,8 @@ async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_
         (&older, submitted),
         (&newer, submitted + chrono::Duration::seconds(1)),
     ] {
-        world
-            .platform
-            .store
-            .put_new(
-                &keys::job(&job.tenant_id, &job.job_id),
-                &JobRecord::queued(job, at),
-            )
-            .await
-            .expect("the record written at submission");
+        submit_at(&world, job, at).await;
     }
-    let queue = world.stack.queue_url("OnboardingQueue").expect("queue");
     let in_group = || {
         world
             .truth()
@@ -1547,13 +1563,7 @@ async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_
     // WHEN the newer job is delivered and runs, and only then the older one (a dead-letter
     // redrive, or a resend, brings it late)
     for job in [&newer, &older] {
-        world
-            .platform
-            .queue
-            .send_job(queue, job)
-            .await
-            .expect("sent");
-        deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+        deliver(&world, job).await;
     }
 
     // THEN the newer job succeeded, the older one failed as superseded without a Graph write,
@@ -1575,13 +1585,7 @@ async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_
 
     // WHEN a job submitted after both asks for the group again
     let latest = update("latest-add", "add_groups");
-    world
-        .platform
-        .queue
-        .send_job(queue, &latest)
-        .await
-        .expect("sent");
-    deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+    deliver(&world, &latest).await;
 
     // THEN it runs: only older jobs are refused
     let latest_record = world.record(&latest).await.expect("latest record");
@@ -1601,26 +1605,12 @@ async fn given_two_updates_of_one_account_when_the_older_is_delivered_after_the_
         (&removal, base + chrono::Duration::seconds(1)),
         (&dry_run, base + chrono::Duration::seconds(2)),
     ] {
-        world
-            .platform
-            .store
-            .put_new(
-                &keys::job(&job.tenant_id, &job.job_id),
-                &JobRecord::queued(job, at),
-            )
-            .await
-            .expect("the record written at submission");
+        submit_at(&world, job, at).await;
     }
 
     // WHEN the dry run is delivered and runs first, and then the removal
     for job in [&dry_run, &removal] {
-        world
-            .platform
-            .queue
-            .send_job(queue, job)
-            .await
-            .expect("sent");
-        deliver_all(&world.stack, &["OnboardingFunction"], &world.switch).await;
+        deliver(&world, job).await;
     }
 
     // THEN the removal runs: a dry run changed nothing, so it supersedes nothing

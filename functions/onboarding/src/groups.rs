@@ -66,6 +66,21 @@ fn refusal(group: &graph::Group) -> Option<String> {
     }
 }
 
+/// The start of every job on an existing group: the tenant's Graph handle (bound to the
+/// invocation's deadline) and the group as Graph has it now, `None` when there is none.
+async fn group_job_start(
+    platform: &Platform,
+    tenant: &TenantConnection,
+    progress: &JobProgress,
+    id: &GroupId,
+) -> Result<(TenantGraph, Option<graph::Group>), JobError> {
+    let graph = platform
+        .tenant_graph_until(tenant, progress.deadline())
+        .await?;
+    let group = graph.group(id.as_str()).await?;
+    Ok((graph, group))
+}
+
 /// The check that the group exists in this tenant and is one a job may change.
 fn group_check(id: &GroupId, group: Option<&graph::Group>) -> Check {
     match group {
@@ -369,10 +384,7 @@ pub async fn update(
     tenant: &TenantConnection,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
-    let graph = platform
-        .tenant_graph_until(tenant, progress.deadline())
-        .await?;
-    let group = graph.group(update.group.as_str()).await?;
+    let (graph, group) = group_job_start(platform, tenant, progress, &update.group).await?;
     let mut checks = vec![group_check(&update.group, group.as_ref())];
     if update.display_name.is_none() && update.description.is_none() {
         checks.push(Check::fail(
@@ -544,10 +556,7 @@ pub async fn set_members(
     tenant: &TenantConnection,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
-    let graph = platform
-        .tenant_graph_until(tenant, progress.deadline())
-        .await?;
-    let group = graph.group(set.group.as_str()).await?;
+    let (graph, group) = group_job_start(platform, tenant, progress, &set.group).await?;
     let mut checks = vec![group_check(&set.group, group.as_ref())];
     let current = match &group {
         Some(group) if refusal(group).is_none() => graph.group_member_accounts(&group.id).await?,
@@ -750,10 +759,7 @@ pub async fn delete(
     tenant: &TenantConnection,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
-    let graph = platform
-        .tenant_graph_until(tenant, progress.deadline())
-        .await?;
-    let group = graph.group(delete.group.as_str()).await?;
+    let (graph, group) = group_job_start(platform, tenant, progress, &delete.group).await?;
     let resumed = progress.finished_step(steps::VALIDATE).is_some();
     if group.is_none() && resumed {
         progress

@@ -183,22 +183,7 @@ pub async fn read(
         let Some(outcome) = outcomes.next() else {
             return Err(JobError::transient("the $batch answer lacks a step"));
         };
-        let listing = match outcome.result {
-            Ok(response) => {
-                let request_id = response.request_id.clone();
-                let page: Page = response.json()?;
-                let (entries, kept) = entries(collection, &user, page.value);
-                Listing::Read {
-                    entries,
-                    kept,
-                    request_id,
-                }
-            }
-            Err(error) => {
-                let (reason, request_id) = refusal(error, collection.permission())?;
-                Listing::Refused { reason, request_id }
-            }
-        };
+        let listing = listing(collection, &user, outcome.result)?;
         found.listings.push((collection, listing));
     }
     if job.automatic_reply.is_some() {
@@ -234,12 +219,6 @@ pub fn refusal(error: GraphError, permission: &str) -> Result<(String, Option<St
         JobError::Permanent { reason, .. } => Ok((reason, request_id)),
         other => Err(other),
     }
-}
-
-#[derive(Deserialize)]
-struct Page {
-    #[serde(default)]
-    value: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -438,11 +417,20 @@ pub async fn list(
     let Some(outcome) = outcomes.pop() else {
         return Err(JobError::transient("the $batch answer is empty"));
     };
-    Ok(match outcome.result {
+    listing(collection, &user, outcome.result)
+}
+
+/// A collection's listing from its step's answer: its entries, or the refusal named with the
+/// permission it lacks (a transient failure is returned).
+fn listing(
+    collection: Collection,
+    user: &str,
+    answer: Result<BatchResponse, GraphError>,
+) -> Result<Listing, JobError> {
+    Ok(match answer {
         Ok(response) => {
             let request_id = response.request_id.clone();
-            let page: Page = response.json()?;
-            let (entries, kept) = entries(collection, &user, page.value);
+            let (entries, kept) = entries(collection, user, response.items()?);
             Listing::Read {
                 entries,
                 kept,
