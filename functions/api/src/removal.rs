@@ -45,8 +45,8 @@ pub struct Removed {
     pub deleted: Deleted,
     /// Names of the Secrets Manager secrets deleted.
     pub secrets_deleted: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access: Option<Access>,
+    /// How our access to the tenant ended (every removal says).
+    pub access: Access,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
@@ -90,7 +90,7 @@ pub async fn remove(platform: &Platform, tenant: &TenantConnection) -> ApiGatewa
             removed: true,
             deleted,
             secrets_deleted,
-            access: Some(access),
+            access,
         },
     )
 }
