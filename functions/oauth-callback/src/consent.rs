@@ -579,51 +579,83 @@ fn sign_in_unavailable() -> Page {
         .say("Consent may have been granted, but the administrator could not be signed in to prove the tenant, so nothing was connected. Try again in a few minutes.")
 }
 
-/// The sign-in leg came back: redeem the code, validate the ID token, then test and connect.
+/// The sign-in leg came back: verify the answer, prove an administrator of the tenant signed in
+/// (redeem the code, validate the ID token), then test and connect the tenant, and render the
+/// result.
 async fn signed_in(flow: &Flow<'_>, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let app = flow.app;
-    let config = &app.platform.config;
-    let claims = &flow.claims;
-    let Some(tenant_id) = claims.tenant_id.clone() else {
-        return bad_state(&StateError::BadSignature, app);
+    let (tenant_id, code) = match verify_sign_in(flow, request) {
+        Ok(answer) => answer,
+        Err(page) => return *page,
+    };
+    let (credential, admin) = match prove_admin(flow, &tenant_id, code).await {
+        Ok(proof) => proof,
+        Err(page) => return *page,
+    };
+    tracing::info!(%tenant_id, role = admin.role, "tenant administrator signed in");
+    connect(flow, credential, &tenant_id, &admin).await
+}
+
+/// The sign-in answer's tenant (from the state) and authorization code; a refusal page when
+/// the state names no tenant, the admin did not sign in, or the answer has no code.
+fn verify_sign_in<'r>(
+    flow: &Flow<'_>,
+    request: &'r ApiGatewayV2httpRequest,
+) -> Result<(TenantId, &'r str), Box<ApiGatewayV2httpResponse>> {
+    let Some(tenant_id) = flow.claims.tenant_id.clone() else {
+        return Err(Box::new(bad_state(&StateError::BadSignature, flow.app)));
     };
     if let Some(error) = query_param(request, "error") {
         tracing::info!(error, "sign-in after consent did not complete");
-        return flow.retry(
+        return Err(Box::new(flow.retry(
             403,
             Page::new(Tone::Problem, "The administrator did not sign in")
                 .say("The tenant is connected only after an administrator of it signs in. Nothing was connected.")
                 .fact("Microsoft's answer", error),
-        );
+        )));
     }
     let Some(code) = query_param(request, "code").filter(|c| !c.is_empty()) else {
-        return flow.retry(
-            400,
-            Page::new(Tone::Problem, "Microsoft's answer has no sign-in")
-                .say("The sign-in response carried no authorization code. Nothing was connected."),
-        );
+        return Err(Box::new(
+            flow.retry(
+                400,
+                Page::new(Tone::Problem, "Microsoft's answer has no sign-in").say(
+                    "The sign-in response carried no authorization code. Nothing was connected.",
+                ),
+            ),
+        ));
     };
+    Ok((tenant_id, code))
+}
+
+/// Redeems the code (PKCE) and validates the ID token: the platform app's credential and the
+/// administrator who signed in, or the page that says why the sign-in proves nothing.
+async fn prove_admin(
+    flow: &Flow<'_>,
+    tenant_id: &TenantId,
+    code: &str,
+) -> Result<(graph::AppCredential, oidc::SignedInAdmin), Box<ApiGatewayV2httpResponse>> {
+    let app = flow.app;
+    let claims = &flow.claims;
     let credential = match app.platform.consent_credential(claims.mode).await {
         Ok(credential) => credential,
         Err(error) => {
             tracing::error!(%error, "no platform app credential");
-            return unavailable();
+            return Err(Box::new(unavailable()));
         }
     };
     let Ok(signer) = app.signer().await else {
-        return unavailable();
+        return Err(Box::new(unavailable()));
     };
     let verifier = signer.derive("pkce", &[claims.nonce.as_str(), flow.secret.as_str()]);
     let nonce = signer.derive("nonce", &[claims.nonce.as_str(), flow.secret.as_str()]);
     let proven = async {
-        let discovery = app.oidc.discover(&tenant_id).await?;
+        let discovery = app.oidc.discover(tenant_id).await?;
         let id_token = app
             .oidc
             .redeem(
                 &discovery,
                 &credential,
                 code,
-                &redirect_uri(config),
+                &redirect_uri(&app.platform.config),
                 &verifier,
             )
             .await?;
@@ -632,40 +664,60 @@ async fn signed_in(flow: &Flow<'_>, request: &ApiGatewayV2httpRequest) -> ApiGat
             &id_token,
             &keys,
             &discovery.issuer,
-            &tenant_id,
+            tenant_id,
             &credential.client_id,
             &nonce,
         )
     };
-    let admin = match proven.await {
-        Ok(admin) => admin,
+    match proven.await {
+        Ok(admin) => Ok((credential, admin)),
         Err(error) => {
             tracing::warn!(%error, %tenant_id, "the sign-in does not prove the tenant");
-            return match error {
-                SignInError::Unavailable(_) => flow.retry(503, sign_in_unavailable()),
-                SignInError::NotAnAdmin { user } => flow.retry(
-                    403,
-                    Page::new(Tone::Problem, "An administrator must sign in")
-                        .say("The account that signed in holds no role that can grant consent for the tenant, so the tenant was not connected.")
-                        .say("Sign in as a Global Administrator, Privileged Role Administrator, Cloud Application Administrator or Application Administrator of the tenant.")
-                        .fact("Signed in as", user),
-                ),
-                SignInError::WrongTenant { .. } => flow.retry(
-                    403,
-                    Page::new(Tone::Problem, "The account belongs to another tenant")
-                        .say("The administrator who signed in is not a member of the tenant that gave consent, so nothing was connected.")
-                        .fact("Tenant ID", tenant_id.as_str()),
-                ),
-                SignInError::Refused { .. } | SignInError::InvalidToken(_) => flow.retry(
-                    400,
-                    Page::new(Tone::Problem, "The sign-in could not be verified")
-                        .say("Microsoft's answer to the sign-in did not check out, so nothing was connected."),
-                ),
-            };
+            Err(Box::new(not_proven(flow, tenant_id, error)))
         }
-    };
-    tracing::info!(%tenant_id, role = admin.role, "tenant administrator signed in");
-    let report = match test_after_consent(app, credential, &tenant_id, claims.mode).await {
+    }
+}
+
+/// The page of a sign-in that proves no administrator of the tenant.
+fn not_proven(
+    flow: &Flow<'_>,
+    tenant_id: &TenantId,
+    error: SignInError,
+) -> ApiGatewayV2httpResponse {
+    match error {
+        SignInError::Unavailable(_) => flow.retry(503, sign_in_unavailable()),
+        SignInError::NotAnAdmin { user } => flow.retry(
+            403,
+            Page::new(Tone::Problem, "An administrator must sign in")
+                .say("The account that signed in holds no role that can grant consent for the tenant, so the tenant was not connected.")
+                .say("Sign in as a Global Administrator, Privileged Role Administrator, Cloud Application Administrator or Application Administrator of the tenant.")
+                .fact("Signed in as", user),
+        ),
+        SignInError::WrongTenant { .. } => flow.retry(
+            403,
+            Page::new(Tone::Problem, "The account belongs to another tenant")
+                .say("The administrator who signed in is not a member of the tenant that gave consent, so nothing was connected.")
+                .fact("Tenant ID", tenant_id.as_str()),
+        ),
+        SignInError::Refused { .. } | SignInError::InvalidToken(_) => flow.retry(
+            400,
+            Page::new(Tone::Problem, "The sign-in could not be verified")
+                .say("Microsoft's answer to the sign-in did not check out, so nothing was connected."),
+        ),
+    }
+}
+
+/// Tests the connection and, when it is usable, connects the tenant to the flow's organization;
+/// renders the result.
+async fn connect(
+    flow: &Flow<'_>,
+    credential: graph::AppCredential,
+    tenant_id: &TenantId,
+    admin: &oidc::SignedInAdmin,
+) -> ApiGatewayV2httpResponse {
+    let app = flow.app;
+    let claims = &flow.claims;
+    let report = match test_after_consent(app, credential, tenant_id, claims.mode).await {
         Ok(report) => report,
         Err(error) => {
             tracing::warn!(%error, %tenant_id, "connection test after consent failed");

@@ -4,7 +4,7 @@
 //! request-id; a redelivery resumes at the first unfinished step and never creates a second
 //! account: it finds the one an earlier delivery created by its UPN.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use graph::{AssignedLicense, NewUser, PasswordProfile, TenantGraph, User};
 use lifecycle::jobs::JobError;
 use lifecycle::model::TenantConnection;
@@ -195,7 +195,9 @@ fn is_ours(account: &User, onboard: &OnboardJob) -> bool {
         && account.display_name.as_deref() == Some(onboard.display_name.as_str())
 }
 
-/// Runs an onboard job.
+/// Runs an onboard job, as a list of steps: wait for the start time, read the facts, finish an
+/// account an earlier delivery created, or validate, park until the start time, create (or adopt)
+/// the account, hand the password over and apply licenses and groups.
 pub async fn run(
     platform: &Platform,
     job: &Job,
@@ -203,75 +205,137 @@ pub async fn run(
     tenant: &TenantConnection,
     progress: &mut JobProgress,
 ) -> Result<JobStatus, JobError> {
+    let waiting_for = start_time_ahead(job, onboard, progress)?;
+    let graph = platform
+        .tenant_graph_until(tenant, progress.deadline())
+        .await?;
+    let upn = onboard.user_principal_name.as_str();
+    // Validation (the reads also give the groups and licenses a resumed job still has to apply).
+    let mut facts =
+        reads::onboard_facts(&graph, upn, &onboard.groups, onboard.copy_from.as_ref()).await?;
+    if progress.finished_step(CREATE_ACCOUNT).is_some() {
+        return finish_created(platform, &graph, job, onboard, tenant, facts, progress).await;
+    }
+
+    let (password, password_check) = resolve_password(platform, job, onboard).await?;
+    let resumed = progress.finished_step(VALIDATE).is_some();
+    let adopted = adopt(&mut facts, onboard, resumed);
+    let decision = rules::decide_onboard(onboard, tenant, &facts, password_check);
+    if job.dry_run {
+        return dry_run(platform, onboard, progress, &decision, password.secret_id()).await;
+    }
+    validate(platform, progress, &decision, resumed, password.secret_id()).await?;
+    if let Some(start_at) = waiting_for {
+        return park_until_start(platform, job, start_at, progress).await;
+    }
+    note_start_reached(progress).await?;
+    let (secret_id, value) = match password {
+        Password::Value { secret_id, value } => (Some(secret_id), value),
+        Password::Ephemeral { value } => (None, value),
+        Password::Unusable { .. } => {
+            return Err(JobError::permanent("the password could not be read"));
+        }
+    };
+    let (account_id, assigned) = match adopted {
+        Some(account) => (
+            record_adopted(progress, upn, &account).await?,
+            account.assigned_licenses,
+        ),
+        None => match create(&graph, onboard, value, progress).await {
+            Ok(id) => (id, Vec::new()),
+            Err(error @ JobError::Permanent { .. }) => {
+                forget_password(platform, secret_id.as_deref()).await?;
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        },
+    };
+    finish_password(platform, progress, secret_id.as_deref()).await?;
+    access_pass::hand_over(platform, &graph, job, onboard, &account_id, progress).await?;
+    apply(&graph, progress, &account_id, &decision, &assigned).await
+}
+
+/// The start time still ahead, if the job waits for one; an error (delivered again later) when
+/// it is too close to park the job with the scheduler.
+fn start_time_ahead(
+    job: &Job,
+    onboard: &OnboardJob,
+    progress: &JobProgress,
+) -> Result<Option<DateTime<Utc>>, JobError> {
     let waiting_for = onboard
         .start_at
         .filter(|start_at| *start_at > Utc::now() && !job.dry_run)
         // Released by the scheduler: its start time has come by the schedule's clock.
         .filter(|_| progress.finished_step(WAIT_FOR_START).is_none());
-    if let Some(start_at) = waiting_for
-        && start_at - Utc::now() <= schedule::PARK_AFTER
-    {
-        return Err(JobError::transient(format!(
-            "the account is to be created at {start_at}, not before"
+    match waiting_for {
+        Some(start_at) if start_at - Utc::now() <= schedule::PARK_AFTER => {
+            Err(JobError::transient(format!(
+                "the account is to be created at {start_at}, not before"
+            )))
+        }
+        waiting_for => Ok(waiting_for),
+    }
+}
+
+/// An earlier delivery created the account: hand the password over and apply what is left.
+async fn finish_created(
+    platform: &Platform,
+    graph: &TenantGraph,
+    job: &Job,
+    onboard: &OnboardJob,
+    tenant: &TenantConnection,
+    facts: reads::OnboardFacts,
+    progress: &mut JobProgress,
+) -> Result<JobStatus, JobError> {
+    let decision = rules::decide_onboard(
+        onboard,
+        tenant,
+        &facts,
+        Check::pass("password", "already used"),
+    );
+    let Some(account) = facts.existing_account else {
+        return Err(JobError::permanent(format!(
+            "the account {} this job created no longer exists",
+            onboard.user_principal_name
         )));
-    }
-    let graph = platform
-        .tenant_graph_until(tenant, progress.deadline())
-        .await?;
-    let upn = onboard.user_principal_name.as_str();
-    let created = progress.finished_step(CREATE_ACCOUNT).is_some();
-
-    // Validation (the reads also give the groups and licenses a resumed job still has to apply).
-    let facts =
-        reads::onboard_facts(&graph, upn, &onboard.groups, onboard.copy_from.as_ref()).await?;
-    if created {
-        let decision = rules::decide_onboard(
-            onboard,
-            tenant,
-            &facts,
-            Check::pass("password", "already used"),
-        );
-        let account = match facts.existing_account {
-            Some(account) => account,
-            None => {
-                return Err(JobError::permanent(format!(
-                    "the account {upn} this job created no longer exists"
-                )));
-            }
-        };
-        let secret_id = password_secret(platform, job, onboard);
-        finish_password(platform, progress, secret_id.as_deref()).await?;
-        access_pass::hand_over(platform, &graph, job, onboard, &account.id, progress).await?;
-        return apply(
-            &graph,
-            progress,
-            &account.id,
-            &decision,
-            &account.assigned_licenses,
-        )
-        .await;
-    }
-
-    let (password, password_check) = resolve_password(platform, job, onboard).await?;
-    let resumed = progress.finished_step(VALIDATE).is_some();
-    let adopted = match (&facts.existing_account, resumed) {
-        // Validated by an earlier delivery, which then created the account but lost the answer.
-        (Some(account), true) if is_ours(account, onboard) => Some(account.clone()),
-        _ => None,
     };
-    let mut facts_for_rules = facts;
-    if adopted.is_some() {
-        facts_for_rules.existing_account = None;
+    let secret_id = password_secret(platform, job, onboard);
+    finish_password(platform, progress, secret_id.as_deref()).await?;
+    access_pass::hand_over(platform, graph, job, onboard, &account.id, progress).await?;
+    apply(
+        graph,
+        progress,
+        &account.id,
+        &decision,
+        &account.assigned_licenses,
+    )
+    .await
+}
+
+/// The account found under the job's UPN, when an earlier delivery validated the job, then
+/// created it and lost the answer: it is taken out of the facts, so the rules do not see the UPN
+/// as taken.
+fn adopt(facts: &mut reads::OnboardFacts, onboard: &OnboardJob, resumed: bool) -> Option<User> {
+    match &facts.existing_account {
+        Some(account) if resumed && is_ours(account, onboard) => facts.existing_account.take(),
+        _ => None,
     }
-    let decision = rules::decide_onboard(onboard, tenant, &facts_for_rules, password_check);
-    if job.dry_run {
-        return dry_run(platform, onboard, progress, &decision, password.secret_id()).await;
-    }
+}
+
+/// Records the checks and the `validate` step (once); a failed check ends the job, its password
+/// secret deleted.
+async fn validate(
+    platform: &Platform,
+    progress: &mut JobProgress,
+    decision: &OnboardDecision,
+    resumed: bool,
+    secret_id: Option<&str>,
+) -> Result<(), JobError> {
     if !resumed {
         steps::record_checks(progress, &decision.checks).await?;
     }
     if let Some(reason) = rules::failures(&decision.checks) {
-        forget_password(platform, password.secret_id()).await?;
+        forget_password(platform, secret_id).await?;
         return Err(JobError::permanent(reason));
     }
     if !resumed {
@@ -284,24 +348,36 @@ pub async fn run(
             ))
             .await?;
     }
-    if let Some(start_at) = waiting_for {
-        schedule::park(platform, job, start_at).await?;
-        progress
-            .park(step(
-                WAIT_FOR_START,
-                StepOutcome::Pending,
-                None,
-                format!("validated; the account is created at {start_at}, not before"),
-            ))
-            .await?;
-        return Ok(JobStatus::Queued);
-    }
-    if progress
+    Ok(())
+}
+
+/// Hands the validated job to the scheduler until `start_at`.
+async fn park_until_start(
+    platform: &Platform,
+    job: &Job,
+    start_at: DateTime<Utc>,
+    progress: &mut JobProgress,
+) -> Result<JobStatus, JobError> {
+    schedule::park(platform, job, start_at).await?;
+    progress
+        .park(step(
+            WAIT_FOR_START,
+            StepOutcome::Pending,
+            None,
+            format!("validated; the account is created at {start_at}, not before"),
+        ))
+        .await?;
+    Ok(JobStatus::Queued)
+}
+
+/// Marks a parked job's wait done, once its start time came.
+async fn note_start_reached(progress: &mut JobProgress) -> Result<(), JobError> {
+    let parked = progress
         .record()
         .steps
         .iter()
-        .any(|s| s.name == WAIT_FOR_START && s.outcome == StepOutcome::Pending)
-    {
+        .any(|s| s.name == WAIT_FOR_START && s.outcome == StepOutcome::Pending);
+    if parked {
         progress
             .step(step(
                 WAIT_FOR_START,
@@ -311,43 +387,27 @@ pub async fn run(
             ))
             .await?;
     }
-    let (secret_id, value) = match password {
-        Password::Value { secret_id, value } => (Some(secret_id), value),
-        Password::Ephemeral { value } => (None, value),
-        Password::Unusable { .. } => {
-            return Err(JobError::permanent("the password could not be read"));
-        }
-    };
+    Ok(())
+}
 
-    let mut assigned = Vec::new();
-    let account_id = match adopted {
-        Some(account) => {
-            assigned = account.assigned_licenses.clone();
-            progress
-                .step(step(
-                    CREATE_ACCOUNT,
-                    StepOutcome::Done,
-                    None,
-                    format!(
-                        "account {upn} ({}) found: created by an earlier delivery of this job",
-                        account.id
-                    ),
-                ))
-                .await?;
-            account.id
-        }
-        None => match create(&graph, onboard, value, progress).await {
-            Ok(id) => id,
-            Err(error @ JobError::Permanent { .. }) => {
-                forget_password(platform, secret_id.as_deref()).await?;
-                return Err(error);
-            }
-            Err(error) => return Err(error),
-        },
-    };
-    finish_password(platform, progress, secret_id.as_deref()).await?;
-    access_pass::hand_over(platform, &graph, job, onboard, &account_id, progress).await?;
-    apply(&graph, progress, &account_id, &decision, &assigned).await
+/// Records that the account an earlier delivery created is this job's; returns its id.
+async fn record_adopted(
+    progress: &mut JobProgress,
+    upn: &str,
+    account: &User,
+) -> Result<String, JobError> {
+    progress
+        .step(step(
+            CREATE_ACCOUNT,
+            StepOutcome::Done,
+            None,
+            format!(
+                "account {upn} ({}) found: created by an earlier delivery of this job",
+                account.id
+            ),
+        ))
+        .await?;
+    Ok(account.id.clone())
 }
 
 /// POST /users; a duplicate-UPN answer after a lost response adopts the account if it is ours.

@@ -12,7 +12,7 @@ use lifecycle::model::TenantConnection;
 use lifecycle::model::{LicenseRef, OnboardJob, UpdateMembershipsJob};
 use serde::Serialize;
 
-use crate::reads::{MembershipFacts, OnboardFacts};
+use crate::reads::{MembershipFacts, OnboardFacts, TemplateFacts};
 
 /// The outcome of one validation rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -339,6 +339,8 @@ impl OnboardDecision {
 }
 
 /// Validates an onboarding against what was read; `password` is the complexity check's outcome.
+/// One check per rule, in this order: mode, password, UPN domain, usage location, UPN free,
+/// licenses, groups, template.
 pub fn decide_onboard(
     job: &OnboardJob,
     tenant: &TenantConnection,
@@ -346,10 +348,40 @@ pub fn decide_onboard(
     password: Check,
 ) -> OnboardDecision {
     let mut decision = OnboardDecision::default();
-    let checks = &mut decision.checks;
-    checks.push(mode_check(tenant));
-    checks.push(password);
+    decision.checks.extend([
+        mode_check(tenant),
+        password,
+        upn_domain_check(job, tenant, facts),
+        Check::pass(
+            "usage_location",
+            format!(
+                "usage location {} is an ISO 3166-1 alpha-2 code",
+                job.usage_location
+            ),
+        ),
+        upn_available_check(job, facts),
+    ]);
+    for license in &job.licenses {
+        let (check, sku) = license_check(&facts.skus, license, true, "");
+        decision.checks.push(check);
+        if let Some(sku) = sku
+            && !decision.licenses.contains(&sku)
+        {
+            decision.licenses.push(sku);
+        }
+    }
+    let (group_checks, groups) = group_checks(&facts.groups);
+    decision.checks.extend(group_checks);
+    decision.groups = groups;
+    if let Some(template) = &facts.template {
+        copy_template(&mut decision, template, &facts.skus);
+    }
+    decision
+}
 
+/// The UPN's domain is one of the tenant's verified domains (as read now, else as stored at
+/// connection).
+fn upn_domain_check(job: &OnboardJob, tenant: &TenantConnection, facts: &OnboardFacts) -> Check {
     let upn = &job.user_principal_name;
     let domain = upn.domain();
     let verified_domains: Vec<String> = match &facts.verified_domains {
@@ -364,12 +396,12 @@ pub fn decide_onboard(
         .iter()
         .any(|verified| verified.eq_ignore_ascii_case(domain.as_str()))
     {
-        checks.push(Check::pass(
+        Check::pass(
             "upn_domain",
             format!("{domain} is a verified domain of the tenant"),
-        ));
+        )
     } else {
-        checks.push(Check::fail(
+        Check::fail(
             "upn_domain",
             format!(
                 "the domain of {upn}, {domain}, is not a verified domain of the tenant (verified: {})",
@@ -379,19 +411,15 @@ pub fn decide_onboard(
                     verified_domains.join(", ")
                 }
             ),
-        ));
+        )
     }
+}
 
-    checks.push(Check::pass(
-        "usage_location",
-        format!(
-            "usage location {} is an ISO 3166-1 alpha-2 code",
-            job.usage_location
-        ),
-    ));
-
+/// No account holds the UPN yet.
+fn upn_available_check(job: &OnboardJob, facts: &OnboardFacts) -> Check {
+    let upn = &job.user_principal_name;
     match &facts.existing_account {
-        Some(existing) => checks.push(Check::fail(
+        Some(existing) => Check::fail(
             "upn_available",
             format!(
                 "user principal name {upn} is already taken by account {} ({})",
@@ -401,101 +429,86 @@ pub fn decide_onboard(
                     .as_deref()
                     .unwrap_or("no display name")
             ),
-        )),
-        None => checks.push(Check::pass(
+        ),
+        None => Check::pass(
             "upn_available",
             format!("user principal name {upn} is free"),
-        )),
+        ),
     }
+}
 
-    for license in &job.licenses {
-        let (check, sku) = license_check(&facts.skus, license, true, "");
-        checks.push(check);
-        if let Some(sku) = sku
-            && !decision.licenses.contains(&sku)
-        {
-            decision.licenses.push(sku);
+/// Copies the template account's direct licenses and the groups a job can add members to into
+/// the decision, each once, with one `template` check that says what was copied (or why not).
+fn copy_template(decision: &mut OnboardDecision, template: &TemplateFacts, skus: &[SubscribedSku]) {
+    let Some(account) = &template.account else {
+        decision.checks.push(Check::fail(
+            "template",
+            format!(
+                "template account {} does not exist in the tenant",
+                template.reference
+            ),
+        ));
+        return;
+    };
+    let origin = format!(
+        " (from template {})",
+        account
+            .user_principal_name
+            .as_deref()
+            .unwrap_or(account.id.as_str())
+    );
+    let mut copied_licenses = 0;
+    for sku_id in direct_skus(account) {
+        match find_sku_by_id(skus, &sku_id) {
+            Some(sku) => {
+                let sku_choice = choice(sku);
+                if !decision.licenses.contains(&sku_choice) {
+                    decision.checks.push(unit_check(sku, true, &origin));
+                    decision.licenses.push(sku_choice);
+                    copied_licenses += 1;
+                }
+            }
+            None => decision.checks.push(Check::fail(
+                "license",
+                format!("license {sku_id}{origin} is no longer subscribed in this tenant"),
+            )),
         }
     }
-
-    let (group_checks, groups) = group_checks(&facts.groups);
-    checks.extend(group_checks);
-    decision.groups = groups;
-
-    if let Some(template) = &facts.template {
-        match &template.account {
-            None => checks.push(Check::fail(
-                "template",
-                format!(
-                    "template account {} does not exist in the tenant",
-                    template.reference
-                ),
-            )),
-            Some(account) => {
-                let origin = format!(
-                    " (from template {})",
-                    account
-                        .user_principal_name
-                        .as_deref()
-                        .unwrap_or(account.id.as_str())
-                );
-                let mut copied_licenses = 0;
-                for sku_id in direct_skus(account) {
-                    match find_sku_by_id(&facts.skus, &sku_id) {
-                        Some(sku) => {
-                            let sku_choice = choice(sku);
-                            if !decision.licenses.contains(&sku_choice) {
-                                checks.push(unit_check(sku, true, &origin));
-                                decision.licenses.push(sku_choice);
-                                copied_licenses += 1;
-                            }
-                        }
-                        None => checks.push(Check::fail(
-                            "license",
-                            format!(
-                                "license {sku_id}{origin} is no longer subscribed in this tenant"
-                            ),
-                        )),
-                    }
-                }
-                let mut copied_groups = 0;
-                let mut skipped = Vec::new();
-                for group in &template.member_of.groups {
-                    match group_refusal(group) {
-                        Some(_) => skipped.push(GroupChoice::from(group)),
-                        None => {
-                            let group = GroupChoice::from(group);
-                            if !decision.groups.contains(&group) {
-                                decision.groups.push(group);
-                                copied_groups += 1;
-                            }
-                        }
-                    }
-                }
-                let mut message = format!(
-                    "copies {copied_groups} groups and {copied_licenses} direct licenses{origin}; group-inherited licenses follow the groups"
-                );
-                if !skipped.is_empty() {
-                    message.push_str(&format!(
-                        "; not copied (dynamic or mail-enabled, Graph cannot add members): {}",
-                        list(&skipped)
-                    ));
-                }
-                if template.member_of.truncated {
-                    checks.push(Check::fail(
-                        "template",
-                        format!(
-                            "template account {} is in more than 999 groups; name the groups instead",
-                            template.reference
-                        ),
-                    ));
-                } else {
-                    checks.push(Check::pass("template", message));
+    let mut copied_groups = 0;
+    let mut skipped = Vec::new();
+    for group in &template.member_of.groups {
+        match group_refusal(group) {
+            Some(_) => skipped.push(GroupChoice::from(group)),
+            None => {
+                let group = GroupChoice::from(group);
+                if !decision.groups.contains(&group) {
+                    decision.groups.push(group);
+                    copied_groups += 1;
                 }
             }
         }
     }
-    decision
+    let mut message = format!(
+        "copies {copied_groups} groups and {copied_licenses} direct licenses{origin}; group-inherited licenses follow the groups"
+    );
+    if !skipped.is_empty() {
+        message.push_str(&format!(
+            "; not copied (dynamic or mail-enabled, Graph cannot add members): {}",
+            list(&skipped)
+        ));
+    }
+    decision.checks.push(if template.member_of.truncated {
+        Check::fail(
+            "template",
+            format!(
+                "template account {} is in more than {} groups; name the groups instead",
+                template.reference,
+                graph::MEMBER_OF_PAGE
+            ),
+        )
+    } else {
+        Check::pass("template", message)
+    });
 }
 
 /// The tenant allows writes (the job runner refuses the job otherwise; listed for dry runs).
