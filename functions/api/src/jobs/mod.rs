@@ -26,8 +26,12 @@
 //! for all jobs (from this API or straight from other services onto SQS) keeps validation in one
 //! place, next to the Graph calls it predicts.
 
-use crate::answers::{JobAccepted, JobView, PasswordHandedBack, PasswordPickup};
+mod manage;
+mod password;
+
+use crate::answers::{JobAccepted, PasswordPickup};
 use crate::tenant_state;
+use password::{NewPassword, take_password};
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -35,19 +39,14 @@ use aws_lambda_events::encodings::Body;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt as _;
 use hmac::{Hmac, Mac};
-use http::{HeaderValue, header};
 use lifecycle::events::Events;
 use lifecycle::http::{body_text, error_response, json_response, path_param, require_json};
 use lifecycle::model::{
-    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, JobStep, OffboardJob,
-    PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource, StepOutcome, Submitter,
+    ConnectionStatus, Job, JobKind, JobRecord, JobStatus, OffboardJob, PasswordSource, Submitter,
     TenantConnection,
 };
-use lifecycle::queue::deduplication_id;
-use lifecycle::schedule::{self, QUEUED};
-use lifecycle::{
-    Config, JobId, Platform, PutOutcome, Queue, SecretWrite, Store, TenantId, Vault, VaultError,
-};
+use lifecycle::schedule;
+use lifecycle::{Config, JobId, Platform, PutOutcome, Queue, Store, TenantId, Vault, VaultError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
@@ -92,12 +91,6 @@ fn refuse_field(status: u16, code: &str, field: &str, message: impl std::fmt::Di
 fn unavailable(what: &str, error: impl std::fmt::Display) -> Refusal {
     tracing::error!(%error, what, "job intake failed");
     refuse(503, "unavailable", format!("{what}; try again later"))
-}
-
-/// A password the caller sent or asked for, before it is stored.
-enum NewPassword {
-    Given(SecretString),
-    Generate,
 }
 
 impl Intake {
@@ -442,58 +435,6 @@ impl Intake {
         Ok((job, password))
     }
 
-    /// Moves the password into the job's short-lived secret; for a generated one also into the
-    /// hand-over secret (and records the hand-over), whose name is returned. Only the submission
-    /// that created the job record gets here with a new body, and every secret is create-only,
-    /// so a password once stored is never replaced.
-    async fn store_password(
-        &self,
-        job: &Job,
-        password: NewPassword,
-    ) -> Result<Option<String>, Refusal> {
-        let stored = |error| unavailable("the password could not be stored", error);
-        let (tenant_id, job_id) = (&job.tenant_id, &job.job_id);
-        let value = match password {
-            NewPassword::Given(value) => {
-                self.vault
-                    .create_onboarding_password(tenant_id, job_id, &value)
-                    .await
-                    .map_err(stored)?;
-                return Ok(None);
-            }
-            NewPassword::Generate => lifecycle::password::generate(),
-        };
-        let value = match self
-            .vault
-            .create_onboarding_password(tenant_id, job_id, &value)
-            .await
-            .map_err(stored)?
-        {
-            SecretWrite::Created { .. } => value,
-            // An earlier submission of this job stored one: that one is the password.
-            SecretWrite::AlreadyExists { .. } => self
-                .vault
-                .get_onboarding_password(tenant_id, job_id)
-                .await
-                .map_err(stored)?,
-        };
-        let handover = self
-            .vault
-            .create_generated_password(tenant_id, job_id, &value)
-            .await
-            .map_err(stored)?;
-        let record = PasswordHandover {
-            tenant_id: tenant_id.clone(),
-            job_id: job_id.clone(),
-            valid_until: Utc::now() + PASSWORD_HANDOVER_TTL,
-        };
-        self.store
-            .put_new_password_handover(tenant_id, job_id, &record)
-            .await
-            .map_err(|error| unavailable("the password could not be stored", error))?;
-        Ok(Some(handover.name().to_owned()))
-    }
-
     /// Checks the connection again after the job's record and secrets were written: a removal
     /// (`DELETE /tenants/{id}`) may have run between the router's read of the tenant and those writes,
     /// and would then have missed them. Write, then check: when the tenant is no longer
@@ -541,269 +482,9 @@ impl Intake {
         }
     }
 
-    /// Deletes an onboarding's password secrets (`onboarding/{tenant}/{job}/…`) and its
-    /// hand-over; nothing for other jobs. Deleting what is already gone is not an error.
-    async fn forget_passwords(&self, job: &Job) -> Result<(), String> {
-        if !matches!(job.kind, JobKind::Onboard(_)) {
-            return Ok(());
-        }
-        let (tenant_id, job_id) = (&job.tenant_id, &job.job_id);
-        self.vault
-            .delete_onboarding_password(tenant_id, job_id)
-            .await
-            .map_err(|error| error.to_string())?;
-        self.vault
-            .delete_secret(&self.vault.generated_password_name(tenant_id, job_id))
-            .await
-            .map_err(|error| error.to_string())?;
-        self.store
-            .delete_password_handover(tenant_id, job_id)
-            .await
-            .map_err(|error| error.to_string())
-    }
-
-    /// `DELETE /tenants/{tenant_id}/jobs/{job_id}`: cancels a job that has not started (parked
-    /// until its start time, or queued): its record ends `cancelled` (and its completion event is
-    /// put), its parked item and its password secrets are deleted, and a worker that receives it
-    /// later skips it. 200 with the record; 200 again for a job already cancelled (what remains is
-    /// deleted again, the event put again: at least once); 404 for an unknown job; 409 for a job
-    /// that is running or has ended, naming its state.
-    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
-    pub async fn cancel(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match self.try_cancel(request).await {
-            Ok(answer) | Err(answer) => *answer,
-        }
-    }
-
-    async fn try_cancel(&self, request: &ApiGatewayV2httpRequest) -> Result<Refusal, Refusal> {
-        let (tenant_id, job_id) = ids(request)?;
-        let read = || self.job_or_404(&tenant_id, &job_id);
-        let mut record = read().await?;
-        if record.status == JobStatus::Queued {
-            let now = Utc::now();
-            let mut cancelled = record.clone();
-            cancelled.status = JobStatus::Cancelled;
-            cancelled.completed_at = Some(now);
-            cancelled.updated_at = now;
-            cancelled.error = None;
-            cancelled.steps.push(JobStep {
-                name: "cancel".into(),
-                outcome: StepOutcome::Done,
-                graph_request_id: None,
-                detail: Some(
-                    "cancelled before it started; nothing was written in the tenant".into(),
-                ),
-                at: Some(now),
-                observed: Vec::new(),
-                not_done: Vec::new(),
-            });
-            // Ended, so its receipt's digest is kept with it, as for a job a worker ends.
-            cancelled.receipt_digest = Some(lifecycle::receipt::Receipt::of(&cancelled).digest());
-            // Conditional: a worker that has just set it running wins, and this answers 409.
-            record = if self
-                .store
-                .put_job_record_if_status(&cancelled, QUEUED)
-                .await
-                .map_err(|error| unavailable("the job could not be cancelled", error))?
-            {
-                tracing::info!(job_id = %job_id, "job cancelled");
-                cancelled
-            } else {
-                read().await?
-            };
-        }
-        if record.status != JobStatus::Cancelled {
-            return Err(refuse(
-                409,
-                "job_not_cancellable",
-                format!(
-                    "job {job_id} is {}; only a job that has not started (queued or parked until its start time) is cancelled",
-                    status_text(record.status)
-                ),
-            ));
-        }
-        self.finish_cancel(&record).await?;
-        Ok(Box::new(json_response(200, &JobView::of(record))))
-    }
-
-    /// What follows a cancellation, each step repeatable: the parked item and the password
-    /// secrets deleted, then the completion event.
-    async fn finish_cancel(&self, record: &JobRecord) -> Result<(), Refusal> {
-        if let Some(job) = &record.job {
-            if let Some(parked) = schedule::parked_key(job) {
-                self.store
-                    .delete(&parked)
-                    .await
-                    .map_err(|error| unavailable("the parked job could not be deleted", error))?;
-            }
-            self.forget_passwords(job)
-                .await
-                .map_err(|error| unavailable("the job's password could not be deleted", error))?;
-        }
-        self.events
-            .job_finished(record)
-            .await
-            .map_err(|error| unavailable("the cancellation could not be announced", error))
-    }
-
     /// The queue of a job ([`schedule::queue_url`]).
     fn queue_url(&self, job: &Job) -> &str {
         schedule::queue_url(&self.config, job)
-    }
-
-    /// `GET /tenants/{tenant_id}/jobs/{job_id}`: the job record.
-    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
-    pub async fn get(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        let (tenant_id, job_id) = match ids(request) {
-            Ok(ids) => ids,
-            Err(answer) => return *answer,
-        };
-        match self.store.job_record(&tenant_id, &job_id).await {
-            Ok(Some(record)) => json_response(200, &JobView::of(record)),
-            Ok(None) => error_response(
-                404,
-                "job_not_found",
-                format!(
-                    "tenant {tenant_id} has no job {job_id} (records are kept 30 days after the job ends)"
-                ),
-            ),
-            Err(error) => *unavailable("the job could not be read", error),
-        }
-    }
-
-    /// The job's record, or 404 naming the job (503 when the store cannot be read).
-    async fn job_or_404(&self, tenant_id: &TenantId, job_id: &JobId) -> Result<JobRecord, Refusal> {
-        self.store
-            .job_record(tenant_id, job_id)
-            .await
-            .map_err(|error| unavailable("the job could not be read", error))?
-            .ok_or_else(|| {
-                refuse(
-                    404,
-                    "job_not_found",
-                    format!("tenant {tenant_id} has no job {job_id}"),
-                )
-            })
-    }
-
-    /// `POST /tenants/{tenant_id}/jobs/{job_id}/retry`: queues a job that completed with errors
-    /// again; it resumes at its first unfinished or failed step (nothing done is redone).
-    /// 202; 404 for an unknown job; 409 for a job in any other state.
-    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
-    pub async fn retry(
-        &self,
-        request: &ApiGatewayV2httpRequest,
-        tenant: &TenantConnection,
-    ) -> ApiGatewayV2httpResponse {
-        match self.try_retry(request, tenant).await {
-            Ok(answer) | Err(answer) => *answer,
-        }
-    }
-
-    async fn try_retry(
-        &self,
-        request: &ApiGatewayV2httpRequest,
-        tenant: &TenantConnection,
-    ) -> Result<Refusal, Refusal> {
-        let (tenant_id, job_id) = ids(request)?;
-        let mut record = self.job_or_404(&tenant_id, &job_id).await?;
-        if record.status != JobStatus::CompletedWithErrors {
-            return Err(refuse(
-                409,
-                "not_retryable",
-                format!(
-                    "job {job_id} is {}; only a job completed with errors is retried (send a new job otherwise)",
-                    status_text(record.status)
-                ),
-            ));
-        }
-        let Some(job) = record.job.clone() else {
-            return Err(refuse(
-                409,
-                "not_retryable",
-                format!(
-                    "job {job_id} was recorded without its content; send it again as a new job"
-                ),
-            ));
-        };
-        tenant_state::connected(tenant)?;
-        record.status = JobStatus::Queued;
-        record.completed_at = None;
-        record.error = None;
-        record.updated_at = Utc::now();
-        self.store
-            .put_job_record(&record)
-            .await
-            .map_err(|error| unavailable("the job could not be recorded", error))?;
-        let attempt = format!("retry-{}", Utc::now().timestamp_millis());
-        self.queue
-            .send_job_deduplicated(
-                self.queue_url(&job),
-                &job,
-                &deduplication_id(&job, Some(&attempt)),
-            )
-            .await
-            .map_err(|error| unavailable("the job could not be queued", error))?;
-        tracing::info!(job_id = %job_id, "job queued again");
-        Ok(Box::new(accepted(202, &record, None)))
-    }
-
-    /// `GET /tenants/{tenant_id}/jobs/{job_id}/password`: a generated password, once; 404 after,
-    /// or once its hand-over has expired. The hand-over item is taken with a conditional delete
-    /// first, so of concurrent callers exactly one reads the secret.
-    #[tracing::instrument(skip_all, fields(tenant_id = %path_param(request, "tenant_id"), job_id = %path_param(request, "job_id")))]
-    pub async fn take_password(
-        &self,
-        request: &ApiGatewayV2httpRequest,
-    ) -> ApiGatewayV2httpResponse {
-        let (tenant_id, job_id) = match ids(request) {
-            Ok(ids) => ids,
-            Err(answer) => return *answer,
-        };
-        let not_found = || {
-            error_response(
-                404,
-                "password_not_found",
-                format!(
-                    "job {job_id} has no generated password to hand back (it is handed back once, within {} hours)",
-                    PASSWORD_HANDOVER_TTL.num_hours()
-                ),
-            )
-        };
-        match self.store.take_password_handover(&tenant_id, &job_id).await {
-            Ok(Some(handover)) if handover.valid_until > Utc::now() => {}
-            Ok(Some(_)) => {
-                // Expired: its secret goes as well, unread.
-                let name = self.vault.generated_password_name(&tenant_id, &job_id);
-                if let Err(error) = self.vault.delete_secret(&name).await {
-                    tracing::error!(%error, "could not delete an expired password hand-over");
-                }
-                return not_found();
-            }
-            Ok(None) => return not_found(),
-            Err(error) => return *unavailable("the password could not be read", error),
-        }
-        match self
-            .vault
-            .take_generated_password(&tenant_id, &job_id)
-            .await
-        {
-            Ok(password) => {
-                let mut answer = json_response(
-                    200,
-                    &PasswordHandedBack {
-                        job_id: &job_id,
-                        password: password.expose_secret(),
-                    },
-                );
-                answer
-                    .headers
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                answer
-            }
-            Err(VaultError::NotFound { .. }) => not_found(),
-            Err(error) => *unavailable("the password could not be read", error),
-        }
     }
 }
 
@@ -945,57 +626,6 @@ fn ids(request: &ApiGatewayV2httpRequest) -> Result<(TenantId, JobId), Refusal> 
     let job_id = JobId::parse(path_param(request, "job_id"))
         .map_err(|error| refuse(400, "bad_request", error))?;
     Ok((tenant_id, job_id))
-}
-
-/// Takes an onboard job's password out of the body, leaving the reference to its secret.
-///
-/// A dry run that asks for a generated password keeps asking: nothing is generated or stored for
-/// a job that creates no account.
-fn take_password(
-    body: &mut Map<String, Value>,
-    secret_name: &str,
-    dry_run: bool,
-) -> Result<Option<NewPassword>, Refusal> {
-    if body.get("type").and_then(Value::as_str) != Some("onboard") {
-        return Ok(None);
-    }
-    let Some(password) = body.get_mut("password") else {
-        return Err(refuse(
-            400,
-            "bad_request",
-            "an onboard job needs a password: {\"source\":\"value\",\"value\":...} or {\"source\":\"generate\"}",
-        ));
-    };
-    let source = password
-        .get("source")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let taken = match source.as_deref() {
-        Some("value") => match password.get_mut("value").map(Value::take) {
-            Some(Value::String(value)) => NewPassword::Given(SecretString::from(value)),
-            _ => {
-                *password = Value::Null;
-                return Err(refuse(
-                    400,
-                    "bad_request",
-                    "password.value must be a string",
-                ));
-            }
-        },
-        Some("generate") if dry_run => return Ok(None),
-        Some("generate") => NewPassword::Generate,
-        Some("secret") | Some("temporary_access_pass") => return Ok(None),
-        _ => {
-            *password = Value::Null;
-            return Err(refuse(
-                400,
-                "bad_request",
-                "password.source must be \"value\", \"generate\", \"secret\" or \"temporary_access_pass\"",
-            ));
-        }
-    };
-    *password = json!({"source": "secret", "secret_id": secret_name});
-    Ok(Some(taken))
 }
 
 /// The answer to an accepted job.
