@@ -624,12 +624,33 @@ pub fn decide_memberships(
         .checks
         .push(Check::pass("account", format!("account {name} exists")));
 
-    let group_label = |id: &str| match group_names.get(id) {
+    decide_licenses(&mut decision, job, facts, account, &name, group_names);
+    decide_groups(&mut decision, job, facts);
+    if let Some(warning) = last_license_warning(&decision, account, &name) {
+        decision.warnings.push(warning);
+    }
+    decision
+}
+
+/// A group as a message names it: "Sales (id)", or "group id" when its name is unknown.
+fn group_label(group_names: &HashMap<String, String>, id: &str) -> String {
+    match group_names.get(id) {
         Some(display) => format!("{display} ({id})"),
         None => format!("group {id}"),
-    };
+    }
+}
 
-    // Licenses.
+/// The license rules of a membership job: what to assign and remove (`set_licenses` replaces
+/// `assign_licenses`/`remove_licenses`), what is unchanged, and what stays because it comes from
+/// a group.
+fn decide_licenses(
+    decision: &mut MembershipDecision,
+    job: &UpdateMembershipsJob,
+    facts: &MembershipFacts,
+    account: &User,
+    name: &str,
+    group_names: &HashMap<String, String>,
+) {
     let direct = direct_skus(account);
     let inherited = inherited_skus(account);
     if job.set_licenses.is_some()
@@ -663,7 +684,7 @@ pub fn decide_memberships(
                 let sku = sku_choice_by_id(&facts.skus, sku_id);
                 decision.warnings.push(format!(
                     "license {sku} of {name} stays: it comes from group {}, not a direct assignment; remove the account from that group to take it away",
-                    groups.iter().map(|g| group_label(g)).collect::<Vec<_>>().join(", ")
+                    groups.iter().map(|g| group_label(group_names, g)).collect::<Vec<_>>().join(", ")
                 ));
             }
         }
@@ -705,7 +726,7 @@ pub fn decide_memberships(
                     "; it stays assigned through group {}",
                     groups
                         .iter()
-                        .map(|g| group_label(g))
+                        .map(|g| group_label(group_names, g))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
@@ -716,7 +737,7 @@ pub fn decide_memberships(
                 "license",
                 format!(
                     "license {sku} of {name} comes from group {} and cannot be removed directly; remove the account from that group (or the license from the group)",
-                    groups.iter().map(|g| group_label(g)).collect::<Vec<_>>().join(", ")
+                    groups.iter().map(|g| group_label(group_names, g)).collect::<Vec<_>>().join(", ")
                 ),
             ));
         } else {
@@ -740,8 +761,15 @@ pub fn decide_memberships(
             format!("account {name} has no usage location; set one before assigning licenses"),
         ));
     }
+}
 
-    // Groups.
+/// The group rules of a membership job: what to add and remove, and what is unchanged (a
+/// membership list cut at Graph's page is never taken as complete).
+fn decide_groups(
+    decision: &mut MembershipDecision,
+    job: &UpdateMembershipsJob,
+    facts: &MembershipFacts,
+) {
     let member_of: BTreeSet<String> = facts
         .member_of
         .groups
@@ -776,8 +804,16 @@ pub fn decide_memberships(
             decision.remove_groups.push(choice);
         }
     }
+}
 
-    // Mailbox: the account keeps no license at all after the change.
+/// The warning that the account keeps no license at all after the change, so its mailbox goes.
+fn last_license_warning(
+    decision: &MembershipDecision,
+    account: &User,
+    name: &str,
+) -> Option<String> {
+    let direct = direct_skus(account);
+    let inherited = inherited_skus(account);
     let removed_groups: BTreeSet<String> = decision
         .remove_groups
         .iter()
@@ -794,16 +830,13 @@ pub fn decide_memberships(
         .filter(|group| !removed_groups.contains(&group.to_ascii_lowercase()))
         .count();
     let had_licenses = !direct.is_empty() || !inherited.is_empty();
-    if had_licenses
-        && remaining_direct == 0
-        && remaining_inherited == 0
-        && let Some(mail) = account.mail.as_deref().filter(|mail| !mail.is_empty())
-    {
-        decision.warnings.push(format!(
-            "{name} loses its last license; its mailbox {mail} will be deprovisioned (Exchange Online keeps it for 30 days)"
-        ));
+    if !had_licenses || remaining_direct > 0 || remaining_inherited > 0 {
+        return None;
     }
-    decision
+    let mail = account.mail.as_deref().filter(|mail| !mail.is_empty())?;
+    Some(format!(
+        "{name} loses its last license; its mailbox {mail} will be deprovisioned (Exchange Online keeps it for 30 days)"
+    ))
 }
 
 fn sku_choice_by_id(skus: &[SubscribedSku], sku_id: &str) -> SkuChoice {
