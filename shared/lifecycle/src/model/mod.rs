@@ -12,6 +12,7 @@ mod directory;
 mod group_jobs;
 mod job;
 mod job_parser;
+mod job_record;
 mod job_schema;
 pub mod limits;
 mod snapshot;
@@ -33,12 +34,14 @@ pub use group_jobs::{
     CreateGroupJob, DeleteGroupJob, GroupType, SetGroupMembersJob, UpdateGroupJob,
 };
 pub use job::{
-    AccountRef, AutomaticReply, JOB_RECORD_RETENTION, Job, JobKind, JobRecord, JobStatus, JobStep,
-    LicenseRef, LicenseRefreshJob, Observation, OffboardJob, OffboardPolicy, OnboardJob,
-    PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource, StepOutcome, Submitter, SyncCursor,
-    SyncJob, UpdateMembershipsJob,
+    AccountRef, AutomaticReply, Job, JobKind, LicenseRef, LicenseRefreshJob, OffboardJob,
+    OffboardPolicy, OnboardJob, PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource,
+    SyncCursor, SyncJob, UpdateMembershipsJob,
 };
 pub use job_parser::JobParseError;
+pub use job_record::{
+    JOB_RECORD_RETENTION, JobRecord, JobStatus, JobStep, Observation, StepOutcome, Submitter,
+};
 pub use job_schema::{job_message_schema, job_request_schema};
 pub use snapshot::{
     AccountSnapshot, InheritedLicense, SNAPSHOT_RETENTION, SnapshotAutomaticReply, SnapshotGroup,
