@@ -44,8 +44,9 @@ fn field<T>(
 pub const NEEDS_P1: &str = "needs Entra ID P1";
 /// The reason recorded when the tenant's sync options skip last sign-in.
 pub const SIGN_IN_SKIPPED: &str = "not synced: the tenant's sync options skip last sign-in";
-/// The reason recorded for an account created after this run read sign-ins.
-pub const SIGN_IN_NOT_READ: &str = "not read yet: read by the next full sync";
+/// The reason recorded for an account the sync stores before the license refresh (the only
+/// reader of sign-in activity) has read its last sign-in.
+pub const SIGN_IN_NOT_READ: &str = "not read yet: read by the next license refresh";
 
 /// What the account record carries besides the user object itself.
 #[derive(Debug, Clone)]

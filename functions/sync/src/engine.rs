@@ -10,8 +10,11 @@
 //!
 //! After every applied page the link to continue from is saved (see [`crate::state`]), so the
 //! run can stop when its time budget is spent and a continuation, or a redelivery after a crash,
-//! resumes at the next page. Last sign-in and mailbox usage are read in full rounds only (delta
-//! queries do not report them); a delta round keeps what the stored account has.
+//! resumes at the next page. Mailbox usage is read in full rounds only (delta queries do not
+//! report it); a delta round keeps what the stored account has. Last sign-in is not the sync's
+//! read: the license refresh reads `signInActivity` (120 users a page, the slowest chain of a
+//! tenant's reads) and updates that attribute alone; the sync keeps it whenever it rewrites an
+//! account, and a new account shows "not read yet" until the refresh reads it.
 
 mod extras;
 mod groups;
@@ -143,20 +146,6 @@ pub struct Report {
     pub objects_read: u64,
 }
 
-/// Last sign-ins read for a full round.
-enum SignIns {
-    /// The tenant's options skip them.
-    Skipped,
-    /// The tenant has no Entra ID P1.
-    Unavailable,
-    /// Account id hash -> epoch milliseconds of the last sign-in, [`NEVER`] if none.
-    Read(HashMap<u64, i64>),
-}
-
-const NEVER: i64 = i64::MIN;
-/// In a saved sign-in blob, this key marks "unavailable: no P1".
-const UNAVAILABLE_MARK: u64 = u64::MAX;
-
 /// Mailbox usage read for a full round: UPN hash -> usage. `None` in the engine: not read.
 type Mailboxes = HashMap<u64, MailboxUsage>;
 
@@ -216,7 +205,6 @@ pub struct Engine<'a> {
     started: Instant,
     lease: Lease,
     graph_base: lifecycle::model::GraphCounters,
-    sign_ins: Option<SignIns>,
     mailboxes: Option<Mailboxes>,
     /// What the tenant chose to sync (kinds, which accounts).
     sync: SyncSettings,
@@ -245,7 +233,6 @@ impl<'a> Engine<'a> {
             settings,
             started: Instant::now(),
             lease,
-            sign_ins: None,
             mailboxes: None,
             sync: SyncSettings::default(),
             notes: Vec::new(),
@@ -254,10 +241,9 @@ impl<'a> Engine<'a> {
     }
 
     /// The same engine keeping what the tenant's sync settings choose (the defaults keep
-    /// everything). Kinds the settings turn off are not read from Graph where they have their
-    /// own reads (last sign-in, mailbox usage).
+    /// everything). Mailbox usage, when the settings turn it off, is not read from Graph. (Last
+    /// sign-in is the license refresh's read; the kind governs that read.)
     pub fn with_sync_settings(mut self, sync: SyncSettings) -> Self {
-        self.tenant.options.skip_sign_in |= !sync.kinds.last_sign_in;
         self.tenant.options.skip_mailboxes |= !sync.kinds.mailboxes;
         self.sync = sync;
         self

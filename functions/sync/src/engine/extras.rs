@@ -1,111 +1,23 @@
-//! What a full users round puts on every account: last sign-in and mailbox usage.
+//! What a full users round puts on every account besides the user object: mailbox usage.
+//!
+//! Last sign-in is not read here: the license refresh is its only reader (it reads
+//! `signInActivity` and updates just that attribute of the stored accounts). The sync keeps the
+//! stored value whenever it rewrites an account, and gives a new account "not read yet".
 
-use std::collections::HashMap;
-use std::pin::pin;
-
-use futures::TryStreamExt as _;
 use graph::GraphError;
-use lifecycle::model::LastSignIn;
+use lifecycle::model::{Account, LastSignIn};
 
 use crate::convert::{self, Extras};
-use crate::state::{Blob, hash_str};
+use crate::state::hash_str;
 
 use super::*;
 
 impl Engine<'_> {
-    /// Reads (or, in a continuation, reloads) what a full users round puts on every account.
-    pub(super) async fn ensure_extras(&mut self, link: Option<&str>) -> Result<(), SyncError> {
-        if self.sign_ins.is_none() {
-            let saved = match link {
-                Some(_) => self.load_sign_ins().await?,
-                None => None,
-            };
-            self.sign_ins = Some(match saved {
-                Some(sign_ins) => sign_ins,
-                None => self.read_sign_ins().await?,
-            });
-        }
+    /// Reads what a full users round puts on every account (once per invocation).
+    pub(super) async fn ensure_extras(&mut self) -> Result<(), SyncError> {
         if self.mailboxes.is_none() {
             self.mailboxes = Some(self.read_mailboxes().await?);
         }
-        Ok(())
-    }
-
-    pub(super) async fn read_sign_ins(&mut self) -> Result<SignIns, SyncError> {
-        if self.tenant.options.skip_sign_in {
-            return Ok(SignIns::Skipped);
-        }
-        let mut read = HashMap::new();
-        let mut pages = pin!(self.graph.user_sign_in_pages(None));
-        loop {
-            match pages.try_next().await {
-                Ok(Some(page)) => {
-                    for user in page.items {
-                        let at = user
-                            .sign_in_activity
-                            .as_ref()
-                            .and_then(graph::SignInActivity::last_activity)
-                            .map_or(NEVER, |at| at.timestamp_millis());
-                        read.insert(hash_str(&user.id), at);
-                    }
-                }
-                Ok(None) => break,
-                Err(GraphError::SignInActivityUnavailable(detail)) => {
-                    tracing::info!(tenant_id = %self.tenant.tenant_id, %detail, "last sign-in not available: no Entra ID P1");
-                    self.tenant.has_p1 = Some(false);
-                    return Ok(SignIns::Unavailable);
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        self.tenant.has_p1 = Some(true);
-        Ok(SignIns::Read(read))
-    }
-
-    pub(super) async fn load_sign_ins(&self) -> Result<Option<SignIns>, SyncError> {
-        if self.tenant.options.skip_sign_in {
-            return Ok(Some(SignIns::Skipped));
-        }
-        let saved = Blob::load(
-            self.store(),
-            &self.tenant.tenant_id,
-            &self.run.id,
-            "sign-ins",
-            None,
-        )
-        .await?;
-        Ok(saved.map(|entries| {
-            if entries.contains_key(&UNAVAILABLE_MARK) {
-                SignIns::Unavailable
-            } else {
-                SignIns::Read(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k, i64::from_le_bytes(v.to_le_bytes())))
-                        .collect(),
-                )
-            }
-        }))
-    }
-
-    pub(super) async fn save_sign_ins(&self) -> Result<(), SyncError> {
-        let entries: HashMap<u64, u64> = match &self.sign_ins {
-            Some(SignIns::Read(read)) => read
-                .iter()
-                .map(|(k, v)| (*k, u64::from_le_bytes(v.to_le_bytes())))
-                .collect(),
-            Some(SignIns::Unavailable) => [(UNAVAILABLE_MARK, 0)].into(),
-            Some(SignIns::Skipped) | None => return Ok(()),
-        };
-        Blob::save(
-            self.store(),
-            &self.tenant.tenant_id,
-            &self.run.id,
-            "sign-ins",
-            None,
-            &entries,
-        )
-        .await?;
         Ok(())
     }
 
@@ -157,33 +69,22 @@ impl Engine<'_> {
         Ok(usage)
     }
 
-    /// The sign-in and mailbox of an account in a full round.
-    pub(super) fn extras_for(&self, id_hash: u64, upn: Option<&str>) -> Extras {
-        let last_sign_in = match &self.sign_ins {
-            Some(SignIns::Skipped) => convert::not_available(convert::SIGN_IN_SKIPPED),
-            Some(SignIns::Unavailable) => convert::not_available(convert::NEEDS_P1),
-            Some(SignIns::Read(read)) => match read.get(&id_hash) {
-                Some(&NEVER) => LastSignIn::Never,
-                Some(&millis) => chrono::DateTime::from_timestamp_millis(millis)
-                    .map_or(LastSignIn::Never, |at| LastSignIn::At { at }),
-                None => convert::not_available(convert::SIGN_IN_NOT_READ),
-            },
-            None => convert::not_available(convert::SIGN_IN_NOT_READ),
-        };
+    /// What a full round puts on an account: its mailbox usage, and the last sign-in of an
+    /// account the store does not hold yet (a stored one keeps its own, [`Self::keep_sign_in`]).
+    pub(super) fn extras_for(&self, upn: Option<&str>) -> Extras {
         let mailbox = upn.and_then(|upn| {
             self.mailboxes
                 .as_ref()
                 .and_then(|m| m.get(&hash_str(&upn.to_lowercase())).cloned())
         });
         Extras {
-            last_sign_in,
+            last_sign_in: self.new_account_sign_in(),
             mailbox,
         }
     }
 
-    /// The sign-in of an account first seen in a delta round (its sign-in is read by the next full
-    /// sync).
-    pub(super) fn new_account_extras(&self) -> Extras {
+    /// The last sign-in of an account the store does not hold yet: the license refresh reads it.
+    pub(super) fn new_account_sign_in(&self) -> LastSignIn {
         let reason = if self.tenant.options.skip_sign_in {
             convert::SIGN_IN_SKIPPED
         } else if self.tenant.has_p1 == Some(false) {
@@ -191,9 +92,19 @@ impl Engine<'_> {
         } else {
             convert::SIGN_IN_NOT_READ
         };
-        Extras {
-            last_sign_in: convert::not_available(reason),
-            mailbox: None,
+        convert::not_available(reason)
+    }
+
+    /// `account` as the sync writes it over `stored`: the last sign-in stays what the store holds
+    /// (the license refresh wrote it; the sync never reads it, so never resets it), unless the
+    /// tenant's sync settings leave last sign-in out ("not synced" then replaces it).
+    pub(super) fn keep_sign_in(&self, account: Account, stored: Option<&Account>) -> Account {
+        match stored {
+            Some(stored) if self.sync.kinds.last_sign_in => Account {
+                last_sign_in: stored.last_sign_in.clone(),
+                ..account
+            },
+            _ => account,
         }
     }
 }

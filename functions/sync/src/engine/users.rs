@@ -15,6 +15,19 @@ use crate::state::{fingerprint, hash_str};
 use super::writes::{count_licenses, license_hashes, marked_deleted};
 use super::*;
 
+/// An account's fingerprint for the full round's compare: every stored field but the last
+/// sign-in, which the license refresh writes and the sync never changes (unless the tenant's sync
+/// settings leave last sign-in out: then "not synced" is what belongs, and is compared).
+fn account_fingerprint(account: &Account, sign_in_kept: bool) -> u64 {
+    if !sign_in_kept {
+        return fingerprint(account);
+    }
+    fingerprint(&Account {
+        last_sign_in: lifecycle::model::LastSignIn::Never,
+        ..account.clone()
+    })
+}
+
 impl Engine<'_> {
     /// The users delta round. Returns the link to resume from when the budget ran out.
     pub(super) async fn users_phase(
@@ -29,7 +42,7 @@ impl Engine<'_> {
             let mut sets = None;
             if plan.full {
                 self.run.full = true;
-                self.ensure_extras(plan.from.as_deref()).await?;
+                self.ensure_extras().await?;
                 sets = Some(match self.resume_account_set(plan.from.as_deref()).await? {
                     Some(sets) => sets,
                     None if plan.fresh => StoredSet::default(),
@@ -87,7 +100,6 @@ impl Engine<'_> {
             if self.out_of_time() {
                 if let Some(sets) = &sets {
                     self.save_unseen("users", &link, &sets.unseen).await?;
-                    self.save_sign_ins().await?;
                 }
                 return Ok(Some(link));
             }
@@ -104,7 +116,7 @@ impl Engine<'_> {
                 items.insert(
                     hash_str(account.id.as_str()),
                     StoredAccount {
-                        fingerprint: fingerprint(&account),
+                        fingerprint: account_fingerprint(&account, self.sync.kinds.last_sign_in),
                         licenses: license_hashes(&account.licenses),
                     },
                 );
@@ -138,6 +150,9 @@ impl Engine<'_> {
         writes: &mut Writes,
     ) -> Result<(), SyncError> {
         let mut removals = Vec::new();
+        // Stored accounts this page changes: they keep their stored last sign-in, read just
+        // before the write so a value the license refresh wrote meanwhile is kept too.
+        let mut rewritten = Vec::new();
         for change in changes {
             let user = match change {
                 UserChange::Upserted(user) => user,
@@ -148,7 +163,7 @@ impl Engine<'_> {
             };
             let id_hash = hash_str(&user.id);
             sets.unseen.remove(&id_hash);
-            let extras = self.extras_for(id_hash, user.user_principal_name.as_deref());
+            let extras = self.extras_for(user.user_principal_name.as_deref());
             let account = match convert::account(&user, None, extras) {
                 Ok(account) => account,
                 Err(error) => {
@@ -167,7 +182,7 @@ impl Engine<'_> {
                 continue;
             };
             let new = StoredAccount {
-                fingerprint: fingerprint(&account),
+                fingerprint: account_fingerprint(&account, self.sync.kinds.last_sign_in),
                 licenses: license_hashes(&account.licenses),
             };
             match sets.items.get(&id_hash) {
@@ -178,6 +193,7 @@ impl Engine<'_> {
                 Some(old) if old.fingerprint != new.fingerprint => {
                     self.run.counts.accounts.changed += 1;
                     count_licenses(&mut self.run.counts.licenses, &old.licenses, &new.licenses);
+                    rewritten.push(account.id.to_string());
                 }
                 Some(_) => continue,
             }
@@ -185,6 +201,14 @@ impl Engine<'_> {
             writes
                 .accounts
                 .push((keys::account(&self.tenant.tenant_id, &account.id), account));
+        }
+        if !rewritten.is_empty() && self.sync.kinds.last_sign_in {
+            let stored = self.stored_accounts_by_id(&rewritten).await?;
+            for (_, account) in &mut writes.accounts {
+                if let Some(stored) = stored.get(account.id.as_str()) {
+                    account.last_sign_in = stored.last_sign_in.clone();
+                }
+            }
         }
         if !removals.is_empty() {
             self.delta_user_page(removals, writes).await?;
@@ -209,12 +233,9 @@ impl Engine<'_> {
             match change {
                 UserChange::Upserted(user) => {
                     let old = stored.get(&user.id);
-                    let extras = match old {
-                        Some(old) => Extras {
-                            last_sign_in: old.last_sign_in.clone(),
-                            mailbox: old.mailbox.clone(),
-                        },
-                        None => self.new_account_extras(),
+                    let extras = Extras {
+                        last_sign_in: self.new_account_sign_in(),
+                        mailbox: old.and_then(|old| old.mailbox.clone()),
                     };
                     let account = match convert::account(&user, old, extras) {
                         Ok(account) => account,
@@ -236,6 +257,7 @@ impl Engine<'_> {
                         }
                         continue;
                     };
+                    let account = self.keep_sign_in(account, old);
                     match old {
                         Some(old) if *old == account => continue,
                         Some(old) => {

@@ -95,15 +95,9 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
     assert!(run.graph.requests > 0);
     // AND the store holds exactly the tenant's objects
     assert_store_matches_truth(&local, 0).await;
-    // AND the accounts carry their last sign-in (the tenant has P1)
+    // AND no account's last sign-in is read by the sync: the license refresh reads it
     let stored = local.stored(&tenant).await;
-    for user in truth.users.iter().step_by(11) {
-        match (&stored.accounts[&user.id].last_sign_in, user.last_sign_in) {
-            (LastSignIn::At { at }, Some(last)) => assert!(at.timestamp() >= last),
-            (LastSignIn::Never, None) => {}
-            (other, expected) => panic!("sign-in of {}: {other:?}, expected {expected:?}", user.id),
-        }
-    }
+    assert!(stored.accounts.values().all(|account| account.last_sign_in == not_read_yet()));
     // AND licenses inherited from a group name that group, of which the account is a member
     let inherited: Vec<(String, String)> = stored
         .accounts
@@ -123,7 +117,7 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
             "{pair:?} inherits from a group it is not in"
         );
     }
-    // AND the tenant shows its name, domains, P1, last sync and next sync due
+    // AND the tenant shows its name, domains, last sync and next sync due
     let connection = local
         .platform()
         .tenant(&tenant)
@@ -144,7 +138,8 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
             .map(|d| d.to_lowercase())
             .collect()
     );
-    assert_eq!(connection.has_p1, Some(true));
+    // (whether it has P1 is the license refresh's to learn, as it reads sign-in activity)
+    assert_eq!(connection.has_p1, None);
     let last = connection.last_sync.expect("last sync");
     assert_eq!((last.sync_run_id, last.status), (run.id, SyncRunStatus::Ok));
     assert!(connection.next_sync_due.expect("next sync due") > chrono::Utc::now());
@@ -251,7 +246,7 @@ async fn given_an_expired_delta_link_when_syncing_then_a_full_resync_also_remove
 }
 
 #[tokio::test]
-async fn given_a_tenant_without_p1_when_synced_then_sign_in_is_marked_not_available_and_the_run_is_ok()
+async fn given_a_tenant_without_p1_when_synced_then_the_run_is_ok_and_reads_no_sign_in_activity()
  {
     // GIVEN a tenant without Entra ID P1
     let sim = SimConfig {
@@ -264,31 +259,89 @@ async fn given_a_tenant_without_p1_when_synced_then_sign_in_is_marked_not_availa
     };
     let mut local = Local::start(sim, fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
+    let users_reads_before = users_list_reads(&local);
 
     // WHEN it syncs
     let run = local.sync(&tenant, false).await;
 
     // THEN the run is OK, not failed or partial
     assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
-    // AND every account says why its last sign-in is missing
+    // AND it asked Graph for no sign-in activity (the license refresh is its only reader)
+    assert_eq!(users_list_reads(&local), users_reads_before);
+    // AND every account says its last sign-in is not read yet
     let stored = local.stored(&tenant).await;
     assert!(!stored.accounts.is_empty());
     for account in stored.accounts.values() {
-        assert_eq!(
-            account.last_sign_in,
-            LastSignIn::NotAvailable {
-                reason: "needs Entra ID P1".into()
-            }
-        );
+        assert_eq!(account.last_sign_in, not_read_yet());
     }
-    let connection = local
-        .platform()
-        .tenant(&tenant)
-        .await
-        .expect("read")
-        .expect("tenant");
-    assert_eq!(connection.has_p1, Some(false));
     assert_store_matches_truth(&local, 0).await;
+}
+
+/// What a new account's last sign-in says until the license refresh reads it.
+fn not_read_yet() -> LastSignIn {
+    LastSignIn::NotAvailable {
+        reason: "not read yet: read by the next license refresh".into(),
+    }
+}
+
+/// `GET /users` requests the simulator answered (a read with `signInActivity` is one; the sync's
+/// reads are delta queries).
+fn users_list_reads(local: &Local) -> u64 {
+    local
+        .sim()
+        .stats()
+        .by_route
+        .iter()
+        .filter(|(route, _)| route.starts_with("GET") && route.ends_with("/users"))
+        .map(|(_, count)| *count)
+        .sum()
+}
+
+#[tokio::test]
+async fn given_an_account_whose_last_sign_in_the_refresh_stored_when_a_full_and_a_delta_sync_rewrite_it_then_last_sign_in_is_unchanged()
+ {
+    // GIVEN a synced tenant whose accounts carry a last sign-in the license refresh stored
+    let mut local = Local::start(SimConfig::single(200, 4), fast_settings()).await;
+    let tenant = local.connect(0).await.tenant_id;
+    local.sync(&tenant, false).await;
+    let refreshed = LastSignIn::At {
+        at: chrono::DateTime::from_timestamp(1_000_000_000, 0).expect("time"),
+    };
+    let store = &local.platform().store;
+    for account in local.stored(&tenant).await.accounts.into_values() {
+        let key = lifecycle::store::keys::account(&tenant, &account.id);
+        let account = lifecycle::model::Account {
+            last_sign_in: refreshed.clone(),
+            ..account
+        };
+        store.put(&key, &account).await.expect("refresh's write");
+    }
+    for full in [true, false] {
+        // WHEN departments change in the tenant and a full (then a delta) sync rewrites accounts
+        let changed = local
+            .sim()
+            .mutate(
+                tenant.as_str(),
+                &Mutation {
+                    update_users: 20,
+                    ..Mutation::default()
+                },
+            )
+            .expect("mutate");
+        let run = local.sync(&tenant, full).await;
+        assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+        assert_eq!(run.full, full);
+        assert!(run.counts.accounts.changed > 0, "accounts rewritten");
+
+        // THEN the accounts the sync rewrote (and every other) keep the refresh's last sign-in
+        let stored = local.stored(&tenant).await;
+        for id in &changed.updated_users {
+            assert!(stored.accounts[id].profile.department.is_some(), "{id}");
+        }
+        for account in stored.accounts.values() {
+            assert_eq!(account.last_sign_in, refreshed, "{} (full {full})", account.id);
+        }
+    }
 }
 
 #[tokio::test]
@@ -317,13 +370,7 @@ async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_n
     );
     assert_store_matches_truth(&local, 0).await;
     let stored = local.stored(&tenant).await;
-    for account in stored.accounts.values().step_by(13) {
-        assert!(
-            !matches!(account.last_sign_in, LastSignIn::NotAvailable { .. }),
-            "{:?}",
-            account.last_sign_in
-        );
-    }
+    assert!(stored.accounts.values().all(|account| account.last_sign_in == not_read_yet()));
 }
 
 #[tokio::test]

@@ -75,6 +75,8 @@ pub struct Account {
     pub on_premises_synced: bool,
     #[serde(default)]
     pub licenses: Vec<AssignedLicense>,
+    /// The last sign-in as the license refresh last read it (its only reader; the sync keeps it).
+    /// An account the sync stored since shows "not read yet" until the next refresh.
     pub last_sign_in: LastSignIn,
     #[serde(default)]
     pub mailbox: Option<MailboxUsage>,
