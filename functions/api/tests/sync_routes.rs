@@ -426,6 +426,23 @@ async fn stored_accounts(local: &Local) -> BTreeSet<String> {
     accounts.into_iter().map(|a| a.id.to_string()).collect()
 }
 
+/// The stored memberships of the test's tenant as (group, account) pairs.
+async fn stored_memberships(local: &Local) -> BTreeSet<(String, String)> {
+    use futures::TryStreamExt as _;
+    let tenant = TenantId::parse(&local.tenant).expect("tenant");
+    let memberships: Vec<lifecycle::model::Membership> = local
+        .platform
+        .store
+        .memberships(&tenant)
+        .try_collect()
+        .await
+        .expect("the store answers");
+    memberships
+        .into_iter()
+        .map(|m| (m.group_id.to_string(), m.account_id.to_string()))
+        .collect()
+}
+
 #[tokio::test]
 async fn given_synced_accounts_when_the_sync_settings_narrow_and_widen_then_excluded_accounts_leave_the_store_and_come_back()
  {
@@ -503,7 +520,39 @@ async fn narrow_and_widen() {
         "{refused}"
     );
 
-    // WHEN the settings narrow: no guests, no disabled, no unlicensed accounts, no groups, every 15 minutes
+    // WHEN the settings narrow the accounts (no guests, no disabled, no unlicensed), groups kept
+    let members_of = |accounts: &BTreeSet<String>| -> BTreeSet<(String, String)> {
+        truth
+            .groups
+            .iter()
+            .flat_map(|g| g.member_ids.iter().map(|m| (g.id.clone(), m.clone())))
+            .filter(|(_, member)| accounts.contains(member))
+            .collect()
+    };
+    assert_eq!(stored_memberships(&local).await, members_of(&everyone));
+    assert!(
+        members_of(&kept).len() < members_of(&everyone).len(),
+        "excluded accounts are members of groups"
+    );
+    let (status, narrowed) = local
+        .call(
+            "PUT /tenants/{tenant_id}/sync-settings",
+            &[],
+            &[],
+            Some(json!({
+                "accounts": {"exclude_guests": true, "exclude_disabled": true, "exclude_unlicensed": true}
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{narrowed}");
+    local.run_sync_queue().await;
+
+    // THEN the excluded accounts are gone from the store, and so are their memberships: each group
+    // holds only kept accounts, which keep theirs
+    assert_eq!(stored_accounts(&local).await, kept);
+    assert_eq!(stored_memberships(&local).await, members_of(&kept));
+
+    // WHEN the settings narrow further: no groups either, every 15 minutes
     let (status, narrowed) = local
         .call(
             "PUT /tenants/{tenant_id}/sync-settings",

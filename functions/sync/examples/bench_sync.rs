@@ -12,8 +12,9 @@
 //! With `--latency graph` the simulator answers in Graph's modelled time
 //! (`graph_sim::LatencyModel::graph`), and the full sync also prints where its Graph time went and
 //! its critical path: the longest chain of requests that must run one after another (a delta
-//! chain's pages depend on each other; the users, sign-in and groups chains do not depend on each
-//! other, nor do the single reads).
+//! chain's pages depend on each other; the users and groups chains do not depend on each other,
+//! nor do the single reads), beside the wall time and peak RSS. (Sign-in activity, 120 users a
+//! page, is the license refresh's read, not the sync's.)
 //!
 //! ```text
 //! cargo run --release -p sync --example bench_sync -- [--users 100000] [--groups 2000] \
@@ -42,10 +43,8 @@ use sync::state::hash_str;
 use sync::{App, Report};
 
 const TABLE: &str = "bench-sync";
-/// Graph's page sizes: /users and delta 999; /users selecting signInActivity 120 [learn:
-/// graph/api/user-list, note on signInActivity; the simulator serves the same].
+/// Graph's page size for /users/delta and /groups/delta [learn: graph/api/user-delta].
 const PAGE: u64 = 999;
-const PAGE_SIGN_IN: u64 = 120;
 /// Member references per groups-delta page in the simulator (Graph splits big groups too).
 const MEMBER_REFS_PER_PAGE: u64 = 2_000;
 /// Graph's resource units per 10 s for a tenant of more than 500 users.
@@ -303,7 +302,6 @@ impl Bench {
         let floor = 1 // organization
             + 1 // subscribedSkus
             + 1 // mailbox usage report
-            + users.div_ceil(PAGE_SIGN_IN) // users with signInActivity
             + users.div_ceil(PAGE) // users/delta
             + groups.div_ceil(PAGE).max(memberships.div_ceil(MEMBER_REFS_PER_PAGE)); // groups/delta
         let full_items = users + groups + memberships;
@@ -720,7 +718,7 @@ fn modelled_since(
 }
 
 /// Prints where the full sync's Graph time went and its critical path: the chains whose requests
-/// depend on each other (users delta, users with sign-in activity, groups delta) each run one
+/// depend on each other (users delta, groups delta) each run one
 /// request after another; the single reads (organization, SKUs, report, token) need not wait
 /// for anything. The critical path is the longest of them; the wall time against it is what
 /// running the independent work concurrently could still save.

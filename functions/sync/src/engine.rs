@@ -1,8 +1,12 @@
 //! One tenant's sync: the phases, the delta rounds, the compare-then-write, the sweep.
 //!
-//! Phases run in order: `tenant` (organization, verified domains, subscribed SKUs), `users` (the
-//! users delta round: accounts with their licenses), `groups` (the groups delta round with
-//! `members@delta`: groups and memberships). A round is *full* on the first sync, when the run
+//! Three phases run at the same time, each one chain of requests under the tenant's Graph
+//! budget (the client's limiter is shared): `tenant` (organization, verified domains, subscribed
+//! SKUs), `users` (the users delta round: accounts with their licenses), `groups` (the groups delta
+//! round with `members@delta`: groups and memberships). None needs another's result: a membership
+//! is keyed by the group's and the account's ids, both on the group's page. Within a round, a
+//! page's writes and checkpoint run while the next page is read (one page ahead at most, so memory
+//! stays bounded by two pages). A round is *full* on the first sync, when the run
 //! asks for it, or after Graph refuses a delta link (410): it reads every object, compares each
 //! with what is stored (by fingerprint), writes only what differs, and at its end sweeps what it
 //! did not see (accounts and groups are marked deleted, memberships removed). A *delta* round
@@ -24,12 +28,14 @@ mod users;
 mod writes;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use graph::{GraphError, TenantGraph};
 use lifecycle::model::{
-    Account, Group, MailboxUsage, Membership, SyncCursor, SyncRun, SyncSettings, TenantConnection,
+    Account, Group, MailboxUsage, Membership, SyncCounts, SyncCursor, SyncRun, SyncSettings,
+    TenantConnection,
 };
 use lifecycle::{Key, Lease, Platform, Store, StoreError};
 use thiserror::Error;
@@ -211,7 +217,24 @@ pub struct Engine<'a> {
     /// Problems that leave the run Partial, for a person.
     notes: Vec<String>,
     report: Report,
+    /// The run as every phase of this invocation has counted it: each phase adds what it counted
+    /// since its last save and saves the whole under this lock, so a saved run holds every
+    /// phase's counts and saves never overtake one another.
+    shared: Arc<tokio::sync::Mutex<SyncRun>>,
+    /// This phase's counts when it last added them to `shared`.
+    counted: SyncCounts,
+    /// Stored accounts this invocation removed because the tenant's sync settings leave them out:
+    /// their memberships go once the groups round has run too ([`Self::execute`]).
+    left_out: HashSet<lifecycle::AccountId>,
+    /// Held from a phase's check of the connection to the end of the writes it allows
+    /// ([`Self::ensure_same_connection`]), so no phase writes between another's check and the
+    /// removal that check would have seen.
+    commits: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A phase's permission to write: the connection was this run's when it was given, and no other
+/// phase writes while it is held.
+type Commit = tokio::sync::OwnedMutexGuard<()>;
 
 impl<'a> Engine<'a> {
     /// An engine for `run` of `tenant`, holding `lease`.
@@ -228,6 +251,10 @@ impl<'a> Engine<'a> {
             graph,
             tenant,
             graph_base: run.graph,
+            shared: Arc::new(tokio::sync::Mutex::new(run.clone())),
+            counted: run.counts,
+            left_out: HashSet::new(),
+            commits: Arc::new(tokio::sync::Mutex::new(())),
             run,
             run_key,
             settings,
@@ -307,7 +334,11 @@ impl<'a> Engine<'a> {
         self.started.elapsed() >= self.settings.budget
     }
 
-    /// Runs the phases from `resume` (or the start), a full sync when `full`.
+    /// Runs the phases from `resume` (or the start) at the same time, a full sync when `full`.
+    ///
+    /// A continuation's cursor names the first phase not finished (`users` while the users round
+    /// is unfinished, else `groups`); each round resumes from its own saved link, so a cursor of
+    /// the phases' earlier one-after-another order resumes the same way.
     pub async fn execute(
         &mut self,
         resume: Option<&SyncCursor>,
@@ -316,44 +347,164 @@ impl<'a> Engine<'a> {
         let first = resume
             .and_then(|cursor| Phase::parse(&cursor.phase))
             .unwrap_or(Phase::Tenant);
-        for phase in Phase::ALL.into_iter().filter(|phase| *phase >= first) {
-            let started = Instant::now();
-            let paused = match phase {
-                Phase::Tenant => {
-                    self.tenant_phase().await?;
-                    None
+        let (mut tenant, mut users, mut groups) = (self.phase(), self.phase(), self.phase());
+        // Boxed: the sync's future stays small enough for a thread's stack in debug builds.
+        let joined = futures::try_join!(
+            Box::pin(async {
+                let started = Instant::now();
+                if first <= Phase::Tenant {
+                    tenant.tenant_phase().await?;
                 }
-                Phase::Users => self.users_phase(full).await?,
-                Phase::Groups => self.groups_phase(full).await?,
-            };
-            self.report.phases.push((phase.name(), started.elapsed()));
-            if let Some(link) = paused {
-                return Ok(Outcome::Paused(SyncCursor {
-                    phase: phase.name().to_owned(),
-                    link,
-                }));
+                Ok::<_, SyncError>(started.elapsed())
+            }),
+            Box::pin(async {
+                let started = Instant::now();
+                let paused = if first <= Phase::Users {
+                    users.users_phase(full).await?
+                } else {
+                    None
+                };
+                Ok::<_, SyncError>((paused, started.elapsed()))
+            }),
+            Box::pin(async {
+                let started = Instant::now();
+                let paused = groups.groups_phase(full).await?;
+                Ok::<_, SyncError>((paused, started.elapsed()))
+            }),
+        );
+        let (tenant_took, (users_paused, users_took), (groups_paused, groups_took)) = match joined {
+            Ok(joined) => joined,
+            Err(error) => {
+                // What stands is what the phases saved (with their links).
+                self.run = self.shared.lock().await.clone();
+                return Err(error);
             }
-            if let Some(next) = Phase::ALL.into_iter().find(|p| *p > phase)
-                && self.out_of_time()
-            {
-                self.save_progress().await?;
-                return Ok(Outcome::Paused(SyncCursor {
-                    phase: next.name().to_owned(),
-                    link: String::new(),
-                }));
-            }
+        };
+        if first <= Phase::Tenant {
+            self.tenant.display_name = tenant.tenant.display_name.clone();
+            self.tenant.verified_domains = tenant.tenant.verified_domains.clone();
         }
+        for (phase, took, part) in [
+            (Phase::Tenant, tenant_took, &mut tenant),
+            (Phase::Users, users_took, &mut users),
+            (Phase::Groups, groups_took, &mut groups),
+        ] {
+            if phase >= first {
+                self.report.phases.push((phase.name(), took));
+            }
+            self.absorb(part).await;
+        }
+        self.remove_left_out_memberships().await?;
         self.save_progress().await?;
-        Ok(Outcome::Finished)
+        let paused = match (users_paused, groups_paused) {
+            (Some(link), _) => Some((Phase::Users, link)),
+            (None, Some(link)) => Some((Phase::Groups, link)),
+            (None, None) => None,
+        };
+        Ok(match paused {
+            Some((phase, link)) => Outcome::Paused(SyncCursor {
+                phase: phase.name().to_owned(),
+                link,
+            }),
+            None => Outcome::Finished,
+        })
     }
 
-    /// Saves the run's counts and Graph figures so far.
+    /// An engine for one phase of this invocation: the same run, tenant and lease, its own
+    /// figures and notes, its counts added to the run's at each save ([`Self::save_progress`]).
+    fn phase(&self) -> Engine<'a> {
+        Engine {
+            platform: self.platform,
+            graph: self.graph.clone(),
+            tenant: self.tenant.clone(),
+            run: self.run.clone(),
+            run_key: self.run_key.clone(),
+            settings: self.settings,
+            started: self.started,
+            lease: self.lease.clone(),
+            graph_base: self.graph_base,
+            mailboxes: None,
+            sync: self.sync.clone(),
+            notes: Vec::new(),
+            report: Report::default(),
+            shared: Arc::clone(&self.shared),
+            counted: self.run.counts,
+            left_out: HashSet::new(),
+            commits: Arc::clone(&self.commits),
+        }
+    }
+
+    /// Takes a finished phase's counts, figures, notes and newest lease into this engine.
+    async fn absorb(&mut self, part: &mut Engine<'a>) {
+        {
+            let mut run = self.shared.lock().await;
+            part.add_counts(&mut run);
+            self.run = run.clone();
+        }
+        self.counted = self.run.counts;
+        self.report.items_written += part.report.items_written;
+        self.report.items_deleted += part.report.items_deleted;
+        self.report.objects_read += part.report.objects_read;
+        for note in part.notes.drain(..) {
+            if self.notes.len() < 20 {
+                self.notes.push(note);
+            }
+        }
+        if part.lease.until > self.lease.until {
+            self.lease = part.lease.clone();
+        }
+        self.left_out.extend(part.left_out.drain());
+    }
+
+    /// Deletes the memberships of the accounts this invocation left out (after the phases, so a
+    /// membership the groups round wrote meanwhile goes too).
+    async fn remove_left_out_memberships(&mut self) -> Result<(), SyncError> {
+        if self.left_out.is_empty() {
+            return Ok(());
+        }
+        let _commit = self.ensure_same_connection().await?;
+        let removed = self
+            .store()
+            .remove_memberships_of(&self.tenant.tenant_id, &self.left_out)
+            .await?;
+        self.run.counts.memberships.removed += removed as u64;
+        self.report.items_deleted += removed as u64;
+        self.left_out.clear();
+        Ok(())
+    }
+
+    /// Adds what this phase counted since its last save to `run`.
+    fn add_counts(&mut self, run: &mut SyncRun) {
+        let (now, before) = (self.run.counts, self.counted);
+        for (total, now, before) in [
+            (&mut run.counts.accounts, now.accounts, before.accounts),
+            (&mut run.counts.groups, now.groups, before.groups),
+            (
+                &mut run.counts.memberships,
+                now.memberships,
+                before.memberships,
+            ),
+            (&mut run.counts.licenses, now.licenses, before.licenses),
+        ] {
+            total.added += now.added.saturating_sub(before.added);
+            total.changed += now.changed.saturating_sub(before.changed);
+            total.removed += now.removed.saturating_sub(before.removed);
+        }
+        self.counted = now;
+        run.full |= self.run.full;
+    }
+
+    /// Saves the run's counts (every phase's, [`Self::add_counts`]) and Graph figures so far.
     async fn save_progress(&mut self) -> Result<(), SyncError> {
+        let shared = Arc::clone(&self.shared);
+        let mut run = shared.lock().await;
+        self.add_counts(&mut run);
         let metrics = self.graph.metrics();
-        self.run.graph.requests = self.graph_base.requests + metrics.requests;
-        self.run.graph.retries = self.graph_base.retries + metrics.retries;
-        self.run.graph.throttled = self.graph_base.throttled + metrics.throttled;
-        self.platform.store.put(&self.run_key, &self.run).await?;
+        run.graph.requests = self.graph_base.requests + metrics.requests;
+        run.graph.retries = self.graph_base.retries + metrics.retries;
+        run.graph.throttled = self.graph_base.throttled + metrics.throttled;
+        self.platform.store.put(&self.run_key, &*run).await?;
+        self.run.graph = run.graph;
         Ok(())
     }
 
@@ -361,15 +512,18 @@ impl<'a> Engine<'a> {
     /// the tenant's stored connection is still the one this run syncs: there, not `removed`,
     /// and of the same generation. A removal followed by a new connection mints a new
     /// generation, so a late run of the old connection writes nothing under the new one (one
-    /// consistent read per page; the worker sweeps what a run wrote before a bare removal).
-    async fn ensure_same_connection(&self) -> Result<(), SyncError> {
+    /// consistent read per page; the worker sweeps what a run wrote before a bare removal). The
+    /// phases run at the same time, so the check hands back a [`Commit`]: the caller holds it
+    /// through its writes, and no other phase writes in between.
+    async fn ensure_same_connection(&self) -> Result<Commit, SyncError> {
+        let commit = Arc::clone(&self.commits).lock_owned().await;
         let current = self.platform.tenant(&self.tenant.tenant_id).await?;
         let same = current.is_some_and(|current| {
             current.status != lifecycle::model::ConnectionStatus::Removed
                 && current.generation == self.tenant.generation
         });
         if same {
-            Ok(())
+            Ok(commit)
         } else {
             Err(SyncError::Store(StoreError::TenantGone {
                 tenant_id: self.tenant.tenant_id.clone(),

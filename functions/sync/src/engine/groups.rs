@@ -13,6 +13,7 @@ use lifecycle::{AccountId, GroupId, Key};
 use crate::convert::{self};
 use crate::state::{fingerprint, hash_str};
 
+use super::rounds::read_ahead;
 use super::writes::marked_group_deleted;
 use super::*;
 
@@ -77,24 +78,22 @@ impl Engine<'_> {
         mut sets: Option<(StoredSet<u64>, StoredSet<()>)>,
     ) -> Result<Option<String>, SyncError> {
         let mut pages = pin!(self.graph.groups_delta_pages(plan.from.as_deref()));
+        let mut fetched = pages.try_next().await;
         loop {
-            let Some(page) = pages.try_next().await? else {
+            let Some(page) = fetched? else {
                 return Err(SyncError::RoundWithoutLink { resource: "groups" });
             };
             let complete = page.next_link.is_none();
             let Some(link) = page.resume_link().map(str::to_owned) else {
                 return Err(SyncError::RoundWithoutLink { resource: "groups" });
             };
-            let mut writes = Writes::default();
-            self.group_page(page.changes, sets.as_mut(), &mut writes)
-                .await?;
-            self.apply(writes).await?;
-            if complete && let Some((groups, memberships)) = &sets {
-                self.sweep_groups(&groups.unseen, &memberships.unseen)
-                    .await?;
-            }
-            self.save_round("groups", &link, complete, plan.full)
-                .await?;
+            // The next page is read while this one is written and saved.
+            let ahead = !complete && !self.out_of_time();
+            let (applied, next) = futures::join!(
+                self.apply_group_page(page.changes, sets.as_mut(), (&link, complete, plan.full)),
+                read_ahead(&mut pages, ahead),
+            );
+            applied?;
             if complete {
                 return Ok(None);
             }
@@ -107,7 +106,30 @@ impl Engine<'_> {
                 return Ok(Some(link));
             }
             self.keep_lease().await?;
+            fetched = match next {
+                Some(next) => next,
+                None => pages.try_next().await,
+            };
         }
+    }
+
+    /// Applies one page of the groups round: compares, writes, sweeps at the round's end, and
+    /// saves the link to go on from (the link, whether the round is complete, whether full).
+    async fn apply_group_page(
+        &mut self,
+        changes: Vec<GroupChange>,
+        mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
+        (link, complete, full): (&str, bool, bool),
+    ) -> Result<(), SyncError> {
+        let mut writes = Writes::default();
+        self.group_page(changes, sets.as_deref_mut(), &mut writes)
+            .await?;
+        self.apply(writes).await?;
+        if complete && let Some((groups, memberships)) = sets {
+            self.sweep_groups(&groups.unseen, &memberships.unseen)
+                .await?;
+        }
+        self.save_round("groups", link, complete, full).await
     }
 
     pub(super) async fn stored_groups(&self) -> Result<StoredSet<u64>, SyncError> {

@@ -59,7 +59,7 @@ impl Engine<'_> {
         full: bool,
     ) -> Result<(), SyncError> {
         // A link saved under a newer connection of the tenant would resume its first round.
-        self.ensure_same_connection().await?;
+        let _commit = self.ensure_same_connection().await?;
         DeltaState {
             resource: resource.to_owned(),
             link: link.to_owned(),
@@ -113,5 +113,22 @@ impl Engine<'_> {
         )
         .await?
         .map(|entries| entries.into_keys().collect()))
+    }
+}
+
+/// The next page of a round, read while the current one is written (`None` when not `wanted`: the
+/// round is complete or the budget is spent, so no page is read that the run would drop).
+pub(super) async fn read_ahead<S>(
+    pages: &mut S,
+    wanted: bool,
+) -> Option<Result<Option<S::Ok>, S::Error>>
+where
+    S: futures::TryStream + Unpin,
+{
+    use futures::TryStreamExt as _;
+    if wanted {
+        Some(pages.try_next().await)
+    } else {
+        None
     }
 }

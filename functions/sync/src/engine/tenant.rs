@@ -34,7 +34,7 @@ impl Engine<'_> {
                 Err(error) => self.note(format!("a subscribed SKU was skipped: {error}")),
             }
         }
-        self.ensure_same_connection().await?;
+        let _commit = self.ensure_same_connection().await?;
         let replaced = self.store().replace_skus(&tenant_id, &subscribed).await?;
         self.report.items_written += replaced.written as u64;
         self.report.items_deleted += replaced.removed as u64;

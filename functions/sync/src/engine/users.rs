@@ -12,6 +12,7 @@ use lifecycle::store::keys;
 use crate::convert::{self, Extras};
 use crate::state::{fingerprint, hash_str};
 
+use super::rounds::read_ahead;
 use super::writes::{count_licenses, license_hashes, marked_deleted};
 use super::*;
 
@@ -75,8 +76,9 @@ impl Engine<'_> {
         mut sets: Option<StoredSet<StoredAccount>>,
     ) -> Result<Option<String>, SyncError> {
         let mut pages = pin!(self.graph.users_delta_pages(plan.from.as_deref()));
+        let mut fetched = pages.try_next().await;
         loop {
-            let Some(page) = pages.try_next().await? else {
+            let Some(page) = fetched? else {
                 return Err(SyncError::RoundWithoutLink { resource: "users" });
             };
             self.report.objects_read += page.changes.len() as u64;
@@ -84,16 +86,13 @@ impl Engine<'_> {
             let Some(link) = page.resume_link().map(str::to_owned) else {
                 return Err(SyncError::RoundWithoutLink { resource: "users" });
             };
-            let mut writes = Writes::default();
-            match sets.as_mut() {
-                Some(sets) => self.full_user_page(page.changes, sets, &mut writes).await?,
-                None => self.delta_user_page(page.changes, &mut writes).await?,
-            }
-            self.apply(writes).await?;
-            if complete && let Some(sets) = &sets {
-                self.sweep_accounts(&sets.unseen).await?;
-            }
-            self.save_round("users", &link, complete, plan.full).await?;
+            // The next page is read while this one is written and saved.
+            let ahead = !complete && !self.out_of_time();
+            let (applied, next) = futures::join!(
+                self.user_page(page.changes, sets.as_mut(), (&link, complete, plan.full)),
+                read_ahead(&mut pages, ahead),
+            );
+            applied?;
             if complete {
                 return Ok(None);
             }
@@ -104,7 +103,31 @@ impl Engine<'_> {
                 return Ok(Some(link));
             }
             self.keep_lease().await?;
+            fetched = match next {
+                Some(next) => next,
+                None => pages.try_next().await,
+            };
         }
+    }
+
+    /// Applies one page of the users round: compares, writes, sweeps at the round's end, and
+    /// saves the link to go on from (`at`: the link, whether the round is complete, whether full).
+    async fn user_page(
+        &mut self,
+        changes: Vec<UserChange>,
+        mut sets: Option<&mut StoredSet<StoredAccount>>,
+        (link, complete, full): (&str, bool, bool),
+    ) -> Result<(), SyncError> {
+        let mut writes = Writes::default();
+        match sets.as_deref_mut() {
+            Some(sets) => self.full_user_page(changes, sets, &mut writes).await?,
+            None => self.delta_user_page(changes, &mut writes).await?,
+        }
+        self.apply(writes).await?;
+        if complete && let Some(sets) = sets {
+            self.sweep_accounts(&sets.unseen).await?;
+        }
+        self.save_round("users", link, complete, full).await
     }
 
     /// Every stored account (id hash -> fingerprint), for a full round.
@@ -172,12 +195,15 @@ impl Engine<'_> {
                 }
             };
             let key = keys::account(&self.tenant.tenant_id, &account.id);
+            let id = account.id.clone();
             let Some(account) = self.kept(account) else {
-                // Left out by the tenant's sync settings: a stored copy no longer belongs.
+                // Left out by the tenant's sync settings: a stored copy no longer belongs, nor
+                // do its memberships.
                 if let Some(old) = sets.items.remove(&id_hash) {
                     self.run.counts.accounts.removed += 1;
                     self.run.counts.licenses.removed += old.licenses.len() as u64;
                     writes.deletes.push(key);
+                    self.left_out.insert(id);
                 }
                 continue;
             };
@@ -245,8 +271,10 @@ impl Engine<'_> {
                         }
                     };
                     let Some(account) = self.kept(account) else {
-                        // Left out by the tenant's sync settings: a stored copy no longer belongs.
+                        // Left out by the tenant's sync settings: a stored copy no longer
+                        // belongs, nor do its memberships.
                         if let Some(old) = old {
+                            self.left_out.insert(old.id.clone());
                             if !old.deleted {
                                 self.run.counts.accounts.removed += 1;
                                 self.run.counts.licenses.removed += old.licenses.len() as u64;

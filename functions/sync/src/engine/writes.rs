@@ -15,7 +15,7 @@ impl Engine<'_> {
     /// is no longer this run's ([`Engine::ensure_same_connection`]). What the tenant's sync
     /// settings leave out (memberships) is not written.
     pub(super) async fn apply(&mut self, mut writes: Writes) -> Result<(), SyncError> {
-        self.ensure_same_connection().await?;
+        let _commit = self.ensure_same_connection().await?;
         if !self.sync.kinds.memberships {
             writes.memberships.clear();
         }
@@ -76,7 +76,7 @@ impl Engine<'_> {
         &mut self,
         partitions: Vec<lifecycle::PartitionKey>,
     ) -> Result<(), SyncError> {
-        self.ensure_same_connection().await?;
+        let _commit = self.ensure_same_connection().await?;
         // Boxed: the sync's future stays small enough for a thread's stack in debug builds.
         let deleted = Box::pin(self.store().delete_partitions(partitions)).await?;
         self.report.items_deleted += deleted as u64;

@@ -225,6 +225,46 @@ impl Store {
             .flatten()
     }
 
+    /// Every stored membership of the tenant, shard by shard, one page in memory at a time.
+    pub fn memberships(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
+        let store = self.clone();
+        futures::stream::iter(keys::membership_partitions(tenant))
+            .map(move |partition| store.query::<Membership>(&partition, None))
+            .flatten()
+    }
+
+    /// Deletes the stored memberships of `accounts`, in every group: an account the tenant's sync
+    /// settings leave out takes its memberships with it. Reads only the membership keys (a
+    /// membership is stored once, under its group); answers how many went.
+    pub async fn remove_memberships_of(
+        &self,
+        tenant: &TenantId,
+        accounts: &HashSet<AccountId>,
+    ) -> Result<usize, StoreError> {
+        if accounts.is_empty() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        for partition in keys::membership_partitions(tenant) {
+            let gone: Vec<_> = self
+                .query_keys(&partition, None)
+                .try_filter(|key| {
+                    let account = key
+                        .sk()
+                        .rsplit_once('#')
+                        .and_then(|(_, account)| AccountId::parse(account).ok());
+                    futures::future::ready(account.is_some_and(|a| accounts.contains(&a)))
+                })
+                .try_collect()
+                .await?;
+            removed += self.batch_delete(gone).await?;
+        }
+        Ok(removed)
+    }
+
     /// The tenant's subscribed SKUs as stored, in SKU id order.
     pub fn subscribed_skus(
         &self,
