@@ -294,8 +294,10 @@ async fn given_a_sync_and_a_parked_onboarding_in_flight_when_the_tenant_is_delet
         world.secret(&password).await.is_some(),
         "the parked job's password is stored"
     );
-    // AND a sync of alpha's tenant that has written its accounts and is still reading (each
-    // Graph answer of the tenant takes 8 s, so the groups are yet to come)
+    // AND a sync of alpha's tenant that has written its groups and is still reading (each
+    // Graph answer of the tenant takes 8 s; the phases run side by side, and the users round,
+    // which reads the mailbox usage report before its first page, is a request behind the
+    // groups round, so the accounts are yet to come)
     world
         .stack
         .sim()
@@ -306,10 +308,10 @@ async fn given_a_sync_and_a_parked_onboarding_in_flight_when_the_tenant_is_delet
         .call(reqwest::Method::POST, "/tenants/{tenant}/sync", None)
         .await;
     assert_eq!(status, 202, "{answer}");
-    eventually("the sync to have written accounts", || async {
+    eventually("the sync to have written groups", || async {
         use futures::TryStreamExt as _;
         let mut found = Vec::new();
-        for partition in keys::account_partitions(&org.tenant_id) {
+        for partition in keys::group_partitions(&org.tenant_id) {
             let keys: Vec<lifecycle::Key> = world
                 .platform
                 .store
