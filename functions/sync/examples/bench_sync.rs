@@ -5,9 +5,14 @@
 //!    wall time per phase, items/s, DynamoDB writes, peak RSS of this process;
 //! 2. a delta sync after 1 % of the accounts and memberships changed: its requests and wall time
 //!    as a share of the full sync's, and its writes against the items that changed;
-//! 3. a full sync into a fresh store with the simulator's resource-unit budget at 10 % of Graph's
-//!    tier (or `--ru-per-10s`): lost items (store against the simulator's ground truth) and
-//!    throttled answers.
+//! 3. a full sync into a fresh store with the simulator's resource-unit budget at a third of what
+//!    the full sync asked for (at most 10 % of Graph's tier; or `--ru-per-10s`), so it is
+//!    throttled: lost items (store against the simulator's ground truth), throttled answers and
+//!    the wall time they cost.
+//!
+//! With `GRAPH_BASE_URL`, `LOGIN_BASE_URL`, `TENANT_ID`, `CLIENT_ID` and `CLIENT_SECRET` set (as
+//! `make up` prints them), the bench syncs that tenant of that Graph instead of its own simulator:
+//! a full sync and a delta sync, with what needs the simulator's admin routes left out.
 //!
 //! With `--latency graph` the simulator answers in Graph's modelled time
 //! (`graph_sim::LatencyModel::graph`), and the full sync also prints where its Graph time went and
@@ -153,7 +158,30 @@ struct Bench {
     http: reqwest::Client,
 }
 
+/// The Graph named by `GRAPH_BASE_URL`, `LOGIN_BASE_URL`, `TENANT_ID`, `CLIENT_ID` and
+/// `CLIENT_SECRET` (as `make up` and `make bench` export them for the simulator), when all are set:
+/// the bench then syncs that tenant instead of starting its own simulator.
+fn graph_from_env() -> Option<Value> {
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    Some(json!({
+        "graph_base_url": var("GRAPH_BASE_URL")?,
+        "login_base_url": var("LOGIN_BASE_URL")?,
+        "tenant_id": var("TENANT_ID")?,
+        "client_id": var("CLIENT_ID")?,
+        "client_secret": var("CLIENT_SECRET")?,
+        "admin_url": "",
+    }))
+}
+
 async fn bench() -> Result<(), BoxError> {
+    if let Some(graph) = graph_from_env() {
+        eprintln!(
+            "syncing tenant {} of the Graph at {} (GRAPH_BASE_URL) ...",
+            graph["tenant_id"], graph["graph_base_url"]
+        );
+        let (_moto, bench) = Bench::start(&graph).await?;
+        return bench.run_against_any_graph().await;
+    }
     let users = flag("--users", 100_000)?;
     let groups = flag("--groups", 2_000)?;
     eprintln!("starting the simulator ({users} accounts, {groups} groups) and moto ...");
@@ -287,7 +315,7 @@ impl Bench {
     ) -> Result<(), BoxError> {
         if std::env::args().any(|a| a == "--throttled-only") {
             return self
-                .throttled(sim)
+                .throttled(sim, None, None)
                 .await
                 .map(|summary| println!("{summary}"));
         }
@@ -361,7 +389,10 @@ impl Bench {
             delta.counts
         );
 
-        let throttled = self.throttled(sim).await?;
+        // What the full run asked of Graph's budget, per 10 s of its wall time: at least 1 RU a
+        // request (a delta page with `$select` costs 1).
+        let demand = (full.graph.requests * 10).div_ceil(full_wall.as_secs().max(1));
+        let throttled = self.throttled(sim, Some(demand), Some(full_wall)).await?;
         println!(
             "{}",
             json!({
@@ -379,9 +410,60 @@ impl Bench {
         Ok(())
     }
 
-    /// A full sync into a fresh store with the RU budget at 10 % of Graph's tier; its summary.
-    async fn throttled(&self, sim: &Value) -> Result<Value, BoxError> {
-        let budget = flag("--ru-per-10s", (RU_TIER_LARGE / 10) as usize)? as u64;
+    /// Against a Graph other than the bench's own simulator: a full sync, then a delta sync of
+    /// whatever changed meanwhile. What needs the simulator's admin routes (the tenant's truth,
+    /// a 1 % change, the RU budget) is left out, and said so.
+    async fn run_against_any_graph(&self) -> Result<(), BoxError> {
+        reset_peak_rss();
+        let (full, full_reports, full_wall) = self.sync(false).await?;
+        let full_rss = peak_rss_mb();
+        let counts = &full.counts;
+        let items = counts.accounts.added + counts.groups.added + counts.memberships.added;
+        println!(
+            "full sync: {} accounts, {} groups, {} memberships stored",
+            counts.accounts.added, counts.groups.added, counts.memberships.added
+        );
+        println!(
+            "  Graph requests {}, retries {}, throttled {}; wall {:.1} s ({}), {:.0} items/s, DynamoDB writes {}, peak RSS {full_rss:.1} MB",
+            full.graph.requests,
+            full.graph.retries,
+            full.graph.throttled,
+            full_wall.as_secs_f64(),
+            phases(&full_reports),
+            items as f64 / full_wall.as_secs_f64(),
+            writes(&full_reports)
+        );
+        reset_peak_rss();
+        let (delta, delta_reports, delta_wall) = self.sync(false).await?;
+        println!(
+            "delta sync (whatever changed in the tenant meanwhile): Graph requests {}, throttled {}, wall {:.2} s ({}), DynamoDB writes {}, peak RSS {:.1} MB",
+            delta.graph.requests,
+            delta.graph.throttled,
+            delta_wall.as_secs_f64(),
+            phases(&delta_reports),
+            writes(&delta_reports),
+            peak_rss_mb()
+        );
+        println!(
+            "  (left out against another Graph: the request floor, the 1 % change, lost items against the truth and the throttled run need the bench's simulator)"
+        );
+        Ok(())
+    }
+
+    /// A full sync into a fresh store with the simulator's RU budget below what the sync asks
+    /// for, so Graph's 429s are met: a third of the full run's demand (`demand`, RU per 10 s),
+    /// at most 10 % of Graph's tier, or `--ru-per-10s`; its summary, with the throttled answers
+    /// and the time they cost against `unthrottled` (the full run's wall time).
+    async fn throttled(
+        &self,
+        sim: &Value,
+        demand: Option<u64>,
+        unthrottled: Option<Duration>,
+    ) -> Result<Value, BoxError> {
+        let default = demand
+            .map(|ru| (ru / 3).clamp(1, RU_TIER_LARGE / 10))
+            .unwrap_or(RU_TIER_LARGE / 10);
+        let budget = flag("--ru-per-10s", default as usize)? as u64;
         self.admin_send(
             reqwest::Method::PUT,
             &format!("tenants/{}/knobs", self.tenant),
@@ -403,9 +485,18 @@ impl Bench {
                 .added
                 .saturating_sub(counts.memberships.removed))
         .saturating_sub((truth.accounts.len() + truth.memberships.len()) as u64);
+        let lost_time = unthrottled.map(|wall| throttled_wall.saturating_sub(wall));
         println!(
-            "full sync into a fresh store at {budget} RU per 10 s (Graph's tier: {RU_TIER_LARGE})"
+            "full sync into a fresh store at {budget} RU per 10 s (Graph's tier: {RU_TIER_LARGE}; the unthrottled run asked for at least {} RU per 10 s)",
+            demand.map_or("?".to_owned(), |ru| ru.to_string())
         );
+        if let Some(lost) = lost_time {
+            println!(
+                "  {} throttled answers cost {:.1} s of wall time against the unthrottled full sync",
+                throttled.graph.throttled,
+                lost.as_secs_f64()
+            );
+        }
         println!(
             "  status {:?}, wall {:.1} s ({}), Graph requests {}, throttled {}, retries {}; lost items {lost}, extra items {extra}",
             throttled.status,
@@ -418,7 +509,8 @@ impl Bench {
         Ok(
             json!({"ru_per_10s": budget, "status": throttled.status, "wall_s": throttled_wall.as_secs_f64(),
                   "requests": throttled.graph.requests, "throttled": throttled.graph.throttled,
-                  "retries": throttled.graph.retries, "lost_items": lost, "extra_items": extra}),
+                  "retries": throttled.graph.retries, "lost_items": lost, "extra_items": extra,
+                  "time_lost_s": lost_time.map(|lost| lost.as_secs_f64())}),
         )
     }
 
