@@ -1,21 +1,26 @@
 //! The license refresh of one large tenant, measured (README's sizing table): the Graph
 //! simulator as its own process with `--users` accounts (100,000 by default), the local stack of
 //! infra/template.yaml (moto as its own process), the tenant's accounts stored as a sync leaves
-//! them, then one `license_refresh` job through the function's handler with its own IAM policy.
-//! Prints the wall time of the job, its steps, and the peak RSS of this process during it.
+//! them, then one `license_refresh` job through the function's handler with its own IAM policy,
+//! sent to the license-refresh queue and delivered from it as Lambda's event source does: each
+//! invocation has `--deadline` seconds (the template's 900 by default) and is cut off there, and a
+//! refresh that hands itself on is delivered again until the queue is empty. Prints the wall time
+//! of the job, the invocations it took, its steps, the calls it made (Graph requests, DynamoDB
+//! reads and writes, SQS messages) and the peak RSS of this process during it.
 //!
 //! ```text
 //! cargo build -p graph-sim --bin graph-sim
-//! cargo run -p license-refresh --example bench_refresh -- [--users 100000] [--sim target/debug/graph-sim]
+//! cargo run -p license-refresh --example bench_refresh -- [--users 100000] [--deadline 900] \
+//!     [--latency graph] [--sim target/debug/graph-sim]
 //! ```
 //! Nothing is asserted: it measures and prints.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test or example reports by panicking
 
 use std::io::BufRead as _;
 use std::process::{ExitCode, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::Utc;
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use futures::TryStreamExt as _;
@@ -25,7 +30,9 @@ use lifecycle::model::{
     LastSignIn, LicenseRefreshJob, TenantAuth, TenantConnection,
 };
 use lifecycle::store::keys;
-use lifecycle::{AccountId, AppCredential, JobId, OrgId, Platform, SkuId, TenantId, Upn};
+use lifecycle::{
+    AccountId, AppCredential, Function, Invocation, JobId, OrgId, Platform, SkuId, TenantId, Upn,
+};
 use serde_json::{Value, json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -50,30 +57,33 @@ async fn main() -> ExitCode {
 
 async fn bench() -> Result<(), BoxError> {
     let users: usize = arg("--users").map_or(Ok(100_000), |u| u.parse())?;
+    let deadline = Duration::from_secs(arg("--deadline").map_or(Ok(900), |d| d.parse())?);
     let sim_bin = arg("--sim").unwrap_or_else(|| "target/debug/graph-sim".to_owned());
     eprintln!("starting the simulator ({users} accounts) and the local stack ...");
-    let mut child = std::process::Command::new(&sim_bin)
-        .args([
-            "--port",
-            "0",
-            "--users",
-            &users.to_string(),
-            "--groups",
-            "50",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut command = std::process::Command::new(&sim_bin);
+    command.args([
+        "--port",
+        "0",
+        "--users",
+        &users.to_string(),
+        "--groups",
+        "50",
+    ]);
+    if let Some(latency) = arg("--latency") {
+        command.args(["--latency", &latency]);
+    }
+    let mut child = command.stdout(Stdio::piped()).spawn()?;
     let mut ready = String::new();
     std::io::BufReader::new(child.stdout.take().ok_or("no simulator stdout")?)
         .read_line(&mut ready)?;
     let sim: Value = serde_json::from_str(&ready)?;
-    let result = run(&sim, users).await;
+    let result = run(&sim, users, deadline).await;
     let _ = child.kill();
     let _ = child.wait();
     result
 }
 
-async fn run(sim: &Value, users: usize) -> Result<(), BoxError> {
+async fn run(sim: &Value, users: usize, deadline: Duration) -> Result<(), BoxError> {
     let text = |value: &Value| {
         value
             .as_str()
@@ -158,27 +168,75 @@ async fn run(sim: &Value, users: usize) -> Result<(), BoxError> {
             inactive_after_days: None,
         }),
     };
-    let event: SqsEvent = serde_json::from_value(json!({"Records": [{
-        "messageId": "m-1", "receiptHandle": "r", "body": serde_json::to_string(&job)?,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:license-refresh"
-    }]}))?;
+    let queue = stack
+        .queue_url("LicenseRefreshQueue")
+        .ok_or("the template has no LicenseRefreshQueue")?;
+    let graph_before = sim_requests(sim).await?;
     reset_peak_rss();
     let rss_before = peak_rss_mb();
     let started = Instant::now();
-    let response = app.handle_jobs(event).await;
+    platform.queue.send_job(queue, &job).await?;
+    let mut invocations = Vec::new();
+    let mut cut_off = 0;
+    while let Some(message) = platform
+        .queue
+        .receive(queue, 1, 1, 6 * 900)
+        .await?
+        .into_iter()
+        .next()
+    {
+        let event = json!({"Records": [{
+            "messageId": message.message_id, "receiptHandle": message.receipt_handle,
+            "body": message.body, "eventSource": "aws:sqs",
+            "attributes": {"ApproximateReceiveCount": message.receive_count().to_string()},
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:license-refresh"
+        }]});
+        let invoked = Instant::now();
+        let invocation = Invocation::with_timeout(deadline);
+        match tokio::time::timeout(deadline, Function::invoke(&app, event, invocation)).await {
+            Ok(Ok(response)) => {
+                let response: SqsBatchResponse = serde_json::from_value(response)?;
+                if response.batch_item_failures.is_empty() {
+                    platform
+                        .queue
+                        .delete(queue, &message.receipt_handle)
+                        .await?;
+                } else {
+                    platform
+                        .queue
+                        .change_visibility(queue, &message.receipt_handle, 0)
+                        .await?;
+                }
+            }
+            _ => {
+                cut_off += 1;
+                platform
+                    .queue
+                    .change_visibility(queue, &message.receipt_handle, 0)
+                    .await?;
+            }
+        }
+        invocations.push(invoked.elapsed().as_secs_f64());
+        eprintln!(
+            "invocation {}: {:.1} s",
+            invocations.len(),
+            invoked.elapsed().as_secs_f64()
+        );
+    }
     let wall = started.elapsed();
     let peak = peak_rss_mb();
+    let graph_requests = sim_requests(sim).await? - graph_before;
     let record: JobRecord = platform
         .store
         .get(&keys::job(&tenant_id, &job.job_id))
         .await?
         .ok_or("no job record")?;
     println!(
-        "license refresh of {users} accounts ({stored} stored, {licensed} licensed): {:?} in {:.1} s; peak RSS {peak:.1} MB (before the job {rss_before:.1} MB); redeliveries asked {}",
+        "license refresh of {users} accounts ({stored} stored, {licensed} licensed): {:?} in {:.1} s over {} invocation(s) of at most {} s ({cut_off} cut off); peak RSS {peak:.1} MB (before the job {rss_before:.1} MB); {graph_requests} Graph requests",
         record.status,
         wall.as_secs_f64(),
-        response.batch_item_failures.len()
+        invocations.len(),
+        deadline.as_secs(),
     );
     for step in &record.steps {
         println!(
@@ -191,10 +249,26 @@ async fn run(sim: &Value, users: usize) -> Result<(), BoxError> {
     println!(
         "{}",
         json!({"users": users, "stored": stored, "licensed": licensed, "status": record.status,
-               "wall_s": wall.as_secs_f64(), "peak_rss_mb": peak})
+               "wall_s": wall.as_secs_f64(), "peak_rss_mb": peak, "deadline_s": deadline.as_secs(),
+               "invocations_s": invocations, "cut_off": cut_off, "graph_requests": graph_requests})
     );
     stack.shutdown().await;
     Ok(())
+}
+
+/// Graph requests the simulator answered so far (`GET /_sim/stats`).
+async fn sim_requests(sim: &Value) -> Result<u64, BoxError> {
+    let base = sim["graph_base_url"]
+        .as_str()
+        .ok_or("simulator: no graph_base_url")?;
+    let origin = base.trim_end_matches('/').trim_end_matches("/v1.0");
+    let stats: Value = reqwest::get(format!("{origin}/_sim/stats"))
+        .await?
+        .json()
+        .await?;
+    stats["requests"]
+        .as_u64()
+        .ok_or_else(|| "no request count".into())
 }
 
 /// A listed user as the sync stores it (enough for the refresh: id, UPN, licenses).
