@@ -7,7 +7,7 @@
 #   make contract-test  schemathesis against the devstack from docs/openapi.json, bounded (in make test)
 #   make fuzz   the same, deeper (FUZZ_EXAMPLES=200)
 #   make build  one release Lambda zip per function for arm64 (cargo-lambda, zig linker), sizes printed
-#   make bench  Graph client and sync figures against the simulator
+#   make bench  Graph client and sync figures against the simulator, cold starts, cost per tenant
 #   make iam-coverage  every test, then which actions of each function's IAM policy no test used
 #   make proof  the full crash matrix: every job kind killed at every failure point, as a table
 #   make deploy sam build + sam deploy into your AWS account (--guided the first time)

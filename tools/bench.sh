@@ -8,6 +8,8 @@
 #   4. Thousands of tenants: a simulation of one deployment serving 5,000 and 50,000 tenants.
 #   5. Cold start: each function's init and first invocation under a local Lambda Runtime API
 #      emulation (tools/coldstart.py).
+#   4. Cost per tenant: the monthly cost of a 50, 1,000 and 100,000-account tenant from the counted
+#      calls and AWS's public prices (tools/cost.py).
 # Release builds (the Lambda profile). The simulator runs as its own process, so the client's CPU
 # time and peak RSS are the client's alone.
 set -euo pipefail
@@ -88,3 +90,8 @@ echo "==> Cold start: each function under a local Lambda Runtime API (exec -> fi
 cargo build --release --locked -p api -p oauth-callback -p sync -p onboarding -p offboarding \
   -p license-refresh -p dead-letters --bins
 CARGO_TARGET_DIR="$target" python3 tools/coldstart.py
+
+echo
+echo "==> Cost per tenant (tools/cost.py: counted calls x AWS's public us-east-1 prices)"
+python3 tools/cost.py
+python3 tools/cost.py --own-app | tail -n +3 | grep -E 'Secrets|total'

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Monthly AWS cost of one tenant (README "Cost per tenant"; `make bench` prints it).
+
+A small documented calculation, not a measurement of a bill: the per-run counts below come from
+the benches (each says where), the prices are AWS's public on-demand prices for us-east-1 (each
+says which page; DynamoDB's are those since AWS halved on-demand prices in November 2024; read
+from stored copies of the pages on 2026-12-06, not fetched live from this machine: check them
+before quoting), and every assumption is a named constant, so anyone can re-run it with their
+own figures:
+
+    python3 tools/cost.py [--accounts 50,1000,100000] [--active-share 0.6] [--own-app]
+
+Counts scale linearly with the number of accounts from the 100,000-account measurements (a 1 %
+delta writes ~1 % of the items; the license refresh reads one page of 120 sign-ins per 120
+accounts); the fixed part of a run (the lease, the tenant, the settings, the run record, the
+token) is counted once per run.
+"""
+
+import argparse
+import math
+
+# --- Prices: us-east-1, on demand (see the module's note on their date) ---------------------------------
+# https://aws.amazon.com/dynamodb/pricing/on-demand/ (standard table class)
+DDB_WRITE_PER_MILLION = 0.625  # write request unit: one write of up to 1 KB
+DDB_READ_PER_MILLION = 0.125  # read request unit: one strongly consistent read of up to 4 KB
+DDB_STORAGE_PER_GB_MONTH = 0.25
+# https://aws.amazon.com/lambda/pricing/ (Arm, first 6 billion GB-s a month)
+LAMBDA_ARM_PER_GB_S = 0.0000133334
+LAMBDA_PER_MILLION_REQUESTS = 0.20
+# https://aws.amazon.com/sqs/pricing/ (per 64 KB chunk of a request; after the free million)
+SQS_STANDARD_PER_MILLION = 0.40
+# https://aws.amazon.com/secrets-manager/pricing/
+SECRET_PER_MONTH = 0.40
+SECRETS_PER_10K_CALLS = 0.05
+# https://aws.amazon.com/eventbridge/pricing/ (custom events)
+EVENTS_PER_MILLION = 1.00
+
+# --- The tenant's month ------------------------------------------------------------------------
+HOURS = 730  # hourly delta syncs
+DAYS = 30.4  # daily license refreshes
+FULL_SYNCS = 1  # a full sync a month (the first one, or a resync after Graph's 410)
+MEMORY_GB = 0.5  # the sync's and the license refresh's MemorySize (infra/template.yaml)
+
+# --- Counted per run at 100,000 accounts (README "Performance") --------------------------------
+REF = 100_000
+# functions/sync/examples/bench_sync.rs, full sync of 100,000 accounts, 2,000 groups, 386,743
+# memberships: items written.
+FULL_WRITES = 488_749
+# The same tenant after a 1 % change (300 added, 300 deleted, 400 updated accounts, 3,866
+# membership changes): items written or deleted.
+DELTA_WRITES = 5_521
+# Reads: a sync compares each page of objects with what is stored (one BatchGetItem per page,
+# strongly consistent, one read unit per item under 4 KB): about one read per item written on a
+# full sync, per changed item on a delta. An estimate from the code path, not a count.
+FULL_READS = FULL_WRITES
+DELTA_READS = DELTA_WRITES
+# Wall times, moto-bound (moto is far slower than DynamoDB), so an upper bound on Lambda time.
+FULL_SECONDS = 126.7
+DELTA_SECONDS = 4.2
+# Per run, whatever the size: the lease (conditional put, renew, release), the tenant and its
+# settings (reads), the pending-run claim and the run record (writes).
+RUN_FIXED_WRITES = 6
+RUN_FIXED_READS = 4
+# A sync run's SQS requests: the fan-out's SendMessage, the event source's ReceiveMessage and
+# DeleteMessage (Lambda's own empty long polls are per queue, not per tenant: left out).
+RUN_SQS = 3
+
+# License refresh (functions/license-refresh/examples/bench_refresh.rs, 1,000 accounts):
+# 9 sign-in pages + 1 SKU list + 1 token = 11 Graph requests; one BatchGetItem read per account
+# (one attribute, one read unit each), one UpdateItem per account whose last sign-in changed,
+# one PutItem per page (the cursor); the report reads every stored account (a Query: 4 KB a read
+# unit, accounts of ~1 KB); the job record is written at each step (4) and once more at the end.
+SIGN_IN_PAGE = 120
+REFRESH_FIXED_WRITES = 6
+ACCOUNT_KB = 1.0
+# Under Graph's modelled latency (graph_sim::LatencyModel::graph) a sign-in page takes
+# 150 + 120 x 0.6 + 700 ms = ~0.92 s; that, not the store, bounds the refresh's Lambda time.
+SIGN_IN_PAGE_SECONDS = 0.92
+
+
+def monthly(accounts, active_share, own_app):
+    scale = accounts / REF
+    pages = max(1, math.ceil(accounts / SIGN_IN_PAGE))
+    # Units per run.
+    full_w = FULL_WRITES * scale + RUN_FIXED_WRITES
+    full_r = FULL_READS * scale + RUN_FIXED_READS
+    delta_w = DELTA_WRITES * scale + RUN_FIXED_WRITES
+    delta_r = DELTA_READS * scale + RUN_FIXED_READS
+    refresh_w = accounts * active_share + pages + REFRESH_FIXED_WRITES
+    refresh_r = accounts + math.ceil(accounts * ACCOUNT_KB / 4) + RUN_FIXED_READS
+    # Lambda seconds per run: at least a second each (cold paths, the token).
+    full_s = max(1.0, FULL_SECONDS * scale)
+    delta_s = max(1.0, DELTA_SECONDS * scale)
+    refresh_s = max(1.0, pages * SIGN_IN_PAGE_SECONDS)
+    invocations_refresh = max(1, math.ceil(refresh_s / (900 - 60)))
+    syncs = HOURS - FULL_SYNCS
+    writes = FULL_SYNCS * full_w + syncs * delta_w + DAYS * refresh_w
+    reads = FULL_SYNCS * full_r + syncs * delta_r + DAYS * refresh_r
+    gb_s = MEMORY_GB * (FULL_SYNCS * full_s + syncs * delta_s + DAYS * refresh_s)
+    lambda_requests = HOURS + DAYS * invocations_refresh
+    sqs = HOURS * RUN_SQS + DAYS * invocations_refresh * RUN_SQS
+    events = DAYS  # the refresh's completion event (a sync run puts none)
+    # Secrets Manager: the platform app's secret is read once per warm container (cached); a
+    # tenant with its own app registration has its own secret, read once per invocation.
+    secret_calls = lambda_requests if own_app else 0
+    secret_months = 1 if own_app else 0
+    storage_gb = (accounts * ACCOUNT_KB + accounts * 3.87 * 0.2 + accounts * 0.02 * 1.0) / 1e6
+    cost = {
+        "DynamoDB writes": writes / 1e6 * DDB_WRITE_PER_MILLION,
+        "DynamoDB reads": reads / 1e6 * DDB_READ_PER_MILLION,
+        "DynamoDB storage": storage_gb * DDB_STORAGE_PER_GB_MONTH,
+        "Lambda GB-s": gb_s * LAMBDA_ARM_PER_GB_S,
+        "Lambda requests": lambda_requests / 1e6 * LAMBDA_PER_MILLION_REQUESTS,
+        "SQS": sqs / 1e6 * SQS_STANDARD_PER_MILLION,
+        "EventBridge": events / 1e6 * EVENTS_PER_MILLION,
+        "Secrets Manager": secret_months * SECRET_PER_MONTH
+        + secret_calls / 1e4 * SECRETS_PER_10K_CALLS,
+    }
+    units = {
+        "full sync (W/R)": (full_w, full_r),
+        "1 % delta (W/R)": (delta_w, delta_r),
+        "refresh (W/R)": (refresh_w, refresh_r),
+        "month (W/R)": (writes, reads),
+        "GB-s": gb_s,
+    }
+    return cost, units
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", default="50,1000,100000")
+    parser.add_argument(
+        "--active-share",
+        type=float,
+        default=0.6,
+        help="share of accounts whose last sign-in changes from one day to the next (assumed)",
+    )
+    parser.add_argument(
+        "--own-app",
+        action="store_true",
+        help="the tenant connects its own app registration (a secret of its own)",
+    )
+    args = parser.parse_args()
+    sizes = [int(a) for a in args.accounts.split(",")]
+    rows = [(n, *monthly(n, args.active_share, args.own_app)) for n in sizes]
+    print(
+        "Monthly cost of one tenant: hourly delta syncs at 1 % churn, a daily license refresh, "
+        f"one full sync; us-east-1 on-demand prices (tools/cost.py names each); {args.active_share:.0%} of "
+        f"accounts sign in daily; {'own app (a secret per tenant)' if args.own_app else 'admin consent (the platform app)'}"
+    )
+    print()
+    print("| accounts | " + " | ".join(f"{n:,}" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for name in rows[0][1]:
+        print(f"| {name} | " + " | ".join(f"${r[1][name]:.4f}" for r in rows) + " |")
+    print("| **total per month** | " + " | ".join(f"**${sum(r[1].values()):.2f}**" for r in rows) + " |")
+    print()
+    print("| units | " + " | ".join(f"{n:,}" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for name in rows[0][2]:
+        cells = []
+        for r in rows:
+            value = r[2][name]
+            cells.append(
+                f"{value[0]:,.0f} / {value[1]:,.0f}" if isinstance(value, tuple) else f"{value:,.0f}"
+            )
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
