@@ -77,6 +77,53 @@ pub struct Platform {
     pub sdk: SdkConfig,
     platform_secret: std::sync::Arc<OnceCell<SecretString>>,
     read_app_secret: std::sync::Arc<OnceCell<SecretString>>,
+    own_app_credentials: std::sync::Arc<std::sync::Mutex<OwnAppCredentials>>,
+}
+
+/// How long a warm function keeps a tenant's own app credential before reading it again from
+/// Secrets Manager. A reconnection (a new secret) makes a new connection generation, which misses
+/// the cache at once; this bounds how long any other change goes unseen.
+pub const OWN_APP_CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Own app credentials a warm function keeps at most (one per tenant it worked for).
+const OWN_APP_CREDENTIALS_KEPT: usize = 1_000;
+
+/// The own app credentials this function read, by tenant: one `GetSecretValue` per tenant and
+/// connection generation per [`OWN_APP_CREDENTIAL_TTL`], instead of one per job and sync run.
+#[derive(Default)]
+struct OwnAppCredentials {
+    by_tenant: std::collections::HashMap<TenantId, CachedCredential>,
+}
+
+struct CachedCredential {
+    generation: Option<ConnectionGeneration>,
+    client_id: String,
+    client_secret: SecretString,
+    read_at: std::time::Instant,
+}
+
+impl OwnAppCredentials {
+    /// The credential read for `tenant`'s connection `generation`, while fresh.
+    fn get(&self, tenant: &TenantConnection) -> Option<AppCredential> {
+        let cached = self.by_tenant.get(&tenant.tenant_id)?;
+        (cached.generation == tenant.generation
+            && cached.read_at.elapsed() < OWN_APP_CREDENTIAL_TTL)
+            .then(|| AppCredential::new(cached.client_id.clone(), cached.client_secret.clone()))
+    }
+
+    fn keep(&mut self, tenant: &TenantConnection, client_id: &str, client_secret: &SecretString) {
+        if self.by_tenant.len() >= OWN_APP_CREDENTIALS_KEPT {
+            self.by_tenant.clear();
+        }
+        self.by_tenant.insert(
+            tenant.tenant_id.clone(),
+            CachedCredential {
+                generation: tenant.generation.clone(),
+                client_id: client_id.to_owned(),
+                client_secret: client_secret.clone(),
+                read_at: std::time::Instant::now(),
+            },
+        );
+    }
 }
 
 impl Platform {
@@ -97,6 +144,7 @@ impl Platform {
             config,
             platform_secret: Default::default(),
             read_app_secret: Default::default(),
+            own_app_credentials: Default::default(),
         })
     }
 
@@ -334,17 +382,38 @@ impl Platform {
     ) -> Result<TenantGraph, AccessError> {
         let credential = match &tenant.auth {
             TenantAuth::Consent => self.consent_credential(tenant.mode).await?,
-            TenantAuth::OwnApp { .. } => self
-                .vault
-                .get_app_credential(&tenant.tenant_id)
-                .await
-                .map(|stored| AppCredential::new(stored.client_id, stored.client_secret))
-                .map_err(|source| AccessError::Credential {
-                    tenant_id: tenant.tenant_id.to_string(),
-                    source,
-                })?,
+            TenantAuth::OwnApp { .. } => self.own_app_credential(tenant).await?,
         };
         Ok(self.graph.tenant(tenant.tenant_id.to_string(), credential))
+    }
+
+    /// The tenant's own app credential: from this warm function's cache while it is fresh and
+    /// of the same connection generation, else read from Secrets Manager (and kept).
+    async fn own_app_credential(
+        &self,
+        tenant: &TenantConnection,
+    ) -> Result<AppCredential, AccessError> {
+        // A poisoned lock only loses the cache: the credential is read again.
+        if let Some(credential) = self
+            .own_app_credentials
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(tenant))
+        {
+            return Ok(credential);
+        }
+        let stored = self
+            .vault
+            .get_app_credential(&tenant.tenant_id)
+            .await
+            .map_err(|source| AccessError::Credential {
+                tenant_id: tenant.tenant_id.to_string(),
+                source,
+            })?;
+        if let Ok(mut cache) = self.own_app_credentials.lock() {
+            cache.keep(tenant, &stored.client_id, &stored.client_secret);
+        }
+        Ok(AppCredential::new(stored.client_id, stored.client_secret))
     }
 
     /// [`Self::tenant_graph`] for work that must end by `deadline` (a job's
@@ -403,4 +472,54 @@ fn needs_reconnection(error: &TokenError) -> bool {
             | TokenError::TenantNotFound { .. }
             | TokenError::Rejected(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrgId;
+
+    fn connection(generation: Option<ConnectionGeneration>) -> TenantConnection {
+        TenantConnection {
+            tenant_id: TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap(),
+            org_id: OrgId::parse("org-cache").unwrap(),
+            display_name: "Contoso".into(),
+            verified_domains: Vec::new(),
+            mode: ConnectionMode::Read,
+            auth: TenantAuth::OwnApp {
+                client_id: "app".into(),
+            },
+            status: ConnectionStatus::Connected,
+            consented_at: chrono::Utc::now(),
+            last_sync: None,
+            next_sync_due: None,
+            sync_interval_minutes: TenantConnection::DEFAULT_SYNC_INTERVAL_MINUTES,
+            options: Default::default(),
+            has_p1: None,
+            generation,
+        }
+    }
+
+    #[test]
+    fn given_a_kept_own_app_credential_when_asked_again_then_it_is_served_until_a_reconnection_or_its_ttl()
+     {
+        // GIVEN the credential read for a tenant's connection
+        let tenant = connection(Some(ConnectionGeneration::mint()));
+        let mut cache = OwnAppCredentials::default();
+        cache.keep(&tenant, "app", &SecretString::from("s3cret"));
+
+        // WHEN the same connection asks again, THEN it is served without a read
+        assert!(cache.get(&tenant).is_some());
+        // ... WHEN the tenant was connected again (a new generation, maybe a new secret), THEN
+        // it is read again
+        let reconnected = connection(Some(ConnectionGeneration::mint()));
+        assert!(cache.get(&reconnected).is_none());
+        // ... and WHEN the kept one is older than its TTL, THEN it is read again
+        if let Some(cached) = cache.by_tenant.get_mut(&tenant.tenant_id) {
+            cached.read_at = std::time::Instant::now()
+                .checked_sub(OWN_APP_CREDENTIAL_TTL + std::time::Duration::from_secs(1))
+                .unwrap();
+        }
+        assert!(cache.get(&tenant).is_none());
+    }
 }

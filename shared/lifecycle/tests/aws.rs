@@ -892,3 +892,108 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
 
 #[path = "aws/jobs.rs"]
 mod jobs;
+
+#[tokio::test]
+async fn given_a_stored_account_when_its_last_sign_in_is_set_then_only_that_attribute_changes_and_an_account_not_stored_is_not_created()
+ {
+    // GIVEN a stored account (as a sync wrote it) and an account that is not stored
+    let local = spawn().await;
+    let store = store(&local).await;
+    let tenant_id = tenant(1);
+    let stored = account(1);
+    store.put_account(&tenant_id, &stored).await.unwrap();
+    let signed_in = LastSignIn::At {
+        at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+    };
+
+    // WHEN the license refresh reads the page's stored last sign-ins and sets both
+    let before = store
+        .last_sign_ins(&tenant_id, &[stored.id.clone(), account_id(2)])
+        .await
+        .unwrap();
+    let written = store
+        .set_last_sign_in(&tenant_id, &stored.id, &signed_in)
+        .await
+        .unwrap();
+    let missing = store
+        .set_last_sign_in(&tenant_id, &account_id(2), &signed_in)
+        .await
+        .unwrap();
+
+    // THEN only the stored account was read, and only its last sign-in changed
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[&stored.id], stored.last_sign_in);
+    assert!(written);
+    let read = store
+        .account(&tenant_id, &stored.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read,
+        Account {
+            last_sign_in: signed_in.clone(),
+            ..stored.clone()
+        }
+    );
+    let after = store
+        .last_sign_ins(&tenant_id, std::slice::from_ref(&stored.id))
+        .await
+        .unwrap();
+    assert_eq!(after[&stored.id], signed_in);
+    // ... and no account was made up for the one that is not stored
+    assert!(!missing);
+    assert!(
+        store
+            .account(&tenant_id, &account_id(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn given_a_saved_sign_in_cursor_when_another_delivery_saves_the_same_page_then_it_is_refused_and_the_next_page_is_kept()
+ {
+    // GIVEN one delivery of a refresh job saved its first sign-in page
+    let local = spawn().await;
+    let store = store(&local).await;
+    let tenant_id = tenant(1);
+    let job = JobId::new();
+    let mut cursor = lifecycle::store::SignInCursor {
+        next_link: Some("https://graph.microsoft.com/v1.0/users?$skiptoken=page2".into()),
+        pages: 1,
+        read: 120,
+        updated: 7,
+        invocations: 1,
+        updated_at: Some(Utc::now()),
+    };
+    assert!(
+        store
+            .save_sign_in_cursor(&tenant_id, &job, &cursor)
+            .await
+            .unwrap()
+    );
+
+    // WHEN a second delivery of the same job saves the same page, then the first its next
+    let second = store
+        .save_sign_in_cursor(&tenant_id, &job, &cursor)
+        .await
+        .unwrap();
+    cursor.pages = 2;
+    cursor.next_link = None;
+    let next = store
+        .save_sign_in_cursor(&tenant_id, &job, &cursor)
+        .await
+        .unwrap();
+
+    // THEN the second delivery's save is refused (it stops), the next page is kept, under the
+    // tenant and the job only
+    assert!(!second);
+    assert!(next);
+    assert_eq!(
+        store.sign_in_cursor(&tenant_id, &job).await.unwrap(),
+        Some(cursor)
+    );
+    assert_eq!(store.sign_in_cursor(&tenant(2), &job).await.unwrap(), None);
+}
