@@ -1369,9 +1369,10 @@ async fn sync_matrix(world: &World, scenario: &str, full: bool) -> Row {
 #[ignore = "tens of seconds even sampled: make proof runs it"]
 async fn given_a_full_sync_that_continues_page_after_page_when_killed_at_each_failure_point_then_the_store_equals_the_tenant()
  {
-    // GIVEN a synced tenant of 60 accounts whose sync spends its budget on every page, so each
-    // run is a chain of continuations (one invocation per page)
-    let mut world = start_with(60).await;
+    // GIVEN a synced tenant of 1,000 accounts (two users pages: the rounds run side by side, so
+    // a run continues only where a round has a page more) whose sync spends its budget on every
+    // page, so each run is a chain of continuations (one invocation per page)
+    let mut world = start_with(1_000).await;
     // (each run syncs the whole tenant: make test crashes at the first continuation only)
     world.sample = Sample::First("AmazonSQS.SendMessage");
 
@@ -1388,10 +1389,12 @@ async fn given_a_full_sync_that_continues_page_after_page_when_killed_at_each_fa
 async fn given_delta_links_that_expire_at_each_kill_when_a_delta_sync_is_killed_at_each_failure_point_then_the_store_equals_the_tenant()
  {
     // GIVEN a synced tenant whose delta links expire whenever the sync is killed, so the
-    // redelivery resumes from a saved link that Graph answers 410 syncStateNotFound
+    // redelivery resumes from a saved link that Graph answers 410 syncStateNotFound (a delta run
+    // of this tenant is one invocation: its rounds run side by side, a page each, so make test
+    // crashes at every sixth point rather than at a continuation)
     let mut world = start_with(60).await;
     world.expire_delta_on_kill = true;
-    world.sample = Sample::First("AmazonSQS.SendMessage");
+    world.sample = Sample::Every(6);
 
     // WHEN the tenant changes and a delta sync runs clean, then killed at each failure point
     let row = sync_matrix(&world, "delta sync, 410 after each kill", false).await;
