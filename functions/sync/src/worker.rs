@@ -11,14 +11,15 @@
 //! which takes it at once and resumes where the saved links say.
 //!
 //! Deliveries are counted and handed back as for every other job: [`lifecycle::MAX_DELIVERIES`],
-//! [`jobs::receive_count`], and [`jobs::hand_back`] for a wait that must not use up a delivery
+//! [`jobs::receive_count`], [`jobs::Redelivery`] and [`jobs::redeliver`] for a retry, and
+//! [`jobs::hand_back`] for a wait that must not use up a delivery
 //! (Graph's long `Retry-After`, another delivery holding the tenant's lease): the job goes back
 //! as a fresh message delayed by the wait.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use graph::GraphError;
-use lifecycle::jobs::{self, HandedBack, MAX_DELIVERIES};
+use lifecycle::jobs::{self, HandedBack, MAX_DELIVERIES, Redelivery};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, LastSync, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
@@ -30,32 +31,6 @@ use tracing::Instrument as _;
 
 use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
 use lifecycle::sync_runs as runs;
-
-/// Why a message is reported as a batch item failure (SQS delivers it again), and when: after
-/// `after`, or the settings' retry delay.
-#[derive(Debug)]
-pub(crate) struct Redeliver {
-    reason: String,
-    after: Option<Duration>,
-}
-
-impl Redeliver {
-    /// Delivered again after the settings' retry delay.
-    fn soon(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            after: None,
-        }
-    }
-
-    /// Delivered again no sooner than `after` (at most [`MAX_VISIBILITY`]).
-    fn after(reason: impl Into<String>, after: Duration) -> Self {
-        Self {
-            reason: reason.into(),
-            after: Some(after.min(MAX_VISIBILITY)),
-        }
-    }
-}
 
 /// A copy of a run waiting for another delivery's lease comes back this long after the lease
 /// would expire, so it finds it expired if its holder died.
@@ -77,15 +52,14 @@ pub(crate) async fn handle_batch(
         let span = tracing::info_span!("sync_job", message_id = %message_id);
         // Boxed: a debug build's poll frames of the sync are large, and a test thread's stack
         // (2 MiB) is where the crash matrix polls them.
-        if let Err(Redeliver { reason, after }) =
+        if let Err(redelivery) =
             Box::pin(handle_message(platform, settings, &message, &mut reports).instrument(span))
                 .await
         {
-            let after = after.unwrap_or(settings.retry_delay);
-            tracing::warn!(message_id = %message_id, %reason, ?after, "sync job will be delivered again");
-            jobs::hide(platform, &platform.config.sync_queue_url, &message, after).await;
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
+            let queue_url = &platform.config.sync_queue_url;
+            let default = Some(settings.retry_delay);
+            let failure =
+                jobs::redeliver(platform, queue_url, &message, &redelivery, default).await;
             response.batch_item_failures.push(failure);
         }
     }
@@ -98,18 +72,18 @@ async fn handle_message(
     settings: &Settings,
     message: &SqsMessage,
     reports: &mut Vec<Report>,
-) -> Result<(), Redeliver> {
+) -> Result<(), Redelivery> {
     let body = message.body.as_deref().unwrap_or_default();
     // A malformed job is delivered again until it lands in the dead-letter queue: never dropped.
     let job =
-        Job::from_json(body).map_err(|error| Redeliver::soon(format!("not a job: {error}")))?;
+        Job::from_json(body).map_err(|error| Redelivery::soon(format!("not a job: {error}")))?;
     let JobKind::Sync(sync) = &job.kind else {
-        return Err(Redeliver::soon(format!(
+        return Err(Redelivery::soon(format!(
             "a {} job on the sync queue",
             job.job_type()
         )));
     };
-    let transient = |error: StoreError| Redeliver::soon(error.to_string());
+    let transient = |error: StoreError| Redelivery::soon(error.to_string());
     let tenant_id = &job.tenant_id;
     let found_run = runs::find_run(&platform.store, tenant_id, &sync.sync_run_id)
         .await
@@ -201,7 +175,7 @@ async fn handle_message(
             let queue_url = &platform.config.sync_queue_url;
             return match jobs::hand_back(platform, queue_url, &job, wait.max(MIN_WAIT)).await {
                 HandedBack::Resent => Ok(()),
-                HandedBack::Left => Err(Redeliver::after(
+                HandedBack::Left => Err(Redelivery::after(
                     "the tenant's lease is held; waiting for it",
                     wait.max(MIN_WAIT),
                 )),
@@ -249,13 +223,13 @@ async fn handle_message(
             match jobs::hand_back(platform, queue_url, &job, wait).await {
                 HandedBack::Resent => Ok(()),
                 // Not sent: this message is hidden for the wait instead (a delivery used).
-                HandedBack::Left => Err(Redeliver::after(reason, wait)),
+                HandedBack::Left => Err(Redelivery::after(reason, wait)),
             }
         }
         Err(Failure::Transient { reason, .. }) if deliveries < MAX_DELIVERIES => {
             // The lease goes to the message's next delivery: it takes it at once and resumes.
             hand_over(platform, tenant_id, &run_id, &names, settings).await;
-            Err(Redeliver::soon(reason))
+            Err(Redelivery::soon(reason))
         }
         Err(Failure::Transient { reason, .. }) => {
             // The last delivery: the run ends failed here (never left "syncing" with its lease and
@@ -265,7 +239,7 @@ async fn handle_message(
             give_up(platform, tenant_id, &run_id, &lease, reason.clone())
                 .await
                 .map_err(transient)?;
-            Err(Redeliver::soon(reason))
+            Err(Redelivery::soon(reason))
         }
         Err(Failure::Permanent(reason)) => {
             tracing::warn!(%reason, "sync run failed");

@@ -395,15 +395,60 @@ async fn send_again(platform: &Platform, message: &SqsMessage) -> bool {
     }
 }
 
-/// Marker: the message must be redelivered.
-struct Redeliver;
+/// Why a message is reported as a batch item failure (SQS delivers it again, a delivery used),
+/// and when: no sooner than `after` ([`redeliver`] hides it that long), or when the caller's
+/// default says (the queue's visibility timeout for the job runner, the retry delay for the
+/// sync worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redelivery {
+    pub reason: String,
+    pub after: Option<Duration>,
+}
+
+impl Redelivery {
+    /// Delivered again when the caller's default says.
+    pub fn soon(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+
+    /// Delivered again no sooner than `after` (at most [`crate::queue::MAX_VISIBILITY`]).
+    pub fn after(reason: impl Into<String>, after: Duration) -> Self {
+        Self {
+            reason: reason.into(),
+            after: Some(after.min(crate::queue::MAX_VISIBILITY)),
+        }
+    }
+}
+
+/// The batch item failure for `message`, hidden first for the redelivery's wait (or `default`,
+/// when it names none and a default is given; otherwise the queue's visibility timeout applies).
+pub async fn redeliver(
+    platform: &Platform,
+    queue_url: &str,
+    message: &SqsMessage,
+    redelivery: &Redelivery,
+    default: Option<Duration>,
+) -> BatchItemFailure {
+    let message_id = message.message_id.clone().unwrap_or_default();
+    let after = redelivery.after.or(default);
+    tracing::warn!(message_id = %message_id, reason = %redelivery.reason, ?after, "the job will be delivered again");
+    if let Some(after) = after {
+        hide(platform, queue_url, message, after).await;
+    }
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id;
+    failure
+}
 
 async fn run_message(
     platform: &Platform,
     message: &SqsMessage,
     handler: &dyn JobHandler,
     deadline: Option<SystemTime>,
-) -> Result<(), Redeliver> {
+) -> Result<(), Redelivery> {
     let message_id = message.message_id.as_deref().unwrap_or("?");
     let job = match Job::from_json(message.body.as_deref().unwrap_or_default()) {
         Ok(job) => job,
@@ -426,12 +471,12 @@ async fn run_message(
                 match hand_back(platform, queue_url, &job, after).await {
                     HandedBack::Resent => Ok(()),
                     // The queue's visibility timeout applies (a delivery used).
-                    HandedBack::Left => Err(Redeliver),
+                    HandedBack::Left => Err(Redelivery::soon(error.to_string())),
                 }
             }
             None => {
                 tracing::warn!(%error, "job will be retried");
-                Err(Redeliver)
+                Err(Redelivery::soon(error.to_string()))
             }
         }
     }
@@ -523,16 +568,19 @@ async fn refuse_malformed(
     platform: &Platform,
     message_id: &str,
     error: JobParseError,
-) -> Result<(), Redeliver> {
+) -> Result<(), Redelivery> {
     let (Some(tenant_id), Some(job_id)) = (error.tenant_id, error.job_id) else {
         tracing::error!(message_id, reason = %error.reason, "malformed job message without a readable tenant and job id; left for redelivery and then the dead-letter queue");
-        return Err(Redeliver);
+        return Err(Redelivery::soon(format!(
+            "malformed job message without a readable tenant and job id: {}",
+            error.reason
+        )));
     };
     let span = tracing::info_span!("job", %job_id, %tenant_id, job_type = error.job_type);
     async {
         let redeliver = |failure: &dyn std::fmt::Display| {
             tracing::warn!(error = %failure, "malformed job could not be recorded; will be retried");
-            Redeliver
+            Redelivery::soon(failure.to_string())
         };
         let reason = format!("the job is not valid: {}", error.reason);
         let mut record = JobRecord::refused(tenant_id, job_id, error.job_type, reason, Utc::now());
@@ -562,7 +610,9 @@ async fn refuse_malformed(
                 return Ok(());
             }
             tracing::error!(reason = %error.reason, "malformed message reuses the id of an unfinished job; left for the dead-letter queue");
-            return Err(Redeliver);
+            return Err(Redelivery::soon(
+                "a malformed message reuses the id of an unfinished job",
+            ));
         }
         tracing::warn!(reason = %error.reason, "malformed job refused");
         // The event first, as for every finished job: a lost write is redone by the redelivery.
