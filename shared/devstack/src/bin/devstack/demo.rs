@@ -42,13 +42,13 @@ pub(crate) struct Demo {
 type Step = for<'a> fn(&'a Demo) -> BoxFuture<'a, anyhow::Result<Outcome>>;
 
 /// The platform organization the demo acts for (the org claim of its token).
-const DEMO_ORG: &str = "demo";
+pub(crate) const DEMO_ORG: &str = "demo";
 
 /// The walk-through, in order.
 const STEPS: &[(&str, Step)] = &[
     ("The HTTP API answers", health),
     ("The simulated Microsoft 365 tenants", tenants),
-    ("Connect a tenant (admin consent)", connect),
+    ("Connect a tenant (admin consent)", crate::connect::connect),
     ("Sync the tenant", sync),
     ("Accounts and licenses", accounts_and_licenses),
     ("Choose what to sync", crate::choices::sync_settings),
@@ -69,7 +69,7 @@ const STEPS: &[(&str, Step)] = &[
         "Provision a group (create_group, set_group_members, update_group, delete_group)",
         crate::groups::provision_group,
     ),
-    ("Offboard an account", offboard),
+    ("Offboard an account", crate::offboard::offboard),
     (
         "Scheduled leave, cancelled; a list of jobs",
         crate::scheduled::scheduled_leave_and_list,
@@ -209,158 +209,6 @@ fn tenants(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
         }
         Ok(Outcome::Done(lines))
     })
-}
-
-fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
-    Box::pin(async move {
-        let tenant_id = demo
-            .state
-            .lock()
-            .ok()
-            .and_then(|state| state.tenant_id.clone())
-            .context("no simulated tenant to connect (an external Graph is in use)")?;
-        // The platform asks for a start link with its token (the organization is the token's);
-        // then the admin's browser, which has no token, goes one hop at a time: the start link
-        // (which sets the flow cookie), the consent page, Accept, the callback, the sign-in page
-        // (the tenant's Global Administrator), the callback again.
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let api = demo.stack.api_url();
-        let admin = demo
-            .stack
-            .sim()
-            .and_then(|sim| sim.tenants().into_iter().find(|t| t.tenant_id == tenant_id))
-            .map(|t| format!("admin@{}", t.initial_domain))
-            .context("the tenant is not a simulated one")?;
-        let (start_status, start) = get_json(demo, "/connect?mode=write").await?;
-        let start_url = start["start_url"].as_str().with_context(|| {
-            format!("GET /connect answered {start_status} without start_url: {start}")
-        })?;
-        let opened = browser.get(start_url).send().await?;
-        let cookie = opened
-            .headers()
-            .get("set-cookie")
-            .and_then(|c| c.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .context("the start link set no flow cookie")?
-            .to_owned();
-        let consent = location(&opened).context("the start link did not redirect to consent")?;
-        let consent_url = url::Url::parse(&consent)?;
-        let page = browser.get(consent_url.clone()).send().await?;
-        if !page.status().is_success() {
-            anyhow::bail!("the consent page answered {}", page.status());
-        }
-        let mut form: Vec<(String, String)> = consent_url.query_pairs().into_owned().collect();
-        form.push(("tenant".into(), tenant_id.clone()));
-        form.push(("decision".into(), "accept".into()));
-        let accepted = browser
-            .post(format!(
-                "{}{}",
-                consent_url.origin().ascii_serialization(),
-                consent_url.path()
-            ))
-            .form(&form)
-            .send()
-            .await?;
-        let callback = location(&accepted).context("Accept did not redirect back")?;
-        let to_sign_in = browser
-            .get(&callback)
-            .header("cookie", &cookie)
-            .send()
-            .await?;
-        let authorize = location(&to_sign_in).context("consent did not lead to the sign-in")?;
-        let authorize_url = url::Url::parse(&authorize)?;
-        let mut form: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
-        form.push(("username".into(), admin.clone()));
-        let signed_in = browser
-            .post(format!(
-                "{}{}",
-                authorize_url.origin().ascii_serialization(),
-                authorize_url.path()
-            ))
-            .form(&form)
-            .send()
-            .await?;
-        let callback = location(&signed_in).context("the sign-in did not redirect back")?;
-        let result = browser
-            .get(&callback)
-            .header("cookie", &cookie)
-            .send()
-            .await?;
-        let status = result.status().as_u16();
-        let html = result.text().await?;
-        let title = html
-            .split("<h1>")
-            .nth(1)
-            .and_then(|rest| rest.split("</h1>").next())
-            .unwrap_or_default()
-            .to_owned();
-        if status != 200 {
-            anyhow::bail!("the callback answered {status}: {title}");
-        }
-        let (_, tenant) = get_json(demo, &format!("/tenants/{tenant_id}")).await?;
-        let tested = demo
-            .http
-            .post(format!("{api}/tenants/{tenant_id}/test"))
-            .send()
-            .await?
-            .json::<Value>()
-            .await?;
-        let granted = tested["report"]["permissions"]
-            .as_array()
-            .map_or(0, |lines| {
-                lines.iter().filter(|l| l["status"] == "granted").count()
-            });
-        let asked = tested["report"]["permissions"]
-            .as_array()
-            .map_or(0, Vec::len);
-        Ok(Outcome::Done(vec![
-            format!(
-                "GET /connect?mode=write (bearer token of org {DEMO_ORG}) -> {start_status}, start_url /connect/start"
-            ),
-            format!(
-                "start link -> {} flow cookie __Host-m365-connect, to {}",
-                opened.status().as_u16(),
-                consent_url.path()
-            ),
-            format!(
-                "admin consent page -> Accept -> {} back to /oauth/callback -> {} to sign in",
-                accepted.status().as_u16(),
-                to_sign_in.status().as_u16()
-            ),
-            format!(
-                "sign-in as {admin} (Global Administrator) -> {} back to /oauth/callback",
-                signed_in.status().as_u16()
-            ),
-            format!(
-                "callback (ID token checked: signature, issuer, audience, nonce, tenant, role) -> {status}: \"{title}\""
-            ),
-            format!(
-                "GET /tenants/{tenant_id} -> {} ({}), domains {}",
-                tenant["status"]["state"].as_str().unwrap_or("?"),
-                tenant["mode"].as_str().unwrap_or("?"),
-                tenant["verified_domains"]
-            ),
-            format!(
-                "POST /tenants/{tenant_id}/test -> ok {}, {granted}/{asked} permissions granted, Entra ID P1: {}",
-                tested["ok"], tested["report"]["entra_id_p1"]["available"]
-            ),
-            format!(
-                "first sync queued: run {}",
-                tenant["last_sync"]["sync_run_id"].as_str().unwrap_or("?")
-            ),
-        ]))
-    })
-}
-
-/// The `Location` of a redirect.
-fn location(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
 }
 
 fn sync(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
@@ -797,7 +645,7 @@ fn observation(observed: &Value) -> String {
 
 /// The lines of a job receipt worth showing: who, when, each step with its request-id, what was
 /// not done and why, and whether the digest matches the one kept with the job record.
-fn receipt_summary(answer: &Value) -> Vec<String> {
+pub(crate) fn receipt_summary(answer: &Value) -> Vec<String> {
     let receipt = &answer["receipt"];
     let who = &receipt["submitted_by"];
     let mut lines = vec![format!(
@@ -844,142 +692,6 @@ fn receipt_summary(answer: &Value) -> Vec<String> {
         answer["digest"]["matches"]
     ));
     lines
-}
-
-fn offboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
-    Box::pin(async move {
-        let tenant_id = demo_tenant(demo)?;
-        let sim = demo
-            .stack
-            .sim()
-            .context("offboarding is shown on the simulator")?;
-        let truth = sim.truth(&tenant_id)?;
-        // The licensed member in the most groups: the most to undo.
-        let target = truth
-            .users
-            .iter()
-            .filter(|u| u.account_enabled && u.user_type == "Member" && u.sku_ids.len() >= 2)
-            .max_by_key(|u| {
-                truth
-                    .groups
-                    .iter()
-                    .filter(|g| g.member_ids.contains(&u.id))
-                    .count()
-            })
-            .context("no licensed member account")?
-            .clone();
-        let groups_before = truth
-            .groups
-            .iter()
-            .filter(|g| g.member_ids.contains(&target.id))
-            .count();
-        // Three opt-in options: registered devices and enterprise app access go too, and the
-        // mailbox answers with an automatic reply (the person's own is kept in the snapshot).
-        let job = serde_json::json!({
-            "type": "offboard", "account": target.user_principal_name, "policy": "delete",
-            "remove_authentication_methods": true, "remove_app_role_assignments": true,
-            "automatic_reply": {"internal_message": "I have left the company; please write to hr@contoso.com"}
-        });
-        let record = run_job(demo, &tenant_id, job).await?;
-        let status = record["status"].as_str().unwrap_or("?").to_owned();
-        let mut lines = vec![format!(
-            "offboard {} ({} groups, {} licenses; policy delete) -> {status}",
-            target.user_principal_name,
-            groups_before,
-            target.sku_ids.len()
-        )];
-        if status != "succeeded" {
-            anyhow::bail!("the offboarding ended {status}: {}", record["error"]);
-        }
-        let after = sim.truth(&tenant_id)?;
-        let reply_status = |truth: &graph_sim::Truth| {
-            truth
-                .users
-                .iter()
-                .find(|u| u.id == target.id)
-                .and_then(|u| u.automatic_reply.clone())
-                .map_or_else(|| "disabled (never set)".to_owned(), |(status, _)| status)
-        };
-        lines.push(format!(
-            "simulator: in deleted items {}, still member of {} group(s)",
-            after.deleted_user_ids.contains(&target.id),
-            after
-                .groups
-                .iter()
-                .filter(|g| g.member_ids.contains(&target.id))
-                .count()
-        ));
-
-        // The receipt: who, when, each step with its request-id and read-back, what was not done.
-        let job_id = record["job_id"].as_str().unwrap_or_default().to_owned();
-        let (code, receipt) = send(
-            demo,
-            reqwest::Method::GET,
-            &format!("/tenants/{tenant_id}/jobs/{job_id}/receipt"),
-            None,
-        )
-        .await?;
-        if code != 200 {
-            anyhow::bail!("receipt answered {code}: {receipt}");
-        }
-        lines.extend(receipt_summary(&receipt));
-        // One call gives back what the snapshot holds, and sign-in with enable: true.
-        let (code, restored) = send(
-            demo,
-            reqwest::Method::POST,
-            &format!("/tenants/{tenant_id}/accounts/{}/restore", target.id),
-            Some(serde_json::json!({"enable": true})),
-        )
-        .await?;
-        if code != 200 {
-            anyhow::bail!("restore answered {code}: {restored}");
-        }
-        lines.push(format!(
-            "POST .../accounts/{}/restore {{\"enable\": true}} -> {code}; complete: {}",
-            target.id, restored["complete"]
-        ));
-        for step in restored["steps"].as_array().into_iter().flatten() {
-            lines.push(format!(
-                "  {:<23} {:<8} request-id {}",
-                step["name"].as_str().unwrap_or_default(),
-                step["outcome"].as_str().unwrap_or("?"),
-                step["graph_request_id"].as_str().unwrap_or("-")
-            ));
-        }
-        let back = sim.truth(&tenant_id)?;
-        let account = back.users.iter().find(|u| u.id == target.id);
-        let groups_back = back
-            .groups
-            .iter()
-            .filter(|g| g.member_ids.contains(&target.id))
-            .count();
-        lines.push(format!(
-            "simulator: back in the tenant {}, sign-in enabled {}, in {groups_back} of {groups_before} group(s), {} of {} license(s)",
-            account.is_some(),
-            account.is_some_and(|u| u.account_enabled),
-            account.map_or(0, |u| u.sku_ids.len()),
-            target.sku_ids.len()
-        ));
-        // Removed devices and app access stay removed: a restore cannot re-register them.
-        lines.push(format!(
-            "simulator: authentication methods besides the password {} before, {} now; app role assignments {} before, {} now",
-            target.auth_methods.len(),
-            account.map_or(0, |u| u.auth_methods.len()),
-            target.app_role_assignment_ids.len(),
-            account.map_or(0, |u| u.app_role_assignment_ids.len())
-        ));
-        // The person's own automatic reply is back (the offboarding's was on meanwhile: its
-        // `set_automatic_reply` step above).
-        lines.push(format!(
-            "simulator: automatic reply {} before the offboarding, {} after the restore",
-            target
-                .automatic_reply
-                .clone()
-                .map_or_else(|| "disabled (never set)".to_owned(), |(status, _)| status),
-            reply_status(&back)
-        ));
-        Ok(Outcome::Done(lines))
-    })
 }
 
 fn license_refresh(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {

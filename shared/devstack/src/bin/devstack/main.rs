@@ -5,9 +5,11 @@
 //! `devstack iam-coverage FILE`: which actions of each function's policy a test run used.
 
 mod choices;
+mod connect;
 mod demo;
 mod groups;
 mod mover;
+mod offboard;
 mod passwordless;
 mod scheduled;
 
