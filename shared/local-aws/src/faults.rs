@@ -12,6 +12,8 @@
 //! EventBridge's per-entry failures), which the SDK and the code under test handle as they would
 //! in AWS.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
@@ -24,7 +26,16 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use serde_json::json;
 
-use crate::hook::{Interleaving, Request};
+/// What a hook sees of a request: the JSON protocols' target (`DynamoDB_20120810.PutItem`,
+/// `secretsmanager.CreateSecret`, `AmazonSQS.SendMessage`) and the body as text.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub target: String,
+    pub body: String,
+}
+
+/// What runs before a request ([`AwsFaultHook::interleave`]), to its end.
+pub type Interleaving = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// One AWS request as the hook sees it.
 #[derive(Debug, Clone, Copy)]

@@ -7,24 +7,12 @@
 //! before that request is sent. Only test code builds such a configuration; production code is
 //! the same code that runs in AWS.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
 use crate::faults::{AfterAnswer, AwsCall, AwsFaultHook, with_faults};
-
-/// What a hook sees of a request: the JSON protocols' target (`DynamoDB_20120810.PutItem`,
-/// `secretsmanager.CreateSecret`, `AmazonSQS.SendMessage`) and the body as text.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub target: String,
-    pub body: String,
-}
-
-/// What runs before a request: `None` lets it through at once.
-pub type Interleaving = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub use crate::faults::{Interleaving, Request};
 
 /// A hook: called for every request, in the order the code under test sends them.
 pub type Hook = Arc<dyn Fn(&Request) -> Option<Interleaving> + Send + Sync>;
