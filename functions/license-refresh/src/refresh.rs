@@ -111,7 +111,9 @@ impl LicenseRefresh {
                     progress
                         .step(step(LAST_SIGN_IN, StepOutcome::Pending, detail))
                         .await?;
-                    return self.hand_on(job).await;
+                    return Err(Self::hand_on(
+                        "the sign-in read continues in the next invocation",
+                    ));
                 }
                 SignInStep::Taken => {
                     tracing::warn!(
@@ -124,7 +126,9 @@ impl LicenseRefresh {
         // The report reads every stored account: when this invocation's reads say it has not the
         // time for them, it waits for the next invocation.
         if !clock.has(clock.report_time()) {
-            return self.hand_on(job).await;
+            return Err(Self::hand_on(
+                "the inactive-accounts report runs in the next invocation",
+            ));
         }
         // Re-read: the sign-in step may have learnt whether the tenant has P1.
         let tenant = self
@@ -172,18 +176,14 @@ impl LicenseRefresh {
         Ok(JobStatus::Succeeded)
     }
 
-    /// Hands the job on to a later invocation: the job is sent again as a new message (the
-    /// license-refresh queue is a standard queue, so there is no deduplication to defeat and
-    /// the new message's receive count starts at 0: a continuation never counts toward
-    /// `maxReceiveCount`), and the job stays `running` (not finished: no completion event). The
-    /// next delivery skips the finished steps and continues where the saved cursor stands.
-    async fn hand_on(&self, job: &Job) -> Result<JobStatus, JobError> {
-        self.platform
-            .queue
-            .send_job(&self.platform.config.license_refresh_queue_url, job)
-            .await?;
+    /// Hands the job on to a later invocation through the runner ([`JobError::later`]): on the
+    /// license-refresh queue, a standard queue, the runner sends the job again as a fresh message
+    /// (its receive count starts at 0, so a continuation never counts toward `maxReceiveCount`)
+    /// and keeps the record `running` (not finished: no completion event). The next delivery
+    /// skips the finished steps and continues where the saved cursor stands.
+    fn hand_on(reason: &str) -> JobError {
         tracing::info!("license refresh continues in a later invocation");
-        Ok(JobStatus::Running)
+        JobError::later(reason, Duration::ZERO)
     }
 
     /// Writes the tenant's SKUs (only those that changed) and removes the ones it no longer has.
