@@ -84,8 +84,10 @@ fmt:
 
 # cargo-nextest runs the test binaries side by side (.config/nextest.toml); it ships with the
 # Rust toolchain image here, and is built from crates.io where it is missing. Doctests after.
+# A failing test's output ends with its panic message and location, not a backtrace that pushes
+# them out of a CI log's tail (RUST_BACKTRACE=1 cargo nextest run … for the backtrace).
 test: lint browser nextest contract-test
-	cargo nextest run --workspace --locked --no-fail-fast
+	RUST_BACKTRACE=0 cargo nextest run --workspace --locked --no-fail-fast
 	cargo test --workspace --doc --locked
 
 nextest:

@@ -27,13 +27,12 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use thiserror::Error;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// How long moto may take to answer after it was spawned; a cold Python start on a loaded 2-core
 /// machine takes a few seconds.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Region every local client uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";
@@ -46,18 +45,16 @@ pub const ACCOUNT_ID: &str = "123456789012";
 pub enum LocalAwsError {
     #[error("moto_server not found at {path}: run `make venv` (make test does it)")]
     NotFound { path: PathBuf },
-    #[error("could not pick a free loopback port: {0}")]
-    Port(#[source] std::io::Error),
     #[error("could not start {path}: {source}")]
     Spawn {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("moto_server exited before it answered on {endpoint} (status {status})")]
-    Exited { endpoint: String, status: String },
-    #[error("moto_server did not answer on {endpoint} within {timeout:?}")]
-    Timeout { endpoint: String, timeout: Duration },
+    #[error("moto_server exited before it said which port it listens on (status {status})")]
+    Exited { status: String },
+    #[error("moto_server did not say which port it listens on within {timeout:?}")]
+    Timeout { timeout: Duration },
     #[error("IAM {action} against the emulator failed: {detail}")]
     Iam { action: String, detail: String },
 }
@@ -75,8 +72,8 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` on a free loopback port, waits until it accepts connections, creates
-    /// the administrator and turns IAM enforcement on.
+    /// Starts `moto_server` on a loopback port the operating system picks, waits until it has
+    /// said which, creates the administrator and turns IAM enforcement on.
     ///
     /// The executable is `$MOTO_SERVER` when set, else `<workspace root>/.venv/bin/moto_server`.
     pub async fn start() -> Result<Moto, LocalAwsError> {
@@ -84,29 +81,38 @@ impl Moto {
         if !path.is_file() {
             return Err(LocalAwsError::NotFound { path });
         }
-        let port = free_port().await?;
-        let endpoint = format!("http://127.0.0.1:{port}");
         // moto's own Python runs it through `moto_atomic.py`, which makes DynamoDB operations
-        // atomic as in AWS (moto's threaded server checks a condition, then writes, unlocked).
+        // atomic as in AWS (moto's threaded server checks a condition, then writes, unlocked),
+        // binds port 0 itself and prints the port it got: no other process can take it between
+        // choosing and binding.
         let python = path.with_file_name("python3");
         if !python.is_file() {
             return Err(LocalAwsError::NotFound { path: python });
         }
-        let child = Command::new(&python)
-            .args([
-                "-c",
-                MOTO_ATOMIC,
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+        let mut child = Command::new(&python)
+            .args(["-c", MOTO_ATOMIC])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| LocalAwsError::Spawn { path, source })?;
+        let port = match tokio::time::timeout(STARTUP_TIMEOUT, announced_port(&mut child)).await {
+            Ok(Some(port)) => port,
+            Ok(None) => {
+                let status = match child.wait().await {
+                    Ok(status) => status.to_string(),
+                    Err(error) => error.to_string(),
+                };
+                return Err(LocalAwsError::Exited { status });
+            }
+            Err(_) => {
+                return Err(LocalAwsError::Timeout {
+                    timeout: STARTUP_TIMEOUT,
+                });
+            }
+        };
+        let endpoint = format!("http://127.0.0.1:{port}");
         // Until enforcement is on, moto accepts any signature: the bootstrap key only signs.
         let bootstrap = Credentials::new("testing", "testing", None, None, "local-aws");
         let mut moto = Moto {
@@ -114,7 +120,6 @@ impl Moto {
             endpoint,
             admin: bootstrap,
         };
-        moto.wait_until_ready(port).await?;
         let everything = json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "*", "Resource": "*"}
         ]});
@@ -206,28 +211,6 @@ impl Moto {
     pub async fn sdk_config(&self) -> SdkConfig {
         self.sdk_config_with(self.admin.clone()).await
     }
-
-    async fn wait_until_ready(&mut self, port: u16) -> Result<(), LocalAwsError> {
-        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(LocalAwsError::Exited {
-                    endpoint: self.endpoint.clone(),
-                    status: status.to_string(),
-                });
-            }
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(LocalAwsError::Timeout {
-                    endpoint: self.endpoint.clone(),
-                    timeout: STARTUP_TIMEOUT,
-                });
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
 }
 
 impl Drop for Moto {
@@ -270,12 +253,10 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| manifest.to_path_buf())
 }
 
-/// Binds port 0 to let the kernel pick a free port, then releases it for moto.
-async fn free_port() -> Result<u16, LocalAwsError> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(LocalAwsError::Port)?;
-    let port = listener.local_addr().map_err(LocalAwsError::Port)?.port();
-    drop(listener);
-    Ok(port)
+/// The port `moto_atomic.py` printed once its server was bound; `None` when it exited first.
+async fn announced_port(child: &mut Child) -> Option<u16> {
+    let stdout = child.stdout.take()?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).await.ok()?;
+    line.trim().parse().ok()
 }

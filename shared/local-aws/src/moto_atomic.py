@@ -36,7 +36,25 @@ for _name in (
     if hasattr(DynamoDBBackend, _name):
         setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
 
-from moto.server import main  # noqa: E402  (after the patch, so the server uses it)
+# moto's server (after the patch, so it uses it), bound here rather than by `moto_server -p PORT`:
+# the operating system picks a free port and this process keeps it from the first moment, then
+# prints it. A port chosen by the caller and handed over could be taken in between by another
+# test's moto or an outgoing connection, and the caller would then talk to the wrong server.
+import os  # noqa: E402
 
-sys.argv[0] = "moto_server"
-sys.exit(main())
+from moto.server import DomainDispatcherApplication, MotoRequestHandler  # noqa: E402
+from moto.server import create_backend_app  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+app = DomainDispatcherApplication(create_backend_app)
+app.debug = True  # as moto_server sets it
+server = make_server(
+    "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+)
+port = server.server_port
+# moto builds some URLs (SQS queue URLs among them) from MOTO_PORT.
+os.environ["MOTO_PORT"] = str(port)
+print(port, flush=True)
+# Nobody reads on after the port: anything moto prints later goes nowhere, never into a full pipe.
+os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+server.serve_forever()
