@@ -17,8 +17,11 @@ SEED=${FUZZ_SEED:-15}
 FUZZ_VENV=${FUZZ_VENV:-.venv-fuzz}
 target=${CARGO_TARGET_DIR:-target}
 
-echo "==> building the devstack"
-cargo build --quiet --locked -p devstack --bin devstack
+# The devstack is built as part of the workspace's test build (its libraries, binaries, tests and
+# examples: what cargo nextest builds), so the dependencies are compiled with the one feature set
+# the tests use and `make test` compiles them once, not twice.
+echo "==> building the devstack with the workspace's tests"
+cargo build --quiet --locked --workspace --lib --bins --tests --examples
 
 work=$(mktemp -d)
 stack_pid=

@@ -155,6 +155,10 @@ pub struct Knobs {
     pub expire_delta_tokens: bool,
     /// Action: true expires every access token issued so far for this tenant.
     pub expire_tokens: bool,
+    /// At most this many objects per collection or delta page, whatever `$top` or
+    /// `Prefer: odata.maxpagesize` asked (`None`: as asked). Graph treats both as upper bounds
+    /// and may return smaller pages; tests use it to page a small tenant as a large one pages.
+    pub max_page_size: Option<usize>,
 }
 
 impl Default for Knobs {
@@ -173,6 +177,7 @@ impl Default for Knobs {
             auto_accept_consent: false,
             expire_delta_tokens: false,
             expire_tokens: false,
+            max_page_size: None,
         }
     }
 }

@@ -74,9 +74,11 @@ async fn assert_store_matches_truth(local: &Local, index: usize) {
 
 #[tokio::test]
 async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_ground_truth() {
-    // GIVEN a connected tenant of 1,200 accounts and 30 groups, never synced
-    let mut local = Local::start(SimConfig::single(1_200, 30), fast_settings()).await;
+    // GIVEN a connected tenant of 300 accounts and 30 groups, never synced, that Graph answers
+    // in pages of 100
+    let mut local = Local::start(SimConfig::single(300, 30), fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
+    local.page_by(&tenant, 100);
 
     // WHEN a sync runs
     let run = local.sync(&tenant, false).await;
@@ -152,9 +154,10 @@ async fn given_a_new_tenant_when_synced_then_the_store_equals_the_simulators_gro
 
 #[tokio::test]
 async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly_the_changes() {
-    // GIVEN a tenant synced once
-    let mut local = Local::start(SimConfig::single(1_500, 30), fast_settings()).await;
+    // GIVEN a tenant synced once (answered in pages of 100)
+    let mut local = Local::start(SimConfig::single(350, 30), fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
+    local.page_by(&tenant, 100);
     let first = local.sync(&tenant, false).await;
     assert_eq!(first.status, SyncRunStatus::Ok, "{:?}", first.error);
     let before = local.sim().truth(tenant.as_str()).expect("truth");
@@ -174,6 +177,7 @@ async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly
         )
         .expect("mutate");
     let after = local.sim().truth(tenant.as_str()).expect("truth");
+    let stored_before = local.stored(&tenant).await;
     let second = local.sync(&tenant, false).await;
 
     // THEN the second run is a delta run that counted exactly the changes
@@ -187,7 +191,21 @@ async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly
         second.counts.accounts.removed,
         report.deleted_users.len() as u64
     );
-    assert_eq!(second.counts.accounts.changed, 0);
+    // (no account was edited, yet one that joined or left a licensed group changed: its
+    // licenses follow the group; the count is the accounts the store now holds otherwise)
+    let (stored_was, stored_is) = (stored_before, local.stored(&tenant).await);
+    let changed = stored_is
+        .accounts
+        .iter()
+        .filter(|(id, account)| {
+            !account.deleted
+                && stored_was
+                    .accounts
+                    .get(*id)
+                    .is_some_and(|was| was != *account)
+        })
+        .count();
+    assert_eq!(second.counts.accounts.changed, changed as u64);
     let (was, is) = (truth_memberships(&before), truth_memberships(&after));
     assert_eq!(
         second.counts.memberships.added,
@@ -215,8 +233,9 @@ async fn given_a_synced_tenant_when_it_changes_then_a_delta_sync_applies_exactly
 #[tokio::test]
 async fn given_an_expired_delta_link_when_syncing_then_a_full_resync_also_removes_what_vanished() {
     // GIVEN a synced tenant whose delta links then expire, while accounts are deleted
-    let mut local = Local::start(SimConfig::single(800, 20), fast_settings()).await;
+    let mut local = Local::start(SimConfig::single(250, 20), fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
+    local.page_by(&tenant, 100);
     local.sync(&tenant, false).await;
     let report = local
         .sim()
@@ -360,13 +379,14 @@ async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_n
         budget: Duration::ZERO,
         ..fast_settings()
     };
-    let mut local = Local::start(SimConfig::single(3_000, 25), settings).await;
+    let mut local = Local::start(SimConfig::single(350, 25), settings).await;
     let tenant = local.connect(0).await.tenant_id;
+    local.page_by(&tenant, 100);
 
     // WHEN a sync runs
     let run = local.sync(&tenant, false).await;
 
-    // THEN it took an invocation per page of its longest round (the users round's 4 pages of 999;
+    // THEN it took an invocation per page of its longest round (the users round's 4 pages of 100;
     // the rounds run side by side, each pausing after every page), each queueing the next, and
     // ended OK
     assert!(local.invocations >= 4, "{} invocations", local.invocations);
@@ -391,9 +411,11 @@ async fn given_a_short_time_budget_when_syncing_then_continuations_finish_with_n
 #[tokio::test]
 async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_removes_exactly_what_vanished()
  {
-    // GIVEN a synced tenant, accounts deleted and delta links expired, and a tiny budget
-    let mut local = Local::start(SimConfig::single(2_500, 15), fast_settings()).await;
+    // GIVEN a synced tenant (answered in pages of 100), accounts deleted and delta links
+    // expired, and a tiny budget
+    let mut local = Local::start(SimConfig::single(280, 15), fast_settings()).await;
     let tenant = local.connect(0).await.tenant_id;
+    local.page_by(&tenant, 100);
     local.sync(&tenant, false).await;
     let report = local
         .sim()
@@ -422,7 +444,7 @@ async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_rem
     let run = local.sync(&tenant, false).await;
 
     // THEN the full resync spanned an invocation per page of its longest round (the users
-    // round's 3 pages of 999) and removed exactly the deleted accounts
+    // round's 3 pages of 100) and removed exactly the deleted accounts
     assert!(
         local.invocations - invocations >= 3,
         "{} invocations",

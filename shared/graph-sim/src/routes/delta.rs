@@ -149,9 +149,11 @@ fn delta_link(cx: &Cx<'_>, kind: &str, c: &Cursor) -> String {
     )
 }
 
-/// `Prefer: odata.maxpagesize=N` (honoured up to 999), default 100.
+/// `Prefer: odata.maxpagesize=N` (honoured up to 999), default 100; at most the tenant's
+/// [`crate::Knobs::max_page_size`], as Graph may return fewer objects than preferred.
 fn page_size(cx: &Cx<'_>) -> usize {
-    cx.headers
+    let preferred = cx
+        .headers
         .get_all("prefer")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -160,7 +162,9 @@ fn page_size(cx: &Cx<'_>) -> usize {
         .filter_map(|n| n.trim().parse::<usize>().ok())
         .next()
         .map(|n| n.clamp(1, 999))
-        .unwrap_or(100)
+        .unwrap_or(100);
+    cx.page_cap
+        .map_or(preferred, |cap| preferred.min(cap.max(1)))
 }
 
 fn reject_options(cx: &Cx<'_>) -> Result<(), Resp> {

@@ -51,9 +51,7 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<Resp, Resp> {
     let t = cx.read();
     let sel = selection(cx, GROUP_PROPS, GROUP_DEFAULT, "group")?;
     let f = filter(cx, GROUP_PROPS, "group")?;
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let start = start_of(cx, "g")?;
     let keep = |i: usize| {
         t.groups[i].deleted_at.is_none()
@@ -122,9 +120,7 @@ pub(crate) fn members(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
     if sel.has(USER_PROPS, "signInActivity") {
         crate::routes::users::check_sign_in(cx, &t)?;
     }
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let members = &t.groups[gi as usize].members;
     let start = start_of(cx, "gm")?;
     let (idx, next) = page(members.len(), start, size, |_| true);

@@ -35,9 +35,21 @@ pub(crate) struct Cx<'a> {
     pub body: &'a [u8],
     /// The path as requested below /v1.0, for `@odata.nextLink`.
     pub path: &'a str,
+    /// The tenant's [`crate::Knobs::max_page_size`] when the request came in.
+    pub page_cap: Option<usize>,
 }
 
 impl Cx<'_> {
+    /// A collection page's size: `$top` (1 to `max`, default 100), then at most the tenant's
+    /// [`crate::Knobs::max_page_size`], as Graph may return fewer objects than asked.
+    pub fn page_size(&self, max: usize) -> Result<usize, Resp> {
+        let size = self
+            .q
+            .page_size(max)
+            .map_err(|m| http::bad_request(self.ids, &m))?;
+        Ok(self.page_cap.map_or(size, |cap| size.min(cap.max(1))))
+    }
+
     pub fn read(&self) -> RwLockReadGuard<'_, Tenant> {
         let slot = &self.sim.tenants[self.caller.tenant];
         slot.data.read().unwrap_or_else(|e| e.into_inner())
@@ -407,8 +419,10 @@ pub(crate) fn serve_one(sim: &Sim, caller: &Caller, ids: &RequestIds, req: &Requ
     let slot = &sim.tenants[caller.tenant];
     let users = slot.data.read().map(|t| t.users.len()).unwrap_or(0);
     let mut pct = 0;
+    let mut page_cap = None;
     if let Ok(mut rt) = slot.rt.lock() {
         let knobs = rt.knobs.clone();
+        page_cap = knobs.max_page_size;
         if knobs.fail_rate_429 > 0.0 && rt.faults.f64() < knobs.fail_rate_429 {
             drop(rt);
             return throttled(sim, ids, knobs.retry_after_s);
@@ -470,6 +484,7 @@ pub(crate) fn serve_one(sim: &Sim, caller: &Caller, ids: &RequestIds, req: &Requ
         headers,
         body,
         path,
+        page_cap,
     };
     let resp = match dispatch(&cx, &route) {
         Ok(r) | Err(r) => r,

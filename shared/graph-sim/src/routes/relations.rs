@@ -78,9 +78,7 @@ fn users_page(
     sel: &props::Selection,
     kind: &str,
 ) -> Result<Resp, Resp> {
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let start = start_of(cx, kind)?;
     let (idx, next) = page(users.len(), start, size, |_| true);
     let count = (cx.q.count && cx.q.skiptoken.is_none()).then_some(users.len());
@@ -106,9 +104,7 @@ pub(crate) fn owned_objects(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
         .ok_or_else(|| http::not_found(cx.ids, key))?;
     let sel = selection(cx, GROUP_PROPS, GROUP_DEFAULT, "group")?;
     let owned = t.owned_groups(idx);
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let start = start_of(cx, "oo")?;
     let (page_idx, next) = page(owned.len(), start, size, |_| true);
     let count = (cx.q.count && cx.q.skiptoken.is_none()).then_some(owned.len());
@@ -132,9 +128,7 @@ pub(crate) fn member_of_roles(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
         .ok_or_else(|| http::not_found(cx.ids, key))?;
     let selected = role_selection(cx)?;
     let roles = t.roles_of(idx);
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let start = start_of(cx, "mr")?;
     let (page_idx, next) = page(roles.len(), start, size, |_| true);
     Ok(collection(

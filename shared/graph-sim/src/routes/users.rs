@@ -251,9 +251,7 @@ pub(crate) fn list(cx: &Cx<'_>) -> Result<Resp, Resp> {
     if sign_in {
         check_sign_in(cx, &t)?;
     }
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let size = if sign_in {
         size.min(MAX_PAGE_SIGN_IN)
     } else {
@@ -381,9 +379,7 @@ pub(crate) fn member_of(cx: &Cx<'_>, key: &str) -> Result<Resp, Resp> {
         .find_user(key)
         .ok_or_else(|| http::not_found(cx.ids, key))?;
     let sel = selection(cx, GROUP_PROPS, props::GROUP_DEFAULT, "group")?;
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     // Groups first, then the directory roles the user holds (with the selected properties a
     // role has: id, displayName, description).
     let groups = &t.users[idx as usize].groups;
@@ -420,9 +416,7 @@ pub(crate) fn deleted(cx: &Cx<'_>) -> Result<Resp, Resp> {
     default.push("deletedDateTime");
     let sel = selection(cx, USER_PROPS, &default, "user")?;
     collection_select(cx, cx.q.select.as_deref())?;
-    let size =
-        cx.q.page_size(999)
-            .map_err(|m| http::bad_request(cx.ids, &m))?;
+    let size = cx.page_size(999)?;
     let start = start_of(cx, "d")?;
     let keep = |i: usize| t.users[i].deleted_at.is_some();
     let count = (cx.q.count && cx.q.skiptoken.is_none())

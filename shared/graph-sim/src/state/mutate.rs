@@ -11,12 +11,14 @@ use crate::state::{LicenseAssignment, Tenant};
 /// Tries this many random picks before giving up on finding a candidate.
 const TRIES: usize = 64;
 
-fn live_user(t: &Tenant, rng: &mut fastrand::Rng) -> Option<u32> {
-    if t.users.len() < 2 {
+/// A live user among the first `among` (index 0, the administrator, is never picked).
+fn live_user(t: &Tenant, rng: &mut fastrand::Rng, among: usize) -> Option<u32> {
+    let among = among.min(t.users.len());
+    if among < 2 {
         return None;
     }
     (0..TRIES)
-        .map(|_| rng.u32(1..t.users.len() as u32))
+        .map(|_| rng.u32(1..among as u32))
         .find(|&i| t.users[i as usize].deleted_at.is_none())
 }
 
@@ -35,6 +37,10 @@ pub(crate) fn apply(
     started: i64,
 ) -> MutationReport {
     let mut r = MutationReport::default();
+    // Updates and deletions pick users that existed before this mutation, so the report's
+    // added, updated and deleted users are apart (an account added and deleted in one go would
+    // reach a delta reader as neither).
+    let existing = t.users.len();
     let now = chrono::Utc::now().timestamp().max(started);
     let mut nicknames: HashMap<String, u32> = HashMap::new();
     for u in &t.users {
@@ -72,7 +78,9 @@ pub(crate) fn apply(
         insert_user(t, u);
     }
     for _ in 0..m.update_users {
-        let Some(i) = live_user(t, rng) else { break };
+        let Some(i) = live_user(t, rng, existing) else {
+            break;
+        };
         let seq = t.next_seq();
         let dept = catalog::DEPARTMENTS[rng.usize(..catalog::DEPARTMENTS.len())];
         let title = catalog::JOB_TITLES[rng.usize(..catalog::JOB_TITLES.len())];
@@ -83,14 +91,16 @@ pub(crate) fn apply(
         r.updated_users.push(u.id.to_string());
     }
     for _ in 0..m.delete_users {
-        let Some(i) = live_user(t, rng) else { break };
+        let Some(i) = live_user(t, rng, existing) else {
+            break;
+        };
         t.soft_delete(i, now);
         r.deleted_users.push(t.users[i as usize].id.to_string());
     }
     for _ in 0..m.add_memberships {
         let pick = (0..TRIES).find_map(|_| {
             let g = rng.u32(0..t.groups.len().max(1) as u32);
-            let u = live_user(t, rng)?;
+            let u = live_user(t, rng, t.users.len())?;
             (assignable(t, g) && !t.groups[g as usize].members.contains(&u)).then_some((g, u))
         });
         let Some((g, u)) = pick else { break };
