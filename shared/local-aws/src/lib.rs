@@ -17,22 +17,17 @@ pub mod faults;
 pub mod hook;
 pub mod iam;
 pub mod limits;
+mod server;
 pub mod usage;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
+use server::Server;
 use thiserror::Error;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// How long moto may take to answer after it was spawned; a cold Python start on a loaded 2-core
-/// machine takes a few seconds.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Region every local client uses; moto keeps separate state per region.
 pub const REGION: &str = "us-east-1";
@@ -62,10 +57,10 @@ pub enum LocalAwsError {
 /// The user whose credentials [`Moto::sdk_config`] carries: every action on every resource.
 const ADMIN_USER: &str = "local-aws-admin";
 
-/// A running moto server; killed (and reaped) when dropped.
+/// A running moto server; stopped when dropped.
 #[derive(Debug)]
 pub struct Moto {
-    child: Child,
+    _server: Server,
     endpoint: String,
     /// The administrator's access key (moto-local, never a real credential).
     admin: Credentials,
@@ -76,47 +71,37 @@ impl Moto {
     /// said which, creates the administrator and turns IAM enforcement on.
     ///
     /// The executable is `$MOTO_SERVER` when set, else `<workspace root>/.venv/bin/moto_server`.
+    /// The server is forked from a warm zygote unless `LOCAL_AWS_MOTO_ZYGOTE=0` ([`server`]).
     pub async fn start() -> Result<Moto, LocalAwsError> {
+        let zygote = std::env::var_os("LOCAL_AWS_MOTO_ZYGOTE").is_none_or(|value| value != "0");
+        Moto::start_with(zygote).await
+    }
+
+    /// [`Moto::start`] with a moto process of its own, never forked from the zygote (what
+    /// `LOCAL_AWS_MOTO_ZYGOTE=0` makes of every start).
+    pub async fn start_alone() -> Result<Moto, LocalAwsError> {
+        Moto::start_with(false).await
+    }
+
+    async fn start_with(zygote: bool) -> Result<Moto, LocalAwsError> {
         let path = moto_server_path();
         if !path.is_file() {
             return Err(LocalAwsError::NotFound { path });
         }
         // moto's own Python runs it through `moto_atomic.py`, which makes DynamoDB operations
         // atomic as in AWS (moto's threaded server checks a condition, then writes, unlocked),
-        // binds port 0 itself and prints the port it got: no other process can take it between
-        // choosing and binding.
+        // binds port 0 itself and says which port it got: no other process can take it between
+        // choosing and binding. A warm zygote forks it when it can ([`server`]).
         let python = path.with_file_name("python3");
         if !python.is_file() {
             return Err(LocalAwsError::NotFound { path: python });
         }
-        let mut child = Command::new(&python)
-            .args(["-c", MOTO_ATOMIC])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| LocalAwsError::Spawn { path, source })?;
-        let port = match tokio::time::timeout(STARTUP_TIMEOUT, announced_port(&mut child)).await {
-            Ok(Some(port)) => port,
-            Ok(None) => {
-                let status = match child.wait().await {
-                    Ok(status) => status.to_string(),
-                    Err(error) => error.to_string(),
-                };
-                return Err(LocalAwsError::Exited { status });
-            }
-            Err(_) => {
-                return Err(LocalAwsError::Timeout {
-                    timeout: STARTUP_TIMEOUT,
-                });
-            }
-        };
+        let (server, port) = Server::start(&python, zygote).await?;
         let endpoint = format!("http://127.0.0.1:{port}");
         // Until enforcement is on, moto accepts any signature: the bootstrap key only signs.
         let bootstrap = Credentials::new("testing", "testing", None, None, "local-aws");
         let mut moto = Moto {
-            child,
+            _server: server,
             endpoint,
             admin: bootstrap,
         };
@@ -213,25 +198,8 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        // SIGKILL, then reap: a killed moto exits within milliseconds, and reaping here (rather
-        // than leaving it to kill_on_drop's background reaper) leaves no zombie behind a test
-        // binary. Bounded at 5 s so a drop never hangs.
-        if self.child.start_kill().is_err() {
-            return;
-        }
-        for _ in 0..500 {
-            match self.child.try_wait() {
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Ok(Some(_)) | Err(_) => return,
-            }
-        }
-    }
-}
-
 /// The Python program that starts moto with DynamoDB operations serialized (see the file).
-const MOTO_ATOMIC: &str = include_str!("moto_atomic.py");
+pub(crate) const MOTO_ATOMIC: &str = include_str!("moto_atomic.py");
 
 /// Where the `moto_server` executable is expected (its directory's `python3` runs it).
 pub fn moto_server_path() -> PathBuf {
@@ -251,12 +219,4 @@ fn workspace_root() -> PathBuf {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| manifest.to_path_buf())
-}
-
-/// The port `moto_atomic.py` printed once its server was bound; `None` when it exited first.
-async fn announced_port(child: &mut Child) -> Option<u16> {
-    let stdout = child.stdout.take()?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).await.ok()?;
-    line.trim().parse().ok()
 }

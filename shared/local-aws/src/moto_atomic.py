@@ -40,21 +40,151 @@ for _name in (
 # the operating system picks a free port and this process keeps it from the first moment, then
 # prints it. A port chosen by the caller and handed over could be taken in between by another
 # test's moto or an outgoing connection, and the caller would then talk to the wrong server.
+#
+# Two ways to run (local-aws picks): `serve` starts one server in this process; `zygote SOCKET`
+# imports and warms moto once (about a second of CPU), then forks a fresh server for each
+# connection to the Unix socket SOCKET: the server's port goes back over that connection, and the
+# server exits when the connection closes (its owner dropped it, or died). The zygote exits after
+# ZYGOTE_IDLE_S without a request. Each forked server starts with moto's state empty.
+import fcntl  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
 
 from moto.server import DomainDispatcherApplication, MotoRequestHandler  # noqa: E402
 from moto.server import create_backend_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-app = DomainDispatcherApplication(create_backend_app)
-app.debug = True  # as moto_server sets it
-server = make_server(
-    "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
-)
-port = server.server_port
-# moto builds some URLs (SQS queue URLs among them) from MOTO_PORT.
-os.environ["MOTO_PORT"] = str(port)
-print(port, flush=True)
-# Nobody reads on after the port: anything moto prints later goes nowhere, never into a full pipe.
-os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-server.serve_forever()
+ZYGOTE_IDLE_S = 120
+
+
+def application():
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # as moto_server sets it
+    return app
+
+
+def serve(app, announce):
+    """Binds port 0, tells `announce` the port, serves until the process ends."""
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    port = server.server_port
+    # moto builds some URLs (SQS queue URLs among them) from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    announce(port)
+    return server
+
+
+def warm(app):
+    """Loads what the first requests of a test would load (services, their models), then empties
+    moto's state again, so every forked server starts warm and empty."""
+    from werkzeug.test import Client
+
+    client = Client(app)
+
+    def call(service, target, body, version="1.0"):
+        client.post(
+            "/",
+            data=json.dumps(body),
+            headers={
+                "Content-Type": f"application/x-amz-json-{version}",
+                "X-Amz-Target": target,
+                "Authorization": "AWS4-HMAC-SHA256 Credential=warm/20260101/us-east-1/"
+                f"{service}/aws4_request, SignedHeaders=host, Signature=0",
+            },
+        )
+
+    key = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    call("dynamodb", "DynamoDB_20120810.CreateTable", {
+        "TableName": "warm", "KeySchema": key, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]})
+    call("dynamodb", "DynamoDB_20120810.PutItem", {"TableName": "warm", "Item": {"pk": {"S": "a"}}})
+    call("dynamodb", "DynamoDB_20120810.Query", {
+        "TableName": "warm", "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "a"}}})
+    call("sqs", "AmazonSQS.CreateQueue", {"QueueName": "warm"})
+    call("secretsmanager", "secretsmanager.CreateSecret", {"Name": "warm", "SecretString": "w"}, "1.1")
+    call("events", "AWSEvents.PutEvents", {"Entries": []}, "1.1")
+    client.post(
+        "/",
+        data="Action=CreateUser&UserName=warm&Version=2010-05-08",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=warm/20260101/us-east-1/iam/"
+            "aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    client.post("/moto-api/reset")
+
+
+def zygote(path):
+    # One zygote per socket path: the one holding the lock serves it, any other leaves.
+    lock = open(path + ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return
+    app = application()
+    try:
+        warm(app)
+    except Exception:  # noqa: BLE001  (warming is an optimisation: a cold server still serves)
+        pass
+    if os.path.exists(path):
+        os.unlink(path)  # a dead zygote's socket: the lock says nobody serves it
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".new")
+    os.rename(path + ".new", path)
+    listener.listen(64)
+    listener.settimeout(ZYGOTE_IDLE_S)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked servers are reaped by the system
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except socket.timeout:
+            break
+        fork(app, conn, listener, lock)
+    # Idle: no new connection can arrive once the path is gone; serve those already waiting.
+    os.unlink(path)
+    listener.setblocking(False)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            break
+        conn.setblocking(True)
+        fork(app, conn, listener, lock)
+
+
+def fork(app, conn, listener, lock):
+    if os.fork() == 0:
+        listener.close()
+        lock.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        try:
+            run_forked(app, conn)
+        finally:
+            os._exit(0)
+    conn.close()
+
+
+def run_forked(app, conn):
+    """A forked server: serves until its connection closes, then closes its port and exits."""
+    conn.settimeout(None)
+    server = serve(app, lambda port: conn.sendall(f"{port}\n".encode()))
+    watcher = threading.Thread(target=server.serve_forever, daemon=True)
+    watcher.start()
+    while conn.recv(64):
+        pass
+    server.socket.close()
+    conn.close()
+
+
+if len(sys.argv) > 2 and sys.argv[1] == "zygote":
+    zygote(sys.argv[2])
+else:
+    server = serve(application(), lambda port: print(port, flush=True))
+    # Nobody reads on after the port: anything moto prints later goes nowhere, not into a full pipe.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    server.serve_forever()

@@ -4,10 +4,13 @@ use local_aws::Moto;
 
 #[tokio::test]
 async fn given_moto_started_when_dropped_then_it_answered_and_the_port_is_closed() {
-    // GIVEN a started moto server
-    let moto = Moto::start()
-        .await
-        .expect("moto_server starts (run `make venv`)");
+    // GIVEN a moto server forked from the warm zygote, and one of its own process
+    for moto in [Moto::start().await, Moto::start_alone().await] {
+        dropped_then_closed(moto.expect("moto_server starts (run `make venv`)")).await;
+    }
+}
+
+async fn dropped_then_closed(moto: Moto) {
     let endpoint = moto.endpoint_url().to_owned();
     let address = endpoint.trim_start_matches("http://").to_owned();
 
