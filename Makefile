@@ -134,7 +134,7 @@ iam-coverage: venv browser
 	LOCAL_AWS_IAM_LOG=$(IAM_LOG) cargo test --workspace --locked
 	cargo run --locked -p devstack -- iam-coverage $(IAM_LOG)
 
-# The crash matrix of tests/tests/crash_matrix.rs at every failure point (make test samples a few
+# The crash matrix of tests/tests/crash_matrix/ at every failure point (make test samples a few
 # per scenario) and the twenty-tenant run of tests/tests/many_tenants.rs (make proof only); prints
 # one table row per scenario, then the test results.
 proof: venv
