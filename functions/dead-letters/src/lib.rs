@@ -154,19 +154,6 @@ async fn settle_message(platform: &Platform, message: &SqsMessage) -> Result<Set
     }
 }
 
-/// The job statuses that end a job, as stored.
-fn ended_job_statuses() -> Vec<String> {
-    [
-        JobStatus::Succeeded,
-        JobStatus::CompletedWithErrors,
-        JobStatus::Failed,
-    ]
-    .iter()
-    .filter_map(|status| serde_json::to_value(status).ok())
-    .filter_map(|value| value.as_str().map(str::to_owned))
-    .collect()
-}
-
 /// The sync run statuses that end a run, as stored.
 fn ended_run_statuses() -> Vec<String> {
     [
@@ -229,7 +216,13 @@ async fn settle_job(platform: &Platform, job: &Job) -> Result<Settled, Unsettled
         .await?;
     let now = Utc::now();
     let settled = match stored {
-        Some(record) if record.status.is_finished() => Settled::AlreadyEnded,
+        Some(record) if record.status.is_finished() => {
+            if record.announce_pending {
+                // Whoever ended it stopped before its completion event was put.
+                announce(platform, record).await?;
+            }
+            Settled::AlreadyEnded
+        }
         // The id names another job of this tenant (a reused id): its record is not this
         // message's to end.
         Some(record) if record.job.as_ref().is_some_and(|accepted| accepted != job) => {
@@ -244,18 +237,14 @@ async fn settle_job(platform: &Platform, job: &Job) -> Result<Settled, Unsettled
             record.error = Some(reason.clone());
             record.completed_at = Some(now);
             record.updated_at = now;
-            // The event first, as for every finished job; then the record, unless it ended
-            // meanwhile.
-            platform.events.job_finished(&record).await?;
-            let ended = ended_job_statuses();
-            let ended: Vec<&str> = ended.iter().map(String::as_str).collect();
-            match platform
-                .store
-                .put_job_record_unless_status(&record, &ended)
-                .await?
-            {
-                PutOutcome::Created => Settled::JobFailed(reason),
-                PutOutcome::AlreadyExists => Settled::AlreadyEnded,
+            record.announce_pending = true;
+            // The record first, as for every job a worker ends, and only over the record read:
+            // a writer that came between (a delivery that ended it) owns its end and its event.
+            if platform.store.put_job_record_revised(&mut record).await? {
+                announce(platform, record).await?;
+                Settled::JobFailed(reason)
+            } else {
+                Settled::AlreadyEnded
             }
         }
         None => {
@@ -275,6 +264,16 @@ async fn settle_job(platform: &Platform, job: &Job) -> Result<Settled, Unsettled
         forget_password(platform, job).await;
     }
     Ok(settled)
+}
+
+/// Puts the completion event of a job whose finished record is marked
+/// [`JobRecord::announce_pending`], then clears the mark (unless another writer changed the
+/// record meanwhile: then it is that writer's).
+async fn announce(platform: &Platform, mut record: JobRecord) -> Result<(), Unsettled> {
+    platform.events.job_finished(&record).await?;
+    record.announce_pending = false;
+    platform.store.put_job_record_revised(&mut record).await?;
+    Ok(())
 }
 
 /// An onboarding that will not run again needs no password: its secret is deleted, as the

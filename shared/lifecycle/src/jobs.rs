@@ -80,6 +80,12 @@ pub enum JobError {
     /// `reason` stays on the job record until the job goes on.
     #[error("{reason}")]
     Later { reason: String, after: Duration },
+    /// Not a failure of the job: another delivery of it (SQS delivers at least once, and a
+    /// duplicate can run while this one does) wrote its record since this delivery read it, or
+    /// the API cancelled it. That writer owns the job now; this delivery stops where it is and
+    /// writes nothing more (see [`JobProgress`]).
+    #[error("{reason}")]
+    Overtaken { reason: String },
 }
 
 impl JobError {
@@ -115,7 +121,8 @@ impl JobError {
             Self::Permanent { reason, .. }
             | Self::Reconnect { reason, .. }
             | Self::Transient { reason, .. }
-            | Self::Later { reason, .. } => reason,
+            | Self::Later { reason, .. }
+            | Self::Overtaken { reason } => reason,
         }
     }
 
@@ -181,12 +188,23 @@ macro_rules! classify_by_retryable {
 classify_by_retryable!(StoreError, VaultError, QueueError, AccessError, EventsError);
 
 /// A job's record as it runs; every step is written through to DynamoDB.
+///
+/// Each write is conditional on the stored record being the revision this delivery last read
+/// or wrote ([`Store::put_job_record_revised`]): when another delivery of the job (or the API's
+/// cancel) wrote it meanwhile, the write fails with [`JobError::Overtaken`] and every later one
+/// of this delivery fails the same way without reaching the table. The runner then ends this
+/// delivery without another write, event or clean-up, and its message is deleted, not handed
+/// back: the writer that won holds a delivery of its own (its message stays on the queue until
+/// it ends, and comes back if it crashes), or has cancelled the job; handing this one back would
+/// only bring a third copy to race it, using up the job's deliveries.
 pub struct JobProgress {
     store: Store,
     events: Events,
     record: JobRecord,
     /// When the invocation running the job ends (Lambda's deadline), if the runner knows it.
     deadline: Option<SystemTime>,
+    /// Set once a write found the record changed by another writer: nothing more is written.
+    overtaken: bool,
 }
 
 impl JobProgress {
@@ -235,35 +253,84 @@ impl JobProgress {
     pub async fn wait(&mut self, mut step: JobStep) -> Result<bool, JobError> {
         step.at.get_or_insert_with(Utc::now);
         self.record.status = JobStatus::Queued;
-        self.record.updated_at = Utc::now();
         match self.record.steps.iter_mut().find(|s| s.name == step.name) {
             Some(existing) => *existing = step,
             None => self.record.steps.push(step),
         }
-        let key = keys::job(&self.record.tenant_id, &self.record.job_id);
-        Ok(self
-            .store
-            .put_unless(&key, &self.record, "status", crate::schedule::CANCELLED)
-            .await?)
+        self.save_unless_cancelled().await
     }
 
+    /// Marks the job `running`, unless it was cancelled since it was read; `false` (nothing
+    /// written) when it was.
+    async fn start(&mut self) -> Result<bool, JobError> {
+        self.record.status = JobStatus::Running;
+        self.save_unless_cancelled().await
+    }
+
+    /// [`save`](Self::save), but `false` instead of [`JobError::Overtaken`] when the writer that
+    /// came first cancelled the job (`DELETE` on it): a cancellation is never overwritten.
+    async fn save_unless_cancelled(&mut self) -> Result<bool, JobError> {
+        match self.save().await {
+            Ok(()) => Ok(true),
+            Err(overtaken @ JobError::Overtaken { .. }) => {
+                let key = keys::job(&self.record.tenant_id, &self.record.job_id);
+                match self.store.get::<JobRecord>(&key).await? {
+                    Some(stored) if stored.status == JobStatus::Cancelled => Ok(false),
+                    _ => Err(overtaken),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Writes the record if it is still the revision this delivery last read or wrote;
+    /// [`JobError::Overtaken`] (nothing written, now or later) when another writer changed it.
     async fn save(&mut self) -> Result<(), JobError> {
+        if self.overtaken {
+            return Err(overtaken());
+        }
         self.record.updated_at = Utc::now();
-        let key = keys::job(&self.record.tenant_id, &self.record.job_id);
-        self.store.put(&key, &self.record).await?;
-        Ok(())
+        if self.store.put_job_record_revised(&mut self.record).await? {
+            Ok(())
+        } else {
+            self.overtaken = true;
+            Err(overtaken())
+        }
     }
 
-    /// Ends the job: the completion event first, then the record. Should the record's write fail,
-    /// the redelivery finishes again and puts the event again (at least once); the other way
-    /// round a lost event could never be put again.
+    /// Ends the job: the finished record first, marked [`JobRecord::announce_pending`], then the
+    /// completion event, then the mark cleared. The record's conditional write decides which
+    /// of two deliveries racing to end the job puts the event (exactly one); a delivery that
+    /// stops between the write and the event leaves the mark, and the next delivery of the job
+    /// puts the event ([`accept`]): at least once.
     async fn finish(&mut self, status: JobStatus, error: Option<String>) -> Result<(), JobError> {
+        self.end(status, error).await?;
+        self.announce().await
+    }
+
+    /// Writes the finished record, marked [`JobRecord::announce_pending`]: once it is written,
+    /// this delivery owns the job's end.
+    async fn end(&mut self, status: JobStatus, error: Option<String>) -> Result<(), JobError> {
         self.record.status = status;
         self.record.error = error;
         self.record.completed_at = Some(Utc::now());
         self.record.receipt_digest = Some(crate::receipt::Receipt::of(&self.record).digest());
-        self.events.job_finished(&self.record).await?;
+        self.record.announce_pending = true;
         self.save().await
+    }
+
+    /// Puts the finished job's completion event and clears [`JobRecord::announce_pending`].
+    async fn announce(&mut self) -> Result<(), JobError> {
+        self.events.job_finished(&self.record).await?;
+        self.record.announce_pending = false;
+        self.save().await
+    }
+}
+
+/// Why a delivery stops when another writer changed its job's record ([`JobProgress`]).
+fn overtaken() -> JobError {
+    JobError::Overtaken {
+        reason: "another delivery of this job (or a cancellation) wrote its record after this delivery read it; that writer owns the job, so this delivery stops without writing".into(),
     }
 }
 
@@ -642,7 +709,14 @@ async fn run_job(
         Some(tenant) if tenant.status != ConnectionStatus::Removed => tenant,
         _ => return drop_unconnected(platform, job, handler).await,
     };
-    let result = run_connected(platform, job, handler, tenant, delivery).await;
+    let result = match run_connected(platform, job, handler, tenant, delivery).await {
+        // Deleted, not handed back: the writer that won owns the job (see [`JobProgress`]).
+        Err(JobError::Overtaken { reason }) => {
+            tracing::warn!(%reason, "job overtaken by another delivery; this one stops");
+            Ok(())
+        }
+        other => other,
+    };
     // Whoever notices a removal last cleans up: the record and whatever the worker wrote while
     // the tenant was being removed go, and so does what only the worker knows of (its secrets).
     if platform.sweep_if_removed(&job.tenant_id).await? {
@@ -716,18 +790,7 @@ async fn run_connected(
         return fail(&mut progress, handler, job, reason).await;
     }
     // Conditional: a job cancelled since it was read (DELETE on the job) is not started.
-    progress.record.status = JobStatus::Running;
-    progress.record.updated_at = Utc::now();
-    if !platform
-        .store
-        .put_unless(
-            &keys::job(&job.tenant_id, &job.job_id),
-            &progress.record,
-            "status",
-            crate::schedule::CANCELLED,
-        )
-        .await?
-    {
+    if !progress.start().await? {
         tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "job cancelled before it started; skipped");
         return Ok(());
     }
@@ -744,6 +807,7 @@ async fn run_connected(
             note_latest(platform, job, &progress.record).await;
             Ok(())
         }
+        Err(overtaken @ JobError::Overtaken { .. }) => Err(overtaken),
         Err(JobError::Permanent { reason, .. }) => {
             tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
             fail(&mut progress, handler, job, reason).await
@@ -854,9 +918,12 @@ async fn fail(
     job: &Job,
     reason: String,
 ) -> Result<(), JobError> {
-    progress.finish(JobStatus::Failed, Some(reason)).await?;
+    // The record first: only the delivery that ended the job cleans up after it (the winner of
+    // a race may still need what `abandon` deletes), and does so even if its event must wait
+    // for the next delivery.
+    progress.end(JobStatus::Failed, Some(reason)).await?;
     handler.abandon(job).await;
-    Ok(())
+    progress.announce().await
 }
 
 /// Writes the job's record once; `None` when an earlier delivery already finished the job.
@@ -887,18 +954,29 @@ async fn accept(
             }
             Some(existing) if existing.status.is_finished() => {
                 tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "duplicate delivery of a finished job; skipped");
+                if existing.announce_pending {
+                    // The delivery that ended it stopped before its completion event was put.
+                    let mut ended = progress(platform, existing, deadline);
+                    ended.announce().await?;
+                }
                 return Ok(None);
             }
             Some(existing) => existing,
             None => fresh,
         },
     };
-    Ok(Some(JobProgress {
+    Ok(Some(progress(platform, record, deadline)))
+}
+
+/// The progress of a job whose record is `record`, as this delivery read or wrote it.
+fn progress(platform: &Platform, record: JobRecord, deadline: Option<SystemTime>) -> JobProgress {
+    JobProgress {
         store: platform.store.clone(),
         events: platform.events.clone(),
         record,
         deadline,
-    }))
+        overtaken: false,
+    }
 }
 
 /// Why the tenant cannot take this job now, if it cannot.

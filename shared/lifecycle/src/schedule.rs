@@ -285,12 +285,11 @@ async fn release(platform: &Platform, job: &Job, now: DateTime<Utc>) -> Result<b
         None => record.steps.push(step),
     }
     record.updated_at = Utc::now();
-    let released = platform
-        .store
-        .put_if(&key, &record, "status", QUEUED)
-        .await?;
+    // Over the record read (queued) only: a cancellation or a delivery that wrote it meanwhile
+    // is never overwritten.
+    let released = platform.store.put_job_record_revised(&mut record).await?;
     if !released {
-        tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "parked job cancelled meanwhile; dropped");
+        tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "parked job cancelled or run meanwhile; dropped");
     }
     Ok(released)
 }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use lifecycle::http::{error_response, json_response, path_param};
 use lifecycle::model::{JobRecord, JobStatus, JobStep, StepOutcome, TenantConnection};
 use lifecycle::queue::deduplication_id;
-use lifecycle::schedule::{self, QUEUED};
+use lifecycle::schedule;
 use lifecycle::{JobId, TenantId};
 
 use super::{Intake, Refusal, accepted, ids, refuse, status_text, unavailable};
@@ -52,10 +52,11 @@ impl Intake {
             });
             // Ended, so its receipt's digest is kept with it, as for a job a worker ends.
             cancelled.receipt_digest = Some(lifecycle::receipt::Receipt::of(&cancelled).digest());
-            // Conditional: a worker that has just set it running wins, and this answers 409.
+            // Conditional on the record being the one read (queued): a worker that has just set
+            // it running wins, and this answers 409.
             record = if self
                 .store
-                .put_job_record_if_status(&cancelled, QUEUED)
+                .put_job_record_revised(&mut cancelled)
                 .await
                 .map_err(|error| unavailable("the job could not be cancelled", error))?
             {
@@ -179,10 +180,22 @@ impl Intake {
         record.completed_at = None;
         record.error = None;
         record.updated_at = Utc::now();
-        self.store
-            .put_job_record(&record)
+        // Conditional on the record being the one read: a second retry (or a delivery of the
+        // job) that wrote it meanwhile is not overwritten.
+        if !self
+            .store
+            .put_job_record_revised(&mut record)
             .await
-            .map_err(|error| unavailable("the job could not be recorded", error))?;
+            .map_err(|error| unavailable("the job could not be recorded", error))?
+        {
+            return Err(refuse(
+                409,
+                "not_retryable",
+                format!(
+                    "job {job_id} changed while it was being retried (retried or run meanwhile); read it again with GET on the job"
+                ),
+            ));
+        }
         let attempt = format!("retry-{}", Utc::now().timestamp_millis());
         self.queue
             .send_job_deduplicated(

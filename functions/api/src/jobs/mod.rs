@@ -469,13 +469,22 @@ impl Intake {
         ))
     }
 
-    /// A job that could not be queued: its record is failed and its password deleted.
+    /// A job that could not be queued: its record is failed and its password deleted. Unless a
+    /// worker wrote the record meanwhile (a send that failed for this caller but reached the
+    /// queue): then the job runs, and its record and password are the worker's.
     async fn abandon(&self, job: &Job, mut record: JobRecord) {
         record.status = JobStatus::Failed;
         record.error = Some("the job could not be queued; send it again".into());
         record.completed_at = Some(Utc::now());
-        if let Err(error) = self.store.put_job_record(&record).await {
-            tracing::error!(%error, "could not mark the unqueued job failed");
+        match self.store.put_job_record_revised(&mut record).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    "the unqueued job's record was written by a worker meanwhile: it was queued after all, and is left to it"
+                );
+                return;
+            }
+            Err(error) => tracing::error!(%error, "could not mark the unqueued job failed"),
         }
         if let Err(error) = self.forget_passwords(job).await {
             tracing::error!(%error, "could not delete the password of an unqueued job");

@@ -461,6 +461,27 @@ impl Store {
         self.put_when(key, record, condition).await
     }
 
+    /// Replaces the item under `key` with `record` only while the item's number `attribute` is
+    /// `read` (an item without it counts as 0: written before it was kept): an optimistic
+    /// revision, so a writer that read an older item never writes over a newer one. `false`
+    /// (nothing written) when another writer changed it meanwhile, or it is gone.
+    pub async fn put_if_revision<T: Record>(
+        &self,
+        key: &Key,
+        record: &T,
+        attribute: &str,
+        read: u64,
+    ) -> Result<bool, StoreError> {
+        let condition = if read == 0 {
+            Condition::new("attribute_exists(#pk) AND (attribute_not_exists(#a) OR #a = :v)")
+        } else {
+            Condition::new("attribute_exists(#pk) AND #a = :v")
+        }
+        .name("#a", attribute)
+        .value(":v", AttributeValue::N(read.to_string()));
+        self.put_when(key, record, condition).await
+    }
+
     /// Writes `record` under `key` unless the item there has a number `attribute` of `value` or
     /// more: of several writers, the newest stays. `false` (nothing written) when a newer one is
     /// there.

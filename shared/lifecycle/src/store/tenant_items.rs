@@ -420,37 +420,30 @@ impl Store {
             .await
     }
 
-    /// Writes a job's record over the stored one unless that one has ended meanwhile (its status
-    /// is one of `ended`) or is gone.
-    pub async fn put_job_record_unless_status(
-        &self,
-        record: &JobRecord,
-        ended: &[&str],
-    ) -> Result<PutOutcome, StoreError> {
+    /// Writes a job's record over the stored one only while that one is still the revision
+    /// `record` was read (or last written) at, and counts `record`'s revision up: every write of
+    /// a job's record after the first, so of two writers (two deliveries of one job, a worker
+    /// and the API's cancel) the one that read an older record stops instead of writing it back
+    /// over a newer one. `false`, nothing written and `record` as it was, when another writer
+    /// wrote the record meanwhile (or it is gone). A write that DynamoDB made but whose answer
+    /// was lost (and that the SDK then retried into a failed condition) counts as written: the
+    /// stored record is then exactly this one.
+    pub async fn put_job_record_revised(&self, record: &mut JobRecord) -> Result<bool, StoreError> {
         let key = keys::job(&record.tenant_id, &record.job_id);
-        self.put_unless_status(&key, record, ended).await
-    }
-
-    /// Writes a job's record over the stored one.
-    pub async fn put_job_record(&self, record: &JobRecord) -> Result<(), StoreError> {
-        self.put(&keys::job(&record.tenant_id, &record.job_id), record)
-            .await
-    }
-
-    /// Writes a job's record over the stored one only while that one's status is `status`;
-    /// whether it was written.
-    pub async fn put_job_record_if_status(
-        &self,
-        record: &JobRecord,
-        status: &str,
-    ) -> Result<bool, StoreError> {
-        self.put_if(
-            &keys::job(&record.tenant_id, &record.job_id),
-            record,
-            "status",
-            status,
-        )
-        .await
+        let read = record.revision;
+        record.revision = read.saturating_add(1);
+        let written = match self.put_if_revision(&key, record, "revision", read).await {
+            Ok(true) => Ok(true),
+            Ok(false) => self
+                .get::<JobRecord>(&key)
+                .await
+                .map(|stored| stored.as_ref() == Some(&*record)),
+            Err(error) => Err(error),
+        };
+        if !matches!(written, Ok(true)) {
+            record.revision = read;
+        }
+        written
     }
 
     /// Deletes a job's record.

@@ -30,6 +30,8 @@ struct Worker {
     takes: Option<std::time::Duration>,
     /// After the first step, hands the job back with this error instead of finishing it.
     hand_back_after_first_step: Option<JobError>,
+    /// Run once right after the first step: another delivery of the job, run to its end.
+    meanwhile: Option<Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>>,
 }
 
 impl JobHandler for Worker {
@@ -46,6 +48,9 @@ impl JobHandler for Worker {
             }
             if progress.finished_step("first").is_none() {
                 progress.step(step("first")).await?;
+                if let Some(meanwhile) = &self.meanwhile {
+                    meanwhile().await;
+                }
                 if let Some(platform) = &self.remove_tenant_while_running {
                     remove(platform, &job.tenant_id).await;
                 }
@@ -474,10 +479,8 @@ async fn given_a_removed_tenant_when_a_job_arrives_then_nothing_is_written_under
     assert_eq!(record, None);
 }
 
-#[tokio::test]
-async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_event() {
-    let (local, platform) = platform().await;
-    // GIVEN a service subscribed to this bundle's events through a rule and a queue
+/// A queue subscribed to this bundle's events through a rule, as a service would be; its URL.
+async fn subscribe(local: &super::Local) -> String {
     let sqs = &local.clients.sqs;
     let queue_url = sqs
         .create_queue()
@@ -521,6 +524,37 @@ async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_
         .send()
         .await
         .expect("target");
+    queue_url
+}
+
+/// Every event the subscriber's queue holds (EventBridge delivers to it as the event is put).
+async fn completion_events(local: &super::Local, queue_url: &str) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    loop {
+        let received = local
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(if events.is_empty() { 2 } else { 0 })
+            .send()
+            .await
+            .expect("receive");
+        if received.messages().is_empty() {
+            return events;
+        }
+        for message in received.messages() {
+            events.push(serde_json::from_str(message.body().unwrap_or_default()).expect("event"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_event() {
+    let (local, platform) = platform().await;
+    // GIVEN a service subscribed to this bundle's events through a rule and a queue
+    let queue_url = subscribe(&local).await;
     let tenant = connection(&tenant(13));
     platform.connect_tenant(&tenant).await.expect("save tenant");
     let job = offboard(&tenant.tenant_id);
@@ -533,17 +567,9 @@ async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_
     )
     .await;
     // THEN the subscriber receives one event naming the job, its status and its steps
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(2)
-        .send()
-        .await
-        .expect("receive");
-    let messages = received.messages();
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    let event: serde_json::Value =
-        serde_json::from_str(messages[0].body().unwrap_or_default()).expect("event json");
+    let events = completion_events(&local, &queue_url).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
     assert_eq!(event["detail-type"], lifecycle::events::JOB_FINISHED);
     assert_eq!(event["detail"]["job_id"], job.job_id.to_string());
     assert_eq!(event["detail"]["type"], "offboard");
@@ -618,45 +644,150 @@ async fn given_a_job_cancelled_while_on_its_queue_when_delivered_then_the_worker
     assert_eq!(record(&platform, &job).await.status, JobStatus::Cancelled);
 }
 
+/// A worker whose delivery, right after its first step, is overtaken by a second delivery of the
+/// same message (its visibility ran out, or SQS delivered it twice) that runs the job to its end.
+fn overtaken_worker(platform: &Platform, job: &Job) -> Worker {
+    let platform = platform.clone();
+    let body = serde_json::to_string(job).expect("json");
+    Worker {
+        meanwhile: Some(Box::new(move || {
+            let (platform, body) = (platform.clone(), body.clone());
+            Box::pin(async move {
+                let again = event_delivered("offboarding.fifo", &[body], 2);
+                let response = run_sqs_jobs(&platform, again, &Worker::default()).await;
+                assert!(
+                    failed_ids(&response).is_empty(),
+                    "the second delivery ends the job"
+                );
+            })
+        })),
+        ..Worker::default()
+    }
+}
+
+#[tokio::test]
+async fn given_a_second_delivery_that_ends_a_job_while_the_first_runs_when_the_first_goes_on_then_it_writes_nothing_and_one_event_is_put()
+ {
+    let (local, platform) = platform().await;
+    let subscriber = subscribe(&local).await;
+    let tenant = connection(&tenant(24));
+    platform.connect_tenant(&tenant).await.expect("save tenant");
+    // GIVEN two jobs whose first delivery, after its first step, is overtaken by a second
+    // delivery that runs the job to its end; then the first goes on, one to its last step and
+    // its end, the other to a transient failure (Graph 503) it would note on the record
+    let finishing = offboard(&tenant.tenant_id);
+    let failing = offboard(&tenant.tenant_id);
+    let goes_on = overtaken_worker(&platform, &finishing);
+    let fails = Worker {
+        fail_once_after_first_step: true,
+        ..overtaken_worker(&platform, &failing)
+    };
+
+    // WHEN the first deliveries run
+    let body = |job: &Job| vec![serde_json::to_string(job).expect("json")];
+    let finished = run_sqs_jobs(
+        &platform,
+        event("offboarding.fifo", &body(&finishing)),
+        &goes_on,
+    );
+    let failed = run_sqs_jobs(
+        &platform,
+        event("offboarding.fifo", &body(&failing)),
+        &fails,
+    );
+    let (finished, failed) = (finished.await, failed.await);
+
+    // THEN each first delivery stops there: its message is deleted (the second delivery owned
+    // the job), nothing is abandoned, the job is not failed
+    assert!(failed_ids(&finished).is_empty());
+    assert!(failed_ids(&failed).is_empty());
+    assert!(goes_on.abandoned.lock().expect("lock").is_empty());
+    assert!(fails.abandoned.lock().expect("lock").is_empty());
+    // AND each stored record is the one the second delivery ended: succeeded, its steps once
+    // each, never turned back to `running` nor given the late retry note
+    for job in [&finishing, &failing] {
+        let stored = record(&platform, job).await;
+        assert_eq!(stored.status, JobStatus::Succeeded, "{stored:?}");
+        assert_eq!(stored.error, None);
+        let steps: Vec<&str> = stored.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(steps, ["first", "second"]);
+        assert!(!stored.announce_pending);
+    }
+    // AND exactly one completion event per job was put, the second delivery's
+    let events = completion_events(&local, &subscriber).await;
+    let mut announced: Vec<String> = events
+        .iter()
+        .map(|event| {
+            assert_eq!(event["detail"]["status"], "succeeded");
+            event["detail"]["job_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    announced.sort();
+    let mut expected = vec![finishing.job_id.to_string(), failing.job_id.to_string()];
+    expected.sort();
+    assert_eq!(announced, expected);
+}
+
 #[tokio::test]
 async fn given_a_queued_record_when_a_cancel_and_a_start_race_then_exactly_one_wins() {
-    // GIVEN a queued job record
+    // GIVEN a queued job record, read by the API's cancel and by a delivery of the job
     let (_local, platform) = platform().await;
     let job = offboard(&tenant(10));
-    let key = keys::job(&job.tenant_id, &job.job_id);
     let queued = JobRecord::queued(&job, chrono::Utc::now());
-    platform.store.put(&key, &queued).await.expect("record");
+    platform
+        .store
+        .put_new_job_record(&queued)
+        .await
+        .expect("record");
     let mut cancelled = queued.clone();
     cancelled.status = JobStatus::Cancelled;
     let mut running = queued.clone();
     running.status = JobStatus::Running;
 
-    // WHEN the cancellation (only while queued) lands first, then the worker's start (unless
-    // cancelled)
+    // WHEN the cancellation lands first, then the worker's start, each over the record it read
     let cancel = platform
         .store
-        .put_if(&key, &cancelled, "status", lifecycle::schedule::QUEUED)
+        .put_job_record_revised(&mut cancelled)
         .await
         .expect("cancel");
     let start = platform
         .store
-        .put_unless(&key, &running, "status", lifecycle::schedule::CANCELLED)
+        .put_job_record_revised(&mut running)
         .await
         .expect("start");
 
-    // THEN the cancellation won and the start wrote nothing; a second cancel of a running job
-    // would be refused the same way
+    // THEN the cancellation won and the start wrote nothing
     assert!(cancel && !start);
     assert_eq!(record(&platform, &job).await.status, JobStatus::Cancelled);
-    platform.store.put(&key, &running).await.expect("reset");
+    // AND the other way round the start wins and the cancel of a running job writes nothing
+    let other = offboard(&tenant(10));
+    let queued = JobRecord::queued(&other, chrono::Utc::now());
+    platform
+        .store
+        .put_new_job_record(&queued)
+        .await
+        .expect("record");
+    let (mut cancelled, mut running) = (queued.clone(), queued);
+    cancelled.status = JobStatus::Cancelled;
+    running.status = JobStatus::Running;
+    assert!(
+        platform
+            .store
+            .put_job_record_revised(&mut running)
+            .await
+            .expect("start")
+    );
     assert!(
         !platform
             .store
-            .put_if(&key, &cancelled, "status", lifecycle::schedule::QUEUED)
+            .put_job_record_revised(&mut cancelled)
             .await
             .expect("cancel of a running job")
     );
-    assert_eq!(record(&platform, &job).await.status, JobStatus::Running);
+    assert_eq!(record(&platform, &other).await.status, JobStatus::Running);
 }
 
 #[tokio::test]
