@@ -153,16 +153,16 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_digest: Option<String>,
     /// How many times the record was written after it was first stored (0 for a record stored
-    /// before revisions were kept). Every later write is conditional on the stored revision
-    /// being the one its writer read, and counts it up ([`crate::Store::put_job_record_revised`]):
-    /// of two deliveries of one job running at once, the one that read an older record cannot
-    /// write it back over a newer one (a finished job never turns `running` again).
+    /// before revisions were kept). Each write is made only over the revision its writer read,
+    /// and counts it up: of two deliveries of one job running at once, the one that read an
+    /// older record cannot write it back over a newer one (a finished job never turns `running`
+    /// again).
     #[serde(default)]
     pub revision: u64,
-    /// Set with the write that ends the job and cleared once its completion event was put: a
-    /// delivery that finds it set on a finished record puts the event again (the one before it
-    /// stopped in between), so a finished job is announced at least once and, of two deliveries
-    /// racing to end it, only by the one whose write won.
+    /// `true` from the write that ends the job until its completion event was put: a delivery
+    /// that finds it on a finished record puts the event (the one that ended the job stopped in
+    /// between), so a finished job is announced at least once and, of two deliveries racing to
+    /// end it, only by the one whose write won. Absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub announce_pending: bool,
 }
