@@ -9,7 +9,9 @@
 //! write job: the job is marked failed with the reason and no Graph call is made); the job record is written
 //! once (the job id is the idempotency key) and a finished record means a duplicate delivery,
 //! which is skipped; then the worker's [`JobHandler`] runs with a [`JobProgress`] that persists
-//! every step, so a redelivery resumes at the first unfinished step. After the job, a tenant
+//! every step, so a redelivery resumes at the first unfinished step. Each of those writes is
+//! made only over the record's revision this delivery read: of two deliveries running at once,
+//! the one overtaken stops without writing ([`JobError::Overtaken`]). After the job, a tenant
 //! removed meanwhile is swept ([`Platform::sweep_if_removed`]): nothing the job wrote outlives
 //! the removal.
 //!
