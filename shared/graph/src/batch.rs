@@ -26,7 +26,7 @@ use crate::writes::{AssignLicenseBody, MemberRef, UserPatch, member_path, user_p
 pub const MAX_BATCH_STEPS: usize = 20;
 
 /// One step of a batch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRequest {
     /// Unique within the batch; the result carries it.
     pub id: String,
@@ -73,6 +73,59 @@ impl BatchRequest {
     /// PATCH /users/{id}.
     pub fn update_user(id: impl Into<String>, user_id: &str, patch: &UserPatch) -> Self {
         BatchRequest::new(id, Method::PATCH, user_path(user_id)).with_body(to_value(patch))
+    }
+
+    /// GET /users/{id}/{relation}: one of the user's collections or settings
+    /// (`authentication/methods`, `appRoleAssignments`, `oauth2PermissionGrants`,
+    /// `mailboxSettings`). `relation` is a path of the caller's code, never of input; the user id
+    /// is encoded here.
+    pub fn get_user_relation(id: impl Into<String>, user_id: &str, relation: &'static str) -> Self {
+        BatchRequest::new(
+            id,
+            Method::GET,
+            format!("{}/{relation}", user_path(user_id)),
+        )
+    }
+
+    /// DELETE /users/{id}/{relation}/{entry}: one entry of a user's collection (an
+    /// authentication method at `authentication/phoneMethods`, an app role assignment at
+    /// `appRoleAssignments`, …). `relation` as for [`Self::get_user_relation`]; both ids are
+    /// encoded here.
+    pub fn delete_user_relation_entry(
+        id: impl Into<String>,
+        user_id: &str,
+        relation: &'static str,
+        entry_id: &str,
+    ) -> Self {
+        BatchRequest::new(
+            id,
+            Method::DELETE,
+            format!(
+                "{}/{relation}/{}",
+                user_path(user_id),
+                encode_segment(entry_id)
+            ),
+        )
+    }
+
+    /// DELETE /oauth2PermissionGrants/{id}: a delegated permission grant (listed under the user,
+    /// deleted at the root).
+    pub fn delete_permission_grant(id: impl Into<String>, grant_id: &str) -> Self {
+        BatchRequest::new(
+            id,
+            Method::DELETE,
+            format!("/oauth2PermissionGrants/{}", encode_segment(grant_id)),
+        )
+    }
+
+    /// PATCH /users/{id}/mailboxSettings.
+    pub fn update_mailbox_settings(id: impl Into<String>, user_id: &str, body: Value) -> Self {
+        BatchRequest::new(
+            id,
+            Method::PATCH,
+            format!("{}/mailboxSettings", user_path(user_id)),
+        )
+        .with_body(body)
     }
 
     /// DELETE /users/{id}.

@@ -6,11 +6,9 @@
 
 use crate::JobError;
 use crate::model::{AutomaticReply, OffboardJob, SnapshotAutomaticReply, ZonedDateTime};
-use graph::{BatchRequest, BatchResponse, GraphError, Method, TenantGraph};
+use graph::{BatchRequest, BatchResponse, GraphError, TenantGraph};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-use graph::encode_segment;
 
 /// Step names, as recorded in the job record.
 pub const REMOVE_AUTHENTICATION_METHODS: &str = "remove_authentication_methods";
@@ -48,12 +46,14 @@ impl Collection {
         }
     }
 
-    fn list_url(self, user: &str) -> String {
-        match self {
-            Self::AuthenticationMethods => format!("/users/{user}/authentication/methods"),
-            Self::AppRoleAssignments => format!("/users/{user}/appRoleAssignments"),
-            Self::PermissionGrants => format!("/users/{user}/oauth2PermissionGrants"),
-        }
+    /// The GET that lists it for `user_id`, as step `step`.
+    fn list(self, step: &str, user_id: &str) -> BatchRequest {
+        let relation = match self {
+            Self::AuthenticationMethods => "authentication/methods",
+            Self::AppRoleAssignments => "appRoleAssignments",
+            Self::PermissionGrants => "oauth2PermissionGrants",
+        };
+        BatchRequest::get_user_relation(step, user_id, relation)
     }
 
     /// The job option that asks to empty it.
@@ -93,8 +93,8 @@ pub struct Entry {
     pub id: String,
     /// e.g. `phone +1 4255550100`, `Salesforce`, `User.Read`.
     pub name: String,
-    /// Relative URL of the DELETE.
-    pub delete_url: String,
+    /// The `$batch` step that deletes it (step id = entry id).
+    pub delete: BatchRequest,
     /// Deleted only after this entry (a mobile phone only after the alternate mobile phone:
     /// Graph refuses the other order).
     pub after: Option<String>,
@@ -162,16 +162,15 @@ pub async fn read(
     job: &OffboardJob,
 ) -> Result<Found, JobError> {
     let collections = requested(job);
-    let user = encode_segment(user_id);
     let mut requests: Vec<BatchRequest> = collections
         .iter()
-        .map(|c| BatchRequest::new(c.step(), Method::GET, c.list_url(&user)))
+        .map(|c| c.list(c.step(), user_id))
         .collect();
     if job.automatic_reply.is_some() {
-        requests.push(BatchRequest::new(
+        requests.push(BatchRequest::get_user_relation(
             SET_AUTOMATIC_REPLY,
-            Method::GET,
-            format!("/users/{user}/mailboxSettings"),
+            user_id,
+            "mailboxSettings",
         ));
     }
     if requests.is_empty() {
@@ -183,7 +182,7 @@ pub async fn read(
         let Some(outcome) = outcomes.next() else {
             return Err(JobError::transient("the $batch answer lacks a step"));
         };
-        let listing = listing(collection, &user, outcome.result)?;
+        let listing = listing(collection, user_id, outcome.result)?;
         found.listings.push((collection, listing));
     }
     if job.automatic_reply.is_some() {
@@ -289,26 +288,38 @@ fn reply_setting(response: &BatchResponse) -> Result<SnapshotAutomaticReply, Gra
     })
 }
 
-/// The authentication method kinds removed, by `@odata.type`, with the collection that deletes
+/// The authentication method kinds removed, by `@odata.type`, with the user relation that deletes
 /// each [learn: graph/api/resources/authenticationmethods-overview]. The password is kept (it
 /// cannot be deleted; sign-in is blocked); a kind not listed is reported as kept.
 const METHOD_KINDS: [(&str, &str, &str); 6] = [
-    ("phoneAuthenticationMethod", "phoneMethods", "phone"),
+    (
+        "phoneAuthenticationMethod",
+        "authentication/phoneMethods",
+        "phone",
+    ),
     (
         "microsoftAuthenticatorAuthenticationMethod",
-        "microsoftAuthenticatorMethods",
+        "authentication/microsoftAuthenticatorMethods",
         "Microsoft Authenticator",
     ),
-    ("fido2AuthenticationMethod", "fido2Methods", "FIDO2 key"),
-    ("emailAuthenticationMethod", "emailMethods", "email"),
+    (
+        "fido2AuthenticationMethod",
+        "authentication/fido2Methods",
+        "FIDO2 key",
+    ),
+    (
+        "emailAuthenticationMethod",
+        "authentication/emailMethods",
+        "email",
+    ),
     (
         "softwareOathAuthenticationMethod",
-        "softwareOathMethods",
+        "authentication/softwareOathMethods",
         "software OATH token",
     ),
     (
         "temporaryAccessPassAuthenticationMethod",
-        "temporaryAccessPassMethods",
+        "authentication/temporaryAccessPassMethods",
         "Temporary Access Pass",
     ),
 ];
@@ -324,14 +335,13 @@ fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 /// The entries of a listing to delete, and the ones kept on purpose.
-fn entries(collection: Collection, user: &str, values: Vec<Value>) -> (Vec<Entry>, Vec<String>) {
+fn entries(collection: Collection, user_id: &str, values: Vec<Value>) -> (Vec<Entry>, Vec<String>) {
     let mut out = Vec::new();
     let mut kept = Vec::new();
     for value in values {
         let Some(id) = text(&value, "id").map(str::to_owned) else {
             continue;
         };
-        let segment = encode_segment(&id);
         match collection {
             Collection::AuthenticationMethods => {
                 let odata = text(&value, "@odata.type")
@@ -350,7 +360,7 @@ fn entries(collection: Collection, user: &str, values: Vec<Value>) -> (Vec<Entry
                     .or_else(|| text(&value, "displayName"));
                 out.push(Entry {
                     name: detail.map_or_else(|| (*label).to_owned(), |d| format!("{label} {d}")),
-                    delete_url: format!("/users/{user}/authentication/{path}/{segment}"),
+                    delete: BatchRequest::delete_user_relation_entry(&id, user_id, path, &id),
                     id,
                     after: None,
                 });
@@ -359,7 +369,12 @@ fn entries(collection: Collection, user: &str, values: Vec<Value>) -> (Vec<Entry
                 name: text(&value, "resourceDisplayName")
                     .unwrap_or("an application")
                     .to_owned(),
-                delete_url: format!("/users/{user}/appRoleAssignments/{segment}"),
+                delete: BatchRequest::delete_user_relation_entry(
+                    &id,
+                    user_id,
+                    "appRoleAssignments",
+                    &id,
+                ),
                 id,
                 after: None,
             }),
@@ -369,7 +384,7 @@ fn entries(collection: Collection, user: &str, values: Vec<Value>) -> (Vec<Entry
                     text(&value, "scope").unwrap_or("").trim(),
                     text(&value, "clientId").unwrap_or("?")
                 ),
-                delete_url: format!("/oauth2PermissionGrants/{segment}"),
+                delete: BatchRequest::delete_permission_grant(&id, &id),
                 id,
                 after: None,
             }),
@@ -378,7 +393,7 @@ fn entries(collection: Collection, user: &str, values: Vec<Value>) -> (Vec<Entry
     // Graph refuses to delete the mobile phone while an alternate mobile is registered.
     if out.iter().any(|e| e.id == ALTERNATE_MOBILE_ID) {
         for entry in &mut out {
-            if entry.delete_url.contains("/phoneMethods/") && entry.id != ALTERNATE_MOBILE_ID {
+            if entry.delete.url.contains("/phoneMethods/") && entry.id != ALTERNATE_MOBILE_ID {
                 entry.after = Some(ALTERNATE_MOBILE_ID.to_owned());
             }
         }
@@ -391,7 +406,7 @@ pub fn delete_requests(entries: &[Entry]) -> Vec<BatchRequest> {
     entries
         .iter()
         .map(|entry| {
-            let request = BatchRequest::new(entry.id.clone(), Method::DELETE, &entry.delete_url);
+            let request = entry.delete.clone();
             match &entry.after {
                 Some(first) if entries.iter().any(|e| &e.id == first) => request.after(first),
                 _ => request,
@@ -406,31 +421,26 @@ pub async fn list(
     user_id: &str,
     collection: Collection,
 ) -> Result<Listing, JobError> {
-    let user = encode_segment(user_id);
     let mut outcomes = graph
-        .batch(vec![BatchRequest::new(
-            "read-back",
-            Method::GET,
-            collection.list_url(&user),
-        )])
+        .batch(vec![collection.list("read-back", user_id)])
         .await?;
     let Some(outcome) = outcomes.pop() else {
         return Err(JobError::transient("the $batch answer is empty"));
     };
-    listing(collection, &user, outcome.result)
+    listing(collection, user_id, outcome.result)
 }
 
 /// A collection's listing from its step's answer: its entries, or the refusal named with the
 /// permission it lacks (a transient failure is returned).
 fn listing(
     collection: Collection,
-    user: &str,
+    user_id: &str,
     answer: Result<BatchResponse, GraphError>,
 ) -> Result<Listing, JobError> {
     Ok(match answer {
         Ok(response) => {
             let request_id = response.request_id.clone();
-            let (entries, kept) = entries(collection, user, response.items()?);
+            let (entries, kept) = entries(collection, user_id, response.items()?);
             Listing::Read {
                 entries,
                 kept,
@@ -500,11 +510,10 @@ pub async fn set_reply(
     user_id: &str,
     body: Value,
 ) -> Result<(ReplyWrite, ReplyState), JobError> {
-    let url = format!("/users/{}/mailboxSettings", encode_segment(user_id));
     let mut outcomes = graph
         .batch(vec![
-            BatchRequest::new("set", Method::PATCH, &url).with_body(body),
-            BatchRequest::new("read-back", Method::GET, &url).after("set"),
+            BatchRequest::update_mailbox_settings("set", user_id, body),
+            BatchRequest::get_user_relation("read-back", user_id, "mailboxSettings").after("set"),
         ])
         .await?
         .into_iter();
