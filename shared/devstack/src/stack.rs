@@ -228,101 +228,19 @@ impl Stack {
         let sdk_config = moto.sdk_config().await;
         let region = local_aws::REGION.to_owned();
 
-        let mut sim = None;
-        let (graph_base_url, login_base_url, platform_app, platform_read_app) = match graph {
-            GraphSource::Simulator(config) => {
-                let handle = graph_sim::spawn(config)
-                    .await
-                    .map_err(StackError::Simulator)?;
-                let started = (
-                    handle.graph_base_url(),
-                    handle.login_base_url(),
-                    Some(AppCredentials::from_sim(handle.platform_app())),
-                    Some(AppCredentials::from_sim(handle.platform_read_app())),
-                );
-                sim = Some(handle);
-                started
-            }
-            GraphSource::External {
-                graph_base_url,
-                login_base_url,
-                platform_app,
-                platform_read_app,
-            } => (
-                graph_base_url,
-                login_base_url,
-                platform_app,
-                platform_read_app,
-            ),
-        };
+        let (sim, graph_base_url, login_base_url, platform_app, platform_read_app) =
+            start_graph(graph).await?;
 
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
-            .await
-            .map_err(|source| StackError::Listen {
-                port: api_port,
-                source,
-            })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StackError::Listen {
-                port: api_port,
-                source,
-            })?
-            .port();
-        let api_url = format!("http://127.0.0.1:{port}");
+        let (listener, api_url) = bind_front(api_port).await?;
 
-        let mut parameters = BTreeMap::from([
-            ("GraphBaseUrl".to_owned(), graph_base_url.clone()),
-            ("LoginBaseUrl".to_owned(), login_base_url.clone()),
-            ("PublicBaseUrl".to_owned(), api_url.clone()),
-        ]);
-        if template.parameters.contains_key("PlatformOrigins") {
-            // The platform's web app while it is developed against the devstack.
-            parameters.insert(
-                "PlatformOrigins".to_owned(),
-                LOCAL_PLATFORM_ORIGINS.to_owned(),
-            );
-        }
-        if let Some(app) = &platform_app {
-            parameters.insert("PlatformAppClientId".to_owned(), app.client_id.clone());
-        } else if template
-            .parameters
-            .get("PlatformAppClientId")
-            .is_none_or(|p| p.default.is_none())
-        {
-            // Locally nothing checks it unless a real login service is used.
-            parameters.insert(
-                "PlatformAppClientId".to_owned(),
-                "00000000-0000-0000-0000-000000000000".to_owned(),
-            );
-        }
-        if let Some(app) = &platform_read_app
-            && template.parameters.contains_key("PlatformReadAppClientId")
-        {
-            parameters.insert("PlatformReadAppClientId".to_owned(), app.client_id.clone());
-        }
-        // The devstack is the API's token issuer: the JWT authorizer's parameters point at it
-        // unless the caller set them.
-        let issuer_url = format!("{api_url}/_devstack");
-        for (name, value) in [
-            ("ApiJwtIssuer", issuer_url.as_str()),
-            ("ApiJwtAudience", LOCAL_JWT_AUDIENCE),
-        ] {
-            if template.parameters.contains_key(name) {
-                parameters.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        parameters.extend(extra_parameters);
-        let issuer = Arc::new(TokenIssuer::new(
-            parameters
-                .get("ApiJwtIssuer")
-                .cloned()
-                .unwrap_or(issuer_url),
-            parameters
-                .get("ApiJwtAudience")
-                .cloned()
-                .unwrap_or_else(|| LOCAL_JWT_AUDIENCE.to_owned()),
-        ));
+        let parameters = stack_parameters(
+            &template,
+            &api_url,
+            (&graph_base_url, &login_base_url),
+            (platform_app.as_ref(), platform_read_app.as_ref()),
+            extra_parameters,
+        );
+        let issuer = Arc::new(local_issuer(&parameters, &api_url));
         let identity = StackIdentity {
             stack_name: stack_name.clone(),
             region: region.clone(),
@@ -331,51 +249,9 @@ impl Stack {
         let provisioned = provision::provision(&template, &sdk_config, &identity).await?;
 
         let config = resolve_config("Globals", &template.globals_environment, &provisioned)?;
-        if let Some(secret) = platform_app.and_then(|app| app.client_secret) {
-            seed_secret(&sdk_config, &config.platform_app_secret_id, secret).await?;
-        }
-        if let (Some(read_app), Some(secret)) = (
-            &config.platform_read_app,
-            platform_read_app.and_then(|app| app.client_secret),
-        ) {
-            seed_secret(&sdk_config, &read_app.secret_id, secret).await?;
-        }
+        seed_platform_secrets(&sdk_config, &config, platform_app, platform_read_app).await?;
 
-        let root = workspace_root();
-        let mut functions = Functions::default();
-        for spec in &template.functions {
-            let code_key = spec.code_key(&root);
-            // The function's code runs with its own policy only, as under its execution role in
-            // AWS: an action missing from the template is refused here too.
-            let policy = provision::function_policy(spec, &provisioned)?;
-            let principal = format!("{stack_name}-{}", spec.logical_id);
-            let function_aws = moto.sdk_config_for(&principal, &policy).await?;
-            let handler = match registry.constructor(&code_key) {
-                Some(constructor) => {
-                    let config = resolve_config(&spec.logical_id, &spec.environment, &provisioned)?;
-                    Some(constructor(config, &function_aws).map_err(|source| {
-                        StackError::Build {
-                            function: spec.logical_id.clone(),
-                            source,
-                        }
-                    })?)
-                }
-                None => {
-                    tracing::warn!(
-                        function = %spec.logical_id,
-                        code_uri = %code_key,
-                        "no constructor registered: the function has not landed in the devstack"
-                    );
-                    None
-                }
-            };
-            functions.insert(Deployed {
-                spec: spec.clone(),
-                code_key,
-                handler,
-                sdk_config: function_aws,
-            });
-        }
+        let functions = deploy(&template, &registry, &moto, &provisioned, &stack_name).await?;
 
         let schedules = Schedules::new(functions.clone(), region.clone(), stack_name);
         let routes = front::routes(&template, &provisioned)?;
@@ -387,7 +263,7 @@ impl Stack {
             "graph_base_url": graph_base_url,
             "login_base_url": login_base_url,
             "sim_admin_url": sim.as_ref().map(graph_sim::SimHandle::admin_url),
-            "routes": routes.iter().map(|r| json!({"route": r.route_key, "function": r.function, "authorizer": r.auth.as_ref().map(|a| &a.authorizer)})).collect::<Vec<_>>(),
+            "routes": routes_info(&routes),
             "auth": {"issuer": issuer.issuer(), "audience": issuer.audience(), "org_claim": config.org_claim, "tokens": format!("POST {api_url}/_devstack/tokens {{\"org_id\": \"...\"}}")},
             "queues": provisioned.queue_urls(),
         });
@@ -407,47 +283,23 @@ impl Stack {
             }
         });
 
-        let sqs = aws_sdk_sqs::Client::new(&sdk_config);
-        let settings = PollSettings {
-            wait: sqs_wait,
-            retry_delay,
-        };
-        let mut sqs_sources = Vec::new();
-        for deployed in functions.iter().filter(|d| d.handler.is_some()) {
-            for event in &deployed.spec.events {
-                let EventSource::Sqs {
-                    queue,
-                    batch_size,
-                    report_batch_item_failures,
-                } = &event.source
-                else {
-                    continue;
-                };
-                let (Some(queue_url), Some(queue_arn)) =
-                    (provisioned.queue_url(queue), provisioned.queue_arn(queue))
-                else {
-                    continue;
-                };
-                let source = SqsSource {
-                    function: deployed.spec.logical_id.clone(),
-                    queue_url: queue_url.to_owned(),
-                    queue_arn,
-                    batch_size: *batch_size,
-                    report_batch_item_failures: *report_batch_item_failures,
-                };
-                sqs_sources.push(source);
-            }
-        }
+        let sqs_sources = sqs_sources(&functions, &provisioned);
         if poll_queues {
+            let settings = PollSettings {
+                wait: sqs_wait,
+                retry_delay,
+            };
+            let sqs = aws_sdk_sqs::Client::new(&sdk_config);
             for source in &sqs_sources {
                 for _ in 0..pollers.max(1) {
-                    tasks.spawn(poller::run(
+                    let poller = poller::run(
                         sqs.clone(),
                         functions.clone(),
                         source.clone(),
                         settings,
                         region.clone(),
-                    ));
+                    );
+                    tasks.spawn(poller);
                 }
             }
         }
@@ -617,4 +469,239 @@ async fn seed_secret(
             detail: aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
         })?;
     Ok(())
+}
+
+/// The HTTP front's listener on `api_port` (0: any free port) and its URL.
+async fn bind_front(api_port: u16) -> Result<(tokio::net::TcpListener, String), StackError> {
+    let listen_failed = |source| StackError::Listen {
+        port: api_port,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+        .await
+        .map_err(listen_failed)?;
+    let port = listener.local_addr().map_err(listen_failed)?.port();
+    Ok((listener, format!("http://127.0.0.1:{port}")))
+}
+
+/// The local token issuer the JWT authorizer trusts: the template's issuer and audience
+/// parameters, else the devstack at `api_url`.
+fn local_issuer(parameters: &BTreeMap<String, String>, api_url: &str) -> TokenIssuer {
+    TokenIssuer::new(
+        parameters
+            .get("ApiJwtIssuer")
+            .cloned()
+            .unwrap_or_else(|| format!("{api_url}/_devstack")),
+        parameters
+            .get("ApiJwtAudience")
+            .cloned()
+            .unwrap_or_else(|| LOCAL_JWT_AUDIENCE.to_owned()),
+    )
+}
+
+/// The platform apps' secrets into the vault, where the functions read them.
+async fn seed_platform_secrets(
+    sdk_config: &SdkConfig,
+    config: &Config,
+    platform_app: Option<AppCredentials>,
+    platform_read_app: Option<AppCredentials>,
+) -> Result<(), StackError> {
+    if let Some(secret) = platform_app.and_then(|app| app.client_secret) {
+        seed_secret(sdk_config, &config.platform_app_secret_id, secret).await?;
+    }
+    if let (Some(read_app), Some(secret)) = (
+        &config.platform_read_app,
+        platform_read_app.and_then(|app| app.client_secret),
+    ) {
+        seed_secret(sdk_config, &read_app.secret_id, secret).await?;
+    }
+    Ok(())
+}
+
+/// The routes as `GET /_devstack` lists them.
+fn routes_info(routes: &[Route]) -> Vec<Value> {
+    routes
+        .iter()
+        .map(|r| json!({"route": r.route_key, "function": r.function, "authorizer": r.auth.as_ref().map(|a| &a.authorizer)}))
+        .collect()
+}
+
+/// What the stack's Graph is: the simulator started here, or the external Graph and login
+/// services named (their base URLs and the platform's app credentials).
+type GraphParts = (
+    Option<graph_sim::SimHandle>,
+    String,
+    String,
+    Option<AppCredentials>,
+    Option<AppCredentials>,
+);
+
+/// Starts the simulator, or takes the external Graph as given.
+async fn start_graph(graph: GraphSource) -> Result<GraphParts, StackError> {
+    let mut sim = None;
+    let (graph_base_url, login_base_url, platform_app, platform_read_app) = match graph {
+        GraphSource::Simulator(config) => {
+            let handle = graph_sim::spawn(config)
+                .await
+                .map_err(StackError::Simulator)?;
+            let started = (
+                handle.graph_base_url(),
+                handle.login_base_url(),
+                Some(AppCredentials::from_sim(handle.platform_app())),
+                Some(AppCredentials::from_sim(handle.platform_read_app())),
+            );
+            sim = Some(handle);
+            started
+        }
+        GraphSource::External {
+            graph_base_url,
+            login_base_url,
+            platform_app,
+            platform_read_app,
+        } => (
+            graph_base_url,
+            login_base_url,
+            platform_app,
+            platform_read_app,
+        ),
+    };
+    Ok((
+        sim,
+        graph_base_url,
+        login_base_url,
+        platform_app,
+        platform_read_app,
+    ))
+}
+
+/// The template's parameters for this stack: the Graph and login URLs, the API's own URL, the
+/// platform's origins and app ids, the local token issuer; then the caller's `extra`, which win.
+fn stack_parameters(
+    template: &Template,
+    api_url: &str,
+    (graph_base_url, login_base_url): (&str, &str),
+    (platform_app, platform_read_app): (Option<&AppCredentials>, Option<&AppCredentials>),
+    extra: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut parameters = BTreeMap::from([
+        ("GraphBaseUrl".to_owned(), graph_base_url.to_owned()),
+        ("LoginBaseUrl".to_owned(), login_base_url.to_owned()),
+        ("PublicBaseUrl".to_owned(), api_url.to_owned()),
+    ]);
+    if template.parameters.contains_key("PlatformOrigins") {
+        // The platform's web app while it is developed against the devstack.
+        parameters.insert(
+            "PlatformOrigins".to_owned(),
+            LOCAL_PLATFORM_ORIGINS.to_owned(),
+        );
+    }
+    if let Some(app) = &platform_app {
+        parameters.insert("PlatformAppClientId".to_owned(), app.client_id.clone());
+    } else if template
+        .parameters
+        .get("PlatformAppClientId")
+        .is_none_or(|p| p.default.is_none())
+    {
+        // Locally nothing checks it unless a real login service is used.
+        parameters.insert(
+            "PlatformAppClientId".to_owned(),
+            "00000000-0000-0000-0000-000000000000".to_owned(),
+        );
+    }
+    if let Some(app) = &platform_read_app
+        && template.parameters.contains_key("PlatformReadAppClientId")
+    {
+        parameters.insert("PlatformReadAppClientId".to_owned(), app.client_id.clone());
+    }
+    // The devstack is the API's token issuer: the JWT authorizer's parameters point at it
+    // unless the caller set them.
+    let issuer_url = format!("{api_url}/_devstack");
+    for (name, value) in [
+        ("ApiJwtIssuer", issuer_url.as_str()),
+        ("ApiJwtAudience", LOCAL_JWT_AUDIENCE),
+    ] {
+        if template.parameters.contains_key(name) {
+            parameters.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    parameters.extend(extra);
+    parameters
+}
+
+/// Every function of the template with its handler (when the registry builds it), each running
+/// with its own policy only, as under its execution role in AWS.
+async fn deploy(
+    template: &Template,
+    registry: &Registry,
+    moto: &local_aws::Moto,
+    provisioned: &Provisioned,
+    stack_name: &str,
+) -> Result<Functions, StackError> {
+    let root = workspace_root();
+    let mut functions = Functions::default();
+    for spec in &template.functions {
+        let code_key = spec.code_key(&root);
+        // The function's code runs with its own policy only, as under its execution role in
+        // AWS: an action missing from the template is refused here too.
+        let policy = provision::function_policy(spec, provisioned)?;
+        let principal = format!("{stack_name}-{}", spec.logical_id);
+        let function_aws = moto.sdk_config_for(&principal, &policy).await?;
+        let handler = match registry.constructor(&code_key) {
+            Some(constructor) => {
+                let config = resolve_config(&spec.logical_id, &spec.environment, provisioned)?;
+                Some(
+                    constructor(config, &function_aws).map_err(|source| StackError::Build {
+                        function: spec.logical_id.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => {
+                tracing::warn!(
+                    function = %spec.logical_id,
+                    code_uri = %code_key,
+                    "no constructor registered: the function has not landed in the devstack"
+                );
+                None
+            }
+        };
+        functions.insert(Deployed {
+            spec: spec.clone(),
+            code_key,
+            handler,
+            sdk_config: function_aws,
+        });
+    }
+    Ok(functions)
+}
+
+/// The SQS event sources of the functions that are built.
+fn sqs_sources(functions: &Functions, provisioned: &Provisioned) -> Vec<SqsSource> {
+    let mut sqs_sources = Vec::new();
+    for deployed in functions.iter().filter(|d| d.handler.is_some()) {
+        for event in &deployed.spec.events {
+            let EventSource::Sqs {
+                queue,
+                batch_size,
+                report_batch_item_failures,
+            } = &event.source
+            else {
+                continue;
+            };
+            let (Some(queue_url), Some(queue_arn)) =
+                (provisioned.queue_url(queue), provisioned.queue_arn(queue))
+            else {
+                continue;
+            };
+            let source = SqsSource {
+                function: deployed.spec.logical_id.clone(),
+                queue_url: queue_url.to_owned(),
+                queue_arn,
+                batch_size: *batch_size,
+                report_batch_item_failures: *report_batch_item_failures,
+            };
+            sqs_sources.push(source);
+        }
+    }
+    sqs_sources
 }
