@@ -13,6 +13,7 @@ use lifecycle::jobs::JobError;
 use lifecycle::model::{
     AccountRef, Job, JobStatus, Profile, StepOutcome, TenantConnection, UpdateAccountJob,
 };
+use lifecycle::store::ReadBackStored;
 use lifecycle::{JobProgress, Platform, UsageLocation};
 
 use crate::rules::{self, Check, PlannedCall};
@@ -703,18 +704,21 @@ async fn store(
                 mail: after.mail.clone(),
                 proxy_addresses: after.proxy_addresses.clone(),
             };
-            platform
+            let summary = format!("{} ({})", account.upn, account.display_name);
+            let stored = platform
                 .store
-                .put_account(&tenant.tenant_id, &account)
+                .put_read_back(&tenant.tenant_id, account)
                 .await?;
             step(
                 UPDATE_SYNCED_ACCOUNT,
                 StepOutcome::Done,
                 None,
-                format!(
-                    "synced account updated from Graph's answer: {} ({})",
-                    account.upn, account.display_name
-                ),
+                match stored {
+                    ReadBackStored::Kept(_) => {
+                        format!("synced account updated from Graph's answer: {summary}")
+                    }
+                    ReadBackStored::LeftOut { memberships } => left_out(&summary, memberships),
+                },
             )
         }
         None => step(
@@ -725,6 +729,13 @@ async fn store(
         ),
     };
     progress.step(recorded).await
+}
+
+/// The step detail of a read-back the tenant's sync settings leave out.
+pub(crate) fn left_out(account: &str, memberships: usize) -> String {
+    format!(
+        "synced account {account} removed from the store with its {memberships} stored memberships: the tenant's sync settings leave it out as Graph now answers it"
+    )
 }
 
 /// The stored account with what Graph now answers for the properties the store keeps (name,

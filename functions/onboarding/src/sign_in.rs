@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use graph::{BatchRequest, TenantGraph, User, UserPatch};
 use lifecycle::jobs::JobError;
 use lifecycle::model::{Job, JobStatus, SetSignInJob, SignIn, StepOutcome, TenantConnection};
+use lifecycle::store::ReadBackStored;
 use lifecycle::{JobProgress, Platform};
 
 use crate::account::{UPDATE_SYNCED_ACCOUNT, synced_account};
@@ -182,19 +183,21 @@ pub async fn run(
     if let Some(after) = &after {
         let recorded = match synced_account(platform, tenant, after).await? {
             Some(stored) => {
-                platform
+                let upn = stored.upn.to_string();
+                let detail = match platform
                     .store
-                    .put_account(&tenant.tenant_id, &stored)
-                    .await?;
-                step(
-                    UPDATE_SYNCED_ACCOUNT,
-                    StepOutcome::Done,
-                    None,
-                    format!(
+                    .put_read_back(&tenant.tenant_id, stored)
+                    .await?
+                {
+                    ReadBackStored::Kept(stored) => format!(
                         "synced account updated from Graph's answer: sign-in {}",
                         if stored.enabled { "allowed" } else { "blocked" }
                     ),
-                )
+                    ReadBackStored::LeftOut { memberships } => {
+                        crate::account::left_out(&upn, memberships)
+                    }
+                };
+                step(UPDATE_SYNCED_ACCOUNT, StepOutcome::Done, None, detail)
             }
             None => step(
                 UPDATE_SYNCED_ACCOUNT,

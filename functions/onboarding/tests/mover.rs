@@ -378,3 +378,130 @@ async fn given_a_leave_of_absence_when_sign_in_is_blocked_and_later_allowed_then
     assert!(stored(&world, &account.id).await.enabled);
     assert_eq!(world.route("PATCH /v1.0/users/{id}"), 2);
 }
+
+/// The stored account, if any.
+async fn stored_or_not(world: &World, id: &str) -> Option<Account> {
+    world
+        .platform()
+        .store
+        .account(&world.tenant_id, &AccountId::parse(id).unwrap())
+        .await
+        .unwrap()
+}
+
+/// The stored memberships of `account` in the connected tenant's groups.
+async fn stored_memberships_of(world: &World, account: &str) -> Vec<String> {
+    use futures::TryStreamExt as _;
+    let memberships: Vec<lifecycle::model::Membership> = world
+        .platform()
+        .store
+        .memberships(&world.tenant_id)
+        .try_collect()
+        .await
+        .unwrap();
+    memberships
+        .into_iter()
+        .filter(|m| m.account_id.as_str() == account)
+        .map(|m| m.group_id.to_string())
+        .collect()
+}
+
+/// Stores the memberships Graph has of `user`, as a sync would have.
+async fn store_memberships_as_synced(world: &World, user: &TruthUser) -> usize {
+    let groups = world.groups_of(&user.id);
+    for group in &groups {
+        let group_id = lifecycle::GroupId::parse(&group.id).unwrap();
+        let account_id = AccountId::parse(&user.id).unwrap();
+        let key = lifecycle::store::keys::membership(&world.tenant_id, &group_id, &account_id);
+        let membership = lifecycle::model::Membership {
+            group_id,
+            account_id,
+        };
+        world.platform().store.put(&key, &membership).await.unwrap();
+    }
+    groups.len()
+}
+
+#[tokio::test]
+async fn given_sync_settings_that_leave_blocked_accounts_out_when_a_job_blocks_one_then_its_read_back_leaves_the_store_with_its_memberships()
+ {
+    // GIVEN a tenant whose sync settings leave blocked accounts out, and two enabled cloud
+    // members in groups, stored with their memberships as a sync would have them
+    let world = World::with_sim(ConnectionMode::ReadWrite, SimConfig::single(12, 3)).await;
+    let members: Vec<TruthUser> = cloud_members(&world)
+        .into_iter()
+        .filter(|u| u.account_enabled && !world.groups_of(&u.id).is_empty())
+        .collect();
+    let (leaver, colleague) = (&members[0], &members[1]);
+    for user in [leaver, colleague] {
+        store_as_synced(&world, user).await;
+        assert!(store_memberships_as_synced(&world, user).await > 0);
+    }
+    let mut settings = world
+        .platform()
+        .store
+        .sync_settings(&world.tenant_id)
+        .await
+        .unwrap();
+    settings.settings.accounts.exclude_disabled = true;
+    world
+        .platform()
+        .store
+        .put_sync_settings(&settings)
+        .await
+        .unwrap();
+
+    // WHEN a set_sign_in job blocks one of them
+    let blocked = world
+        .run(
+            &json!({"job_id": "j-block", "tenant_id": world.tenant.tenant_id,
+            "type": "set_sign_in", "account": leaver.user_principal_name,
+            "sign_in": "blocked", "revoke_sessions": false}),
+        )
+        .await;
+
+    // THEN Graph blocks it, and its read-back is not stored: the stored copy is gone with its
+    // memberships, as the sync would leave it out; the colleague keeps account and memberships
+    assert_eq!(blocked.status, JobStatus::Succeeded, "{blocked:#?}");
+    assert!(
+        !world
+            .user(&leaver.user_principal_name)
+            .unwrap()
+            .account_enabled
+    );
+    assert_eq!(stored_or_not(&world, &leaver.id).await, None);
+    assert_eq!(
+        stored_memberships_of(&world, &leaver.id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        detail(&blocked, "update_synced_account").contains("removed from the store"),
+        "{blocked:#?}"
+    );
+    assert!(stored_or_not(&world, &colleague.id).await.is_some());
+    assert!(
+        !stored_memberships_of(&world, &colleague.id)
+            .await
+            .is_empty()
+    );
+
+    // WHEN a stale stored copy of the blocked account is updated by a mover job
+    store_as_synced(&world, leaver).await;
+    let moved = world
+        .run(&update(
+            &world,
+            "j-retitle",
+            &leaver.user_principal_name,
+            json!({"job_title": "On leave"}),
+        ))
+        .await;
+
+    // THEN the job title is set in Graph, and the read-back (blocked, as Graph answers) leaves
+    // the store again
+    assert_eq!(moved.status, JobStatus::Succeeded, "{moved:#?}");
+    assert_eq!(
+        graph_user(&world, &leaver.id).await.job_title.as_deref(),
+        Some("On leave")
+    );
+    assert_eq!(stored_or_not(&world, &leaver.id).await, None);
+}

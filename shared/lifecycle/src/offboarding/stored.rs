@@ -2,7 +2,7 @@
 //! after an offboarding step or a restore.
 
 use crate::model::{Account, AssignedLicense};
-use crate::store::keys;
+use crate::store::{ReadBackStored, keys};
 use crate::{AccountId, GroupId, JobError, Platform, SkuId, TenantId};
 
 use super::account::AccountState;
@@ -63,23 +63,28 @@ pub fn stored_licenses(state: &AccountState) -> Vec<AssignedLicense> {
 }
 
 /// Changes the stored account, when the platform has it (a sync brings it otherwise), so the
-/// platform shows what Graph answered at once instead of after the next sync.
+/// platform shows what Graph answered at once instead of after the next sync. The changed account
+/// is stored as the tenant's sync settings keep it ([`crate::Store::put_read_back`]): one they
+/// now leave out leaves the store with its memberships. `None`: nothing stored, or no change.
 pub async fn update_account(
     platform: &Platform,
     tenant_id: &TenantId,
     account_id: &str,
     change: impl FnOnce(&mut Account),
-) -> Result<(), JobError> {
+) -> Result<Option<ReadBackStored>, JobError> {
     let Ok(account_id) = AccountId::parse(account_id) else {
-        return Ok(());
+        return Ok(None);
     };
     let key = keys::account(tenant_id, &account_id);
-    if let Some(mut account) = platform.store.get::<Account>(&key).await? {
-        let before = account.clone();
-        change(&mut account);
-        if account != before {
-            platform.store.put(&key, &account).await?;
-        }
+    let Some(mut account) = platform.store.get::<Account>(&key).await? else {
+        return Ok(None);
+    };
+    let before = account.clone();
+    change(&mut account);
+    if account == before {
+        return Ok(None);
     }
-    Ok(())
+    Ok(Some(
+        platform.store.put_read_back(tenant_id, account).await?,
+    ))
 }

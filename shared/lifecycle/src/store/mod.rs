@@ -34,7 +34,7 @@ use crate::sdk_error::{AwsFailure, BoxError, classify};
 use item::{EXPIRES_AT, Item, PK, SK, from_item, key_of, to_item};
 pub use keys::{Key, PartitionKey};
 pub use sign_ins::SignInCursor;
-pub use tenant_items::{Listing, ShardCursor, SkusReplaced};
+pub use tenant_items::{Listing, ReadBackStored, ShardCursor, SkusReplaced};
 pub use tenant_removal::Deleted;
 
 /// Items per BatchWriteItem request (the DynamoDB limit).

@@ -14,6 +14,16 @@ use crate::model::{
     SyncSettings, TenantConnection, TenantIndexEntry, TenantSyncSettings,
 };
 
+/// What [`Store::put_read_back`] did with a job's read-back of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadBackStored {
+    /// Stored as the tenant's sync settings keep it.
+    Kept(Box<Account>),
+    /// Left out by the tenant's sync settings: not stored, and any stored copy removed with its
+    /// `memberships`.
+    LeftOut { memberships: usize },
+}
+
 /// Where a listing of a sharded kind (accounts, groups) goes on: the shard it stopped in and
 /// the last id read there. Its text form (`{shard}.{id}`) is the API's opaque page cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +290,35 @@ impl Store {
         account: &AccountId,
     ) -> Result<Option<Account>, StoreError> {
         self.get(&keys::account(tenant, account)).await
+    }
+
+    /// Stores an account a job read back from Graph after a write, as the tenant's sync settings
+    /// keep it ([`SyncSettings::keeps`], [`SyncSettings::trimmed`], the sync's own filter): an
+    /// account they leave out (a guest, a blocked account, the last chosen SKU removed...) is not
+    /// stored, and a stored copy goes with its memberships, exactly as the next sync would do.
+    /// An account marked deleted is stored as it is, as the sync marks a stored account deleted
+    /// whatever the filter says. Needs only GetItem, Query and BatchWriteItem.
+    pub async fn put_read_back(
+        &self,
+        tenant: &TenantId,
+        account: Account,
+    ) -> Result<ReadBackStored, StoreError> {
+        if account.deleted {
+            self.put_account(tenant, &account).await?;
+            return Ok(ReadBackStored::Kept(Box::new(account)));
+        }
+        let settings = self.sync_settings(tenant).await?.settings;
+        if settings.keeps(&account) {
+            let account = settings.trimmed(account);
+            self.put_account(tenant, &account).await?;
+            return Ok(ReadBackStored::Kept(Box::new(account)));
+        }
+        let memberships = self
+            .remove_memberships_of(tenant, &HashSet::from([account.id.clone()]))
+            .await?;
+        self.batch_delete(vec![keys::account(tenant, &account.id)])
+            .await?;
+        Ok(ReadBackStored::LeftOut { memberships })
     }
 
     /// Writes one account of the tenant (a job's read-back of what Graph now holds).
