@@ -614,6 +614,106 @@ async fn narrow_and_widen() {
 }
 
 #[tokio::test]
+async fn given_sync_settings_that_leave_guests_out_when_guests_join_groups_then_no_sync_stores_their_memberships()
+ {
+    // Boxed: the scenario's future is too large for the test thread's stack in debug builds.
+    Box::pin(guests_join_groups()).await;
+}
+
+async fn guests_join_groups() {
+    // GIVEN a tenant of 30 accounts and 3 groups whose sync settings leave guests out
+    let local = start(30, 3).await;
+    let (status, settings) = local
+        .call(
+            "PUT /tenants/{tenant_id}/sync-settings",
+            &[],
+            &[],
+            Some(json!({"accounts": {"exclude_guests": true}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{settings}");
+    let sim = local.stack.sim().expect("the simulator runs");
+    let truth = sim.truth(&local.tenant).expect("truth");
+    let guests: BTreeSet<String> = truth
+        .users
+        .iter()
+        .filter(|u| u.user_type == "Guest")
+        .map(|u| u.id.clone())
+        .collect();
+    let kept_members = |truth: &graph_sim::Truth| -> BTreeSet<(String, String)> {
+        truth
+            .groups
+            .iter()
+            .flat_map(|g| g.member_ids.iter().map(|m| (g.id.clone(), m.clone())))
+            .filter(|(_, member)| !guests.contains(member))
+            .collect()
+    };
+    assert!(
+        truth
+            .groups
+            .iter()
+            .any(|g| g.member_ids.iter().any(|m| guests.contains(m))),
+        "guests are members of groups"
+    );
+
+    // WHEN the first (full) sync runs
+    local
+        .call("POST /tenants/{tenant_id}/sync", &[], &[], None)
+        .await;
+    local.run_sync_queue().await;
+
+    // THEN every membership but the guests' is stored, and counted added (none of the guests')
+    assert_eq!(stored_memberships(&local).await, kept_members(&truth));
+    let (_, log) = local
+        .call("GET /tenants/{tenant_id}/sync-runs", &[], &[], None)
+        .await;
+    let memberships = &log["sync_runs"][0]["counts"]["memberships"];
+    assert_eq!(
+        memberships,
+        &json!({"added": kept_members(&truth).len(), "changed": 0, "removed": 0}),
+        "{log}"
+    );
+
+    // WHEN members join groups in the tenant, guests among them, and a delta sync runs
+    let report = sim
+        .mutate(
+            &local.tenant,
+            &graph_sim::Mutation {
+                add_memberships: 12,
+                ..Default::default()
+            },
+        )
+        .expect("mutation");
+    let (joined_guests, joined_members): (Vec<_>, Vec<_>) = report
+        .added_memberships
+        .iter()
+        .partition(|m| guests.contains(&m.user_id));
+    assert!(
+        !joined_guests.is_empty() && !joined_members.is_empty(),
+        "{report:?}"
+    );
+    local
+        .call("POST /tenants/{tenant_id}/sync", &[], &[], None)
+        .await;
+    local.run_sync_queue().await;
+
+    // THEN the run was a delta one that added just the members' memberships, and the store
+    // holds no membership of a guest
+    let (_, log) = local
+        .call("GET /tenants/{tenant_id}/sync-runs", &[], &[], None)
+        .await;
+    let run = &log["sync_runs"][0];
+    assert_eq!(run["full"], false, "{run}");
+    assert_eq!(
+        run["counts"]["memberships"]["added"],
+        joined_members.len(),
+        "{run}"
+    );
+    let truth = sim.truth(&local.tenant).expect("truth");
+    assert_eq!(stored_memberships(&local).await, kept_members(&truth));
+}
+
+#[tokio::test]
 async fn given_fifty_people_when_matched_then_exact_near_and_unknown_people_get_their_matches_and_a_confirmed_one_survives_a_resync()
  {
     // Boxed: the scenario's future is too large for the test thread's stack in debug builds.

@@ -20,6 +20,7 @@
 //! tenant's reads) and updates that attribute alone; the sync keeps it whenever it rewrites an
 //! account, and a new account shows "not read yet" until the refresh reads it.
 
+mod excluded;
 mod extras;
 mod groups;
 mod rounds;
@@ -226,6 +227,13 @@ pub struct Engine<'a> {
     /// Stored accounts this invocation removed because the tenant's sync settings leave them out:
     /// their memberships go once the groups round has run too ([`Self::execute`]).
     left_out: HashSet<lifecycle::AccountId>,
+    /// Accounts the users round found the tenant's sync settings leave out in this invocation,
+    /// stored or not ([`Self::drop_excluded_additions`] needs no Graph read for them).
+    seen_left_out: HashSet<lifecycle::AccountId>,
+    /// Memberships the groups round added in this invocation, by account, while the tenant's
+    /// sync settings leave some accounts out: the groups round cannot tell whether a member is
+    /// one of them, so they are checked once the phases end ([`Self::drop_excluded_additions`]).
+    added_members: HashMap<lifecycle::AccountId, Vec<lifecycle::GroupId>>,
     /// Held from a phase's check of the connection to the end of the writes it allows
     /// ([`Self::ensure_same_connection`]), so no phase writes between another's check and the
     /// removal that check would have seen.
@@ -254,6 +262,8 @@ impl<'a> Engine<'a> {
             shared: Arc::new(tokio::sync::Mutex::new(run.clone())),
             counted: run.counts,
             left_out: HashSet::new(),
+            seen_left_out: HashSet::new(),
+            added_members: HashMap::new(),
             commits: Arc::new(tokio::sync::Mutex::new(())),
             run,
             run_key,
@@ -394,6 +404,9 @@ impl<'a> Engine<'a> {
             }
             self.absorb(part).await;
         }
+        // First the memberships this invocation added (no longer counted added), then whatever
+        // else the accounts left out still have (counted removed).
+        self.drop_excluded_additions().await?;
         self.remove_left_out_memberships().await?;
         self.save_progress().await?;
         let paused = match (users_paused, groups_paused) {
@@ -430,6 +443,8 @@ impl<'a> Engine<'a> {
             shared: Arc::clone(&self.shared),
             counted: self.run.counts,
             left_out: HashSet::new(),
+            seen_left_out: HashSet::new(),
+            added_members: HashMap::new(),
             commits: Arc::clone(&self.commits),
         }
     }
@@ -454,6 +469,13 @@ impl<'a> Engine<'a> {
             self.lease = part.lease.clone();
         }
         self.left_out.extend(part.left_out.drain());
+        self.seen_left_out.extend(part.seen_left_out.drain());
+        for (account, groups) in part.added_members.drain() {
+            self.added_members
+                .entry(account)
+                .or_default()
+                .extend(groups);
+        }
     }
 
     /// Deletes the memberships of the accounts this invocation left out (after the phases, so a

@@ -310,6 +310,7 @@ impl Engine<'_> {
             match (added, stored) {
                 (true, false) => {
                     self.run.counts.memberships.added += 1;
+                    self.note_added(&membership);
                     writes.memberships.push((key, membership));
                 }
                 (false, true) => {
@@ -349,6 +350,10 @@ impl Engine<'_> {
                     return;
                 }
                 self.run.counts.memberships.added += 1;
+                self.note_added(&Membership {
+                    group_id: group_id.clone(),
+                    account_id: account_id.clone(),
+                });
             }
             (added, None) => {
                 writes.member_changes.push((

@@ -198,13 +198,14 @@ impl Engine<'_> {
             let id = account.id.clone();
             let Some(account) = self.kept(account) else {
                 // Left out by the tenant's sync settings: a stored copy no longer belongs, nor
-                // do its memberships.
+                // do its memberships, nor any stored without it (a full round is where they go).
                 if let Some(old) = sets.items.remove(&id_hash) {
                     self.run.counts.accounts.removed += 1;
                     self.run.counts.licenses.removed += old.licenses.len() as u64;
                     writes.deletes.push(key);
-                    self.left_out.insert(id);
                 }
+                self.seen_left_out.insert(id.clone());
+                self.left_out.insert(id);
                 continue;
             };
             let new = StoredAccount {
@@ -270,9 +271,11 @@ impl Engine<'_> {
                             continue;
                         }
                     };
+                    let id = account.id.clone();
                     let Some(account) = self.kept(account) else {
                         // Left out by the tenant's sync settings: a stored copy no longer
                         // belongs, nor do its memberships.
+                        self.seen_left_out.insert(id);
                         if let Some(old) = old {
                             self.left_out.insert(old.id.clone());
                             if !old.deleted {

@@ -1,0 +1,110 @@
+//! Memberships of accounts the tenant's sync settings leave out. The groups round writes a
+//! member's membership without knowing whether the account is one the settings leave out: the
+//! users round runs beside it, and a delta round does not even read an account that did not
+//! change. Once the phases end, the memberships this invocation added are checked against the
+//! stored accounts, and those of accounts left out go again (counted as never added).
+
+use graph::GraphError;
+use lifecycle::model::{LastSignIn, Membership};
+use lifecycle::store::keys;
+use lifecycle::{AccountId, Key};
+
+use crate::convert::{self, Extras};
+
+use super::*;
+
+impl Engine<'_> {
+    /// Whether the tenant's sync settings keep every account (the defaults): then no membership
+    /// needs the check.
+    fn keeps_every_account(&self) -> bool {
+        self.sync.kinds.accounts && self.sync.accounts == lifecycle::model::AccountFilter::default()
+    }
+
+    /// Remembers a membership the groups round writes as new, for
+    /// [`Self::drop_excluded_additions`] (only while the settings leave some accounts out, and
+    /// keep memberships at all).
+    pub(super) fn note_added(&mut self, membership: &Membership) {
+        if self.keeps_every_account() || !self.sync.kinds.memberships {
+            return;
+        }
+        self.added_members
+            .entry(membership.account_id.clone())
+            .or_default()
+            .push(membership.group_id.clone());
+    }
+
+    /// Removes the memberships this invocation added whose account the tenant's sync settings
+    /// leave out, and takes them off the run's `added` count. An account is left out when it is
+    /// not stored and either the users round left it out, or Graph's answer for it is one the
+    /// settings leave out (or there is no such account). An account not stored yet that the
+    /// settings keep (the users round has not reached it) keeps its memberships. One
+    /// BatchGetItem per 100 accounts; one Graph read per account neither stored nor seen by the
+    /// users round (in a delta round: a member added whose account did not change).
+    pub(super) async fn drop_excluded_additions(&mut self) -> Result<(), SyncError> {
+        let added = std::mem::take(&mut self.added_members);
+        if added.is_empty() {
+            return Ok(());
+        }
+        let tenant = self.tenant.tenant_id.clone();
+        let account_keys: Vec<Key> = added
+            .keys()
+            .map(|account| keys::account(&tenant, account))
+            .collect();
+        let stored: HashSet<Key> = self
+            .store()
+            .batch_existing(&account_keys)
+            .await?
+            .into_iter()
+            .collect();
+        let mut gone = Vec::new();
+        for (account, groups) in added {
+            if stored.contains(&keys::account(&tenant, &account))
+                || !self.left_out_by_settings(&account).await?
+            {
+                continue;
+            }
+            gone.extend(
+                groups
+                    .iter()
+                    .map(|group| keys::membership(&tenant, group, &account)),
+            );
+        }
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let _commit = self.ensure_same_connection().await?;
+        let removed = self.store().batch_delete(gone).await? as u64;
+        self.report.items_deleted += removed;
+        let mut run = self.shared.lock().await;
+        for counts in [
+            &mut run.counts.memberships,
+            &mut self.run.counts.memberships,
+            &mut self.counted.memberships,
+        ] {
+            counts.added = counts.added.saturating_sub(removed);
+        }
+        Ok(())
+    }
+
+    /// Whether the tenant's sync settings leave `account` (not stored) out: the users round
+    /// said so, or Graph's answer does (a missing account has no membership to keep either).
+    async fn left_out_by_settings(&mut self, account: &AccountId) -> Result<bool, SyncError> {
+        if !self.sync.kinds.accounts || self.seen_left_out.contains(account) {
+            return Ok(true);
+        }
+        let user = match self.graph.user(account.as_str()).await {
+            Ok(user) => user,
+            Err(GraphError::NotFound(_)) => return Ok(true),
+            Err(error) => return Err(error.into()),
+        };
+        let extras = Extras {
+            last_sign_in: LastSignIn::Never,
+            mailbox: None,
+        };
+        match convert::account(&user, None, extras) {
+            Ok(read) => Ok(!self.sync.keeps(&read)),
+            // The users round skips it with a note too; its memberships stay as they are.
+            Err(_) => Ok(false),
+        }
+    }
+}
