@@ -4,7 +4,7 @@
 //! change. Once the phases end, the memberships this invocation added are checked against the
 //! stored accounts, and those of accounts left out go again (counted as never added).
 
-use graph::GraphError;
+use graph::{BatchRequest, User};
 use lifecycle::model::{LastSignIn, Membership};
 use lifecycle::store::keys;
 use lifecycle::{AccountId, Key};
@@ -39,7 +39,8 @@ impl Engine<'_> {
     /// settings leave out (or there is no such account). An account not stored yet that the
     /// settings keep (the users round has not reached it) keeps its memberships. One
     /// BatchGetItem per 100 accounts; one Graph read per account neither stored nor seen by the
-    /// users round (in a delta round: a member added whose account did not change).
+    /// users round (in a delta round: a member added whose account did not change), 20 to a
+    /// `$batch` request.
     pub(super) async fn drop_excluded_additions(&mut self) -> Result<(), SyncError> {
         let added = std::mem::take(&mut self.added_members);
         if added.is_empty() {
@@ -56,18 +57,19 @@ impl Engine<'_> {
             .await?
             .into_iter()
             .collect();
-        let mut gone = Vec::new();
+        let (mut gone, mut unknown) = (Vec::new(), Vec::new());
         for (account, groups) in added {
-            if stored.contains(&keys::account(&tenant, &account))
-                || !self.left_out_by_settings(&account).await?
-            {
+            if stored.contains(&keys::account(&tenant, &account)) {
                 continue;
             }
-            gone.extend(
-                groups
-                    .iter()
-                    .map(|group| keys::membership(&tenant, group, &account)),
-            );
+            if !self.sync.kinds.accounts || self.seen_left_out.contains(&account) {
+                gone.extend(memberships_of(&tenant, &account, &groups));
+            } else {
+                unknown.push((account, groups));
+            }
+        }
+        for (account, groups) in self.left_out_in_graph(unknown).await? {
+            gone.extend(memberships_of(&tenant, &account, &groups));
         }
         if gone.is_empty() {
             return Ok(());
@@ -86,25 +88,53 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Whether the tenant's sync settings leave `account` (not stored) out: the users round
-    /// said so, or Graph's answer does (a missing account has no membership to keep either).
-    async fn left_out_by_settings(&mut self, account: &AccountId) -> Result<bool, SyncError> {
-        if !self.sync.kinds.accounts || self.seen_left_out.contains(account) {
-            return Ok(true);
+    /// Those of `accounts` (neither stored nor read by the users round) that Graph's answers
+    /// show the tenant's sync settings leave out, or that Graph no longer has: `$batch` requests
+    /// of 20 `GET /users/{id}`. An account whose answer does not convert stays (the users round
+    /// skips it with a note).
+    async fn left_out_in_graph(
+        &mut self,
+        accounts: Vec<(AccountId, Vec<lifecycle::GroupId>)>,
+    ) -> Result<Vec<(AccountId, Vec<lifecycle::GroupId>)>, SyncError> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
         }
-        let user = match self.graph.user(account.as_str()).await {
-            Ok(user) => user,
-            Err(GraphError::NotFound(_)) => return Ok(true),
-            Err(error) => return Err(error.into()),
-        };
-        let extras = Extras {
-            last_sign_in: LastSignIn::Never,
-            mailbox: None,
-        };
-        match convert::account(&user, None, extras) {
-            Ok(read) => Ok(!self.sync.keeps(&read)),
-            // The users round skips it with a note too; its memberships stay as they are.
-            Err(_) => Ok(false),
+        let steps = accounts
+            .iter()
+            .enumerate()
+            .map(|(step, (account, _))| {
+                BatchRequest::get_user(step.to_string(), account.as_str(), User::SELECT)
+            })
+            .collect();
+        let mut answers = self.graph.look_up(steps).await?;
+        let mut left_out = Vec::new();
+        for (step, (account, groups)) in accounts.into_iter().enumerate() {
+            let keeps = match answers.optional::<User>(&step.to_string())? {
+                None => false,
+                Some(user) => {
+                    let extras = Extras {
+                        last_sign_in: LastSignIn::Never,
+                        mailbox: None,
+                    };
+                    convert::account(&user, None, extras)
+                        .map_or(true, |read| self.sync.keeps(&read))
+                }
+            };
+            if !keeps {
+                left_out.push((account, groups));
+            }
         }
+        Ok(left_out)
     }
+}
+
+/// The membership keys of `account` in `groups`.
+fn memberships_of<'a>(
+    tenant: &'a lifecycle::TenantId,
+    account: &'a AccountId,
+    groups: &'a [lifecycle::GroupId],
+) -> impl Iterator<Item = Key> + 'a {
+    groups
+        .iter()
+        .map(move |group| keys::membership(tenant, group, account))
 }
