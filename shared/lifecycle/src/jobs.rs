@@ -150,6 +150,11 @@ impl JobError {
 /// throttle that never ends still ends the job.
 pub const LONG_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// How long a job may keep being handed back ([`JobError::Later`], or a long `Retry-After`) from
+/// the first time it was: a tenant whose Graph throttles it a whole day fails the job with the
+/// reason (its record's `waiting_since`), rather than sending it again every 15 minutes forever.
+pub const MAX_WAITING: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 impl From<GraphError> for JobError {
     fn from(error: GraphError) -> Self {
         let reason = error.to_string();
@@ -820,8 +825,19 @@ async fn run_connected(
                 .await?;
             fail(&mut progress, handler, job, reason).await
         }
-        // Handed back on a standard queue: a fresh message, so no delivery is used up.
+        // Handed back on a standard queue: a fresh message, so no delivery is used up; but not
+        // without end.
         Err(error) if error.hand_back_after().is_some() && !delivery.fifo => {
+            let now = Utc::now();
+            let since = *progress.record.waiting_since.get_or_insert(now);
+            if now - since >= MAX_WAITING {
+                let reason = format!(
+                    "gave up: still waiting to go on {} hours after it was first handed back ({error}); send the job again under a new job_id once the tenant answers",
+                    MAX_WAITING.num_hours()
+                );
+                tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
+                return fail(&mut progress, handler, job, reason).await;
+            }
             progress.record.error = Some(format!("{RETRY_NOTE}{error}"));
             progress.save().await?;
             Err(error)

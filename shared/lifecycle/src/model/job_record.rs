@@ -165,6 +165,12 @@ pub struct JobRecord {
     /// end it, only by the one whose write won. Absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub announce_pending: bool,
+    /// When the job was first handed back to wait for a later delivery (Graph's `Retry-After`
+    /// longer than an invocation can wait, or a resumable job's next part). A job still handed
+    /// back 24 hours after that fails, saying why, instead of coming back every 15 minutes
+    /// without end. Absent while it never waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 /// Who asked for a job: the caller's platform organization and the token's subject, both from
@@ -196,6 +202,7 @@ impl JobRecord {
             receipt_digest: None,
             revision: 0,
             announce_pending: false,
+            waiting_since: None,
         }
     }
 
@@ -225,6 +232,7 @@ impl JobRecord {
             receipt_digest: None,
             revision: 0,
             announce_pending: false,
+            waiting_since: None,
         }
     }
 

@@ -1120,6 +1120,70 @@ async fn given_a_job_on_its_last_delivery_when_graph_asks_it_to_wait_longer_than
 }
 
 #[tokio::test]
+async fn given_a_job_graph_has_kept_waiting_for_a_day_when_it_is_asked_to_wait_again_then_it_fails_saying_why()
+ {
+    let (local, _) = platform().await;
+    let (_, platform) = standard_queue(&local).await;
+    // GIVEN a connected tenant's job on a standard queue whose worker meets a 429 with
+    // Retry-After: 90 s after a first step, every time
+    let tenant = connection(&tenant(28));
+    platform.connect_tenant(&tenant).await.expect("connected");
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    let throttled = || Worker {
+        hand_back_after_first_step: Some(JobError::Transient {
+            reason: "throttled by Microsoft Graph (retry after 90s)".into(),
+            retry_after: Some(std::time::Duration::from_secs(90)),
+            source: None,
+        }),
+        ..Worker::default()
+    };
+    run_sqs_jobs(
+        &platform,
+        event_delivered("jobs", std::slice::from_ref(&body), 1),
+        &throttled(),
+    )
+    .await;
+    let first = record(&platform, &job).await;
+    assert_eq!(first.status, JobStatus::Running, "{first:?}");
+    let since = first
+        .waiting_since
+        .expect("waiting since its first hand-back");
+    // AND it was first handed back a day and a minute ago (and its step is to be done again,
+    // so this worker meets Graph's 429 again)
+    let a_day_ago = JobRecord {
+        waiting_since: Some(since - chrono::TimeDelta::hours(24) - chrono::TimeDelta::minutes(1)),
+        steps: Vec::new(),
+        ..first
+    };
+    platform
+        .store
+        .put(&keys::job(&job.tenant_id, &job.job_id), &a_day_ago)
+        .await
+        .expect("record");
+
+    // WHEN its handed-back message comes and Graph asks it to wait once more
+    let worker = throttled();
+    let response = run_sqs_jobs(&platform, event_delivered("jobs", &[body], 1), &worker).await;
+
+    // THEN the job fails with the reason instead of coming back again, and its worker cleans up
+    assert!(
+        failed_ids(&response).is_empty(),
+        "{:?}",
+        failed_ids(&response)
+    );
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Failed, "{record:?}");
+    let reason = record.error.unwrap_or_default();
+    assert!(
+        reason.starts_with("gave up: still waiting to go on 24 hours")
+            && reason.contains("retry after 90s"),
+        "{reason}"
+    );
+    assert_eq!(worker.abandoned.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
 async fn given_a_worker_that_hands_its_job_back_when_it_runs_then_the_job_comes_back_fresh_and_resumes_after_its_done_steps()
  {
     let (local, _) = platform().await;
