@@ -96,14 +96,7 @@ async fn given_a_job_on_its_last_delivery_when_graph_asks_it_to_wait_longer_than
     platform.connect_tenant(&tenant).await.expect("connected");
     let job = offboard(&tenant.tenant_id);
     let body = serde_json::to_string(&job).expect("json");
-    let worker = Worker {
-        hand_back_after_first_step: Some(JobError::Transient {
-            reason: "throttled by Microsoft Graph (retry after 90s)".into(),
-            retry_after: Some(std::time::Duration::from_secs(90)),
-            source: None,
-        }),
-        ..Worker::default()
-    };
+    let worker = throttled_for_90_s();
 
     // WHEN it runs
     let response = run_sqs_jobs(
@@ -160,18 +153,10 @@ async fn given_a_job_graph_has_kept_waiting_for_a_day_when_it_is_asked_to_wait_a
     platform.connect_tenant(&tenant).await.expect("connected");
     let job = offboard(&tenant.tenant_id);
     let body = serde_json::to_string(&job).expect("json");
-    let throttled = || Worker {
-        hand_back_after_first_step: Some(JobError::Transient {
-            reason: "throttled by Microsoft Graph (retry after 90s)".into(),
-            retry_after: Some(std::time::Duration::from_secs(90)),
-            source: None,
-        }),
-        ..Worker::default()
-    };
     run_sqs_jobs(
         &platform,
         event_delivered("jobs", std::slice::from_ref(&body), 1),
-        &throttled(),
+        &throttled_for_90_s(),
     )
     .await;
     let first = record(&platform, &job).await;
@@ -193,7 +178,7 @@ async fn given_a_job_graph_has_kept_waiting_for_a_day_when_it_is_asked_to_wait_a
         .expect("record");
 
     // WHEN its handed-back message comes and Graph asks it to wait once more
-    let worker = throttled();
+    let worker = throttled_for_90_s();
     let response = run_sqs_jobs(&platform, event_delivered("jobs", &[body], 1), &worker).await;
 
     // THEN the job fails with the reason instead of coming back again, and its worker cleans up
@@ -266,4 +251,16 @@ async fn given_a_worker_that_hands_its_job_back_when_it_runs_then_the_job_comes_
     let record = record(&platform, &job).await;
     assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
     assert_eq!(record.error, None);
+}
+
+/// A worker that meets Graph's 429 with `Retry-After: 90 s` after its first step, every time.
+fn throttled_for_90_s() -> Worker {
+    Worker {
+        hand_back_after_first_step: Some(JobError::Transient {
+            reason: "throttled by Microsoft Graph (retry after 90s)".into(),
+            retry_after: Some(std::time::Duration::from_secs(90)),
+            source: None,
+        }),
+        ..Worker::default()
+    }
 }
