@@ -48,18 +48,12 @@ pub(crate) fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
         if !page.status().is_success() {
             anyhow::bail!("the consent page answered {}", page.status());
         }
-        let mut form: Vec<(String, String)> = consent_url.query_pairs().into_owned().collect();
-        form.push(("tenant".into(), tenant_id.clone()));
-        form.push(("decision".into(), "accept".into()));
-        let accepted = browser
-            .post(format!(
-                "{}{}",
-                consent_url.origin().ascii_serialization(),
-                consent_url.path()
-            ))
-            .form(&form)
-            .send()
-            .await?;
+        let accepted = submit(
+            &browser,
+            &consent_url,
+            &[("tenant", tenant_id.as_str()), ("decision", "accept")],
+        )
+        .await?;
         let callback = location(&accepted).context("Accept did not redirect back")?;
         let to_sign_in = browser
             .get(&callback)
@@ -68,17 +62,7 @@ pub(crate) fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
             .await?;
         let authorize = location(&to_sign_in).context("consent did not lead to the sign-in")?;
         let authorize_url = url::Url::parse(&authorize)?;
-        let mut form: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
-        form.push(("username".into(), admin.clone()));
-        let signed_in = browser
-            .post(format!(
-                "{}{}",
-                authorize_url.origin().ascii_serialization(),
-                authorize_url.path()
-            ))
-            .form(&form)
-            .send()
-            .await?;
+        let signed_in = submit(&browser, &authorize_url, &[("username", admin.as_str())]).await?;
         let callback = location(&signed_in).context("the sign-in did not redirect back")?;
         let result = browser
             .get(&callback)
@@ -152,6 +136,30 @@ pub(crate) fn connect(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
 }
 
 /// The `Location` of a redirect.
+/// Submits the form of the page at `page` as its button does: the page's query parameters and
+/// `fields`, posted to the page's own path.
+async fn submit(
+    browser: &reqwest::Client,
+    page: &url::Url,
+    fields: &[(&str, &str)],
+) -> reqwest::Result<reqwest::Response> {
+    let mut form: Vec<(String, String)> = page.query_pairs().into_owned().collect();
+    form.extend(
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    browser
+        .post(format!(
+            "{}{}",
+            page.origin().ascii_serialization(),
+            page.path()
+        ))
+        .form(&form)
+        .send()
+        .await
+}
+
 fn location(response: &reqwest::Response) -> Option<String> {
     response
         .headers()

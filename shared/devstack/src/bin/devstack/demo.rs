@@ -213,12 +213,7 @@ fn tenants(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
 
 fn sync(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
-        let tenant_id = demo
-            .state
-            .lock()
-            .ok()
-            .and_then(|state| state.tenant_id.clone())
-            .context("no connected tenant")?;
+        let tenant_id = demo_tenant(demo)?;
         let (_, tenant) = get_json(demo, &format!("/tenants/{tenant_id}")).await?;
         let first_id = tenant["last_sync"]["sync_run_id"]
             .as_str()
@@ -360,12 +355,7 @@ pub(crate) fn describe_run(run: &Value) -> String {
 
 fn accounts_and_licenses(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
-        let tenant_id = demo
-            .state
-            .lock()
-            .ok()
-            .and_then(|state| state.tenant_id.clone())
-            .context("no connected tenant")?;
+        let tenant_id = demo_tenant(demo)?;
         let mut lines = Vec::new();
         let (status, page) =
             get_json(demo, &format!("/tenants/{tenant_id}/accounts?limit=5")).await?;
@@ -496,12 +486,7 @@ pub(crate) async fn run_job(demo: &Demo, tenant_id: &str, job: Value) -> anyhow:
 
 fn onboard(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> {
     Box::pin(async move {
-        let tenant_id = demo
-            .state
-            .lock()
-            .ok()
-            .and_then(|state| state.tenant_id.clone())
-            .context("no connected tenant")?;
+        let tenant_id = demo_tenant(demo)?;
         let sim = demo
             .stack
             .sim()
