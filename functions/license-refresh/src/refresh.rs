@@ -4,7 +4,10 @@
 //! than the job's threshold, flagged in the job record.
 //!
 //! Each step is recorded; a redelivery skips the steps an earlier delivery finished. Only items
-//! that changed are written.
+//! that changed are written. The inactive licensed accounts are counted as the sign-in pages are
+//! read (each page's stored accounts are read to compare anyway), and the count is saved with the
+//! page cursor, so the last step needs no read of every stored account; the report's read of the
+//! store ([`lifecycle::license_report::build`]) is left for tenants whose sign-ins are not read.
 
 use std::collections::HashMap;
 use std::pin::pin;
@@ -20,7 +23,7 @@ use lifecycle::model::{
 use lifecycle::store::SignInCursor;
 use lifecycle::{AccountId, JobError, JobHandler, JobProgress, Platform, TenantId};
 
-use lifecycle::license_report::{self as report, NEEDS_P1, ReportOptions};
+use lifecycle::license_report::{self as report, InactiveTally, NEEDS_P1, ReportOptions};
 
 /// Step names, as recorded in the job record.
 pub const SKUS: &str = "skus";
@@ -91,6 +94,9 @@ impl LicenseRefresh {
                 job.job_type()
             )));
         };
+        let days = spec
+            .inactive_after_days
+            .unwrap_or(report::DEFAULT_INACTIVE_AFTER_DAYS);
         let mut clock = Clock::new(progress.deadline());
         // Graph's retries end before the invocation's last seconds, which saving and handing
         // the job on take.
@@ -103,7 +109,10 @@ impl LicenseRefresh {
             progress.step(step(SKUS, StepOutcome::Done, detail)).await?;
         }
         if progress.finished_step(LAST_SIGN_IN).is_none() {
-            match self.sign_in_step(&graph, tenant, job, &mut clock).await? {
+            match self
+                .sign_in_step(&graph, tenant, job, days, &mut clock)
+                .await?
+            {
                 SignInStep::Ended(outcome, detail) => {
                     progress.step(step(LAST_SIGN_IN, outcome, detail)).await?;
                 }
@@ -123,12 +132,41 @@ impl LicenseRefresh {
                 }
             }
         }
-        // The report reads every stored account: when this invocation's reads say it has not the
-        // time for them, it waits for the next invocation.
-        if !clock.has(clock.report_time()) {
-            return Err(Self::hand_on(
-                "the inactive-accounts report runs in the next invocation",
-            ));
+        let detail = self.inactive_step(tenant, job, days, &clock).await?;
+        progress
+            .step(step(INACTIVE_ACCOUNTS, StepOutcome::Done, detail))
+            .await?;
+        Ok(JobStatus::Succeeded)
+    }
+
+    /// The inactive-accounts step's detail: from the count the sign-in read kept page by page
+    /// (no read of the store: at 100,000 accounts a read of every stored account did not fit an
+    /// invocation against the local emulator); without one (the sign-ins were not read for this
+    /// tenant, or their cursor was saved before counts were kept), from the report's read of every
+    /// stored account, in an invocation with the time for it.
+    async fn inactive_step(
+        &self,
+        tenant: &TenantConnection,
+        job: &Job,
+        days: u32,
+        clock: &Clock,
+    ) -> Result<String, JobError> {
+        let cursor = self
+            .platform
+            .store
+            .sign_in_cursor(&tenant.tenant_id, &job.job_id)
+            .await?;
+        if let Some(SignInCursor {
+            next_link: None,
+            inactive: Some(tally),
+            ..
+        }) = cursor
+        {
+            let named = tally
+                .oldest
+                .iter()
+                .map(|name| (name.upn.as_str(), name.last_sign_in));
+            return Ok(inactive_detail(tally.total, days, named));
         }
         // Re-read: the sign-in step may have learnt whether the tenant has P1.
         let tenant = self
@@ -136,44 +174,30 @@ impl LicenseRefresh {
             .tenant(&tenant.tenant_id)
             .await?
             .unwrap_or_else(|| tenant.clone());
-        let mut options = ReportOptions::at(Utc::now());
-        if let Some(days) = spec.inactive_after_days {
-            options.inactive_after_days = days;
+        if tenant.has_p1 == Some(false) {
+            return Ok(format!(
+                "last sign-in not available: {NEEDS_P1}: inactive accounts cannot be told"
+            ));
         }
+        if !clock.has(clock.report_time()) {
+            return Err(Self::hand_on(
+                "the inactive-accounts report runs in the next invocation",
+            ));
+        }
+        let mut options = ReportOptions::at(Utc::now());
+        options.inactive_after_days = days;
         options.limit = NAMED_IN_DETAIL;
         let report = report::build(&self.platform.store, &tenant, options).await?;
-        let detail = if let Some(reason) = &report.sign_in_activity.reason {
-            format!("last sign-in {reason}: inactive accounts cannot be told")
-        } else if report.inactive_total == 0 {
-            format!(
-                "no licensed account without a sign-in for more than {} days",
-                options.inactive_after_days
-            )
-        } else {
-            let named: Vec<String> = report
-                .inactive_accounts
-                .iter()
-                .map(|account| match account.last_sign_in {
-                    Some(at) => format!("{} (last sign-in {})", account.upn, at.date_naive()),
-                    None => format!("{} (never signed in)", account.upn),
-                })
-                .collect();
-            format!(
-                "{} licensed account(s) without a sign-in for more than {} days (seats to reclaim): {}{}",
-                report.inactive_total,
-                options.inactive_after_days,
-                named.join(", "),
-                if report.inactive_total > named.len() {
-                    ", ... (GET /tenants/{tenant_id}/licenses/report lists them all)"
-                } else {
-                    ""
-                }
-            )
-        };
-        progress
-            .step(step(INACTIVE_ACCOUNTS, StepOutcome::Done, detail))
-            .await?;
-        Ok(JobStatus::Succeeded)
+        if let Some(reason) = &report.sign_in_activity.reason {
+            return Ok(format!(
+                "last sign-in {reason}: inactive accounts cannot be told"
+            ));
+        }
+        let named = report
+            .inactive_accounts
+            .iter()
+            .map(|account| (account.upn.as_str(), account.last_sign_in));
+        Ok(inactive_detail(report.inactive_total as u64, days, named))
     }
 
     /// Hands the job on to a later invocation through the runner ([`JobError::later`]): on the
@@ -220,6 +244,7 @@ impl LicenseRefresh {
         graph: &TenantGraph,
         tenant: &TenantConnection,
         job: &Job,
+        days: u32,
         clock: &mut Clock,
     ) -> Result<SignInStep, JobError> {
         if tenant.options.skip_sign_in {
@@ -236,18 +261,19 @@ impl LicenseRefresh {
                     .to_owned(),
             ));
         }
-        self.read_sign_ins(graph, tenant, job, clock).await
+        self.read_sign_ins(graph, tenant, job, days, clock).await
     }
 
     /// Reads the pages of `signInActivity` from the job's saved cursor (or the start) and, page
-    /// by page, writes the last sign-in of the stored accounts whose last sign-in changed, then
-    /// saves the cursor. Stops before the invocation's deadline leaves too little time for
+    /// by page, writes the last sign-in of the stored accounts whose last sign-in changed, counts
+    /// the inactive licensed ones (threshold `days`), then saves the cursor with the count. Stops before the invocation's deadline leaves too little time for
     /// another page; without P1, marks the stored accounts "not available: needs Entra ID P1".
     async fn read_sign_ins(
         &self,
         graph: &TenantGraph,
         tenant: &TenantConnection,
         job: &Job,
+        days: u32,
         clock: &mut Clock,
     ) -> Result<SignInStep, JobError> {
         let store = &self.platform.store;
@@ -259,6 +285,12 @@ impl LicenseRefresh {
         if resumed && cursor.next_link.is_none() {
             // Every page was read; only the step's record was lost.
             return Ok(SignInStep::Ended(StepOutcome::Done, read_detail(&cursor)));
+        }
+        if !resumed {
+            cursor.inactive = Some(InactiveTally::new(report::inactive_cutoff(
+                Utc::now(),
+                days,
+            )));
         }
         cursor.invocations += 1;
         let mut pages = pin!(graph.user_sign_in_pages(cursor.next_link.as_deref()));
@@ -291,7 +323,12 @@ impl LicenseRefresh {
             };
             cursor.read += page.items.len() as u64;
             cursor.updated += self
-                .write_page(&tenant.tenant_id, page.items, clock)
+                .write_page(
+                    &tenant.tenant_id,
+                    page.items,
+                    cursor.inactive.as_mut(),
+                    clock,
+                )
                 .await?;
             cursor.pages += 1;
             cursor.next_link = page.next_link;
@@ -314,11 +351,13 @@ impl LicenseRefresh {
     }
 
     /// Writes the last sign-in of each stored account of `users` whose last sign-in changed
-    /// (the attribute alone); returns how many were written.
+    /// (the attribute alone) and counts the stored ones that are inactive in `tally`; returns how
+    /// many were written.
     async fn write_page(
         &self,
         tenant: &TenantId,
         users: Vec<graph::User>,
+        mut tally: Option<&mut InactiveTally>,
         clock: &mut Clock,
     ) -> Result<u64, JobError> {
         let read: HashMap<AccountId, LastSignIn> = users
@@ -340,12 +379,22 @@ impl LicenseRefresh {
             .collect();
         let ids: Vec<AccountId> = read.keys().cloned().collect();
         let started = Instant::now();
-        let stored = self.platform.store.last_sign_ins(tenant, &ids).await?;
+        let stored = self.platform.store.stored_accounts(tenant, &ids).await?;
         clock.note_read(started.elapsed(), ids.len());
-        let changed: Vec<(AccountId, LastSignIn)> = read
-            .into_iter()
-            .filter(|(id, last)| stored.get(id).is_some_and(|known| known != last))
-            .collect();
+        let mut changed = Vec::new();
+        for (id, last) in read {
+            // An account Graph lists but the store does not (the sync settings leave it out, or
+            // a sync has not seen it yet) is neither written nor counted.
+            let Some(account) = stored.get(&id) else {
+                continue;
+            };
+            if let Some(tally) = tally.as_deref_mut() {
+                tally.note(account, &last, NAMED_IN_DETAIL);
+            }
+            if account.last_sign_in != last {
+                changed.push((id, last));
+            }
+        }
         self.set_last_sign_ins(tenant, changed).await
     }
 
@@ -412,6 +461,33 @@ enum SignInStep {
     Stopped(String),
     /// Another delivery of the same job saved the page this one read: that one goes on.
     Taken,
+}
+
+/// The inactive-accounts step's detail: how many, the threshold, and the longest inactive by
+/// name (never signed in first).
+fn inactive_detail<'a>(
+    total: u64,
+    days: u32,
+    named: impl Iterator<Item = (&'a str, Option<chrono::DateTime<Utc>>)>,
+) -> String {
+    if total == 0 {
+        return format!("no licensed account without a sign-in for more than {days} days");
+    }
+    let named: Vec<String> = named
+        .map(|(upn, last)| match last {
+            Some(at) => format!("{upn} (last sign-in {})", at.date_naive()),
+            None => format!("{upn} (never signed in)"),
+        })
+        .collect();
+    format!(
+        "{total} licensed account(s) without a sign-in for more than {days} days (seats to reclaim): {}{}",
+        named.join(", "),
+        if total > named.len() as u64 {
+            ", ... (GET /tenants/{tenant_id}/licenses/report lists them all)"
+        } else {
+            ""
+        }
+    )
 }
 
 fn read_detail(cursor: &SignInCursor) -> String {

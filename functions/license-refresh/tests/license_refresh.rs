@@ -635,6 +635,80 @@ async fn given_a_tenant_whose_sign_ins_take_longer_than_an_invocation_when_refre
     env.stack.shutdown().await;
 }
 
+#[tokio::test]
+async fn given_a_store_too_slow_to_read_every_account_in_an_invocation_when_refreshed_then_the_inactive_accounts_are_counted_from_the_sign_in_pages_and_the_job_succeeds()
+ {
+    // GIVEN a P1 tenant of 240 accounts (two sign-in pages), all stored, none signed in yet
+    let mut env = Env::with_tenants(vec![TenantSpec::new(240, 4)]).await;
+    let tenant = env.tenants[0].clone();
+    env.store_accounts(&tenant).await;
+    // ... and a function whose reads of a whole partition of accounts take longer than its
+    // invocation (as the report's read of 100,000 stored accounts did against the emulator)
+    let whole_reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = whole_reads.clone();
+    let hook: local_aws::hook::Hook = std::sync::Arc::new(move |request| {
+        let reads_accounts = request.target.ends_with(".Query") && request.body.contains("#ACCT#");
+        reads_accounts.then(|| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(tokio::time::sleep(std::time::Duration::from_secs(60)))
+                as local_aws::hook::Interleaving
+        })
+    });
+    let function_aws = env
+        .stack
+        .function_sdk_config("LicenseRefreshFunction")
+        .expect("the template has the function");
+    env.app = App::new(
+        env.stack.config().clone(),
+        &local_aws::hook::before(function_aws, hook),
+    )
+    .expect("app");
+
+    // WHEN its refresh job (a 60-day threshold) is queued and each invocation has 11 s
+    let job = refresh_job(&tenant, Some(60));
+    let queue = env.stack.queue_url("LicenseRefreshQueue").expect("queue");
+    env.platform
+        .queue
+        .send_job(queue, &job)
+        .await
+        .expect("queued");
+    let delivered = deliver_from_queue(&env, 11, 8).await;
+
+    // THEN the job succeeded without reading every stored account
+    let record: JobRecord = env
+        .platform
+        .store
+        .get(&keys::job(&tenant.tenant_id, &job.job_id))
+        .await
+        .expect("read record")
+        .expect("a job record");
+    assert_eq!(
+        record.status,
+        JobStatus::Succeeded,
+        "{record:#?} {delivered:?}"
+    );
+    assert_eq!(
+        whole_reads.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no Query of the account partitions"
+    );
+    // ... and its inactive-accounts step says what the report of the stored accounts says
+    let report = env.report(&tenant, 60).await;
+    assert!(report.inactive_total > 0, "{report:#?}");
+    let step = detail(&record, "inactive_accounts");
+    assert!(
+        step.starts_with(&format!(
+            "{} licensed account(s) without a sign-in for more than 60 days (seats to reclaim): ",
+            report.inactive_total
+        )),
+        "{step}"
+    );
+    for named in report.inactive_accounts.iter().take(20) {
+        assert!(step.contains(named.upn.as_str()), "{} in {step}", named.upn);
+    }
+    env.stack.shutdown().await;
+}
+
 /// Every account's last sign-in as Graph serves it, by lower-case id, in Graph's order.
 async fn served_sign_ins(env: &Env, tenant: &TenantConnection) -> Vec<(String, LastSignIn)> {
     let graph = env.platform.tenant_graph(tenant).await.expect("graph");

@@ -908,7 +908,7 @@ async fn given_a_stored_account_when_its_last_sign_in_is_set_then_only_that_attr
 
     // WHEN the license refresh reads the page's stored last sign-ins and sets both
     let before = store
-        .last_sign_ins(&tenant_id, &[stored.id.clone(), account_id(2)])
+        .stored_accounts(&tenant_id, &[stored.id.clone(), account_id(2)])
         .await
         .unwrap();
     let written = store
@@ -922,7 +922,7 @@ async fn given_a_stored_account_when_its_last_sign_in_is_set_then_only_that_attr
 
     // THEN only the stored account was read, and only its last sign-in changed
     assert_eq!(before.len(), 1);
-    assert_eq!(before[&stored.id], stored.last_sign_in);
+    assert_eq!(before[&stored.id], stored);
     assert!(written);
     let read = store
         .account(&tenant_id, &stored.id)
@@ -937,10 +937,10 @@ async fn given_a_stored_account_when_its_last_sign_in_is_set_then_only_that_attr
         }
     );
     let after = store
-        .last_sign_ins(&tenant_id, std::slice::from_ref(&stored.id))
+        .stored_accounts(&tenant_id, std::slice::from_ref(&stored.id))
         .await
         .unwrap();
-    assert_eq!(after[&stored.id], signed_in);
+    assert_eq!(after[&stored.id].last_sign_in, signed_in);
     // ... and no account was made up for the one that is not stored
     assert!(!missing);
     assert!(
@@ -967,6 +967,14 @@ async fn given_a_saved_sign_in_cursor_when_another_delivery_saves_the_same_page_
         updated: 7,
         invocations: 1,
         updated_at: Some(Utc::now()),
+        inactive: Some(lifecycle::license_report::InactiveTally {
+            cutoff: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            total: 2,
+            oldest: vec![lifecycle::license_report::InactiveName {
+                upn: "never@contoso.example".into(),
+                last_sign_in: None,
+            }],
+        }),
     };
     assert!(
         store

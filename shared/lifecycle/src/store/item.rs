@@ -94,19 +94,6 @@ pub(crate) fn attribute_of<T: Serialize>(value: &T) -> Result<AttributeValue, St
         .map_err(StoreError::Encode)
 }
 
-/// One attribute read back, as [`from_item`] reads it.
-pub(crate) fn value_of<T: DeserializeOwned>(
-    attribute: AttributeValue,
-    key: &Key,
-) -> Result<T, StoreError> {
-    serde_json::from_value(from_attribute(attribute)).map_err(|source| StoreError::Decode {
-        pk: key.pk().to_owned(),
-        sk: key.sk().to_owned(),
-        record: std::any::type_name::<T>(),
-        source,
-    })
-}
-
 fn to_attribute(value: Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),

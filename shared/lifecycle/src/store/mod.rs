@@ -242,8 +242,6 @@ pub(crate) enum Projection {
     Whole,
     /// Only the key.
     Keys,
-    /// The key and one top-level attribute (a read costs the same, but less crosses the wire).
-    KeysAnd(&'static str),
 }
 
 /// The DynamoDB adapter; cheap to clone (the client is a handle).
@@ -792,13 +790,6 @@ impl Store {
                             .projection_expression("#pk, #sk")
                             .expression_attribute_names("#pk", PK)
                             .expression_attribute_names("#sk", SK);
-                    }
-                    Projection::KeysAnd(attribute) => {
-                        request = request
-                            .projection_expression("#pk, #sk, #a")
-                            .expression_attribute_names("#pk", PK)
-                            .expression_attribute_names("#sk", SK)
-                            .expression_attribute_names("#a", attribute);
                     }
                 }
                 let request = request

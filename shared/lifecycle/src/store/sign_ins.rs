@@ -13,10 +13,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::item::{PK, SK, attribute_of, value_of};
-use super::{Projection, Record, Store, StoreError, keys};
+use super::item::{PK, SK, attribute_of};
+use super::{Record, Store, StoreError, keys};
 use crate::ids::{AccountId, JobId, TenantId};
-use crate::model::LastSignIn;
+use crate::license_report::InactiveTally;
+use crate::model::{Account, LastSignIn};
 use crate::sdk_error::classify;
 
 /// The attribute of a stored account that holds its last sign-in.
@@ -40,6 +41,10 @@ pub struct SignInCursor {
     /// Invocations that read pages of this job (the first is 1).
     pub invocations: u64,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The inactive licensed accounts among the pages read so far; `None` on a cursor saved
+    /// before refreshes counted them (its job falls back to the report's read of the store).
+    #[serde(default)]
+    pub inactive: Option<InactiveTally>,
 }
 
 impl Record for SignInCursor {
@@ -73,35 +78,23 @@ impl Store {
             .await
     }
 
-    /// The stored last sign-in of each of `accounts` that is stored (one BatchGetItem per 100
-    /// accounts, reading only that attribute).
-    pub async fn last_sign_ins(
+    /// Each of `accounts` that is stored, whole (one BatchGetItem per 100 accounts): what a
+    /// license refresh compares a page of sign-ins with, and counts inactive accounts from.
+    pub async fn stored_accounts(
         &self,
         tenant: &TenantId,
         accounts: &[AccountId],
-    ) -> Result<HashMap<AccountId, LastSignIn>, StoreError> {
-        let wanted: HashMap<keys::Key, &AccountId> = accounts
+    ) -> Result<HashMap<AccountId, Account>, StoreError> {
+        let keys: Vec<keys::Key> = accounts
             .iter()
-            .map(|account| (keys::account(tenant, account), account))
+            .map(|account| keys::account(tenant, account))
             .collect();
-        let request: Vec<keys::Key> = wanted.keys().cloned().collect();
-        let items = self
-            .batch_get_items(&request, Projection::KeysAnd(LAST_SIGN_IN))
-            .await?;
-        let mut found = HashMap::with_capacity(items.len());
-        for mut item in items {
-            let key = super::item::key_of(&item).ok_or(StoreError::MissingKey)?;
-            let Some(account) = wanted.get(&key) else {
-                continue;
-            };
-            let last = match item.remove(LAST_SIGN_IN) {
-                Some(attribute) => value_of(attribute, &key)?,
-                // An account stored before last sign-ins were kept: as never signed in.
-                None => LastSignIn::Never,
-            };
-            found.insert((*account).clone(), last);
-        }
-        Ok(found)
+        Ok(self
+            .batch_get::<Account>(&keys)
+            .await?
+            .into_iter()
+            .map(|(_, account)| (account.id.clone(), account))
+            .collect())
     }
 
     /// Sets the last sign-in of a stored account, and nothing else of it (one UpdateItem of that
