@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt as _;
 
-use super::{PartitionKey, Store, StoreError, keys};
+use super::{Key, PartitionKey, Store, StoreError, keys};
 use crate::ids::TenantId;
 use crate::model::{TenantConnection, TenantIndexEntry};
 
@@ -123,5 +123,51 @@ impl Store {
             + deleted.index_entry
             + deleted.other;
         Ok(deleted)
+    }
+
+    /// Deletes everything the tenant owns here but its connection item: every item of
+    /// [`keys::all_tenant_partitions`], its parked jobs and its tenant index entry. Returns the
+    /// number of items deleted. Safe to repeat. The connection (`META`) is left to its owner: a
+    /// removal deletes it last (so an interrupted removal is found again), and while it says
+    /// `removed` no new connection can be made over it.
+    pub async fn delete_tenant(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let meta = keys::tenant_meta(tenant);
+        let mut deleted = 0;
+        for partition in keys::all_tenant_partitions(tenant) {
+            let mut keys = std::pin::pin!(self.query_keys(&partition, None));
+            let mut chunk = Vec::with_capacity(CHUNK);
+            while let Some(key) = keys.try_next().await? {
+                if key == meta {
+                    continue;
+                }
+                chunk.push(key);
+                if chunk.len() == CHUNK {
+                    deleted += self.batch_delete(std::mem::take(&mut chunk)).await?;
+                }
+            }
+            deleted += self.batch_delete(chunk).await?;
+        }
+        deleted += self.delete_scheduled_jobs(tenant).await?;
+        // Query and BatchWriteItem rather than GetItem and DeleteItem: the workers that sweep a
+        // removed tenant hold those two. A tenant id is a GUID, so the prefix is the whole key.
+        let index = keys::tenant_index_entry(tenant);
+        let found: Vec<Key> = self
+            .query_keys(index.partition(), Some(index.sk()))
+            .try_filter(|key| futures::future::ready(key == &index))
+            .try_collect()
+            .await?;
+        deleted += self.batch_delete(found).await?;
+        Ok(deleted)
+    }
+
+    /// Deletes the tenant's parked (scheduled) jobs from the shared `SCHEDULED` partition (a
+    /// few items: it is read whole). Returns how many.
+    pub async fn delete_scheduled_jobs(&self, tenant: &TenantId) -> Result<usize, StoreError> {
+        let of_tenant: Vec<Key> = self
+            .query_keys(&keys::scheduled_jobs(), None)
+            .try_filter(|key| futures::future::ready(keys::is_scheduled_job_of(key, tenant)))
+            .try_collect()
+            .await?;
+        self.batch_delete(of_tenant).await
     }
 }
