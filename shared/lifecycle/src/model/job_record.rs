@@ -246,3 +246,24 @@ impl JobRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    #[test]
+    fn given_a_finished_job_record_when_asked_then_it_expires_after_retention_and_a_running_one_never()
+     {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "job_id":"j-5","tenant_id":TENANT,"type":"license_refresh"}))
+        .unwrap();
+        let now = Utc::now();
+        let mut record = JobRecord::queued(&job, now);
+        assert_eq!(record.expires_at(), None);
+        record.status = JobStatus::Succeeded;
+        record.completed_at = Some(now);
+        assert_eq!(record.expires_at(), Some(now + JOB_RECORD_RETENTION));
+    }
+}
