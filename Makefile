@@ -129,9 +129,9 @@ bench: venv
 # then each function's policy is compared with what its code used; fails on a granted action
 # that no test used.
 IAM_LOG := $(CURDIR)/target/iam-used.tsv
-iam-coverage: venv browser
+iam-coverage: venv browser nextest
 	rm -f $(IAM_LOG)
-	LOCAL_AWS_IAM_LOG=$(IAM_LOG) cargo test --workspace --locked
+	LOCAL_AWS_IAM_LOG=$(IAM_LOG) RUST_BACKTRACE=0 cargo nextest run --workspace --locked --no-fail-fast
 	cargo run --locked -p devstack -- iam-coverage $(IAM_LOG)
 
 # The crash matrix of tests/tests/crash_matrix/ at every failure point (make test samples a few

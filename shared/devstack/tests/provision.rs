@@ -84,7 +84,12 @@ async fn given_the_real_template_when_provisioned_twice_then_table_queues_and_se
             .queue_arn("OnboardingDeadLetterQueue")
             .expect("dlq arn")
     );
-    assert_eq!(redrive["maxReceiveCount"].as_u64(), Some(5));
+    assert_eq!(
+        redrive["maxReceiveCount"].as_u64(),
+        Some(u64::from(
+            lifecycle::MAX_DELIVERIES + lifecycle::jobs::MAX_FIFO_WAITS
+        ))
+    );
 
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let key = secrets

@@ -39,7 +39,9 @@ use crate::platform::Platform;
 use crate::store::{PutOutcome, Store, keys};
 
 mod error;
+mod redelivery;
 pub use error::{Cause, JobError};
+pub use redelivery::{HandedBack, Redelivery, hand_back, hide, receive_count, redeliver};
 
 /// A `Retry-After` from this long up is waited out on the queue, not in the invocation: the job
 /// is handed back ([`hand_back`]) instead of being left for redelivery, so a long throttle does
@@ -52,6 +54,15 @@ pub const LONG_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// the first time it was: a tenant whose Graph throttles it a whole day fails the job with the
 /// reason (its record's `waiting_since`), rather than sending it again every 15 minutes forever.
 pub const MAX_WAITING: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// How many deliveries a job on a FIFO queue may spend waiting for Graph (a `Retry-After` of
+/// [`LONG_RETRY_AFTER`] or more, or a worker's [`JobError::Later`]). SQS allows no delay per
+/// message there, and a fresh message would go behind the later jobs of its message group, so a
+/// handed-back job keeps its message, hidden for the wait, and SQS counts the receive. The runner
+/// counts those deliveries on the job's record (`waited_deliveries`) and not toward
+/// [`MAX_DELIVERIES`]; the FIFO queues' `maxReceiveCount` is the sum of the two (a devstack test
+/// keeps them equal), so a job that only waited never reaches the dead-letter queue early.
+pub const MAX_FIFO_WAITS: u32 = 10;
 
 /// A job's record as it runs; every step is written through to DynamoDB.
 ///
@@ -328,54 +339,6 @@ async fn send_again(platform: &Platform, message: &SqsMessage) -> bool {
     }
 }
 
-/// Why a message is reported as a batch item failure (SQS delivers it again, a delivery used),
-/// and when: no sooner than `after` ([`redeliver`] hides it that long), or when the caller's
-/// default says (the queue's visibility timeout for the job runner, the retry delay for the
-/// sync worker).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redelivery {
-    pub reason: String,
-    pub after: Option<Duration>,
-}
-
-impl Redelivery {
-    /// Delivered again when the caller's default says.
-    pub fn soon(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            after: None,
-        }
-    }
-
-    /// Delivered again no sooner than `after` (at most [`crate::queue::MAX_VISIBILITY`]).
-    pub fn after(reason: impl Into<String>, after: Duration) -> Self {
-        Self {
-            reason: reason.into(),
-            after: Some(after.min(crate::queue::MAX_VISIBILITY)),
-        }
-    }
-}
-
-/// The batch item failure for `message`, hidden first for the redelivery's wait (or `default`,
-/// when it names none and a default is given; otherwise the queue's visibility timeout applies).
-pub async fn redeliver(
-    platform: &Platform,
-    queue_url: &str,
-    message: &SqsMessage,
-    redelivery: &Redelivery,
-    default: Option<Duration>,
-) -> BatchItemFailure {
-    let message_id = message.message_id.clone().unwrap_or_default();
-    let after = redelivery.after.or(default);
-    tracing::warn!(message_id = %message_id, reason = %redelivery.reason, ?after, "the job will be delivered again");
-    if let Some(after) = after {
-        hide(platform, queue_url, message, after).await;
-    }
-    let mut failure = BatchItemFailure::default();
-    failure.item_identifier = message_id;
-    failure
-}
-
 async fn run_message(
     platform: &Platform,
     message: &SqsMessage,
@@ -403,8 +366,12 @@ async fn run_message(
                 tracing::info!(%error, ?after, "job handed back for a later delivery");
                 match hand_back(platform, queue_url, &job, after).await {
                     HandedBack::Resent => Ok(()),
-                    // The queue's visibility timeout applies (a delivery used).
-                    HandedBack::Left => Err(Redelivery::soon(error.to_string())),
+                    // Kept from the queue for the wait, then delivered again (a receive that
+                    // SQS counts; on a FIFO queue the record counts it as a wait).
+                    HandedBack::Left => {
+                        hide(platform, queue_url, message, after).await;
+                        Err(Redelivery::after(error.to_string(), after))
+                    }
                 }
             }
             None => {
@@ -417,78 +384,26 @@ async fn run_message(
     .await
 }
 
-/// How many times SQS has delivered `message` (its `ApproximateReceiveCount`; 1 when absent).
-pub fn receive_count(message: &SqsMessage) -> u32 {
-    message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(1)
-}
-
 /// One delivery of a job's message, as the runner sees it.
 struct Delivery {
     /// SQS's receive count of the message.
     receive_count: u32,
-    /// Whether the message came from a FIFO queue, where a hand-back still uses up a delivery.
+    /// Whether the message came from a FIFO queue, where a hand-back keeps its message (a
+    /// receive SQS counts, which the record counts as a wait).
     fifo: bool,
     /// When the invocation ends (Lambda's deadline), if known.
     deadline: Option<SystemTime>,
 }
 
-/// How a handed-back job's message left its delivery ([`hand_back`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandedBack {
-    /// Sent again as a fresh message delivered after the wait: this one is done (delete it).
-    /// Its receive count starts again, so the wait used up no delivery.
-    Resent,
-    /// Not sent again (a FIFO queue, or the send failed): report this message as a batch item
-    /// failure, for a redelivery that SQS counts (after the queue's visibility timeout, or
-    /// sooner or later with [`hide`]).
-    Left,
-}
-
-/// Hands `job` (from `queue_url`) back for a delivery no sooner than `after`, without using up
-/// one of its deliveries where SQS allows it:
-/// - on a standard queue it is sent again as a fresh message delayed by `after` (SQS delays a
-///   message at most [`crate::queue::MAX_SEND_DELAY`], 15 min: a job that must wait longer
-///   runs then and is handed back again, one cheap invocation per 15 min), and the message
-///   delivered is done. Should the invocation die before SQS deletes that one, it comes back
-///   too: a second copy of the job, which every job tolerates (SQS delivers at least once).
-/// - on a FIFO queue SQS refuses a delay per message, and a fresh message would go behind the
-///   later jobs of its group (a later update of the account would overtake it), so the message
-///   is left for redelivery: there a long wait still uses up a delivery.
-pub async fn hand_back(
-    platform: &Platform,
-    queue_url: &str,
-    job: &Job,
-    after: Duration,
-) -> HandedBack {
-    if crate::queue::is_fifo(queue_url) {
-        return HandedBack::Left;
-    }
-    match platform.queue.send_job_after(queue_url, job, after).await {
-        Ok(_) => HandedBack::Resent,
-        Err(error) => {
-            tracing::warn!(%error, "the handed-back job could not be sent again; its message is left for redelivery (a delivery used)");
-            HandedBack::Left
+impl Delivery {
+    /// The deliveries of the job so far, this one included, that were not waits for Graph: on a
+    /// FIFO queue the receive count less the deliveries its record says were spent waiting.
+    fn failed(&self, record: &JobRecord) -> u32 {
+        if self.fifo {
+            self.receive_count.saturating_sub(record.waited_deliveries)
+        } else {
+            self.receive_count
         }
-    }
-}
-
-/// Keeps `message` from the queue for `after` (at most [`crate::queue::MAX_VISIBILITY`]) before
-/// it is reported as a batch item failure; when that fails the queue's visibility timeout applies.
-pub async fn hide(platform: &Platform, queue_url: &str, message: &SqsMessage, after: Duration) {
-    let Some(receipt) = message.receipt_handle.as_deref() else {
-        return;
-    };
-    let seconds = i32::try_from(after.min(crate::queue::MAX_VISIBILITY).as_secs()).unwrap_or(0);
-    if let Err(error) = platform
-        .queue
-        .change_visibility(queue_url, receipt, seconds)
-        .await
-    {
-        tracing::warn!(%error, "the wait before the next delivery could not be set; the queue's visibility timeout applies");
     }
 }
 
@@ -637,14 +552,28 @@ async fn run_connected(
         tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job refused");
         return fail(&mut progress, handler, job, reason).await;
     }
+    // Deliveries that ended without a word (the function cut off at its timeout, or crashed)
+    // count too: a FIFO queue's maxReceiveCount leaves room for waits, so there the runner ends
+    // a job that stopped its function MAX_DELIVERIES times, as a standard queue's DLQ would.
+    if delivery.fifo && delivery.failed(&progress.record) > MAX_DELIVERIES {
+        let reason = format!(
+            "gave up after {MAX_DELIVERIES} deliveries that ended without a result (its function stopped before the job ended: cut off at its Lambda timeout, or crashed)"
+        );
+        tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
+        return fail(&mut progress, handler, job, reason).await;
+    }
     // A job whose start time is near waits on the queue without ever being `running`, so it can
     // be cancelled until its start time.
     match crate::schedule::hold(&mut progress, job, Utc::now()).await? {
         crate::schedule::Hold::Start => {}
+        // Handed back until its start time: hidden that long on its FIFO queue (one receive,
+        // not one every visibility timeout), or sent again delayed on a standard queue.
         crate::schedule::Hold::Waits(start_at) => {
-            return Err(JobError::transient(format!(
-                "the job starts at {start_at}, not before"
-            )));
+            let wait = (start_at - Utc::now()).to_std().unwrap_or_default();
+            return Err(JobError::later(
+                format!("the job starts at {start_at}, not before"),
+                wait,
+            ));
         }
         crate::schedule::Hold::Cancelled => {
             tracing::info!(job_id = %job.job_id, tenant_id = %job.tenant_id, "job cancelled while it waited for its start time; skipped");
@@ -684,27 +613,38 @@ async fn run_connected(
                 .await?;
             fail(&mut progress, handler, job, reason).await
         }
-        // Handed back on a standard queue: a fresh message, so no delivery is used up; but not
-        // without end.
-        Err(error) if error.hand_back_after().is_some() && !delivery.fifo => {
+        // Handed back: on a standard queue a fresh message, so no delivery is used up; on a
+        // FIFO queue a delivery counted as a wait, not a failure. Not without end.
+        Err(error) if error.hand_back_after().is_some() => {
             let now = Utc::now();
             let since = *progress.record.waiting_since.get_or_insert(now);
-            if now - since >= MAX_WAITING {
-                let reason = format!(
+            let gave_up = if now - since >= MAX_WAITING {
+                Some(format!(
                     "gave up: still waiting to go on {} hours after it was first handed back ({error}); send the job again under a new job_id once the tenant answers",
                     MAX_WAITING.num_hours()
-                );
+                ))
+            } else if delivery.fifo && progress.record.waited_deliveries >= MAX_FIFO_WAITS {
+                Some(format!(
+                    "gave up: Graph asked the job to wait {MAX_FIFO_WAITS} times ({error}); send the job again under a new job_id once the tenant answers"
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = gave_up {
                 tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
                 return fail(&mut progress, handler, job, reason).await;
+            }
+            if delivery.fifo {
+                progress.record.waited_deliveries += 1;
             }
             progress.record.error = Some(format!("{RETRY_NOTE}{error}"));
             progress.save().await?;
             Err(error)
         }
-        Err(error) if delivery.receive_count >= MAX_DELIVERIES => {
+        Err(error) if delivery.failed(&progress.record) >= MAX_DELIVERIES => {
             let reason = format!(
                 "gave up after {} deliveries: {error}",
-                delivery.receive_count
+                delivery.failed(&progress.record)
             );
             tracing::warn!(job_id = %job.job_id, tenant_id = %job.tenant_id, %reason, "job failed");
             fail(&mut progress, handler, job, reason).await?;

@@ -77,7 +77,7 @@ async fn deliver_like_the_event_source(world: &World, queue_url: &str, rounds: u
 #[tokio::test]
 async fn given_a_job_queued_behind_a_message_of_its_account_that_always_fails_when_that_message_is_dead_lettered_then_the_job_still_runs()
  {
-    // GIVEN the template's onboarding FIFO queue (5 receives, then its dead-letter queue) holding,
+    // GIVEN the template's onboarding FIFO queue (15 receives, then its dead-letter queue) holding,
     // in one account's message group, a message that fails on every delivery (no job can be read
     // from it) and behind it a valid onboarding of that account
     let world = World::start().await;
@@ -112,7 +112,7 @@ async fn given_a_job_queued_behind_a_message_of_its_account_that_always_fails_wh
     }
 
     // WHEN the event source delivers the queue until it is empty
-    deliver_like_the_event_source(&world, &queue_url, 20).await;
+    deliver_like_the_event_source(&world, &queue_url, 25).await;
 
     // THEN only the failing message was dead-lettered; the onboarding behind it ran, once the
     // failing one had left the group, and created the account

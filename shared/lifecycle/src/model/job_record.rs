@@ -171,6 +171,16 @@ pub struct JobRecord {
     /// without end. Absent while it never waited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_since: Option<DateTime<Utc>>,
+    /// Deliveries of the job's message spent waiting for Graph on a FIFO queue, where a job
+    /// handed back keeps its message and SQS counts each receive: they are waits, not failures,
+    /// so the runner does not count them toward [`crate::MAX_DELIVERIES`] (at most
+    /// [`crate::jobs::MAX_FIFO_WAITS`]). Absent while it never waited there.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waited_deliveries: u32,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 /// Who asked for a job: the caller's platform organization and the token's subject, both from
@@ -203,6 +213,7 @@ impl JobRecord {
             revision: 0,
             announce_pending: false,
             waiting_since: None,
+            waited_deliveries: 0,
         }
     }
 
@@ -233,6 +244,7 @@ impl JobRecord {
             revision: 0,
             announce_pending: false,
             waiting_since: None,
+            waited_deliveries: 0,
         }
     }
 

@@ -33,6 +33,8 @@ struct Worker {
     takes: Option<std::time::Duration>,
     /// After the first step, hands the job back with this error instead of finishing it.
     hand_back_after_first_step: Option<JobError>,
+    /// Before any step, on every delivery, hands the job back with this error.
+    hand_back_every_time: Option<JobError>,
     /// Run once right after the first step: another delivery of the job, run to its end.
     meanwhile: Option<Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>>,
 }
@@ -48,6 +50,9 @@ impl JobHandler for Worker {
             self.ran.lock().expect("lock").push(job.job_id.clone());
             if let Some(takes) = self.takes {
                 tokio::time::sleep(takes).await;
+            }
+            if let Some(error) = &self.hand_back_every_time {
+                return Err(error.clone());
             }
             if progress.finished_step("first").is_none() {
                 progress.step(step("first")).await?;

@@ -253,6 +253,124 @@ async fn given_a_worker_that_hands_its_job_back_when_it_runs_then_the_job_comes_
     assert_eq!(record.error, None);
 }
 
+/// A FIFO queue "offboarding.fifo" in `local`'s moto, and a platform whose offboarding jobs go
+/// there.
+async fn fifo_queue(local: &crate::Local) -> Platform {
+    let queue_url = local
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name("offboarding.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue url");
+    let mut config = config();
+    config.offboarding_queue_url = queue_url;
+    Platform::new(config, &local._moto.sdk_config().await).expect("platform")
+}
+
+#[tokio::test]
+async fn given_a_fifo_job_graph_asks_to_wait_more_times_than_it_has_deliveries_when_delivered_again_then_the_waits_do_not_use_them_up_and_it_finishes()
+ {
+    let (local, _) = platform().await;
+    let platform = fifo_queue(&local).await;
+    // GIVEN a connected tenant's job on the offboarding FIFO queue whose worker meets a 429 with
+    // Retry-After: 90 s, on seven deliveries in a row (SQS counts each)
+    let tenant = connection(&tenant(29));
+    platform.connect_tenant(&tenant).await.expect("connected");
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    let throttled = Worker {
+        hand_back_every_time: throttled_for_90_s().hand_back_after_first_step,
+        ..Worker::default()
+    };
+    for delivery in 1..=7 {
+        let response = run_sqs_jobs(
+            &platform,
+            event_delivered("offboarding.fifo", std::slice::from_ref(&body), delivery),
+            &throttled,
+        )
+        .await;
+        // ... each kept on the queue (FIFO: no fresh message may overtake the account's later jobs)
+        assert_eq!(failed_ids(&response), vec!["m0"], "delivery {delivery}");
+    }
+
+    // THEN the job is still running, not failed after 5 deliveries: its record counts the waits
+    let waiting = record(&platform, &job).await;
+    assert_eq!(waiting.status, JobStatus::Running, "{waiting:?}");
+    assert_eq!(waiting.waited_deliveries, 7);
+    assert!(
+        waiting
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("retry after 90s"),
+        "{waiting:?}"
+    );
+    assert!(throttled.abandoned.lock().expect("lock").is_empty());
+    // ... and once Graph answers, its 8th delivery finishes it
+    let answered = Worker::default();
+    let response = run_sqs_jobs(
+        &platform,
+        event_delivered("offboarding.fifo", &[body], 8),
+        &answered,
+    )
+    .await;
+    assert!(failed_ids(&response).is_empty());
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Succeeded, "{record:?}");
+}
+
+#[tokio::test]
+async fn given_a_fifo_job_whose_function_stopped_on_every_delivery_when_delivered_once_more_than_allowed_then_it_fails_saying_why()
+ {
+    let (local, _) = platform().await;
+    let platform = fifo_queue(&local).await;
+    // GIVEN a connected tenant's job on the offboarding FIFO queue that started and whose
+    // function then stopped without a word on 5 deliveries (cut off at its timeout, or crashed),
+    // none of them a wait for Graph
+    let tenant = connection(&tenant(30));
+    platform.connect_tenant(&tenant).await.expect("connected");
+    let job = offboard(&tenant.tenant_id);
+    let body = serde_json::to_string(&job).expect("json");
+    let mut started = JobRecord::queued(&job, chrono::Utc::now());
+    started.status = JobStatus::Running;
+    platform
+        .store
+        .put_new_job_record(&started)
+        .await
+        .expect("record");
+
+    // WHEN SQS delivers it a 6th time (the FIFO queue's maxReceiveCount leaves room for waits)
+    let worker = Worker::default();
+    let response = run_sqs_jobs(
+        &platform,
+        event_delivered("offboarding.fifo", &[body], lifecycle::MAX_DELIVERIES + 1),
+        &worker,
+    )
+    .await;
+
+    // THEN the job is not run again but failed with the reason, as a standard queue's
+    // dead-letter queue would have ended it
+    assert!(
+        failed_ids(&response).is_empty(),
+        "{:?}",
+        failed_ids(&response)
+    );
+    assert!(worker.ran.lock().expect("lock").is_empty());
+    let record = record(&platform, &job).await;
+    assert_eq!(record.status, JobStatus::Failed, "{record:?}");
+    let reason = record.error.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("gave up after 5 deliveries that ended without a result"),
+        "{reason}"
+    );
+    assert_eq!(worker.abandoned.lock().expect("lock").len(), 1);
+}
+
 /// A worker that meets Graph's 429 with `Retry-After: 90 s` after its first step, every time.
 fn throttled_for_90_s() -> Worker {
     Worker {
