@@ -151,6 +151,15 @@ impl Sim {
         ))
     }
 
+    /// Grows the tenant's largest assignable group to `members` members; returns its id.
+    pub(crate) fn grow_group(&self, tenant_id: &str, members: usize) -> Result<String, SimError> {
+        let slot = self.slot(tenant_id)?;
+        let mut t = slot.data.write().map_err(|_| SimError::Poisoned)?;
+        let g = crate::state::mutate::grow_group(&mut t, members)
+            .ok_or_else(|| SimError::NoAssignableGroup(tenant_id.to_owned()))?;
+        Ok(t.groups[g as usize].id.to_string())
+    }
+
     /// Ground truth; `full` = false gives the counts and SKUs only.
     pub(crate) fn truth(&self, tenant_id: &str, full: bool) -> Result<Truth, SimError> {
         let slot = self.slot(tenant_id)?;

@@ -159,6 +159,10 @@ pub struct Knobs {
     /// `Prefer: odata.maxpagesize` asked (`None`: as asked). Graph treats both as upper bounds
     /// and may return smaller pages; tests use it to page a small tenant as a large one pages.
     pub max_page_size: Option<usize>,
+    /// At most this many member references (`members@delta`) per groups-delta page; a group
+    /// with more continues on the next page (`None`: 2,000). Graph documents no fixed split:
+    /// a large group's members may all come in one page, which `Some(usize::MAX)` answers.
+    pub delta_member_refs: Option<usize>,
 }
 
 impl Default for Knobs {
@@ -178,6 +182,7 @@ impl Default for Knobs {
             expire_delta_tokens: false,
             expire_tokens: false,
             max_page_size: None,
+            delta_member_refs: None,
         }
     }
 }
@@ -344,4 +349,6 @@ pub enum SimError {
     UnknownApp(String),
     #[error("the simulator state lock is poisoned")]
     Poisoned,
+    #[error("tenant {0} has no group whose members can be added directly")]
+    NoAssignableGroup(String),
 }

@@ -265,6 +265,13 @@ impl SimHandle {
         self.sim.mutate(tenant_id, m)
     }
 
+    /// Makes the tenant's largest directly assignable, unlicensed group have `members` members
+    /// (or every live user, if fewer); returns the group's id. With
+    /// [`Knobs::delta_member_refs`] it makes one huge groups-delta page.
+    pub fn grow_group(&self, tenant_id: &str, members: usize) -> Result<String, SimError> {
+        self.sim.grow_group(tenant_id, members)
+    }
+
     /// Full ground truth of a tenant.
     pub fn truth(&self, tenant_id: &str) -> Result<Truth, SimError> {
         self.sim.truth(tenant_id, true)

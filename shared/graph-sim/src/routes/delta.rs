@@ -15,8 +15,9 @@ use crate::routes::groups::READ_GROUPS;
 use crate::routes::users::{READ_USERS, check_sign_in};
 use crate::state::Tenant;
 
-/// Member references per page of group delta; a larger group continues on the next page
-/// (Graph also splits big groups' `members@delta` across pages).
+/// Member references per page of group delta unless the tenant's
+/// [`crate::Knobs::delta_member_refs`] says otherwise; a larger group continues on the next page
+/// (Graph may split big groups' `members@delta` across pages, or send them in one).
 const MEMBER_BUDGET: usize = 2_000;
 
 /// Where a round stands: the window of changes (since, upper] and the position in it.
@@ -338,11 +339,12 @@ pub(crate) fn groups(cx: &Cx<'_>) -> Result<Resp, Resp> {
     })?;
     let changes = group_changes(&t, &c, with_members);
     let size = page_size(cx);
+    let member_budget = cx.member_refs_cap.unwrap_or(MEMBER_BUDGET).max(1);
     let mut out = start(cx, "groups");
     let (mut objects, mut refs) = (0usize, 0usize);
     let mut pos = c.pos.min(changes.len());
     let mut offset = c.offset;
-    while pos < changes.len() && objects < size && refs < MEMBER_BUDGET {
+    while pos < changes.len() && objects < size && refs < member_budget {
         let (g, members) = &changes[pos];
         let grp = &t.groups[*g as usize];
         if objects > 0 {
@@ -363,7 +365,7 @@ pub(crate) fn groups(cx: &Cx<'_>) -> Result<Resp, Resp> {
         if with_members {
             json::key(&mut out, &mut first, "members@delta");
             out.push(b'[');
-            let take = (members.len() - offset.min(members.len())).min(MEMBER_BUDGET - refs);
+            let take = (members.len() - offset.min(members.len())).min(member_budget - refs);
             for (k, (u, added)) in members[offset..offset + take].iter().enumerate() {
                 if k > 0 {
                     out.push(b',');

@@ -37,6 +37,8 @@ pub(crate) struct Cx<'a> {
     pub path: &'a str,
     /// The tenant's [`crate::Knobs::max_page_size`] when the request came in.
     pub page_cap: Option<usize>,
+    /// The tenant's [`crate::Knobs::delta_member_refs`] when the request came in.
+    pub member_refs_cap: Option<usize>,
 }
 
 impl Cx<'_> {
@@ -420,9 +422,11 @@ pub(crate) fn serve_one(sim: &Sim, caller: &Caller, ids: &RequestIds, req: &Requ
     let users = slot.data.read().map(|t| t.users.len()).unwrap_or(0);
     let mut pct = 0;
     let mut page_cap = None;
+    let mut member_refs_cap = None;
     if let Ok(mut rt) = slot.rt.lock() {
         let knobs = rt.knobs.clone();
         page_cap = knobs.max_page_size;
+        member_refs_cap = knobs.delta_member_refs;
         if knobs.fail_rate_429 > 0.0 && rt.faults.f64() < knobs.fail_rate_429 {
             drop(rt);
             return throttled(sim, ids, knobs.retry_after_s);
@@ -485,6 +489,7 @@ pub(crate) fn serve_one(sim: &Sim, caller: &Caller, ids: &RequestIds, req: &Requ
         body,
         path,
         page_cap,
+        member_refs_cap,
     };
     let resp = match dispatch(&cx, &route) {
         Ok(r) | Err(r) => r,

@@ -132,3 +132,33 @@ impl Tenant {
         self.user_by_upn.contains_key(&upn.to_lowercase())
     }
 }
+
+/// Makes the largest directly assignable, unlicensed group have `members` members (or every
+/// live user, if fewer), adding live users in directory order; returns its index. For a tenant
+/// whose largest group is very large (a bench of bounded memory against huge delta pages).
+pub(crate) fn grow_group(t: &mut Tenant, members: usize) -> Option<u32> {
+    let g = (0..t.groups.len() as u32)
+        .filter(|&g| assignable(t, g) && t.groups[g as usize].licenses.is_empty())
+        .max_by_key(|&g| t.groups[g as usize].members.len())?;
+    let mut present: std::collections::HashSet<u32> =
+        t.groups[g as usize].members.iter().copied().collect();
+    for u in 0..t.users.len() as u32 {
+        if present.len() >= members {
+            break;
+        }
+        if t.users[u as usize].deleted_at.is_some() || !present.insert(u) {
+            continue;
+        }
+        // `Tenant::add_member` without its linear membership check (a set is kept here).
+        let seq = t.next_seq();
+        t.groups[g as usize].members.push(u);
+        t.users[u as usize].groups.push(g);
+        t.member_log.push(crate::state::MemberChange {
+            seq,
+            group: g,
+            user: u,
+            added: true,
+        });
+    }
+    Some(g)
+}
