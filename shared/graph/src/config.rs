@@ -16,13 +16,24 @@ pub struct GraphConfig {
     pub login_base_url: Url,
     /// Applied to every request, every token request and every `$batch` step.
     pub retry: RetryPolicy,
-    /// Limit of one HTTP attempt (connect, send, receive the whole body).
+    /// Limit of one HTTP attempt (connect, send, receive the whole body). A delta page, read
+    /// while it arrives at its reader's pace, has it on its head and on each wait for more of
+    /// its body instead ([`GraphError::Stalled`](crate::GraphError::Stalled)).
     pub request_timeout: Duration,
     /// Limit of establishing one connection.
     pub connect_timeout: Duration,
     /// Fault-injection hook of the crash-matrix tests ([`crate::fault`]); `None` in production.
     pub faults: Option<SharedFaultHook>,
+    /// The most a delta stream hands on at once, counting one per object and one per member
+    /// reference: a delta page is parsed while it arrives and handed on in parts of about this
+    /// size, so memory follows this, not the page (Graph may send a group's 100,000s of
+    /// `members@delta` in one page). One part is one page whenever the page is smaller.
+    pub delta_part_size: usize,
 }
+
+/// [`GraphConfig::delta_part_size`] by default: larger than any page Graph sends at the sync's
+/// 999 objects per page unless a group's members come whole (a few MB per part at most).
+pub const DELTA_PART_SIZE: usize = 5_000;
 
 /// A base URL that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +57,7 @@ impl GraphConfig {
             request_timeout: Duration::from_secs(100),
             connect_timeout: Duration::from_secs(10),
             faults: None,
+            delta_part_size: DELTA_PART_SIZE,
         })
     }
 
@@ -61,6 +73,13 @@ impl GraphConfig {
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Hands delta changes on in parts of about `size` (at least 1); see
+    /// [`GraphConfig::delta_part_size`].
+    pub fn with_delta_part_size(mut self, size: usize) -> Self {
+        self.delta_part_size = size.max(1);
         self
     }
 

@@ -11,12 +11,15 @@ use std::marker::PhantomData;
 
 use futures::{Stream, TryStreamExt as _, stream};
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer as _, MapAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IntoDeserializer as _, MapAccess, SeqAccess, Visitor,
+};
 
 use crate::client::TenantGraph;
 use crate::error::GraphError;
 use crate::models::{DirectoryObjectRef, Group, User};
-use crate::paging::{PageWire, RawPage, unchanged};
+use crate::paging::RawPage;
+use crate::stream::{Changes, Sink, stopped};
 use crate::wire::Key;
 
 /// Why an object is reported as removed (`@removed.reason`).
@@ -58,8 +61,9 @@ pub enum MemberChange {
     Removed(DirectoryObjectRef),
 }
 
-/// One change to a group. A group with many member changes can appear on several pages, each
-/// time with a part of its member changes.
+/// One change to a group. A group with many member changes can appear on several pages, or
+/// several times in one page's parts ([`crate::GraphConfig::delta_part_size`]), each time with
+/// a part of its member changes.
 // Nearly every change is an upsert, so boxing the group would add an allocation per item for nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +77,11 @@ pub enum GroupChange {
     Removed { id: String, reason: RemovedReason },
 }
 
-/// One page of a delta round. Exactly one of the links is set: `next_link` mid-round (store it
-/// to resume this round later), `delta_link` on the last page (store it for the next round).
+/// One page of a delta round, or one part of a page too large to hand on whole
+/// ([`crate::GraphConfig::delta_part_size`]). Exactly one of the links is set: `next_link`
+/// mid-round (store it to resume this round later; a part before its page's end gives the
+/// page's own link, so resuming reads the page again), `delta_link` on the last page (store it
+/// for the next round).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaPage<C> {
     pub changes: Vec<C>,
@@ -122,10 +129,7 @@ impl TenantGraph {
             ),
             from,
         );
-        self.page_stream::<DeltaItem<User>, UserChange>(start, unchanged, |wire| {
-            convert(wire, user_change)
-        })
-        .map_ok(into_delta_page)
+        self.delta_parts::<UserItems>(start).map_ok(into_delta_page)
     }
 
     /// [`TenantGraph::users_delta_pages`] as events.
@@ -147,10 +151,8 @@ impl TenantGraph {
             &format!("/groups/delta?$select={},members", Group::SELECT),
             from,
         );
-        self.page_stream::<DeltaItem<Group>, GroupChange>(start, unchanged, |wire| {
-            convert(wire, group_change)
-        })
-        .map_ok(into_delta_page)
+        self.delta_parts::<GroupItems>(start)
+            .map_ok(into_delta_page)
     }
 
     /// [`TenantGraph::groups_delta_pages`] as events.
@@ -161,24 +163,6 @@ impl TenantGraph {
     {
         events(self.groups_delta_pages(from))
     }
-}
-
-fn convert<T, C>(
-    wire: PageWire<DeltaItem<T>>,
-    change: fn(DeltaItem<T>) -> C,
-) -> Result<RawPage<C>, GraphError> {
-    if wire.next_link.is_none() && wire.delta_link.is_none() {
-        return Err(GraphError::unexpected(
-            200,
-            None,
-            "a delta page has neither @odata.nextLink nor @odata.deltaLink",
-        ));
-    }
-    Ok(RawPage {
-        items: wire.value.into_iter().map(change).collect(),
-        next_link: wire.next_link,
-        delta_link: wire.delta_link,
-    })
 }
 
 fn into_delta_page<C>(page: RawPage<C>) -> DeltaPage<C> {
@@ -209,30 +193,173 @@ fn user_change(item: DeltaItem<User>) -> UserChange {
     }
 }
 
-fn group_change(item: DeltaItem<Group>) -> GroupChange {
-    match item.removed {
-        Some(removed) => GroupChange::Removed {
-            id: item.object.id,
-            reason: removed.reason.into(),
-        },
-        None => GroupChange::Upserted {
-            group: item.object,
-            members: item
-                .members
-                .into_iter()
-                .map(|m| {
-                    let member = DirectoryObjectRef {
-                        odata_type: m.odata_type,
-                        id: m.id,
-                    };
-                    if m.removed.is_some() {
-                        MemberChange::Removed(member)
-                    } else {
-                        MemberChange::Added(member)
-                    }
-                })
-                .collect(),
-        },
+fn member_change(member: MemberDeltaWire) -> MemberChange {
+    let reference = DirectoryObjectRef {
+        odata_type: member.odata_type,
+        id: member.id,
+    };
+    if member.removed.is_some() {
+        MemberChange::Removed(reference)
+    } else {
+        MemberChange::Added(reference)
+    }
+}
+
+/// The elements of a users delta page: one change each.
+struct UserItems;
+
+impl Changes for UserItems {
+    type Change = UserChange;
+
+    fn item<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        sink: &mut Sink<'_, UserChange>,
+    ) -> Result<(), D::Error> {
+        let item = DeltaItem::<User>::deserialize(deserializer)?;
+        sink.push(user_change(item), 1).map_err(stopped)
+    }
+}
+
+/// The elements of a groups delta page: a group's `members@delta` is read one reference at a
+/// time and handed on in parts, each with the group as read before its members (Graph sends a
+/// group's properties first); the group's last showing carries every property.
+struct GroupItems;
+
+impl Changes for GroupItems {
+    type Change = GroupChange;
+
+    fn item<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        sink: &mut Sink<'_, GroupChange>,
+    ) -> Result<(), D::Error> {
+        deserializer.deserialize_map(GroupItem { sink })
+    }
+}
+
+struct GroupItem<'s, 'o> {
+    sink: &'s mut Sink<'o, GroupChange>,
+}
+
+/// A group's member changes not handed on yet, and the group as last handed on with a part.
+#[derive(Default)]
+struct Members {
+    changes: Vec<MemberChange>,
+    shown: Option<Group>,
+}
+
+fn group_of(
+    properties: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Group, serde_json::Error> {
+    serde_json::from_value(serde_json::Value::Object(properties.clone()))
+}
+
+impl<'de> Visitor<'de> for GroupItem<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a group delta item object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A group's own properties are few; its members may be 100,000s and are not kept.
+        let mut properties = serde_json::Map::new();
+        let mut removed: Option<RemovedWire> = None;
+        let mut members = Members::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match key.as_ref() {
+                "@removed" => removed = map.next_value()?,
+                "members@delta" => {
+                    // Without its id yet the group's members are kept until its end.
+                    let group = group_of(&properties).ok();
+                    map.next_value_seed(MembersSeed {
+                        sink: &mut *self.sink,
+                        group: group.as_ref(),
+                        members: &mut members,
+                    })?;
+                }
+                _ => {
+                    properties.insert(key.into_owned(), map.next_value()?);
+                }
+            }
+        }
+        let group = group_of(&properties).map_err(de::Error::custom)?;
+        let change = match removed {
+            Some(removed) => GroupChange::Removed {
+                id: group.id,
+                reason: removed.reason.into(),
+            },
+            // Every member change went on with a group equal to this one: nothing is left.
+            None if members.changes.is_empty() && members.shown.as_ref() == Some(&group) => {
+                return Ok(());
+            }
+            None => GroupChange::Upserted {
+                group,
+                members: members.changes,
+            },
+        };
+        let weight = match &change {
+            GroupChange::Upserted { members, .. } => 1 + members.len(),
+            GroupChange::Removed { .. } => 1,
+        };
+        self.sink.push(change, weight).map_err(stopped)
+    }
+}
+
+/// `members@delta` (`null` reads as none), handed on whenever a part's worth is read.
+struct MembersSeed<'a, 's, 'o> {
+    sink: &'s mut Sink<'o, GroupChange>,
+    group: Option<&'a Group>,
+    members: &'a mut Members,
+}
+
+impl<'de> DeserializeSeed<'de> for MembersSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MembersSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of member references")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(member) = seq.next_element::<MemberDeltaWire>()? {
+            self.members.changes.push(member_change(member));
+            if let Some(group) = self.group
+                && self.members.changes.len() >= self.sink.size
+            {
+                let part = std::mem::take(&mut self.members.changes);
+                let weight = 1 + part.len();
+                self.sink
+                    .push(
+                        GroupChange::Upserted {
+                            group: group.clone(),
+                            members: part,
+                        },
+                        weight,
+                    )
+                    .map_err(stopped)?;
+                self.members.shown = Some(group.clone());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -279,14 +406,13 @@ struct MemberDeltaWire {
     removed: Option<RemovedWire>,
 }
 
-/// A delta item: the object itself plus the delta annotations `@removed` and `members@delta`.
+/// A users delta item: the object itself plus the delta annotation `@removed`.
 ///
 /// The annotations are picked out while the object is deserialised in one pass (no `flatten`,
 /// which would buffer every item into a map first; an initial round is the whole tenant).
 struct DeltaItem<T> {
     object: T,
     removed: Option<RemovedWire>,
-    members: Vec<MemberDeltaWire>,
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for DeltaItem<T> {
@@ -306,25 +432,18 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ItemVisitor<T> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let mut removed = None;
-        let mut members = None;
         let object = T::deserialize(AnnotationSplitter {
             map,
             removed: &mut removed,
-            members: &mut members,
         })?;
-        Ok(DeltaItem {
-            object,
-            removed,
-            members: members.flatten().unwrap_or_default(),
-        })
+        Ok(DeltaItem { object, removed })
     }
 }
 
-/// Serves `T` the item's map minus the delta annotations, which it stores aside.
+/// Serves `T` the item's map minus the delta annotation, which it stores aside.
 struct AnnotationSplitter<'a, A> {
     map: A,
     removed: &'a mut Option<RemovedWire>,
-    members: &'a mut Option<Option<Vec<MemberDeltaWire>>>,
 }
 
 impl<'de, A: MapAccess<'de>> Deserializer<'de> for AnnotationSplitter<'_, A> {
@@ -353,7 +472,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AnnotationSplitter<'_, A> {
             };
             match key.as_ref() {
                 "@removed" => *self.removed = self.map.next_value()?,
-                "members@delta" => *self.members = Some(self.map.next_value()?),
                 _ => {
                     return match key {
                         Cow::Borrowed(k) => seed
@@ -377,6 +495,40 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AnnotationSplitter<'_, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::{Part, parse};
+
+    /// The parts `body` is handed on in, at `size` per part.
+    fn parts<K: Changes>(body: &[u8], size: usize) -> Vec<Part<K::Change>> {
+        let mut out: Vec<Part<K::Change>> = Vec::new();
+        let mut sink = Sink::new(&mut out, size);
+        if let Err(e) = parse::<K, _>(body, &mut sink) {
+            panic!("{e}");
+        }
+        out
+    }
+
+    /// A page's changes in order, whatever parts they came in, and its links.
+    fn page<K: Changes>(body: &[u8], size: usize) -> DeltaPage<K::Change> {
+        let mut changes = Vec::new();
+        for part in parts::<K>(body, size) {
+            match part {
+                Part::Changes(more) => changes.extend(more),
+                Part::End {
+                    changes: more,
+                    next_link,
+                    delta_link,
+                } => {
+                    changes.extend(more);
+                    return into_delta_page(RawPage {
+                        items: changes,
+                        next_link,
+                        delta_link,
+                    });
+                }
+            }
+        }
+        panic!("no end part");
+    }
 
     #[test]
     fn given_group_delta_page_when_parsed_then_annotations_become_changes() {
@@ -388,14 +540,7 @@ mod tests {
             {"id":"g2","@removed":{"reason":"changed"}}],
             "@odata.deltaLink":"https://graph.microsoft.com/v1.0/groups/delta?$deltatoken=x"}"##;
         // WHEN it is parsed and converted
-        let wire: PageWire<DeltaItem<Group>> = match serde_json::from_slice(body) {
-            Ok(w) => w,
-            Err(e) => panic!("{e}"),
-        };
-        let page = match convert(wire, group_change) {
-            Ok(p) => into_delta_page(p),
-            Err(e) => panic!("{e}"),
-        };
+        let page = page::<GroupItems>(body, 5_000);
         // THEN the group upsert carries both member changes, and the removal its reason
         let GroupChange::Upserted { group, members } = &page.changes[0] else {
             panic!("expected an upsert: {:?}", page.changes[0]);
@@ -418,11 +563,94 @@ mod tests {
     fn given_escaped_key_when_parsed_then_field_is_still_read() {
         // GIVEN a key with an escape (so it cannot be borrowed)
         let body = br#"{"value":[{"id":"u1","display\u004eame":"Ada"}],"@odata.nextLink":"https://x/next"}"#;
-        // WHEN / THEN
-        let wire: PageWire<DeltaItem<User>> = match serde_json::from_slice(body) {
-            Ok(w) => w,
-            Err(e) => panic!("{e}"),
+        // WHEN
+        let page = page::<UserItems>(body, 5_000);
+        // THEN
+        let UserChange::Upserted(user) = &page.changes[0] else {
+            panic!("expected an upsert: {:?}", page.changes[0]);
         };
-        assert_eq!(wire.value[0].object.display_name.as_deref(), Some("Ada"));
+        assert_eq!(user.display_name.as_deref(), Some("Ada"));
+        assert_eq!(page.next_link.as_deref(), Some("https://x/next"));
+    }
+
+    #[test]
+    fn given_a_group_with_more_members_than_a_part_when_its_page_is_parsed_then_its_members_go_on_in_bounded_parts_before_the_page_ends()
+     {
+        // GIVEN one page holding a group with 12 member references (and a small group after
+        // it), read at a part size of 5
+        let members: Vec<String> = (0..12)
+            .map(|i| format!(r##"{{"@odata.type":"#microsoft.graph.user","id":"u{i}"}}"##))
+            .collect();
+        let body = format!(
+            r#"{{"value":[{{"id":"g1","displayName":"All staff","members@delta":[{}]}},
+                {{"id":"g2","displayName":"Board","members@delta":[{}]}}],
+                "@odata.deltaLink":"https://x/delta"}}"#,
+            members.join(","),
+            members[0]
+        );
+        // WHEN it is parsed
+        let parts = parts::<GroupItems>(body.as_bytes(), 5);
+        // THEN the big group's members go on in parts before the page's end, none holding more
+        // than a part's worth, each with the group, and together every member exactly once
+        let mut seen = Vec::new();
+        let mut before_end = 0;
+        for part in &parts {
+            let changes = match part {
+                Part::Changes(changes) => {
+                    before_end += 1;
+                    changes
+                }
+                Part::End { changes, .. } => changes,
+            };
+            let weight: usize = changes
+                .iter()
+                .map(|c| match c {
+                    GroupChange::Upserted { members, .. } => 1 + members.len(),
+                    GroupChange::Removed { .. } => 1,
+                })
+                .sum();
+            assert!(weight <= 2 * 5, "a part of weight {weight}");
+            for change in changes {
+                let GroupChange::Upserted { group, members } = change else {
+                    panic!("expected upserts: {change:?}");
+                };
+                assert!(group.display_name.is_some());
+                seen.extend(members.iter().map(|m| match m {
+                    MemberChange::Added(m) => (group.id.clone(), m.id.clone()),
+                    MemberChange::Removed(m) => panic!("removed {m:?}"),
+                }));
+            }
+        }
+        assert!(before_end >= 2, "{before_end} parts before the end");
+        let mut want: Vec<(String, String)> = (0..12)
+            .map(|i| ("g1".to_owned(), format!("u{i}")))
+            .collect();
+        want.push(("g2".to_owned(), "u0".to_owned()));
+        assert_eq!(seen, want);
+        assert!(matches!(
+            parts.last(),
+            Some(Part::End {
+                delta_link: Some(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn given_a_group_whose_properties_follow_its_members_when_parsed_then_its_last_showing_has_them()
+     {
+        // GIVEN a group whose displayName comes after its members, more members than a part
+        let body = br##"{"value":[{"id":"g1","members@delta":[
+            {"@odata.type":"#microsoft.graph.user","id":"u1"},
+            {"@odata.type":"#microsoft.graph.user","id":"u2"},
+            {"@odata.type":"#microsoft.graph.user","id":"u3"}],"displayName":"Late"}],
+            "@odata.deltaLink":"https://x/delta"}"##;
+        // WHEN it is parsed at a part size of 2
+        let page = page::<GroupItems>(body, 2);
+        // THEN the group shows up again with every property after its members
+        let Some(GroupChange::Upserted { group, .. }) = page.changes.last() else {
+            panic!("expected an upsert last: {:?}", page.changes);
+        };
+        assert_eq!(group.display_name.as_deref(), Some("Late"));
     }
 }

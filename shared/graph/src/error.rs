@@ -108,6 +108,10 @@ pub enum GraphError {
         /// Whether sending again is safe and useful (connection errors, or timeouts on reads).
         retryable: bool,
     },
+    /// An answer read as it arrives (a delta page) stopped arriving for `waited` (the request
+    /// timeout) before its end; the page is read again from its start.
+    #[error("Microsoft Graph stopped sending an answer for {waited:?} before its end")]
+    Stalled { waited: Duration },
     /// A success status whose body is not what the documented shape says.
     #[error(
         "unexpected response from Microsoft Graph (HTTP {status}, request-id {request_id:?}): {reason}"
@@ -138,6 +142,7 @@ impl GraphError {
         match self {
             GraphError::Throttled { .. } | GraphError::Unavailable { .. } => true,
             GraphError::Transport { retryable, .. } => *retryable,
+            GraphError::Stalled { .. } => true,
             GraphError::Token(e) => e.is_retryable(),
             GraphError::BatchFailed(e) => e.is_retryable(),
             _ => false,

@@ -76,12 +76,8 @@ impl TenantGraph {
                 let Some(url) = next else {
                     return Ok(None);
                 };
-                let mut call = Call::new(Method::GET, url?);
-                // Delta queries refuse `$top`; their page size is asked for with a Prefer header
-                // (the sync reads 999 objects per request instead of Graph's default 100).
-                if call.url.path().ends_with("/delta") {
-                    call.max_page_size = Some(MAX_PAGE);
-                }
+                // (Delta pages are read by `stream::delta_parts`, not here.)
+                let call = Call::new(Method::GET, url?);
                 let reply = graph.send_into(&call, buffer).await.map_err(on_error)?;
                 let wire: PageWire<W> = reply.page()?;
                 let page = convert(wire)?;

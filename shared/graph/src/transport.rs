@@ -96,6 +96,9 @@ impl Reply {
     }
 }
 
+/// The longest a streamed answer may take in all: a Lambda's longest run.
+const STREAMED_ANSWER_LIMIT: Duration = Duration::from_secs(15 * 60);
+
 /// Largest body size taken from `Content-Length` to reserve memory up front.
 const MAX_RESERVE: usize = 16 << 20;
 
@@ -133,8 +136,38 @@ impl TenantGraph {
     pub(crate) async fn send_into(
         &self,
         call: &Call,
-        mut buffer: Vec<u8>,
+        buffer: Vec<u8>,
     ) -> Result<Reply, GraphError> {
+        match self.send_with(call, Some(buffer)).await? {
+            Answer::Read(reply) => Ok(reply),
+            Answer::Open(_) => Err(GraphError::unexpected(
+                200,
+                None,
+                "an answer to be read whole was left open",
+            )),
+        }
+    }
+
+    /// [`TenantGraph::send`] for a successful answer whose body the caller reads as it arrives
+    /// (a page too large to hold whole). The retries end when the answer's head arrives: a
+    /// failure while its body is read is the caller's.
+    pub(crate) async fn send_streamed(&self, call: &Call) -> Result<reqwest::Response, GraphError> {
+        match self.send_with(call, None).await? {
+            Answer::Open(response) => Ok(response),
+            Answer::Read(_) => Err(GraphError::unexpected(
+                200,
+                None,
+                "an answer to be streamed was read whole",
+            )),
+        }
+    }
+
+    /// The retry loop of every request; `buffer` `None` leaves a successful answer's body unread.
+    async fn send_with(
+        &self,
+        call: &Call,
+        mut buffer: Option<Vec<u8>>,
+    ) -> Result<Answer, GraphError> {
         let policy = self.retry_policy();
         let started = Instant::now();
         let client_request_id = new_client_request_id();
@@ -144,10 +177,15 @@ impl TenantGraph {
             attempt += 1;
             let token = self.token().await?;
             let error = match self
-                .attempt(call, &token.authorization, &client_request_id, &mut buffer)
+                .attempt(
+                    call,
+                    &token.authorization,
+                    &client_request_id,
+                    buffer.as_mut(),
+                )
                 .await
             {
-                Ok(reply) => return Ok(reply),
+                Ok(answer) => return Ok(answer),
                 Err(GraphError::Unauthorized(detail)) if !refreshed => {
                     // The token may have been revoked or expired early: one fresh token, one retry.
                     tracing::debug!(request_id = ?detail.request_id, "401 from Graph; refreshing the token once");
@@ -178,8 +216,8 @@ impl TenantGraph {
         call: &Call,
         authorization: &HeaderValue,
         client_request_id: &str,
-        buffer: &mut Vec<u8>,
-    ) -> Result<Reply, GraphError> {
+        buffer: Option<&mut Vec<u8>>,
+    ) -> Result<Answer, GraphError> {
         let mut request = self
             .client()
             .http()
@@ -219,7 +257,18 @@ impl TenantGraph {
                 || (call.idempotent() && !source.is_builder() && !source.is_redirect());
             GraphError::Transport { source, retryable }
         };
-        let response = request.send().await.map_err(transport)?;
+        let response = if buffer.is_none() {
+            // A streamed answer is read at its consumer's pace, so the client's whole-answer
+            // timeout gives way to a limit on its head here and on each read of its body
+            // (`stream::BodyReader`), both `request_timeout`.
+            let limit = self.config().request_timeout;
+            match tokio::time::timeout(limit, request.timeout(STREAMED_ANSWER_LIMIT).send()).await {
+                Ok(response) => response.map_err(transport)?,
+                Err(_) => return Err(GraphError::Stalled { waited: limit }),
+            }
+        } else {
+            request.send().await.map_err(transport)?
+        };
         let status = response.status().as_u16();
         let headers = response.headers();
         if let Some(units) =
@@ -232,6 +281,29 @@ impl TenantGraph {
         if status == 429 {
             metrics.throttled(1);
         }
+        let mut response = response;
+        let Some(buffer) = buffer else {
+            // Streamed: the answer is handed over once its head is in. An answer lost on the way
+            // is lost before any of its body was read.
+            if after == crate::fault::AfterAnswer::Interrupt
+                && let Some(hook) = &self.config().faults
+            {
+                return Err(hook.interrupt_after(&point).into());
+            }
+            if (200..300).contains(&status) {
+                return Ok(Answer::Open(response));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(transport)? {
+                body.extend_from_slice(&chunk);
+            }
+            return Err(GraphError::from_response(
+                status,
+                retry_after,
+                request_id,
+                &body,
+            ));
+        };
         buffer.clear();
         if let Some(length) = response.content_length() {
             buffer.reserve(
@@ -240,7 +312,6 @@ impl TenantGraph {
                     .min(MAX_RESERVE),
             );
         }
-        let mut response = response;
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             buffer.extend_from_slice(&chunk);
         }
@@ -250,12 +321,12 @@ impl TenantGraph {
             return Err(hook.interrupt_after(&point).into());
         }
         if (200..300).contains(&status) {
-            return Ok(Reply {
+            return Ok(Answer::Read(Reply {
                 status,
                 request_id,
                 client_request_id: client_request_id.to_owned(),
                 body: std::mem::take(buffer),
-            });
+            }));
         }
         Err(GraphError::from_response(
             status,
@@ -264,6 +335,12 @@ impl TenantGraph {
             buffer,
         ))
     }
+}
+
+/// An attempt's successful answer: read whole, or with its body still to be read.
+enum Answer {
+    Read(Reply),
+    Open(reqwest::Response),
 }
 
 pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

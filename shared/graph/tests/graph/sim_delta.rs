@@ -200,3 +200,84 @@ async fn given_expired_delta_link_when_used_then_resync_required() {
     }
     assert_eq!(graph.metrics().retries, 0);
 }
+
+#[tokio::test]
+async fn given_a_group_whose_members_all_come_in_one_delta_page_when_read_then_they_are_handed_on_in_bounded_parts_before_the_page_ends()
+ {
+    // GIVEN a tenant whose largest group has 120 members, a Graph that sends every group's
+    // members@delta whole in one page, and a client that hands delta changes on 25 at a time
+    let sim = Sim::start(150, 4, true).await;
+    let group_id = sim
+        .handle
+        .grow_group(sim.tenant_id(), 120)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sim.knobs(|k| k.delta_member_refs = Some(usize::MAX));
+    let config =
+        graph::GraphConfig::new(&sim.handle.graph_base_url(), &sim.handle.login_base_url())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_retry(crate::support::fast_retry())
+            .with_delta_part_size(25);
+    let graph = graph::GraphClient::new(config)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .tenant(
+            sim.tenant_id().to_owned(),
+            crate::support::credential(&sim.tenant.own_app),
+        );
+    // WHEN the groups delta round is read
+    let mut pages = std::pin::pin!(graph.groups_delta_pages(None));
+    let mut parts = Vec::new();
+    while let Some(page) = pages.try_next().await.unwrap_or_else(|e| panic!("{e}")) {
+        parts.push(page);
+    }
+    // THEN Graph served one page, and the client handed it on in several parts before its end:
+    // none holds much more than 25 changes, each before the end says to resume at that same
+    // page, and together they hold every membership of the tenant once
+    assert_eq!(sim.served("GET /v1.0/groups/delta"), 1);
+    let (end, before_end) = parts.split_last().unwrap_or_else(|| panic!("no page"));
+    assert!(
+        before_end.len() >= 4,
+        "{} parts before the end",
+        before_end.len()
+    );
+    assert!(end.delta_link.is_some());
+    let page_link = before_end[0].next_link.clone();
+    for part in before_end {
+        assert!(part.delta_link.is_none());
+        assert_eq!(part.next_link, page_link);
+    }
+    let mut read = Vec::new();
+    for part in &parts {
+        let weight: usize = part
+            .changes
+            .iter()
+            .map(|c| match c {
+                GroupChange::Upserted { members, .. } => 1 + members.len(),
+                GroupChange::Removed { .. } => 1,
+            })
+            .sum();
+        assert!(weight <= 50, "a part of weight {weight}");
+        for change in &part.changes {
+            if let GroupChange::Upserted { group, members } = change {
+                for m in members {
+                    if let MemberChange::Added(m) = m {
+                        read.push((group.id.clone(), m.id.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let truth = sim
+        .handle
+        .truth(sim.tenant_id())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut want: Vec<(String, String)> = truth
+        .groups
+        .iter()
+        .flat_map(|g| g.member_ids.iter().map(|m| (g.id.clone(), m.clone())))
+        .collect();
+    want.sort();
+    read.sort();
+    assert_eq!(read, want);
+    let largest = truth.groups.iter().find(|g| g.id == group_id);
+    assert_eq!(largest.map(|g| g.member_ids.len()), Some(120));
+}
