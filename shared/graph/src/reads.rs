@@ -5,6 +5,7 @@ use reqwest::Method;
 
 use crate::client::TenantGraph;
 use crate::error::GraphError;
+use crate::models::report::Spool;
 use crate::models::{
     DelegatedAdminCustomer, DeletedUser, DirectoryObjectRef, Domain, Group, LicenseDetails,
     MailboxUsagePeriod, MailboxUsageReport, Organization, SubscribedSku, User,
@@ -222,7 +223,31 @@ impl TenantGraph {
             "/reports/getMailboxUsageDetail(period='{}')",
             period.as_str()
         ))?;
-        let reply = self.send(&Call::new(Method::GET, url)).await?;
-        Ok(MailboxUsageReport::from_csv(reply.body, reply.request_id))
+        // The download goes to a temporary file as it arrives (a row per mailbox), not to memory.
+        let mut response = self.send_streamed(&Call::new(Method::GET, url)).await?;
+        let request_id =
+            crate::transport::header_str(response.headers(), "request-id").map(str::to_owned);
+        let idle = self.config().request_timeout;
+        let mut csv = Spool::new();
+        loop {
+            match tokio::time::timeout(idle, response.chunk()).await {
+                Ok(Ok(Some(bytes))) => csv.write(&bytes).map_err(|e| {
+                    GraphError::unexpected(
+                        200,
+                        request_id.clone(),
+                        format!("the report could not be kept while it downloads: {e}"),
+                    )
+                })?,
+                Ok(Ok(None)) => break,
+                Ok(Err(source)) => {
+                    return Err(GraphError::Transport {
+                        source,
+                        retryable: true,
+                    });
+                }
+                Err(_) => return Err(GraphError::Stalled { waited: idle }),
+            }
+        }
+        Ok(MailboxUsageReport::from_spool(csv, request_id))
     }
 }

@@ -5,7 +5,7 @@
 mod directory;
 mod group;
 mod license;
-mod report;
+pub(crate) mod report;
 mod user;
 
 pub use directory::{
