@@ -9,6 +9,7 @@ before quoting), and every assumption is a named constant, so anyone can re-run 
 own figures:
 
     python3 tools/cost.py [--accounts 50,1000,100000] [--active-share 0.6] [--own-app]
+    python3 tools/cost.py --layouts   # write and read units of other membership layouts
 
 Counts scale linearly with the number of accounts from the 100,000-account measurements (a 1 %
 delta writes ~1 % of the items; the license refresh reads one page of 120 sign-ins per 120
@@ -77,6 +78,122 @@ ACCOUNT_KB = 1.0
 # 150 + 120 x 0.6 + 700 ms = ~0.92 s; that, not the store, bounds the refresh's Lambda time.
 SIGN_IN_PAGE_SECONDS = 0.92
 
+# --- Membership layouts (`--layouts`) ----------------------------------------------------------
+# DynamoDB's rules (developer guide, "Read/write capacity mode" and "Item sizes"): a write costs
+# 1 write unit per KB of the item, rounded up, the larger of its size before and after; a
+# strongly consistent read 1 read unit per 4 KB, rounded up per item for GetItem and
+# BatchGetItem, over the summed sizes for a Query; an item is at most 400 KB; a transaction
+# costs twice. The bench's tenant (bench_sync --users 100000 --groups 2000): 386,743
+# memberships; its 1 % change added and removed 3,866. Sizes are estimates from the keys:
+MEMBERSHIPS = 386_743
+GROUPS = 2_000
+DELTA_MEMBER_CHANGES = 3_866
+# One membership item today: pk `T#{tenant}#MEMB#07` (~47 B), sk `{group}#{account}` (73 B),
+# the group and account ids as attributes (~90 B with names): about 230 B, one write unit.
+MEMBERSHIP_ITEM_BYTES = 230
+# An object id in a packed list (36 characters, quotes, a comma, DynamoDB's list overhead).
+ID_BYTES = 40
+# A packed item's own key and attributes besides the ids.
+PACK_OVERHEAD_BYTES = 150
+# A group of this many members, for "read one group's members".
+TYPICAL_GROUP = 200
+
+
+def ceil_units(size_bytes, unit_bytes):
+    return max(1, math.ceil(size_bytes / unit_bytes))
+
+
+def pack_units(chunk_kb):
+    """Members in chunks of at most `chunk_kb` KB per group: ids per chunk, full-sync write
+    units (every group's chunks written once; on average half a chunk unused per group), units
+    of one membership change (its chunk read and written again, conditionally on a version)."""
+    per_chunk = (chunk_kb * 1024 - PACK_OVERHEAD_BYTES) // ID_BYTES
+    chunks = math.ceil(MEMBERSHIPS / per_chunk + GROUPS / 2)
+    # A chunk costs what it holds, rounded up to the KB: at most `chunk_kb` each.
+    held = MEMBERSHIPS * ID_BYTES / 1024 + chunks * (PACK_OVERHEAD_BYTES / 1024 + 0.5)
+    return per_chunk, min(chunks * chunk_kb, math.ceil(held)), chunk_kb, math.ceil(chunk_kb / 4)
+
+
+def layouts():
+    """Rows: layout, full-sync write units, 1 % delta write / read units (memberships only),
+    month's membership write units, one group's members (read units), one account's groups."""
+    rows = []
+    one = ceil_units(MEMBERSHIP_ITEM_BYTES, 1024)
+    rows.append((
+        "one item per membership (today)",
+        MEMBERSHIPS * one,
+        DELTA_MEMBER_CHANGES * one,
+        DELTA_MEMBER_CHANGES,  # BatchGetItem of each changed key: 1 unit each
+        math.ceil(TYPICAL_GROUP * MEMBERSHIP_ITEM_BYTES / 4096),  # Query of its prefix
+        "1 GetItem per group asked (offboarding asks Graph's list)",
+    ))
+    for chunk_kb in (1, 4, 400):
+        per_chunk, full_w, change_w, change_r = pack_units(chunk_kb)
+        # A 400 KB chunk is a group's whole list: a change rewrites the group's list, whose
+        # size follows the group (the bench's average group: MEMBERSHIPS / GROUPS members).
+        if chunk_kb == 400:
+            avg_kb = math.ceil(MEMBERSHIPS / GROUPS * ID_BYTES / 1024)
+            change_w, change_r = avg_kb, math.ceil(avg_kb / 4)
+        rows.append((
+            f"members packed per group, chunks of {chunk_kb} KB (~{per_chunk:,} ids)",
+            full_w,
+            DELTA_MEMBER_CHANGES * change_w,
+            DELTA_MEMBER_CHANGES * change_r,
+            math.ceil(TYPICAL_GROUP * ID_BYTES / 4096) + 1,
+            "the chunk holding it, per group asked (a bucket by account id)",
+        ))
+    # Group ids on the account item: no item of its own, but the account item grows by its
+    # groups (3.87 a account: ~155 B), so about that share of ~1 KB accounts cross into a second
+    # write unit, and every membership change rewrites its account.
+    per_account = MEMBERSHIPS / REF * ID_BYTES
+    crossing = per_account / (ACCOUNT_KB * 1024)
+    rows.append((
+        "group ids on the account item",
+        math.ceil(REF * crossing),
+        math.ceil(DELTA_MEMBER_CHANGES * (1 + crossing)),
+        DELTA_MEMBER_CHANGES,
+        math.ceil(REF * ACCOUNT_KB / 4),  # no index on a list: a Query of every account
+        "1 GetItem (the account)",
+    ))
+    per_chunk, full_w, change_w, change_r = pack_units(1)
+    rows.append((
+        "both directions (1 KB chunks + the account), one transaction a change",
+        full_w + math.ceil(REF * crossing),
+        DELTA_MEMBER_CHANGES * 2 * (change_w + 1),
+        DELTA_MEMBER_CHANGES * 2 * (change_r + 1),
+        math.ceil(TYPICAL_GROUP * ID_BYTES / 4096) + 1,
+        "1 GetItem (the account)",
+    ))
+    return rows
+
+
+def print_layouts():
+    syncs = HOURS - FULL_SYNCS
+    print(
+        f"Membership layouts at {REF:,} accounts, {GROUPS:,} groups, {MEMBERSHIPS:,} memberships; "
+        f"a 1 % delta changes {DELTA_MEMBER_CHANGES:,}; a month = {FULL_SYNCS} full + {syncs} deltas. "
+        "Units of the memberships alone: accounts, groups and SKUs cost the same in every layout "
+        f"(a full sync's other {FULL_WRITES - MEMBERSHIPS:,} writes, a delta's other "
+        f"{DELTA_WRITES - DELTA_MEMBER_CHANGES:,})."
+    )
+    print()
+    print(
+        "| layout | full sync W | full sync W, all items | 1 % delta W / R | month W (memberships) "
+        f"| month W, all the sync's items | one group's members, {TYPICAL_GROUP} (R) | one account's groups |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    today_month = None
+    for name, full_w, delta_w, delta_r, group_r, account_read in layouts():
+        month = FULL_SYNCS * full_w + syncs * delta_w
+        all_month = month + FULL_SYNCS * (FULL_WRITES - MEMBERSHIPS) + syncs * (
+            DELTA_WRITES - DELTA_MEMBER_CHANGES
+        )
+        today_month = today_month or all_month
+        print(
+            f"| {name} | {full_w:,} | {full_w + FULL_WRITES - MEMBERSHIPS:,} | {delta_w:,} / {delta_r:,} "
+            f"| {month:,} | {all_month:,} ({all_month / today_month - 1:+.1%}) | {group_r:,} | {account_read} |"
+        )
+
 
 def monthly(accounts, active_share, own_app):
     scale = accounts / REF
@@ -140,7 +257,15 @@ def main():
         action="store_true",
         help="the tenant connects its own app registration (a secret of its own)",
     )
+    parser.add_argument(
+        "--layouts",
+        action="store_true",
+        help="print the write and read units of membership layouts instead (README)",
+    )
     args = parser.parse_args()
+    if args.layouts:
+        print_layouts()
+        return
     sizes = [int(a) for a in args.accounts.split(",")]
     rows = [(n, *monthly(n, args.active_share, args.own_app)) for n in sizes]
     print(
