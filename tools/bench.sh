@@ -2,7 +2,9 @@
 # make bench: the figures README.md quotes. Nothing here is asserted: it measures and prints.
 #   1. Graph client: list 100,000 users and 2,000 groups with their members from the simulator.
 #   2. Sync: a full sync of the same tenant into DynamoDB (moto), then a delta sync after 1 % change;
-#      then a full sync of a smaller tenant under Graph's modelled latency (its critical path).
+#      then a full sync of a smaller tenant under Graph's modelled latency (its critical path), the
+#      same reads with nothing stored (--graph-only), and a full sync of 200,000 accounts whose
+#      largest group's 200,000 members come in one delta page (peak RSS bounded by design).
 #   3. Job latency: POST /jobs to a finished onboarding and offboarding (p50, p95), 100 jobs over
 #      10 tenants at once on the whole local stack, Graph under its latency model.
 #   4. Thousands of tenants: a simulation of one deployment serving 5,000 and 50,000 tenants.
@@ -76,6 +78,21 @@ else
     --latency graph --full-only
 
   echo
+  echo "==> The same reads with nothing stored (bench-only, --graph-only): the Graph side of that"
+  echo "    full sync alone, its wall beside the critical path when the store keeps up (not a sync)"
+  "$target/release/examples/bench_sync" --users "$LATENCY_USERS" --groups "$LATENCY_GROUPS" \
+    --latency graph --graph-only
+
+  LARGEST_GROUP=${BENCH_LARGEST_GROUP:-200000}
+  if [ "$LARGEST_GROUP" -gt 0 ]; then
+    echo
+    echo "==> Memory bounded by design: a full sync of $LARGEST_GROUP accounts whose largest group has"
+    echo "    them all, every group's members@delta whole in one delta page (BENCH_LARGEST_GROUP=0 skips)"
+    "$target/release/examples/bench_sync" --users "$LARGEST_GROUP" --groups 2 \
+      --largest-group "$LARGEST_GROUP" --full-only
+  fi
+
+  echo
   echo "==> Job latency under Graph's latency model: 100 jobs (onboard, offboard) over 10 tenants at once"
   cargo build --release --locked -p e2e --example bench_jobs
   "$target/release/examples/bench_jobs" --tenants 10 --jobs-per-tenant 10 --pollers 10
@@ -95,3 +112,5 @@ echo
 echo "==> Cost per tenant (tools/cost.py: counted calls x AWS's public us-east-1 prices)"
 python3 tools/cost.py
 python3 tools/cost.py --own-app | tail -n +3 | grep -E 'Secrets|total'
+echo
+python3 tools/cost.py --layouts

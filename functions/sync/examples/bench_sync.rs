@@ -21,9 +21,22 @@
 //! nor do the single reads), beside the wall time and peak RSS. (Sign-in activity, 120 users a
 //! page, is the license refresh's read, not the sync's.)
 //!
+//! With `--largest-group N` the tenant's largest group has N members (at most the tenant's
+//! accounts), and the simulator sends every group's `members@delta` whole, in one delta page
+//! (`graph_sim::Knobs::delta_member_refs`; Graph documents no fixed split): the full sync's peak
+//! RSS then shows whether memory follows the largest page.
+//!
+//! With `--graph-only` (bench-only; best with `--latency graph`) nothing is stored: the Graph
+//! client makes a full sync's reads in the sync's shape (the users chain with its mailbox report,
+//! the groups chain, organization and SKUs, all at once; a delta stream reads its next page
+//! while the current one is handed on) and drops what it reads. Its wall time beside the critical
+//! path is what the sync's pipeline reaches when its store keeps up; it says nothing of the
+//! store, whose cost the full sync's wall shows (moto here).
+//!
 //! ```text
 //! cargo run --release -p sync --example bench_sync -- [--users 100000] [--groups 2000] \
-//!     [--ru-per-10s 800] [--throttled-only] [--latency graph] [--full-only]
+//!     [--ru-per-10s 800] [--throttled-only] [--latency graph] [--full-only] \
+//!     [--largest-group 200000] [--graph-only]
 //! ```
 //! The simulator runs in a child process (this program with `--serve-sim`), so the peak RSS is the
 //! sync's alone; moto is its own process too. The last line of stdout is one JSON object.
@@ -96,8 +109,18 @@ async fn main() -> ExitCode {
 async fn serve_sim() -> Result<(), BoxError> {
     let users = flag("--users", 100_000)?;
     let groups = flag("--groups", 2_000)?;
+    let largest_group = flag("--largest-group", 0)?;
     let sim = graph_sim::spawn(graph_sim::SimConfig::single(users, groups)).await?;
     let tenant = sim.tenants().remove(0);
+    if largest_group > 0 {
+        sim.grow_group(&tenant.tenant_id, largest_group)?;
+        // `--member-refs N`: at most N member references per delta page instead (the same
+        // tenant paged as the simulator pages by default: 2,000).
+        let refs = flag("--member-refs", usize::MAX)?;
+        sim.update_knobs(&tenant.tenant_id, |knobs| {
+            knobs.delta_member_refs = Some(refs);
+        })?;
+    }
     if latency_modelled() {
         sim.update_knobs(&tenant.tenant_id, |knobs| {
             knobs.latency = Some(graph_sim::LatencyModel::graph());
@@ -194,6 +217,10 @@ async fn bench() -> Result<(), BoxError> {
             &groups.to_string(),
             "--latency",
             if latency_modelled() { "graph" } else { "none" },
+            "--largest-group",
+            &flag("--largest-group", 0)?.to_string(),
+            "--member-refs",
+            &flag("--member-refs", usize::MAX)?.to_string(),
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -207,6 +234,12 @@ async fn bench() -> Result<(), BoxError> {
     let mut ready = String::new();
     child_io.stdout.read_line(&mut ready)?;
     let sim: Value = serde_json::from_str(&ready)?;
+    if std::env::args().any(|a| a == "--graph-only") {
+        let result = graph_only(&sim).await;
+        drop(child_io);
+        let _ = child.wait();
+        return result;
+    }
     let (_moto, bench) = Bench::start(&sim).await?;
     let result = bench
         .run(&sim, &mut child_io, users as u64, groups as u64)
@@ -331,10 +364,21 @@ impl Bench {
             + 1 // subscribedSkus
             + 1 // mailbox usage report
             + users.div_ceil(PAGE) // users/delta
-            + groups.div_ceil(PAGE).max(memberships.div_ceil(MEMBER_REFS_PER_PAGE)); // groups/delta
+            + if flag("--largest-group", 0)? > 0 {
+                groups.div_ceil(PAGE) // groups/delta, members whole
+            } else {
+                groups.div_ceil(PAGE).max(memberships.div_ceil(MEMBER_REFS_PER_PAGE))
+            };
         let full_items = users + groups + memberships;
         let full_writes = writes(&full_reports);
         println!("full sync: {users} accounts, {groups} groups, {memberships} memberships");
+        let largest = flag("--largest-group", 0)?;
+        if largest > 0 {
+            println!(
+                "  largest group: {} members, every group's members@delta whole in one delta page",
+                largest.min(users as usize)
+            );
+        }
         println!(
             "  Graph requests {} vs floor {floor} ({:.3} x), retries {}, throttled {}",
             full.graph.requests,
@@ -553,15 +597,7 @@ impl Bench {
 
     /// The simulator's modelled Graph time so far, by kind of request (ms).
     async fn modelled_ms(&self) -> Result<BTreeMap<String, u64>, BoxError> {
-        let stats: Value = self
-            .http
-            .get(format!("{}/stats", self.admin))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        Ok(serde_json::from_value(stats["modelled_ms"].clone()).unwrap_or_default())
+        modelled_ms(&self.http, &self.admin).await
     }
 
     async fn truth_json(&self, counts_only: bool) -> Result<Value, BoxError> {
@@ -794,6 +830,91 @@ async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), BoxErro
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await?;
+    Ok(())
+}
+
+/// The simulator's modelled Graph time so far, by kind of request (ms).
+async fn modelled_ms(
+    http: &reqwest::Client,
+    admin: &str,
+) -> Result<BTreeMap<String, u64>, BoxError> {
+    let stats: Value = http
+        .get(format!("{admin}/stats"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(serde_json::from_value(stats["modelled_ms"].clone()).unwrap_or_default())
+}
+
+/// `--graph-only`: a full sync's Graph reads in the sync's shape, nothing stored (see the
+/// module's note): the wall time the pipeline reaches when the store keeps up.
+async fn graph_only(sim: &Value) -> Result<(), BoxError> {
+    use futures::TryStreamExt as _;
+    let text = |key: &str| {
+        sim[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("simulator: no {key}"))
+    };
+    let client = graph::GraphClient::new(graph::GraphConfig::new(
+        &text("graph_base_url")?,
+        &text("login_base_url")?,
+    )?)?;
+    let tenant = client.tenant(
+        text("tenant_id")?,
+        graph::AppCredential::new(
+            text("client_id")?,
+            graph::SecretString::from(text("client_secret")?),
+        ),
+    );
+    let http = reqwest::Client::new();
+    let admin = text("admin_url")?;
+    let before = modelled_ms(&http, &admin).await?;
+    reset_peak_rss();
+    let started = Instant::now();
+    let users = async {
+        tenant.granted_roles().await?;
+        // The sync notes an unreadable report and goes on; so does this.
+        let _ = tenant.mailbox_usage(graph::MailboxUsagePeriod::D7).await;
+        let mut changes = 0;
+        let mut pages = std::pin::pin!(tenant.users_delta_pages(None));
+        while let Some(page) = pages.try_next().await? {
+            changes += page.changes.len();
+        }
+        Ok::<_, graph::GraphError>(changes)
+    };
+    let groups = async {
+        let mut changes = 0;
+        let mut pages = std::pin::pin!(tenant.groups_delta_pages(None));
+        while let Some(page) = pages.try_next().await? {
+            for change in &page.changes {
+                changes += match change {
+                    graph::GroupChange::Upserted { members, .. } => 1 + members.len(),
+                    graph::GroupChange::Removed { .. } => 1,
+                };
+            }
+        }
+        Ok::<_, graph::GraphError>(changes)
+    };
+    let singles = async {
+        tenant.organization().await?;
+        let skus: Vec<_> = tenant.subscribed_skus().try_collect().await?;
+        Ok::<_, graph::GraphError>(skus.len())
+    };
+    let (users, groups, _) = futures::try_join!(users, groups, singles)?;
+    let wall = started.elapsed();
+    let rss = peak_rss_mb();
+    let modelled = modelled_since(&before, &modelled_ms(&http, &admin).await?);
+    println!(
+        "Graph side alone (--graph-only: a full sync's reads, nothing stored; not a sync): \
+         {users} user changes, {groups} groups and member changes, {} Graph requests, \
+         wall {:.1} s, peak RSS {rss:.1} MB",
+        tenant.metrics().requests,
+        wall.as_secs_f64()
+    );
+    print_critical_path(&modelled, wall);
     Ok(())
 }
 
