@@ -20,7 +20,6 @@ use lifecycle::http::{
 };
 use lifecycle::model::OAuthState;
 use lifecycle::model::{ConnectionMode, TenantAuth};
-use lifecycle::store::keys;
 use lifecycle::{OrgId, PutOutcome, TenantId};
 use sha2::{Digest as _, Sha256};
 
@@ -189,10 +188,7 @@ async fn record(app: &App, claims: &StateClaims) -> Result<(), ConsentUnavailabl
     match app
         .platform
         .store
-        .put_new(
-            &keys::oauth_state(&claims.nonce),
-            &claims.pending(Utc::now()),
-        )
+        .put_new_oauth_state(&claims.nonce, &claims.pending(Utc::now()))
         .await
     {
         Ok(PutOutcome::Created) => Ok(()),
@@ -305,11 +301,7 @@ async fn take_pending(
     app: &App,
     claims: &StateClaims,
 ) -> Result<bool, Box<ApiGatewayV2httpResponse>> {
-    let pending: Option<OAuthState> = match app
-        .platform
-        .store
-        .take(&keys::oauth_state(&claims.nonce))
-        .await
+    let pending: Option<OAuthState> = match app.platform.store.take_oauth_state(&claims.nonce).await
     {
         Ok(pending) => pending,
         Err(error) => {

@@ -12,7 +12,6 @@ use lifecycle::model::{
     Job, JobStatus, OnboardJob, PASSWORD_HANDOVER_TTL, PasswordHandover, PasswordSource,
     StepOutcome,
 };
-use lifecycle::store::keys;
 use lifecycle::{JobProgress, Platform, SecretWrite};
 use secrecy::SecretString;
 
@@ -151,8 +150,9 @@ async fn generate_password(platform: &Platform, job: &Job) -> Result<String, Job
         .await?;
     platform
         .store
-        .put_new(
-            &keys::password_handover(tenant_id, job_id),
+        .put_new_password_handover(
+            tenant_id,
+            job_id,
             &PasswordHandover {
                 tenant_id: tenant_id.clone(),
                 job_id: job_id.clone(),

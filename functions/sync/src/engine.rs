@@ -38,6 +38,7 @@ use lifecycle::model::{
     Account, Group, MailboxUsage, Membership, SyncCounts, SyncCursor, SyncRun, SyncSettings,
     TenantConnection,
 };
+use lifecycle::store::DirectoryItem;
 use lifecycle::{Key, Lease, Platform, Store, StoreError};
 use thiserror::Error;
 
@@ -182,12 +183,13 @@ struct StoredAccount {
 /// The page's writes, applied together once the page is read.
 #[derive(Default)]
 struct Writes {
-    accounts: Vec<(Key, Account)>,
-    groups: Vec<(Key, Group)>,
-    memberships: Vec<(Key, Membership)>,
-    deletes: Vec<Key>,
-    /// Member changes of a delta round, written only where they change the store.
-    member_changes: Vec<(Key, Membership, bool)>,
+    accounts: Vec<Account>,
+    groups: Vec<Group>,
+    memberships: Vec<Membership>,
+    deletes: Vec<DirectoryItem>,
+    /// Member changes of a delta round (added or not), written only where they change the
+    /// store.
+    member_changes: Vec<(Membership, bool)>,
 }
 
 /// Where a delta round starts.
@@ -320,24 +322,6 @@ impl<'a> Engine<'a> {
 
     fn store(&self) -> &Store {
         &self.platform.store
-    }
-
-    /// The stored records among the object `ids` (BatchGetItem, 100 keys a request), by id:
-    /// `key_of` builds a record's key from its id (`None` for an id that does not parse) and
-    /// `id_of` reads the id back.
-    async fn stored_by_id<T: lifecycle::Record>(
-        &self,
-        ids: &[String],
-        key_of: impl Fn(&lifecycle::TenantId, &str) -> Option<Key>,
-        id_of: impl Fn(&T) -> String,
-    ) -> Result<HashMap<String, T>, SyncError> {
-        let tenant = &self.tenant.tenant_id;
-        let keys: Vec<Key> = ids.iter().filter_map(|id| key_of(tenant, id)).collect();
-        let found = self.store().batch_get::<T>(&keys).await?;
-        Ok(found
-            .into_iter()
-            .map(|(_, record)| (id_of(&record), record))
-            .collect())
     }
 
     fn out_of_time(&self) -> bool {

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use lifecycle::store::keys;
 use lifecycle::{Record, Store, StoreError, SyncRunId, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -65,14 +64,12 @@ impl DeltaState {
         tenant: &TenantId,
         resource: &str,
     ) -> Result<Option<Self>, StoreError> {
-        store.get(&keys::delta_link(tenant, resource)).await
+        store.sync_state(tenant, resource).await
     }
 
     /// Saves it.
     pub async fn save(&self, store: &Store, tenant: &TenantId) -> Result<(), StoreError> {
-        store
-            .put(&keys::delta_link(tenant, &self.resource), self)
-            .await
+        store.put_sync_state(tenant, &self.resource, self).await
     }
 }
 
@@ -104,8 +101,9 @@ const CHUNK_BYTES: usize = 225 * 1024;
 pub struct Blob;
 
 impl Blob {
-    fn key(tenant: &TenantId, name: &str, index: u32) -> lifecycle::Key {
-        keys::delta_link(tenant, &format!("blob#{name}#{index}"))
+    /// The name chunk `index` of the map `name` is saved under.
+    fn chunk_name(name: &str, index: u32) -> String {
+        format!("blob#{name}#{index}")
     }
 
     /// Saves `entries` under `name` for `run` (and `tag`), replacing what was there.
@@ -132,7 +130,7 @@ impl Blob {
         for (index, chunk) in chunks.into_iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             records.push((
-                Self::key(tenant, name, index),
+                Self::chunk_name(name, index),
                 BlobChunk {
                     run: run.clone(),
                     tag: tag.map(str::to_owned),
@@ -142,7 +140,7 @@ impl Blob {
                 },
             ));
         }
-        store.batch_put(records).await?;
+        store.put_sync_states(tenant, records).await?;
         Ok(())
     }
 
@@ -159,7 +157,7 @@ impl Blob {
         let mut index = 0;
         loop {
             let Some(chunk) = store
-                .get::<BlobChunk>(&Self::key(tenant, name, index))
+                .sync_state::<BlobChunk>(tenant, &Self::chunk_name(name, index))
                 .await?
             else {
                 return Ok(None);

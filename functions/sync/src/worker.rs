@@ -24,7 +24,6 @@ use lifecycle::model::{
     ConnectionStatus, Job, JobKind, LastSync, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
 use lifecycle::queue::MAX_VISIBILITY;
-use lifecycle::store::keys;
 use lifecycle::{Key, Lease, LeaseOutcome, Platform, StoreError};
 use std::time::Duration;
 use tracing::Instrument as _;
@@ -95,8 +94,7 @@ async fn handle_message(
             // A job queued by another service without a run record: the run starts its log now.
             let now = Utc::now();
             let run = runs::queued_run(tenant_id, sync.sync_run_id.clone(), sync.full, now);
-            let key = runs::run_key(tenant_id, &run.id)
-                .unwrap_or_else(|| keys::sync_run(tenant_id, now, &run.id));
+            let key = runs::new_run_key(tenant_id, &run.id, now);
             (key, run)
         }
     };

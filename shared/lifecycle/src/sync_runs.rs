@@ -41,6 +41,12 @@ pub fn run_key(tenant: &TenantId, run: &SyncRunId) -> Option<Key> {
     queued_at(run).map(|at| keys::sync_run(tenant, at, run))
 }
 
+/// The key of a new run's record: from its id's time, else (an id made elsewhere) from `now`,
+/// when the run starts its log.
+pub fn new_run_key(tenant: &TenantId, run: &SyncRunId, now: DateTime<Utc>) -> Key {
+    run_key(tenant, run).unwrap_or_else(|| keys::sync_run(tenant, now, run))
+}
+
 /// A run's record and its key: from the id's time, else by reading the tenant's sync log.
 pub async fn find_run(
     store: &Store,

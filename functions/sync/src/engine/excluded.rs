@@ -5,9 +5,9 @@
 //! stored accounts, and those of accounts left out go again (counted as never added).
 
 use graph::{BatchRequest, User};
+use lifecycle::AccountId;
 use lifecycle::model::{LastSignIn, Membership};
-use lifecycle::store::keys;
-use lifecycle::{AccountId, Key};
+use lifecycle::store::DirectoryItem;
 
 use crate::convert::{self, Extras};
 
@@ -47,35 +47,27 @@ impl Engine<'_> {
             return Ok(());
         }
         let tenant = self.tenant.tenant_id.clone();
-        let account_keys: Vec<Key> = added
-            .keys()
-            .map(|account| keys::account(&tenant, account))
-            .collect();
-        let stored: HashSet<Key> = self
-            .store()
-            .batch_existing(&account_keys)
-            .await?
-            .into_iter()
-            .collect();
+        let accounts: Vec<AccountId> = added.keys().cloned().collect();
+        let stored = self.store().stored_account_ids(&tenant, &accounts).await?;
         let (mut gone, mut unknown) = (Vec::new(), Vec::new());
         for (account, groups) in added {
-            if stored.contains(&keys::account(&tenant, &account)) {
+            if stored.contains(&account) {
                 continue;
             }
             if !self.sync.kinds.accounts || self.seen_left_out.contains(&account) {
-                gone.extend(memberships_of(&tenant, &account, &groups));
+                gone.extend(memberships_of(&account, &groups));
             } else {
                 unknown.push((account, groups));
             }
         }
         for (account, groups) in self.left_out_in_graph(unknown).await? {
-            gone.extend(memberships_of(&tenant, &account, &groups));
+            gone.extend(memberships_of(&account, &groups));
         }
         if gone.is_empty() {
             return Ok(());
         }
         let _commit = self.ensure_same_connection().await?;
-        let removed = self.store().batch_delete(gone).await? as u64;
+        let removed = self.store().delete_directory_items(&tenant, &gone).await? as u64;
         self.report.items_deleted += removed;
         let mut run = self.shared.lock().await;
         for counts in [
@@ -128,13 +120,15 @@ impl Engine<'_> {
     }
 }
 
-/// The membership keys of `account` in `groups`.
+/// The memberships of `account` in `groups`, as items to delete.
 fn memberships_of<'a>(
-    tenant: &'a lifecycle::TenantId,
     account: &'a AccountId,
     groups: &'a [lifecycle::GroupId],
-) -> impl Iterator<Item = Key> + 'a {
-    groups
-        .iter()
-        .map(move |group| keys::membership(tenant, group, account))
+) -> impl Iterator<Item = DirectoryItem> + 'a {
+    groups.iter().map(move |group| {
+        DirectoryItem::Membership(Membership {
+            group_id: group.clone(),
+            account_id: account.clone(),
+        })
+    })
 }

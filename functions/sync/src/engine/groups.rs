@@ -7,8 +7,8 @@ use std::pin::pin;
 use futures::TryStreamExt as _;
 use graph::{GraphError, GroupChange, MemberChange, RemovedReason};
 use lifecycle::model::{Group, Membership};
-use lifecycle::store::keys;
-use lifecycle::{AccountId, GroupId, Key};
+use lifecycle::store::{DirectoryItem, DirectoryKind};
+use lifecycle::{AccountId, GroupId};
 
 use crate::convert::{self};
 use crate::state::{fingerprint, hash_str};
@@ -25,10 +25,8 @@ impl Engine<'_> {
     ) -> Result<Option<String>, SyncError> {
         if !self.sync.kinds.groups {
             // The tenant's sync settings leave groups out: none is kept, nor any membership.
-            self.purge(keys::group_partitions(&self.tenant.tenant_id))
-                .await?;
-            self.purge(keys::membership_partitions(&self.tenant.tenant_id))
-                .await?;
+            self.purge(DirectoryKind::Groups).await?;
+            self.purge(DirectoryKind::Memberships).await?;
             return Ok(None);
         }
         let mut plan = self.plan("groups", force_full).await?;
@@ -54,8 +52,7 @@ impl Engine<'_> {
             let round = self.groups_round(&plan, sets).await;
             if matches!(round, Ok(None)) && !self.sync.kinds.memberships {
                 // The tenant's sync settings leave memberships out.
-                self.purge(keys::membership_partitions(&self.tenant.tenant_id))
-                    .await?;
+                self.purge(DirectoryKind::Memberships).await?;
             }
             match round {
                 Err(SyncError::Graph(GraphError::ResyncRequired(detail))) if !plan.full => {
@@ -134,11 +131,9 @@ impl Engine<'_> {
 
     pub(super) async fn stored_groups(&self) -> Result<StoredSet<u64>, SyncError> {
         let mut items = HashMap::new();
-        for partition in keys::group_partitions(&self.tenant.tenant_id) {
-            let mut groups = pin!(self.store().query::<Group>(&partition, None));
-            while let Some(group) = groups.try_next().await? {
-                items.insert(hash_str(group.id.as_str()), fingerprint(&group));
-            }
+        let mut groups = pin!(self.store().groups(&self.tenant.tenant_id));
+        while let Some(group) = groups.try_next().await? {
+            items.insert(hash_str(group.id.as_str()), fingerprint(&group));
         }
         let unseen = items.keys().copied().collect();
         Ok(StoredSet { items, unseen })
@@ -146,11 +141,9 @@ impl Engine<'_> {
 
     pub(super) async fn stored_memberships(&self) -> Result<StoredSet<()>, SyncError> {
         let mut items = HashMap::new();
-        for partition in keys::membership_partitions(&self.tenant.tenant_id) {
-            let mut stored = pin!(self.store().query_keys(&partition, None));
-            while let Some(key) = stored.try_next().await? {
-                items.insert(hash_str(key.sk()), ());
-            }
+        let mut stored = pin!(self.store().membership_keys(&self.tenant.tenant_id));
+        while let Some(membership) = stored.try_next().await? {
+            items.insert(membership_hash(&membership), ());
         }
         let unseen = items.keys().copied().collect();
         Ok(StoredSet { items, unseen })
@@ -182,7 +175,6 @@ impl Engine<'_> {
         mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
         writes: &mut Writes,
     ) -> Result<(), SyncError> {
-        let tenant = self.tenant.tenant_id.clone();
         // In a delta round every changed group is compared with its stored record.
         let stored: HashMap<String, Group> = if sets.is_none() {
             let ids: Vec<String> = changes
@@ -241,9 +233,7 @@ impl Engine<'_> {
                         },
                     };
                     if write {
-                        writes
-                            .groups
-                            .push((keys::group(&tenant, &group_id), record));
+                        writes.groups.push(record);
                     }
                     for member in members {
                         self.member_change(&group_id, member, sets.as_deref_mut(), writes);
@@ -264,10 +254,11 @@ impl Engine<'_> {
                         continue;
                     };
                     self.run.counts.groups.removed += 1;
-                    let key = keys::group(&tenant, &group_id);
                     match (reason, old) {
-                        (RemovedReason::Deleted, _) | (_, None) => writes.deletes.push(key),
-                        (_, Some(old)) => writes.groups.push((key, marked_group_deleted(old))),
+                        (RemovedReason::Deleted, _) | (_, None) => {
+                            writes.deletes.push(DirectoryItem::Group(group_id.clone()));
+                        }
+                        (_, Some(old)) => writes.groups.push(marked_group_deleted(old)),
                     }
                     self.remove_group_memberships(&group_id, sets.as_deref_mut(), writes)
                         .await?;
@@ -288,34 +279,35 @@ impl Engine<'_> {
         if changes.is_empty() {
             return Ok(());
         }
-        let keys: Vec<Key> = changes.iter().map(|(key, _, _)| key.clone()).collect();
-        let existing: HashSet<Key> = self
-            .store()
-            .batch_existing(&keys)
-            .await?
-            .into_iter()
+        let memberships: Vec<Membership> = changes
+            .iter()
+            .map(|(membership, _)| membership.clone())
             .collect();
-        let checked = changes.into_iter().map(|(key, membership, added)| {
-            let stored = existing.contains(&key);
-            (key, membership, added, stored)
+        let existing = self
+            .store()
+            .stored_memberships(&self.tenant.tenant_id, &memberships)
+            .await?;
+        let checked = changes.into_iter().map(|(membership, added)| {
+            let stored = existing.contains(&membership);
+            (membership, added, stored)
         });
-        // Within a page the last change of a key wins, compared with the key's state before the
-        // page (Graph may list a member twice).
-        let mut last: HashMap<Key, (Membership, bool, bool)> = HashMap::new();
-        for (key, membership, added, stored) in checked {
-            let before = last.get(&key).map_or(stored, |(_, _, before)| *before);
-            last.insert(key, (membership, added, before));
+        // Within a page the last change of a membership wins, compared with its state before
+        // the page (Graph may list a member twice).
+        let mut last: HashMap<Membership, (bool, bool)> = HashMap::new();
+        for (membership, added, stored) in checked {
+            let before = last.get(&membership).map_or(stored, |(_, before)| *before);
+            last.insert(membership, (added, before));
         }
-        for (key, (membership, added, stored)) in last {
+        for (membership, (added, stored)) in last {
             match (added, stored) {
                 (true, false) => {
                     self.run.counts.memberships.added += 1;
                     self.note_added(&membership);
-                    writes.memberships.push((key, membership));
+                    writes.memberships.push(membership);
                 }
                 (false, true) => {
                     self.run.counts.memberships.removed += 1;
-                    writes.deletes.push(key);
+                    writes.deletes.push(DirectoryItem::Membership(membership));
                 }
                 _ => {}
             }
@@ -341,8 +333,11 @@ impl Engine<'_> {
         let Ok(account_id) = AccountId::parse(&reference.id) else {
             return;
         };
-        let key = keys::membership(&self.tenant.tenant_id, group_id, &account_id);
-        let hash = hash_str(key.sk());
+        let membership = Membership {
+            group_id: group_id.clone(),
+            account_id,
+        };
+        let hash = membership_hash(&membership);
         match (added, sets) {
             (true, Some((_, memberships))) => {
                 memberships.unseen.remove(&hash);
@@ -350,20 +345,10 @@ impl Engine<'_> {
                     return;
                 }
                 self.run.counts.memberships.added += 1;
-                self.note_added(&Membership {
-                    group_id: group_id.clone(),
-                    account_id: account_id.clone(),
-                });
+                self.note_added(&membership);
             }
             (added, None) => {
-                writes.member_changes.push((
-                    key,
-                    Membership {
-                        group_id: group_id.clone(),
-                        account_id,
-                    },
-                    added,
-                ));
+                writes.member_changes.push((membership, added));
                 return;
             }
             (false, Some((_, memberships))) => {
@@ -371,17 +356,11 @@ impl Engine<'_> {
                 if memberships.items.remove(&hash).is_some() {
                     self.run.counts.memberships.removed += 1;
                 }
-                writes.deletes.push(key);
+                writes.deletes.push(DirectoryItem::Membership(membership));
                 return;
             }
         }
-        writes.memberships.push((
-            key,
-            Membership {
-                group_id: group_id.clone(),
-                account_id,
-            },
-        ));
+        writes.memberships.push(membership);
     }
 
     pub(super) async fn remove_group_memberships(
@@ -390,17 +369,18 @@ impl Engine<'_> {
         mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
         writes: &mut Writes,
     ) -> Result<(), SyncError> {
-        let partition = keys::group_members_partition(&self.tenant.tenant_id, group_id);
-        let prefix = keys::group_members_prefix(group_id);
-        let mut stored = pin!(self.store().query_keys(&partition, Some(&prefix)));
-        while let Some(key) = stored.try_next().await? {
+        let mut stored = pin!(
+            self.store()
+                .group_membership_keys(&self.tenant.tenant_id, group_id)
+        );
+        while let Some(membership) = stored.try_next().await? {
             if let Some((_, memberships)) = sets.as_deref_mut() {
-                let hash = hash_str(key.sk());
+                let hash = membership_hash(&membership);
                 memberships.unseen.remove(&hash);
                 memberships.items.remove(&hash);
             }
             self.run.counts.memberships.removed += 1;
-            writes.deletes.push(key);
+            writes.deletes.push(DirectoryItem::Membership(membership));
         }
         Ok(())
     }
@@ -410,16 +390,18 @@ impl Engine<'_> {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Group>, SyncError> {
-        self.stored_by_id(
-            ids,
-            |tenant, id| {
-                GroupId::parse(id)
-                    .ok()
-                    .map(|group| keys::group(tenant, &group))
-            },
-            |group: &Group| group.id.to_string(),
-        )
-        .await
+        let ids: Vec<GroupId> = ids
+            .iter()
+            .filter_map(|id| GroupId::parse(id).ok())
+            .collect();
+        let found = self
+            .store()
+            .stored_groups(&self.tenant.tenant_id, &ids)
+            .await?;
+        Ok(found
+            .into_values()
+            .map(|group| (group.id.to_string(), group))
+            .collect())
     }
 
     /// Marks unseen groups deleted and removes unseen memberships.
@@ -431,30 +413,32 @@ impl Engine<'_> {
         let tenant = self.tenant.tenant_id.clone();
         let mut writes = Writes::default();
         if !unseen_groups.is_empty() {
-            for partition in keys::group_partitions(&tenant) {
-                let mut groups = pin!(self.store().query::<Group>(&partition, None));
-                while let Some(group) = groups.try_next().await? {
-                    if !group.deleted && unseen_groups.contains(&hash_str(group.id.as_str())) {
-                        self.run.counts.groups.removed += 1;
-                        writes.groups.push((
-                            keys::group(&tenant, &group.id),
-                            marked_group_deleted(&group),
-                        ));
-                    }
+            let mut groups = pin!(self.store().groups(&tenant));
+            while let Some(group) = groups.try_next().await? {
+                if !group.deleted && unseen_groups.contains(&hash_str(group.id.as_str())) {
+                    self.run.counts.groups.removed += 1;
+                    writes.groups.push(marked_group_deleted(&group));
                 }
             }
         }
         if !unseen_memberships.is_empty() {
-            for partition in keys::membership_partitions(&tenant) {
-                let mut stored = pin!(self.store().query_keys(&partition, None));
-                while let Some(key) = stored.try_next().await? {
-                    if unseen_memberships.contains(&hash_str(key.sk())) {
-                        self.run.counts.memberships.removed += 1;
-                        writes.deletes.push(key);
-                    }
+            let mut stored = pin!(self.store().membership_keys(&tenant));
+            while let Some(membership) = stored.try_next().await? {
+                if unseen_memberships.contains(&membership_hash(&membership)) {
+                    self.run.counts.memberships.removed += 1;
+                    writes.deletes.push(DirectoryItem::Membership(membership));
                 }
             }
         }
         self.apply(writes).await
     }
+}
+
+/// A membership's hash in a full round's sets: of the text `{group id}#{account id}`, the text
+/// the run's checkpoints have always hashed, so a set saved before still matches.
+fn membership_hash(membership: &Membership) -> u64 {
+    hash_str(&format!(
+        "{}#{}",
+        membership.group_id, membership.account_id
+    ))
 }

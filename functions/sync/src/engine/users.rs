@@ -7,7 +7,7 @@ use futures::TryStreamExt as _;
 use graph::{GraphError, RemovedReason, UserChange};
 use lifecycle::AccountId;
 use lifecycle::model::Account;
-use lifecycle::store::keys;
+use lifecycle::store::DirectoryItem;
 
 use crate::convert::{self, Extras};
 use crate::state::{fingerprint, hash_str};
@@ -133,17 +133,15 @@ impl Engine<'_> {
     /// Every stored account (id hash -> fingerprint), for a full round.
     pub(super) async fn stored_accounts(&self) -> Result<StoredSet<StoredAccount>, SyncError> {
         let mut items = HashMap::new();
-        for partition in keys::account_partitions(&self.tenant.tenant_id) {
-            let mut accounts = pin!(self.store().query::<Account>(&partition, None));
-            while let Some(account) = accounts.try_next().await? {
-                items.insert(
-                    hash_str(account.id.as_str()),
-                    StoredAccount {
-                        fingerprint: account_fingerprint(&account, self.sync.kinds.last_sign_in),
-                        licenses: license_hashes(&account.licenses),
-                    },
-                );
-            }
+        let mut accounts = pin!(self.store().accounts(&self.tenant.tenant_id));
+        while let Some(account) = accounts.try_next().await? {
+            items.insert(
+                hash_str(account.id.as_str()),
+                StoredAccount {
+                    fingerprint: account_fingerprint(&account, self.sync.kinds.last_sign_in),
+                    licenses: license_hashes(&account.licenses),
+                },
+            );
         }
         let unseen = items.keys().copied().collect();
         Ok(StoredSet { items, unseen })
@@ -194,7 +192,6 @@ impl Engine<'_> {
                     continue;
                 }
             };
-            let key = keys::account(&self.tenant.tenant_id, &account.id);
             let id = account.id.clone();
             let Some(account) = self.kept(account) else {
                 // Left out by the tenant's sync settings: a stored copy no longer belongs, nor
@@ -202,7 +199,7 @@ impl Engine<'_> {
                 if let Some(old) = sets.items.remove(&id_hash) {
                     self.run.counts.accounts.removed += 1;
                     self.run.counts.licenses.removed += old.licenses.len() as u64;
-                    writes.deletes.push(key);
+                    writes.deletes.push(DirectoryItem::Account(id.clone()));
                 }
                 self.seen_left_out.insert(id.clone());
                 self.left_out.insert(id);
@@ -225,13 +222,11 @@ impl Engine<'_> {
                 Some(_) => continue,
             }
             sets.items.insert(id_hash, new);
-            writes
-                .accounts
-                .push((keys::account(&self.tenant.tenant_id, &account.id), account));
+            writes.accounts.push(account);
         }
         if !rewritten.is_empty() && self.sync.kinds.last_sign_in {
             let stored = self.stored_accounts_by_id(&rewritten).await?;
-            for (_, account) in &mut writes.accounts {
+            for account in &mut writes.accounts {
                 if let Some(stored) = stored.get(account.id.as_str()) {
                     account.last_sign_in = stored.last_sign_in.clone();
                 }
@@ -282,9 +277,7 @@ impl Engine<'_> {
                                 self.run.counts.accounts.removed += 1;
                                 self.run.counts.licenses.removed += old.licenses.len() as u64;
                             }
-                            writes
-                                .deletes
-                                .push(keys::account(&self.tenant.tenant_id, &old.id));
+                            writes.deletes.push(DirectoryItem::Account(old.id.clone()));
                         }
                         continue;
                     };
@@ -308,23 +301,20 @@ impl Engine<'_> {
                             self.run.counts.licenses.added += account.licenses.len() as u64;
                         }
                     }
-                    writes
-                        .accounts
-                        .push((keys::account(&self.tenant.tenant_id, &account.id), account));
+                    writes.accounts.push(account);
                 }
                 UserChange::Removed { id, reason } => {
                     let Some(old) = stored.get(&id) else {
                         continue;
                     };
-                    let key = keys::account(&self.tenant.tenant_id, &old.id);
                     if !old.deleted {
                         self.run.counts.accounts.removed += 1;
                         self.run.counts.licenses.removed += old.licenses.len() as u64;
                     }
                     if reason == RemovedReason::Deleted {
-                        writes.deletes.push(key);
+                        writes.deletes.push(DirectoryItem::Account(old.id.clone()));
                     } else if !old.deleted {
-                        writes.accounts.push((key, marked_deleted(old)));
+                        writes.accounts.push(marked_deleted(old));
                     }
                 }
             }
@@ -337,16 +327,18 @@ impl Engine<'_> {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Account>, SyncError> {
-        self.stored_by_id(
-            ids,
-            |tenant, id| {
-                AccountId::parse(id)
-                    .ok()
-                    .map(|account| keys::account(tenant, &account))
-            },
-            |account: &Account| account.id.to_string(),
-        )
-        .await
+        let ids: Vec<AccountId> = ids
+            .iter()
+            .filter_map(|id| AccountId::parse(id).ok())
+            .collect();
+        let found = self
+            .store()
+            .stored_accounts(&self.tenant.tenant_id, &ids)
+            .await?;
+        Ok(found
+            .into_values()
+            .map(|account| (account.id.to_string(), account))
+            .collect())
     }
 
     /// Marks every stored account the full round did not see as deleted.
@@ -355,19 +347,14 @@ impl Engine<'_> {
             return Ok(());
         }
         let mut marked = Vec::new();
-        for partition in keys::account_partitions(&self.tenant.tenant_id) {
-            let mut accounts = pin!(self.store().query::<Account>(&partition, None));
-            while let Some(account) = accounts.try_next().await? {
-                if account.deleted || !unseen.contains(&hash_str(account.id.as_str())) {
-                    continue;
-                }
-                self.run.counts.accounts.removed += 1;
-                self.run.counts.licenses.removed += account.licenses.len() as u64;
-                marked.push((
-                    keys::account(&self.tenant.tenant_id, &account.id),
-                    marked_deleted(&account),
-                ));
+        let mut accounts = pin!(self.store().accounts(&self.tenant.tenant_id));
+        while let Some(account) = accounts.try_next().await? {
+            if account.deleted || !unseen.contains(&hash_str(account.id.as_str())) {
+                continue;
             }
+            self.run.counts.accounts.removed += 1;
+            self.run.counts.licenses.removed += account.licenses.len() as u64;
+            marked.push(marked_deleted(&account));
         }
         self.apply(Writes {
             accounts: marked,

@@ -1,9 +1,7 @@
 //! Writing a page's changes to DynamoDB, and the comparisons that decide what changed.
 
-use futures::{StreamExt as _, TryStreamExt as _};
 use lifecycle::model::{Account, AssignedLicense, Group, ObjectCounts};
-use lifecycle::{Key, Store, StoreError};
-use serde::Serialize;
+use lifecycle::store::{DirectoryChanges, DirectoryKind};
 
 use crate::state::hash_str;
 
@@ -20,65 +18,27 @@ impl Engine<'_> {
             writes.memberships.clear();
         }
         let concurrency = self.settings.write_concurrency.max(1);
-        let store = self.store().clone();
-        let (accounts, groups, memberships, deletes) = futures::try_join!(
-            put_all(&store, writes.accounts, concurrency),
-            put_all(&store, writes.groups, concurrency),
-            put_all(&store, writes.memberships, concurrency),
-            delete_all(&store, writes.deletes, concurrency),
-        )?;
-        self.report.items_written += (accounts + groups + memberships) as u64;
-        self.report.items_deleted += deletes as u64;
+        let changes = DirectoryChanges {
+            accounts: writes.accounts,
+            groups: writes.groups,
+            memberships: writes.memberships,
+            removed: writes.deletes,
+        };
+        let written = self
+            .store()
+            .write_directory(&self.tenant.tenant_id, changes, concurrency)
+            .await?;
+        self.report.items_written += written.written as u64;
+        self.report.items_deleted += written.deleted as u64;
         Ok(())
     }
-}
 
-/// One BatchWriteItem request's worth of items.
-const BATCH: usize = 25;
-
-async fn put_all<T: lifecycle::Record + Serialize>(
-    store: &Store,
-    items: Vec<(Key, T)>,
-    concurrency: usize,
-) -> Result<usize, StoreError> {
-    let mut chunks = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        chunks.push(items.by_ref().take(BATCH).collect::<Vec<_>>());
-    }
-    futures::stream::iter(chunks)
-        .map(|chunk| store.batch_put(chunk))
-        .buffer_unordered(concurrency)
-        .try_fold(0, |total, written| {
-            futures::future::ready(Ok(total + written))
-        })
-        .await
-}
-
-async fn delete_all(
-    store: &Store,
-    keys: Vec<Key>,
-    concurrency: usize,
-) -> Result<usize, StoreError> {
-    let chunks: Vec<Vec<Key>> = keys.chunks(BATCH).map(<[Key]>::to_vec).collect();
-    futures::stream::iter(chunks)
-        .map(|chunk| store.batch_delete(chunk))
-        .buffer_unordered(concurrency)
-        .try_fold(0, |total, deleted| {
-            futures::future::ready(Ok(total + deleted))
-        })
-        .await
-}
-
-impl Engine<'_> {
-    /// Deletes every item of `partitions` (a kind the tenant's sync settings turn off).
-    pub(super) async fn purge(
-        &mut self,
-        partitions: Vec<lifecycle::PartitionKey>,
-    ) -> Result<(), SyncError> {
+    /// Deletes every stored object of `kind` (a kind the tenant's sync settings turn off).
+    pub(super) async fn purge(&mut self, kind: DirectoryKind) -> Result<(), SyncError> {
         let _commit = self.ensure_same_connection().await?;
+        let tenant = self.tenant.tenant_id.clone();
         // Boxed: the sync's future stays small enough for a thread's stack in debug builds.
-        let deleted = Box::pin(self.store().delete_partitions(partitions)).await?;
+        let deleted = Box::pin(self.store().delete_directory_kind(&tenant, kind)).await?;
         self.report.items_deleted += deleted as u64;
         Ok(())
     }

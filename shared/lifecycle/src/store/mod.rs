@@ -10,15 +10,19 @@
 //! - `batch.rs`: BatchWriteItem and BatchGetItem, retrying unprocessed items with bounded
 //!   exponential backoff;
 //! - `lease.rs`: the sync lease, taken and kept with conditional writes;
-//! - `tenant_items.rs`, `sign_ins.rs`: a tenant's items in domain words;
+//! - `tenant_items.rs`, `sign_ins.rs`, `directory.rs` (what the sync mirrors), `sync_rounds.rs`
+//!   (where a sync goes on from), `consent_states.rs`: a tenant's items in domain words;
 //! - `tenant_removal.rs`: deleting what a tenant owns here.
 
 mod batch;
+mod consent_states;
+mod directory;
 mod item;
 pub mod keys;
 mod lease;
 mod query;
 mod sign_ins;
+mod sync_rounds;
 mod tenant_items;
 mod tenant_removal;
 mod writes;
@@ -36,6 +40,7 @@ use crate::model::{
     SyncRun, TenantConnection, TenantIndexEntry,
 };
 use crate::sdk_error::{AwsFailure, BoxError, classify};
+pub use directory::{DirectoryChanges, DirectoryItem, DirectoryKind, DirectoryWritten};
 use item::{EXPIRES_AT, PK, SK, from_item, to_item};
 pub use keys::{Key, PartitionKey};
 pub use lease::{Lease, LeaseOutcome};
@@ -74,6 +79,14 @@ pub enum StoreError {
         record: &'static str,
         #[source]
         source: serde_json::Error,
+    },
+    /// A stored item's key does not have the shape its kind's keys have (not written by this
+    /// store).
+    #[error("item {pk}/{sk} has not the key of {expected}")]
+    MalformedKey {
+        pk: String,
+        sk: String,
+        expected: &'static str,
     },
     /// A stored item lacks its string `pk` or `sk` (not written by this store).
     #[error("an item of the table has no string pk and sk")]

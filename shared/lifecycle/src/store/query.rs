@@ -49,7 +49,7 @@ impl Store {
         &self,
         partition: &PartitionKey,
         sk_prefix: Option<&str>,
-    ) -> impl Stream<Item = Result<Key, StoreError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<Key, StoreError>> + Send + 'static + use<> {
         let range = SortKeys::of_prefix(sk_prefix);
         futures::StreamExt::map(self.query_items(partition, range, true), |item| {
             item.and_then(|item| key_of(&item).ok_or(StoreError::MissingKey))
