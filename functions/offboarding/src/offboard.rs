@@ -5,10 +5,12 @@
 //! finds blocked accounts blocked, left groups gone and removed licenses removed, and skips them.
 //! A transient Graph failure hands the message back to SQS; the next delivery resumes.
 
+mod access;
+
 use std::collections::HashMap;
 
 use futures::future::BoxFuture;
-use graph::{BatchOutcome, BatchRequest, GraphError, TenantGraph, UserPatch};
+use graph::{BatchRequest, GraphError, TenantGraph};
 use lifecycle::model::{
     AccountRef, Job, JobKind, JobStatus, JobStep, Observation, StepOutcome, TenantConnection,
 };
@@ -328,10 +330,6 @@ async fn dry_run(
     Ok(JobStatus::Succeeded)
 }
 
-/// How far `signInSessionsValidFromDateTime` may lag our clock and still count as "revoked by this
-/// job": Graph's clock and the Lambda's may differ by a few seconds.
-const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
 /// One delivery of an offboard job for one account.
 struct Run<'a, 'p> {
     platform: &'a Platform,
@@ -409,177 +407,6 @@ impl Run<'_, '_> {
             found,
             request_id: request_ids.into_iter().next(),
         })
-    }
-
-    /// The access gate: blocks sign-in and revokes sessions in one `$batch` round trip, before
-    /// anything else, then reads the account back. Each is done only when the read-back agrees
-    /// (`accountEnabled` false; `signInSessionsValidFromDateTime` moved to now). When Graph
-    /// refuses either for good, the job fails here: nothing else is written, and the reason says
-    /// the account may still have access.
-    async fn cut_access(&mut self, planned: &[PlannedStep]) -> Result<(), JobError> {
-        let id = self.before.id.clone();
-        let mut requests = Vec::with_capacity(2);
-        let mut sent: Vec<&PlannedStep> = Vec::with_capacity(2);
-        for planned_step in &planned[..2] {
-            if self.progress.finished_step(planned_step.name).is_some() {
-                continue;
-            }
-            match planned_step.action {
-                Action::BlockSignIn => {
-                    requests.push(BatchRequest::update_user(
-                        planned_step.name,
-                        &id,
-                        &UserPatch::block_sign_in(),
-                    ));
-                    sent.push(planned_step);
-                }
-                Action::RevokeSessions => {
-                    requests.push(BatchRequest::revoke_sign_in_sessions(
-                        planned_step.name,
-                        &id,
-                    ));
-                    sent.push(planned_step);
-                }
-                _ => {
-                    self.record_planned(
-                        planned_step,
-                        StepOutcome::Skipped,
-                        None,
-                        planned_step.detail.clone(),
-                        Vec::new(),
-                    )
-                    .await?
-                }
-            }
-        }
-        if requests.is_empty() {
-            return Ok(());
-        }
-        let sent_at = chrono::Utc::now();
-        let mut written: HashMap<String, Option<String>> = HashMap::new();
-        let mut refused: HashMap<String, (String, Option<String>)> = HashMap::new();
-        let mut retry = None;
-        for BatchOutcome { id: name, result } in self.graph.batch(requests).await? {
-            match result {
-                Ok(response) => {
-                    written.insert(name, response.request_id);
-                }
-                Err(error) => match step_failure(error) {
-                    Ok((reason, request_id)) => {
-                        refused.insert(name, (reason, request_id));
-                    }
-                    Err(error) => {
-                        retry.get_or_insert(error);
-                    }
-                },
-            }
-        }
-        // Whatever Graph answered, the read-back says where the account stands.
-        let read = self.read_back().await?;
-        let Found::Active(after) = &read.found else {
-            return Err(JobError::permanent(format!(
-                "access not cut: account {} left the tenant's active accounts while it was being blocked; check deleted items, nothing else was done",
-                self.before.upn
-            )));
-        };
-        let after = after.clone();
-        let mut disagreements = Vec::new();
-        for planned_step in sent {
-            let name = planned_step.name;
-            let read_id = read.request_id.as_deref();
-            let (agrees, observed, seen) = if name == plan::BLOCK_SIGN_IN {
-                (
-                    !after.enabled,
-                    format!("read-back accountEnabled={}", after.enabled),
-                    Observation::new("accountEnabled", after.enabled, read_id),
-                )
-            } else {
-                let valid_from = after.sessions_valid_from.map(|at| at.to_rfc3339());
-                (
-                    revoked(self.before, &after, sent_at),
-                    format!(
-                        "read-back signInSessionsValidFromDateTime={}",
-                        valid_from.as_deref().unwrap_or("(none)")
-                    ),
-                    Observation::new("signInSessionsValidFromDateTime", valid_from, read_id),
-                )
-            };
-            let observed = format!("{observed} (request-id {})", read.request_id());
-            let seen = vec![seen];
-            if let Some((reason, request_id)) = refused.remove(name) {
-                let detail = format!("Graph refused: {}; {observed}", self.hint(name, reason));
-                self.record_planned(planned_step, StepOutcome::Failed, request_id, detail, seen)
-                    .await?;
-            } else if let Some(request_id) = written.remove(name) {
-                if agrees {
-                    let done = if name == plan::BLOCK_SIGN_IN {
-                        "sign-in blocked (accountEnabled=false)"
-                    } else {
-                        "sign-in sessions revoked (refresh tokens and session cookies invalidated)"
-                    };
-                    self.record_planned(
-                        planned_step,
-                        StepOutcome::Done,
-                        request_id,
-                        format!("{done}; {observed}"),
-                        seen,
-                    )
-                    .await?;
-                } else {
-                    let detail = format!(
-                        "Graph accepted the request but the read-back does not show it yet; {observed}; the next delivery tries again"
-                    );
-                    self.record_planned(
-                        planned_step,
-                        StepOutcome::Failed,
-                        request_id,
-                        detail.clone(),
-                        seen,
-                    )
-                    .await?;
-                    disagreements.push(format!("{name}: {detail}"));
-                }
-            }
-        }
-        let failed: Vec<String> = self
-            .progress
-            .record()
-            .steps
-            .iter()
-            .filter(|s| {
-                (s.name == plan::BLOCK_SIGN_IN || s.name == plan::REVOKE_SESSIONS)
-                    && s.outcome == StepOutcome::Failed
-                    && !disagreements.iter().any(|d| d.starts_with(&s.name))
-            })
-            .map(|s| format!("{}: {}", s.name, s.detail.clone().unwrap_or_default()))
-            .collect();
-        if !failed.is_empty() {
-            return Err(JobError::permanent(format!(
-                "access not cut, the account {} may still have access: {}; nothing else was done (no group, license or delete step ran)",
-                self.before.upn,
-                failed.join("; ")
-            )));
-        }
-        if let Some(error) = retry {
-            return Err(error);
-        }
-        if !disagreements.is_empty() {
-            return Err(JobError::transient(format!(
-                "access not confirmed yet: {}",
-                disagreements.join("; ")
-            )));
-        }
-        Ok(())
-    }
-
-    fn hint(&self, name: &str, reason: String) -> String {
-        if name == plan::BLOCK_SIGN_IN && self.before.on_premises_synced {
-            format!(
-                "{reason}; the account is synced from on-premises Active Directory: disable it there"
-            )
-        } else {
-            reason
-        }
     }
 
     /// Removes the account from each group (20 per `$batch`), then reads `memberOf` back: a group
@@ -976,19 +803,5 @@ impl Run<'_, '_> {
         };
         self.record_planned(planned_step, outcome, request_id, detail, seen)
             .await
-    }
-}
-
-/// Whether the read-back shows sessions revoked by this delivery: `signInSessionsValidFromDateTime`
-/// moved past where it was, or is no older than when the revoke was sent (less clock skew).
-fn revoked(
-    before: &AccountState,
-    after: &AccountState,
-    sent_at: chrono::DateTime<chrono::Utc>,
-) -> bool {
-    match (before.sessions_valid_from, after.sessions_valid_from) {
-        (_, None) => false,
-        (Some(was), Some(now)) if now > was => true,
-        (_, Some(now)) => now >= sent_at - CLOCK_SKEW,
     }
 }

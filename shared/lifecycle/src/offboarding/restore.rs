@@ -657,7 +657,8 @@ impl Plan {
         Ok(written)
     }
 
-    /// Each step's outcome: done only when the read-back `after` shows it.
+    /// Each step's outcome: done only when the read-back `after` shows it (one rule per step,
+    /// in the order the steps are written).
     fn judge(
         &self,
         written: Written,
@@ -666,8 +667,27 @@ impl Plan {
         read_id: Option<&str>,
     ) -> Vec<RestoreStep> {
         let read = format!("(read-back request-id {})", read_id.unwrap_or("-"));
-        let mut steps = Vec::with_capacity(5);
-        steps.push(match (&self.usage_location, written.usage_location) {
+        vec![
+            self.judge_usage_location(written.usage_location, after, &read),
+            self.judge_manager(written.manager, manager_after),
+            self.judge_groups(written.groups, after, &read),
+            self.judge_licenses(written.licenses, after, &read),
+            match (&self.reply, written.reply) {
+                (Some(wanted), Some((result, observed))) => judged_reply(wanted, result, observed),
+                _ => self.reply_pending(),
+            },
+            self.judge_enable(written.enable, after, &read),
+        ]
+    }
+
+    /// The usage location's step: done when the read-back shows the snapshot's country.
+    fn judge_usage_location(
+        &self,
+        written: Option<Result<Option<String>, String>>,
+        after: &AccountState,
+        read: &str,
+    ) -> RestoreStep {
+        match (&self.usage_location, written) {
             (Some(wanted), Some(result)) => {
                 let now = after.usage_location.as_deref().unwrap_or("(none)");
                 let agrees = now.eq_ignore_ascii_case(wanted);
@@ -680,8 +700,16 @@ impl Plan {
                 )
             }
             _ => self.usage_location_pending(),
-        });
-        steps.push(match (&self.manager, written.manager) {
+        }
+    }
+
+    /// The manager's step: done when the read-back names the snapshot's manager.
+    fn judge_manager(
+        &self,
+        written: Option<Result<Option<String>, String>>,
+        manager_after: Option<&str>,
+    ) -> RestoreStep {
+        match (&self.manager, written) {
             (Some(wanted), Some(result)) => {
                 let now = manager_after.unwrap_or("(none)");
                 judged(
@@ -693,125 +721,144 @@ impl Plan {
                 )
             }
             _ => self.manager_pending(),
-        });
+        }
+    }
+
+    /// The groups' step: done when every group Graph took is listed by the read-back's
+    /// memberOf; each refused or unlisted group is named.
+    fn judge_groups(
+        &self,
+        written: Vec<(String, Result<Option<String>, String>)>,
+        after: &AccountState,
+        read: &str,
+    ) -> RestoreStep {
         if self.groups.is_empty() {
-            steps.push(self.groups_pending());
-        } else {
-            let mut ids = Vec::new();
-            let mut failures = Vec::new();
-            for (group, result) in written.groups {
-                let name = self
-                    .groups
-                    .iter()
-                    .find(|g| g.group_id == group)
-                    .map_or(group.as_str(), |g| g.display_name.as_str());
-                let listed = after.groups.iter().any(|g| g.id == group);
-                match result {
-                    Err(reason) => failures.push(format!("{name}: {reason}")),
-                    Ok(id) if listed => ids.extend(id),
-                    Ok(id) => {
-                        ids.extend(id);
-                        failures.push(format!("{name}: Graph accepted the request but the read-back does not list the group; send the restore again"));
-                    }
-                }
-            }
-            let back = self
+            return self.groups_pending();
+        }
+        let mut ids = Vec::new();
+        let mut failures = Vec::new();
+        for (group, result) in written {
+            let name = self
                 .groups
                 .iter()
-                .filter(|g| after.groups.iter().any(|now| now.id == g.group_id))
-                .count();
-            let mut detail = format!(
-                "{}; read-back memberOf: {back} of {} back, {} direct group(s) in all {read}",
-                self.groups_detail().replacen("add back", "added back", 1),
-                self.groups.len(),
-                after.groups.len()
-            );
-            let outcome = if failures.is_empty() {
-                StepOutcome::Done
-            } else {
-                detail.push_str(&format!("; failed: {}", failures.join("; ")));
-                StepOutcome::Failed
-            };
-            ids.dedup();
-            let id = (!ids.is_empty()).then(|| ids.join(","));
-            steps.push(step(ADD_GROUPS, outcome, id, detail));
+                .find(|g| g.group_id == group)
+                .map_or(group.as_str(), |g| g.display_name.as_str());
+            let listed = after.groups.iter().any(|g| g.id == group);
+            match result {
+                Err(reason) => failures.push(format!("{name}: {reason}")),
+                Ok(id) if listed => ids.extend(id),
+                Ok(id) => {
+                    ids.extend(id);
+                    failures.push(format!("{name}: Graph accepted the request but the read-back does not list the group; send the restore again"));
+                }
+            }
         }
-        match written.licenses {
-            None => steps.push(self.licenses_pending()),
-            Some(result) => {
-                let missing: Vec<&str> = self
-                    .licenses
+        let back = self
+            .groups
+            .iter()
+            .filter(|g| after.groups.iter().any(|now| now.id == g.group_id))
+            .count();
+        let mut detail = format!(
+            "{}; read-back memberOf: {back} of {} back, {} direct group(s) in all {read}",
+            self.groups_detail().replacen("add back", "added back", 1),
+            self.groups.len(),
+            after.groups.len()
+        );
+        let outcome = if failures.is_empty() {
+            StepOutcome::Done
+        } else {
+            detail.push_str(&format!("; failed: {}", failures.join("; ")));
+            StepOutcome::Failed
+        };
+        ids.dedup();
+        let id = (!ids.is_empty()).then(|| ids.join(","));
+        step(ADD_GROUPS, outcome, id, detail)
+    }
+
+    /// The licenses' step: done when the read-back shows every snapshot license assigned
+    /// directly; the missing ones are named.
+    fn judge_licenses(
+        &self,
+        written: Option<Result<Option<String>, String>>,
+        after: &AccountState,
+        read: &str,
+    ) -> RestoreStep {
+        let Some(result) = written else {
+            return self.licenses_pending();
+        };
+        let missing: Vec<&str> = self
+            .licenses
+            .iter()
+            .filter(|l| {
+                !after
+                    .direct_licenses
                     .iter()
-                    .filter(|l| {
-                        !after
-                            .direct_licenses
-                            .iter()
-                            .any(|d| d.eq_ignore_ascii_case(&l.sku_id))
-                    })
-                    .map(|l| l.sku_id.as_str())
-                    .collect();
-                let observed = format!(
-                    "read-back assignedLicenses: {} direct, {} from groups {read}",
-                    after.direct_licenses.len(),
-                    after.inherited_licenses.len()
-                );
-                let (outcome, id, detail) = match result {
-                    Err(reason) => (
-                        StepOutcome::Failed,
-                        None,
-                        format!("Graph refused: {reason}; {observed}"),
-                    ),
-                    Ok(id) if missing.is_empty() => (
-                        StepOutcome::Done,
-                        id,
-                        format!(
-                            "{}; {observed}",
-                            self.licenses_detail().replacen("assign", "assigned", 1)
-                        ),
-                    ),
-                    Ok(id) => (
-                        StepOutcome::Failed,
-                        id,
-                        format!(
-                            "Graph accepted the request but the read-back does not show {}; {observed}; send the restore again",
-                            missing.join(", ")
-                        ),
-                    ),
-                };
-                steps.push(step(ASSIGN_LICENSES, outcome, id, detail));
-            }
-        }
-        steps.push(match (&self.reply, written.reply) {
-            (Some(wanted), Some((result, observed))) => judged_reply(wanted, result, observed),
-            _ => self.reply_pending(),
-        });
-        match written.enable {
-            None => steps.push(self.enable_pending()),
-            Some(result) => {
-                let observed = format!("read-back accountEnabled={} {read}", after.enabled);
-                let (outcome, id, detail) = match result {
-                    Err(reason) => (
-                        StepOutcome::Failed,
-                        None,
-                        format!("Graph refused: {reason}; {observed}"),
-                    ),
-                    Ok(id) if after.enabled => (
-                        StepOutcome::Done,
-                        id,
-                        format!("sign-in re-enabled; {observed}"),
-                    ),
-                    Ok(id) => (
-                        StepOutcome::Failed,
-                        id,
-                        format!(
-                            "Graph accepted the request but the read-back still shows sign-in blocked; {observed}; send the restore again"
-                        ),
-                    ),
-                };
-                steps.push(step(ENABLE_SIGN_IN, outcome, id, detail));
-            }
-        }
-        steps
+                    .any(|d| d.eq_ignore_ascii_case(&l.sku_id))
+            })
+            .map(|l| l.sku_id.as_str())
+            .collect();
+        let observed = format!(
+            "read-back assignedLicenses: {} direct, {} from groups {read}",
+            after.direct_licenses.len(),
+            after.inherited_licenses.len()
+        );
+        let (outcome, id, detail) = match result {
+            Err(reason) => (
+                StepOutcome::Failed,
+                None,
+                format!("Graph refused: {reason}; {observed}"),
+            ),
+            Ok(id) if missing.is_empty() => (
+                StepOutcome::Done,
+                id,
+                format!(
+                    "{}; {observed}",
+                    self.licenses_detail().replacen("assign", "assigned", 1)
+                ),
+            ),
+            Ok(id) => (
+                StepOutcome::Failed,
+                id,
+                format!(
+                    "Graph accepted the request but the read-back does not show {}; {observed}; send the restore again",
+                    missing.join(", ")
+                ),
+            ),
+        };
+        step(ASSIGN_LICENSES, outcome, id, detail)
+    }
+
+    /// Sign-in's step: done when the read-back shows the account enabled.
+    fn judge_enable(
+        &self,
+        written: Option<Result<Option<String>, String>>,
+        after: &AccountState,
+        read: &str,
+    ) -> RestoreStep {
+        let Some(result) = written else {
+            return self.enable_pending();
+        };
+        let observed = format!("read-back accountEnabled={} {read}", after.enabled);
+        let (outcome, id, detail) = match result {
+            Err(reason) => (
+                StepOutcome::Failed,
+                None,
+                format!("Graph refused: {reason}; {observed}"),
+            ),
+            Ok(id) if after.enabled => (
+                StepOutcome::Done,
+                id,
+                format!("sign-in re-enabled; {observed}"),
+            ),
+            Ok(id) => (
+                StepOutcome::Failed,
+                id,
+                format!(
+                    "Graph accepted the request but the read-back still shows sign-in blocked; {observed}; send the restore again"
+                ),
+            ),
+        };
+        step(ENABLE_SIGN_IN, outcome, id, detail)
     }
 }
 
