@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
 use graph_sim::{LatencyModel, SimConfig, TenantSpec};
-use lifecycle::model::{JobRecord, JobStatus, TenantConnection};
+use lifecycle::model::{JobRecord, JobStatus};
 use lifecycle::store::keys;
 use lifecycle::{JobId, Platform, TenantId};
 use serde_json::json;
@@ -86,19 +86,8 @@ async fn main() {
 
     // GIVEN ten connected, synced tenants, Graph answering with its modelled latency
     let mut tenants = Vec::new();
-    for (index, info) in simulator.tenants().into_iter().enumerate() {
-        simulator.grant_consent(&info.tenant_id).expect("consent");
-        let connection: TenantConnection = serde_json::from_value(json!({
-            "tenant_id": info.tenant_id, "org_id": format!("org-{index}"),
-            "display_name": info.display_name, "verified_domains": info.verified_domains,
-            "mode": "read_write", "auth": {"kind": "consent"}, "status": {"state": "connected"},
-            "consented_at": "2026-01-05T09:00:00Z", "sync_interval_minutes": 60
-        }))
-        .expect("a tenant connection");
-        platform
-            .connect_tenant(&connection)
-            .await
-            .expect("tenant saved");
+    for index in 0..options.tenants {
+        let info = e2e::connect_by_consent(&stack, &platform, &format!("org-{index}"), index).await;
         simulator
             .update_knobs(&info.tenant_id, |k| k.latency = Some(LatencyModel::graph()))
             .expect("knobs");

@@ -186,3 +186,29 @@ fn bearer_client(token: &str) -> reqwest::Client {
 }
 
 pub mod faults;
+
+/// Connects the simulator's tenant `index` to organization `org` by admin consent (granted in
+/// the simulator, stored as the consent callback stores a connection: read/write, synced
+/// hourly); the simulator's facts of that tenant.
+pub async fn connect_by_consent(
+    stack: &devstack::Stack,
+    platform: &lifecycle::Platform,
+    org: &str,
+    index: usize,
+) -> graph_sim::TenantInfo {
+    let sim = stack.sim().expect("the simulator runs");
+    let info = sim.tenants().remove(index);
+    sim.grant_consent(&info.tenant_id).expect("consent");
+    let tenant: lifecycle::model::TenantConnection = serde_json::from_value(json!({
+        "tenant_id": info.tenant_id, "org_id": org, "display_name": info.display_name,
+        "verified_domains": info.verified_domains, "mode": "read_write", "auth": {"kind": "consent"},
+        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
+        "sync_interval_minutes": 60
+    }))
+    .expect("a tenant connection");
+    platform
+        .connect_tenant(&tenant)
+        .await
+        .expect("tenant saved");
+    info
+}

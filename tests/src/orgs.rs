@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
 use futures::TryStreamExt as _;
 use graph_sim::SimConfig;
-use lifecycle::model::{JobRecord, TenantConnection};
+use lifecycle::model::JobRecord;
 use lifecycle::store::keys;
 use lifecycle::{JobId, Platform, TenantId};
 use secrecy::ExposeSecret;
@@ -150,20 +150,7 @@ impl World {
 
 /// Connects the simulator's tenant `index` to organization `org` (admin consent granted there).
 async fn connect(stack: &Stack, platform: &Platform, org: &str, index: usize) -> Org {
-    let sim = stack.sim().expect("simulator");
-    let info = sim.tenants().remove(index);
-    sim.grant_consent(&info.tenant_id).expect("consent");
-    let tenant: TenantConnection = serde_json::from_value(json!({
-        "tenant_id": info.tenant_id, "org_id": org, "display_name": info.display_name,
-        "verified_domains": info.verified_domains, "mode": "read_write", "auth": {"kind": "consent"},
-        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
-        "sync_interval_minutes": 60
-    }))
-    .expect("a tenant connection");
-    platform
-        .connect_tenant(&tenant)
-        .await
-        .expect("tenant saved");
+    let info = crate::connect_by_consent(stack, platform, org, index).await;
     Org {
         http: crate::api_client(stack, org),
         api_url: stack.api_url().to_owned(),

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
 use graph_sim::{SimConfig, TenantSpec, Truth};
-use lifecycle::model::{
-    Account, Job, JobRecord, JobStatus, Membership, SyncRunStatus, TenantConnection,
-};
+use lifecycle::model::{Account, Job, JobRecord, JobStatus, Membership, SyncRunStatus};
 use lifecycle::store::keys;
 use lifecycle::{Platform, TenantId};
 use serde_json::{Value, json};
@@ -33,20 +31,7 @@ struct Tenant {
 }
 
 async fn connect(stack: &Stack, platform: &Platform, index: usize) -> Tenant {
-    let sim = stack.sim().expect("sim");
-    let info = sim.tenants().remove(index);
-    sim.grant_consent(&info.tenant_id).expect("consent");
-    let connection: TenantConnection = serde_json::from_value(json!({
-        "tenant_id": info.tenant_id, "org_id": format!("org-{index}"),
-        "display_name": info.display_name, "verified_domains": info.verified_domains,
-        "mode": "read_write", "auth": {"kind": "consent"}, "status": {"state": "connected"},
-        "consented_at": "2026-01-05T09:00:00Z", "sync_interval_minutes": 60
-    }))
-    .expect("a tenant connection");
-    platform
-        .connect_tenant(&connection)
-        .await
-        .expect("tenant saved");
+    let info = e2e::connect_by_consent(stack, platform, &format!("org-{index}"), index).await;
     Tenant {
         id: TenantId::parse(&info.tenant_id).expect("tenant id"),
         domain: info.default_domain,

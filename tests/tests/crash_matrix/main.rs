@@ -26,9 +26,7 @@ use e2e::faults::{
     sim_routes,
 };
 use graph_sim::{SimConfig, Truth, TruthUser};
-use lifecycle::model::{
-    Account, Group, Job, JobRecord, JobStatus, Membership, Sku, SyncRunStatus, TenantConnection,
-};
+use lifecycle::model::{Account, Group, Job, JobRecord, JobStatus, Membership, Sku, SyncRunStatus};
 use lifecycle::store::keys;
 use lifecycle::{Platform, TenantId};
 use serde_json::{Value, json};

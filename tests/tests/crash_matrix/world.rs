@@ -50,20 +50,7 @@ pub(crate) async fn start_with(accounts: usize) -> World {
     options.time_scale = 1e-6;
     let stack = Stack::start(options).await.expect("the stack starts");
     let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
-    let sim = stack.sim().expect("sim");
-    let info = sim.tenants().remove(0);
-    sim.grant_consent(&info.tenant_id).expect("consent");
-    let tenant: TenantConnection = serde_json::from_value(json!({
-        "tenant_id": info.tenant_id, "org_id": "org-proof", "display_name": info.display_name,
-        "verified_domains": info.verified_domains, "mode": "read_write",
-        "auth": {"kind": "consent"}, "status": {"state": "connected"},
-        "consented_at": "2026-01-05T09:00:00Z", "sync_interval_minutes": 60
-    }))
-    .expect("a tenant connection");
-    platform
-        .connect_tenant(&tenant)
-        .await
-        .expect("tenant saved");
+    let info = e2e::connect_by_consent(&stack, &platform, "org-proof", 0).await;
     let subscriber = e2e::faults::subscribe(&stack).await;
     World {
         tenant_id: TenantId::parse(&info.tenant_id).expect("tenant id"),
