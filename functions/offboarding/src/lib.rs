@@ -2,8 +2,9 @@
 //! account's jobs run in order), run through the shared jobs runner with partial batch failures.
 //!
 //! An offboarding blocks sign-in and revokes sessions first (one `$batch`, so access ends at
-//! once). That is a gate: when Graph refuses either for good the job fails there, with nothing
-//! else written, and its completion event says the account may still have access. After every
+//! once). That is a gate (`offboard/access.rs`): when Graph refuses either for good the job
+//! fails there, with nothing else written, and its completion event says the account may still
+//! have access. After every
 //! write the account is read back from Graph; a step is done only when the read-back agrees, and
 //! the stored account is written from what Graph answered. Then it removes the account's direct group memberships (20 per `$batch`; dynamic groups and
 //! mail-enabled groups are reported, not touched), then its direct licenses (one assignLicense;

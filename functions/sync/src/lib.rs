@@ -9,6 +9,10 @@
 //!
 //! The sync log is the tenant's [`SyncRun`](lifecycle::model::SyncRun) records; [`lifecycle::sync_runs`] makes
 //! and finds them and is how other functions request a sync.
+//!
+//! The engine asks the store in domain words (a page of directory changes, the tenant's stored
+//! groups and memberships, a round's saved state) and never builds a key: the table's layout
+//! stays in `lifecycle::store`.
 
 pub mod convert;
 pub mod engine;
