@@ -266,7 +266,7 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
     assert_eq!(record.status, JobStatus::Failed);
     let reason = record.error.clone().unwrap_or_default();
     assert!(
-        reason.starts_with("gave up after 5 deliveries that ended without a result")
+        reason.starts_with("dead-lettered after 5 deliveries: ")
             && reason.contains("Lambda timeout"),
         "{reason}"
     );
