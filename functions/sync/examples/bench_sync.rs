@@ -374,9 +374,15 @@ impl Bench {
         println!("full sync: {users} accounts, {groups} groups, {memberships} memberships");
         let largest = flag("--largest-group", 0)?;
         if largest > 0 {
+            let refs = flag("--member-refs", usize::MAX)?;
             println!(
-                "  largest group: {} members, every group's members@delta whole in one delta page",
-                largest.min(users as usize)
+                "  largest group: {} members; member references per delta page: {}",
+                largest.min(users as usize),
+                if refs == usize::MAX {
+                    "all (whole in one page)".to_owned()
+                } else {
+                    refs.to_string()
+                }
             );
         }
         println!(
