@@ -171,10 +171,10 @@ pub struct JobRecord {
     /// without end. Absent while it never waited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_since: Option<DateTime<Utc>>,
-    /// Deliveries of the job's message spent waiting for Graph on a FIFO queue, where a job
-    /// handed back keeps its message and SQS counts each receive: they are waits, not failures,
-    /// so the runner does not count them toward [`crate::MAX_DELIVERIES`] (at most
-    /// [`crate::jobs::MAX_FIFO_WAITS`]). Absent while it never waited there.
+    /// Deliveries of the job's message spent waiting for Graph on a FIFO queue (onboarding,
+    /// offboarding), where a job handed back keeps its message and SQS counts each receive: they
+    /// are waits, not failures, so they do not count toward the 5 failed deliveries after which a
+    /// job ends; at most 10 (`lifecycle::jobs::MAX_FIFO_WAITS`). Absent while it never waited.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub waited_deliveries: u32,
 }
