@@ -145,48 +145,8 @@ impl Offboarding {
             run.progress.step(preflight).await?;
         }
         for planned_step in &planned[2..] {
-            if run.progress.finished_step(planned_step.name).is_some() {
-                continue;
-            }
-            match &planned_step.action {
-                Action::RemoveGroups(groups) => run.remove_groups(planned_step, groups).await?,
-                Action::RemoveLicenses(skus) => run.remove_licenses(planned_step, skus).await?,
-                Action::Delete => run.delete(planned_step).await?,
-                Action::RemoveEntries(collection, entries) => {
-                    run.remove_entries(planned_step, *collection, entries)
-                        .await?
-                }
-                Action::SetAutomaticReply(reply) => run.set_reply(planned_step, reply).await?,
-                Action::Refused(reason, request_id) => {
-                    run.record_planned(
-                        planned_step,
-                        StepOutcome::Failed,
-                        request_id.clone(),
-                        reason.clone(),
-                        Vec::new(),
-                    )
-                    .await?
-                }
-                Action::KeepDisabled => {
-                    run.record_planned(
-                        planned_step,
-                        StepOutcome::Done,
-                        None,
-                        planned_step.detail.clone(),
-                        Vec::new(),
-                    )
-                    .await?
-                }
-                Action::Skip | Action::BlockSignIn | Action::RevokeSessions => {
-                    run.record_planned(
-                        planned_step,
-                        StepOutcome::Skipped,
-                        None,
-                        planned_step.detail.clone(),
-                        Vec::new(),
-                    )
-                    .await?
-                }
+            if run.progress.finished_step(planned_step.name).is_none() {
+                run.carry_out(planned_step).await?;
             }
         }
         Ok(if run.failed {
@@ -357,6 +317,52 @@ impl ReadBack {
 }
 
 impl Run<'_, '_> {
+    /// Carries out one planned step after the gate (removals, the delete, the mailbox options),
+    /// or records why it is not done.
+    async fn carry_out(&mut self, planned_step: &PlannedStep) -> Result<(), JobError> {
+        match &planned_step.action {
+            Action::RemoveGroups(groups) => self.remove_groups(planned_step, groups).await?,
+            Action::RemoveLicenses(skus) => self.remove_licenses(planned_step, skus).await?,
+            Action::Delete => self.delete(planned_step).await?,
+            Action::RemoveEntries(collection, entries) => {
+                self.remove_entries(planned_step, *collection, entries)
+                    .await?
+            }
+            Action::SetAutomaticReply(reply) => self.set_reply(planned_step, reply).await?,
+            Action::Refused(reason, request_id) => {
+                self.record_planned(
+                    planned_step,
+                    StepOutcome::Failed,
+                    request_id.clone(),
+                    reason.clone(),
+                    Vec::new(),
+                )
+                .await?
+            }
+            Action::KeepDisabled => {
+                self.record_planned(
+                    planned_step,
+                    StepOutcome::Done,
+                    None,
+                    planned_step.detail.clone(),
+                    Vec::new(),
+                )
+                .await?
+            }
+            Action::Skip | Action::BlockSignIn | Action::RevokeSessions => {
+                self.record_planned(
+                    planned_step,
+                    StepOutcome::Skipped,
+                    None,
+                    planned_step.detail.clone(),
+                    Vec::new(),
+                )
+                .await?
+            }
+        }
+        Ok(())
+    }
+
     /// Records a step of the plan: its outcome, the request-id of its write, what the read-back
     /// observed, and what the plan knew it cannot do.
     async fn record_planned(

@@ -223,47 +223,16 @@ pub async fn restore(
         dry_run: options.dry_run,
         restored: undelete_id.is_some(),
         graph_request_id: undelete_id,
-        snapshot: snapshot.as_ref().map(|s| SnapshotUsed {
-            job_id: s.job_id.to_string(),
-            taken_at: s.taken_at,
-            account_enabled: s.account_enabled,
-            usage_location: s.usage_location.clone(),
-            manager_id: s.manager_id.clone(),
-            groups: s.groups.clone(),
-            direct_licenses: s.direct_licenses.clone(),
-            automatic_reply: s.automatic_reply.clone(),
-        }),
+        snapshot: snapshot.as_ref().map(SnapshotUsed::from),
         steps,
         observed: None,
         complete: false,
     };
     match state {
         Some(state) if !options.dry_run => {
-            let written = plan.write(graph, &state).await?;
-            let (found, read_ids) = account::read(graph, &reference).await?;
-            let Found::Active(after) = found else {
-                return Err(RestoreError::NotConfirmed(account_id.clone()));
-            };
-            let manager_after = account::manager_id(graph, &after.id).await?;
-            store_observed(platform, tenant_id, &state, &after)
-                .await
-                .map_err(|error| {
-                    tracing::warn!(%error, "restored account not stored here; the next sync will");
-                })
-                .ok();
-            let read_id = read_ids.into_iter().next();
-            let reply_after = match &written.reply {
-                Some((_, ReplyState::Read { setting, .. })) => Some(setting.clone()),
-                _ => None,
-            };
-            report.steps.extend(plan.judge(
-                written,
-                &after,
-                manager_after.as_deref(),
-                read_id.as_deref(),
-            ));
-            let mut seen = observed(&after, manager_after, read_id);
-            seen.automatic_reply = reply_after;
+            let (judged, seen) =
+                write_and_read_back(platform, graph, tenant_id, account_id, &plan, &state).await?;
+            report.steps.extend(judged);
             report.observed = Some(seen);
         }
         _ => report.steps.extend(plan.pending()),
@@ -275,6 +244,59 @@ pub async fn restore(
         )
     });
     Ok(report)
+}
+
+/// Writes what `plan` restores onto the active account `state`, reads the account back, stores
+/// what Graph answered, and judges each step by that read-back.
+async fn write_and_read_back(
+    platform: &Platform,
+    graph: &TenantGraph,
+    tenant_id: &TenantId,
+    account_id: &AccountId,
+    plan: &Plan,
+    state: &AccountState,
+) -> Result<(Vec<RestoreStep>, Observed), RestoreError> {
+    let written = plan.write(graph, state).await?;
+    let (found, read_ids) = account::read(graph, &AccountRef::Id(account_id.clone())).await?;
+    let Found::Active(after) = found else {
+        return Err(RestoreError::NotConfirmed(account_id.clone()));
+    };
+    let manager_after = account::manager_id(graph, &after.id).await?;
+    store_observed(platform, tenant_id, state, &after)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "restored account not stored here; the next sync will");
+        })
+        .ok();
+    let read_id = read_ids.into_iter().next();
+    let reply_after = match &written.reply {
+        Some((_, ReplyState::Read { setting, .. })) => Some(setting.clone()),
+        _ => None,
+    };
+    let judged = plan.judge(
+        written,
+        &after,
+        manager_after.as_deref(),
+        read_id.as_deref(),
+    );
+    let mut seen = observed(&after, manager_after, read_id);
+    seen.automatic_reply = reply_after;
+    Ok((judged, seen))
+}
+
+impl From<&AccountSnapshot> for SnapshotUsed {
+    fn from(s: &AccountSnapshot) -> Self {
+        Self {
+            job_id: s.job_id.to_string(),
+            taken_at: s.taken_at,
+            account_enabled: s.account_enabled,
+            usage_location: s.usage_location.clone(),
+            manager_id: s.manager_id.clone(),
+            groups: s.groups.clone(),
+            direct_licenses: s.direct_licenses.clone(),
+            automatic_reply: s.automatic_reply.clone(),
+        }
+    }
 }
 
 fn step(
