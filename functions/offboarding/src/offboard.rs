@@ -340,27 +340,26 @@ impl Run<'_, '_> {
                 .await?
             }
             Action::KeepDisabled => {
-                self.record_planned(
-                    planned_step,
-                    StepOutcome::Done,
-                    None,
-                    planned_step.detail.clone(),
-                    Vec::new(),
-                )
-                .await?
+                self.record_as_planned(planned_step, StepOutcome::Done)
+                    .await?
             }
             Action::Skip | Action::BlockSignIn | Action::RevokeSessions => {
-                self.record_planned(
-                    planned_step,
-                    StepOutcome::Skipped,
-                    None,
-                    planned_step.detail.clone(),
-                    Vec::new(),
-                )
-                .await?
+                self.record_as_planned(planned_step, StepOutcome::Skipped)
+                    .await?
             }
         }
         Ok(())
+    }
+
+    /// Records a step of the plan with no write of its own: `outcome` and the plan's detail.
+    async fn record_as_planned(
+        &mut self,
+        planned_step: &PlannedStep,
+        outcome: StepOutcome,
+    ) -> Result<(), JobError> {
+        let detail = planned_step.detail.clone();
+        self.record_planned(planned_step, outcome, None, detail, Vec::new())
+            .await
     }
 
     /// Records a step of the plan: its outcome, the request-id of its write, what the read-back

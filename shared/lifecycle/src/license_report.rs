@@ -299,9 +299,7 @@ impl InactiveTally {
             last_sign_in,
         });
         self.oldest.sort_by(|a, b| {
-            a.last_sign_in
-                .cmp(&b.last_sign_in)
-                .then_with(|| a.upn.cmp(&b.upn))
+            longest_inactive_first((a.last_sign_in, &a.upn), (b.last_sign_in, &b.upn))
         });
         self.oldest.truncate(limit);
     }
@@ -321,12 +319,18 @@ fn not_available(reason: &str) -> SignInActivity {
 
 /// Sorts never-signed-in first, then the oldest sign-in, and keeps `limit`.
 fn trim(accounts: &mut Vec<InactiveAccount>, limit: usize) {
-    accounts.sort_by(|a, b| {
-        a.last_sign_in
-            .cmp(&b.last_sign_in)
-            .then_with(|| a.upn.cmp(&b.upn))
-    });
+    accounts
+        .sort_by(|a, b| longest_inactive_first((a.last_sign_in, &a.upn), (b.last_sign_in, &b.upn)));
     accounts.truncate(limit);
+}
+
+/// The order inactive accounts are listed in: never signed in first (`None`), then the oldest
+/// sign-in, then by UPN.
+fn longest_inactive_first(
+    a: (Option<DateTime<Utc>>, &str),
+    b: (Option<DateTime<Utc>>, &str),
+) -> std::cmp::Ordering {
+    a.cmp(&b)
 }
 
 #[cfg(test)]

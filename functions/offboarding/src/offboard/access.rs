@@ -125,14 +125,8 @@ impl Run<'_, '_> {
                     sent.push(planned_step);
                 }
                 _ => {
-                    self.record_planned(
-                        planned_step,
-                        StepOutcome::Skipped,
-                        None,
-                        planned_step.detail.clone(),
-                        Vec::new(),
-                    )
-                    .await?
+                    self.record_as_planned(planned_step, StepOutcome::Skipped)
+                        .await?
                 }
             }
         }

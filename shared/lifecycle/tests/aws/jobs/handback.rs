@@ -7,19 +7,7 @@ use super::*;
 async fn given_a_standard_queue_batch_when_time_runs_short_after_its_first_job_then_the_others_are_sent_again_fresh_instead_of_counting_toward_the_dead_letter_queue()
  {
     let (local, _) = platform().await;
-    let queue_url = local
-        .clients
-        .sqs
-        .create_queue()
-        .queue_name("jobs")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let mut config = config();
-    config.offboarding_queue_url = queue_url.clone();
-    let platform = Platform::new(config, &local._moto.sdk_config().await).expect("platform");
+    let (queue_url, platform) = standard_queue(&local).await;
     // GIVEN a connected tenant and two of its jobs on a standard queue, each on its 4th delivery
     // (the 5th would dead-letter it), a worker whose job takes 0.6 s, and an invocation 10.5 s
     // before its deadline (a job starts only while 10 s are left)
@@ -69,11 +57,17 @@ async fn given_a_standard_queue_batch_when_time_runs_short_after_its_first_job_t
 
 /// A standard queue "jobs" in `local`'s moto, and a platform whose offboarding jobs go there.
 async fn standard_queue(local: &crate::Local) -> (String, Platform) {
-    let queue_url = local
-        .clients
-        .sqs
-        .create_queue()
-        .queue_name("jobs")
+    offboarding_queue(local, "jobs", false).await
+}
+
+/// The queue `name` (FIFO when `fifo`) in `local`'s moto, and a platform whose offboarding jobs
+/// go there.
+async fn offboarding_queue(local: &crate::Local, name: &str, fifo: bool) -> (String, Platform) {
+    let mut request = local.clients.sqs.create_queue().queue_name(name);
+    if fifo {
+        request = request.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+    }
+    let queue_url = request
         .send()
         .await
         .expect("queue")
@@ -256,20 +250,7 @@ async fn given_a_worker_that_hands_its_job_back_when_it_runs_then_the_job_comes_
 /// A FIFO queue "offboarding.fifo" in `local`'s moto, and a platform whose offboarding jobs go
 /// there.
 async fn fifo_queue(local: &crate::Local) -> Platform {
-    let queue_url = local
-        .clients
-        .sqs
-        .create_queue()
-        .queue_name("offboarding.fifo")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let mut config = config();
-    config.offboarding_queue_url = queue_url;
-    Platform::new(config, &local._moto.sdk_config().await).expect("platform")
+    offboarding_queue(local, "offboarding.fifo", true).await.1
 }
 
 #[tokio::test]
