@@ -1,7 +1,8 @@
 //! The SQS side of a sync: one message is one sync job (a run, or a continuation of one).
 //!
-//! A sync has its own record, the [`SyncRun`] in the tenant's sync log, so this is not the
-//! generic job runner: the run id is the idempotency key (a finished run's message is a duplicate
+//! Its messages go through the runner's batch loop ([`jobs::run_batch`], as every queue's do),
+//! but a sync has its own record, the [`SyncRun`] in the tenant's sync log, so its message is
+//! not a lifecycle job's ([`jobs::run_sqs_jobs`]): the run id is the idempotency key (a finished run's message is a duplicate
 //! and is dropped), and the tenant's lease keeps two runs, and two copies of one run's message,
 //! from syncing one tenant at once. Each delivery holds the lease in a name of its own
 //! ([`LeaseNames`]). A delivery that finds another holder waits: its job goes back on
@@ -18,14 +19,16 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
+use futures::future::BoxFuture;
 use graph::GraphError;
-use lifecycle::jobs::{self, HandedBack, MAX_DELIVERIES, Redelivery};
+use lifecycle::jobs::{self, HandedBack, MAX_DELIVERIES, MessageWorker, Redelivery};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, LastSync, SyncJob, SyncRun, SyncRunStatus, TenantConnection,
 };
 use lifecycle::queue::MAX_VISIBILITY;
 use lifecycle::{Key, Lease, LeaseOutcome, Platform, StoreError};
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 use tracing::Instrument as _;
 
 use crate::engine::{Engine, Outcome, Report, Settings, SyncError};
@@ -38,31 +41,61 @@ const LEASE_EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 /// The shortest wait before a waiting job comes back.
 const MIN_WAIT: Duration = Duration::from_secs(1);
 
-/// Runs every message of the batch in turn and lists the ones to deliver again.
+/// Runs every message of the batch in turn (the runner's batch loop, [`jobs::run_batch`]) and
+/// lists the ones to deliver again, with the figures of each sync job run.
 pub(crate) async fn handle_batch(
     platform: &Platform,
     settings: &Settings,
     event: SqsEvent,
 ) -> (SqsBatchResponse, Vec<Report>) {
-    let mut response = SqsBatchResponse::default();
-    let mut reports = Vec::new();
-    for message in event.records {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        let span = tracing::info_span!("sync_job", message_id = %message_id);
-        // Boxed: a debug build's poll frames of the sync are large, and a test thread's stack
-        // (2 MiB) is where the crash matrix polls them.
-        if let Err(redelivery) =
-            Box::pin(handle_message(platform, settings, &message, &mut reports).instrument(span))
-                .await
-        {
-            let queue_url = &platform.config.sync_queue_url;
-            let default = Some(settings.retry_delay);
-            let failure =
-                jobs::redeliver(platform, queue_url, &message, &redelivery, default).await;
-            response.batch_item_failures.push(failure);
-        }
-    }
+    let worker = SyncMessages {
+        settings,
+        reports: Mutex::new(Vec::new()),
+    };
+    // No invocation: the sync keeps to Lambda's deadline itself (its budget, then a checkpoint).
+    let response = jobs::run_batch(platform, event, &worker, None).await;
+    let reports = worker
+        .reports
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     (response, reports)
+}
+
+/// The sync queue's messages, each one sync job.
+struct SyncMessages<'s> {
+    settings: &'s Settings,
+    reports: Mutex<Vec<Report>>,
+}
+
+impl MessageWorker for SyncMessages<'_> {
+    fn work<'a>(
+        &'a self,
+        platform: &'a Platform,
+        message: &'a SqsMessage,
+        _deadline: Option<SystemTime>,
+    ) -> BoxFuture<'a, Result<(), Redelivery>> {
+        Box::pin(async move {
+            let message_id = message.message_id.as_deref().unwrap_or_default();
+            let span = tracing::info_span!("sync_job", message_id = %message_id);
+            let mut reports = Vec::new();
+            // Boxed: a debug build's poll frames of the sync are large, and a test thread's
+            // stack (2 MiB) is where the crash matrix polls them.
+            let outcome = Box::pin(
+                handle_message(platform, self.settings, message, &mut reports).instrument(span),
+            )
+            .await;
+            self.reports
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(reports);
+            if let Err(redelivery) = &outcome {
+                let queue_url = &platform.config.sync_queue_url;
+                let default = Some(self.settings.retry_delay);
+                jobs::redeliver(platform, queue_url, message, redelivery, default).await;
+            }
+            outcome
+        })
+    }
 }
 
 /// One sync job.

@@ -20,12 +20,13 @@
 //! more, or a worker stopping part-way on purpose: [`JobError::Later`]) is handed back instead
 //! ([`hand_back`]): on a standard queue as a fresh message delayed by the wait, so waiting never
 //! dead-letters a job. The sync worker, which keeps its own run record instead of a job record,
-//! counts and hands back its deliveries through the same functions ([`receive_count`],
-//! [`hand_back`], [`hide`]).
+//! runs its batches through the same loop ([`run_batch`], with a [`MessageWorker`] of its own)
+//! and counts and hands back its deliveries through the same functions ([`receive_count`],
+//! [`hand_back`], [`hide`], [`redeliver`]).
 
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use tracing::Instrument as _;
@@ -38,8 +39,10 @@ use crate::model::{
 use crate::platform::Platform;
 use crate::store::{PutOutcome, Store, keys};
 
+mod batch;
 mod error;
 mod redelivery;
+pub use batch::{MessageWorker, run_batch};
 pub use error::{Cause, JobError};
 pub use redelivery::{HandedBack, Redelivery, hand_back, hide, receive_count, redeliver};
 
@@ -250,7 +253,7 @@ pub async fn run_sqs_jobs(
     event: SqsEvent,
     handler: &dyn JobHandler,
 ) -> SqsBatchResponse {
-    run_batch(platform, event, handler, None).await
+    run_batch(platform, event, &JobMessages(handler), None).await
 }
 
 /// Least time left before the invocation's deadline for the runner to start another job of the
@@ -268,74 +271,20 @@ pub async fn run_sqs_jobs_within(
     handler: &dyn JobHandler,
     invocation: &Invocation,
 ) -> SqsBatchResponse {
-    run_batch(platform, event, handler, Some(invocation)).await
+    run_batch(platform, event, &JobMessages(handler), Some(invocation)).await
 }
 
-async fn run_batch(
-    platform: &Platform,
-    event: SqsEvent,
-    handler: &dyn JobHandler,
-    invocation: Option<&Invocation>,
-) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    let mut blocked = false;
-    let mut started = false;
-    for message in &event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let fifo = message
-            .event_source_arn
-            .as_deref()
-            .is_some_and(|arn| arn.ends_with(".fifo"));
-        let out_of_time = invocation.is_some_and(|i| i.remaining() < JOB_START_RESERVE);
-        if out_of_time && !blocked {
-            // A standard queue has no order to keep: the job goes back as a new message, so a
-            // job declined for the time the batch's others took never counts toward the
-            // queue's maxReceiveCount. Only after a job of this invocation started, so a job
-            // that no invocation has time for still ends in the dead-letter queue.
-            if !fifo && started && send_again(platform, message).await {
-                tracing::info!(message_id = %id, "too little time left in this invocation to start the job; sent again as a new message");
-                continue;
-            }
-            tracing::info!(
-                message_id = %id,
-                "too little time left in this invocation to start the job; left for redelivery"
-            );
-        }
-        let deadline = invocation.map(|i| i.deadline);
-        if !blocked && !out_of_time {
-            started = true;
-        }
-        if blocked
-            || out_of_time
-            || run_message(platform, message, handler, deadline)
-                .await
-                .is_err()
-        {
-            blocked |= fifo;
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
-        }
-    }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
-}
+/// A lifecycle job's message, worked by [`run_message`] with the worker's [`JobHandler`].
+struct JobMessages<'h>(&'h dyn JobHandler);
 
-/// Sends the job of `message` again to its queue as a new message (receive count 0), for a job
-/// of a standard queue declined for lack of time; whether it was sent (if not, the message is
-/// left for redelivery as before).
-async fn send_again(platform: &Platform, message: &SqsMessage) -> bool {
-    let Ok(job) = Job::from_json(message.body.as_deref().unwrap_or_default()) else {
-        return false;
-    };
-    let queue_url = crate::schedule::queue_url(&platform.config, &job);
-    match platform.queue.send_job(queue_url, &job).await {
-        Ok(_) => true,
-        Err(error) => {
-            tracing::warn!(%error, job_id = %job.job_id, "a declined job could not be sent again; left for redelivery");
-            false
-        }
+impl MessageWorker for JobMessages<'_> {
+    fn work<'a>(
+        &'a self,
+        platform: &'a Platform,
+        message: &'a SqsMessage,
+        deadline: Option<SystemTime>,
+    ) -> BoxFuture<'a, Result<(), Redelivery>> {
+        Box::pin(run_message(platform, message, self.0, deadline))
     }
 }
 

@@ -1,10 +1,10 @@
 //! How a job's message leaves a delivery that did not end the job: reported as a batch item
-//! failure for SQS to deliver again ([`Redelivery`], [`redeliver`]), kept from the queue for a
+//! failure for SQS to deliver again ([`Redelivery`], [`redeliver`], [`super::run_batch`]), kept from the queue for a
 //! wait ([`hide`]), or handed back as a fresh message where the queue allows ([`hand_back`]).
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsMessage};
+use aws_lambda_events::event::sqs::SqsMessage;
 
 use crate::model::Job;
 use crate::platform::Platform;
@@ -37,24 +37,22 @@ impl Redelivery {
     }
 }
 
-/// The batch item failure for `message`, hidden first for the redelivery's wait (or `default`,
-/// when it names none and a default is given; otherwise the queue's visibility timeout applies).
+/// Readies `message` for its redelivery: hidden for the redelivery's wait (or `default`, when it
+/// names none and a default is given; otherwise the queue's visibility timeout applies). The
+/// batch loop ([`super::run_batch`]) then reports it as a batch item failure.
 pub async fn redeliver(
     platform: &Platform,
     queue_url: &str,
     message: &SqsMessage,
     redelivery: &Redelivery,
     default: Option<Duration>,
-) -> BatchItemFailure {
-    let message_id = message.message_id.clone().unwrap_or_default();
+) {
+    let message_id = message.message_id.as_deref().unwrap_or_default();
     let after = redelivery.after.or(default);
     tracing::warn!(message_id = %message_id, reason = %redelivery.reason, ?after, "the job will be delivered again");
     if let Some(after) = after {
         hide(platform, queue_url, message, after).await;
     }
-    let mut failure = BatchItemFailure::default();
-    failure.item_identifier = message_id;
-    failure
 }
 
 /// How many times SQS has delivered `message` (its `ApproximateReceiveCount`; 1 when absent).
