@@ -21,6 +21,7 @@ use lifecycle::{Config, Invocation, Platform, PlatformError};
 use local_aws::faults::{
     AfterAnswer as AwsAfter, AwsCall, AwsFaultHook, ServiceFault, with_faults,
 };
+use local_aws::subscriber::Subscriber;
 use tokio::sync::watch;
 
 /// When, relative to its write, the function dies.
@@ -521,78 +522,8 @@ pub fn sim_routes(stack: &Stack) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
-/// A customer's subscription to the completion events: a rule on the functions' bus
-/// (`EventBusName`, `default`) matching this bundle's source, with a queue as its target.
-pub async fn subscribe(stack: &Stack) -> String {
-    let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
-    let url = sqs
-        .create_queue()
-        .queue_name("proof-subscriber")
-        .send()
-        .await
-        .expect("subscriber queue")
-        .queue_url
-        .expect("queue url");
-    let arn_attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(arn_attribute.clone())
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| a.get(&arn_attribute).cloned())
-        .expect("queue arn");
-    let events = aws_sdk_eventbridge::Client::new(stack.sdk_config());
-    events
-        .put_rule()
-        .name("proof-jobs")
-        .event_pattern(serde_json::json!({"source": [lifecycle::events::SOURCE]}).to_string())
-        .send()
-        .await
-        .expect("rule");
-    events
-        .put_targets()
-        .rule("proof-jobs")
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("subscriber")
-                .arn(arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("target");
-    url
-}
-
-/// Every event the subscriber's queue (of [`subscribe`]) got since the last call, as sent.
-pub async fn received_events(stack: &Stack, queue_url: &str) -> Vec<String> {
-    let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
-    let mut events = Vec::new();
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .expect("subscriber receive");
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return events;
-        }
-        for message in messages {
-            events.push(message.body.unwrap_or_default());
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(message.receipt_handle.unwrap_or_default())
-                .send()
-                .await
-                .expect("subscriber delete");
-        }
-    }
+/// A queue subscribed to the bundle's completion events through a rule on the default bus.
+pub async fn subscribe(stack: &Stack) -> Subscriber {
+    let source = lifecycle::events::SOURCE;
+    Subscriber::start(stack.sdk_config(), "proof-subscriber", None, source).await
 }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use dead_letters::App;
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use graph_sim::SimConfig;
+use lifecycle::events::SOURCE;
 use lifecycle::model::{
     AccountRef, ConnectionMode, ConnectionStatus, Job, JobKind, JobRecord, JobStatus, OffboardJob,
     OffboardPolicy, SyncRun, SyncRunStatus, TenantAuth, TenantConnection,
@@ -17,6 +18,7 @@ use lifecycle::model::{
 use lifecycle::store::keys;
 use lifecycle::sync_runs as runs;
 use lifecycle::{JobId, OrgId, Platform, TenantId};
+use local_aws::subscriber::Subscriber;
 use serde_json::{Value, json};
 
 /// How long the end-to-end test waits for five timed-out deliveries and the dead-letter function.
@@ -123,71 +125,22 @@ fn dead_letters(bodies: &[String]) -> SqsEvent {
 }
 
 /// Subscribes a queue to the bundle's completion events (a rule on the stack's bus).
-async fn subscribe(stack: &Stack) -> (aws_sdk_sqs::Client, String) {
-    let sqs = aws_sdk_sqs::Client::new(stack.sdk_config());
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("dead-letter-subscriber")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("queue arn");
-    let events = aws_sdk_eventbridge::Client::new(stack.sdk_config());
-    let bus = stack.config().event_bus_name.clone();
-    events
-        .put_rule()
-        .name("dead-letter-subscriber")
-        .event_bus_name(&bus)
-        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
-        .send()
-        .await
-        .expect("rule");
-    events
-        .put_targets()
-        .rule("dead-letter-subscriber")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("subscriber")
-                .arn(queue_arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("target");
-    (sqs, queue_url)
+async fn subscribe(stack: &Stack) -> Subscriber {
+    let bus = &stack.config().event_bus_name;
+    Subscriber::start(
+        stack.sdk_config(),
+        "dead-letter-subscriber",
+        Some(bus),
+        SOURCE,
+    )
+    .await
 }
 
-/// The completion events delivered to the subscriber queue so far (their `detail`).
-async fn received_events(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
-    let output = sqs
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .expect("receive");
-    output
-        .messages
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|m| serde_json::from_str::<Value>(m.body.as_deref()?).ok())
+/// The completion events delivered to the subscriber queue since the last call (their `detail`).
+async fn received_events(subscriber: &Subscriber) -> Vec<Value> {
+    let events = subscriber.events(Duration::from_secs(1)).await;
+    events
+        .into_iter()
         .map(|event| event["detail"].clone())
         .collect()
 }
@@ -201,7 +154,7 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
     // whose initial password is still in Secrets Manager
     let template = Template::load(&template_path()).expect("infra/template.yaml loads");
     let env = Env::start(template, Registry::empty()).await;
-    let (sqs, subscriber) = subscribe(&env.stack).await;
+    let subscriber = subscribe(&env.stack).await;
     let now = Utc::now();
     let cut_off = env.offboard();
     let mut record = JobRecord::queued(&cut_off, now);
@@ -303,7 +256,7 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
     // ... and exactly the three failed jobs' completion events were put
     let mut events = Vec::new();
     for _ in 0..5 {
-        events.extend(received_events(&sqs, &subscriber).await);
+        events.extend(received_events(&subscriber).await);
         if events.len() >= 3 {
             break;
         }
@@ -323,7 +276,7 @@ async fn given_dead_lettered_jobs_when_settled_then_unfinished_ones_fail_with_th
     ];
     expected.sort();
     assert_eq!(ids, expected);
-    assert!(received_events(&sqs, &subscriber).await.is_empty());
+    assert!(received_events(&subscriber).await.is_empty());
     env.stack.shutdown().await;
 }
 
@@ -462,7 +415,7 @@ async fn given_a_worker_cut_off_at_its_timeout_on_every_delivery_when_its_delive
         .expect("the offboarding function");
     offboarding.timeout = Some(11);
     let env = Env::start(template, Registry::standard()).await;
-    let (sqs, subscriber) = subscribe(&env.stack).await;
+    let subscriber = subscribe(&env.stack).await;
     env.stack
         .sim()
         .expect("sim")
@@ -485,7 +438,7 @@ async fn given_a_worker_cut_off_at_its_timeout_on_every_delivery_when_its_delive
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut events = Vec::new();
     let record = loop {
-        events.extend(received_events(&sqs, &subscriber).await);
+        events.extend(received_events(&subscriber).await);
         let record = env
             .platform
             .store
@@ -509,7 +462,7 @@ async fn given_a_worker_cut_off_at_its_timeout_on_every_delivery_when_its_delive
         "{reason}"
     );
     while events.is_empty() && tokio::time::Instant::now() < deadline {
-        events.extend(received_events(&sqs, &subscriber).await);
+        events.extend(received_events(&subscriber).await);
     }
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["job_id"], job.job_id.to_string());

@@ -30,7 +30,7 @@ const TABLE: &str = "lifecycle-test";
 
 /// One moto server and the clients pointed at it; the server stops when this is dropped.
 struct Local {
-    _moto: Moto,
+    moto: Moto,
     clients: AwsClients,
 }
 
@@ -40,7 +40,7 @@ async fn spawn() -> Local {
         .expect("moto_server starts (run `make venv`)");
     let clients = AwsClients::new(&moto.sdk_config().await);
     Local {
-        _moto: moto,
+        moto,
         clients,
     }
 }

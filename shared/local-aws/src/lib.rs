@@ -18,6 +18,7 @@ pub mod hook;
 pub mod iam;
 pub mod limits;
 mod server;
+pub mod subscriber;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

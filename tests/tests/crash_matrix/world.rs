@@ -2,6 +2,7 @@
 //! scenarios read of it (the tenant's truth, the store, records, events, dead letters).
 
 use super::*;
+use local_aws::subscriber::Subscriber;
 
 /// The whole stack over one simulated tenant, connected read/write; its workers hooked to the
 /// switch and fed by the test, not by pollers.
@@ -16,7 +17,7 @@ pub(crate) struct World {
     /// access token issued is expired at the start of each run.
     pub(crate) graph_faults: bool,
     /// The subscriber's queue: every completion event the bus routed to it.
-    pub(crate) subscriber: String,
+    pub(crate) subscriber: Subscriber,
     /// The functions' AWS calls meet throttling and internal errors ([`CrashSwitch::set_aws_fault_rate`]).
     pub(crate) aws_faults: bool,
     /// The points `make test` crashes at.
@@ -174,7 +175,8 @@ impl World {
     /// The completion events the subscriber got since the last call, of job `job_id` (others
     /// are dropped: runs are one at a time).
     pub(crate) async fn completion_events(&self, job_id: &str) -> Vec<String> {
-        e2e::faults::received_events(&self.stack, &self.subscriber)
+        self.subscriber
+            .bodies(std::time::Duration::ZERO)
             .await
             .into_iter()
             .filter(|body| {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_path};
 use graph_sim::{ConsentChange, SimConfig, Truth, TruthUser};
+use lifecycle::events::SOURCE;
 use lifecycle::model::{
     Account, AccountRef, AccountSnapshot, AssignedLicense, AutomaticReply, ConnectionMode,
     ConnectionStatus, Job, JobKind, JobRecord, JobStatus, LastSignIn, OffboardJob, OffboardPolicy,
@@ -16,6 +17,7 @@ use lifecycle::model::{
 };
 use lifecycle::store::keys;
 use lifecycle::{AccountId, JobId, OrgId, Platform, SkuId, TenantId, Upn};
+use local_aws::subscriber::Subscriber;
 use offboarding::App;
 use serde_json::json;
 
@@ -574,54 +576,10 @@ const LATER_WRITES: [&str; 3] = [
 ];
 
 /// Subscribes a queue to the bundle's completion events (a rule on the stack's bus).
-async fn subscribe(env: &Env) -> (aws_sdk_sqs::Client, String) {
-    let sqs = aws_sdk_sqs::Client::new(env.stack.sdk_config());
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("offboarding-subscriber")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("queue arn");
-    let events = aws_sdk_eventbridge::Client::new(env.stack.sdk_config());
-    let bus = env.stack.config().event_bus_name.clone();
-    events
-        .put_rule()
-        .name("offboarding-subscriber")
-        .event_bus_name(&bus)
-        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
-        .send()
-        .await
-        .expect("rule");
-    events
-        .put_targets()
-        .rule("offboarding-subscriber")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("subscriber")
-                .arn(queue_arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("target");
-    (sqs, queue_url)
+async fn subscribe(env: &Env) -> Subscriber {
+    let bus = &env.stack.config().event_bus_name;
+    let config = env.stack.sdk_config();
+    Subscriber::start(config, "offboarding-subscriber", Some(bus), SOURCE).await
 }
 
 #[tokio::test]
@@ -644,7 +602,7 @@ async fn given_graph_refuses_the_block_when_offboarded_then_the_job_fails_at_onc
     .map(str::to_owned)
     .to_vec();
     let env = Env::start_with_roles(ConnectionMode::ReadWrite, roles).await;
-    let (sqs, queue_url) = subscribe(&env).await;
+    let subscriber = subscribe(&env).await;
     let target = env.busiest_account();
     let before = env.truth();
     env.store_account(&target).await;
@@ -688,17 +646,10 @@ async fn given_graph_refuses_the_block_when_offboarded_then_the_job_fails_at_onc
     assert!(stored.enabled, "{stored:?}");
     assert!(!stored.deleted, "{stored:?}");
     // ... and the completion event tells subscribers the account may still have access
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(2)
-        .send()
+    let event = subscriber
+        .events(Duration::from_secs(2))
         .await
-        .expect("receive");
-    let event: serde_json::Value = received
-        .messages()
-        .iter()
-        .filter_map(|m| serde_json::from_str::<serde_json::Value>(m.body()?).ok())
+        .into_iter()
         .find(|e| e["detail"]["job_id"] == job.job_id.to_string())
         .expect("the completion event of the job");
     assert_eq!(event["detail"]["status"], "failed");

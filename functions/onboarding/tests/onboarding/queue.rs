@@ -2,6 +2,7 @@
 //! Lambda's SQS event source does.
 
 use super::*;
+use local_aws::subscriber::Subscriber;
 
 /// The `BatchSize` of the onboarding queue's event source in infra/template.yaml.
 fn template_batch_size(world: &World) -> i32 {
@@ -138,56 +139,11 @@ async fn given_a_job_queued_behind_a_message_of_its_account_that_always_fails_wh
     );
 }
 
-/// Subscribes a queue to the bundle's completion events (a rule on the stack's bus); answers the
-/// queue's URL.
-async fn subscribe_to_events(world: &World) -> String {
-    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("onboarding-subscriber")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("queue arn");
-    let events = aws_sdk_eventbridge::Client::new(&world.sdk);
-    let bus = world.stack.config().event_bus_name.clone();
-    events
-        .put_rule()
-        .name("onboarding-subscriber")
-        .event_bus_name(&bus)
-        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
-        .send()
-        .await
-        .expect("rule");
-    events
-        .put_targets()
-        .rule("onboarding-subscriber")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("subscriber")
-                .arn(queue_arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("target");
-    queue_url
+/// Subscribes a queue to the bundle's completion events (a rule on the stack's bus).
+async fn subscribe_to_events(world: &World) -> Subscriber {
+    let bus = &world.stack.config().event_bus_name;
+    let name = "onboarding-subscriber";
+    Subscriber::start(&world.sdk, name, Some(bus), lifecycle::events::SOURCE).await
 }
 
 #[tokio::test]
@@ -196,7 +152,7 @@ async fn given_a_passwordless_joiner_when_onboarded_then_the_temporary_access_pa
     // GIVEN an onboarding that asks for a Temporary Access Pass (one sign-in, 120 minutes)
     // instead of a password, and a subscriber to the completion events
     let world = World::start().await;
-    let events_queue = subscribe_to_events(&world).await;
+    let subscriber = subscribe_to_events(&world).await;
     let mut job = world.onboard_job("j-tap", "tap", "unused");
     job["password"] =
         json!({"source": "temporary_access_pass", "lifetime_minutes": 120, "one_time_use": true});
@@ -263,20 +219,7 @@ async fn given_a_passwordless_joiner_when_onboarded_then_the_temporary_access_pa
             .iter()
             .all(|(_, value)| !value.contains(&pass))
     );
-    let sqs = aws_sdk_sqs::Client::new(&world.sdk);
-    let received = sqs
-        .receive_message()
-        .queue_url(&events_queue)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("events received");
-    let bodies: Vec<String> = received
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|m| m.body)
-        .collect();
+    let bodies = subscriber.bodies(Duration::from_secs(0)).await;
     assert!(
         bodies.iter().any(|b| b.contains("j-tap")),
         "the completion event arrived: {bodies:?}"

@@ -2,6 +2,7 @@
 //! unknown or read-only tenants, duplicate deliveries, transient failures and FIFO order.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use futures::future::BoxFuture;
@@ -14,6 +15,7 @@ use lifecycle::{
     Config, Invocation, JobError, JobHandler, JobId, JobProgress, Platform, StoreError, TenantId,
     run_sqs_jobs, run_sqs_jobs_within,
 };
+use local_aws::subscriber::Subscriber;
 use serde_json::json;
 
 use super::{connection, spawn, store, tenant};
@@ -132,7 +134,7 @@ fn config() -> Config {
 async fn platform() -> (super::Local, Platform) {
     let local = spawn().await;
     store(&local).await;
-    let platform = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let platform = Platform::new(config(), &local.moto.sdk_config().await).expect("platform");
     (local, platform)
 }
 
@@ -487,82 +489,17 @@ async fn given_a_removed_tenant_when_a_job_arrives_then_nothing_is_written_under
     assert_eq!(record, None);
 }
 
-/// A queue subscribed to this bundle's events through a rule, as a service would be; its URL.
-async fn subscribe(local: &super::Local) -> String {
-    let sqs = &local.clients.sqs;
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("subscriber")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("queue arn");
-    let events = &local.clients.events;
-    events
-        .put_rule()
-        .name("lifecycle-jobs")
-        .event_pattern(json!({"source": [lifecycle::events::SOURCE]}).to_string())
-        .send()
-        .await
-        .expect("rule");
-    events
-        .put_targets()
-        .rule("lifecycle-jobs")
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("subscriber")
-                .arn(queue_arn)
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("target");
-    queue_url
-}
-
-/// Every event the subscriber's queue holds (EventBridge delivers to it as the event is put).
-async fn completion_events(local: &super::Local, queue_url: &str) -> Vec<serde_json::Value> {
-    let mut events = Vec::new();
-    loop {
-        let received = local
-            .clients
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(if events.is_empty() { 2 } else { 0 })
-            .send()
-            .await
-            .expect("receive");
-        if received.messages().is_empty() {
-            return events;
-        }
-        for message in received.messages() {
-            events.push(serde_json::from_str(message.body().unwrap_or_default()).expect("event"));
-        }
-    }
+/// A queue subscribed to this bundle's events through a rule, as a service would be.
+async fn subscribe(local: &super::Local) -> Subscriber {
+    let config = local.moto.sdk_config().await;
+    Subscriber::start(&config, "subscriber", None, lifecycle::events::SOURCE).await
 }
 
 #[tokio::test]
 async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_event() {
     let (local, platform) = platform().await;
     // GIVEN a service subscribed to this bundle's events through a rule and a queue
-    let queue_url = subscribe(&local).await;
+    let subscriber = subscribe(&local).await;
     let tenant = connection(&tenant(13));
     platform.connect_tenant(&tenant).await.expect("save tenant");
     let job = offboard(&tenant.tenant_id);
@@ -575,7 +512,7 @@ async fn given_a_subscriber_when_a_job_finishes_then_it_receives_the_completion_
     )
     .await;
     // THEN the subscriber receives one event naming the job, its status and its steps
-    let events = completion_events(&local, &queue_url).await;
+    let events = subscriber.events(Duration::from_secs(2)).await;
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0];
     assert_eq!(event["detail-type"], lifecycle::events::JOB_FINISHED);
@@ -722,7 +659,7 @@ async fn given_a_second_delivery_that_ends_a_job_while_the_first_runs_when_the_f
         assert!(!stored.announce_pending);
     }
     // AND exactly one completion event per job was put, the second delivery's
-    let events = completion_events(&local, &subscriber).await;
+    let events = subscriber.events(Duration::from_secs(2)).await;
     let mut announced: Vec<String> = events
         .iter()
         .map(|event| {
@@ -839,7 +776,7 @@ async fn given_a_late_workers_sweep_of_a_removed_tenant_when_the_tenant_is_conne
         });
     let sweeper = Platform::new(
         config(),
-        &local_aws::hook::before(&local._moto.sdk_config().await, hook),
+        &local_aws::hook::before(&local.moto.sdk_config().await, hook),
     )
     .expect("platform");
 
@@ -904,7 +841,7 @@ async fn given_a_sync_request_that_read_the_tenant_when_the_tenant_is_removed_an
         config.sync_queue_url = sync_queue.clone();
         config
     };
-    let admin = Platform::new(config(), &local._moto.sdk_config().await).expect("platform");
+    let admin = Platform::new(config(), &local.moto.sdk_config().await).expect("platform");
     // GIVEN a tenant connected by one organization, read by a sync request (the API's
     // `POST /sync`), and a hook that, just before the request queues its run, removes the
     // tenant (as `DELETE /tenants/{id}` does) and lets another organization connect it
@@ -941,7 +878,7 @@ async fn given_a_sync_request_that_read_the_tenant_when_the_tenant_is_removed_an
         });
     let late = Platform::new(
         config(),
-        &local_aws::hook::before(&local._moto.sdk_config().await, hook),
+        &local_aws::hook::before(&local.moto.sdk_config().await, hook),
     )
     .expect("platform");
 

@@ -75,7 +75,7 @@ async fn offboarding_queue(local: &crate::Local, name: &str, fifo: bool) -> (Str
         .expect("queue url");
     let mut config = config();
     config.offboarding_queue_url = queue_url.clone();
-    let platform = Platform::new(config, &local._moto.sdk_config().await).expect("platform");
+    let platform = Platform::new(config, &local.moto.sdk_config().await).expect("platform");
     (queue_url, platform)
 }
 
