@@ -235,7 +235,20 @@ async fn given_a_sync_between_two_pages_when_its_tenant_is_removed_and_connected
                     .delete(&lifecycle::store::keys::tenant_meta(&first.tenant_id))
                     .await
                     .expect("connection deleted");
-                admin.connect_tenant(&first).await.expect("connected again");
+                // The sync's other chain may be sweeping the removal it met: a connection is
+                // refused until the sweep ends ("connect again in a moment"), so ask again.
+                for _ in 0..100 {
+                    match admin.connect_tenant(&first).await {
+                        Err(lifecycle::StoreError::TenantExists { .. }) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        connected => {
+                            connected.expect("connected again");
+                            return;
+                        }
+                    }
+                }
+                panic!("the tenant could not be connected again within 10 s");
             });
             Some(Box::pin(async move {
                 removal.await.expect("the removal and reconnection ran");
