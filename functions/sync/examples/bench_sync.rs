@@ -47,9 +47,6 @@ use std::io::BufRead as _;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use chrono::Utc;
 use lifecycle::model::{
     Account, ConnectionMode, ConnectionStatus, SyncRun, TenantAuth, TenantConnection,
@@ -261,7 +258,7 @@ impl Bench {
         };
         let moto = local_aws::Moto::start().await?;
         let sdk = moto.sdk_config().await;
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk)).await?;
+        create_table(&sdk).await?;
         let queue_url = aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
             .queue_name("sync")
@@ -813,29 +810,10 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> Result<(), BoxError> {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk")?)
-        .attribute_definitions(attribute("sk")?)
-        .key_schema(key("pk", KeyType::Hash)?)
-        .key_schema(key("sk", KeyType::Range)?)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await?;
+/// The table as infra/template.yaml makes it (the devstack's provisioning of that table).
+async fn create_table(sdk: &aws_config::SdkConfig) -> Result<(), BoxError> {
+    let template = devstack::Template::load(&devstack::template_path())?;
+    devstack::provision::table(&template, sdk, TABLE).await?;
     Ok(())
 }
 

@@ -262,6 +262,20 @@ fn physical_name(
     })
 }
 
+/// Creates the table of `template` (its keys, indexes and TTL) as `name` in the emulator `aws`
+/// points at, nothing else of the stack: for tests and benches that need the table alone.
+pub async fn table(template: &Template, aws: &SdkConfig, name: &str) -> Result<(), ProvisionError> {
+    let spec = template
+        .tables
+        .first()
+        .ok_or_else(|| ProvisionError::Incomplete {
+            resource: "the template".to_owned(),
+            what: "a DynamoDB table",
+        })?;
+    ensure_table(&aws_sdk_dynamodb::Client::new(aws), spec, name).await?;
+    Ok(())
+}
+
 async fn ensure_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &crate::template::TableSpec,

@@ -5,11 +5,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use devstack::{Template, template_path};
 use futures::TryStreamExt;
 use lifecycle::model::{
     Account, ConnectionMode, ConnectionStatus, Group, GroupKind, Job, JobKind, JobRecord,
@@ -39,54 +37,17 @@ async fn spawn() -> Local {
         .await
         .expect("moto_server starts (run `make venv`)");
     let clients = AwsClients::new(&moto.sdk_config().await);
-    Local {
-        moto,
-        clients,
-    }
+    Local { moto, clients }
 }
 
-/// Creates the table as infra/template.yaml does: string pk/sk, on demand, TTL on expires_at.
+/// Creates the table as infra/template.yaml says (the devstack's provisioning of that table).
 async fn store(local: &Local) -> Store {
-    let dynamodb = &local.clients.dynamodb;
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute definition")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key schema")
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
+    let template = Template::load(&template_path()).expect("infra/template.yaml");
+    let config = local.moto.sdk_config().await;
+    devstack::provision::table(&template, &config, TABLE)
         .await
         .expect("create table");
-    dynamodb
-        .update_time_to_live()
-        .table_name(TABLE)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expires_at")
-                .enabled(true)
-                .build()
-                .expect("ttl spec"),
-        )
-        .send()
-        .await
-        .expect("enable ttl");
-    Store::new(dynamodb.clone(), TABLE)
+    Store::new(local.clients.dynamodb.clone(), TABLE)
 }
 
 fn tenant(n: u32) -> TenantId {
