@@ -12,6 +12,10 @@
 //! authorization on. A function's code runs with [`Moto::sdk_config_for`]: credentials of a user
 //! whose only permissions are that function's policy, so an action missing from the template fails
 //! locally the way it fails in AWS.
+//!
+//! Tests read what the functions put on the bus through one [`subscriber::Subscriber`] (a queue
+//! on an EventBridge rule, as another service subscribes); they intercept the SDK's requests with
+//! [`hook`] and [`faults`].
 
 pub mod faults;
 pub mod hook;
