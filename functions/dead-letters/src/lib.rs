@@ -22,13 +22,16 @@
 //!
 //! The record is read, the event put, and then the record written on condition that it has not
 //! ended meanwhile. A message whose settling fails (DynamoDB or EventBridge unavailable) is
-//! reported as a batch item failure and stays in its dead-letter queue for the next try.
+//! reported as a batch item failure and stays in its dead-letter queue for the next try. The
+//! batch goes through the runner's one loop ([`lifecycle::jobs::run_batch`]), as every queue's.
+
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use futures::future::BoxFuture;
-use lifecycle::jobs::RETRY_NOTE;
+use lifecycle::jobs::{MessageWorker, RETRY_NOTE, Redelivery};
 use lifecycle::model::{
     ConnectionStatus, Job, JobKind, JobParseError, JobRecord, JobStatus, SyncRunStatus,
     TenantConnection,
@@ -85,28 +88,40 @@ impl App {
         })
     }
 
-    /// Settles every message of a batch from a dead-letter queue; the answer names the messages
-    /// that could not be settled now (they stay in the queue).
+    /// Settles every message of a batch from a dead-letter queue (the runner's batch loop,
+    /// [`lifecycle::jobs::run_batch`]); the answer names the messages that could not be settled
+    /// now (they stay in the queue; on a FIFO dead-letter queue with the messages after them, as
+    /// AWS asks of a FIFO partial batch response).
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for message in &event.records {
-            let message_id = message.message_id.clone().unwrap_or_default();
-            let queue = message.event_source_arn.clone().unwrap_or_default();
+        lifecycle::jobs::run_batch(&self.platform, event, &DeadLetters, None).await
+    }
+}
+
+/// The dead-letter queues' messages, each settled once.
+struct DeadLetters;
+
+impl MessageWorker for DeadLetters {
+    fn work<'a>(
+        &'a self,
+        platform: &'a Platform,
+        message: &'a SqsMessage,
+        _deadline: Option<SystemTime>,
+    ) -> BoxFuture<'a, Result<(), Redelivery>> {
+        Box::pin(async move {
+            let message_id = message.message_id.as_deref().unwrap_or_default();
+            let queue = message.event_source_arn.as_deref().unwrap_or_default();
             let span = tracing::info_span!("dead_letter", %message_id, %queue);
-            match settle_message(&self.platform, message)
-                .instrument(span)
-                .await
-            {
-                Ok(settled) => log_outcome(&message_id, &queue, &settled),
+            match settle_message(platform, message).instrument(span).await {
+                Ok(settled) => {
+                    log_outcome(message_id, queue, &settled);
+                    Ok(())
+                }
                 Err(Unsettled(reason)) => {
                     tracing::warn!(%message_id, %queue, %reason, "dead-lettered message could not be settled; it stays in the queue for the next try");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = message_id;
-                    response.batch_item_failures.push(failure);
+                    Err(Redelivery::soon(reason))
                 }
             }
-        }
-        response
+        })
     }
 }
 

@@ -26,7 +26,7 @@ pub trait MessageWorker: Send + Sync {
 
 /// Works every message of an SQS batch in turn with `worker` and reports the messages to
 /// deliver again (SQS's partial batch response). Every queue's worker goes through it: the
-/// lifecycle jobs ([`super::run_sqs_jobs`]) and the sync.
+/// lifecycle jobs ([`super::run_sqs_jobs`]), the sync and the dead-letter function.
 ///
 /// On a FIFO queue the first failure also fails every later message of the batch, so jobs for
 /// one account never overtake each other (as AWS requires for FIFO partial batch responses).
