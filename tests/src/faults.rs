@@ -387,15 +387,15 @@ pub async fn deliver_all_with(
                 (false, _) => invoke(stack, &source.function, event, switch).await,
                 (true, true) => {
                     let first = invoke(stack, &source.function, event.clone(), switch).await;
-                    invoke(stack, &source.function, event, switch).await;
-                    first
+                    let second = invoke(stack, &source.function, event, switch).await;
+                    either_killed(first, second)
                 }
                 (true, false) => {
-                    let (first, _) = tokio::join!(
+                    let (first, second) = tokio::join!(
                         invoke(stack, &source.function, event.clone(), switch),
                         invoke(stack, &source.function, event, switch)
                     );
-                    first
+                    either_killed(first, second)
                 }
             };
             if twice {
@@ -474,6 +474,17 @@ enum Outcome {
     Answered(serde_json::Value),
     Failed,
     Killed,
+}
+
+/// The outcome of one message delivered to two invocations: the first's answer, unless either was
+/// killed. A dead copy is a dead delivery whichever answered: its lease outlives it, and what
+/// SQS would bring back after the wait (the message, or a copy the live one handed back with a
+/// delay until that lease ends) is delivered again at once, as after every kill.
+fn either_killed(first: Outcome, second: Outcome) -> Outcome {
+    match second {
+        Outcome::Killed => Outcome::Killed,
+        _ => first,
+    }
 }
 
 /// One invocation of `function`, raced against the switch: a kill drops the handler mid-way.
