@@ -69,11 +69,17 @@ impl Subscriber {
     }
 
     /// Every event the queue got since the last call, as sent (each deleted once read), waiting
-    /// up to `wait` for the first (EventBridge delivers to the queue as the event is put).
+    /// up to `wait` (at most 20 s, SQS's longest poll) for the first (EventBridge delivers to the
+    /// queue as the event is put).
     pub async fn bodies(&self, wait: Duration) -> Vec<String> {
         let mut bodies = Vec::new();
         loop {
-            let seconds = if bodies.is_empty() { wait.as_secs() } else { 0 };
+            // SQS long-polls for at most 20 s a request.
+            let seconds = if bodies.is_empty() {
+                wait.as_secs().min(20)
+            } else {
+                0
+            };
             let received = self
                 .sqs
                 .receive_message()
