@@ -128,6 +128,41 @@ async fn given_membership_updates_when_killed_at_each_failure_point_then_each_ac
     report(&row);
 }
 
+#[tokio::test]
+#[ignore = "make proof runs it"]
+async fn given_account_updates_when_killed_at_each_failure_point_then_each_account_has_the_name_asked()
+ {
+    // GIVEN a connected tenant and its accounts
+    let world = start().await;
+    let users = take_users(&world, "none", "none");
+
+    // WHEN each account's update (a new display name) runs clean or is killed at a failure
+    // point and redelivered until it ends
+    let row = world
+        .matrix("update account (display name)", |world, index| {
+            let user = &users[index % users.len()];
+            let display_name = format!("Renamed {index}");
+            Case {
+                job: json!({
+                    "job_id": format!("update-{index}"), "tenant_id": world.tenant_id,
+                    "type": "update_account", "account": user.id,
+                    "display_name": display_name,
+                }),
+                function: "OnboardingFunction",
+                queue: "OnboardingQueue",
+                check: Check::Updated {
+                    user_id: user.id.clone(),
+                    display_name,
+                },
+            }
+        })
+        .await;
+
+    // THEN each account has the name asked, in the tenant and in the store where stored, and
+    // the job succeeded
+    report(&row);
+}
+
 async fn offboard_matrix(policy: &str) {
     // GIVEN a connected tenant and licensed accounts in groups
     let world = start().await;

@@ -184,6 +184,35 @@ impl World {
                     wrong.push(format!("{user_id} still in {left:?}, unexplained"));
                 }
             }
+            Check::Updated {
+                user_id,
+                display_name,
+            } => {
+                let truth = self.truth();
+                let named = truth
+                    .users
+                    .iter()
+                    .find(|u| &u.id == user_id)
+                    .map(|u| u.display_name.clone());
+                if named.as_ref() != Some(display_name) {
+                    wrong.push(format!(
+                        "{user_id} is named {named:?}, asked {display_name}"
+                    ));
+                }
+                // State follows the tenant: a stored account says what Graph says.
+                let id = lifecycle::AccountId::parse(user_id).expect("an account id");
+                let stored: Option<Account> = self
+                    .platform
+                    .store
+                    .get(&keys::account(&self.tenant_id, &id))
+                    .await
+                    .expect("account read");
+                if let Some(account) = stored
+                    && &account.display_name != display_name
+                {
+                    wrong.push(format!("stored as {:?}", account.display_name));
+                }
+            }
             // (run by `run_sync` and `run_restore`)
             Check::Synced { .. } | Check::Restored { .. } => {}
             Check::Refreshed => {

@@ -28,6 +28,12 @@ pub(crate) enum Check {
     },
     /// The account is deleted (soft) or kept disabled, without its licenses.
     Offboarded { user_id: String, delete: bool },
+    /// The account has the display name asked, in the tenant and, where a sync stored it, in the
+    /// store.
+    Updated {
+        user_id: String,
+        display_name: String,
+    },
     /// The stored SKUs equal the tenant's subscribed SKUs.
     Refreshed,
     /// The sync run ended OK (full when `full`), and the store equals the tenant: live
