@@ -199,9 +199,25 @@ pub async fn connect_by_consent(
     let sim = stack.sim().expect("the simulator runs");
     let info = sim.tenants().remove(index);
     sim.grant_consent(&info.tenant_id).expect("consent");
+    let consent = json!({"kind": "consent"});
+    store_connection(platform, &info, org, "read_write", consent).await;
+    info
+}
+
+/// Stores a connection of the simulator's tenant `info` for organization `org` as the
+/// connection routes store one: `mode` (`read` or `read_write`), `auth` (`{"kind": "consent"}`
+/// or an own app's), synced hourly. Granting consent or storing an own app's credential is the
+/// caller's.
+pub async fn store_connection(
+    platform: &lifecycle::Platform,
+    info: &graph_sim::TenantInfo,
+    org: &str,
+    mode: &str,
+    auth: serde_json::Value,
+) {
     let tenant: lifecycle::model::TenantConnection = serde_json::from_value(json!({
         "tenant_id": info.tenant_id, "org_id": org, "display_name": info.display_name,
-        "verified_domains": info.verified_domains, "mode": "read_write", "auth": {"kind": "consent"},
+        "verified_domains": info.verified_domains, "mode": mode, "auth": auth,
         "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
         "sync_interval_minutes": 60
     }))
@@ -210,5 +226,4 @@ pub async fn connect_by_consent(
         .connect_tenant(&tenant)
         .await
         .expect("tenant saved");
-    info
 }

@@ -9,7 +9,6 @@ use devstack::{GraphSource, Registry, Stack, StackOptions, Template, template_pa
 use e2e::{RecordingWorker, eventually};
 use graph_sim::SimConfig;
 use lifecycle::Platform;
-use lifecycle::model::TenantConnection;
 use serde_json::{Value, json};
 
 /// Concurrent requests of the test.
@@ -29,17 +28,14 @@ async fn given_200_concurrent_sync_requests_when_answered_then_one_run_is_queued
     let stack = Stack::start(options).await.expect("the stack starts");
     let platform = Platform::new(stack.config().clone(), stack.sdk_config()).expect("platform");
     let info = stack.sim().expect("simulator").tenants().remove(0);
-    let tenant: TenantConnection = serde_json::from_value(json!({
-        "tenant_id": info.tenant_id, "org_id": "org-sync", "display_name": info.display_name,
-        "verified_domains": info.verified_domains, "mode": "read", "auth": {"kind": "consent"},
-        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
-        "sync_interval_minutes": 60
-    }))
-    .expect("a tenant connection");
-    platform
-        .connect_tenant(&tenant)
-        .await
-        .expect("tenant saved");
+    e2e::store_connection(
+        &platform,
+        &info,
+        "org-sync",
+        "read",
+        json!({"kind": "consent"}),
+    )
+    .await;
     let http = e2e::api_client(&stack, "org-sync");
     let url = format!("{}/tenants/{}/sync", stack.api_url(), info.tenant_id);
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use devstack::{GraphSource, Stack, StackOptions, Template, template_path};
 use e2e::eventually;
 use graph_sim::{SimConfig, Truth, TruthUser};
-use lifecycle::model::{Job, JobRecord, JobStatus, TenantConnection};
+use lifecycle::model::{Job, JobRecord, JobStatus};
 use lifecycle::store::keys;
 use lifecycle::{AppCredential, Platform, TenantId};
 use serde_json::{Value, json};
@@ -46,17 +46,7 @@ async fn start(own_app: bool) -> Running {
         sim.grant_consent(&info.tenant_id).expect("consent");
         json!({"kind": "consent"})
     };
-    let tenant: TenantConnection = serde_json::from_value(json!({
-        "tenant_id": info.tenant_id, "org_id": "org-e2e", "display_name": info.display_name,
-        "verified_domains": info.verified_domains, "mode": "read_write", "auth": auth,
-        "status": {"state": "connected"}, "consented_at": "2026-01-05T09:00:00Z",
-        "sync_interval_minutes": 60
-    }))
-    .expect("a tenant connection");
-    platform
-        .connect_tenant(&tenant)
-        .await
-        .expect("tenant saved");
+    e2e::store_connection(&platform, &info, "org-e2e", "read_write", auth).await;
     Running {
         http: e2e::api_client(&stack, "org-e2e"),
         stack,

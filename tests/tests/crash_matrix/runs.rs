@@ -200,14 +200,7 @@ impl World {
                     ));
                 }
                 // State follows the tenant: a stored account says what Graph says.
-                let id = lifecycle::AccountId::parse(user_id).expect("an account id");
-                let stored: Option<Account> = self
-                    .platform
-                    .store
-                    .get(&keys::account(&self.tenant_id, &id))
-                    .await
-                    .expect("account read");
-                if let Some(account) = stored
+                if let Some(account) = self.stored_account(user_id).await
                     && &account.display_name != display_name
                 {
                     wrong.push(format!("stored as {:?}", account.display_name));
@@ -447,14 +440,7 @@ impl World {
             None => wrong.push(format!("{user_id} is not back in the tenant")),
         }
         // State follows the tenant: the stored account says what Graph says.
-        let id = lifecycle::AccountId::parse(user_id).expect("an account id");
-        let stored: Option<Account> = self
-            .platform
-            .store
-            .get(&keys::account(&self.tenant_id, &id))
-            .await
-            .expect("account read");
-        match stored {
+        match self.stored_account(user_id).await {
             Some(account) if !account.deleted && account.enabled => {}
             other => wrong.push(format!(
                 "stored account {:?}",

@@ -172,6 +172,16 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// The account `user_id` as the store holds it, if stored.
+    pub(crate) async fn stored_account(&self, user_id: &str) -> Option<Account> {
+        let id = lifecycle::AccountId::parse(user_id).expect("an account id");
+        self.platform
+            .store
+            .account(&self.tenant_id, &id)
+            .await
+            .expect("account read")
+    }
+
     /// The completion events the subscriber got since the last call, of job `job_id` (others
     /// are dropped: runs are one at a time).
     pub(crate) async fn completion_events(&self, job_id: &str) -> Vec<String> {
