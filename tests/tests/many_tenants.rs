@@ -132,18 +132,15 @@ async fn store_differs(platform: &Platform, truth: &Truth, tenant: &TenantId) ->
             ));
         }
     }
-    let mut memberships = BTreeSet::new();
-    for partition in keys::membership_partitions(tenant) {
-        let page: Vec<Membership> = store
-            .query(&partition, None)
-            .try_collect()
-            .await
-            .expect("memberships");
-        memberships.extend(
-            page.into_iter()
-                .map(|m| (m.group_id.to_string(), m.account_id.to_string())),
-        );
-    }
+    let stored: Vec<Membership> = store
+        .memberships(tenant)
+        .try_collect()
+        .await
+        .expect("memberships");
+    let memberships: BTreeSet<(String, String)> = stored
+        .into_iter()
+        .map(|m| (m.group_id.to_string(), m.account_id.to_string()))
+        .collect();
     let truth_memberships: BTreeSet<(String, String)> = truth
         .groups
         .iter()

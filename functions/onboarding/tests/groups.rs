@@ -197,11 +197,8 @@ async fn given_a_group_when_created_renamed_given_members_and_deleted_then_graph
     let stored_members: std::collections::BTreeSet<String> = world
         .platform()
         .store
-        .query_keys(
-            &keys::group_members_partition(&world.tenant_id, &group_id),
-            Some(&keys::group_members_prefix(&group_id)),
-        )
-        .map_ok(|key| key.sk().rsplit('#').next().unwrap().to_owned())
+        .group_members(&world.tenant_id, &group_id)
+        .map_ok(|m| m.account_id.to_string())
         .try_collect()
         .await
         .unwrap();

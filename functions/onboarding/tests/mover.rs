@@ -412,12 +412,16 @@ async fn store_memberships_as_synced(world: &World, user: &TruthUser) -> usize {
     for group in &groups {
         let group_id = lifecycle::GroupId::parse(&group.id).unwrap();
         let account_id = AccountId::parse(&user.id).unwrap();
-        let key = lifecycle::store::keys::membership(&world.tenant_id, &group_id, &account_id);
         let membership = lifecycle::model::Membership {
             group_id,
             account_id,
         };
-        world.platform().store.put(&key, &membership).await.unwrap();
+        world
+            .platform()
+            .store
+            .add_memberships(&world.tenant_id, &[membership])
+            .await
+            .unwrap();
     }
     groups.len()
 }

@@ -2,7 +2,7 @@
 //! simulator, the sync function on moto, and three runs:
 //!
 //! 1. a full sync: Graph requests against the floor (pages needed at the documented page sizes),
-//!    wall time per phase, items/s, DynamoDB writes, peak RSS of this process;
+//!    wall time per phase, items/s, DynamoDB records written and their write units, peak RSS of this process;
 //! 2. a delta sync after 1 % of the accounts and memberships changed: its requests and wall time
 //!    as a share of the full sync's, and its writes against the items that changed;
 //! 3. a full sync into a fresh store with the simulator's resource-unit budget at a third of what
@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lifecycle::model::{
-    Account, ConnectionMode, ConnectionStatus, SyncRun, TenantAuth, TenantConnection,
+    Account, ConnectionMode, ConnectionStatus, Membership, SyncRun, TenantAuth, TenantConnection,
 };
 use lifecycle::store::keys;
 use lifecycle::{AccountId, AppCredential, Config, GroupId, OrgId, Platform, TenantId};
@@ -368,6 +368,7 @@ impl Bench {
             };
         let full_items = users + groups + memberships;
         let full_writes = writes(&full_reports);
+        let full_units = write_units(&full_reports);
         println!("full sync: {users} accounts, {groups} groups, {memberships} memberships");
         let largest = flag("--largest-group", 0)?;
         if largest > 0 {
@@ -390,7 +391,7 @@ impl Bench {
             full.graph.throttled
         );
         println!(
-            "  wall {:.1} s ({}), {:.0} items/s, DynamoDB writes {full_writes}, peak RSS {full_rss:.1} MB",
+            "  wall {:.1} s ({}), {:.0} items/s, DynamoDB records written {full_writes} in {full_units} write units, peak RSS {full_rss:.1} MB",
             full_wall.as_secs_f64(),
             phases(&full_reports),
             full_items as f64 / full_wall.as_secs_f64()
@@ -422,6 +423,7 @@ impl Bench {
         let delta_rss = peak_rss_mb();
         let changed_items: usize = child.ask("changed")?.parse()?;
         let delta_writes = writes(&delta_reports);
+        let delta_units = write_units(&delta_reports);
         println!("delta sync after {mutation}");
         println!(
             "  Graph requests {} ({:.2} % of full), wall {:.2} s ({:.1} % of full; {}), peak RSS {delta_rss:.1} MB",
@@ -432,7 +434,7 @@ impl Bench {
             phases(&delta_reports)
         );
         println!(
-            "  DynamoDB writes {delta_writes} for {changed_items} changed items in the tenant (accounts added, deleted or with other licenses; memberships added or removed; SKU seat counts); counts {:?}",
+            "  DynamoDB records written {delta_writes} in {delta_units} write units for {changed_items} changed items in the tenant (accounts added, deleted or with other licenses; memberships added or removed; SKU seat counts); counts {:?}",
             delta.counts
         );
 
@@ -446,10 +448,10 @@ impl Bench {
                 "full": {"requests": full.graph.requests, "floor": floor,
                          "ratio": full.graph.requests as f64 / floor as f64,
                          "wall_s": full_wall.as_secs_f64(), "items_per_s": full_items as f64 / full_wall.as_secs_f64(),
-                         "dynamodb_writes": full_writes, "peak_rss_mb": full_rss},
+                         "dynamodb_writes": full_writes, "write_units": full_units, "peak_rss_mb": full_rss},
                 "delta": {"requests": delta.graph.requests, "requests_share": delta.graph.requests as f64 / full.graph.requests as f64,
                           "wall_s": delta_wall.as_secs_f64(), "wall_share": delta_wall.as_secs_f64() / full_wall.as_secs_f64(),
-                          "dynamodb_writes": delta_writes, "changed_items": changed_items, "peak_rss_mb": delta_rss},
+                          "dynamodb_writes": delta_writes, "write_units": delta_units, "changed_items": changed_items, "peak_rss_mb": delta_rss},
                 "throttled": throttled,
 
             })
@@ -471,24 +473,26 @@ impl Bench {
             counts.accounts.added, counts.groups.added, counts.memberships.added
         );
         println!(
-            "  Graph requests {}, retries {}, throttled {}; wall {:.1} s ({}), {:.0} items/s, DynamoDB writes {}, peak RSS {full_rss:.1} MB",
+            "  Graph requests {}, retries {}, throttled {}; wall {:.1} s ({}), {:.0} items/s, DynamoDB records written {} in {} write units, peak RSS {full_rss:.1} MB",
             full.graph.requests,
             full.graph.retries,
             full.graph.throttled,
             full_wall.as_secs_f64(),
             phases(&full_reports),
             items as f64 / full_wall.as_secs_f64(),
-            writes(&full_reports)
+            writes(&full_reports),
+            write_units(&full_reports)
         );
         reset_peak_rss();
         let (delta, delta_reports, delta_wall) = self.sync(false).await?;
         println!(
-            "delta sync (whatever changed in the tenant meanwhile): Graph requests {}, throttled {}, wall {:.2} s ({}), DynamoDB writes {}, peak RSS {:.1} MB",
+            "delta sync (whatever changed in the tenant meanwhile): Graph requests {}, throttled {}, wall {:.2} s ({}), DynamoDB records written {} in {} write units, peak RSS {:.1} MB",
             delta.graph.requests,
             delta.graph.throttled,
             delta_wall.as_secs_f64(),
             phases(&delta_reports),
             writes(&delta_reports),
+            write_units(&delta_reports),
             peak_rss_mb()
         );
         println!(
@@ -671,16 +675,17 @@ impl Bench {
             .iter()
             .filter_map(|pair| {
                 let (group, account) = pair.split_once('#')?;
-                Some(keys::membership(
-                    &self.tenant,
-                    &GroupId::parse(group).ok()?,
-                    &AccountId::parse(account).ok()?,
-                ))
+                Some(Membership {
+                    group_id: GroupId::parse(group).ok()?,
+                    account_id: AccountId::parse(account).ok()?,
+                })
             })
             .collect();
-        for chunk in memberships.chunks(1_000) {
-            lost += chunk.len() - store.batch_existing(chunk).await?.len();
-        }
+        lost += memberships.len()
+            - store
+                .stored_memberships(&self.tenant, &memberships)
+                .await?
+                .len();
         Ok(lost)
     }
 }
@@ -768,6 +773,11 @@ fn writes(reports: &[Report]) -> u64 {
         .iter()
         .map(|r| r.items_written + r.items_deleted)
         .sum()
+}
+
+/// DynamoDB write units of the directory's writes in `reports` (one per KB of each item).
+fn write_units(reports: &[Report]) -> u64 {
+    reports.iter().map(|r| r.write_units).sum()
 }
 
 /// Wall time per phase, summed over the run's invocations.

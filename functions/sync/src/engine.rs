@@ -150,6 +150,9 @@ pub struct Report {
     pub items_written: u64,
     /// Items deleted from DynamoDB.
     pub items_deleted: u64,
+    /// DynamoDB write units of the directory's writes (one per KB of each item written; a
+    /// group's members share items, so a membership costs a share of one).
+    pub write_units: u64,
     /// Objects read from Graph (accounts, groups, member references).
     pub objects_read: u64,
 }
@@ -443,6 +446,7 @@ impl<'a> Engine<'a> {
         self.counted = self.run.counts;
         self.report.items_written += part.report.items_written;
         self.report.items_deleted += part.report.items_deleted;
+        self.report.write_units += part.report.write_units;
         self.report.objects_read += part.report.objects_read;
         for note in part.notes.drain(..) {
             if self.notes.len() < 20 {

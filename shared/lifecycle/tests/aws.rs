@@ -532,10 +532,7 @@ async fn given_a_tenant_with_every_kind_of_item_when_deleted_then_nothing_of_it_
             account_id: account_id(1),
         };
         store
-            .put(
-                &keys::membership(tenant_id, &membership.group_id, &membership.account_id),
-                &membership,
-            )
+            .add_memberships(tenant_id, &[membership])
             .await
             .expect("membership");
         let sku = Sku {
@@ -853,6 +850,9 @@ async fn given_secrets_when_stored_read_and_deleted_then_deleted_ones_read_as_no
 
 #[path = "aws/jobs.rs"]
 mod jobs;
+
+#[path = "aws/memberships.rs"]
+mod memberships;
 
 #[tokio::test]
 async fn given_a_stored_account_when_its_last_sign_in_is_set_then_only_that_attribute_changes_and_an_account_not_stored_is_not_created()

@@ -372,9 +372,14 @@ impl World {
         if groups != truth_groups {
             wrong.push("live groups differ".into());
         }
-        let memberships: BTreeSet<(String, String)> = self
-            .items::<Membership>(keys::membership_partitions(&self.tenant_id))
+        let memberships: Vec<Membership> = self
+            .platform
+            .store
+            .memberships(&self.tenant_id)
+            .try_collect()
             .await
+            .expect("memberships");
+        let memberships: BTreeSet<(String, String)> = memberships
             .into_iter()
             .map(|m| (m.group_id.to_string(), m.account_id.to_string()))
             .collect();

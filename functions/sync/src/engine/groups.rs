@@ -141,7 +141,7 @@ impl Engine<'_> {
 
     pub(super) async fn stored_memberships(&self) -> Result<StoredSet<()>, SyncError> {
         let mut items = HashMap::new();
-        let mut stored = pin!(self.store().membership_keys(&self.tenant.tenant_id));
+        let mut stored = pin!(self.store().memberships(&self.tenant.tenant_id));
         while let Some(membership) = stored.try_next().await? {
             items.insert(membership_hash(&membership), ());
         }
@@ -369,10 +369,7 @@ impl Engine<'_> {
         mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
         writes: &mut Writes,
     ) -> Result<(), SyncError> {
-        let mut stored = pin!(
-            self.store()
-                .group_membership_keys(&self.tenant.tenant_id, group_id)
-        );
+        let mut stored = pin!(self.store().group_members(&self.tenant.tenant_id, group_id));
         while let Some(membership) = stored.try_next().await? {
             if let Some((_, memberships)) = sets.as_deref_mut() {
                 let hash = membership_hash(&membership);
@@ -422,7 +419,7 @@ impl Engine<'_> {
             }
         }
         if !unseen_memberships.is_empty() {
-            let mut stored = pin!(self.store().membership_keys(&tenant));
+            let mut stored = pin!(self.store().memberships(&tenant));
             while let Some(membership) = stored.try_next().await? {
                 if unseen_memberships.contains(&membership_hash(&membership)) {
                     self.run.counts.memberships.removed += 1;

@@ -30,6 +30,7 @@ impl Engine<'_> {
             .await?;
         self.report.items_written += written.written as u64;
         self.report.items_deleted += written.deleted as u64;
+        self.report.write_units += written.write_units;
         Ok(())
     }
 

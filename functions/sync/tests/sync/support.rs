@@ -293,17 +293,15 @@ impl Local {
                 stored.groups.insert(group.id.to_string(), group);
             }
         }
-        for partition in keys::membership_partitions(tenant) {
-            let memberships: Vec<Membership> = store
-                .query(&partition, None)
-                .try_collect()
-                .await
-                .expect("memberships");
-            for m in memberships {
-                stored
-                    .memberships
-                    .insert((m.group_id.to_string(), m.account_id.to_string()));
-            }
+        let memberships: Vec<Membership> = store
+            .memberships(tenant)
+            .try_collect()
+            .await
+            .expect("memberships");
+        for m in memberships {
+            stored
+                .memberships
+                .insert((m.group_id.to_string(), m.account_id.to_string()));
         }
         let skus: Vec<Sku> = store
             .query(&keys::sku_partition(tenant), None)

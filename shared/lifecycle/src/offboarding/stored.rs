@@ -1,7 +1,7 @@
 //! The platform's stored account, written from what Graph answered (never from what was intended)
 //! after an offboarding step or a restore.
 
-use crate::model::{Account, AssignedLicense};
+use crate::model::{Account, AssignedLicense, Membership};
 use crate::store::{ReadBackStored, keys};
 use crate::{AccountId, GroupId, JobError, Platform, SkuId, TenantId};
 
@@ -30,10 +30,13 @@ pub async fn store_observed(
         .iter()
         .filter(|g| !after.groups.iter().any(|now| now.id == g.id))
         .filter_map(|g| GroupId::parse(&g.id).ok())
-        .map(|group| keys::membership(tenant_id, &group, &account_id))
+        .map(|group_id| Membership {
+            group_id,
+            account_id: account_id.clone(),
+        })
         .collect();
     if !left.is_empty() {
-        platform.store.batch_delete(left).await?;
+        platform.store.remove_memberships(tenant_id, &left).await?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
-use super::{Key, PartitionKey, Store, StoreError, keys};
+use super::{Key, Store, StoreError, keys};
 use crate::ids::{AccountId, GroupId, TenantId};
 use crate::model::{Account, Group, Membership};
 
@@ -39,39 +39,29 @@ pub struct DirectoryChanges {
     pub removed: Vec<DirectoryItem>,
 }
 
-/// What [`Store::write_directory`] did: items written and items deleted.
+/// What [`Store::write_directory`] did: records written and deleted (a membership counts as one,
+/// though a group's members share items), and the write units that cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirectoryWritten {
     pub written: usize,
     pub deleted: usize,
+    pub write_units: u64,
 }
 
-fn key_of(tenant: &TenantId, item: &DirectoryItem) -> Key {
+/// The key of an account or a group to delete (memberships are changed in their group's items).
+fn key_of(tenant: &TenantId, item: &DirectoryItem) -> Option<Key> {
     match item {
-        DirectoryItem::Account(account) => keys::account(tenant, account),
-        DirectoryItem::Group(group) => keys::group(tenant, group),
-        DirectoryItem::Membership(membership) => {
-            keys::membership(tenant, &membership.group_id, &membership.account_id)
-        }
+        DirectoryItem::Account(account) => Some(keys::account(tenant, account)),
+        DirectoryItem::Group(group) => Some(keys::group(tenant, group)),
+        DirectoryItem::Membership(_) => None,
     }
 }
 
-fn membership_key(tenant: &TenantId, membership: &Membership) -> Key {
-    keys::membership(tenant, &membership.group_id, &membership.account_id)
-}
-
-/// The membership a membership key names (`{group}#{account}` in the group's shard).
-fn membership_of(key: &Key) -> Result<Membership, StoreError> {
-    let parsed = key.sk().split_once('#').and_then(|(group, account)| {
-        Some(Membership {
-            group_id: GroupId::parse(group).ok()?,
-            account_id: AccountId::parse(account).ok()?,
-        })
-    });
-    parsed.ok_or_else(|| StoreError::MalformedKey {
-        pk: key.pk().to_owned(),
-        sk: key.sk().to_owned(),
-        expected: "a membership ({group id}#{account id})",
+/// The memberships among `items`.
+fn memberships_of(items: &[DirectoryItem]) -> impl Iterator<Item = &Membership> {
+    items.iter().filter_map(|item| match item {
+        DirectoryItem::Membership(membership) => Some(membership),
+        _ => None,
     })
 }
 
@@ -95,45 +85,53 @@ impl Store {
             .into_iter()
             .map(|group| (keys::group(tenant, &group.id), group))
             .collect();
-        let memberships = changes
-            .memberships
-            .into_iter()
-            .map(|membership| (membership_key(tenant, &membership), membership))
-            .collect();
-        let removed = changes
+        let removed: Vec<Key> = changes
             .removed
             .iter()
-            .map(|item| key_of(tenant, item))
+            .filter_map(|item| key_of(tenant, item))
             .collect();
-        let (accounts, groups, memberships, deleted) = futures::try_join!(
+        let member_changes = changes
+            .memberships
+            .iter()
+            .map(|membership| (membership, true))
+            .chain(memberships_of(&changes.removed).map(|membership| (membership, false)));
+        let (accounts, groups, members, deleted) = futures::try_join!(
             self.put_all(accounts, concurrency),
             self.put_all(groups, concurrency),
-            self.put_all(memberships, concurrency),
+            self.change_memberships(tenant, member_changes, concurrency),
             self.delete_all(removed, concurrency),
         )?;
         Ok(DirectoryWritten {
-            written: accounts + groups + memberships,
-            deleted,
+            written: accounts.0 + groups.0 + members.added,
+            deleted: deleted + members.removed,
+            write_units: accounts.1 + groups.1 + members.units + deleted as u64,
         })
     }
 
+    /// Puts `items` in BatchWriteItem requests of 25, `concurrency` at a time; answers how many
+    /// were written and the write units they cost (one per KB of each item).
     async fn put_all<T: super::Record>(
         &self,
         items: Vec<(Key, T)>,
         concurrency: usize,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, u64), StoreError> {
+        let units = items
+            .iter()
+            .map(|(key, record)| super::item::write_units(key, record))
+            .sum::<Result<u64, StoreError>>()?;
         let mut chunks = Vec::new();
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             chunks.push(items.by_ref().take(BATCH).collect::<Vec<_>>());
         }
-        futures::stream::iter(chunks)
+        let written = futures::stream::iter(chunks)
             .map(|chunk| self.batch_put(chunk))
             .buffer_unordered(concurrency)
             .try_fold(0, |total, written| {
                 futures::future::ready(Ok(total + written))
             })
-            .await
+            .await?;
+        Ok((written, units))
     }
 
     async fn delete_all(&self, keys: Vec<Key>, concurrency: usize) -> Result<usize, StoreError> {
@@ -147,15 +145,22 @@ impl Store {
             .await
     }
 
-    /// Deletes `items` of the tenant's directory (25 per BatchWriteItem, one request at a time);
-    /// answers how many went.
+    /// Deletes `items` of the tenant's directory (accounts and groups 25 per BatchWriteItem,
+    /// memberships from their groups' items); answers how many went.
     pub async fn delete_directory_items(
         &self,
         tenant: &TenantId,
         items: &[DirectoryItem],
     ) -> Result<usize, StoreError> {
-        let keys: Vec<Key> = items.iter().map(|item| key_of(tenant, item)).collect();
-        self.batch_delete(keys).await
+        let keys: Vec<Key> = items
+            .iter()
+            .filter_map(|item| key_of(tenant, item))
+            .collect();
+        let deleted = self.batch_delete(keys).await?;
+        let members = self
+            .change_memberships(tenant, memberships_of(items).map(|m| (m, false)), 4)
+            .await?;
+        Ok(deleted + members.removed)
     }
 
     /// Deletes every stored object of `kind` of the tenant (a kind its sync settings turn off);
@@ -181,37 +186,6 @@ impl Store {
         futures::stream::iter(keys::group_partitions(tenant))
             .map(move |partition| store.query::<Group>(&partition, None))
             .flatten()
-    }
-
-    /// Every stored membership of the tenant, read from the keys alone, shard by shard.
-    pub fn membership_keys(
-        &self,
-        tenant: &TenantId,
-    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
-        let store = self.clone();
-        futures::stream::iter(keys::membership_partitions(tenant))
-            .map(move |partition| store.membership_keys_in(&partition, None))
-            .flatten()
-    }
-
-    /// The stored memberships of `group`, read from the keys alone.
-    pub fn group_membership_keys(
-        &self,
-        tenant: &TenantId,
-        group: &GroupId,
-    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
-        let partition = keys::group_members_partition(tenant, group);
-        let prefix = keys::group_members_prefix(group);
-        self.membership_keys_in(&partition, Some(&prefix))
-    }
-
-    fn membership_keys_in(
-        &self,
-        partition: &PartitionKey,
-        prefix: Option<&str>,
-    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
-        self.query_keys(partition, prefix)
-            .map(|key| key.and_then(|key| membership_of(&key)))
     }
 
     /// Each of `groups` that is stored, whole (strongly consistent; one BatchGetItem per 100
@@ -244,24 +218,6 @@ impl Store {
         Ok(accounts
             .iter()
             .filter(|id| existing.contains(&keys::account(tenant, id)))
-            .cloned()
-            .collect())
-    }
-
-    /// Which of `memberships` are stored (only the keys are read, 100 per BatchGetItem).
-    pub async fn stored_memberships(
-        &self,
-        tenant: &TenantId,
-        memberships: &[Membership],
-    ) -> Result<HashSet<Membership>, StoreError> {
-        let keys: Vec<Key> = memberships
-            .iter()
-            .map(|membership| membership_key(tenant, membership))
-            .collect();
-        let existing: HashSet<Key> = self.batch_existing(&keys).await?.into_iter().collect();
-        Ok(memberships
-            .iter()
-            .filter(|membership| existing.contains(&membership_key(tenant, membership)))
             .cloned()
             .collect())
     }

@@ -54,6 +54,37 @@ pub(crate) fn to_item<T: Serialize>(
     Ok(item)
 }
 
+/// DynamoDB's size of an item: each attribute's name and value (strings by their UTF-8 bytes,
+/// numbers about one byte per two digits plus one, lists and maps 3 bytes plus one per element).
+pub(crate) fn item_bytes(item: &Item) -> usize {
+    fn value_bytes(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => number.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+            AttributeValue::L(values) => {
+                3 + values.iter().map(|v| 1 + value_bytes(v)).sum::<usize>()
+            }
+            AttributeValue::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(name, v)| 1 + name.len() + value_bytes(v))
+                    .sum::<usize>()
+            }
+            _ => 1,
+        }
+    }
+    item.iter()
+        .map(|(name, value)| name.len() + value_bytes(value))
+        .sum()
+}
+
+/// The write units of putting `record` under `key`: one per KB of its item.
+pub(crate) fn write_units<T: Serialize>(key: &Key, record: &T) -> Result<u64, StoreError> {
+    let item = to_item(key, record, None)?;
+    Ok(item_bytes(&item).div_ceil(1024).max(1) as u64)
+}
+
 /// Reads a record back from its item, ignoring the key and TTL attributes.
 pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
     let pk = take_string(&mut item, PK);

@@ -11,7 +11,7 @@
 //! | tenant index entry  | `TENANTS`                       | `{tenant}`                       |
 //! | account             | `T#{tenant}#ACCT#{shard:02}`    | `{account id}`                   |
 //! | group               | `T#{tenant}#GRP#{shard:02}`     | `{group id}`                     |
-//! | membership          | `T#{tenant}#MEMB#{shard:02}`    | `{group id}#{account id}`        |
+//! | members of a group  | `T#{tenant}#MEMB#{shard:02}`    | `{group id}#{0/1 path}`          |
 //! | subscribed SKU      | `T#{tenant}#SKUS`               | `{sku id}`                       |
 //! | sync run            | `T#{tenant}#RUNS`               | `{started_at rfc3339 ms}#{run}`  |
 //! | job record          | `T#{tenant}#JOBS`               | `{job id}`                       |
@@ -21,8 +21,8 @@
 //! | scheduled job       | `SCHEDULED`                     | `{not before rfc3339 ms}#{tenant}#{job}` |
 //!
 //! Accounts, groups and memberships spread over [`SHARDS`] partitions per tenant, chosen by a
-//! stable hash of the object id (a membership by its group, so one group's members share a
-//! partition), so a 100k-account sync is not capped by one partition's write rate (1,000 WCU/s).
+//! stable hash of the object id (a group's members by the group, so they share a partition; they
+//! are packed into items of at most 1 KB, see `memberships.rs`), so a 100k-account sync is not capped by one partition's write rate (1,000 WCU/s).
 //! [`all_tenant_partitions`] lists every partition a tenant owns, so removal deletes everything.
 
 use std::fmt;
@@ -208,11 +208,12 @@ pub fn group_partitions(tenant: &TenantId) -> Vec<PartitionKey> {
     all_shards(tenant, "GRP")
 }
 
-/// A membership of `account` in `group` (in the group's shard).
-pub fn membership(tenant: &TenantId, group: &GroupId, account: &AccountId) -> Key {
+/// A node of `group`'s membership trie (`path`: bits of its members' hashes, `0`/`1`; the root
+/// is `""`), in the group's shard; see `memberships.rs`.
+pub fn membership_node(tenant: &TenantId, group: &GroupId, path: &str) -> Key {
     Key::new(
         group_members_partition(tenant, group),
-        format!("{group}#{account}"),
+        format!("{group}#{path}"),
     )
 }
 
@@ -396,7 +397,7 @@ mod tests {
             delta_link(&tenant, "users"),
             account(&tenant, &account_id),
             group(&tenant, &group_id),
-            membership(&tenant, &group_id, &account_id),
+            membership_node(&tenant, &group_id, "01"),
             sku(&tenant, &sku_id),
             sync_run(&tenant, Utc::now(), &SyncRunId::new()),
             job(&tenant, &JobId::new()),
@@ -449,8 +450,7 @@ mod tests {
     fn given_a_group_when_its_members_are_keyed_then_they_share_the_groups_partition_and_prefix() {
         let tenant = tenant();
         let group_id = GroupId::parse("0b9f1c2e-0000-4000-8000-000000000002").unwrap();
-        let account_id = AccountId::parse("0b9f1c2e-0000-4000-8000-000000000001").unwrap();
-        let key = membership(&tenant, &group_id, &account_id);
+        let key = membership_node(&tenant, &group_id, "0110");
         assert_eq!(
             key.partition(),
             &group_members_partition(&tenant, &group_id)

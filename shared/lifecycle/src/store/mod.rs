@@ -20,6 +20,7 @@ mod directory;
 mod item;
 pub mod keys;
 mod lease;
+mod memberships;
 mod query;
 mod sign_ins;
 mod sync_rounds;
@@ -36,8 +37,8 @@ use thiserror::Error;
 
 use crate::ids::TenantId;
 use crate::model::{
-    Account, AccountSnapshot, Group, JobRecord, Membership, OAuthState, PasswordHandover, Sku,
-    SyncRun, TenantConnection, TenantIndexEntry,
+    Account, AccountSnapshot, Group, JobRecord, OAuthState, PasswordHandover, Sku, SyncRun,
+    TenantConnection, TenantIndexEntry,
 };
 use crate::sdk_error::{AwsFailure, BoxError, classify};
 pub use directory::{DirectoryChanges, DirectoryItem, DirectoryKind, DirectoryWritten};
@@ -94,6 +95,10 @@ pub enum StoreError {
     /// Items DynamoDB left unprocessed after every retry.
     #[error("{count} items still unprocessed after {attempts} BatchWriteItem attempts")]
     Unprocessed { count: usize, attempts: u32 },
+    /// Other writers kept changing the same items: the change was placed again this many times
+    /// without landing (retryable: a later attempt meets fewer of them).
+    #[error("{what} kept changing under {attempts} attempts to write them")]
+    Contended { what: String, attempts: u32 },
     /// A write of a tenant's connection found no live connection (removed, being removed, or
     /// never connected): nothing was written, so a removed tenant stays removed.
     #[error(
@@ -131,6 +136,7 @@ impl StoreError {
         match self {
             Self::Aws { retryable, .. } => *retryable,
             Self::Unprocessed { .. } => true,
+            Self::Contended { .. } => true,
             _ => false,
         }
     }
@@ -154,7 +160,6 @@ impl Record for TenantConnection {}
 impl Record for TenantIndexEntry {}
 impl Record for Account {}
 impl Record for Group {}
-impl Record for Membership {}
 impl Record for Sku {}
 impl Record for crate::model::TenantSyncSettings {}
 impl Record for crate::matching::ConfirmedMatch {}

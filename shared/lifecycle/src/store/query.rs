@@ -56,7 +56,7 @@ impl Store {
         })
     }
 
-    fn query_items(
+    pub(super) fn query_items(
         &self,
         partition: &PartitionKey,
         range: SortKeys,
@@ -130,7 +130,7 @@ impl Store {
 }
 
 /// Which sort keys of a partition a query reads.
-enum SortKeys {
+pub(super) enum SortKeys {
     All,
     Prefix(String),
     After(String),

@@ -235,20 +235,9 @@ impl Store {
             .flatten()
     }
 
-    /// Every stored membership of the tenant, shard by shard, one page in memory at a time.
-    pub fn memberships(
-        &self,
-        tenant: &TenantId,
-    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
-        let store = self.clone();
-        futures::stream::iter(keys::membership_partitions(tenant))
-            .map(move |partition| store.query::<Membership>(&partition, None))
-            .flatten()
-    }
-
     /// Deletes the stored memberships of `accounts`, in every group: an account the tenant's sync
-    /// settings leave out takes its memberships with it. Reads only the membership keys (a
-    /// membership is stored once, under its group); answers how many went.
+    /// settings leave out takes its memberships with it. Reads every membership once, then
+    /// changes the groups that held them; answers how many went.
     pub async fn remove_memberships_of(
         &self,
         tenant: &TenantId,
@@ -257,22 +246,12 @@ impl Store {
         if accounts.is_empty() {
             return Ok(0);
         }
-        let mut removed = 0;
-        for partition in keys::membership_partitions(tenant) {
-            let gone: Vec<_> = self
-                .query_keys(&partition, None)
-                .try_filter(|key| {
-                    let account = key
-                        .sk()
-                        .rsplit_once('#')
-                        .and_then(|(_, account)| AccountId::parse(account).ok());
-                    futures::future::ready(account.is_some_and(|a| accounts.contains(&a)))
-                })
-                .try_collect()
-                .await?;
-            removed += self.batch_delete(gone).await?;
-        }
-        Ok(removed)
+        let gone: Vec<Membership> = self
+            .memberships(tenant)
+            .try_filter(|m| futures::future::ready(accounts.contains(&m.account_id)))
+            .try_collect()
+            .await?;
+        self.remove_memberships(tenant, &gone).await
     }
 
     /// The tenant's subscribed SKUs as stored, in SKU id order.
@@ -355,58 +334,40 @@ impl Store {
         tenant: &TenantId,
         group: &GroupId,
     ) -> Result<usize, StoreError> {
-        let removed = self
-            .replace_group_members(tenant, group, &[])
-            .await?
-            .removed;
+        let removed = self.delete_group_members(tenant, group).await?;
         self.delete(&keys::group(tenant, group)).await?;
         Ok(removed)
     }
 
     /// Makes the stored account members of `group` exactly `members` (what Graph answered):
-    /// writes the missing memberships and deletes the others.
+    /// adds the missing memberships and removes the others.
     pub async fn replace_group_members(
         &self,
         tenant: &TenantId,
         group: &GroupId,
         members: &[AccountId],
     ) -> Result<SkusReplaced, StoreError> {
-        let partition = keys::group_members_partition(tenant, group);
-        let stored: HashSet<String> = self
-            .query_keys(&partition, Some(&keys::group_members_prefix(group)))
-            .map_ok(|key| key.sk().to_owned())
+        let stored: HashSet<AccountId> = self
+            .group_members(tenant, group)
+            .map_ok(|m| m.account_id)
             .try_collect()
             .await?;
-        let wanted: Vec<_> = members
+        let wanted: HashSet<&AccountId> = members.iter().collect();
+        let mut changes: Vec<(AccountId, bool)> = stored
             .iter()
-            .map(|account| (keys::membership(tenant, group, account), account))
+            .filter(|account| !wanted.contains(account))
+            .map(|account| (account.clone(), false))
             .collect();
-        let wanted_keys: HashSet<&str> = wanted.iter().map(|(key, _)| key.sk()).collect();
-        let gone: Vec<_> = stored
-            .iter()
-            .filter(|sk| !wanted_keys.contains(sk.as_str()))
-            .filter_map(|sk| {
-                let account =
-                    AccountId::parse(sk.strip_prefix(&keys::group_members_prefix(group))?).ok()?;
-                Some(keys::membership(tenant, group, &account))
-            })
-            .collect();
-        let missing: Vec<_> = wanted
-            .iter()
-            .filter(|(key, _)| !stored.contains(key.sk()))
-            .map(|(key, account)| {
-                (
-                    key.clone(),
-                    Membership {
-                        group_id: group.clone(),
-                        account_id: (*account).clone(),
-                    },
-                )
-            })
-            .collect();
+        changes.extend(
+            wanted
+                .into_iter()
+                .filter(|account| !stored.contains(*account))
+                .map(|account| (account.clone(), true)),
+        );
+        let changed = self.change_members(tenant, group, changes).await?;
         Ok(SkusReplaced {
-            written: self.batch_put(missing).await?,
-            removed: self.batch_delete(gone).await?,
+            written: changed.added,
+            removed: changed.removed,
         })
     }
 

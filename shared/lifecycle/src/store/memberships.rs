@@ -1,0 +1,895 @@
+//! A tenant's memberships, packed: a group's members live in items of at most 1 KB (one write
+//! unit), not one item per (group, account).
+//!
+//! Each group's members form a binary trie over the bits of the SHA-256 of their account ids.
+//! An item is a node of that trie, keyed `{group}#{path}` (`path`: the bits, `0`/`1`) in the
+//! group's membership shard:
+//! - a **leaf** holds the account ids whose hash starts with its path (`m`, a string set) and a
+//!   version (`v`) every write of it checks and raises;
+//! - a **split** node (`k` = how many more bits its children take) is a leaf that grew past a
+//!   write unit: its 2^k children hold its members. It keeps the members it had when it split
+//!   only until every child exists, so a split cut short (a crash) is finished by the next writer
+//!   from what it holds, and a reader counts them for the children still missing.
+//!
+//! Nodes are never deleted while their group is stored, so at any time the leaves cover every
+//! hash once, and the leaf of an account is the greatest key at or before `{group}#{its 64 bits}`
+//! (one `Query` with `Limit 1`, backwards). A write is a conditional `PutItem` of one leaf over the
+//! version read: two writers of one group (the sync, a job's read-back) never lose each other's
+//! change, they read again and retry. A group's first members are written parent first, each
+//! node only if new.
+//!
+//! Why: a first sync of 100,000 accounts in 2,000 groups wrote 386,743 membership items (one
+//! write unit each); packed, about one item per 12 members. A change still writes one unit (the
+//! leaf), as before. See README, "Store writes per membership layout".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::pin::pin;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use sha2::{Digest, Sha256};
+
+use super::item::{Item, PK, SK};
+use super::query::SortKeys;
+use super::{Key, PartitionKey, Store, StoreError, keys};
+use crate::ids::{AccountId, GroupId, TenantId};
+use crate::model::Membership;
+use crate::sdk_error::classify;
+
+mod read;
+
+use read::{assemble, node_of};
+
+/// DynamoDB's write unit: an item of up to 1 KB costs one.
+const UNIT_BYTES: usize = 1024;
+/// Changes of one group located leaf by leaf; with more, the group's nodes are read at once.
+const LOCATE_AT_MOST: usize = 16;
+/// Rounds of one group's changes (each follows a concurrent writer's change) before giving up.
+const ROUNDS: usize = 32;
+/// The widest split: 2^8 children.
+const MAX_FANOUT: usize = 8;
+/// Bits of an account's hash: a path is at most this long.
+const HASH_BITS: usize = 64;
+/// Changes of one group placed together: a leaf marked split holds at most its members and
+/// these (about 150 KB, within DynamoDB's 400 KB item).
+const SLICE: usize = 4_000;
+/// Leaves written at once for one group.
+const LEAF_WRITES: usize = 8;
+const MEMBERS: &str = "m";
+const VERSION: &str = "v";
+const FANOUT: &str = "k";
+
+/// The first [`HASH_BITS`] bits of the SHA-256 of `account`, as `0`/`1` text: where its leaf is.
+fn hash_path(account: &str) -> String {
+    let digest = Sha256::digest(account.as_bytes());
+    digest[..HASH_BITS / 8]
+        .iter()
+        .map(|byte| format!("{byte:08b}"))
+        .collect()
+}
+
+/// One node of a group's trie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    path: String,
+    members: BTreeSet<String>,
+    version: u64,
+    /// `Some(k)`: split, its children's paths are `k` bits longer.
+    fanout: Option<usize>,
+}
+
+impl Node {
+    fn leaf(path: String, members: BTreeSet<String>) -> Self {
+        Self {
+            path,
+            members,
+            version: 1,
+            fanout: None,
+        }
+    }
+
+    fn covers(&self, path: &str) -> bool {
+        path.starts_with(&self.path)
+    }
+
+    /// The child of this split node that `path` falls in.
+    fn child_of<'a>(&self, path: &'a str) -> Option<&'a str> {
+        path.get(..self.path.len() + self.fanout?)
+    }
+}
+
+/// How a change's account finds its leaf.
+enum Found {
+    /// The leaf whose path starts its hash.
+    Leaf(Node),
+    /// A split node whose child for it does not exist yet (a split cut short).
+    Unfinished(Node),
+    /// No node covers it: a split cut short, further up (found by reading the group).
+    Gap,
+    /// The group has no node at all.
+    Empty,
+}
+
+/// One membership to add or remove.
+#[derive(Debug, Clone)]
+struct Change {
+    path: String,
+    account: String,
+    add: bool,
+}
+
+/// What [`Store::change_members`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MembersChanged {
+    pub added: usize,
+    pub removed: usize,
+    /// Write units spent (each item written costs one per KB of the larger of before and after).
+    pub units: u64,
+}
+
+impl std::ops::AddAssign for MembersChanged {
+    fn add_assign(&mut self, other: Self) {
+        self.added += other.added;
+        self.removed += other.removed;
+        self.units += other.units;
+    }
+}
+
+/// DynamoDB's size of a number: about one byte per two significant digits, plus one.
+fn number_bytes(n: u64) -> usize {
+    n.to_string().len().div_ceil(2) + 1
+}
+
+/// Write units of an item of `bytes`.
+fn units(bytes: usize) -> u64 {
+    bytes.div_ceil(UNIT_BYTES).max(1) as u64
+}
+
+/// The nodes of one group, where they are stored.
+struct Trie<'a> {
+    store: &'a Store,
+    tenant: &'a TenantId,
+    group: &'a GroupId,
+    partition: PartitionKey,
+}
+
+impl<'a> Trie<'a> {
+    fn new(store: &'a Store, tenant: &'a TenantId, group: &'a GroupId) -> Self {
+        Self {
+            store,
+            tenant,
+            group,
+            partition: keys::group_members_partition(tenant, group),
+        }
+    }
+
+    fn key(&self, path: &str) -> Key {
+        keys::membership_node(self.tenant, self.group, path)
+    }
+
+    /// DynamoDB's size of `node`'s item (attribute names and values).
+    fn bytes(&self, node: &Node) -> usize {
+        let key = self.key(&node.path);
+        let mut size = PK.len() + key.pk().len() + SK.len() + key.sk().len();
+        if !node.members.is_empty() {
+            size += MEMBERS.len() + node.members.iter().map(String::len).sum::<usize>();
+        }
+        size += VERSION.len() + number_bytes(node.version);
+        if let Some(k) = node.fanout {
+            size += FANOUT.len() + number_bytes(k as u64);
+        }
+        size
+    }
+
+    fn fits(&self, node: &Node) -> bool {
+        self.bytes(node) <= UNIT_BYTES
+    }
+
+    /// The nodes that hold `members` under `path`, parent first: one leaf when they fit in a
+    /// write unit, else a split node (holding none) and its 2^k children, each planned alike,
+    /// so that a child holds about three quarters of a write unit (room to grow before it
+    /// splits; the few that hash fuller split again).
+    fn plan(&self, path: String, members: BTreeSet<String>, out: &mut Vec<Node>) {
+        let leaf = Node::leaf(path, members);
+        if self.fits(&leaf) || leaf.path.len() >= HASH_BITS {
+            out.push(leaf);
+            return;
+        }
+        let Node { path, members, .. } = leaf;
+        let empty = self.bytes(&Node::leaf(path.clone(), BTreeSet::new()));
+        let id_bytes = members.iter().map(String::len).max().unwrap_or(36).max(1);
+        let per_child = ((UNIT_BYTES.saturating_sub(empty)) / id_bytes * 3 / 4).max(1);
+        let wanted = members.len().div_ceil(per_child).max(2);
+        let fanout = (wanted.next_power_of_two().trailing_zeros() as usize)
+            .clamp(1, MAX_FANOUT)
+            .min(HASH_BITS - path.len());
+        out.push(Node {
+            path: path.clone(),
+            members: BTreeSet::new(),
+            version: 1,
+            fanout: Some(fanout),
+        });
+        let mut children: BTreeMap<String, BTreeSet<String>> = (0..1usize << fanout)
+            .map(|n| (format!("{path}{n:0fanout$b}"), BTreeSet::new()))
+            .collect();
+        for member in members {
+            let child = hash_path(&member)[..path.len() + fanout].to_owned();
+            children.entry(child).or_default().insert(member);
+        }
+        for (child, members) in children {
+            self.plan(child, members, out);
+        }
+    }
+
+    fn item(&self, node: &Node) -> Item {
+        let key = self.key(&node.path);
+        let mut item = Item::from([
+            (PK.to_owned(), AttributeValue::S(key.pk().to_owned())),
+            (SK.to_owned(), AttributeValue::S(key.sk().to_owned())),
+            (
+                VERSION.to_owned(),
+                AttributeValue::N(node.version.to_string()),
+            ),
+        ]);
+        if !node.members.is_empty() {
+            item.insert(
+                MEMBERS.to_owned(),
+                AttributeValue::Ss(node.members.iter().cloned().collect()),
+            );
+        }
+        if let Some(k) = node.fanout {
+            item.insert(FANOUT.to_owned(), AttributeValue::N(k.to_string()));
+        }
+        item
+    }
+
+    /// Writes `node` if `expect` holds; `false`, with nothing written, when it does not.
+    async fn put(&self, node: &Node, expect: Expect) -> Result<bool, StoreError> {
+        let request = self
+            .store
+            .client
+            .put_item()
+            .table_name(&self.store.table)
+            .set_item(Some(self.item(node)));
+        let request = match expect {
+            Expect::New => request
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+            Expect::Leaf(version) => request
+                .condition_expression("#v = :v AND attribute_not_exists(#k)")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_names("#k", FANOUT)
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string())),
+            Expect::Version(version) => request
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string())),
+        };
+        match request
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("PutItem", classify(err)))
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.is_condition_failure() => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Writes planned new nodes parent first, each only if new; a node that exists already (a
+    /// concurrent writer's) is left, with what was planned under it. Answers the units spent.
+    async fn put_new(&self, planned: &[Node]) -> Result<u64, StoreError> {
+        let mut units_spent = 0;
+        let mut skipped: Option<&str> = None;
+        for node in planned {
+            if skipped.is_some_and(|path| node.path.starts_with(path)) {
+                continue;
+            }
+            units_spent += units(self.bytes(node));
+            if !self.put(node, Expect::New).await? {
+                skipped = Some(&node.path);
+            } else {
+                skipped = None;
+            }
+        }
+        Ok(units_spent)
+    }
+
+    /// The node with the greatest path at or before `path` (strongly consistent).
+    async fn locate(&self, path: &str) -> Result<Option<Node>, StoreError> {
+        let output = self
+            .store
+            .client
+            .query()
+            .table_name(&self.store.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_string()))
+            .expression_attribute_values(":lo", AttributeValue::S(self.key("").sk().to_owned()))
+            .expression_attribute_values(":hi", AttributeValue::S(self.key(path).sk().to_owned()))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| StoreError::aws("Query", classify(err)))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(node_of)
+            .transpose()
+            .map(|node| node.map(|(_, node)| node))
+    }
+
+    /// Every node of the group, in path order; a leaf none of `touched` falls in is read without
+    /// its members (they are not needed to place changes).
+    async fn nodes(&self, touched: &[String]) -> Result<Vec<Node>, StoreError> {
+        let prefix = keys::group_members_prefix(self.group);
+        let mut items = pin!(self.store.query_items(
+            &self.partition,
+            SortKeys::Prefix(prefix),
+            false
+        ));
+        let mut nodes = Vec::new();
+        while let Some(item) = items.try_next().await? {
+            let (_, mut node) = node_of(item)?;
+            let first = touched.partition_point(|path| path.as_str() < node.path.as_str());
+            let in_it = touched.get(first).is_some_and(|path| node.covers(path));
+            if !in_it && node.fanout.is_none() {
+                node.members.clear();
+            }
+            nodes.push(node);
+        }
+        Ok(nodes)
+    }
+
+    /// Finishes a split cut short: writes each missing child of `split` from the members it
+    /// kept, then empties it. Answers the units spent.
+    async fn finish_split(&self, split: &Node, fresh: bool) -> Result<u64, StoreError> {
+        let Some(fanout) = split.fanout else {
+            return Ok(0);
+        };
+        let depth = split.path.len() + fanout;
+        let existing: HashSet<String> = if fresh {
+            HashSet::new()
+        } else {
+            let prefix = self.key(&split.path).sk().to_owned();
+            self.store
+                .query_keys(&self.partition, Some(&prefix))
+                .try_filter_map(|key| {
+                    let path = key.sk().get(prefix.len() - split.path.len()..);
+                    futures::future::ready(Ok(path
+                        .filter(|path| path.len() == depth)
+                        .map(str::to_owned)))
+                })
+                .try_collect()
+                .await?
+        };
+        let mut shares: BTreeMap<String, BTreeSet<String>> = (0..1usize << fanout)
+            .map(|n| (format!("{}{n:0fanout$b}", split.path), BTreeSet::new()))
+            .filter(|(child, _)| !existing.contains(child))
+            .collect();
+        for member in &split.members {
+            if let Some(share) = shares.get_mut(&hash_path(member)[..depth]) {
+                share.insert(member.clone());
+            }
+        }
+        let mut spent = 0;
+        for (child, members) in shares {
+            let mut planned = Vec::new();
+            self.plan(child, members, &mut planned);
+            spent += self.put_new(&planned).await?;
+        }
+        if !split.members.is_empty() {
+            let emptied = Node {
+                members: BTreeSet::new(),
+                version: split.version + 1,
+                ..split.clone()
+            };
+            spent += units(self.bytes(split));
+            self.put(&emptied, Expect::Version(split.version)).await?;
+        }
+        Ok(spent)
+    }
+
+    /// Applies `changes` to one leaf read at `leaf.version`: one conditional write, or, when
+    /// the leaf outgrows a write unit, its split. `None` when a concurrent writer changed the
+    /// leaf first (read it again).
+    async fn write_leaf(
+        &self,
+        leaf: Node,
+        changes: &[Change],
+    ) -> Result<Option<MembersChanged>, StoreError> {
+        let mut members = leaf.members.clone();
+        let mut done = MembersChanged::default();
+        for change in changes {
+            if change.add {
+                done.added += usize::from(members.insert(change.account.clone()));
+            } else {
+                done.removed += usize::from(members.remove(&change.account));
+            }
+        }
+        if members == leaf.members {
+            return Ok(Some(done));
+        }
+        let mut next = Node {
+            members,
+            version: leaf.version + 1,
+            ..leaf.clone()
+        };
+        let grown = !self.fits(&next) && next.path.len() < HASH_BITS;
+        if grown {
+            let mut planned = Vec::new();
+            self.plan(next.path.clone(), next.members.clone(), &mut planned);
+            next.fanout = planned.first().and_then(|root| root.fanout);
+        }
+        done.units = units(self.bytes(&leaf).max(self.bytes(&next)));
+        if !self.put(&next, Expect::Leaf(leaf.version)).await? {
+            return Ok(None);
+        }
+        if grown {
+            done.units += self.finish_split(&next, true).await?;
+        }
+        Ok(Some(done))
+    }
+}
+
+/// What a conditional node write expects of the item there.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// No item.
+    New,
+    /// A leaf (not split) at this version.
+    Leaf(u64),
+    /// Any node at this version.
+    Version(u64),
+}
+
+/// How a change's hash `path` finds its leaf among a group's `nodes` (in path order).
+fn find(nodes: &[Node], path: &str) -> Found {
+    if nodes.is_empty() {
+        return Found::Empty;
+    }
+    let at = nodes.partition_point(|node| node.path.as_str() <= path);
+    let Some(node) = at.checked_sub(1).map(|at| &nodes[at]) else {
+        return Found::Gap;
+    };
+    classify_found(Some(node.clone()), path)
+}
+
+fn classify_found(node: Option<Node>, path: &str) -> Found {
+    match node {
+        None => Found::Empty,
+        Some(node) if !node.covers(path) => Found::Gap,
+        Some(node) if node.fanout.is_some() => Found::Unfinished(node),
+        Some(node) => Found::Leaf(node),
+    }
+}
+
+/// The deepest split node among `nodes` whose path starts `path` (the split cut short above a
+/// gap).
+fn split_above<'n>(nodes: &'n [Node], path: &str) -> Option<&'n Node> {
+    nodes
+        .iter()
+        .filter(|node| node.fanout.is_some() && node.covers(path))
+        .max_by_key(|node| node.path.len())
+}
+
+impl Store {
+    /// Adds and removes memberships of one group (`true`: add), as one writer among others:
+    /// each touched leaf is written over the version read, a leaf that outgrows a write unit
+    /// splits, and a change that lost a race with another writer is placed again. Within
+    /// `changes` the last change of an account wins.
+    pub(crate) async fn change_members(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        changes: Vec<(AccountId, bool)>,
+    ) -> Result<MembersChanged, StoreError> {
+        let mut last: HashMap<String, bool> = HashMap::new();
+        for (account, add) in changes {
+            last.insert(account.to_string(), add);
+        }
+        let mut changes: Vec<Change> = last
+            .into_iter()
+            .map(|(account, add)| Change {
+                path: hash_path(&account),
+                account,
+                add,
+            })
+            .collect();
+        let mut done = MembersChanged::default();
+        while !changes.is_empty() {
+            let rest = changes.split_off(changes.len().min(SLICE));
+            done += self.change_slice(tenant, group, changes).await?;
+            changes = rest;
+        }
+        Ok(done)
+    }
+
+    /// [`Self::change_members`] for at most [`SLICE`] changes, each of another account.
+    async fn change_slice(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        mut pending: Vec<Change>,
+    ) -> Result<MembersChanged, StoreError> {
+        let trie = Trie::new(self, tenant, group);
+        let mut done = MembersChanged::default();
+        let mut read_whole = false;
+        for _ in 0..ROUNDS {
+            if pending.is_empty() {
+                return Ok(done);
+            }
+            pending.sort_by(|a, b| a.path.cmp(&b.path));
+            let (found, nodes) = if read_whole || pending.len() > LOCATE_AT_MOST {
+                let touched: Vec<String> = pending.iter().map(|c| c.path.clone()).collect();
+                let nodes = trie.nodes(&touched).await?;
+                let found: Vec<Found> = pending.iter().map(|c| find(&nodes, &c.path)).collect();
+                (found, Some(nodes))
+            } else {
+                let locating: Vec<_> = pending.iter().map(|c| trie.locate(&c.path)).collect();
+                let located = futures::stream::iter(locating)
+                    .buffered(LEAF_WRITES)
+                    .try_collect::<Vec<_>>()
+                    .await?;
+                let found: Vec<Found> = located
+                    .into_iter()
+                    .zip(&pending)
+                    .map(|(node, change)| classify_found(node, &change.path))
+                    .collect();
+                (found, None)
+            };
+            let mut by_leaf: BTreeMap<String, (Node, Vec<Change>)> = BTreeMap::new();
+            let mut unfinished: BTreeMap<String, Node> = BTreeMap::new();
+            let mut empty = Vec::new();
+            let mut waiting = Vec::new();
+            for (found, change) in found.into_iter().zip(pending) {
+                match found {
+                    Found::Leaf(leaf) => {
+                        by_leaf
+                            .entry(leaf.path.clone())
+                            .or_insert_with(|| (leaf, Vec::new()))
+                            .1
+                            .push(change);
+                    }
+                    Found::Unfinished(split) => {
+                        unfinished.insert(split.path.clone(), split);
+                        waiting.push(change);
+                    }
+                    Found::Gap => {
+                        match nodes.as_deref().and_then(|n| split_above(n, &change.path)) {
+                            Some(split) => {
+                                unfinished.insert(split.path.clone(), split.clone());
+                            }
+                            None => read_whole = true,
+                        }
+                        waiting.push(change);
+                    }
+                    Found::Empty => empty.push(change),
+                }
+            }
+            if !empty.is_empty() {
+                // The group has no node: its first members make its trie, root first.
+                let members: BTreeSet<String> = empty
+                    .iter()
+                    .filter(|c| c.add)
+                    .map(|c| c.account.clone())
+                    .collect();
+                let mut planned = Vec::new();
+                trie.plan(String::new(), members.clone(), &mut planned);
+                let root = &planned[0];
+                if members.is_empty() {
+                    // Nothing to remove from a group with no member stored.
+                } else if trie.put(root, Expect::New).await? {
+                    done.units += units(trie.bytes(root));
+                    done.units += trie.put_new(&planned[1..]).await?;
+                    done.added += members.len();
+                } else {
+                    waiting.extend(empty);
+                }
+            }
+            for split in unfinished.values() {
+                done.units += trie.finish_split(split, false).await?;
+            }
+            let trie = &trie;
+            let writing: Vec<_> = by_leaf
+                .into_values()
+                .map(|(leaf, changes)| async move {
+                    let outcome = trie.write_leaf(leaf, &changes).await?;
+                    Ok::<_, StoreError>((outcome, changes))
+                })
+                .collect();
+            let written: Vec<(Option<MembersChanged>, Vec<Change>)> =
+                futures::stream::iter(writing)
+                    .buffer_unordered(LEAF_WRITES)
+                    .try_collect()
+                    .await?;
+            for (outcome, changes) in written {
+                match outcome {
+                    Some(changed) => done += changed,
+                    None => waiting.extend(changes),
+                }
+            }
+            pending = waiting;
+        }
+        Err(StoreError::Contended {
+            what: format!("the members of group {group}"),
+            attempts: ROUNDS as u32,
+        })
+    }
+
+    /// The stored members of `group`, as memberships, reading the group's items in key order.
+    pub fn group_members(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
+        let partition = keys::group_members_partition(tenant, group);
+        let prefix = keys::group_members_prefix(group);
+        assemble(self.query_items(&partition, SortKeys::Prefix(prefix), false))
+    }
+
+    /// Every stored membership of the tenant, shard by shard, one page in memory at a time.
+    pub fn memberships(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Stream<Item = Result<Membership, StoreError>> + Send + 'static + use<> {
+        let store = self.clone();
+        futures::stream::iter(keys::membership_partitions(tenant))
+            .map(move |partition| assemble(store.query_items(&partition, SortKeys::All, false)))
+            .flatten()
+    }
+
+    /// Which of `memberships` are stored: each located in its leaf (one Query), or, for a group
+    /// asked about more than a few, by reading the group's members.
+    pub async fn stored_memberships(
+        &self,
+        tenant: &TenantId,
+        memberships: &[Membership],
+    ) -> Result<HashSet<Membership>, StoreError> {
+        let mut by_group: BTreeMap<&GroupId, HashSet<&AccountId>> = BTreeMap::new();
+        for m in memberships {
+            by_group
+                .entry(&m.group_id)
+                .or_default()
+                .insert(&m.account_id);
+        }
+        let asking: Vec<_> = by_group
+            .into_iter()
+            .map(|(group, accounts)| self.stored_in_group(tenant, group, accounts))
+            .collect();
+        let found: Vec<Vec<Membership>> = futures::stream::iter(asking)
+            .buffer_unordered(LEAF_WRITES)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn stored_in_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        accounts: HashSet<&AccountId>,
+    ) -> Result<Vec<Membership>, StoreError> {
+        let as_membership = |account: &AccountId| Membership {
+            group_id: group.clone(),
+            account_id: account.clone(),
+        };
+        if accounts.len() <= LOCATE_AT_MOST {
+            let trie = Trie::new(self, tenant, group);
+            let mut stored = Vec::new();
+            let mut settled = true;
+            for account in &accounts {
+                let path = hash_path(account.as_str());
+                match classify_found(trie.locate(&path).await?, &path) {
+                    Found::Leaf(leaf) => {
+                        if leaf.members.contains(account.as_str()) {
+                            stored.push(as_membership(account));
+                        }
+                    }
+                    Found::Empty => {}
+                    Found::Unfinished(_) | Found::Gap => settled = false,
+                }
+            }
+            if settled {
+                return Ok(stored);
+            }
+        }
+        self.group_members(tenant, group)
+            .try_filter(|m| futures::future::ready(accounts.contains(&m.account_id)))
+            .try_collect()
+            .await
+    }
+
+    /// Adds `memberships` (what Graph answered), group by group; answers how many were new.
+    pub async fn add_memberships(
+        &self,
+        tenant: &TenantId,
+        memberships: &[Membership],
+    ) -> Result<usize, StoreError> {
+        let changed = self
+            .change_memberships(tenant, memberships.iter().map(|m| (m, true)), 4)
+            .await?;
+        Ok(changed.added)
+    }
+
+    /// Removes `memberships`, group by group; answers how many were stored.
+    pub async fn remove_memberships(
+        &self,
+        tenant: &TenantId,
+        memberships: &[Membership],
+    ) -> Result<usize, StoreError> {
+        let changed = self
+            .change_memberships(tenant, memberships.iter().map(|m| (m, false)), 4)
+            .await?;
+        Ok(changed.removed)
+    }
+
+    /// Adds (`true`) and removes memberships of any groups, `concurrency` groups at a time.
+    pub(crate) async fn change_memberships<'m>(
+        &self,
+        tenant: &TenantId,
+        changes: impl IntoIterator<Item = (&'m Membership, bool)>,
+        concurrency: usize,
+    ) -> Result<MembersChanged, StoreError> {
+        let mut by_group: BTreeMap<GroupId, Vec<(AccountId, bool)>> = BTreeMap::new();
+        for (m, add) in changes {
+            by_group
+                .entry(m.group_id.clone())
+                .or_default()
+                .push((m.account_id.clone(), add));
+        }
+        let changing: Vec<_> =
+            by_group
+                .into_iter()
+                .map(|(group, changes)| async move {
+                    self.change_members(tenant, &group, changes).await
+                })
+                .collect();
+        futures::stream::iter(changing)
+            .buffer_unordered(concurrency.max(1))
+            .try_fold(MembersChanged::default(), |mut total, changed| {
+                total += changed;
+                futures::future::ready(Ok(total))
+            })
+            .await
+    }
+
+    /// Deletes every item of `group`'s members; answers how many members they held.
+    pub(crate) async fn delete_group_members(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<usize, StoreError> {
+        let members = self
+            .group_members(tenant, group)
+            .try_fold(0, |n, _| futures::future::ready(Ok(n + 1)));
+        let members = members.await?;
+        let partition = keys::group_members_partition(tenant, group);
+        let nodes: Vec<Key> = self
+            .query_keys(&partition, Some(&keys::group_members_prefix(group)))
+            .try_collect()
+            .await?;
+        self.batch_delete(nodes).await?;
+        Ok(members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read::Members;
+    use super::*;
+
+    fn account(n: usize) -> String {
+        format!("0b9f1c2e-0000-4000-8000-{n:012}")
+    }
+
+    fn members(range: std::ops::Range<usize>) -> BTreeSet<String> {
+        range.map(account).collect()
+    }
+
+    fn read(nodes: Vec<Node>) -> BTreeSet<String> {
+        let mut nodes = nodes;
+        nodes.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut reader = Members::default();
+        let mut out = Vec::new();
+        for node in nodes {
+            reader.feed(node, &mut out);
+        }
+        reader.finish(&mut out);
+        let unique: BTreeSet<String> = out.iter().cloned().collect();
+        assert_eq!(unique.len(), out.len(), "a member read twice");
+        unique
+    }
+
+    async fn with_trie<T>(f: impl AsyncFnOnce(&Trie<'_>) -> T) -> T {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t");
+        let tenant = TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap();
+        let group = GroupId::parse("0b9f1c2e-0000-4000-8000-00000000abcd").unwrap();
+        let trie = Trie::new(&store, &tenant, &group);
+        f(&trie).await
+    }
+
+    #[tokio::test]
+    async fn given_members_of_a_group_when_planned_then_every_item_fits_a_write_unit_and_reads_back_whole()
+     {
+        with_trie(async |trie| {
+            for size in [0, 1, 20, 200, 5_000] {
+                // GIVEN a group of `size` members
+                let wanted = members(0..size);
+                // WHEN its trie is planned
+                let mut planned = Vec::new();
+                trie.plan(String::new(), wanted.clone(), &mut planned);
+                // THEN every node fits one write unit, parents come first, and the leaves hold
+                // every member once
+                assert!(planned.iter().all(|node| trie.fits(node)), "{size}");
+                assert_eq!(planned[0].path, "");
+                assert_eq!(read(planned.clone()), wanted, "{size}");
+                let leaves = planned.iter().filter(|n| n.fanout.is_none()).count();
+                assert!(
+                    size < 100 || leaves * 10 <= size,
+                    "{size} members in {leaves} leaves: not packed"
+                );
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn given_a_split_cut_short_when_read_then_its_kept_members_count_only_for_missing_children()
+     {
+        with_trie(async |trie| {
+            // GIVEN a leaf that grew and was marked split, keeping its 60 members, with only
+            // some of its children written
+            let wanted = members(0..60);
+            let mut planned = Vec::new();
+            trie.plan(String::new(), wanted.clone(), &mut planned);
+            let fanout = planned[0].fanout.expect("60 members split");
+            let marked = Node {
+                path: String::new(),
+                members: wanted.clone(),
+                version: 2,
+                fanout: Some(fanout),
+            };
+            let children: Vec<Node> = planned[1..]
+                .iter()
+                .filter(|node| node.path.starts_with('0'))
+                .cloned()
+                .collect();
+            // WHEN the group is read
+            let mut nodes = vec![marked];
+            nodes.extend(children.clone());
+            // THEN every member is read once: from the written children, and from the split node
+            // for the children still missing
+            assert_eq!(read(nodes.clone()), wanted);
+            // and a change under a missing child finds the unfinished split
+            let missing = wanted
+                .iter()
+                .map(|m| hash_path(m))
+                .find(|path| path.starts_with('1'))
+                .expect("a member under 1");
+            nodes.sort_by(|a, b| a.path.cmp(&b.path));
+            assert!(matches!(
+                find(&nodes, &missing),
+                Found::Unfinished(_) | Found::Gap
+            ));
+        })
+        .await;
+    }
+
+    #[test]
+    fn given_an_account_when_hashed_then_its_path_is_stable_and_64_bits() {
+        // Pinned: a change here would strand every stored member in the wrong leaf.
+        let path = hash_path("abc");
+        assert_eq!(path.len(), HASH_BITS);
+        assert!(path.starts_with("10111010")); // SHA-256("abc") starts with 0xba
+    }
+}
