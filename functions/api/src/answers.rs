@@ -8,7 +8,7 @@ use lifecycle::model::{
     Account, AdminLinks, Group, JobRecord, JobStatus, LastSync, Sku, StepOutcome, SyncRun,
     SyncRunStatus, SyncSettings, TenantConnection, TenantSyncSettings,
 };
-use lifecycle::{JobId, SyncRunId, TenantId};
+use lifecycle::{AccountId, JobId, SyncRunId, TenantId, Upn};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -112,6 +112,40 @@ impl GroupView {
             group,
         }
     }
+}
+
+/// One member of a group: the account as synced (its name and address, `null` when the account
+/// itself is not stored, e.g. left out by the sync settings since), with its links.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MemberView {
+    pub id: AccountId,
+    pub upn: Option<Upn>,
+    pub display_name: Option<String>,
+    pub enabled: Option<bool>,
+    pub links: AdminLinks,
+}
+
+impl MemberView {
+    /// Member `id` of a group of `tenant`, with its stored account when there is one.
+    pub fn of(tenant: &TenantId, id: AccountId, account: Option<Account>) -> Self {
+        Self {
+            links: AdminLinks::account(tenant, &id),
+            upn: account.as_ref().map(|a| a.upn.clone()),
+            display_name: account.as_ref().map(|a| a.display_name.clone()),
+            enabled: account.map(|a| a.enabled),
+            id,
+        }
+    }
+}
+
+/// `GET /tenants/{tenant_id}/groups/{group_id}/members`: one page of a group's direct members
+/// that are accounts, in a stable order (not alphabetical).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GroupMembersPage {
+    pub group: GroupView,
+    pub members: Vec<MemberView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /tenants/{tenant_id}/accounts`: one page.

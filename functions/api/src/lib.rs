@@ -195,6 +195,9 @@ impl App {
             "GET /tenants/{tenant_id}/groups" => {
                 answered(self.synced.groups(request, tenant).await)
             }
+            "GET /tenants/{tenant_id}/groups/{group_id}/members" => {
+                answered(self.synced.group_members(request, tenant).await)
+            }
             "GET /tenants/{tenant_id}/licenses" => answered(self.synced.licenses(tenant).await),
             other => no_route(other),
         }

@@ -9,6 +9,8 @@
 //!   at a time; `next_cursor` fetches the next page (absent on the last one).
 //! - `GET /tenants/{tenant_id}/accounts/{account_id}`: one account by object id or UPN.
 //! - `GET /tenants/{tenant_id}/groups?limit=100&cursor=…&include_deleted=false`: groups, paged.
+//! - `GET /tenants/{tenant_id}/groups/{group_id}/members?limit=100&cursor=…`: a group's members
+//!   that are accounts, paged.
 //! - `GET /tenants/{tenant_id}/licenses`: per-SKU seats (enabled, consumed, unused, suspended,
 //!   warning) and their totals.
 //!
@@ -26,9 +28,9 @@ use chrono::Utc;
 use futures::TryStreamExt as _;
 use lifecycle::http::{body_text, json_response, path_param, query_param};
 use lifecycle::model::{Sku, SyncRun, SyncRunStatus, TenantConnection};
-use lifecycle::store::ShardCursor;
+use lifecycle::store::{MembersCursor, ShardCursor};
 use lifecycle::sync_runs::{self, SyncRequest};
-use lifecycle::{AccountId, Platform, StoreError, SyncRunId, TenantId, Upn};
+use lifecycle::{AccountId, GroupId, Platform, StoreError, SyncRunId, TenantId, Upn};
 use serde::Deserialize;
 
 /// Largest page of accounts or groups.
@@ -38,8 +40,8 @@ const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_RUNS: usize = 200;
 
 use crate::answers::{
-    AccountPage, AccountView, GroupPage, GroupView, Licenses, SeatTotals, SkuSeats, SyncQueued,
-    SyncRunLog,
+    AccountPage, AccountView, GroupMembersPage, GroupPage, GroupView, Licenses, MemberView,
+    SeatTotals, SkuSeats, SyncQueued, SyncRunLog,
 };
 use crate::{Answer, answer, tenant_state};
 
@@ -232,6 +234,70 @@ impl SyncRoutes {
         ))
     }
 
+    /// `GET /tenants/{tenant_id}/groups/{group_id}/members`: the group's stored members that are
+    /// accounts, a page at a time in the store's order (the hash of their ids; see
+    /// `lifecycle::store::MembersCursor`), each with its stored account.
+    pub async fn group_members(
+        &self,
+        request: &ApiGatewayV2httpRequest,
+        tenant: &TenantConnection,
+    ) -> Result<ApiGatewayV2httpResponse, Answer> {
+        let tenant = tenant_state::live(tenant)?;
+        let wanted = path_param(request, "group_id");
+        let group_id = GroupId::parse(wanted).map_err(|_| {
+            answer(
+                400,
+                "bad_request",
+                format!(
+                    "group_id {wanted:?} is not a group's object id (a GUID); GET /tenants/{}/groups lists them",
+                    tenant.tenant_id
+                ),
+            )
+        })?;
+        let limit = limit(request, DEFAULT_LIMIT, MAX_LIMIT)?;
+        let after = query_param(request, "cursor")
+            .map(|cursor| MembersCursor::parse(cursor).ok_or_else(cursor_not_ours))
+            .transpose()?;
+        let store = &self.platform.store;
+        let Some(group) = store
+            .group(&tenant.tenant_id, &group_id)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(answer(
+                404,
+                "group_not_found",
+                format!(
+                    "no group {group_id} in tenant {}; sync the tenant if it was created since",
+                    tenant.tenant_id
+                ),
+            ));
+        };
+        let page = store
+            .list_group_members(&tenant.tenant_id, &group_id, after.as_ref(), limit)
+            .await
+            .map_err(unavailable)?;
+        let mut accounts = store
+            .accounts_by_id(&tenant.tenant_id, &page.members)
+            .await
+            .map_err(unavailable)?;
+        Ok(json_response(
+            200,
+            &GroupMembersPage {
+                group: GroupView::of(&tenant.tenant_id, group),
+                members: page
+                    .members
+                    .into_iter()
+                    .map(|id| {
+                        let account = accounts.remove(&id);
+                        MemberView::of(&tenant.tenant_id, id, account)
+                    })
+                    .collect(),
+                next_cursor: page.next.map(|cursor| cursor.to_string()),
+            },
+        ))
+    }
+
     /// `GET /tenants/{tenant_id}/accounts/{account_id}`: by object id, or by UPN (which reads the
     /// tenant's accounts until it is found).
     pub async fn account(
@@ -339,13 +405,15 @@ fn listing(
 }
 
 fn parse_cursor(cursor: &str) -> Result<ShardCursor, Answer> {
-    ShardCursor::parse(cursor).ok_or_else(|| {
-        answer(
-            400,
-            "bad_request",
-            "the cursor is not one this API gave out; start again without it",
-        )
-    })
+    ShardCursor::parse(cursor).ok_or_else(cursor_not_ours)
+}
+
+fn cursor_not_ours() -> Answer {
+    answer(
+        400,
+        "bad_request",
+        "the cursor is not one this API gave out; start again without it",
+    )
 }
 
 fn limit(request: &ApiGatewayV2httpRequest, default: usize, max: usize) -> Result<usize, Answer> {

@@ -321,6 +321,47 @@ async fn given_a_connected_tenant_when_a_sync_is_requested_then_its_log_and_stor
             format!("https://admin.microsoft.com/AdminPortal/Home#/groups/:/GroupDetails/{id}")
         );
     }
+    // AND each group's members read page by page, 7 a page, are the tenant's, once each, with
+    // their accounts
+    for group in &truth.groups {
+        let mut seen = BTreeSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", "7")];
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor.as_str()));
+            }
+            let (status, page) = local
+                .call(
+                    "GET /tenants/{tenant_id}/groups/{group_id}/members",
+                    &[("group_id", &group.id)],
+                    &query,
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(page["group"]["id"], json!(group.id));
+            let members = page["members"].as_array().expect("members");
+            assert!(members.len() <= 7);
+            for member in members {
+                let id = member["id"].as_str().expect("id").to_owned();
+                let user = truth.users.iter().find(|u| u.id == id).expect("a user");
+                assert_eq!(member["upn"], json!(user.user_principal_name), "{member}");
+                assert!(seen.insert(id), "member listed twice");
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let wanted: BTreeSet<String> = group
+            .member_ids
+            .iter()
+            .filter(|id| truth.users.iter().any(|u| &&u.id == id))
+            .cloned()
+            .collect();
+        assert_eq!(seen, wanted, "members of {}", group.id);
+    }
     let (status, licenses) = local
         .call("GET /tenants/{tenant_id}/licenses", &[], &[], None)
         .await;
@@ -403,6 +444,27 @@ async fn given_bad_input_when_the_sync_routes_are_called_then_they_answer_with_w
         (status, body["error"]["code"].as_str()),
         (404, Some("account_not_found"))
     );
+    // a group's members: an id that is not a GUID, a cursor not given out, a group not stored
+    // (another tenant's, or none at all) and another organization's caller
+    let members = "GET /tenants/{tenant_id}/groups/{group_id}/members";
+    let group = "00000000-0000-4000-9000-000000000001";
+    for (params, query, status, code) in [
+        (("group_id", "../accounts"), ("limit", "5"), 400, "bad_request"),
+        (("group_id", group), ("cursor", "0000000000000000.x"), 400, "bad_request"),
+        (("group_id", group), ("limit", "1001"), 400, "bad_request"),
+        (("group_id", group), ("limit", "5"), 404, "group_not_found"),
+    ] {
+        let (got, body) = local.call(members, &[params], &[query], None).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{params:?} {query:?}: {body}"
+        );
+    }
+    let (status, body) = local
+        .call_as("other-org", members, &[("group_id", group)], &[], None)
+        .await;
+    assert_eq!(status, 404, "{body}");
     let messages = local
         .platform
         .queue

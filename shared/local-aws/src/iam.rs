@@ -45,6 +45,12 @@ pub fn moto_policy(policy: &Value) -> Value {
                 .collect(),
             _ => Vec::new(),
         };
+        // AWS authorizes each Put of a TransactWriteItems as a PutItem; moto authorizes the call by
+        // its own name. So wherever PutItem is granted, moto is told TransactWriteItems is too.
+        let mut actions = actions;
+        if actions.iter().any(|a| a.eq_ignore_ascii_case("dynamodb:PutItem")) {
+            actions.push("dynamodb:TransactWriteItems".to_owned());
+        }
         for action in actions {
             let service = action.split(':').next().unwrap_or_default();
             let mut rewritten = statement.clone();
@@ -205,6 +211,33 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_a_statement_granting_put_item_when_rewritten_for_moto_then_transactions_of_puts_are_allowed_too()
+     {
+        // GIVEN a statement granting PutItem, and one granting only GetItem
+        let policy = json!({"Statement": [
+            {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}
+        ]});
+        // WHEN rewritten for moto
+        let rewritten = moto_policy(&policy);
+        // THEN moto is told TransactWriteItems (AWS authorizes its Puts as PutItem), only there
+        let actions: Vec<Value> = rewritten["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|statement| statement["Action"][0].clone())
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                json!("dynamodb:PutItem"),
+                json!("dynamodb:TransactWriteItems"),
+                json!("dynamodb:GetItem")
+            ]
+        );
+    }
 
     #[test]
     fn given_a_template_statement_when_rewritten_for_moto_then_sqs_keeps_its_queue_and_dynamodb_is_widened()

@@ -27,6 +27,11 @@ pub fn action_of(request: &HttpRequest) -> Option<String> {
         "AWSEvents" => "events",
         _ => return None,
     };
+    // A transaction is authorized per item by AWS (its Puts as PutItem: the only kind the bundle
+    // sends), so that is the action of the policy it uses.
+    if service == "dynamodb" && operation == "TransactWriteItems" {
+        return Some("dynamodb:PutItem".to_owned());
+    }
     Some(format!("{service}:{operation}"))
 }
 

@@ -197,3 +197,89 @@ async fn given_an_eventbridge_entry_over_1_mb_when_put_then_it_is_refused() {
     let error = service_code(&error.into_service_error());
     assert!(error.contains("over the limit"), "{error}");
 }
+
+#[tokio::test]
+async fn given_a_transaction_with_one_failing_condition_when_written_then_none_of_it_is_and_the_reason_names_that_put()
+ {
+    // GIVEN a table holding item "b"
+    let (_moto, config) = moto().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    dynamodb
+        .create_table()
+        .table_name("tx")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("table");
+    dynamodb
+        .put_item()
+        .table_name("tx")
+        .item("pk", AttributeValue::S("b".into()))
+        .send()
+        .await
+        .expect("b");
+    let put_new = |pk: &str| {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name("tx")
+            .item("pk", AttributeValue::S(pk.into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("put");
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build()
+    };
+
+    // WHEN a transaction puts "a", "b" and "c", each only if new
+    let error = dynamodb
+        .transact_write_items()
+        .transact_items(put_new("a"))
+        .transact_items(put_new("b"))
+        .transact_items(put_new("c"))
+        .send()
+        .await
+        .expect_err("b exists");
+
+    // THEN it is cancelled with "b"'s condition as the reason, and neither "a" nor "c" is written
+    let Some(
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+            cancelled,
+        ),
+    ) = error.as_service_error()
+    else {
+        panic!("{error:?}");
+    };
+    let codes: Vec<_> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(codes, ["None", "ConditionalCheckFailed", "None"]);
+    let scan = dynamodb.scan().table_name("tx").send().await.expect("scan");
+    assert_eq!(scan.count, 1);
+
+    // WHEN the same transaction without "b" is sent THEN both are written
+    dynamodb
+        .transact_write_items()
+        .transact_items(put_new("a"))
+        .transact_items(put_new("c"))
+        .send()
+        .await
+        .expect("written");
+    let scan = dynamodb.scan().table_name("tx").send().await.expect("scan");
+    assert_eq!(scan.count, 3);
+}

@@ -213,6 +213,7 @@ fn path_schema(route: &Route, name: &str) -> &'static str {
         "tenant_id" | "customer_id" => "TenantId",
         "job_id" => "JobId",
         "person_id" => "PersonId",
+        "group_id" => "GroupId",
         // By object id or user principal name; a restore names a deleted account by its id.
         "account_id" if route.operation_id == "getAccount" => "AccountRef",
         "account_id" => "AccountId",

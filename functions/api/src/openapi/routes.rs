@@ -311,6 +311,24 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/tenants/{tenant_id}/groups/{group_id}/members",
+        access: READ,
+        operation_id: "listGroupMembers",
+        summary: "A synced group's members that are accounts, each with its account.",
+        query: &[
+            ("limit", "Members per page (default 100).", items_limit),
+            ("cursor", "The `next_cursor` of the previous page.", text),
+        ],
+        body: None,
+        answers: &[(
+            200,
+            "The group and a page of its members.",
+            Content::Json("GroupMembersPage"),
+        )],
+        errors: &[400, 404, 503],
+    },
+    Route {
+        method: "GET",
         path: "/tenants/{tenant_id}/licenses",
         access: READ,
         operation_id: "listLicenses",

@@ -128,6 +128,7 @@ pub(super) fn components() -> (Map<String, Value>, Vec<String>) {
         ("AccountPage", answer_of::<answers::AccountPage>()),
         ("Account", answer_of::<answers::AccountView>()),
         ("GroupPage", answer_of::<answers::GroupPage>()),
+        ("GroupMembersPage", answer_of::<answers::GroupMembersPage>()),
         ("Licenses", answer_of::<answers::Licenses>()),
         (
             "LicenseReport",

@@ -25,7 +25,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::pin;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use sha2::{Digest, Sha256};
 
@@ -36,7 +37,10 @@ use crate::ids::{AccountId, GroupId, TenantId};
 use crate::model::Membership;
 use crate::sdk_error::classify;
 
+mod page;
 mod read;
+
+pub use page::{MembersCursor, MembersPage};
 
 use read::{assemble, node_of};
 
@@ -53,6 +57,8 @@ const HASH_BITS: usize = 64;
 /// Changes of one group placed together: a leaf marked split holds at most its members and
 /// these (about 150 KB, within DynamoDB's 400 KB item).
 const SLICE: usize = 4_000;
+/// Items of one TransactWriteItems (DynamoDB's limit).
+const TRANSACTION_ITEMS: usize = 100;
 /// Leaves written at once for one group.
 const LEAF_WRITES: usize = 8;
 const MEMBERS: &str = "m";
@@ -245,27 +251,16 @@ impl<'a> Trie<'a> {
 
     /// Writes `node` if `expect` holds; `false`, with nothing written, when it does not.
     async fn put(&self, node: &Node, expect: Expect) -> Result<bool, StoreError> {
-        let request = self
+        let (expression, names, values) = expect.condition();
+        match self
             .store
             .client
             .put_item()
             .table_name(&self.store.table)
-            .set_item(Some(self.item(node)));
-        let request = match expect {
-            Expect::New => request
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK),
-            Expect::Leaf(version) => request
-                .condition_expression("#v = :v AND attribute_not_exists(#k)")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_names("#k", FANOUT)
-                .expression_attribute_values(":v", AttributeValue::N(version.to_string())),
-            Expect::Version(version) => request
-                .condition_expression("#v = :v")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_values(":v", AttributeValue::N(version.to_string())),
-        };
-        match request
+            .set_item(Some(self.item(node)))
+            .condition_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
             .send()
             .await
             .map_err(|err| StoreError::aws("PutItem", classify(err)))
@@ -276,23 +271,92 @@ impl<'a> Trie<'a> {
         }
     }
 
-    /// Writes planned new nodes parent first, each only if new; a node that exists already (a
-    /// concurrent writer's) is left, with what was planned under it. Answers the units spent.
-    async fn put_new(&self, planned: &[Node]) -> Result<u64, StoreError> {
-        let mut units_spent = 0;
-        let mut skipped: Option<&str> = None;
-        for node in planned {
-            if skipped.is_some_and(|path| node.path.starts_with(path)) {
-                continue;
-            }
-            units_spent += units(self.bytes(node));
-            if !self.put(node, Expect::New).await? {
-                skipped = Some(&node.path);
-            } else {
-                skipped = None;
+    /// Writes `nodes` (at most [`TRANSACTION_ITEMS`]) at once or not at all: the first if
+    /// `first` holds, each other only if new. `false`, with nothing written, when a condition
+    /// fails or another transaction holds one of them. One node is a plain conditional put.
+    async fn transact(&self, nodes: &[Node], first: Expect) -> Result<bool, StoreError> {
+        if let [node] = nodes {
+            return self.put(node, first).await;
+        }
+        let mut items = Vec::with_capacity(nodes.len());
+        for (at, node) in nodes.iter().enumerate() {
+            let (expression, names, values) =
+                if at == 0 { first } else { Expect::New }.condition();
+            let put = Put::builder()
+                .table_name(&self.store.table)
+                .set_item(Some(self.item(node)))
+                .condition_expression(expression)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(|err| StoreError::aws("TransactWriteItems", super::build_failure(err)))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self
+            .store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let refused = err
+                    .as_service_error()
+                    .and_then(|err| match err {
+                        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                            Some(cancelled.cancellation_reasons().iter().any(|reason| {
+                                matches!(
+                                    reason.code(),
+                                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                                )
+                            }))
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(false);
+                if refused {
+                    Ok(false)
+                } else {
+                    Err(StoreError::aws("TransactWriteItems", classify(err)))
+                }
             }
         }
-        Ok(units_spent)
+    }
+
+    /// Writes planned new nodes, parent first, in transactions of [`TRANSACTION_ITEMS`]; a
+    /// transaction refused because a node exists already (a concurrent writer's) is written node
+    /// by node instead, each only if new, and what exists is left with what was planned under
+    /// it. Answers the write units spent.
+    async fn create(&self, planned: &[Node]) -> Result<u64, StoreError> {
+        let mut spent = 0;
+        let mut skipped: Vec<String> = Vec::new();
+        for chunk in planned.chunks(TRANSACTION_ITEMS) {
+            let chunk: Vec<Node> = chunk
+                .iter()
+                .filter(|node| !skipped.iter().any(|path| node.path.starts_with(path)))
+                .cloned()
+                .collect();
+            if chunk.is_empty() {
+                continue;
+            }
+            let factor = if chunk.len() > 1 { 2 } else { 1 };
+            spent += factor * chunk.iter().map(|n| units(self.bytes(n))).sum::<u64>();
+            if self.transact(&chunk, Expect::New).await? {
+                continue;
+            }
+            for node in &chunk {
+                if skipped.iter().any(|path| node.path.starts_with(path)) {
+                    continue;
+                }
+                spent += units(self.bytes(node));
+                if !self.put(node, Expect::New).await? {
+                    skipped.push(node.path.clone());
+                }
+            }
+        }
+        Ok(spent)
     }
 
     /// The node with the greatest path at or before `path` (strongly consistent).
@@ -377,12 +441,11 @@ impl<'a> Trie<'a> {
                 share.insert(member.clone());
             }
         }
-        let mut spent = 0;
+        let mut planned = Vec::new();
         for (child, members) in shares {
-            let mut planned = Vec::new();
             self.plan(child, members, &mut planned);
-            spent += self.put_new(&planned).await?;
         }
+        let mut spent = self.create(&planned).await?;
         if !split.members.is_empty() {
             let emptied = Node {
                 members: BTreeSet::new(),
@@ -420,19 +483,34 @@ impl<'a> Trie<'a> {
             version: leaf.version + 1,
             ..leaf.clone()
         };
-        let grown = !self.fits(&next) && next.path.len() < HASH_BITS;
-        if grown {
-            let mut planned = Vec::new();
-            self.plan(next.path.clone(), next.members.clone(), &mut planned);
-            next.fanout = planned.first().and_then(|root| root.fanout);
+        if self.fits(&next) || next.path.len() >= HASH_BITS {
+            done.units = units(self.bytes(&leaf).max(self.bytes(&next)));
+            return Ok(self.put(&next, Expect::Leaf(leaf.version)).await?.then_some(done));
         }
+        // Outgrown: the leaf becomes a split node over children that hold its members.
+        let mut planned = Vec::new();
+        self.plan(next.path.clone(), next.members.clone(), &mut planned);
+        planned[0].version = next.version;
+        if planned.len() <= TRANSACTION_ITEMS {
+            // At once: the split node and its children in one transaction (twice the units).
+            done.units = 2 * units(self.bytes(&leaf).max(self.bytes(&planned[0])))
+                + 2 * planned[1..]
+                    .iter()
+                    .map(|n| units(self.bytes(n)))
+                    .sum::<u64>();
+            return Ok(self
+                .transact(&planned, Expect::Leaf(leaf.version))
+                .await?
+                .then_some(done));
+        }
+        // Too many for one transaction: mark the leaf split, keeping its members, then write
+        // the children, then empty it; a writer that finds it half done finishes it.
+        next.fanout = planned[0].fanout;
         done.units = units(self.bytes(&leaf).max(self.bytes(&next)));
         if !self.put(&next, Expect::Leaf(leaf.version)).await? {
             return Ok(None);
         }
-        if grown {
-            done.units += self.finish_split(&next, true).await?;
-        }
+        done.units += self.finish_split(&next, true).await?;
         Ok(Some(done))
     }
 }
@@ -446,6 +524,34 @@ enum Expect {
     Leaf(u64),
     /// Any node at this version.
     Version(u64),
+}
+
+impl Expect {
+    /// The condition expression, its attribute names and values.
+    fn condition(
+        self,
+    ) -> (
+        &'static str,
+        HashMap<String, String>,
+        Option<HashMap<String, AttributeValue>>,
+    ) {
+        let names = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let version = |v: u64| Some(HashMap::from([(":v".to_owned(), AttributeValue::N(v.to_string()))]));
+        match self {
+            Expect::New => ("attribute_not_exists(#pk)", names(&[("#pk", PK)]), None),
+            Expect::Leaf(v) => (
+                "#v = :v AND attribute_not_exists(#k)",
+                names(&[("#v", VERSION), ("#k", FANOUT)]),
+                version(v),
+            ),
+            Expect::Version(v) => ("#v = :v", names(&[("#v", VERSION)]), version(v)),
+        }
+    }
 }
 
 /// How a change's hash `path` finds its leaf among a group's `nodes` (in path order).
@@ -581,12 +687,13 @@ impl Store {
                     .collect();
                 let mut planned = Vec::new();
                 trie.plan(String::new(), members.clone(), &mut planned);
-                let root = &planned[0];
+                let first = &planned[..planned.len().min(TRANSACTION_ITEMS)];
                 if members.is_empty() {
                     // Nothing to remove from a group with no member stored.
-                } else if trie.put(root, Expect::New).await? {
-                    done.units += units(trie.bytes(root));
-                    done.units += trie.put_new(&planned[1..]).await?;
+                } else if trie.transact(first, Expect::New).await? {
+                    let factor = if first.len() > 1 { 2 } else { 1 };
+                    done.units += factor * first.iter().map(|n| units(trie.bytes(n))).sum::<u64>();
+                    done.units += trie.create(&planned[first.len()..]).await?;
                     done.added += members.len();
                 } else {
                     waiting.extend(empty);

@@ -103,6 +103,11 @@ impl Store {
                         .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                         .expression_attribute_names("#sk", SK)
                         .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone())),
+                    SortKeys::Between(from, to) => request
+                        .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                        .expression_attribute_names("#sk", SK)
+                        .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                        .expression_attribute_values(":to", AttributeValue::S(to.clone())),
                     SortKeys::After(after) => request
                         .key_condition_expression("#pk = :pk AND #sk > :after")
                         .expression_attribute_names("#sk", SK)
@@ -134,6 +139,8 @@ pub(super) enum SortKeys {
     All,
     Prefix(String),
     After(String),
+    /// From the first to the second sort key, both included.
+    Between(String, String),
 }
 
 impl SortKeys {

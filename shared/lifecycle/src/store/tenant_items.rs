@@ -271,6 +271,33 @@ impl Store {
         self.get(&keys::account(tenant, account)).await
     }
 
+    /// The stored accounts among `accounts` (one BatchGetItem per 100), by id.
+    pub async fn accounts_by_id(
+        &self,
+        tenant: &TenantId,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, Account>, StoreError> {
+        let keys: Vec<_> = accounts
+            .iter()
+            .map(|id| keys::account(tenant, id))
+            .collect();
+        Ok(self
+            .batch_get::<Account>(&keys)
+            .await?
+            .into_iter()
+            .map(|(_, account)| (account.id.clone(), account))
+            .collect())
+    }
+
+    /// One stored group of the tenant.
+    pub async fn group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<Option<Group>, StoreError> {
+        self.get(&keys::group(tenant, group)).await
+    }
+
     /// Stores an account a job read back from Graph after a write, as the tenant's sync settings
     /// keep it ([`SyncSettings::keeps`], [`SyncSettings::trimmed`], the sync's own filter): an
     /// account they leave out (a guest, a blocked account, the last chosen SKU removed...) is not

@@ -74,12 +74,13 @@ async fn given_a_group_of_500_members_when_a_sync_writes_them_then_they_fill_a_t
         .expect("written");
 
     // THEN every membership counts as written, in far fewer items than one per membership (the
-    // layout before wrote 500 items, 500 write units), each item within one write unit
+    // layout before wrote 500 items, 500 write units), each item within one write unit, written
+    // in transactions (twice the units)
     assert_eq!(written.written, 500);
     let items = items_of(&store, &tenant, &group).await;
     assert!(items <= 50, "{items} items for 500 members");
     assert!(
-        written.write_units <= 50,
+        written.write_units <= 100,
         "{} write units for 500 members",
         written.write_units
     );
@@ -133,7 +134,10 @@ async fn given_two_writers_of_one_group_when_one_writes_between_the_others_read_
     let hooked = hook::before(
         &local.moto.sdk_config().await,
         Arc::new(move |request: &Request| -> Option<Interleaving> {
-            if !request.target.ends_with(".PutItem") || seen.fetch_add(1, Ordering::SeqCst) > 0 {
+            let write = [".PutItem", ".TransactWriteItems"]
+                .iter()
+                .any(|op| request.target.ends_with(op));
+            if !write || seen.fetch_add(1, Ordering::SeqCst) > 0 {
                 return None;
             }
             let (other, t, g) = (other.clone(), t.clone(), g.clone());
@@ -189,7 +193,7 @@ async fn given_two_writers_of_one_group_when_one_writes_between_the_others_read_
     assert!(items_of(&plain, &tenant, &group).await < 339 / 5);
 }
 
-/// Fails every PutItem after the first `allowed` ones, unsent (a function cut off).
+/// Fails every write after the first `allowed` ones, unsent (a function cut off).
 #[derive(Debug)]
 struct CutOffAfter {
     allowed: usize,
@@ -198,8 +202,7 @@ struct CutOffAfter {
 
 impl AwsFaultHook for CutOffAfter {
     fn before(&self, call: &AwsCall<'_>) -> Result<AfterAnswer, String> {
-        if call.operation.ends_with("PutItem")
-            && self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed
+        if call.write && self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed
         {
             return Err("cut off".into());
         }
@@ -215,7 +218,8 @@ impl AwsFaultHook for CutOffAfter {
 async fn given_a_split_cut_short_by_a_crash_when_the_group_is_read_and_written_again_then_no_member_is_lost()
  {
     // GIVEN a group of 20 members, and a writer cut off right after its first write when it
-    // adds 40 more: the leaf is marked split with all 60, none of its children written
+    // adds 3,000 more: too many children for one transaction, so the leaf is first marked split
+    // keeping all 3,020, and none of its children is written
     let local = spawn().await;
     let plain = store(&local).await;
     let (tenant, group) = (tenant(3), group_id(3));
@@ -233,18 +237,23 @@ async fn given_a_split_cut_short_by_a_crash_when_the_group_is_read_and_written_a
     let crashing = Store::new(AwsClients::new(&cut).dynamodb, TABLE);
     assert!(
         crashing
-            .add_memberships(&tenant, &memberships(&group, 20..60))
+            .add_memberships(&tenant, &memberships(&group, 20..3020))
             .await
             .is_err()
     );
     assert_eq!(items_of(&plain, &tenant, &group).await, 1, "only the mark");
 
-    // WHEN the group is read
-    // THEN all 60 are there, from what the split node kept
+    // WHEN the group is read, whole or a page at a time
+    // THEN all 3,020 are there, from what the split node kept
     assert_eq!(
         stored_members(&plain, &tenant, &group).await,
-        expected(0..60)
+        expected(0..3020)
     );
+    let page = plain
+        .list_group_members(&tenant, &group, None, 5000)
+        .await
+        .unwrap();
+    assert_eq!(page.members.len(), 3020);
 
     // WHEN another writer removes one of them and adds one
     plain
@@ -252,12 +261,49 @@ async fn given_a_split_cut_short_by_a_crash_when_the_group_is_read_and_written_a
         .await
         .unwrap();
     plain
-        .add_memberships(&tenant, &memberships(&group, [77]))
+        .add_memberships(&tenant, &memberships(&group, [7777]))
         .await
         .unwrap();
 
     // THEN it finished the split first: the children hold the members and both changes stand
-    assert!(items_of(&plain, &tenant, &group).await > 2);
-    let wanted = expected((0..60).filter(|n| *n != 5).chain([77]));
+    assert!(items_of(&plain, &tenant, &group).await > 100);
+    let wanted = expected((0..3020).filter(|n| *n != 5).chain([7777]));
     assert_eq!(stored_members(&plain, &tenant, &group).await, wanted);
+}
+
+#[tokio::test]
+async fn given_a_large_group_when_its_members_are_paged_then_every_member_comes_once_in_pages_of_the_limit()
+ {
+    // GIVEN a group of 1,000 members
+    let local = spawn().await;
+    let store = store(&local).await;
+    let (tenant, group) = (tenant(4), group_id(4));
+    store
+        .add_memberships(&tenant, &memberships(&group, 0..1000))
+        .await
+        .unwrap();
+
+    // WHEN it is read 64 at a time, cursor after cursor
+    let mut seen = BTreeSet::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_group_members(&tenant, &group, after.as_ref(), 64)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.members.len() <= 64);
+        for member in page.members {
+            assert!(seen.insert(member.to_string()), "{member} twice");
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+
+    // THEN every member came once, in 16 pages
+    assert_eq!(seen, expected(0..1000));
+    assert_eq!(pages, 16);
 }

@@ -407,6 +407,29 @@ fn accounts_and_licenses(demo: &Demo) -> BoxFuture<'_, anyhow::Result<Outcome>> 
             "GET /tenants/{tenant_id}/groups -> {} groups",
             groups["groups"].as_array().map_or(0, Vec::len)
         ));
+        // A group's members, a page at a time, each with its account.
+        let group_id = groups["groups"][0]["id"].as_str().unwrap_or_default();
+        let (status, members) = get_json(
+            demo,
+            &format!("/tenants/{tenant_id}/groups/{group_id}/members?limit=3"),
+        )
+        .await?;
+        lines.push(format!(
+            "GET /tenants/{tenant_id}/groups/{group_id}/members?limit=3 -> {status}: {} of {}{}",
+            groups["groups"][0]["display_name"].as_str().unwrap_or("?"),
+            members["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| m["upn"].as_str().unwrap_or("(account not stored)"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if members["next_cursor"].is_string() {
+                ", … (next_cursor for the next page)"
+            } else {
+                ""
+            }
+        ));
         // Each account and group carries its links to the admin centers.
         for (kind, object) in [
             ("account", &page["accounts"][0]),
