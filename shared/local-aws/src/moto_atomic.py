@@ -109,6 +109,28 @@ def _transact_write_items(self, transact_items):
 
 DynamoDBBackend.transact_write_items = _transact_write_items
 
+from moto.dynamodb.models.table import Table  # noqa: E402
+
+_table_query = Table.query
+
+
+def _partition_query(self, hash_key, *args, **kwargs):
+    # moto 5.2.5 answers a Query of the table by sorting every item of the table and keeping the
+    # partition's: each Query costs the whole table, seconds at 100,000 accounts. DynamoDB reads
+    # the one partition; so does this, with the same answers (an index's Query is left as is).
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    if index_name is not None or hash_key is None or not self.range_key_attr:
+        return _table_query(self, hash_key, *args, **kwargs)
+    partition = self.items.get(hash_key, {})
+    self.all_items = lambda: sorted(partition.values(), key=lambda item: item.range_key)
+    try:
+        return _table_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
+Table.query = _partition_query
+
 for _name in (
     "put_item",
     "get_item",
