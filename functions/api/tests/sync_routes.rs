@@ -449,8 +449,18 @@ async fn given_bad_input_when_the_sync_routes_are_called_then_they_answer_with_w
     let members = "GET /tenants/{tenant_id}/groups/{group_id}/members";
     let group = "00000000-0000-4000-9000-000000000001";
     for (params, query, status, code) in [
-        (("group_id", "../accounts"), ("limit", "5"), 400, "bad_request"),
-        (("group_id", group), ("cursor", "0000000000000000.x"), 400, "bad_request"),
+        (
+            ("group_id", "../accounts"),
+            ("limit", "5"),
+            400,
+            "bad_request",
+        ),
+        (
+            ("group_id", group),
+            ("cursor", "0000000000000000.x"),
+            400,
+            "bad_request",
+        ),
         (("group_id", group), ("limit", "1001"), 400, "bad_request"),
         (("group_id", group), ("limit", "5"), 404, "group_not_found"),
     ] {

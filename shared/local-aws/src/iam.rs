@@ -48,7 +48,10 @@ pub fn moto_policy(policy: &Value) -> Value {
         // AWS authorizes each Put of a TransactWriteItems as a PutItem; moto authorizes the call by
         // its own name. So wherever PutItem is granted, moto is told TransactWriteItems is too.
         let mut actions = actions;
-        if actions.iter().any(|a| a.eq_ignore_ascii_case("dynamodb:PutItem")) {
+        if actions
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("dynamodb:PutItem"))
+        {
             actions.push("dynamodb:TransactWriteItems".to_owned());
         }
         for action in actions {

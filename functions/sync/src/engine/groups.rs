@@ -268,49 +268,38 @@ impl Engine<'_> {
         self.resolve_member_changes(writes).await
     }
 
-    /// Keeps the member changes of a delta page that change the store: an added membership not
-    /// stored yet, a removed one still stored (a replayed page, or a member added and removed
-    /// again since the last round, changes nothing).
+    /// Applies the member changes of a delta page and counts those that changed the store: an
+    /// added membership not stored yet, a removed one still stored (a replayed page, or a member
+    /// added and removed again since the last round, changes nothing). The store compares and
+    /// writes in one pass (each change placed in its group's leaf, written over the version
+    /// read), so nothing is read twice. Within a page the last change of a membership wins
+    /// (Graph may list a member twice).
     pub(super) async fn resolve_member_changes(
         &mut self,
         writes: &mut Writes,
     ) -> Result<(), SyncError> {
         let changes = std::mem::take(&mut writes.member_changes);
-        if changes.is_empty() {
+        if changes.is_empty() || !self.sync.kinds.memberships {
             return Ok(());
         }
-        let memberships: Vec<Membership> = changes
-            .iter()
-            .map(|(membership, _)| membership.clone())
-            .collect();
-        let existing = self
-            .store()
-            .stored_memberships(&self.tenant.tenant_id, &memberships)
-            .await?;
-        let checked = changes.into_iter().map(|(membership, added)| {
-            let stored = existing.contains(&membership);
-            (membership, added, stored)
-        });
-        // Within a page the last change of a membership wins, compared with its state before
-        // the page (Graph may list a member twice).
-        let mut last: HashMap<Membership, (bool, bool)> = HashMap::new();
-        for (membership, added, stored) in checked {
-            let before = last.get(&membership).map_or(stored, |(_, before)| *before);
-            last.insert(membership, (added, before));
+        let mut last: HashMap<Membership, bool> = HashMap::new();
+        for (membership, added) in changes {
+            last.insert(membership, added);
         }
-        for (membership, (added, stored)) in last {
-            match (added, stored) {
-                (true, false) => {
-                    self.run.counts.memberships.added += 1;
-                    self.note_added(&membership);
-                    writes.memberships.push(membership);
-                }
-                (false, true) => {
-                    self.run.counts.memberships.removed += 1;
-                    writes.deletes.push(DirectoryItem::Membership(membership));
-                }
-                _ => {}
-            }
+        let last: Vec<(Membership, bool)> = last.into_iter().collect();
+        let _commit = self.ensure_same_connection().await?;
+        let concurrency = self.settings.write_concurrency.max(1);
+        let applied = self
+            .store()
+            .apply_memberships(&self.tenant.tenant_id, &last, concurrency)
+            .await?;
+        self.run.counts.memberships.added += applied.added.len() as u64;
+        self.run.counts.memberships.removed += applied.removed.len() as u64;
+        self.report.items_written += applied.added.len() as u64;
+        self.report.items_deleted += applied.removed.len() as u64;
+        self.report.write_units += applied.write_units;
+        for membership in &applied.added {
+            self.note_added(membership);
         }
         Ok(())
     }

@@ -121,25 +121,29 @@ enum Found {
 struct Change {
     path: String,
     account: String,
+    id: AccountId,
     add: bool,
 }
 
-/// What [`Store::change_members`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct MembersChanged {
-    pub added: usize,
-    pub removed: usize,
-    /// Write units spent (each item written costs one per KB of the larger of before and after).
-    pub units: u64,
+/// What [`Store::apply_memberships`] changed: the memberships added (not stored before) and
+/// removed (stored before), and the write units that cost (each item written costs one per KB
+/// of the larger of before and after; twice in a transaction).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MembershipsApplied {
+    pub added: Vec<Membership>,
+    pub removed: Vec<Membership>,
+    pub write_units: u64,
 }
 
-impl std::ops::AddAssign for MembersChanged {
+impl std::ops::AddAssign for MembershipsApplied {
     fn add_assign(&mut self, other: Self) {
-        self.added += other.added;
-        self.removed += other.removed;
-        self.units += other.units;
+        self.added.extend(other.added);
+        self.removed.extend(other.removed);
+        self.write_units += other.write_units;
     }
 }
+
+type MembersChanged = MembershipsApplied;
 
 /// DynamoDB's size of a number: about one byte per two significant digits, plus one.
 fn number_bytes(n: u64) -> usize {
@@ -280,8 +284,7 @@ impl<'a> Trie<'a> {
         }
         let mut items = Vec::with_capacity(nodes.len());
         for (at, node) in nodes.iter().enumerate() {
-            let (expression, names, values) =
-                if at == 0 { first } else { Expect::New }.condition();
+            let (expression, names, values) = if at == 0 { first } else { Expect::New }.condition();
             let put = Put::builder()
                 .table_name(&self.store.table)
                 .set_item(Some(self.item(node)))
@@ -469,10 +472,14 @@ impl<'a> Trie<'a> {
         let mut members = leaf.members.clone();
         let mut done = MembersChanged::default();
         for change in changes {
-            if change.add {
-                done.added += usize::from(members.insert(change.account.clone()));
-            } else {
-                done.removed += usize::from(members.remove(&change.account));
+            let membership = || Membership {
+                group_id: self.group.clone(),
+                account_id: change.id.clone(),
+            };
+            if change.add && members.insert(change.account.clone()) {
+                done.added.push(membership());
+            } else if !change.add && members.remove(&change.account) {
+                done.removed.push(membership());
             }
         }
         if members == leaf.members {
@@ -484,8 +491,11 @@ impl<'a> Trie<'a> {
             ..leaf.clone()
         };
         if self.fits(&next) || next.path.len() >= HASH_BITS {
-            done.units = units(self.bytes(&leaf).max(self.bytes(&next)));
-            return Ok(self.put(&next, Expect::Leaf(leaf.version)).await?.then_some(done));
+            done.write_units = units(self.bytes(&leaf).max(self.bytes(&next)));
+            return Ok(self
+                .put(&next, Expect::Leaf(leaf.version))
+                .await?
+                .then_some(done));
         }
         // Outgrown: the leaf becomes a split node over children that hold its members.
         let mut planned = Vec::new();
@@ -493,7 +503,7 @@ impl<'a> Trie<'a> {
         planned[0].version = next.version;
         if planned.len() <= TRANSACTION_ITEMS {
             // At once: the split node and its children in one transaction (twice the units).
-            done.units = 2 * units(self.bytes(&leaf).max(self.bytes(&planned[0])))
+            done.write_units = 2 * units(self.bytes(&leaf).max(self.bytes(&planned[0])))
                 + 2 * planned[1..]
                     .iter()
                     .map(|n| units(self.bytes(n)))
@@ -506,11 +516,11 @@ impl<'a> Trie<'a> {
         // Too many for one transaction: mark the leaf split, keeping its members, then write
         // the children, then empty it; a writer that finds it half done finishes it.
         next.fanout = planned[0].fanout;
-        done.units = units(self.bytes(&leaf).max(self.bytes(&next)));
+        done.write_units = units(self.bytes(&leaf).max(self.bytes(&next)));
         if !self.put(&next, Expect::Leaf(leaf.version)).await? {
             return Ok(None);
         }
-        done.units += self.finish_split(&next, true).await?;
+        done.write_units += self.finish_split(&next, true).await?;
         Ok(Some(done))
     }
 }
@@ -541,7 +551,12 @@ impl Expect {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect()
         };
-        let version = |v: u64| Some(HashMap::from([(":v".to_owned(), AttributeValue::N(v.to_string()))]));
+        let version = |v: u64| {
+            Some(HashMap::from([(
+                ":v".to_owned(),
+                AttributeValue::N(v.to_string()),
+            )]))
+        };
         match self {
             Expect::New => ("attribute_not_exists(#pk)", names(&[("#pk", PK)]), None),
             Expect::Leaf(v) => (
@@ -595,15 +610,16 @@ impl Store {
         group: &GroupId,
         changes: Vec<(AccountId, bool)>,
     ) -> Result<MembersChanged, StoreError> {
-        let mut last: HashMap<String, bool> = HashMap::new();
+        let mut last: HashMap<AccountId, bool> = HashMap::new();
         for (account, add) in changes {
-            last.insert(account.to_string(), add);
+            last.insert(account, add);
         }
         let mut changes: Vec<Change> = last
             .into_iter()
-            .map(|(account, add)| Change {
-                path: hash_path(&account),
-                account,
+            .map(|(id, add)| Change {
+                path: hash_path(id.as_str()),
+                account: id.to_string(),
+                id,
                 add,
             })
             .collect();
@@ -692,15 +708,20 @@ impl Store {
                     // Nothing to remove from a group with no member stored.
                 } else if trie.transact(first, Expect::New).await? {
                     let factor = if first.len() > 1 { 2 } else { 1 };
-                    done.units += factor * first.iter().map(|n| units(trie.bytes(n))).sum::<u64>();
-                    done.units += trie.create(&planned[first.len()..]).await?;
-                    done.added += members.len();
+                    done.write_units +=
+                        factor * first.iter().map(|n| units(trie.bytes(n))).sum::<u64>();
+                    done.write_units += trie.create(&planned[first.len()..]).await?;
+                    done.added
+                        .extend(empty.iter().filter(|c| c.add).map(|c| Membership {
+                            group_id: group.clone(),
+                            account_id: c.id.clone(),
+                        }));
                 } else {
                     waiting.extend(empty);
                 }
             }
             for split in unfinished.values() {
-                done.units += trie.finish_split(split, false).await?;
+                done.write_units += trie.finish_split(split, false).await?;
             }
             let trie = &trie;
             let writing: Vec<_> = by_leaf
@@ -821,7 +842,7 @@ impl Store {
         let changed = self
             .change_memberships(tenant, memberships.iter().map(|m| (m, true)), 4)
             .await?;
-        Ok(changed.added)
+        Ok(changed.added.len())
     }
 
     /// Removes `memberships`, group by group; answers how many were stored.
@@ -833,7 +854,24 @@ impl Store {
         let changed = self
             .change_memberships(tenant, memberships.iter().map(|m| (m, false)), 4)
             .await?;
-        Ok(changed.removed)
+        Ok(changed.removed.len())
+    }
+
+    /// Adds (`true`) and removes memberships of any groups, `concurrency` groups at a time, and
+    /// answers which of them changed the store: an added one not stored before, a removed one
+    /// stored before. What a sync's delta page applies (it compares and writes in one pass).
+    pub async fn apply_memberships(
+        &self,
+        tenant: &TenantId,
+        changes: &[(Membership, bool)],
+        concurrency: usize,
+    ) -> Result<MembershipsApplied, StoreError> {
+        self.change_memberships(
+            tenant,
+            changes.iter().map(|(m, add)| (m, *add)),
+            concurrency,
+        )
+        .await
     }
 
     /// Adds (`true`) and removes memberships of any groups, `concurrency` groups at a time.

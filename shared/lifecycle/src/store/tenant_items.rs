@@ -393,8 +393,8 @@ impl Store {
         );
         let changed = self.change_members(tenant, group, changes).await?;
         Ok(SkusReplaced {
-            written: changed.added,
-            removed: changed.removed,
+            written: changed.added.len(),
+            removed: changed.removed.len(),
         })
     }
 

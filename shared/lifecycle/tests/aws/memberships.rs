@@ -202,8 +202,7 @@ struct CutOffAfter {
 
 impl AwsFaultHook for CutOffAfter {
     fn before(&self, call: &AwsCall<'_>) -> Result<AfterAnswer, String> {
-        if call.write && self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed
-        {
+        if call.write && self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed {
             return Err("cut off".into());
         }
         Ok(AfterAnswer::Deliver)

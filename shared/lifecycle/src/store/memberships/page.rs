@@ -212,7 +212,10 @@ mod tests {
     fn given_a_cursor_when_written_and_parsed_then_it_round_trips_and_a_forged_one_is_refused() {
         let account = AccountId::parse("0b9f1c2e-0000-4000-8000-000000000001").unwrap();
         let cursor = MembersCursor::of(&account);
-        assert_eq!(MembersCursor::parse(&cursor.to_string()), Some(cursor.clone()));
+        assert_eq!(
+            MembersCursor::parse(&cursor.to_string()),
+            Some(cursor.clone())
+        );
         let forged = format!("0000000000000000.{account}");
         assert_eq!(MembersCursor::parse(&forged), None);
         assert_eq!(MembersCursor::parse("nonsense"), None);
