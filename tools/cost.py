@@ -45,19 +45,26 @@ MEMORY_GB = 0.5  # the sync's and the license refresh's MemorySize (infra/templa
 # --- Counted per run at 100,000 accounts (README "Performance") --------------------------------
 REF = 100_000
 # functions/sync/examples/bench_sync.rs, full sync of 100,000 accounts, 2,000 groups, 386,743
-# memberships: items written.
-FULL_WRITES = 488_749
+# memberships: write units the sync counted (one per KB of each item written, twice in a
+# transaction), release build, 2026-12-07. 488,749 records: 100,000 accounts, 2,000 groups and the
+# memberships packed in items of at most 1 KB. (Before the packed layout: 488,749 units, an item
+# per record.)
+FULL_WRITES = 173_882
 # The same tenant after a 1 % change (300 added, 300 deleted, 400 updated accounts, 3,866
-# membership changes): items written or deleted.
-DELTA_WRITES = 5_521
-# Reads: a sync compares each page of objects with what is stored (one BatchGetItem per page,
-# strongly consistent, one read unit per item under 4 KB): about one read per item written on a
-# full sync, per changed item on a delta. An estimate from the code path, not a count.
+# membership changes; the deleted accounts' memberships go too): write units (5,989 records).
+# (Before: 5,521 units, for the same change without the deleted accounts' memberships counted.)
+DELTA_WRITES = 5_263
+# Reads: a sync compares each page of accounts and groups with what is stored (one BatchGetItem
+# per page, strongly consistent, one read unit per item under 4 KB), and reads a group's member
+# items, or the one item a changed member is in, before writing them: about one read unit per
+# write unit. An estimate from the code path, not a count.
 FULL_READS = FULL_WRITES
 DELTA_READS = DELTA_WRITES
-# Wall times, moto-bound (moto is far slower than DynamoDB), so an upper bound on Lambda time.
-FULL_SECONDS = 126.7
-DELTA_SECONDS = 4.2
+# Wall times against moto, an upper bound on Lambda time: moto takes one request at a time, at
+# about 3 ms each on this machine, where DynamoDB answers in milliseconds, many at once (a delta's
+# ~10,000 single-item member requests are most of its 35 s here).
+FULL_SECONDS = 86.7
+DELTA_SECONDS = 35.1
 # Per run, whatever the size: the lease (conditional put, renew, release), the tenant and its
 # settings (reads), the pending-run claim and the run record (writes).
 RUN_FIXED_WRITES = 6
@@ -86,6 +93,9 @@ SIGN_IN_PAGE_SECONDS = 0.92
 # costs twice. The bench's tenant (bench_sync --users 100000 --groups 2000): 386,743
 # memberships; its 1 % change added and removed 3,866. Sizes are estimates from the keys:
 MEMBERSHIPS = 386_743
+# What a full sync and a 1 % delta wrote before the packed layout (one item per membership).
+BEFORE_FULL_WRITES = 488_749
+BEFORE_DELTA_WRITES = 5_521
 GROUPS = 2_000
 DELTA_MEMBER_CHANGES = 3_866
 # One membership item today: pk `T#{tenant}#MEMB#07` (~47 B), sk `{group}#{account}` (73 B),
@@ -120,7 +130,7 @@ def layouts():
     rows = []
     one = ceil_units(MEMBERSHIP_ITEM_BYTES, 1024)
     rows.append((
-        "one item per membership (today)",
+        "one item per membership (before)",
         MEMBERSHIPS * one,
         DELTA_MEMBER_CHANGES * one,
         DELTA_MEMBER_CHANGES,  # BatchGetItem of each changed key: 1 unit each
@@ -155,6 +165,16 @@ def layouts():
         math.ceil(REF * ACCOUNT_KB / 4),  # no index on a list: a Query of every account
         "1 GetItem (the account)",
     ))
+    # Built: a trie per group of items of at most 1 KB (shared/lifecycle/src/store/memberships.rs),
+    # measured by bench_sync (FULL_WRITES, DELTA_WRITES) less what the other items cost before.
+    rows.append((
+        "trie of 1 KB items per group, first writes in transactions (built, measured)",
+        FULL_WRITES - (BEFORE_FULL_WRITES - MEMBERSHIPS),
+        DELTA_WRITES - (BEFORE_DELTA_WRITES - DELTA_MEMBER_CHANGES),
+        DELTA_MEMBER_CHANGES,  # the item each change is in, located by a Query of one item
+        math.ceil(TYPICAL_GROUP * ID_BYTES / 4096) + 1,
+        "1 Query per group asked, of the one item (offboarding asks Graph's list)",
+    ))
     per_chunk, full_w, change_w, change_r = pack_units(1)
     rows.append((
         "both directions (1 KB chunks + the account), one transaction a change",
@@ -173,8 +193,8 @@ def print_layouts():
         f"Membership layouts at {REF:,} accounts, {GROUPS:,} groups, {MEMBERSHIPS:,} memberships; "
         f"a 1 % delta changes {DELTA_MEMBER_CHANGES:,}; a month = {FULL_SYNCS} full + {syncs} deltas. "
         "Units of the memberships alone: accounts, groups and SKUs cost the same in every layout "
-        f"(a full sync's other {FULL_WRITES - MEMBERSHIPS:,} writes, a delta's other "
-        f"{DELTA_WRITES - DELTA_MEMBER_CHANGES:,})."
+        f"(a full sync's other {BEFORE_FULL_WRITES - MEMBERSHIPS:,} writes, a delta's other "
+        f"{BEFORE_DELTA_WRITES - DELTA_MEMBER_CHANGES:,})."
     )
     print()
     print(
@@ -185,12 +205,12 @@ def print_layouts():
     today_month = None
     for name, full_w, delta_w, delta_r, group_r, account_read in layouts():
         month = FULL_SYNCS * full_w + syncs * delta_w
-        all_month = month + FULL_SYNCS * (FULL_WRITES - MEMBERSHIPS) + syncs * (
-            DELTA_WRITES - DELTA_MEMBER_CHANGES
+        all_month = month + FULL_SYNCS * (BEFORE_FULL_WRITES - MEMBERSHIPS) + syncs * (
+            BEFORE_DELTA_WRITES - DELTA_MEMBER_CHANGES
         )
         today_month = today_month or all_month
         print(
-            f"| {name} | {full_w:,} | {full_w + FULL_WRITES - MEMBERSHIPS:,} | {delta_w:,} / {delta_r:,} "
+            f"| {name} | {full_w:,} | {full_w + BEFORE_FULL_WRITES - MEMBERSHIPS:,} | {delta_w:,} / {delta_r:,} "
             f"| {month:,} | {all_month:,} ({all_month / today_month - 1:+.1%}) | {group_r:,} | {account_read} |"
         )
 

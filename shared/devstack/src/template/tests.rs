@@ -655,7 +655,7 @@ fn given_the_real_template_and_the_openapi_document_then_they_name_the_same_rout
         }
     }
     // THEN every route is in both, and each needs the same scopes in both
-    assert_eq!(in_template.len(), 32, "{in_template:#?}");
+    assert_eq!(in_template.len(), 33, "{in_template:#?}");
     assert_eq!(in_document, in_template);
 }
 
