@@ -278,7 +278,7 @@ impl SyncRoutes {
             .await
             .map_err(unavailable)?;
         let mut accounts = store
-            .accounts_by_id(&tenant.tenant_id, &page.members)
+            .stored_accounts(&tenant.tenant_id, &page.members)
             .await
             .map_err(unavailable)?;
         Ok(json_response(

@@ -19,6 +19,31 @@ async fn moto() -> (Moto, aws_config::SdkConfig) {
     (moto, config)
 }
 
+/// A table `name` keyed by a string `pk` alone.
+async fn table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("table");
+}
+
 fn service_code<E: aws_sdk_sqs::error::ProvideErrorMetadata>(error: &E) -> String {
     format!(
         "{}: {}",
@@ -47,27 +72,7 @@ async fn given_a_dynamodb_item_over_400_kb_when_put_then_it_is_refused() {
     // GIVEN a table
     let (_moto, config) = moto().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    dynamodb
-        .create_table()
-        .table_name("limits")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("table");
+    table(&dynamodb, "limits").await;
     let put = |size: usize| {
         dynamodb
             .put_item()
@@ -204,27 +209,7 @@ async fn given_a_transaction_with_one_failing_condition_when_written_then_none_o
     // GIVEN a table holding item "b"
     let (_moto, config) = moto().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    dynamodb
-        .create_table()
-        .table_name("tx")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("table");
+    table(&dynamodb, "tx").await;
     dynamodb
         .put_item()
         .table_name("tx")

@@ -79,7 +79,8 @@ impl Store {
     }
 
     /// Each of `accounts` that is stored, whole (one BatchGetItem per 100 accounts): what a
-    /// license refresh compares a page of sign-ins with, and counts inactive accounts from.
+    /// license refresh compares a page of sign-ins with, and counts inactive accounts from, and
+    /// what a page of a group's members shows of each.
     pub async fn stored_accounts(
         &self,
         tenant: &TenantId,

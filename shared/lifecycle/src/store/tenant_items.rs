@@ -271,24 +271,6 @@ impl Store {
         self.get(&keys::account(tenant, account)).await
     }
 
-    /// The stored accounts among `accounts` (one BatchGetItem per 100), by id.
-    pub async fn accounts_by_id(
-        &self,
-        tenant: &TenantId,
-        accounts: &[AccountId],
-    ) -> Result<HashMap<AccountId, Account>, StoreError> {
-        let keys: Vec<_> = accounts
-            .iter()
-            .map(|id| keys::account(tenant, id))
-            .collect();
-        Ok(self
-            .batch_get::<Account>(&keys)
-            .await?
-            .into_iter()
-            .map(|(_, account)| (account.id.clone(), account))
-            .collect())
-    }
-
     /// One stored group of the tenant.
     pub async fn group(
         &self,
