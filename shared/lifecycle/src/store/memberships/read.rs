@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{Stream, StreamExt as _};
 
-use super::{FANOUT, HASH_BITS, MEMBERS, Node, VERSION, hash_path};
+use super::{FANOUT, HASH_BITS, MAX_FANOUT, MEMBERS, Node, VERSION, hash_path};
 use crate::ids::{AccountId, GroupId};
 use crate::model::Membership;
 use crate::store::StoreError;
@@ -41,6 +41,10 @@ pub(super) fn node_of(mut item: Item) -> Result<(GroupId, Node), StoreError> {
     let (Some((group, path)), Some(version)) = (parsed, version) else {
         return Err(malformed(&item));
     };
+    // A split's children are 1 to MAX_FANOUT bits longer, within the hash's bits.
+    if fanout.is_some_and(|k| k == 0 || k > MAX_FANOUT || path.len() + k > HASH_BITS) {
+        return Err(malformed(&item));
+    }
     let members = match item.remove(MEMBERS) {
         Some(AttributeValue::Ss(members)) => members.into_iter().collect(),
         None => BTreeSet::new(),

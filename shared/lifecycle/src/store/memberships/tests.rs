@@ -109,3 +109,23 @@ fn given_an_account_when_hashed_then_its_path_is_stable_and_64_bits() {
     assert_eq!(path.len(), HASH_BITS);
     assert!(path.starts_with("10111010")); // SHA-256("abc") starts with 0xba
 }
+
+#[test]
+fn given_a_stored_node_whose_split_reaches_past_the_hash_when_read_then_it_is_refused_not_followed()
+{
+    // GIVEN a node item of a group whose fan-out would take its children past 64 bits
+    let item = Item::from([
+        (PK.to_owned(), AttributeValue::S("T#t#MEMB#01".into())),
+        (
+            SK.to_owned(),
+            AttributeValue::S("0b9f1c2e-0000-4000-8000-00000000abcd#01".into()),
+        ),
+        (VERSION.to_owned(), AttributeValue::N("1".into())),
+        (FANOUT.to_owned(), AttributeValue::N("99".into())),
+    ]);
+    // WHEN it is read THEN it is a malformed item, an error, not a node to split by
+    assert!(matches!(
+        super::read::node_of(item),
+        Err(StoreError::MalformedKey { .. })
+    ));
+}
