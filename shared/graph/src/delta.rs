@@ -87,6 +87,10 @@ pub struct DeltaPage<C> {
     pub changes: Vec<C>,
     pub next_link: Option<String>,
     pub delta_link: Option<String>,
+    /// This is a part of a page and more parts of that page follow (its `next_link` is then the
+    /// page's own link): a caller may keep this part's writes back until the page's last part,
+    /// as long as it writes them before saving a link past the page.
+    pub more_of_page: bool,
 }
 
 impl<C> DeltaPage<C> {
@@ -170,9 +174,11 @@ fn into_delta_page<C>(page: RawPage<C>) -> DeltaPage<C> {
         items: changes,
         next_link,
         delta_link,
+        more_of_page,
     } = page;
     DeltaPage {
         changes,
+        more_of_page,
         // A page with both links is treated as mid-round: the next link is followed.
         delta_link: if next_link.is_some() {
             None
@@ -523,6 +529,7 @@ mod tests {
                         items: changes,
                         next_link,
                         delta_link,
+                        more_of_page: false,
                     });
                 }
             }

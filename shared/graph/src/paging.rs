@@ -30,6 +30,8 @@ pub(crate) struct RawPage<T> {
     pub(crate) items: Vec<T>,
     pub(crate) next_link: Option<String>,
     pub(crate) delta_link: Option<String>,
+    /// More parts of this same page follow (a delta page handed on in parts).
+    pub(crate) more_of_page: bool,
 }
 
 /// Turns the wire form of a page into its items (e.g. delta annotations into changes).
@@ -106,6 +108,7 @@ impl TenantGraph {
                 items: wire.value,
                 next_link: wire.next_link,
                 delta_link: None,
+                more_of_page: false,
             })
         })
         .map_ok(|page| Page {

@@ -336,6 +336,7 @@ impl TenantGraph {
                             items,
                             next_link: Some(page.to_string()),
                             delta_link: None,
+                            more_of_page: true,
                         },
                         State::Reading { parts, page },
                     ))),
@@ -360,6 +361,7 @@ impl TenantGraph {
                                 items: changes,
                                 next_link,
                                 delta_link,
+                                more_of_page: false,
                             },
                             next,
                         )))
