@@ -47,7 +47,13 @@ DELTA_PAGE = 999            # objects per delta page (users), member references 
 BATCH_WRITE = 0.012
 BATCH_GET = 0.010
 SINGLE_WRITE = 0.006
-WRITES_PER_DELTA_ACCOUNT = 5.5   # measured: 5,521 items for a 1 % delta of 100,000 accounts
+QUERY = 0.006                    # a Query of one item (a membership's leaf, located)
+# Measured (bench_sync, 1 % delta of 100,000 accounts, 2026-12-07): 5,989 records for 1,000
+# changed accounts, 4,991 of them memberships added or removed (the deleted accounts' included),
+# 998 accounts and SKUs.
+ITEMS_PER_DELTA_ACCOUNT = 0.998  # written in BatchWriteItem requests of 25
+MEMBER_CHANGES_PER_DELTA_ACCOUNT = 4.991   # each: its leaf located, then a conditional PutItem
+MEMBER_CHANGES_IN_FLIGHT = 8     # the sync's write concurrency: groups placed at once
 UPDATE_IN_FLIGHT = 8             # license refresh: last sign-in UpdateItems in flight at once
 
 # --- a job's own time under the latency model (bench_jobs, p50) ---
@@ -74,7 +80,9 @@ def sizes(tenants, rng, smallest=10, largest=200_000):
 
 def delta_sync_seconds(accounts, churn=0.01):
     """A delta sync at `churn`: the users and groups delta chains at once (critical path), the
-    singles beside them, the changed items compared (BatchGetItem) and written (BatchWriteItem)."""
+    singles beside them, the changed items compared (BatchGetItem) and written (BatchWriteItem),
+    and each membership change placed in its group's leaf (a Query, then a conditional PutItem;
+    the packed layout, README "Store writes per membership layout")."""
     changed = max(1, int(accounts * churn))
     user_pages = 1 + changed // DELTA_PAGE
     users = user_pages * (GET + DELTA_EXTRA) + changed * PER_OBJECT
@@ -83,8 +91,11 @@ def delta_sync_seconds(accounts, churn=0.01):
     groups = group_pages * (GET + DELTA_EXTRA) + member_refs * PER_OBJECT
     singles = 2 * GET
     graph = TOKEN + max(users, groups, singles)
-    items = WRITES_PER_DELTA_ACCOUNT * changed
-    store = math.ceil(items / 100) * BATCH_GET + math.ceil(items / 25) * BATCH_WRITE
+    others = ITEMS_PER_DELTA_ACCOUNT * changed
+    members = MEMBER_CHANGES_PER_DELTA_ACCOUNT * changed
+    store = (math.ceil(others / 100) * BATCH_GET + math.ceil(others / 25) * BATCH_WRITE
+             + members * (QUERY + SINGLE_WRITE) / MEMBER_CHANGES_IN_FLIGHT)
+    items = others + members
     bookkeeping = 12 * SINGLE_WRITE      # lease, run record, delta links, progress
     return graph + store + bookkeeping, items
 

@@ -391,10 +391,11 @@ impl Bench {
             full.graph.throttled
         );
         println!(
-            "  wall {:.1} s ({}), {:.0} items/s, DynamoDB records written {full_writes} in {full_units} write units, peak RSS {full_rss:.1} MB",
+            "  wall {:.1} s ({}), {:.0} items/s, DynamoDB records written {full_writes} in {full_units} write units (memberships {}), peak RSS {full_rss:.1} MB",
             full_wall.as_secs_f64(),
             phases(&full_reports),
-            full_items as f64 / full_wall.as_secs_f64()
+            full_items as f64 / full_wall.as_secs_f64(),
+            membership_units(&full_reports)
         );
         if latency_modelled() {
             print_critical_path(&modelled, full_wall);
@@ -434,7 +435,8 @@ impl Bench {
             phases(&delta_reports)
         );
         println!(
-            "  DynamoDB records written {delta_writes} in {delta_units} write units for {changed_items} changed items in the tenant (accounts added, deleted or with other licenses; memberships added or removed; SKU seat counts); counts {:?}",
+            "  DynamoDB records written {delta_writes} in {delta_units} write units (memberships {}) for {changed_items} changed items in the tenant (accounts added, deleted or with other licenses; memberships added or removed; SKU seat counts); counts {:?}",
+            membership_units(&delta_reports),
             delta.counts
         );
 
@@ -778,6 +780,10 @@ fn writes(reports: &[Report]) -> u64 {
 /// DynamoDB write units of the directory's writes in `reports` (one per KB of each item).
 fn write_units(reports: &[Report]) -> u64 {
     reports.iter().map(|r| r.write_units).sum()
+}
+
+fn membership_units(reports: &[Report]) -> u64 {
+    reports.iter().map(|r| r.membership_write_units).sum()
 }
 
 /// Wall time per phase, summed over the run's invocations.

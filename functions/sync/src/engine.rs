@@ -153,6 +153,8 @@ pub struct Report {
     /// DynamoDB write units of the directory's writes (one per KB of each item written; a
     /// group's members share items, so a membership costs a share of one).
     pub write_units: u64,
+    /// Of `write_units`, those of the groups' member items.
+    pub membership_write_units: u64,
     /// Objects read from Graph (accounts, groups, member references).
     pub objects_read: u64,
 }
@@ -188,10 +190,9 @@ struct StoredAccount {
 struct Writes {
     accounts: Vec<Account>,
     groups: Vec<Group>,
-    memberships: Vec<Membership>,
     deletes: Vec<DirectoryItem>,
-    /// Member changes of a delta round (added or not), written only where they change the
-    /// store.
+    /// Member changes (added or not), written only where they change the store, and counted
+    /// then.
     member_changes: Vec<(Membership, bool)>,
 }
 
@@ -447,6 +448,7 @@ impl<'a> Engine<'a> {
         self.report.items_written += part.report.items_written;
         self.report.items_deleted += part.report.items_deleted;
         self.report.write_units += part.report.write_units;
+        self.report.membership_write_units += part.report.membership_write_units;
         self.report.objects_read += part.report.objects_read;
         for note in part.notes.drain(..) {
             if self.notes.len() < 20 {

@@ -62,6 +62,11 @@ impl App {
         self
     }
 
+    /// The function's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The shared dependencies.
     pub fn platform(&self) -> &Platform {
         &self.platform

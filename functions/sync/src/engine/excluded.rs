@@ -16,7 +16,7 @@ use super::*;
 impl Engine<'_> {
     /// Whether the tenant's sync settings keep every account (the defaults): then no membership
     /// needs the check.
-    fn keeps_every_account(&self) -> bool {
+    pub(super) fn keeps_every_account(&self) -> bool {
         self.sync.kinds.accounts && self.sync.accounts == lifecycle::model::AccountFilter::default()
     }
 

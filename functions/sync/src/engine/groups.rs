@@ -7,7 +7,7 @@ use std::pin::pin;
 use futures::TryStreamExt as _;
 use graph::{GraphError, GroupChange, MemberChange, RemovedReason};
 use lifecycle::model::{Group, Membership};
-use lifecycle::store::{DirectoryItem, DirectoryKind};
+use lifecycle::store::{DirectoryItem, DirectoryKind, MemberChanges};
 use lifecycle::{AccountId, GroupId};
 
 use crate::convert::{self};
@@ -16,6 +16,9 @@ use crate::state::{fingerprint, hash_str};
 use super::rounds::read_ahead;
 use super::writes::marked_group_deleted;
 use super::*;
+
+/// Member changes held back at most, across a delta page's parts (17 bytes each: about 4 MB).
+const GATHERED_AT_MOST: usize = 250_000;
 
 impl Engine<'_> {
     /// The groups delta round with memberships.
@@ -76,18 +79,29 @@ impl Engine<'_> {
     ) -> Result<Option<String>, SyncError> {
         let mut pages = pin!(self.graph.groups_delta_pages(plan.from.as_deref()));
         let mut fetched = pages.try_next().await;
+        let mut gathered = if self.keeps_every_account() {
+            MemberChanges::default()
+        } else {
+            MemberChanges::listing_added()
+        };
         loop {
             let Some(page) = fetched? else {
                 return Err(SyncError::RoundWithoutLink { resource: "groups" });
             };
             let complete = page.next_link.is_none();
+            let more_of_page = page.more_of_page;
             let Some(link) = page.resume_link().map(str::to_owned) else {
                 return Err(SyncError::RoundWithoutLink { resource: "groups" });
             };
             // The next page is read while this one is written and saved.
             let ahead = !complete && !self.out_of_time();
             let (applied, next) = futures::join!(
-                self.apply_group_page(page.changes, sets.as_mut(), (&link, complete, plan.full)),
+                self.apply_group_page(
+                    page.changes,
+                    sets.as_mut(),
+                    &mut gathered,
+                    (&link, complete, plan.full, more_of_page)
+                ),
                 read_ahead(&mut pages, ahead),
             );
             applied?;
@@ -110,18 +124,35 @@ impl Engine<'_> {
         }
     }
 
-    /// Applies one page of the groups round: compares, writes, sweeps at the round's end, and
-    /// saves the link to go on from (the link, whether the round is complete, whether full).
+    /// Applies one page (or part of a page) of the groups round: compares, writes, sweeps at
+    /// the round's end, and saves the link to go on from (the link, whether the round is
+    /// complete, whether full, whether more parts of this page follow).
+    ///
+    /// Member changes are held back in `gathered` until the page's last part is read (a part
+    /// saves the page's own link, so a sync cut short reads the whole page again), or sooner
+    /// when [`GATHERED_AT_MOST`] are held or time runs short: a group whose members come whole
+    /// in one page then has each of its leaves written about once, not once a part.
     async fn apply_group_page(
         &mut self,
         changes: Vec<GroupChange>,
         mut sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
-        (link, complete, full): (&str, bool, bool),
+        gathered: &mut MemberChanges,
+        (link, complete, full, more_of_page): (&str, bool, bool, bool),
     ) -> Result<(), SyncError> {
         let mut writes = Writes::default();
         self.group_page(changes, sets.as_deref_mut(), &mut writes)
             .await?;
-        self.apply(writes).await?;
+        if self.sync.kinds.memberships {
+            for (membership, add) in std::mem::take(&mut writes.member_changes) {
+                gathered.push(&membership, add);
+            }
+        }
+        let members = if !more_of_page || gathered.len() >= GATHERED_AT_MOST || self.out_of_time() {
+            gathered.take()
+        } else {
+            MemberChanges::default()
+        };
+        self.apply_with_members(writes, members).await?;
         if complete && let Some((groups, memberships)) = sets {
             self.sweep_groups(&groups.unseen, &memberships.unseen)
                 .await?;
@@ -236,7 +267,7 @@ impl Engine<'_> {
                         writes.groups.push(record);
                     }
                     for member in members {
-                        self.member_change(&group_id, member, sets.as_deref_mut(), writes);
+                        member_change(&group_id, member, sets.as_deref_mut(), writes);
                     }
                 }
                 GroupChange::Removed { id, reason } => {
@@ -265,91 +296,7 @@ impl Engine<'_> {
                 }
             }
         }
-        self.resolve_member_changes(writes).await
-    }
-
-    /// Applies the member changes of a delta page and counts those that changed the store: an
-    /// added membership not stored yet, a removed one still stored (a replayed page, or a member
-    /// added and removed again since the last round, changes nothing). The store compares and
-    /// writes in one pass (each change placed in its group's leaf, written over the version
-    /// read), so nothing is read twice. Within a page the last change of a membership wins
-    /// (Graph may list a member twice).
-    pub(super) async fn resolve_member_changes(
-        &mut self,
-        writes: &mut Writes,
-    ) -> Result<(), SyncError> {
-        let changes = std::mem::take(&mut writes.member_changes);
-        if changes.is_empty() || !self.sync.kinds.memberships {
-            return Ok(());
-        }
-        let mut last: HashMap<Membership, bool> = HashMap::new();
-        for (membership, added) in changes {
-            last.insert(membership, added);
-        }
-        let last: Vec<(Membership, bool)> = last.into_iter().collect();
-        let _commit = self.ensure_same_connection().await?;
-        let concurrency = self.settings.write_concurrency.max(1);
-        let applied = self
-            .store()
-            .apply_memberships(&self.tenant.tenant_id, &last, concurrency)
-            .await?;
-        self.run.counts.memberships.added += applied.added.len() as u64;
-        self.run.counts.memberships.removed += applied.removed.len() as u64;
-        self.report.items_written += applied.added.len() as u64;
-        self.report.items_deleted += applied.removed.len() as u64;
-        self.report.write_units += applied.write_units;
-        for membership in &applied.added {
-            self.note_added(membership);
-        }
         Ok(())
-    }
-
-    pub(super) fn member_change(
-        &mut self,
-        group_id: &GroupId,
-        member: MemberChange,
-        sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
-        writes: &mut Writes,
-    ) {
-        let (added, reference) = match member {
-            MemberChange::Added(reference) => (true, reference),
-            MemberChange::Removed(reference) => (false, reference),
-        };
-        // Only accounts are memberships here; nested groups, devices and apps are not.
-        if reference.odata_type.is_some() && !reference.is_user() {
-            return;
-        }
-        let Ok(account_id) = AccountId::parse(&reference.id) else {
-            return;
-        };
-        let membership = Membership {
-            group_id: group_id.clone(),
-            account_id,
-        };
-        let hash = membership_hash(&membership);
-        match (added, sets) {
-            (true, Some((_, memberships))) => {
-                memberships.unseen.remove(&hash);
-                if memberships.items.insert(hash, ()).is_some() {
-                    return;
-                }
-                self.run.counts.memberships.added += 1;
-                self.note_added(&membership);
-            }
-            (added, None) => {
-                writes.member_changes.push((membership, added));
-                return;
-            }
-            (false, Some((_, memberships))) => {
-                memberships.unseen.remove(&hash);
-                if memberships.items.remove(&hash).is_some() {
-                    self.run.counts.memberships.removed += 1;
-                }
-                writes.deletes.push(DirectoryItem::Membership(membership));
-                return;
-            }
-        }
-        writes.memberships.push(membership);
     }
 
     pub(super) async fn remove_group_memberships(
@@ -365,8 +312,7 @@ impl Engine<'_> {
                 memberships.unseen.remove(&hash);
                 memberships.items.remove(&hash);
             }
-            self.run.counts.memberships.removed += 1;
-            writes.deletes.push(DirectoryItem::Membership(membership));
+            writes.member_changes.push((membership, false));
         }
         Ok(())
     }
@@ -427,4 +373,41 @@ fn membership_hash(membership: &Membership) -> u64 {
         "{}#{}",
         membership.group_id, membership.account_id
     ))
+}
+
+/// Notes one member change of a group: in a full round (with the stored sets) only one that
+/// differs from what is stored, in a delta round every one (the store tells which changed it).
+fn member_change(
+    group_id: &GroupId,
+    member: MemberChange,
+    sets: Option<&mut (StoredSet<u64>, StoredSet<()>)>,
+    writes: &mut Writes,
+) {
+    let (added, reference) = match member {
+        MemberChange::Added(reference) => (true, reference),
+        MemberChange::Removed(reference) => (false, reference),
+    };
+    // Only accounts are memberships here; nested groups, devices and apps are not.
+    if reference.odata_type.is_some() && !reference.is_user() {
+        return;
+    }
+    let Ok(account_id) = AccountId::parse(&reference.id) else {
+        return;
+    };
+    let membership = Membership {
+        group_id: group_id.clone(),
+        account_id,
+    };
+    if let Some((_, memberships)) = sets {
+        let hash = membership_hash(&membership);
+        memberships.unseen.remove(&hash);
+        if added && memberships.items.insert(hash, ()).is_some() {
+            // Stored already: nothing to write.
+            return;
+        }
+        if !added {
+            memberships.items.remove(&hash);
+        }
+    }
+    writes.member_changes.push((membership, added));
 }

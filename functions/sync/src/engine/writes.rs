@@ -1,7 +1,7 @@
 //! Writing a page's changes to DynamoDB, and the comparisons that decide what changed.
 
 use lifecycle::model::{Account, AssignedLicense, Group, ObjectCounts};
-use lifecycle::store::{DirectoryChanges, DirectoryKind};
+use lifecycle::store::{DirectoryChanges, DirectoryKind, MemberChanges, MembershipsApplied};
 
 use crate::state::hash_str;
 
@@ -10,27 +10,49 @@ use super::*;
 impl Engine<'_> {
     /// Writes a page's changes: BatchWriteItem requests of 25, several at a time, each request's
     /// items spread over the shard partitions by their ids; nothing when the tenant's connection
-    /// is no longer this run's ([`Engine::ensure_same_connection`]). What the tenant's sync
-    /// settings leave out (memberships) is not written.
-    pub(super) async fn apply(&mut self, mut writes: Writes) -> Result<(), SyncError> {
+    /// is no longer this run's ([`Engine::ensure_same_connection`]).
+    pub(super) async fn apply(&mut self, writes: Writes) -> Result<(), SyncError> {
+        self.apply_with_members(writes, MemberChanges::default())
+            .await
+    }
+
+    /// [`Self::apply`], and at the same time `members` (each placed in its group's leaf, the
+    /// last change of an account in a group winning), counted where they changed the store: an
+    /// added membership not stored before, a removed one stored (a replayed page, or a member
+    /// added and removed again since the last round, changes nothing).
+    pub(super) async fn apply_with_members(
+        &mut self,
+        writes: Writes,
+        members: MemberChanges,
+    ) -> Result<(), SyncError> {
         let _commit = self.ensure_same_connection().await?;
-        if !self.sync.kinds.memberships {
-            writes.memberships.clear();
-        }
         let concurrency = self.settings.write_concurrency.max(1);
         let changes = DirectoryChanges {
             accounts: writes.accounts,
             groups: writes.groups,
-            memberships: writes.memberships,
+            memberships: Vec::new(),
             removed: writes.deletes,
         };
-        let written = self
-            .store()
-            .write_directory(&self.tenant.tenant_id, changes, concurrency)
-            .await?;
-        self.report.items_written += written.written as u64;
-        self.report.items_deleted += written.deleted as u64;
-        self.report.write_units += written.write_units;
+        let (store, tenant) = (self.store(), &self.tenant.tenant_id);
+        let (written, applied) =
+            futures::try_join!(store.write_directory(tenant, changes, concurrency), async {
+                if members.is_empty() {
+                    Ok(MembershipsApplied::default())
+                } else {
+                    store
+                        .apply_member_changes(tenant, members, concurrency)
+                        .await
+                }
+            },)?;
+        self.report.items_written += written.written as u64 + applied.added;
+        self.report.items_deleted += written.deleted as u64 + applied.removed;
+        self.report.write_units += written.write_units + applied.write_units;
+        self.report.membership_write_units += applied.write_units;
+        self.run.counts.memberships.added += applied.added;
+        self.run.counts.memberships.removed += applied.removed;
+        for membership in &applied.added_memberships {
+            self.note_added(membership);
+        }
         Ok(())
     }
 

@@ -464,3 +464,41 @@ async fn given_a_resync_over_several_invocations_when_it_ends_then_the_sweep_rem
     assert_eq!(run.counts.accounts.added, 0);
     assert_store_matches_truth(&local, 0).await;
 }
+
+#[tokio::test]
+async fn given_a_group_whose_members_come_whole_in_one_page_of_many_parts_when_synced_then_its_items_are_written_about_once()
+ {
+    // GIVEN a tenant of 1,000 accounts whose largest group has them all as members, sent whole
+    // in one delta page, and a Graph client that hands a page on in parts of 100 changes (as it
+    // hands on 200,000 members in parts of 5,000)
+    let mut local = Local::start(SimConfig::single(1_000, 4), fast_settings())
+        .await
+        .with_delta_parts(100);
+    let tenant = local.connect(0).await.tenant_id;
+    local
+        .sim()
+        .grow_group(tenant.as_str(), 1_000)
+        .expect("a group of every account");
+    local
+        .sim()
+        .update_knobs(tenant.as_str(), |k| k.delta_member_refs = Some(usize::MAX))
+        .expect("knobs");
+
+    // WHEN the tenant syncs
+    let run = local.sync(&tenant, false).await;
+
+    // THEN the store holds exactly the tenant's memberships, counted once each
+    assert_eq!(run.status, SyncRunStatus::Ok, "{:?}", run.error);
+    assert_store_matches_truth(&local, 0).await;
+    let truth = local.sim().truth(tenant.as_str()).expect("truth");
+    let memberships = truth_memberships(&truth).len() as u64;
+    assert_eq!(run.counts.memberships.added, memberships);
+    // AND the members' items were written about once each, the page's parts together: at most
+    // one write unit per four memberships (written part by part, each part fell all over the
+    // group's items and rewrote them: about one unit per membership)
+    let units: u64 = local.reports.iter().map(|r| r.membership_write_units).sum();
+    assert!(
+        units * 4 <= memberships,
+        "{units} write units for {memberships} memberships"
+    );
+}

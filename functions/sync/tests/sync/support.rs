@@ -28,6 +28,8 @@ pub struct Local {
     pub queue_url: String,
     /// Invocations of the function with a non-empty batch so far.
     pub invocations: usize,
+    /// The figures of each sync job the function ran so far.
+    pub reports: Vec<sync::Report>,
 }
 
 /// Settings for tests: the default budget, short waits.
@@ -63,6 +65,7 @@ impl Local {
             app,
             queue_url,
             invocations: 0,
+            reports: Vec::new(),
         }
     }
 
@@ -92,6 +95,20 @@ impl Local {
         self.sim()
             .update_knobs(tenant.as_str(), |k| k.max_page_size = Some(size))
             .expect("knobs");
+    }
+
+    /// The same stack with the function's Graph client handing a delta page on in parts of
+    /// `size` changes (a group's members counting one each), as it does a page of thousands.
+    pub fn with_delta_parts(mut self, size: usize) -> Local {
+        let mut platform = self.app.platform().clone();
+        let config = self.stack.config();
+        let graph = graph::GraphConfig::new(&config.graph_base_url, &config.login_base_url)
+            .expect("graph config")
+            .with_delta_part_size(size);
+        platform.graph = graph::GraphClient::new(graph).expect("graph client");
+        let settings = self.app.settings().clone();
+        self.app = App::from_platform(platform).with_settings(settings);
+        self
     }
 
     /// The same stack with the function rebuilt with other settings.
@@ -173,9 +190,10 @@ impl Local {
         self.invocations += 1;
         // Boxed, as the Lambda runtime boxes each invocation: a debug build's handler future is
         // too large to nest in a test's own future on a test thread's stack.
-        let response = Box::pin(self.app.handle(sqs_event(&messages)))
+        let (response, reports) = Box::pin(self.app.handle_reporting(sqs_event(&messages)))
             .await
             .expect("the function answers");
+        self.reports.extend(reports);
         let failed: BTreeSet<String> = response["batchItemFailures"]
             .as_array()
             .into_iter()

@@ -102,8 +102,8 @@ impl Store {
             self.delete_all(removed, concurrency),
         )?;
         Ok(DirectoryWritten {
-            written: accounts.0 + groups.0 + members.added.len(),
-            deleted: deleted + members.removed.len(),
+            written: accounts.0 + groups.0 + members.added as usize,
+            deleted: deleted + members.removed as usize,
             write_units: accounts.1 + groups.1 + members.write_units + deleted as u64,
         })
     }
@@ -160,7 +160,7 @@ impl Store {
         let members = self
             .change_memberships(tenant, memberships_of(items).map(|m| (m, false)), 4)
             .await?;
-        Ok(deleted + members.removed.len())
+        Ok(deleted + members.removed as usize)
     }
 
     /// Deletes every stored object of `kind` of the tenant (a kind its sync settings turn off);

@@ -22,6 +22,7 @@
 //! write unit each); packed, about one item per 12 members. A change still writes one unit (the
 //! leaf), as before. See README, "Store writes per membership layout".
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::pin;
 
@@ -37,9 +38,11 @@ use crate::ids::{AccountId, GroupId, TenantId};
 use crate::model::Membership;
 use crate::sdk_error::classify;
 
+mod gather;
 mod page;
 mod read;
 
+pub use gather::MemberChanges;
 pub use page::{MembersCursor, MembersPage};
 
 use read::{assemble, node_of};
@@ -48,14 +51,17 @@ use read::{assemble, node_of};
 const UNIT_BYTES: usize = 1024;
 /// Changes of one group located leaf by leaf; with more, the group's nodes are read at once.
 const LOCATE_AT_MOST: usize = 16;
+/// Nodes read per change at most to place many changes of a group at once; a stretch of the
+/// group holding more is located change by change instead.
+const NODES_PER_CHANGE: usize = 8;
 /// Rounds of one group's changes (each follows a concurrent writer's change) before giving up.
 const ROUNDS: usize = 32;
 /// The widest split: 2^8 children.
 const MAX_FANOUT: usize = 8;
 /// Bits of an account's hash: a path is at most this long.
 const HASH_BITS: usize = 64;
-/// Changes of one group placed together: a leaf marked split holds at most its members and
-/// these (about 150 KB, within DynamoDB's 400 KB item).
+/// Changes of one group placed together (neighbours in hash order): a leaf marked split holds at
+/// most its members and these (about 150 KB, within DynamoDB's 400 KB item).
 const SLICE: usize = 4_000;
 /// Items of one TransactWriteItems (DynamoDB's limit).
 const TRANSACTION_ITEMS: usize = 100;
@@ -67,11 +73,20 @@ const FANOUT: &str = "k";
 
 /// The first [`HASH_BITS`] bits of the SHA-256 of `account`, as `0`/`1` text: where its leaf is.
 fn hash_path(account: &str) -> String {
+    hash_text(hash_bits(account))
+}
+
+/// The first [`HASH_BITS`] bits of the SHA-256 of `account`.
+fn hash_bits(account: &str) -> u64 {
     let digest = Sha256::digest(account.as_bytes());
-    digest[..HASH_BITS / 8]
-        .iter()
-        .map(|byte| format!("{byte:08b}"))
-        .collect()
+    let mut first = [0; HASH_BITS / 8];
+    first.copy_from_slice(&digest[..HASH_BITS / 8]);
+    u64::from_be_bytes(first)
+}
+
+/// `bits` as the `0`/`1` text of a path.
+fn hash_text(bits: u64) -> String {
+    format!("{bits:064b}")
 }
 
 /// One node of a group's trie.
@@ -104,12 +119,12 @@ impl Node {
     }
 }
 
-/// How a change's account finds its leaf.
-enum Found {
+/// How a change's account finds its leaf (a node read for it, or one of the nodes read).
+enum Found<'n> {
     /// The leaf whose path starts its hash.
-    Leaf(Node),
+    Leaf(Cow<'n, Node>),
     /// A split node whose child for it does not exist yet (a split cut short).
-    Unfinished(Node),
+    Unfinished(Cow<'n, Node>),
     /// No node covers it: a split cut short, further up (found by reading the group).
     Gap,
     /// The group has no node at all.
@@ -125,21 +140,24 @@ struct Change {
     add: bool,
 }
 
-/// What [`Store::apply_memberships`] changed: the memberships added (not stored before) and
-/// removed (stored before), and the write units that cost (each item written costs one per KB
-/// of the larger of before and after; twice in a transaction).
+/// What [`Store::apply_member_changes`] changed: how many memberships it added (not stored
+/// before) and removed (stored before), and the write units that cost (each item written costs
+/// one per KB of the larger of before and after; twice in a transaction).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MembershipsApplied {
-    pub added: Vec<Membership>,
-    pub removed: Vec<Membership>,
+    pub added: u64,
+    pub removed: u64,
     pub write_units: u64,
+    /// The memberships added, when asked for ([`MemberChanges::listing_added`]); else empty.
+    pub added_memberships: Vec<Membership>,
 }
 
 impl std::ops::AddAssign for MembershipsApplied {
     fn add_assign(&mut self, other: Self) {
-        self.added.extend(other.added);
-        self.removed.extend(other.removed);
+        self.added += other.added;
+        self.removed += other.removed;
         self.write_units += other.write_units;
+        self.added_memberships.extend(other.added_memberships);
     }
 }
 
@@ -413,6 +431,69 @@ impl<'a> Trie<'a> {
         Ok(nodes)
     }
 
+    /// The nodes from the one at or before the first of `touched` (sorted) to the last of them,
+    /// in path order: every node a change among `touched` can fall in, unless a split cut short
+    /// left a gap (then [`Self::nodes`]). One `Query`, backwards from the last, that stops at the
+    /// first node at or before the first. `None` when that stretch holds more than `at_most`
+    /// nodes: changes that sparse in a large group are located one by one, which reads less.
+    async fn nodes_around(
+        &self,
+        touched: &[String],
+        at_most: usize,
+    ) -> Result<Option<Vec<Node>>, StoreError> {
+        let (Some(first), Some(last)) = (touched.first(), touched.last()) else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut nodes = Vec::new();
+        let mut next = None;
+        loop {
+            let output = self
+                .store
+                .client
+                .query()
+                .table_name(&self.store.table)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_string()))
+                .expression_attribute_values(":lo", AttributeValue::S(self.key("").sk().to_owned()))
+                .expression_attribute_values(
+                    ":hi",
+                    AttributeValue::S(self.key(last).sk().to_owned()),
+                )
+                .scan_index_forward(false)
+                .limit(i32::try_from(at_most + 1 - nodes.len()).unwrap_or(i32::MAX))
+                .consistent_read(true)
+                .set_exclusive_start_key(next)
+                .send()
+                .await
+                .map_err(|err| StoreError::aws("Query", classify(err)))?;
+            for item in output.items.unwrap_or_default() {
+                let (_, mut node) = node_of(item)?;
+                let at = touched.partition_point(|path| path.as_str() < node.path.as_str());
+                let in_it = touched.get(at).is_some_and(|path| node.covers(path));
+                if !in_it && node.fanout.is_none() {
+                    node.members.clear();
+                }
+                let reached = node.path.as_str() <= first.as_str();
+                nodes.push(node);
+                if reached {
+                    nodes.reverse();
+                    return Ok(Some(nodes));
+                }
+            }
+            if nodes.len() > at_most {
+                return Ok(None);
+            }
+            next = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if next.is_none() {
+                // No node at or before the first: the group has none there (read it whole).
+                nodes.reverse();
+                return Ok(Some(nodes));
+            }
+        }
+    }
+
     /// Finishes a split cut short: writes each missing child of `split` from the members it
     /// kept, then empties it. Answers the units spent.
     async fn finish_split(&self, split: &Node, fresh: bool) -> Result<u64, StoreError> {
@@ -468,18 +549,21 @@ impl<'a> Trie<'a> {
         &self,
         leaf: Node,
         changes: &[Change],
+        list: bool,
     ) -> Result<Option<MembersChanged>, StoreError> {
         let mut members = leaf.members.clone();
         let mut done = MembersChanged::default();
         for change in changes {
-            let membership = || Membership {
-                group_id: self.group.clone(),
-                account_id: change.id.clone(),
-            };
             if change.add && members.insert(change.account.clone()) {
-                done.added.push(membership());
+                done.added += 1;
+                if list {
+                    done.added_memberships.push(Membership {
+                        group_id: self.group.clone(),
+                        account_id: change.id.clone(),
+                    });
+                }
             } else if !change.add && members.remove(&change.account) {
-                done.removed.push(membership());
+                done.removed += 1;
             }
         }
         if members == leaf.members {
@@ -570,7 +654,7 @@ impl Expect {
 }
 
 /// How a change's hash `path` finds its leaf among a group's `nodes` (in path order).
-fn find(nodes: &[Node], path: &str) -> Found {
+fn find<'n>(nodes: &'n [Node], path: &str) -> Found<'n> {
     if nodes.is_empty() {
         return Found::Empty;
     }
@@ -578,10 +662,10 @@ fn find(nodes: &[Node], path: &str) -> Found {
     let Some(node) = at.checked_sub(1).map(|at| &nodes[at]) else {
         return Found::Gap;
     };
-    classify_found(Some(node.clone()), path)
+    classify_found(Some(Cow::Borrowed(node)), path)
 }
 
-fn classify_found(node: Option<Node>, path: &str) -> Found {
+fn classify_found<'n>(node: Option<Cow<'n, Node>>, path: &str) -> Found<'n> {
     match node {
         None => Found::Empty,
         Some(node) if !node.covers(path) => Found::Gap,
@@ -600,44 +684,18 @@ fn split_above<'n>(nodes: &'n [Node], path: &str) -> Option<&'n Node> {
 }
 
 impl Store {
-    /// Adds and removes memberships of one group (`true`: add), as one writer among others:
-    /// each touched leaf is written over the version read, a leaf that outgrows a write unit
-    /// splits, and a change that lost a race with another writer is placed again. Within
-    /// `changes` the last change of an account wins.
-    pub(crate) async fn change_members(
-        &self,
-        tenant: &TenantId,
-        group: &GroupId,
-        changes: Vec<(AccountId, bool)>,
-    ) -> Result<MembersChanged, StoreError> {
-        let mut last: HashMap<AccountId, bool> = HashMap::new();
-        for (account, add) in changes {
-            last.insert(account, add);
-        }
-        let mut changes: Vec<Change> = last
-            .into_iter()
-            .map(|(id, add)| Change {
-                path: hash_path(id.as_str()),
-                account: id.to_string(),
-                id,
-                add,
-            })
-            .collect();
-        let mut done = MembersChanged::default();
-        while !changes.is_empty() {
-            let rest = changes.split_off(changes.len().min(SLICE));
-            done += self.change_slice(tenant, group, changes).await?;
-            changes = rest;
-        }
-        Ok(done)
-    }
-
-    /// [`Self::change_members`] for at most [`SLICE`] changes, each of another account.
+    /// Places and writes at most [`SLICE`] changes of one group, each of another account, in
+    /// hash order, as one writer among others: each touched leaf is written over the version
+    /// read, a leaf that outgrows a write unit splits, and a change that lost a race with
+    /// another writer is placed again. A few changes are located leaf by leaf; more, by reading
+    /// the nodes from the first change's leaf to the last change's (the whole group only when a
+    /// split cut short leaves a gap there).
     async fn change_slice(
         &self,
         tenant: &TenantId,
         group: &GroupId,
         mut pending: Vec<Change>,
+        list: bool,
     ) -> Result<MembersChanged, StoreError> {
         let trie = Trie::new(self, tenant, group);
         let mut done = MembersChanged::default();
@@ -647,23 +705,29 @@ impl Store {
                 return Ok(done);
             }
             pending.sort_by(|a, b| a.path.cmp(&b.path));
-            let (found, nodes) = if read_whole || pending.len() > LOCATE_AT_MOST {
-                let touched: Vec<String> = pending.iter().map(|c| c.path.clone()).collect();
-                let nodes = trie.nodes(&touched).await?;
-                let found: Vec<Found> = pending.iter().map(|c| find(&nodes, &c.path)).collect();
-                (found, Some(nodes))
+            let touched = || pending.iter().map(|c| c.path.clone()).collect::<Vec<_>>();
+            let nodes = if read_whole {
+                Some(trie.nodes(&touched()).await?)
+            } else if pending.len() > LOCATE_AT_MOST {
+                let at_most = NODES_PER_CHANGE * pending.len();
+                trie.nodes_around(&touched(), at_most).await?
             } else {
-                let locating: Vec<_> = pending.iter().map(|c| trie.locate(&c.path)).collect();
-                let located = futures::stream::iter(locating)
-                    .buffered(LEAF_WRITES)
-                    .try_collect::<Vec<_>>()
-                    .await?;
-                let found: Vec<Found> = located
-                    .into_iter()
-                    .zip(&pending)
-                    .map(|(node, change)| classify_found(node, &change.path))
-                    .collect();
-                (found, None)
+                None
+            };
+            let found: Vec<Found<'_>> = match &nodes {
+                Some(nodes) => pending.iter().map(|c| find(nodes, &c.path)).collect(),
+                None => {
+                    let locating: Vec<_> = pending.iter().map(|c| trie.locate(&c.path)).collect();
+                    let located = futures::stream::iter(locating)
+                        .buffered(LEAF_WRITES)
+                        .try_collect::<Vec<_>>()
+                        .await?;
+                    located
+                        .into_iter()
+                        .zip(&pending)
+                        .map(|(node, change)| classify_found(node.map(Cow::Owned), &change.path))
+                        .collect()
+                }
             };
             let mut by_leaf: BTreeMap<String, (Node, Vec<Change>)> = BTreeMap::new();
             let mut unfinished: BTreeMap<String, Node> = BTreeMap::new();
@@ -671,15 +735,15 @@ impl Store {
             let mut waiting = Vec::new();
             for (found, change) in found.into_iter().zip(pending) {
                 match found {
-                    Found::Leaf(leaf) => {
-                        by_leaf
-                            .entry(leaf.path.clone())
-                            .or_insert_with(|| (leaf, Vec::new()))
-                            .1
-                            .push(change);
-                    }
+                    Found::Leaf(leaf) => match by_leaf.get_mut(&leaf.path) {
+                        Some((_, changes)) => changes.push(change),
+                        None => {
+                            let leaf = leaf.into_owned();
+                            by_leaf.insert(leaf.path.clone(), (leaf, vec![change]));
+                        }
+                    },
                     Found::Unfinished(split) => {
-                        unfinished.insert(split.path.clone(), split);
+                        unfinished.insert(split.path.clone(), split.into_owned());
                         waiting.push(change);
                     }
                     Found::Gap => {
@@ -694,6 +758,7 @@ impl Store {
                     Found::Empty => empty.push(change),
                 }
             }
+            drop(nodes);
             if !empty.is_empty() {
                 // The group has no node: its first members make its trie, root first.
                 let members: BTreeSet<String> = empty
@@ -711,11 +776,15 @@ impl Store {
                     done.write_units +=
                         factor * first.iter().map(|n| units(trie.bytes(n))).sum::<u64>();
                     done.write_units += trie.create(&planned[first.len()..]).await?;
-                    done.added
-                        .extend(empty.iter().filter(|c| c.add).map(|c| Membership {
-                            group_id: group.clone(),
-                            account_id: c.id.clone(),
-                        }));
+                    for change in empty.iter().filter(|c| c.add) {
+                        done.added += 1;
+                        if list {
+                            done.added_memberships.push(Membership {
+                                group_id: group.clone(),
+                                account_id: change.id.clone(),
+                            });
+                        }
+                    }
                 } else {
                     waiting.extend(empty);
                 }
@@ -727,7 +796,7 @@ impl Store {
             let writing: Vec<_> = by_leaf
                 .into_values()
                 .map(|(leaf, changes)| async move {
-                    let outcome = trie.write_leaf(leaf, &changes).await?;
+                    let outcome = trie.write_leaf(leaf, &changes, list).await?;
                     Ok::<_, StoreError>((outcome, changes))
                 })
                 .collect();
@@ -813,7 +882,7 @@ impl Store {
             let mut settled = true;
             for account in &accounts {
                 let path = hash_path(account.as_str());
-                match classify_found(trie.locate(&path).await?, &path) {
+                match classify_found(trie.locate(&path).await?.map(Cow::Owned), &path) {
                     Found::Leaf(leaf) => {
                         if leaf.members.contains(account.as_str()) {
                             stored.push(as_membership(account));
@@ -842,7 +911,7 @@ impl Store {
         let changed = self
             .change_memberships(tenant, memberships.iter().map(|m| (m, true)), 4)
             .await?;
-        Ok(changed.added.len())
+        Ok(changed.added as usize)
     }
 
     /// Removes `memberships`, group by group; answers how many were stored.
@@ -854,54 +923,7 @@ impl Store {
         let changed = self
             .change_memberships(tenant, memberships.iter().map(|m| (m, false)), 4)
             .await?;
-        Ok(changed.removed.len())
-    }
-
-    /// Adds (`true`) and removes memberships of any groups, `concurrency` groups at a time, and
-    /// answers which of them changed the store: an added one not stored before, a removed one
-    /// stored before. What a sync's delta page applies (it compares and writes in one pass).
-    pub async fn apply_memberships(
-        &self,
-        tenant: &TenantId,
-        changes: &[(Membership, bool)],
-        concurrency: usize,
-    ) -> Result<MembershipsApplied, StoreError> {
-        self.change_memberships(
-            tenant,
-            changes.iter().map(|(m, add)| (m, *add)),
-            concurrency,
-        )
-        .await
-    }
-
-    /// Adds (`true`) and removes memberships of any groups, `concurrency` groups at a time.
-    pub(crate) async fn change_memberships<'m>(
-        &self,
-        tenant: &TenantId,
-        changes: impl IntoIterator<Item = (&'m Membership, bool)>,
-        concurrency: usize,
-    ) -> Result<MembersChanged, StoreError> {
-        let mut by_group: BTreeMap<GroupId, Vec<(AccountId, bool)>> = BTreeMap::new();
-        for (m, add) in changes {
-            by_group
-                .entry(m.group_id.clone())
-                .or_default()
-                .push((m.account_id.clone(), add));
-        }
-        let changing: Vec<_> =
-            by_group
-                .into_iter()
-                .map(|(group, changes)| async move {
-                    self.change_members(tenant, &group, changes).await
-                })
-                .collect();
-        futures::stream::iter(changing)
-            .buffer_unordered(concurrency.max(1))
-            .try_fold(MembersChanged::default(), |mut total, changed| {
-                total += changed;
-                futures::future::ready(Ok(total))
-            })
-            .await
+        Ok(changed.removed as usize)
     }
 
     /// Deletes every item of `group`'s members; answers how many members they held.

@@ -45,7 +45,7 @@ pub use directory::{DirectoryChanges, DirectoryItem, DirectoryKind, DirectoryWri
 use item::{EXPIRES_AT, PK, SK, from_item, to_item};
 pub use keys::{Key, PartitionKey};
 pub use lease::{Lease, LeaseOutcome};
-pub use memberships::{MembersCursor, MembersPage, MembershipsApplied};
+pub use memberships::{MemberChanges, MembersCursor, MembersPage, MembershipsApplied};
 pub use sign_ins::SignInCursor;
 pub use tenant_items::{Listing, ReadBackStored, ShardCursor, SkusReplaced};
 pub use tenant_removal::Deleted;

@@ -375,8 +375,8 @@ impl Store {
         );
         let changed = self.change_members(tenant, group, changes).await?;
         Ok(SkusReplaced {
-            written: changed.added.len(),
-            removed: changed.removed.len(),
+            written: changed.added as usize,
+            removed: changed.removed as usize,
         })
     }
 

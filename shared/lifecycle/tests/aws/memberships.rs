@@ -306,3 +306,73 @@ async fn given_a_large_group_when_its_members_are_paged_then_every_member_comes_
     assert_eq!(seen, expected(0..1000));
     assert_eq!(pages, 16);
 }
+
+#[tokio::test]
+async fn given_changes_of_a_large_group_dense_or_sparse_when_applied_then_each_lands_once_and_costs_about_one_unit()
+ {
+    // GIVEN 9,000 members of one group gathered at once (more than one slice of neighbours)
+    let local = spawn().await;
+    let store = store(&local).await;
+    let (tenant, group) = (tenant(5), group_id(5));
+    let mut changes = lifecycle::store::MemberChanges::default();
+    changes.extend(memberships(&group, 0..9_000).iter().map(|m| (m, true)));
+
+    // WHEN they are written
+    let applied = store
+        .apply_member_changes(&tenant, changes, 4)
+        .await
+        .expect("written");
+
+    // THEN each is added once, in about one write unit per three members (new nodes go in
+    // transactions, twice the units), and the group reads back whole
+    assert_eq!(applied.added, 9_000);
+    assert!(
+        applied.write_units * 3 <= 9_000,
+        "{} write units for 9,000 members",
+        applied.write_units
+    );
+    assert_eq!(
+        stored_members(&store, &tenant, &group).await,
+        expected(0..9_000)
+    );
+
+    for (size, stride, first) in [(20_u32, 450_u32, 1_u32), (200, 44, 2)] {
+        // WHEN `size` changes spread over the whole group come (half removals, half new members):
+        // 20 are located one by one, 200 read the stretch of the group they fall in
+        let removed: Vec<u32> = (0..size / 2).map(|n| first + n * stride * 2).collect();
+        let added: Vec<u32> = (0..size / 2).map(|n| 20_000 + size * 100 + n).collect();
+        let mut changes = lifecycle::store::MemberChanges::default();
+        changes.extend(
+            memberships(&group, removed.clone())
+                .iter()
+                .map(|m| (m, false)),
+        );
+        changes.extend(memberships(&group, added.clone()).iter().map(|m| (m, true)));
+        let applied = store
+            .apply_member_changes(&tenant, changes, 4)
+            .await
+            .unwrap();
+
+        // THEN exactly those change the store, at about one write unit each
+        assert_eq!(
+            (applied.added, applied.removed),
+            (u64::from(size / 2), u64::from(size / 2))
+        );
+        assert!(
+            applied.write_units <= 2 * u64::from(size),
+            "{} write units for {size} changes",
+            applied.write_units
+        );
+        let stored = stored_members(&store, &tenant, &group).await;
+        assert!(
+            added
+                .iter()
+                .all(|n| stored.contains(&member(*n).to_string()))
+        );
+        assert!(
+            removed
+                .iter()
+                .all(|n| !stored.contains(&member(*n).to_string()))
+        );
+    }
+}
