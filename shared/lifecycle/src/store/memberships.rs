@@ -26,6 +26,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::pin;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
@@ -380,10 +381,9 @@ impl<'a> Trie<'a> {
         Ok(spent)
     }
 
-    /// The node with the greatest path at or before `path` (strongly consistent).
-    async fn locate(&self, path: &str) -> Result<Option<Node>, StoreError> {
-        let output = self
-            .store
+    /// A strongly consistent `Query` of the group's nodes at or before `path`, greatest first.
+    fn backwards_from(&self, path: &str) -> QueryFluentBuilder {
+        self.store
             .client
             .query()
             .table_name(&self.store.table)
@@ -394,8 +394,14 @@ impl<'a> Trie<'a> {
             .expression_attribute_values(":lo", AttributeValue::S(self.key("").sk().to_owned()))
             .expression_attribute_values(":hi", AttributeValue::S(self.key(path).sk().to_owned()))
             .scan_index_forward(false)
-            .limit(1)
             .consistent_read(true)
+    }
+
+    /// The node with the greatest path at or before `path` (strongly consistent).
+    async fn locate(&self, path: &str) -> Result<Option<Node>, StoreError> {
+        let output = self
+            .backwards_from(path)
+            .limit(1)
             .send()
             .await
             .map_err(|err| StoreError::aws("Query", classify(err)))?;
@@ -420,13 +426,8 @@ impl<'a> Trie<'a> {
         ));
         let mut nodes = Vec::new();
         while let Some(item) = items.try_next().await? {
-            let (_, mut node) = node_of(item)?;
-            let first = touched.partition_point(|path| path.as_str() < node.path.as_str());
-            let in_it = touched.get(first).is_some_and(|path| node.covers(path));
-            if !in_it && node.fanout.is_none() {
-                node.members.clear();
-            }
-            nodes.push(node);
+            let (_, node) = node_of(item)?;
+            nodes.push(members_if_touched(node, touched));
         }
         Ok(nodes)
     }
@@ -448,33 +449,15 @@ impl<'a> Trie<'a> {
         let mut next = None;
         loop {
             let output = self
-                .store
-                .client
-                .query()
-                .table_name(&self.store.table)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(self.partition.to_string()))
-                .expression_attribute_values(":lo", AttributeValue::S(self.key("").sk().to_owned()))
-                .expression_attribute_values(
-                    ":hi",
-                    AttributeValue::S(self.key(last).sk().to_owned()),
-                )
-                .scan_index_forward(false)
+                .backwards_from(last)
                 .limit(i32::try_from(at_most + 1 - nodes.len()).unwrap_or(i32::MAX))
-                .consistent_read(true)
                 .set_exclusive_start_key(next)
                 .send()
                 .await
                 .map_err(|err| StoreError::aws("Query", classify(err)))?;
             for item in output.items.unwrap_or_default() {
-                let (_, mut node) = node_of(item)?;
-                let at = touched.partition_point(|path| path.as_str() < node.path.as_str());
-                let in_it = touched.get(at).is_some_and(|path| node.covers(path));
-                if !in_it && node.fanout.is_none() {
-                    node.members.clear();
-                }
+                let (_, node) = node_of(item)?;
+                let node = members_if_touched(node, touched);
                 let reached = node.path.as_str() <= first.as_str();
                 nodes.push(node);
                 if reached {
@@ -651,6 +634,17 @@ impl Expect {
             Expect::Version(v) => ("#v = :v", names(&[("#v", VERSION)]), version(v)),
         }
     }
+}
+
+/// `node` without its members when it is a leaf none of `touched` (sorted) falls in: placing
+/// changes needs only the members of the leaves they fall in.
+fn members_if_touched(mut node: Node, touched: &[String]) -> Node {
+    let at = touched.partition_point(|path| path.as_str() < node.path.as_str());
+    let in_it = touched.get(at).is_some_and(|path| node.covers(path));
+    if !in_it && node.fanout.is_none() {
+        node.members.clear();
+    }
+    node
 }
 
 /// How a change's hash `path` finds its leaf among a group's `nodes` (in path order).
