@@ -194,6 +194,8 @@ struct Writes {
     /// Member changes (added or not), written only where they change the store, and counted
     /// then.
     member_changes: Vec<(Membership, bool)>,
+    /// Groups the page removes.
+    removed_groups: Vec<lifecycle::GroupId>,
 }
 
 /// Where a delta round starts.

@@ -142,6 +142,10 @@ impl Engine<'_> {
         let mut writes = Writes::default();
         self.group_page(changes, sets.as_deref_mut(), &mut writes)
             .await?;
+        // A group removed after an earlier part of its page brought members: those go with it.
+        for group in &writes.removed_groups {
+            gathered.forget_group(group);
+        }
         if self.sync.kinds.memberships {
             for (membership, add) in std::mem::take(&mut writes.member_changes) {
                 gathered.push(&membership, add);
@@ -274,6 +278,10 @@ impl Engine<'_> {
                     let Ok(group_id) = GroupId::parse(&id) else {
                         continue;
                     };
+                    writes.removed_groups.push(group_id.clone());
+                    writes
+                        .member_changes
+                        .retain(|(m, _)| m.group_id != group_id);
                     let old = match sets.as_deref_mut() {
                         Some((groups, _)) => {
                             groups.unseen.remove(&hash_str(&id));

@@ -50,6 +50,13 @@ impl MemberChanges {
         self.len += 1;
     }
 
+    /// Drops the changes held of `group` (a group removed since they came).
+    pub fn forget_group(&mut self, group: &GroupId) {
+        if let Some(dropped) = self.groups.remove(group) {
+            self.len -= dropped.len();
+        }
+    }
+
     /// The changes held, leaving none (and the same choice of listing).
     pub fn take(&mut self) -> Self {
         let empty = Self {
@@ -176,6 +183,31 @@ mod tests {
 
     fn account(n: u32) -> AccountId {
         AccountId::parse(&format!("0b9f1c2e-0000-4000-8000-{n:012}")).unwrap()
+    }
+
+    #[test]
+    fn given_changes_of_two_groups_when_one_is_forgotten_then_only_the_others_stay_held() {
+        // GIVEN changes of two groups held
+        let groups = [
+            GroupId::parse("0b9f1c2e-0000-4000-8000-00000000000a").unwrap(),
+            GroupId::parse("0b9f1c2e-0000-4000-8000-00000000000b").unwrap(),
+        ];
+        let mut changes = MemberChanges::listing_added();
+        for (n, group) in (0..5).flat_map(|n| groups.iter().map(move |g| (n, g))) {
+            let membership = Membership {
+                group_id: group.clone(),
+                account_id: account(n),
+            };
+            changes.push(&membership, true);
+        }
+        assert_eq!(changes.len(), 10);
+        // WHEN the first group is forgotten (removed since its members came)
+        changes.forget_group(&groups[0]);
+        // THEN only the second group's changes are held, and taking them keeps the listing
+        assert_eq!(changes.len(), 5);
+        let taken = changes.take();
+        assert!(changes.is_empty() && changes.list_added);
+        assert_eq!(taken.groups.keys().collect::<Vec<_>>(), vec![&groups[1]]);
     }
 
     #[test]
