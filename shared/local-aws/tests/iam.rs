@@ -1,37 +1,13 @@
 //! IAM is enforced: code runs with exactly the permissions of the policy it was given.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+mod support;
+
 use local_aws::Moto;
 use serde_json::json;
 
 async fn table(moto: &Moto) -> String {
     let admin = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
-    admin
-        .create_table()
-        .table_name("t")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .send()
-        .await
-        .expect("the administrator creates the table")
-        .table_description
-        .and_then(|t| t.table_arn)
-        .expect("table ARN")
+    support::table(&admin, "t").await
 }
 
 #[tokio::test]

@@ -3,10 +3,9 @@
 //! moto's own refusal; the SQS and EventBridge limits are refused by the local stack's HTTP
 //! client (`local_aws::limits`), since moto takes them.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+mod support;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use local_aws::Moto;
@@ -17,31 +16,6 @@ async fn moto() -> (Moto, aws_config::SdkConfig) {
         .expect("moto_server starts (run `make venv`)");
     let config = moto.sdk_config().await;
     (moto, config)
-}
-
-/// A table `name` keyed by a string `pk` alone.
-async fn table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
-    dynamodb
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("table");
 }
 
 fn service_code<E: aws_sdk_sqs::error::ProvideErrorMetadata>(error: &E) -> String {
@@ -72,7 +46,7 @@ async fn given_a_dynamodb_item_over_400_kb_when_put_then_it_is_refused() {
     // GIVEN a table
     let (_moto, config) = moto().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    table(&dynamodb, "limits").await;
+    support::table(&dynamodb, "limits").await;
     let put = |size: usize| {
         dynamodb
             .put_item()
@@ -209,7 +183,7 @@ async fn given_a_transaction_with_one_failing_condition_when_written_then_none_o
     // GIVEN a table holding item "b"
     let (_moto, config) = moto().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    table(&dynamodb, "tx").await;
+    support::table(&dynamodb, "tx").await;
     dynamodb
         .put_item()
         .table_name("tx")

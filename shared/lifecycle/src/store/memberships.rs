@@ -23,7 +23,7 @@
 //! leaf), as before. See README, "Store writes per membership layout".
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::pin::pin;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::item::{Item, PK, SK};
 use super::query::SortKeys;
+use super::writes::Condition;
 use super::{Key, PartitionKey, Store, StoreError, keys};
 use crate::ids::{AccountId, GroupId, TenantId};
 use crate::model::Membership;
@@ -46,7 +47,7 @@ mod read;
 pub use gather::MemberChanges;
 pub use page::{MembersCursor, MembersPage};
 
-use read::{assemble, node_of};
+use read::{Members, assemble, node_of};
 
 /// DynamoDB's write unit: an item of up to 1 KB costs one.
 const UNIT_BYTES: usize = 1024;
@@ -274,24 +275,9 @@ impl<'a> Trie<'a> {
 
     /// Writes `node` if `expect` holds; `false`, with nothing written, when it does not.
     async fn put(&self, node: &Node, expect: Expect) -> Result<bool, StoreError> {
-        let (expression, names, values) = expect.condition();
-        match self
-            .store
-            .client
-            .put_item()
-            .table_name(&self.store.table)
-            .set_item(Some(self.item(node)))
-            .condition_expression(expression)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(values)
-            .send()
+        self.store
+            .put_item_when(self.item(node), expect.condition())
             .await
-            .map_err(|err| StoreError::aws("PutItem", classify(err)))
-        {
-            Ok(_) => Ok(true),
-            Err(err) if err.is_condition_failure() => Ok(false),
-            Err(err) => Err(err),
-        }
     }
 
     /// Writes `nodes` (at most [`TRANSACTION_ITEMS`]) at once or not at all: the first if
@@ -303,7 +289,9 @@ impl<'a> Trie<'a> {
         }
         let mut items = Vec::with_capacity(nodes.len());
         for (at, node) in nodes.iter().enumerate() {
-            let (expression, names, values) = if at == 0 { first } else { Expect::New }.condition();
+            let (expression, names, values) = if at == 0 { first } else { Expect::New }
+                .condition()
+                .into_parts();
             let put = Put::builder()
                 .table_name(&self.store.table)
                 .set_item(Some(self.item(node)))
@@ -604,34 +592,17 @@ enum Expect {
 }
 
 impl Expect {
-    /// The condition expression, its attribute names and values.
-    fn condition(
-        self,
-    ) -> (
-        &'static str,
-        HashMap<String, String>,
-        Option<HashMap<String, AttributeValue>>,
-    ) {
-        let names = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
-        };
-        let version = |v: u64| {
-            Some(HashMap::from([(
-                ":v".to_owned(),
-                AttributeValue::N(v.to_string()),
-            )]))
-        };
+    fn condition(self) -> Condition {
+        let version = |v: u64| AttributeValue::N(v.to_string());
         match self {
-            Expect::New => ("attribute_not_exists(#pk)", names(&[("#pk", PK)]), None),
-            Expect::Leaf(v) => (
-                "#v = :v AND attribute_not_exists(#k)",
-                names(&[("#v", VERSION), ("#k", FANOUT)]),
-                version(v),
-            ),
-            Expect::Version(v) => ("#v = :v", names(&[("#v", VERSION)]), version(v)),
+            Expect::New => Condition::new("attribute_not_exists(#pk)"),
+            Expect::Leaf(v) => Condition::new("#v = :v AND attribute_not_exists(#k)")
+                .name("#v", VERSION)
+                .name("#k", FANOUT)
+                .value(":v", version(v)),
+            Expect::Version(v) => Condition::new("#v = :v")
+                .name("#v", VERSION)
+                .value(":v", version(v)),
         }
     }
 }
@@ -920,21 +891,27 @@ impl Store {
         Ok(changed.removed as usize)
     }
 
-    /// Deletes every item of `group`'s members; answers how many members they held.
+    /// Deletes every item of `group`'s members; answers how many members they held (the group
+    /// is read once: its nodes' keys, and their members counted as a reader counts them).
     pub(crate) async fn delete_group_members(
         &self,
         tenant: &TenantId,
         group: &GroupId,
     ) -> Result<usize, StoreError> {
-        let members = self
-            .group_members(tenant, group)
-            .try_fold(0, |n, _| futures::future::ready(Ok(n + 1)));
-        let members = members.await?;
         let partition = keys::group_members_partition(tenant, group);
-        let nodes: Vec<Key> = self
-            .query_keys(&partition, Some(&keys::group_members_prefix(group)))
-            .try_collect()
-            .await?;
+        let prefix = keys::group_members_prefix(group);
+        let mut items = pin!(self.query_items(&partition, SortKeys::Prefix(prefix), false));
+        let (mut reader, mut out) = (Members::default(), Vec::new());
+        let (mut members, mut nodes) = (0, Vec::new());
+        while let Some(item) = items.try_next().await? {
+            let (_, node) = node_of(item)?;
+            nodes.push(keys::membership_node(tenant, group, &node.path));
+            reader.feed(node, &mut out);
+            members += out.len();
+            out.clear();
+        }
+        reader.finish(&mut out);
+        members += out.len();
         self.batch_delete(nodes).await?;
         Ok(members)
     }

@@ -2,23 +2,25 @@
 //! carries an owner's rule (new only, not over an ended record, only while the tenant is live,
 //! only over the revision read), so two writers never silently overwrite each other.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::item::{EXPIRES_AT, PK, SK, to_item};
+use super::item::{EXPIRES_AT, Item, PK, SK, to_item};
 use super::{Key, PutOutcome, Record, Store, StoreError};
 use crate::sdk_error::classify;
 
 /// A DynamoDB condition expression with its attribute names and values (`#pk` is filled in by
 /// the store whenever the expression names it).
-struct Condition {
+pub(super) struct Condition {
     expression: String,
     names: Vec<(&'static str, String)>,
     values: Vec<(String, AttributeValue)>,
 }
 
 impl Condition {
-    fn new(expression: impl Into<String>) -> Self {
+    pub(super) fn new(expression: impl Into<String>) -> Self {
         Self {
             expression: expression.into(),
             names: Vec::new(),
@@ -26,14 +28,39 @@ impl Condition {
         }
     }
 
-    fn name(mut self, placeholder: &'static str, attribute: impl Into<String>) -> Self {
+    pub(super) fn name(mut self, placeholder: &'static str, attribute: impl Into<String>) -> Self {
         self.names.push((placeholder, attribute.into()));
         self
     }
 
-    fn value(mut self, placeholder: impl Into<String>, value: AttributeValue) -> Self {
+    pub(super) fn value(mut self, placeholder: impl Into<String>, value: AttributeValue) -> Self {
         self.values.push((placeholder.into(), value));
         self
+    }
+
+    /// The expression, its attribute names (with `#pk` when it names it) and its values, as a
+    /// request (a `PutItem`, or a `Put` of a transaction) takes them.
+    pub(super) fn into_parts(
+        self,
+    ) -> (
+        String,
+        HashMap<String, String>,
+        Option<HashMap<String, AttributeValue>>,
+    ) {
+        let mut names: HashMap<String, String> = self
+            .names
+            .into_iter()
+            .map(|(placeholder, attribute)| (placeholder.to_owned(), attribute))
+            .collect();
+        if self.expression.contains("#pk") {
+            names.insert("#pk".to_owned(), PK.to_owned());
+        }
+        let values: HashMap<String, AttributeValue> = self.values.into_iter().collect();
+        (
+            self.expression,
+            names,
+            (!values.is_empty()).then_some(values),
+        )
     }
 }
 
@@ -231,22 +258,24 @@ impl Store {
         condition: Condition,
     ) -> Result<bool, StoreError> {
         let item = to_item(key, record, record.expires_at())?;
-        let mut request = self
+        self.put_item_when(item, condition).await
+    }
+
+    /// Writes `item` when `condition` holds; `false`, with nothing written, when it does not.
+    pub(super) async fn put_item_when(
+        &self,
+        item: Item,
+        condition: Condition,
+    ) -> Result<bool, StoreError> {
+        let (expression, names, values) = condition.into_parts();
+        match self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition.expression.as_str());
-        if condition.expression.contains("#pk") {
-            request = request.expression_attribute_names("#pk", PK);
-        }
-        for (name, attribute) in condition.names {
-            request = request.expression_attribute_names(name, attribute);
-        }
-        for (placeholder, value) in condition.values {
-            request = request.expression_attribute_values(placeholder, value);
-        }
-        match request
+            .condition_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
             .send()
             .await
             .map_err(|err| StoreError::aws("PutItem", classify(err)))
